@@ -1,0 +1,32 @@
+# Two commands on a fresh machine with Python 3.11+ and make: `make demo`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_PROVIDER := sim://?latency_ms=20&network_error_rate=0.2&seed=7
+
+.PHONY: demo test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/antaeus --db antaeus.db seed --force --seed 42
+	$(BIN)/antaeus --db antaeus.db bill --provider '$(DEMO_PROVIDER)'; \
+		status=$$?; echo "bill exited $$status (1 = some invoices need an operator)"; \
+		[ $$status -le 1 ]
+	$(BIN)/antaeus --db antaeus.db report
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,5 @@
+"""`python -m antaeus_cli` runs the same CLI as the `antaeus` script."""
+
+from antaeus_cli.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Billing passes: claim, charge, record and classify, batch by batch."""

@@ -1,0 +1,217 @@
+"""The pass engine: claim a batch, charge it, record the answers, repeat.
+
+One thread owns the database. With a provider that waits on the network, calls
+run on a bounded thread pool while the owner claims ahead and commits answers in
+batches; with an in-process provider, calls run inline, which is faster than any
+pool. Either way every attempt row is committed before its call, and an answer
+that is lost with the process is recovered by replaying its key next time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from antaeus_cli import failpoints as fp
+from antaeus_cli.billing.calls import RetryPolicy, call_provider
+from antaeus_cli.billing.results import Observer, PassCounts, Phase, RunStatus
+from antaeus_cli.billing.sources import Source
+from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
+from antaeus_cli.domain.dunning import DunningSchedule
+from antaeus_cli.domain.invoice import AttemptOutcome
+from antaeus_cli.domain.settlement import settle
+from antaeus_cli.provider.port import PaymentProvider
+from antaeus_cli.store import ledger, runs
+from antaeus_cli.store.database import Store
+
+Clock = Callable[[], datetime]
+
+
+class StopRequest:
+    """Set from a signal handler to make the pass stop claiming and wind down."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        self.reason = reason
+        self.event.set()
+
+
+@dataclass(frozen=True, slots=True)
+class PassSettings:
+    as_of: date
+    schedule: DunningSchedule = field(default_factory=DunningSchedule)
+    concurrency: int = 8
+    batch_size: int = 500
+    outage_threshold: int = 5  # consecutive invoices ending in network failure
+    sweeps: int = 3  # end-of-pass rounds that replay this pass's unknown outcomes
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    flush_seconds: float = 1.0
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        provider: PaymentProvider,
+        settings: PassSettings,
+        *,
+        run_id: int,
+        clock: Clock,
+        stop: StopRequest,
+        observer: Observer,
+        failpoints: fp.Failpoints = fp.NONE,
+    ) -> None:
+        self._store = store
+        self._provider = provider
+        self._settings = settings
+        self._run_id = run_id
+        self._clock = clock
+        self._stop = stop
+        self._observer = observer
+        self._failpoints = failpoints
+        self.counts = PassCounts()
+        self._outage: str | None = None
+        self._unknown_streak = 0
+        self._done: list[Settled] = []
+        self._last_flush = time.monotonic()
+
+    @property
+    def stopping(self) -> bool:
+        return self._outage is not None or self._stop.event.is_set()
+
+    def ending(self) -> tuple[RunStatus, str | None]:
+        if self._outage is not None:
+            return RunStatus.STOPPED_OUTAGE, self._outage
+        if self._stop.event.is_set():
+            return RunStatus.INTERRUPTED, self._stop.reason or "interrupted"
+        return RunStatus.COMPLETED, None
+
+    def run_phase(self, phase: Phase, source: Source) -> None:
+        with self._store.reading() as conn:
+            total = source.total(conn)
+        self._observer.phase(phase, total)
+        if total == 0:
+            return
+        pooled = self._settings.concurrency > 1 and self._provider.waits_on_io
+        if pooled:
+            self._drive_pooled(source)
+        else:
+            self._drive_inline(source)
+
+    def _drive_inline(self, source: Source) -> None:
+        batch_no = 0
+        while not self.stopping:
+            attempts = self._claim(source)
+            if attempts is None:
+                return
+            batch_no += 1
+            for index, attempt in enumerate(attempts):
+                if self.stopping:
+                    self._release(attempts[index:])
+                    break
+                self._record(attempt, self._call(attempt))
+                if time.monotonic() - self._last_flush >= self._settings.flush_seconds:
+                    self._flush()
+            self._flush()
+            if self._failpoints:
+                self._failpoints.hit(fp.BETWEEN_BATCHES, batch_no)
+
+    def _drive_pooled(self, source: Source) -> None:
+        concurrency = self._settings.concurrency
+        claimed: deque[Attempt] = deque()
+        inflight: dict[Future[CallResult], Attempt] = {}
+        exhausted = False
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="charge") as pool:
+            while True:
+                if not self.stopping:
+                    if not exhausted and len(claimed) < concurrency:
+                        attempts = self._claim(source)
+                        exhausted = attempts is None
+                        claimed.extend(attempts or ())
+                    while claimed and len(inflight) < concurrency:
+                        attempt = claimed.popleft()
+                        inflight[pool.submit(self._call, attempt)] = attempt
+                if not inflight:
+                    if self.stopping or (exhausted and not claimed):
+                        break
+                    continue
+                finished, _ = wait(inflight, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    self._record(inflight.pop(future), future.result())
+                if (
+                    len(self._done) >= self._settings.batch_size
+                    or time.monotonic() - self._last_flush >= self._settings.flush_seconds
+                ):
+                    self._flush()
+        self._release(list(claimed))
+        self._flush()
+
+    def _call(self, attempt: Attempt) -> CallResult:
+        return call_provider(self._provider, attempt, self._settings.retry, self._stop.event)
+
+    def _claim(self, source: Source) -> list[Attempt] | None:
+        now = self._clock()
+        with self._store.transaction() as conn:
+            runs.heartbeat(conn, self._run_id, now, self.counts.as_columns())
+            batch = source.next_batch(conn, now, self._settings.batch_size)
+        if batch is None:
+            return None
+        for row, rejection in batch.rejected:
+            self.counts.add_operator_item(row.id, rejection)
+            self._observer.rejected(row, rejection)
+        if self._failpoints:
+            for attempt in batch.attempts:
+                self._failpoints.hit(fp.AFTER_ATTEMPT_COMMIT, attempt.invoice.id)
+        return batch.attempts
+
+    def _record(self, attempt: Attempt, result: CallResult) -> None:
+        if self._failpoints:
+            self._failpoints.hit(fp.AFTER_PROVIDER_CHARGE, attempt.invoice.id)
+        transition = settle(
+            result.outcome,
+            result.detail,
+            attempt.dunning,
+            as_of=self._settings.as_of,
+            schedule=self._settings.schedule,
+        )
+        settled = Settled(attempt, result, transition)
+        self._done.append(settled)
+        self.counts.add_settled(settled)
+        self._observer.settled(settled)
+        if result.outcome is AttemptOutcome.UNKNOWN:
+            self._unknown_streak += 1
+            if self._unknown_streak >= self._settings.outage_threshold and self._outage is None:
+                self._outage = (
+                    f"provider outage: {self._unknown_streak} invoices in a row ended in "
+                    f"network failures (last: {result.detail}); the rest were left untouched"
+                )
+        else:
+            self._unknown_streak = 0
+
+    def _flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._done:
+            return
+        now = self._clock()
+        with self._store.transaction() as conn:
+            runs.heartbeat(conn, self._run_id, now, self.counts.as_columns())
+            ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
+        self._done = []
+
+    def _release(self, attempts: list[Attempt]) -> None:
+        """Hand back claimed invoices that were never sent. Replays stay open: their
+        keys may already have moved money, so only a later replay may settle them."""
+        fresh = [attempt for attempt in attempts if not attempt.replay]
+        if not fresh:
+            return
+        with self._store.transaction() as conn:
+            ledger.release(conn, run_id=self._run_id, now=self._clock(), attempts=fresh)
+        self.counts.released += len(fresh)

@@ -1,0 +1,90 @@
+"""--dry-run: what a pass would do, read from one snapshot, with no write at all.
+
+No lock is taken and no run is recorded, so a dry run is safe while a real pass
+is running; its figures describe the database as it was when it started.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import date
+
+from antaeus_cli.billing.results import (
+    LISTED_LIMIT,
+    Command,
+    OperatorItem,
+    PreviewItem,
+    PreviewResult,
+)
+from antaeus_cli.billing.service import check_named
+from antaeus_cli.domain.invoice import InvoiceRow, Rejection, check_chargeable, idempotency_key
+from antaeus_cli.domain.money import Totals
+from antaeus_cli.store import ledger
+from antaeus_cli.store.database import Store
+
+
+def preview_pass(
+    store: Store,
+    command: Command,
+    as_of: date,
+    *,
+    invoice_ids: Sequence[int] = (),
+    batch_size: int = 1000,
+) -> PreviewResult:
+    namespace = store.namespace
+    totals = Totals()
+    listed: list[PreviewItem] = []
+    operator_items: list[OperatorItem] = []
+    needs_operator = 0
+    with store.reading() as conn:
+        conn.execute("BEGIN")  # one read snapshot for the whole preview
+        try:
+            to_replay = ledger.count_open_attempts(conn)
+            for rows in _batches(conn, command, as_of, invoice_ids, batch_size):
+                for row in rows:
+                    checked = check_chargeable(row)
+                    if isinstance(checked, Rejection):
+                        needs_operator += 1
+                        if len(operator_items) < LISTED_LIMIT:
+                            operator_items.append(
+                                OperatorItem(row.id, checked.code.value, checked.detail)
+                            )
+                        continue
+                    totals.add(checked.amount.currency.value, checked.amount.minor)
+                    if len(listed) < LISTED_LIMIT:
+                        key = idempotency_key(namespace, row.id, row.attempt_count + 1)
+                        listed.append(
+                            PreviewItem(row.id, row.customer_id, str(checked.amount), key)
+                        )
+        finally:
+            conn.execute("ROLLBACK")
+    return PreviewResult(
+        command=command,
+        as_of=as_of,
+        to_replay=to_replay,
+        to_charge=totals.rows(),
+        listed=listed,
+        operator_items=operator_items,
+        needs_operator=needs_operator,
+    )
+
+
+def _batches(
+    conn: sqlite3.Connection,
+    command: Command,
+    as_of: date,
+    invoice_ids: Sequence[int],
+    batch_size: int,
+) -> Iterator[list[InvoiceRow]]:
+    """Due invoices a batch at a time (keyset pagination), never all in memory."""
+    if invoice_ids:
+        found = ledger.invoices_by_id(conn, invoice_ids)
+        check_named(found, invoice_ids)
+        yield [found[i] for i in invoice_ids]
+        return
+    due = ledger.Due.BILL if command is Command.BILL else ledger.Due.RETRY
+    after = 0
+    while rows := ledger.due_batch(conn, due, as_of, after, batch_size):
+        yield rows
+        after = rows[-1].id

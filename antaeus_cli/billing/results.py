@@ -1,0 +1,171 @@
+"""What a pass returns and reports while it runs. The CLI renders these; nothing here prints."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from antaeus_cli.domain.attempt import Settled
+from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
+from antaeus_cli.domain.money import CurrencyTotal, Totals
+
+# How many needs-operator invoices a result lists; `antaeus report` lists them all.
+LISTED_LIMIT = 100
+
+
+class Command(enum.StrEnum):
+    BILL = "bill"
+    RETRY_FAILED = "retry-failed"
+
+
+class RunStatus(enum.StrEnum):
+    """How a run ended; the billing_run table enforces the same set."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED_OUTAGE = "stopped_outage"
+    INTERRUPTED = "interrupted"
+    CRASHED = "crashed"  # set by the next pass when the process died mid-run
+    FAILED = "failed"  # the pass hit an error it could not continue past
+
+
+class Phase(enum.StrEnum):
+    RECONCILE = "reconcile"
+    CHARGE = "charge"
+    SWEEP = "sweep"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorItem:
+    """An invoice this pass sent to an operator, and why."""
+
+    invoice_id: int
+    code: str
+    detail: str
+
+
+@dataclass(slots=True)
+class PassCounts:
+    """Running tallies; the names match the billing_run columns."""
+
+    reconciled: int = 0
+    paid: int = 0
+    declined: int = 0
+    uncollectible: int = 0
+    needs_operator: int = 0
+    unknown: int = 0
+    released: int = 0
+    network_retries: int = 0
+    paid_totals: Totals = field(default_factory=Totals)
+    declined_totals: Totals = field(default_factory=Totals)
+    operator_items: list[OperatorItem] = field(default_factory=list)
+
+    def as_columns(self) -> dict[str, int]:
+        return {
+            "reconciled": self.reconciled,
+            "paid": self.paid,
+            "declined": self.declined,
+            "uncollectible": self.uncollectible,
+            "needs_operator": self.needs_operator,
+            "unknown": self.unknown,
+            "released": self.released,
+            "network_retries": self.network_retries,
+        }
+
+    def add_operator_item(self, invoice_id: int, rejection: Rejection) -> None:
+        self.needs_operator += 1
+        if len(self.operator_items) < LISTED_LIMIT:
+            self.operator_items.append(
+                OperatorItem(invoice_id, rejection.code.value, rejection.detail)
+            )
+
+    def add_settled(self, settled: Settled) -> None:
+        self.network_retries += settled.result.calls - 1
+        transition = settled.transition
+        if transition is None:
+            return
+        if settled.attempt.replay:
+            self.reconciled += 1
+        money = settled.attempt.invoice.amount
+        status = transition.status
+        if status is InvoiceStatus.PAID:
+            self.paid += 1
+            self.paid_totals.add(money.currency.value, money.minor)
+        elif status is InvoiceStatus.FAILED:
+            self.declined += 1
+            self.declined_totals.add(money.currency.value, money.minor)
+        elif status is InvoiceStatus.UNCOLLECTIBLE:
+            self.uncollectible += 1
+            self.declined_totals.add(money.currency.value, money.minor)
+        elif transition.failure is not None:
+            self.add_operator_item(settled.attempt.invoice.id, transition.failure)
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    run_id: int
+    command: Command
+    as_of: date
+    provider: str
+    status: RunStatus
+    stop_reason: str | None
+    counts: PassCounts
+    unresolved: int  # attempts anywhere in the ledger still open when the run ended
+    took_over_from: int | None
+
+    @property
+    def paid(self) -> list[CurrencyTotal]:
+        return self.counts.paid_totals.rows()
+
+    @property
+    def declined(self) -> list[CurrencyTotal]:
+        return self.counts.declined_totals.rows()
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewItem:
+    invoice_id: int
+    customer_id: object
+    amount: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    """What a pass would do, computed without writing anything."""
+
+    command: Command
+    as_of: date
+    to_replay: int
+    to_charge: list[CurrencyTotal]
+    listed: list[PreviewItem]
+    operator_items: list[OperatorItem]
+    needs_operator: int
+
+
+class Observer(Protocol):
+    """Progress from a running pass. The CLI draws it; the core only calls it."""
+
+    def phase(self, phase: Phase, total: int) -> None: ...
+
+    def settled(self, settled: Settled) -> None: ...
+
+    def rejected(self, row: InvoiceRow, rejection: Rejection) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class SilentObserver:
+    def phase(self, phase: Phase, total: int) -> None:
+        pass
+
+    def settled(self, settled: Settled) -> None:
+        pass
+
+    def rejected(self, row: InvoiceRow, rejection: Rejection) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass

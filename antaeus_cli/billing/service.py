@@ -1,0 +1,178 @@
+"""The billing service: one pass of `bill` or `retry-failed`, from lock to result.
+
+Every pass first replays the keys of attempts an earlier run left open, so a
+crash is reconciled before anything new is charged; then it charges what is due;
+then it replays its own unknown outcomes a few more times before it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from antaeus_cli import failpoints as fp
+from antaeus_cli.billing.engine import Clock, Engine, PassSettings, StopRequest
+from antaeus_cli.billing.results import Command, Observer, PassResult, Phase, RunStatus
+from antaeus_cli.billing.sources import (
+    ClaimContext,
+    DueSource,
+    NamedSource,
+    OpenAttemptSource,
+    Source,
+)
+from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus
+from antaeus_cli.errors import AntaeusError, LockLost, NotRetryable
+from antaeus_cli.host import ProcessIdentity
+from antaeus_cli.provider.port import PaymentProvider
+from antaeus_cli.store import ledger, runs
+from antaeus_cli.store.database import Store
+
+_RETRYABLE_BY_NAME = frozenset(
+    {InvoiceStatus.FAILED, InvoiceStatus.NEEDS_OPERATOR, InvoiceStatus.UNCOLLECTIBLE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PassRequest:
+    command: Command
+    settings: PassSettings
+    invoice_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What a pass needs from the world outside the database and the provider."""
+
+    clock: Clock
+    stop: StopRequest
+    observer: Observer
+    me: ProcessIdentity
+    is_alive: runs.Liveness
+    failpoints: fp.Failpoints = fp.NONE
+
+
+def run_pass(
+    store: Store, provider: PaymentProvider, request: PassRequest, runtime: Runtime
+) -> PassResult:
+    settings = request.settings
+    if request.invoice_ids:
+        with store.reading() as conn:
+            check_named(ledger.invoices_by_id(conn, request.invoice_ids), request.invoice_ids)
+    started = runs.start_run(
+        store,
+        command=request.command.value,
+        as_of=settings.as_of,
+        provider=provider.description,
+        me=runtime.me,
+        now=runtime.clock(),
+        is_alive=runtime.is_alive,
+    )
+    run_id = started.run_id
+    if started.took_over_from is not None:
+        runtime.observer.note(
+            f"run {started.took_over_from} ended without finishing (crash or kill); "
+            "its open attempts are replayed first"
+        )
+    engine = Engine(
+        store,
+        provider,
+        settings,
+        run_id=run_id,
+        clock=runtime.clock,
+        stop=runtime.stop,
+        observer=runtime.observer,
+        failpoints=runtime.failpoints,
+    )
+    context = ClaimContext(run_id, request.command.value, store.namespace)
+    try:
+        _phases(engine, store, _work(request, context), settings.sweeps)
+    except LockLost:
+        raise  # the run now belongs to the pass that took the lock over
+    except BaseException as exc:
+        _finish_failed(store, engine, run_id, runtime, exc)
+        raise
+    status, reason = engine.ending()
+    with store.reading() as conn:
+        engine.counts.unknown = ledger.count_open_attempts(conn)
+    runs.finish_run(
+        store,
+        run_id,
+        status=status.value,
+        reason=reason,
+        counts=engine.counts.as_columns(),
+        now=runtime.clock(),
+    )
+    return PassResult(
+        run_id=run_id,
+        command=request.command,
+        as_of=settings.as_of,
+        provider=provider.description,
+        status=status,
+        stop_reason=reason,
+        counts=engine.counts,
+        unresolved=engine.counts.unknown,
+        took_over_from=started.took_over_from,
+    )
+
+
+def _phases(engine: Engine, store: Store, work: Source, sweeps: int) -> None:
+    engine.run_phase(Phase.RECONCILE, OpenAttemptSource())
+    if engine.stopping:
+        return
+    engine.run_phase(Phase.CHARGE, work)
+    previous = None
+    for _ in range(sweeps):
+        with store.reading() as conn:
+            still_open = ledger.count_open_attempts(conn)
+        if engine.stopping or still_open in (0, previous):
+            return
+        previous = still_open
+        engine.run_phase(Phase.SWEEP, OpenAttemptSource())
+
+
+def _work(request: PassRequest, context: ClaimContext) -> Source:
+    if request.invoice_ids:
+        return NamedSource(request.invoice_ids, context)
+    due = ledger.Due.BILL if request.command is Command.BILL else ledger.Due.RETRY
+    return DueSource(due, request.settings.as_of, context)
+
+
+def _finish_failed(
+    store: Store, engine: Engine, run_id: int, runtime: Runtime, exc: BaseException
+) -> None:
+    """Best effort: if even this write fails, the next pass marks the run crashed."""
+    reason = exc.message if isinstance(exc, AntaeusError) else f"{type(exc).__name__}: {exc}"
+    with contextlib.suppress(Exception):
+        runs.finish_run(
+            store,
+            run_id,
+            status=RunStatus.FAILED.value,
+            reason=reason,
+            counts=engine.counts.as_columns(),
+            now=runtime.clock(),
+        )
+
+
+def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int]) -> None:
+    """Refuse --invoice names that must not be charged now, all reasons in one line."""
+    problems = []
+    for invoice_id in invoice_ids:
+        row = found.get(invoice_id)
+        if row is None:
+            problems.append(f"invoice {invoice_id} does not exist")
+        elif row.status is InvoiceStatus.PAID:
+            problems.append(f"invoice {invoice_id} is already PAID")
+        elif row.status is InvoiceStatus.PROCESSING:
+            problems.append(
+                f"invoice {invoice_id} has a charge in flight whose outcome is not known yet; "
+                "run 'antaeus retry-failed' without --invoice to reconcile it first"
+            )
+        elif row.status is InvoiceStatus.PENDING:
+            problems.append(
+                f"invoice {invoice_id} is PENDING: 'antaeus bill' charges it once it is due"
+            )
+        elif row.status not in _RETRYABLE_BY_NAME:
+            problems.append(f"invoice {invoice_id} is {row.status.value}")
+    if problems:
+        raise NotRetryable("; ".join(problems) + "; nothing was charged")

@@ -1,0 +1,132 @@
+"""Where a pass's work comes from: open attempts to replay, due invoices to claim,
+or invoices an operator named. Each batch is read and claimed in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+from antaeus_cli.domain.attempt import Attempt
+from antaeus_cli.domain.invoice import (
+    InvoiceRow,
+    Rejection,
+    check_chargeable,
+    idempotency_key,
+)
+from antaeus_cli.store import ledger
+
+
+@dataclass(slots=True)
+class Batch:
+    attempts: list[Attempt] = field(default_factory=list)
+    rejected: list[tuple[InvoiceRow, Rejection]] = field(default_factory=list)
+
+
+class Source(Protocol):
+    def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
+        """Claim the next batch inside the caller's transaction; None when there is no more."""
+        ...
+
+    def total(self, conn: sqlite3.Connection) -> int:
+        """About how much work there is, for progress only."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimContext:
+    run_id: int
+    command: str
+    namespace: str
+
+
+def claim_rows(
+    conn: sqlite3.Connection, context: ClaimContext, now: datetime, rows: Sequence[InvoiceRow]
+) -> Batch:
+    """Check each invoice locally; reject the bad ones, claim the rest under fresh keys."""
+    batch = Batch()
+    for row in rows:
+        checked = check_chargeable(row)
+        if isinstance(checked, Rejection):
+            batch.rejected.append((row, checked))
+            continue
+        attempt_no = row.attempt_count + 1
+        batch.attempts.append(
+            Attempt(
+                checked,
+                attempt_no,
+                idempotency_key(context.namespace, row.id, attempt_no),
+                row.dunning,
+                row.status,
+            )
+        )
+    if batch.rejected:
+        ledger.reject(conn, now=now, rejected=batch.rejected)
+    if batch.attempts:
+        ledger.claim(
+            conn, run_id=context.run_id, command=context.command, now=now, attempts=batch.attempts
+        )
+    return batch
+
+
+class DueSource:
+    """Invoices the pass's query selects, in id order, a batch at a time."""
+
+    def __init__(self, due: ledger.Due, as_of: date, context: ClaimContext) -> None:
+        self._due = due
+        self._as_of = as_of
+        self._context = context
+        self._after = 0
+
+    def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
+        rows = ledger.due_batch(conn, self._due, self._as_of, self._after, limit)
+        if not rows:
+            return None
+        self._after = rows[-1].id
+        return claim_rows(conn, self._context, now, rows)
+
+    def total(self, conn: sqlite3.Connection) -> int:
+        return ledger.count_due(conn, self._due, self._as_of)
+
+
+class NamedSource:
+    """Invoices an operator named with --invoice, in the order given."""
+
+    def __init__(self, invoice_ids: Sequence[int], context: ClaimContext) -> None:
+        self._remaining = list(invoice_ids)
+        self._context = context
+        self._count = len(self._remaining)
+
+    def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
+        if not self._remaining:
+            return None
+        chunk, self._remaining = self._remaining[:limit], self._remaining[limit:]
+        found = ledger.invoices_by_id(conn, chunk)
+        return claim_rows(conn, self._context, now, [found[i] for i in chunk if i in found])
+
+    def total(self, conn: sqlite3.Connection) -> int:  # noqa: ARG002 - known up front
+        return self._count
+
+
+class OpenAttemptSource:
+    """Attempts whose outcome is not known (a crash, or the network), to replay as they were."""
+
+    def __init__(self) -> None:
+        self._after = 0
+
+    def next_batch(
+        self,
+        conn: sqlite3.Connection,
+        now: datetime,  # noqa: ARG002 - replays write nothing when claimed
+        limit: int,
+    ) -> Batch | None:
+        found = ledger.open_attempts(conn, self._after, limit)
+        if not found:
+            return None
+        self._after = found[-1][0]
+        return Batch(attempts=[attempt for _, attempt in found])
+
+    def total(self, conn: sqlite3.Connection) -> int:
+        return ledger.count_open_attempts(conn)

@@ -1,0 +1,133 @@
+"""The `antaeus` Typer app, its global options, and the error boundary around it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from antaeus_cli import __version__
+from antaeus_cli.cli import bill, report, retry_failed, seed
+from antaeus_cli.cli.boundary import exit_code_for_error, print_error, report_unexpected
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.errors import AntaeusError
+
+DB_ENV = "ANTAEUS_DB"
+
+
+class _OneLineErrors(TyperGroup):
+    """Runs the CLI with every failure turned into one stderr line and an ExitCode.
+
+    Click would print usage errors over several lines; operators and cron logs get
+    one line that says what is wrong and where to look.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,  # noqa: ARG002 - errors are always handled here
+        **extra: Any,
+    ) -> Any:
+        def invoke() -> Any:
+            return super(_OneLineErrors, self).main(
+                args=args,
+                prog_name=prog_name or "antaeus",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+
+        sys.exit(_guarded(invoke))
+
+
+def _guarded(invoke: Callable[[], Any]) -> int:
+    try:
+        returned = invoke()
+    except typer.TyperException as exc:  # click's usage errors
+        return _usage_error(exc)
+    except AntaeusError as exc:
+        print_error(exc.message)
+        return exit_code_for_error(exc)
+    except (typer.Abort, KeyboardInterrupt):
+        print_error("interrupted; committed work is safe and the next run reconciles the rest")
+        return ExitCode.STOPPED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks
+        return report_unexpected(exc)
+    return returned if isinstance(returned, int) else ExitCode.OK
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(exc.format_message() + "\n")
+        return ExitCode.USAGE
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    print_error(exc.format_message() + where)
+    return ExitCode.USAGE
+
+
+app = typer.Typer(
+    name="antaeus",
+    cls=_OneLineErrors,
+    help="Charge monthly subscription invoices, one safe pass per run.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """Global options, handed to every command through the Typer context."""
+
+    db_path: Path
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"antaeus {__version__}\n")
+        raise typer.Exit(ExitCode.OK)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        Path,
+        typer.Option(
+            "--db",
+            envvar=DB_ENV,
+            help="The SQLite database to use.",
+            dir_okay=False,
+        ),
+    ] = Path("antaeus.db"),
+    version: Annotated[  # noqa: ARG001 - handled eagerly by its callback
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Charge monthly subscription invoices, one safe pass per run.
+
+    Exit codes: 0 ok, 1 some invoices need an operator, 2 usage or input error,
+    3 stopped early (outage or signal), 4 another pass holds the lock,
+    5 storage error, 70 internal error.
+    """
+    ctx.obj = Wiring(db_path=db)
+
+
+app.command("seed")(seed.command)
+app.command("bill")(bill.command)
+app.command("retry-failed")(retry_failed.command)
+app.command("report")(report.command)
+
+
+def main() -> None:
+    app()

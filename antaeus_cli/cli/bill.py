@@ -1,0 +1,44 @@
+"""`antaeus bill`: one pass over the PENDING invoices that are due."""
+
+from __future__ import annotations
+
+import typer
+
+from antaeus_cli.cli import options as opt
+
+
+def command(
+    ctx: typer.Context,
+    as_of: opt.AsOf = None,
+    concurrency: opt.Concurrency = 8,
+    dry_run: opt.DryRun = False,
+    json_output: opt.Json = False,
+    provider: opt.Provider = "sim://",
+    dunning: opt.Dunning = "1,3,7",
+    outage_threshold: opt.OutageThreshold = 5,
+    network_tries: opt.NetworkTries = 4,
+    batch_size: opt.BatchSize = 500,
+) -> None:
+    """Charge every PENDING invoice due on or before the as-of date.
+
+    Open attempts left by a crash are replayed first, under their original
+    idempotency keys. Missed months are caught up, so it is safe to run daily.
+    """
+    from antaeus_cli.billing.results import Command
+    from antaeus_cli.cli.passes import PassOptions, run_command
+
+    run_command(
+        ctx,
+        PassOptions(
+            command=Command.BILL,
+            as_of=as_of,
+            concurrency=concurrency,
+            dry_run=dry_run,
+            json_output=json_output,
+            provider=provider,
+            dunning=dunning,
+            outage_threshold=outage_threshold,
+            network_tries=network_tries,
+            batch_size=batch_size,
+        ),
+    )

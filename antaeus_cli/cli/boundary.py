@@ -1,0 +1,53 @@
+"""The one place where errors and results become exit codes and stderr lines."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+from antaeus_cli.billing.results import PassResult, RunStatus
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.errors import AntaeusError, Contention, InputError, StorageError
+
+DEBUG_ENV = "ANTAEUS_DEBUG"
+
+_BY_ERROR: tuple[tuple[type[AntaeusError], ExitCode], ...] = (
+    (InputError, ExitCode.USAGE),
+    (Contention, ExitCode.LOCKED),
+    (StorageError, ExitCode.STORAGE),
+)
+
+
+def exit_code_for_error(error: AntaeusError) -> ExitCode:
+    for kind, code in _BY_ERROR:
+        if isinstance(error, kind):
+            return code
+    return ExitCode.INTERNAL
+
+
+def exit_code_for_pass(result: PassResult) -> ExitCode:
+    if result.status in (RunStatus.STOPPED_OUTAGE, RunStatus.INTERRUPTED):
+        return ExitCode.STOPPED
+    if result.counts.needs_operator:
+        return ExitCode.NEEDS_OPERATOR
+    return ExitCode.OK
+
+
+def print_error(message: str) -> None:
+    """One line on stderr, whatever the message holds."""
+    flat = " ".join(message.split())
+    sys.stderr.write(f"antaeus: error: {flat}\n")
+    sys.stderr.flush()
+
+
+def report_unexpected(exc: BaseException) -> ExitCode:
+    """A bug: one line by default; the traceback only when asked for, because a
+    billing run's locals hold customer data."""
+    print_error(
+        f"internal error ({type(exc).__name__}: {exc}); committed work is safe and the next "
+        f"run reconciles the rest; set {DEBUG_ENV}=1 for a traceback"
+    )
+    if os.environ.get(DEBUG_ENV):
+        traceback.print_exception(exc, file=sys.stderr)
+    return ExitCode.INTERNAL

@@ -1,0 +1,117 @@
+"""Wiring shared by `bill` and `retry-failed`: options in, one service call, result out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import NoReturn
+
+import typer
+
+from antaeus_cli.billing.calls import RetryPolicy
+from antaeus_cli.billing.engine import PassSettings, StopRequest
+from antaeus_cli.billing.preview import preview_pass
+from antaeus_cli.billing.results import Command, PassResult
+from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.cli import options as opt
+from antaeus_cli.cli.boundary import exit_code_for_pass
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.progress import observer_for
+from antaeus_cli.cli.render_pass import render_pass, render_preview
+from antaeus_cli.failpoints import Failpoints
+from antaeus_cli.host import current_process, is_alive
+from antaeus_cli.provider import registry
+from antaeus_cli.provider.port import PaymentProvider
+from antaeus_cli.store.database import Store
+
+
+@dataclass(frozen=True, slots=True)
+class PassOptions:
+    command: Command
+    as_of: str | None
+    concurrency: int
+    dry_run: bool
+    json_output: bool
+    provider: str
+    dunning: str
+    outage_threshold: int
+    network_tries: int
+    batch_size: int
+    invoice_ids: tuple[int, ...] = ()
+
+
+def run_command(ctx: typer.Context, options: PassOptions) -> NoReturn:
+    db_path = ctx.obj.db_path
+    settings = PassSettings(
+        as_of=opt.as_of_date(options.as_of),
+        schedule=opt.dunning_schedule(options.dunning),
+        concurrency=options.concurrency,
+        batch_size=options.batch_size,
+        outage_threshold=options.outage_threshold,
+        retry=RetryPolicy(max_calls=options.network_tries),
+    )
+    spec = opt.provider_spec(ctx, options.provider)
+    failpoints = Failpoints.from_env(os.environ)
+    store = Store.open(db_path)
+    try:
+        if options.dry_run:
+            preview = preview_pass(
+                store, options.command, settings.as_of, invoice_ids=options.invoice_ids
+            )
+            render_preview(preview, json_output=options.json_output)
+            raise typer.Exit(ExitCode.OK)
+        provider = registry.open_provider(spec, db_path=db_path, failpoints=failpoints)
+        try:
+            result = _run(store, provider, options, settings, failpoints)
+        finally:
+            provider.close()
+    finally:
+        store.close()
+    code = exit_code_for_pass(result)
+    render_pass(result, code, json_output=options.json_output)
+    raise typer.Exit(code)
+
+
+def _run(
+    store: Store,
+    provider: PaymentProvider,
+    options: PassOptions,
+    settings: PassSettings,
+    failpoints: Failpoints,
+) -> PassResult:
+    stop = StopRequest()
+    request = PassRequest(options.command, settings, options.invoice_ids)
+    with observer_for(options, sys.stderr) as observer, _signals_stop(stop):
+        runtime = Runtime(
+            clock=lambda: datetime.now(UTC),
+            stop=stop,
+            observer=observer,
+            me=current_process(),
+            is_alive=is_alive,
+            failpoints=failpoints,
+        )
+        return run_pass(store, provider, request, runtime)
+
+
+@contextlib.contextmanager
+def _signals_stop(stop: StopRequest) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the pass to wind down; a second one stops it at once."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.event.is_set():
+            raise KeyboardInterrupt(name)
+        stop.request(f"received {name}; stopped claiming, settled what was in flight")
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,126 @@
+"""Rendering a pass result (or a dry-run preview): JSON, a rich table, or plain lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from antaeus_cli.billing.results import PassResult, PreviewResult
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.progress import interactive
+from antaeus_cli.cli.text import safe
+from antaeus_cli.domain.money import CurrencyTotal
+
+
+def _totals_json(rows: list[CurrencyTotal]) -> list[dict[str, Any]]:
+    return [
+        {"currency": r.currency, "count": r.count, "amount_minor": r.minor, "amount": r.formatted}
+        for r in rows
+    ]
+
+
+def pass_json(result: PassResult, code: ExitCode) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "command": result.command.value,
+        "as_of": result.as_of.isoformat(),
+        "provider": result.provider,
+        "status": result.status.value,
+        "stop_reason": result.stop_reason,
+        "exit_code": int(code),
+        "counts": result.counts.as_columns(),
+        "paid": _totals_json(result.paid),
+        "declined": _totals_json(result.declined),
+        "needs_operator": [
+            {"invoice_id": i.invoice_id, "code": i.code, "detail": i.detail}
+            for i in result.counts.operator_items
+        ],
+        "unresolved_attempts": result.unresolved,
+        "took_over_from_run": result.took_over_from,
+    }
+
+
+def render_pass(result: PassResult, code: ExitCode, *, json_output: bool) -> None:
+    if json_output:
+        _print_json(pass_json(result, code))
+    elif interactive(sys.stdout):
+        from antaeus_cli.cli.tables import pass_table
+
+        pass_table(result, code)
+    else:
+        for line in pass_lines(result, code):
+            sys.stdout.write(line + "\n")
+
+
+def pass_lines(result: PassResult, code: ExitCode) -> list[str]:
+    counts = result.counts
+    head = (
+        f"run {result.run_id} ({result.command.value}, as of {result.as_of}) "
+        f"{result.status.value}; exit {int(code)}"
+    )
+    lines = [head]
+    if result.stop_reason:
+        lines.append(f"  why: {safe(result.stop_reason)}")
+    lines.append(
+        f"  paid {counts.paid}, declined {counts.declined}, uncollectible {counts.uncollectible}, "
+        f"needs operator {counts.needs_operator}, reconciled {counts.reconciled}, "
+        f"released {counts.released}, network retries {counts.network_retries}, "
+        f"unresolved {result.unresolved}"
+    )
+    lines += [f"  paid {r.formatted} ({r.count})" for r in result.paid]
+    lines += [f"  declined {r.formatted} ({r.count})" for r in result.declined]
+    lines += [
+        f"  needs operator: invoice {i.invoice_id}: {i.code}: {safe(i.detail)}"
+        for i in counts.operator_items
+    ]
+    if counts.needs_operator > len(counts.operator_items):
+        lines.append("  ... more in 'antaeus report'")
+    return lines
+
+
+def preview_json(preview: PreviewResult) -> dict[str, Any]:
+    return {
+        "dry_run": True,
+        "command": preview.command.value,
+        "as_of": preview.as_of.isoformat(),
+        "open_attempts_to_replay": preview.to_replay,
+        "to_charge": _totals_json(preview.to_charge),
+        "invoices": [
+            {
+                "invoice_id": i.invoice_id,
+                "customer_id": i.customer_id,
+                "amount": i.amount,
+                "idempotency_key": i.key,
+            }
+            for i in preview.listed
+        ],
+        "needs_operator_count": preview.needs_operator,
+        "needs_operator": [
+            {"invoice_id": i.invoice_id, "code": i.code, "detail": i.detail}
+            for i in preview.operator_items
+        ],
+    }
+
+
+def render_preview(preview: PreviewResult, *, json_output: bool) -> None:
+    if json_output:
+        _print_json(preview_json(preview))
+        return
+    out = sys.stdout
+    out.write(f"dry run of '{preview.command.value}' as of {preview.as_of}: nothing was changed\n")
+    out.write(f"  would replay {preview.to_replay} open attempts first\n")
+    if not preview.to_charge:
+        out.write("  nothing to charge\n")
+    for row in preview.to_charge:
+        out.write(f"  would charge {row.count} invoices, {row.formatted}\n")
+    for item in preview.listed:
+        out.write(f"    invoice {item.invoice_id}: {item.amount} under key {item.key}\n")
+    for op in preview.operator_items:
+        out.write(
+            f"  would need an operator: invoice {op.invoice_id}: {op.code}: {safe(op.detail)}\n"
+        )
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")

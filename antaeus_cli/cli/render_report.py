@@ -1,0 +1,91 @@
+"""Rendering `antaeus report` as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Any
+
+from antaeus_cli.reports import Report
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def report_json(report: Report, section: str | None) -> dict[str, Any]:
+    parts: dict[str, Any] = {
+        "totals": [
+            {
+                "status": t.status,
+                "currency": t.currency,
+                "count": t.count,
+                "amount_minor": t.amount_minor,
+                "amount": t.amount,
+            }
+            for t in report.totals
+        ],
+        "needs-operator": report.needs_operator,
+        "runs": report.runs,
+    }
+    if section is not None:
+        return {section: parts[section]}
+    return {
+        **parts,
+        "open_attempts": report.open_attempts,
+        "retries_scheduled": [{"date": d, "count": n} for d, n in report.retries_due],
+        "pass_running": report.running,
+    }
+
+
+def render_report(report: Report, output_format: str, section: str | None) -> None:
+    if output_format == "json":
+        sys.stdout.write(json.dumps(report_json(report, section), indent=2, default=str) + "\n")
+    elif output_format == "csv":
+        _write_csv(report, section or "totals")
+    else:
+        from antaeus_cli.cli.tables import report_tables
+
+        report_tables(report if section is None else _only(report, section))
+
+
+def _only(report: Report, section: str) -> Report:
+    return Report(
+        totals=report.totals if section == "totals" else [],
+        needs_operator=report.needs_operator if section == "needs-operator" else [],
+        retries_due=report.retries_due if section == "totals" else [],
+        open_attempts=report.open_attempts,
+        running=report.running,
+        runs=report.runs if section == "runs" else [],
+    )
+
+
+def _write_csv(report: Report, section: str) -> None:
+    rows: list[dict[str, Any]] = report_json(report, section)[section]
+    if section == "totals":
+        columns = ["status", "currency", "count", "amount_minor", "amount"]
+    elif section == "needs-operator":
+        columns = [
+            "invoice_id",
+            "customer_id",
+            "amount",
+            "currency",
+            "amount_formatted",
+            "failure_code",
+            "failure_detail",
+            "updated_at",
+        ]
+    else:
+        columns = list(rows[0]) if rows else ["id"]
+    writer = csv.DictWriter(
+        sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+
+
+def _cell(value: object) -> object:
+    """Neutralise spreadsheet formulas in stored text (CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -1,0 +1,50 @@
+"""`antaeus report`: totals per status and currency, what needs an operator, recent runs."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import typer
+
+
+class Format(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+class Section(enum.StrEnum):
+    TOTALS = "totals"
+    NEEDS_OPERATOR = "needs-operator"
+    RUNS = "runs"
+
+
+def command(
+    ctx: typer.Context,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="table for people, json or csv for scripts.")
+    ] = Format.TABLE,
+    section: Annotated[
+        Section | None,
+        typer.Option(
+            "--section",
+            help="Only this part of the report. CSV holds one table: totals unless given.",
+        ),
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", min=0, max=1000, help="Recent runs to show.")] = 10,
+) -> None:
+    """Where every invoice stands. Read-only: safe to run while a pass is running.
+
+    Amounts are totalled per currency and never added across currencies.
+    """
+    from antaeus_cli.cli.render_report import render_report
+    from antaeus_cli.reports import build_report
+    from antaeus_cli.store.database import Store
+
+    store = Store.open(ctx.obj.db_path)
+    try:
+        report = build_report(store, recent_runs=runs)
+    finally:
+        store.close()
+    render_report(report, output_format.value, None if section is None else section.value)

@@ -1,0 +1,57 @@
+"""`antaeus retry-failed`: charge declined invoices whose retry is due, or named ones."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from antaeus_cli.cli import options as opt
+
+
+def command(
+    ctx: typer.Context,
+    as_of: opt.AsOf = None,
+    invoice: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--invoice",
+            metavar="ID",
+            min=1,
+            help="Retry this invoice now, whatever its retry date (repeatable). Also takes "
+            "NEEDS_OPERATOR and UNCOLLECTIBLE invoices once their cause is fixed.",
+        ),
+    ] = None,
+    concurrency: opt.Concurrency = 8,
+    dry_run: opt.DryRun = False,
+    json_output: opt.Json = False,
+    provider: opt.Provider = "sim://",
+    dunning: opt.Dunning = "1,3,7",
+    outage_threshold: opt.OutageThreshold = 5,
+    network_tries: opt.NetworkTries = 4,
+    batch_size: opt.BatchSize = 500,
+) -> None:
+    """Charge FAILED invoices whose next retry date has come, by the dunning schedule.
+
+    A decline on the last scheduled retry makes the invoice UNCOLLECTIBLE.
+    PAID and in-flight invoices are refused with --invoice.
+    """
+    from antaeus_cli.billing.results import Command
+    from antaeus_cli.cli.passes import PassOptions, run_command
+
+    run_command(
+        ctx,
+        PassOptions(
+            command=Command.RETRY_FAILED,
+            as_of=as_of,
+            concurrency=concurrency,
+            dry_run=dry_run,
+            json_output=json_output,
+            provider=provider,
+            dunning=dunning,
+            outage_threshold=outage_threshold,
+            network_tries=network_tries,
+            batch_size=batch_size,
+            invoice_ids=tuple(dict.fromkeys(invoice or ())),
+        ),
+    )

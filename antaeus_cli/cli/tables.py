@@ -1,0 +1,127 @@
+"""Rich tables for a terminal. Every cell that holds stored data is a Text, never
+markup, so an invoice field cannot restyle or inject into the output."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from antaeus_cli.billing.results import PassResult
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.text import safe
+from antaeus_cli.reports import Report
+
+LISTED_ON_SCREEN = 50
+
+
+def _cell(value: object) -> Text:
+    return Text(safe("" if value is None else value))
+
+
+def pass_table(result: PassResult, code: ExitCode) -> None:
+    console = Console(highlight=False)
+    counts = result.counts
+    title = (
+        f"run {result.run_id}: {result.command.value} as of {result.as_of} - "
+        f"{result.status.value} (exit {int(code)})"
+    )
+    table = Table(title=title, show_header=True)
+    table.add_column("outcome")
+    table.add_column("invoices", justify="right")
+    table.add_column("amounts (per currency)")
+    paid = ", ".join(r.formatted for r in result.paid)
+    declined = ", ".join(r.formatted for r in result.declined)
+    table.add_row("paid", str(counts.paid), paid)
+    table.add_row("declined, retry scheduled", str(counts.declined), declined)
+    table.add_row("uncollectible", str(counts.uncollectible), "")
+    table.add_row("needs operator", str(counts.needs_operator), "")
+    table.add_row("reconciled from earlier runs", str(counts.reconciled), "")
+    table.add_row("released unsent", str(counts.released), "")
+    table.add_row("network retries", str(counts.network_retries), "")
+    table.add_row("still unresolved", str(result.unresolved), "")
+    console.print(table)
+    if result.stop_reason:
+        console.print(Text(f"why: {safe(result.stop_reason)}", style="yellow"))
+    if counts.operator_items:
+        console.print(
+            _operator_table(
+                [(i.invoice_id, i.code, i.detail) for i in counts.operator_items],
+                more=counts.needs_operator - len(counts.operator_items),
+            )
+        )
+
+
+def _operator_table(rows: list[tuple[object, object, object]], *, more: int) -> Table:
+    table = Table(title="needs an operator")
+    for name in ("invoice", "reason", "detail"):
+        table.add_column(name)
+    for row in rows[:LISTED_ON_SCREEN]:
+        table.add_row(*(_cell(value) for value in row))
+    hidden = more + max(0, len(rows) - LISTED_ON_SCREEN)
+    if hidden:
+        table.caption = (
+            f"... and {hidden} more: antaeus report --format csv --section needs-operator"
+        )
+    return table
+
+
+def report_tables(report: Report) -> None:
+    console = Console(highlight=False)
+    totals = Table(title="invoices by status and currency")
+    for name, justify in (
+        ("status", "left"),
+        ("currency", "left"),
+        ("count", "right"),
+        ("amount", "right"),
+    ):
+        totals.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in report.totals:
+        totals.add_row(_cell(row.status), _cell(row.currency), str(row.count), _cell(row.amount))
+    console.print(totals)
+    if report.running:
+        console.print(Text(f"pass lock held by {safe(report.running)}", style="cyan"))
+    console.print(f"open attempts awaiting reconciliation: {report.open_attempts}")
+    if report.retries_due:
+        console.print(
+            "retries scheduled: "
+            + ", ".join(f"{day}: {count}" for day, count in report.retries_due)
+        )
+    if report.needs_operator:
+        console.print(
+            _operator_table(
+                [
+                    (r["invoice_id"], r["failure_code"], r["failure_detail"])
+                    for r in report.needs_operator
+                ],
+                more=0,
+            )
+        )
+    runs = Table(title="recent runs")
+    for name in (
+        "run",
+        "command",
+        "as of",
+        "status",
+        "started",
+        "paid",
+        "declined",
+        "operator",
+        "unresolved",
+        "why",
+    ):
+        runs.add_column(name)
+    for run in report.runs:
+        runs.add_row(
+            str(run["id"]),
+            _cell(run["command"]),
+            _cell(run["as_of"]),
+            _cell(run["status"]),
+            _cell(run["started_at"]),
+            str(run["paid"]),
+            str(run["declined"]),
+            str(run["needs_operator"]),
+            str(run["unknown"]),
+            _cell(run["stop_reason"]),
+        )
+    console.print(runs)

@@ -1,0 +1,1 @@
+"""The billing domain: money, invoices, the dunning schedule. No I/O happens here."""

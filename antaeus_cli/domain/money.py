@@ -1,0 +1,118 @@
+"""Currencies and money in integer minor units. Pure: no I/O, no floats."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+# A sanity bound, not a business rule: no subscription invoice is this large, so
+# an amount above it is treated as a corrupt row rather than sent to a provider.
+MAX_CHARGE_MINOR = 10_000_000_000
+
+
+class Currency(enum.StrEnum):
+    """The five markets the company sells in."""
+
+    EUR = "EUR"
+    USD = "USD"
+    DKK = "DKK"
+    SEK = "SEK"
+    GBP = "GBP"
+
+    @property
+    def minor_digits(self) -> int:
+        """How many decimal places the currency's minor unit has (ISO 4217)."""
+        return _MINOR_DIGITS[self]
+
+    @classmethod
+    def parse(cls, value: object) -> Currency | None:
+        """The currency named by `value`, or None when it is not one of ours."""
+        if isinstance(value, str):
+            try:
+                return cls(value)
+            except ValueError:
+                return None
+        return None
+
+
+_MINOR_DIGITS = {
+    Currency.EUR: 2,
+    Currency.USD: 2,
+    Currency.DKK: 2,
+    Currency.SEK: 2,
+    Currency.GBP: 2,
+}
+
+
+class CurrencyMix(ValueError):
+    """Two amounts in different currencies were combined."""
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in integer minor units of one currency."""
+
+    minor: int
+    currency: Currency
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency is not self.currency:
+            raise CurrencyMix(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.minor + other.minor, self.currency)
+
+    def __str__(self) -> str:
+        return format_minor(self.minor, self.currency)
+
+
+def format_minor(minor: int, currency: str) -> str:
+    """Format minor units for humans, e.g. 123456 EUR -> 'EUR 1,234.56'.
+
+    An unknown currency code is shown with its raw minor units, because we
+    cannot know where its decimal point goes.
+    """
+    parsed = Currency.parse(currency)
+    if parsed is None:
+        return f"{currency} {minor:,} (minor units)"
+    major = Decimal(minor).scaleb(-parsed.minor_digits)
+    return f"{parsed.value} {major:,.{parsed.minor_digits}f}"
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyTotal:
+    """How many amounts, and their sum, in one currency."""
+
+    currency: str
+    count: int
+    minor: int
+
+    @property
+    def formatted(self) -> str:
+        return format_minor(self.minor, self.currency)
+
+
+class Totals:
+    """Running count and sum per currency. Amounts are never added across currencies."""
+
+    __slots__ = ("_by_currency",)
+
+    def __init__(self) -> None:
+        self._by_currency: dict[str, list[int]] = {}
+
+    def add(self, currency: str, minor: int) -> None:
+        entry = self._by_currency.get(currency)
+        if entry is None:
+            self._by_currency[currency] = [1, minor]
+        else:
+            entry[0] += 1
+            entry[1] += minor
+
+    def rows(self) -> list[CurrencyTotal]:
+        """One row per currency, in a stable order."""
+        return [
+            CurrencyTotal(currency, count, minor)
+            for currency, (count, minor) in sorted(self._by_currency.items())
+        ]
+
+    def __bool__(self) -> bool:
+        return bool(self._by_currency)

@@ -1,0 +1,80 @@
+"""Every error the tool expects, raised in the core and turned into an exit code
+once, at the CLI boundary. Each message names the thing and the next step."""
+
+from __future__ import annotations
+
+
+class AntaeusError(Exception):
+    """An expected failure with a one-line, actionable message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(AntaeusError):
+    """Something the caller gave us is wrong: an option, a file or a named invoice."""
+
+
+class DatabaseNotFound(InputError):
+    """The database file does not exist."""
+
+
+class NotAnAntaeusDatabase(InputError):
+    """The file exists but is not a database this tool created."""
+
+
+class SchemaTooNew(InputError):
+    """The database was written by a newer version of this tool."""
+
+
+class DatabaseExists(InputError):
+    """`seed` would overwrite a database without --force."""
+
+
+class FixtureError(InputError):
+    """A scenario file does not match the fixture format."""
+
+
+class ProviderSpecError(InputError):
+    """A --provider / ANTAEUS_PROVIDER spec that cannot be used."""
+
+
+class NotRetryable(InputError):
+    """An invoice named with --invoice cannot be charged now."""
+
+
+class Contention(AntaeusError):
+    """Another process holds what this one needs; trying again later is the fix."""
+
+
+class LockHeld(Contention):
+    """Another billing pass holds the pass lock."""
+
+
+class LockLost(Contention):
+    """This pass's lock was taken over while it ran; it stopped to stay safe."""
+
+
+class ClaimConflict(Contention):
+    """Invoices changed between being read and being claimed; the batch was rolled back."""
+
+
+class DatabaseBusy(Contention):
+    """Another process held a write transaction for longer than the busy timeout."""
+
+
+class StorageError(AntaeusError):
+    """The database could not be read or written: permissions, space or hardware."""
+
+
+class ReadOnlyDatabase(StorageError):
+    """The database file or its directory is not writable."""
+
+
+class DiskFull(StorageError):
+    """The disk, a quota or a file-size limit ran out while writing."""
+
+
+class DatabaseDamaged(StorageError):
+    """SQLite reports the file as corrupt."""

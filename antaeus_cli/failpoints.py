@@ -1,0 +1,58 @@
+"""Named crash points for fault-injection tests, inert unless ANTAEUS_FAILPOINT names them.
+
+`ANTAEUS_FAILPOINT=after-provider-charge:17` kills the process with SIGKILL the
+moment invoice 17 reaches that point, so nothing gets a chance to clean up. Several
+points may be given, separated by commas. When the variable is unset, each seam
+costs one truthiness test of an empty object.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping
+
+from antaeus_cli.errors import InputError
+
+ENV_VAR = "ANTAEUS_FAILPOINT"
+
+AFTER_ATTEMPT_COMMIT = "after-attempt-commit"  # value: invoice id
+IN_PROVIDER_CALL = "in-provider-call"  # value: invoice id; after the provider booked it
+AFTER_PROVIDER_CHARGE = "after-provider-charge"  # value: invoice id; answer not yet committed
+BETWEEN_BATCHES = "between-batches"  # value: batch number, counted from 1 per phase
+NAMES = (AFTER_ATTEMPT_COMMIT, IN_PROVIDER_CALL, AFTER_PROVIDER_CHARGE, BETWEEN_BATCHES)
+
+
+class Failpoints:
+    """The armed crash points of this process."""
+
+    __slots__ = ("_armed",)
+
+    def __init__(self, armed: frozenset[tuple[str, int]] = frozenset()) -> None:
+        self._armed = armed
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Failpoints:
+        text = environ.get(ENV_VAR, "").strip()
+        if not text:
+            return cls()
+        armed = set()
+        for item in text.split(","):
+            name, _, value = item.strip().partition(":")
+            if name not in NAMES or not value.strip().isdigit():
+                raise InputError(
+                    f"{ENV_VAR}={text!r}: expected NAME:NUMBER with NAME one of {', '.join(NAMES)}"
+                )
+            armed.add((name, int(value)))
+        return cls(frozenset(armed))
+
+    def __bool__(self) -> bool:
+        return bool(self._armed)
+
+    def hit(self, name: str, value: int) -> None:
+        """Die here, hard, if this point is armed for `value`."""
+        if (name, value) in self._armed:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+NONE = Failpoints()

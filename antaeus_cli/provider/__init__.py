@@ -1,0 +1,1 @@
+"""The payment-provider port, its errors, and the adapters behind it."""

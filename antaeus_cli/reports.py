@@ -1,0 +1,57 @@
+"""`antaeus report`: where every invoice stands, per status and currency, and what
+needs a human. Read-only; takes no lock, so it runs safely beside a pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from antaeus_cli.domain.money import format_minor
+from antaeus_cli.store import ledger, queries, runs
+from antaeus_cli.store.database import Store
+
+RECENT_RUNS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class StatusTotal:
+    status: str
+    currency: str
+    count: int
+    amount_minor: int
+
+    @property
+    def amount(self) -> str:
+        return format_minor(self.amount_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    totals: list[StatusTotal]
+    needs_operator: list[dict[str, Any]]
+    retries_due: list[tuple[str, int]]
+    open_attempts: int
+    running: str | None  # the pass holding the lock right now, if any
+    runs: list[dict[str, Any]]
+
+
+def build_report(store: Store, *, recent_runs: int = RECENT_RUNS) -> Report:
+    with store.reading() as conn:
+        conn.execute("BEGIN")  # one consistent snapshot for every section
+        try:
+            totals = [StatusTotal(*row) for row in queries.totals_by_status_and_currency(conn)]
+            operator = list(queries.needs_operator(conn))
+            for row in operator:
+                row["amount_formatted"] = format_minor(int(row["amount"]), str(row["currency"]))
+            holder = runs.lock_holder(conn)
+            report = Report(
+                totals=totals,
+                needs_operator=operator,
+                retries_due=queries.retries_due(conn),
+                open_attempts=ledger.count_open_attempts(conn),
+                running=None if holder is None else str(holder),
+                runs=queries.recent_runs(conn, recent_runs),
+            )
+        finally:
+            conn.execute("ROLLBACK")
+    return report

@@ -1,0 +1,147 @@
+"""`seed`: build a database (and the simulated provider's books) beside the target,
+then swap it in. A failed seed leaves the old files exactly as they were; a
+replaced database is moved aside, never deleted."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from antaeus_cli.errors import DatabaseExists, LockHeld
+from antaeus_cli.provider.sim_ledger import Account, SimLedger
+from antaeus_cli.seeding.scenario import Scenario, SeedInvoice
+from antaeus_cli.store import runs
+from antaeus_cli.store.bulk import load_rows
+from antaeus_cli.store.database import Store
+
+_SIDE_FILES = ("-wal", "-shm")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    db_path: Path
+    ledger_path: Path | None
+    description: str
+    customers: int
+    accounts: int
+    invoices: dict[str, int]
+    planted: dict[str, list[int]] = field(default_factory=dict)
+    moved_aside: list[Path] = field(default_factory=list)
+
+
+def seed(
+    db_path: Path,
+    scenario: Scenario,
+    *,
+    force: bool,
+    ledger_path: Path | None,
+    clock: Callable[[], datetime],
+    is_alive: runs.Liveness,
+) -> SeedResult:
+    """Write `scenario` to `db_path`, and its accounts to the provider ledger if given."""
+    now = clock()
+    targets = [p for p in (db_path, ledger_path) if p is not None]
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        raise DatabaseExists(
+            f"'{existing[0]}' already exists: pass --force to replace it "
+            "(the old file is kept beside it, renamed)"
+        )
+    if db_path.exists():
+        _refuse_if_a_pass_runs(db_path, now, is_alive)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    staged = {p: p.with_name(f".{p.name}.seeding-{os.getpid()}") for p in targets}
+    for temp in staged.values():
+        _remove_with_side_files(temp)
+    by_status: Counter[str] = Counter()
+    accounts: list[Account] = [c.account for c in scenario.customers if c.account is not None]
+    try:
+        store = Store.create(staged[db_path])
+        try:
+            load_rows(
+                store,
+                ({"id": c.id, "currency": c.currency} for c in scenario.customers),
+                _invoice_rows(scenario.invoices, now.isoformat(), by_status),
+            )
+        finally:
+            store.close()
+        if ledger_path is not None:
+            SimLedger.create(staged[ledger_path], accounts).close()
+    except BaseException:
+        for temp in staged.values():
+            _remove_with_side_files(temp)
+        raise
+    moved = [_move_aside(p, stamp) for p in existing]
+    for target, temp in staged.items():
+        os.replace(temp, target)
+    return SeedResult(
+        db_path=db_path,
+        ledger_path=ledger_path,
+        description=scenario.description,
+        customers=len(scenario.customers),
+        accounts=len(accounts) if ledger_path is not None else 0,
+        invoices=dict(sorted(by_status.items())),
+        planted=scenario.planted,
+        moved_aside=moved,
+    )
+
+
+def _refuse_if_a_pass_runs(db_path: Path, now: datetime, is_alive: runs.Liveness) -> None:
+    try:
+        store = Store.open(db_path)
+    except Exception:  # noqa: BLE001 - not a usable antaeus database: nothing can hold its lock
+        return
+    try:
+        with store.reading() as conn:
+            holder = runs.lock_holder(conn)
+    finally:
+        store.close()
+    if holder is not None and holder.alive(now, is_alive):
+        raise LockHeld(f"a billing pass is using '{db_path}' ({holder}): wait for it to finish")
+
+
+def _move_aside(path: Path, stamp: str) -> Path:
+    """Rename a file that is being replaced, with its WAL files, so nothing is lost."""
+    aside = path.with_name(f"{path.name}.replaced-{stamp}")
+    os.replace(path, aside)
+    for suffix in _SIDE_FILES:
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            os.replace(side, Path(f"{aside}{suffix}"))
+    return aside
+
+
+def _remove_with_side_files(path: Path) -> None:
+    for candidate in (path, *(Path(f"{path}{s}") for s in _SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):
+            candidate.unlink()
+
+
+def _invoice_rows(
+    invoices: list[SeedInvoice], stamp: str, by_status: Counter[str]
+) -> Iterator[dict[str, object]]:
+    for inv in invoices:
+        by_status[inv.status] += 1
+        due = inv.due_date.isoformat()
+        failed = inv.status == "FAILED"
+        yield {
+            "id": inv.id,
+            "customer_id": inv.customer_id,
+            "amount": inv.amount,
+            "currency": inv.currency,
+            "status": inv.status,
+            "due_date": due,
+            "decline_count": inv.decline_count,
+            "first_declined_on": due if failed else None,
+            "next_retry_on": inv.next_retry_on.isoformat() if inv.next_retry_on else None,
+            "failure_code": "declined" if failed else None,
+            "failure_detail": "declined before this database was seeded" if failed else None,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "paid_at": f"{due}T00:00:00+00:00" if inv.status == "PAID" else None,
+        }

@@ -1,0 +1,139 @@
+"""Opening SQLite files safely, and naming what went wrong when SQLite fails.
+
+Shared by our store and by the simulated provider's own ledger file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from antaeus_cli.errors import (
+    AntaeusError,
+    DatabaseBusy,
+    DatabaseDamaged,
+    DiskFull,
+    NotAnAntaeusDatabase,
+    ReadOnlyDatabase,
+    StorageError,
+)
+
+BUSY_TIMEOUT_S = 5.0
+
+
+def connect(
+    path: Path, *, create: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> sqlite3.Connection:
+    """Open `path` without ever creating it by accident.
+
+    Transactions are explicit (`isolation_level=None`): every write goes through
+    BEGIN IMMEDIATE ... COMMIT, so nothing commits half-way by surprise.
+    """
+    if create:
+        _create_private_file(path)
+    uri = f"file:{quote(str(path.absolute()))}?mode=rw"
+    with translate_errors(path):
+        return sqlite3.connect(
+            uri, uri=True, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
+        )
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty file readable by its owner only (0600): it holds customer data."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot create '{path}': {exc.strerror}") from None
+    os.close(fd)
+
+
+def set_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Switch to WAL with synchronous=NORMAL; see the README for why this is safe here."""
+    with translate_errors(path):
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous=NORMAL")
+    if str(mode).lower() != "wal":
+        raise StorageError(
+            f"cannot switch '{path}' to WAL mode (got {mode}): is the file on a network share?"
+        )
+
+
+@contextlib.contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite's failures into errors with a message and a next step."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        translated = describe(exc, path)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def describe(exc: sqlite3.Error, path: Path) -> AntaeusError | None:
+    """The expected error behind a SQLite failure, or None when it is a bug."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    for prefixes, fragment, explain in _KNOWN:
+        if name.startswith(prefixes) or (fragment and fragment in text):
+            return explain(path, text)
+    return None
+
+
+def _busy(path: Path, _text: str) -> AntaeusError:
+    return DatabaseBusy(
+        f"database '{path}' is busy: another process held a write transaction for more "
+        f"than {BUSY_TIMEOUT_S:g}s; try again when it has finished"
+    )
+
+
+def _read_only(path: Path, _text: str) -> AntaeusError:
+    return ReadOnlyDatabase(
+        f"database '{path}' is read-only: make the file and its directory writable "
+        "by this user; nothing was changed"
+    )
+
+
+def _full(path: Path, _text: str) -> AntaeusError:
+    return DiskFull(
+        f"no space left while writing '{path}': free disk space (or raise the file-size "
+        "limit) and run again; committed work is safe and the next run reconciles the rest"
+    )
+
+
+def _not_a_database(path: Path, _text: str) -> AntaeusError:
+    return NotAnAntaeusDatabase(
+        f"'{path}' is not a SQLite database: pass --db with the right file, or run "
+        "'antaeus seed' to create one"
+    )
+
+
+def _damaged(path: Path, text: str) -> AntaeusError:
+    return DatabaseDamaged(
+        f"database '{path}' is damaged ({text}): restore it from a backup; "
+        "'sqlite3 FILE .recover' may salvage rows"
+    )
+
+
+def _io(path: Path, text: str) -> AntaeusError:
+    return StorageError(
+        f"cannot read or write '{path}' ({text}): check free space, file-size limits "
+        "(ulimit -f) and the permissions of the file and its directory"
+    )
+
+
+# (error-name prefixes, message fragment, explanation), most specific first.
+_KNOWN: tuple[tuple[tuple[str, ...], str, Callable[[Path, str], AntaeusError]], ...] = (
+    (("SQLITE_BUSY", "SQLITE_LOCKED"), "database is locked", _busy),
+    (("SQLITE_READONLY",), "readonly database", _read_only),
+    (("SQLITE_FULL",), "database or disk is full", _full),
+    (("SQLITE_NOTADB",), "file is not a database", _not_a_database),
+    (("SQLITE_CORRUPT",), "database disk image is malformed", _damaged),
+    (("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM"), "", _io),
+)

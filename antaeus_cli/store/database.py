@@ -1,0 +1,136 @@
+"""Opening, creating and migrating an antaeus database, and its transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+from antaeus_cli.errors import DatabaseNotFound, NotAnAntaeusDatabase, SchemaTooNew
+from antaeus_cli.sqlite_files import connect, set_wal, translate_errors
+from antaeus_cli.store.schema import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    application_id,
+    migrate,
+    user_version,
+)
+
+
+class Store:
+    """An open, migrated antaeus database. Only `antaeus_cli.store` speaks SQL."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._namespace: str | None = None
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open an existing database, refusing anything that is not ours, and migrate it.
+
+        Nothing is written until the file is known to be an antaeus database, so a
+        wrong --db leaves the file exactly as it was.
+        """
+        if not path.exists():
+            raise DatabaseNotFound(
+                f"database '{path}' not found: run 'antaeus seed' first, or pass --db "
+                "(or set ANTAEUS_DB) to point at an existing one"
+            )
+        if not path.is_file():
+            raise NotAnAntaeusDatabase(f"'{path}' is not a file: pass --db with a database file")
+        conn = connect(path)
+        try:
+            with translate_errors(path):
+                _check_identity(conn, path)
+            set_wal(conn, path)
+            with translate_errors(path):
+                conn.execute("PRAGMA foreign_keys = ON")
+                migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    @classmethod
+    def create(cls, path: Path) -> Store:
+        """Create a new, empty database at `path` (which must not exist yet)."""
+        conn = connect(path, create=True)
+        try:
+            set_wal(conn, path)
+            with translate_errors(path):
+                conn.execute("PRAGMA foreign_keys = ON")
+                migrate(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('namespace', ?)", (secrets.token_hex(4),)
+                )
+                conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    @property
+    def namespace(self) -> str:
+        """Prefix of every idempotency key made from this database."""
+        if self._namespace is None:
+            with self.reading():
+                row = self.conn.execute("SELECT value FROM meta WHERE key = 'namespace'").fetchone()
+            if row is None:
+                raise NotAnAntaeusDatabase(
+                    f"database '{self.path}' has no key namespace: it was not created by "
+                    "'antaeus seed'; recreate it with 'antaeus seed --force'"
+                )
+            self._namespace = str(row[0])
+        return self._namespace
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so
+        a busy database waits for the busy timeout instead of failing half-way."""
+        with translate_errors(self.path):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Reads outside a write transaction, with SQLite's errors translated."""
+        with translate_errors(self.path):
+            yield self.conn
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    version = user_version(conn)
+    app_id = application_id(conn)
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"database '{path}' has schema version {version}, newer than the {SCHEMA_VERSION} "
+                "this antaeus understands: upgrade antaeus; the file was not changed"
+            )
+        return
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    if app_id == 0 and version == 0 and not tables:
+        raise NotAnAntaeusDatabase(
+            f"'{path}' is an empty file, not an antaeus database: run "
+            f"'antaeus --db {path} seed --force' to create one there"
+        )
+    raise NotAnAntaeusDatabase(
+        f"'{path}' is a SQLite database but not an antaeus one: pass --db with the right file"
+    )

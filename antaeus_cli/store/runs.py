@@ -1,0 +1,163 @@
+"""The billing_run table and the pass lock that lets one pass run at a time.
+
+The lock is a row in the database, not a lock file: it names the run and the
+process that holds it. A holder that has died (SIGKILL, power loss) is detected
+by pid and start time on the same host, or by a stale heartbeat elsewhere, and
+its run is marked `crashed` when the next pass takes over.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from antaeus_cli.errors import LockHeld, LockLost
+from antaeus_cli.host import ProcessIdentity
+from antaeus_cli.store.database import Store
+
+# A holder on another host is presumed dead after this long without a heartbeat.
+LEASE_TTL = timedelta(minutes=10)
+
+COUNT_COLUMNS = (
+    "reconciled",
+    "paid",
+    "declined",
+    "uncollectible",
+    "needs_operator",
+    "unknown",
+    "released",
+    "network_retries",
+)
+
+Liveness = Callable[[ProcessIdentity], "bool | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class StartedRun:
+    run_id: int
+    took_over_from: int | None  # the crashed run whose lock this pass inherited
+
+
+def start_run(
+    store: Store,
+    *,
+    command: str,
+    as_of: date,
+    provider: str,
+    me: ProcessIdentity,
+    now: datetime,
+    is_alive: Liveness,
+) -> StartedRun:
+    """Take the pass lock and record a new run, atomically; raise LockHeld if a live
+    pass holds it."""
+    stamp = now.isoformat()
+    with store.transaction() as conn:
+        holder = lock_holder(conn)
+        took_over = None
+        if holder is not None:
+            if holder.alive(now, is_alive):
+                raise LockHeld(
+                    f"another pass holds the lock: {holder}; try again when it has finished"
+                )
+            took_over = holder.run_id
+            conn.execute("DELETE FROM pass_lock")
+        conn.execute(
+            "UPDATE billing_run SET status = 'crashed', finished_at = ?, stop_reason = ? "
+            "WHERE status = 'running'",
+            (stamp, "the process ended without finishing the run; the next pass reconciled it"),
+        )
+        run_id = conn.execute(
+            "INSERT INTO billing_run (command, as_of, provider, host, pid, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (command, as_of.isoformat(), provider, me.host, me.pid, stamp),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO pass_lock (id, run_id, host, pid, process_tag, acquired_at, "
+            "heartbeat_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
+            (run_id, me.host, me.pid, me.tag, stamp, stamp),
+        )
+    return StartedRun(int(run_id or 0), took_over)
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    run_id: int
+    command: str
+    started_at: str
+    process: ProcessIdentity
+    heartbeat_at: datetime
+
+    def alive(self, now: datetime, is_alive: Liveness) -> bool:
+        known = is_alive(self.process)
+        if known is None:  # another host: trust the heartbeat for a while
+            return now - self.heartbeat_at < LEASE_TTL
+        return known
+
+    def __str__(self) -> str:
+        return f"'{self.command}' run {self.run_id}, {self.process}, since {self.started_at}"
+
+
+def lock_holder(conn: sqlite3.Connection) -> LockHolder | None:
+    row = conn.execute(
+        "SELECT l.run_id, r.command, r.started_at, l.host, l.pid, l.process_tag, l.heartbeat_at "
+        "FROM pass_lock l JOIN billing_run r ON r.id = l.run_id"
+    ).fetchone()
+    if row is None:
+        return None
+    return LockHolder(
+        int(row[0]),
+        str(row[1]),
+        str(row[2]),
+        ProcessIdentity(str(row[3]), int(row[4]), str(row[5])),
+        datetime.fromisoformat(row[6]),
+    )
+
+
+def heartbeat(
+    conn: sqlite3.Connection, run_id: int, now: datetime, counts: Mapping[str, int]
+) -> None:
+    """Inside a write transaction: prove the lock is still ours and publish progress.
+
+    Raises LockLost if another pass took the lock over (this one was presumed dead,
+    e.g. it was paused for longer than the lease); the caller then stops at once.
+    """
+    updated = conn.execute(
+        "UPDATE pass_lock SET heartbeat_at = ? WHERE id = 1 AND run_id = ?",
+        (now.isoformat(), run_id),
+    ).rowcount
+    if updated != 1:
+        raise LockLost(
+            f"run {run_id} lost the pass lock to another pass while it ran; it stopped "
+            "without charging more. Check 'antaeus report' for the runs involved"
+        )
+    _write_counts(conn, run_id, counts)
+
+
+def finish_run(
+    store: Store,
+    run_id: int,
+    *,
+    status: str,
+    reason: str | None,
+    counts: Mapping[str, int],
+    now: datetime,
+) -> None:
+    """Record how the run ended and release the lock, in one transaction."""
+    with store.transaction() as conn:
+        _write_counts(conn, run_id, counts)
+        conn.execute(
+            "UPDATE billing_run SET status = ?, stop_reason = ?, finished_at = ? "
+            "WHERE id = ? AND status = 'running'",
+            (status, reason, now.isoformat(), run_id),
+        )
+        conn.execute("DELETE FROM pass_lock WHERE run_id = ?", (run_id,))
+
+
+def _write_counts(conn: sqlite3.Connection, run_id: int, counts: Mapping[str, int]) -> None:
+    assignments = ", ".join(f"{column} = ?" for column in COUNT_COLUMNS)
+    conn.execute(
+        f"UPDATE billing_run SET {assignments} WHERE id = ?",
+        (*(counts.get(column, 0) for column in COUNT_COLUMNS), run_id),
+    )
