@@ -84,6 +84,10 @@ class Engine:
         self._last_flush = time.monotonic()
 
     @property
+    def run_id(self) -> int:
+        return self._run_id
+
+    @property
     def stopping(self) -> bool:
         return self._outage is not None or self._stop.event.is_set()
 

@@ -89,9 +89,22 @@ def run_pass(
         _phases(engine, store, _work(request, context), settings.sweeps)
     except LockLost:
         raise  # the run now belongs to the pass that took the lock over
-    except BaseException as exc:
-        _finish_failed(store, engine, run_id, runtime, exc)
+    except KeyboardInterrupt:
+        _finish_quietly(
+            store,
+            engine,
+            run_id,
+            runtime,
+            RunStatus.INTERRUPTED,
+            "stopped at once by a second signal; the next run reconciles what was in flight",
+        )
         raise
+    except Exception as exc:
+        failure = exc.message if isinstance(exc, AntaeusError) else f"{type(exc).__name__}: {exc}"
+        _finish_quietly(store, engine, runtime, RunStatus.FAILED, failure)
+        raise
+    # Anything else (the process being torn down) leaves the run 'running': the next
+    # pass finds its holder gone, marks it crashed and replays its open attempts.
     status, reason = engine.ending()
     with store.reading() as conn:
         engine.counts.unknown = ledger.count_open_attempts(conn)
@@ -138,16 +151,15 @@ def _work(request: PassRequest, context: ClaimContext) -> Source:
     return DueSource(due, request.settings.as_of, context)
 
 
-def _finish_failed(
-    store: Store, engine: Engine, run_id: int, runtime: Runtime, exc: BaseException
+def _finish_quietly(
+    store: Store, engine: Engine, runtime: Runtime, status: RunStatus, reason: str
 ) -> None:
     """Best effort: if even this write fails, the next pass marks the run crashed."""
-    reason = exc.message if isinstance(exc, AntaeusError) else f"{type(exc).__name__}: {exc}"
     with contextlib.suppress(Exception):
         runs.finish_run(
             store,
-            run_id,
-            status=RunStatus.FAILED.value,
+            engine.run_id,
+            status=status.value,
             reason=reason,
             counts=engine.counts.as_columns(),
             now=runtime.clock(),

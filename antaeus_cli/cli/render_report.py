@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from antaeus_cli.cli.text import safe
 from antaeus_cli.reports import Report
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -45,18 +46,7 @@ def render_report(report: Report, output_format: str, section: str | None) -> No
     else:
         from antaeus_cli.cli.tables import report_tables
 
-        report_tables(report if section is None else _only(report, section))
-
-
-def _only(report: Report, section: str) -> Report:
-    return Report(
-        totals=report.totals if section == "totals" else [],
-        needs_operator=report.needs_operator if section == "needs-operator" else [],
-        retries_due=report.retries_due if section == "totals" else [],
-        open_attempts=report.open_attempts,
-        running=report.running,
-        runs=report.runs if section == "runs" else [],
-    )
+        report_tables(report, section)
 
 
 def _write_csv(report: Report, section: str) -> None:
@@ -85,7 +75,8 @@ def _write_csv(report: Report, section: str) -> None:
 
 
 def _cell(value: object) -> object:
-    """Neutralise spreadsheet formulas in stored text (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """Neutralise spreadsheet formulas (CSV injection) and terminal escapes in stored text."""
+    if not isinstance(value, str):
+        return value
+    value = safe(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value

@@ -20,7 +20,7 @@ def _cell(value: object) -> Text:
 
 
 def pass_table(result: PassResult, code: ExitCode) -> None:
-    console = Console(highlight=False)
+    console = _console()
     counts = result.counts
     title = (
         f"run {result.run_id}: {result.command.value} as of {result.as_of} - "
@@ -66,37 +66,48 @@ def _operator_table(rows: list[tuple[object, object, object]], *, more: int) -> 
     return table
 
 
-def report_tables(report: Report) -> None:
+def report_tables(report: Report, section: str | None) -> None:
+    console = _console()
+    if section in (None, "totals"):
+        console.print(_totals_table(report))
+        if report.running:
+            console.print(Text(f"pass lock held by {safe(report.running)}", style="cyan"))
+        console.print(f"open attempts awaiting reconciliation: {report.open_attempts}")
+        if report.retries_due:
+            console.print(
+                "retries scheduled: "
+                + ", ".join(f"{day}: {count}" for day, count in report.retries_due)
+            )
+    if section in (None, "needs-operator"):
+        rows = [
+            (r["invoice_id"], r["failure_code"], r["failure_detail"]) for r in report.needs_operator
+        ]
+        if rows or section:
+            console.print(_operator_table(rows, more=0))
+    if section in (None, "runs"):
+        console.print(_runs_table(report))
+
+
+def _console() -> Console:
+    """Wide enough for the tables when the output is a file or a pipe."""
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
+    return console
+
+
+def _totals_table(report: Report) -> Table:
     totals = Table(title="invoices by status and currency")
-    for name, justify in (
-        ("status", "left"),
-        ("currency", "left"),
-        ("count", "right"),
-        ("amount", "right"),
-    ):
-        totals.add_column(name, justify=justify)  # type: ignore[arg-type]
+    totals.add_column("status")
+    totals.add_column("currency")
+    totals.add_column("count", justify="right")
+    totals.add_column("amount", justify="right")
     for row in report.totals:
         totals.add_row(_cell(row.status), _cell(row.currency), str(row.count), _cell(row.amount))
-    console.print(totals)
-    if report.running:
-        console.print(Text(f"pass lock held by {safe(report.running)}", style="cyan"))
-    console.print(f"open attempts awaiting reconciliation: {report.open_attempts}")
-    if report.retries_due:
-        console.print(
-            "retries scheduled: "
-            + ", ".join(f"{day}: {count}" for day, count in report.retries_due)
-        )
-    if report.needs_operator:
-        console.print(
-            _operator_table(
-                [
-                    (r["invoice_id"], r["failure_code"], r["failure_detail"])
-                    for r in report.needs_operator
-                ],
-                more=0,
-            )
-        )
+    return totals
+
+
+def _runs_table(report: Report) -> Table:
     runs = Table(title="recent runs")
     for name in (
         "run",
@@ -124,4 +135,4 @@ def report_tables(report: Report) -> None:
             str(run["unknown"]),
             _cell(run["stop_reason"]),
         )
-    console.print(runs)
+    return runs

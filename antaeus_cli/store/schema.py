@@ -181,15 +181,15 @@ def _statements(script: str) -> list[str]:
 
     `executescript` would COMMIT first and so break the one-transaction rule.
     """
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
     statements: list[str] = []
     buffer = ""
-    for line in script.splitlines(keepends=True):
-        if line.lstrip().startswith("--"):
-            continue
-        buffer += line
+    for piece in "\n".join(lines).split(";"):
+        buffer += piece + ";"
         if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
+            if buffer.strip(" \n;"):
+                statements.append(buffer.strip())
             buffer = ""
-    if buffer.strip():
+    if buffer.strip(" \n;"):
         raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
     return statements

@@ -1,0 +1,140 @@
+"""Shared fixtures: real SQLite files in tmp_path, fake providers, a fixed clock."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from antaeus_cli.billing.calls import RetryPolicy
+from antaeus_cli.billing.engine import PassSettings, StopRequest
+from antaeus_cli.billing.results import Command, PassResult, SilentObserver
+from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.host import ProcessIdentity
+from antaeus_cli.provider.port import PaymentProvider
+from antaeus_cli.provider.sim_ledger import Account
+from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
+from antaeus_cli.seeding.service import seed
+from antaeus_cli.store.database import Store
+from tests.fakes import FixedClock, dead
+
+AS_OF = date(2026, 12, 1)
+ME = ProcessIdentity("test-host", 4242, "tag")
+
+
+@dataclass
+class Sleeps:
+    """Records the waits tenacity asked for; never sleeps."""
+
+    waits: list[float] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "antaeus.db"
+
+
+def scenario(
+    *invoices: tuple[int, int, str] | SeedInvoice,
+    customers: dict[int, str] | None = None,
+    due: date = date(2026, 12, 1),
+) -> Scenario:
+    """Invoices as (id, amount, currency) on customer = id unless given in full."""
+    built = [
+        inv if isinstance(inv, SeedInvoice) else SeedInvoice(inv[0], inv[0], inv[1], inv[2], due)
+        for inv in invoices
+    ]
+    if customers is None:
+        customers = {inv.customer_id: inv.currency for inv in built}
+    return Scenario(
+        [SeedCustomer(cid, cur, Account(cid, cur, 10**9)) for cid, cur in customers.items()],
+        built,
+    )
+
+
+def make_db(path: Path, data: Scenario, clock: FixedClock | None = None) -> Path:
+    seed(
+        path,
+        data,
+        force=False,
+        ledger_path=None,
+        clock=clock or FixedClock(),
+        is_alive=dead,
+    )
+    return path
+
+
+@pytest.fixture
+def make(db_path: Path, clock: FixedClock) -> Callable[..., Path]:
+    def build(*invoices: Any, **kwargs: Any) -> Path:
+        return make_db(db_path, scenario(*invoices, **kwargs), clock)
+
+    return build
+
+
+@pytest.fixture
+def bill(db_path: Path, clock: FixedClock, sleeps: Sleeps) -> Callable[..., PassResult]:
+    """Run one pass against db_path, the way the CLI would, minus the CLI."""
+
+    def run(
+        provider: PaymentProvider,
+        *,
+        command: Command = Command.BILL,
+        as_of: date = AS_OF,
+        invoice_ids: tuple[int, ...] = (),
+        stop: StopRequest | None = None,
+        is_alive: Callable[[ProcessIdentity], bool | None] = dead,
+        **settings: Any,
+    ) -> PassResult:
+        base = PassSettings(as_of=as_of, retry=RetryPolicy(sleep=sleeps))
+        store = Store.open(db_path)
+        try:
+            return run_pass(
+                store,
+                provider,
+                PassRequest(command, replace(base, **settings), invoice_ids),
+                Runtime(
+                    clock=clock,
+                    stop=stop or StopRequest(),
+                    observer=SilentObserver(),
+                    me=ME,
+                    is_alive=is_alive,
+                ),
+            )
+        finally:
+            store.close()
+
+    return run
+
+
+@pytest.fixture
+def sql(db_path: Path) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
+    """Query the database through its own connection, as an outside observer would."""
+    conns: list[sqlite3.Connection] = []
+
+    def query(statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        if not conns:
+            conns.append(sqlite3.connect(db_path))
+        return conns[0].execute(statement, params).fetchall()
+
+    yield query
+    for conn in conns:
+        conn.close()

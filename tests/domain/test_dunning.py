@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from antaeus_cli.domain.dunning import DunningSchedule, ScheduleError
+
+
+def test_default_schedule_retries_one_three_and_seven_days_after_the_first_decline() -> None:
+    schedule = DunningSchedule()
+    first = date(2026, 12, 1)
+    assert schedule.next_retry_on(first, 1, first) == date(2026, 12, 2)
+    assert schedule.next_retry_on(first, 2, date(2026, 12, 2)) == date(2026, 12, 4)
+    assert schedule.next_retry_on(first, 3, date(2026, 12, 4)) == date(2026, 12, 8)
+    assert schedule.next_retry_on(first, 4, date(2026, 12, 8)) is None
+
+
+def test_a_late_retry_is_never_scheduled_in_the_past() -> None:
+    first = date(2026, 12, 1)
+    assert DunningSchedule().next_retry_on(first, 2, date(2026, 12, 20)) == date(2026, 12, 21)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1,3,7", (1, 3, 7)), (" 2, 5 ", (2, 5)), ("", ()), ("30", (30,))],
+)
+def test_parse(text: str, expected: tuple[int, ...]) -> None:
+    assert DunningSchedule.parse(text).offsets_days == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["1,1", "3,2", "0,1", "a,b", "1,,3", "400", ",".join("123456789") + ",10,11,12,13"]
+)
+def test_parse_refuses_unusable_schedules(text: str) -> None:
+    with pytest.raises(ScheduleError):
+        DunningSchedule.parse(text)
+
+
+def test_an_empty_schedule_makes_the_first_decline_final() -> None:
+    assert DunningSchedule(()).next_retry_on(date(2026, 12, 1), 1, date(2026, 12, 1)) is None
+
+
+@given(
+    st.lists(st.integers(1, 365), min_size=1, max_size=12, unique=True).map(sorted),
+    st.integers(1, 13),
+    st.integers(0, 400),
+)
+def test_retries_are_after_today_and_stop_after_the_schedule(
+    offsets: list[int], declines: int, late_days: int
+) -> None:
+    schedule = DunningSchedule(tuple(offsets))
+    first = date(2026, 1, 1)
+    today = first + timedelta(days=late_days)
+    retry = schedule.next_retry_on(first, declines, today)
+    if declines > len(offsets):
+        assert retry is None
+    else:
+        assert retry is not None
+        assert retry > today
+        assert retry >= first + timedelta(days=offsets[declines - 1])

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from antaeus_cli.domain.money import Currency, CurrencyMix, Money, Totals, format_minor
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "expected"),
+    [
+        (123456, "EUR", "EUR 1,234.56"),
+        (5, "USD", "USD 0.05"),
+        (0, "DKK", "DKK 0.00"),
+        (-1050, "SEK", "SEK -10.50"),
+        (100_000_000_00, "GBP", "GBP 100,000,000.00"),
+        (18219, "XYZ", "XYZ 18,219 (minor units)"),
+    ],
+)
+def test_format_minor_uses_each_currencys_minor_unit(
+    minor: int, currency: str, expected: str
+) -> None:
+    assert format_minor(minor, currency) == expected
+
+
+def test_parse_accepts_only_the_five_markets() -> None:
+    assert Currency.parse("EUR") is Currency.EUR
+    assert Currency.parse("eur") is None
+    assert Currency.parse("XYZ") is None
+    assert Currency.parse(None) is None
+    assert Currency.parse(978) is None
+
+
+def test_money_adds_within_a_currency_and_refuses_across() -> None:
+    assert Money(100, Currency.EUR) + Money(250, Currency.EUR) == Money(350, Currency.EUR)
+    with pytest.raises(CurrencyMix):
+        _ = Money(100, Currency.EUR) + Money(100, Currency.USD)
+
+
+def test_totals_keep_each_currency_apart() -> None:
+    totals = Totals()
+    totals.add("EUR", 100)
+    totals.add("USD", 7)
+    totals.add("EUR", 50)
+    rows = {row.currency: (row.count, row.minor) for row in totals.rows()}
+    assert rows == {"EUR": (2, 150), "USD": (1, 7)}
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(list(Currency)))
+def test_formatting_loses_no_minor_unit(minor: int, currency: Currency) -> None:
+    code, _, number = format_minor(minor, currency.value).partition(" ")
+    assert code == currency.value
+    assert Decimal(number.replace(",", "")) * 100 == minor
+
+
+@given(st.lists(st.tuples(st.sampled_from(list(Currency)), st.integers(0, 10**12))))
+def test_totals_equal_the_per_currency_sums(entries: list[tuple[Currency, int]]) -> None:
+    totals = Totals()
+    for currency, minor in entries:
+        totals.add(currency.value, minor)
+    for row in totals.rows():
+        assert row.minor == sum(m for c, m in entries if c.value == row.currency)
+        assert row.count == sum(1 for c, _ in entries if c.value == row.currency)

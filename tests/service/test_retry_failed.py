@@ -1,0 +1,158 @@
+"""`retry-failed`: the dunning schedule, and retries an operator asks for by name."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from antaeus_cli.billing.results import Command, PassResult
+from antaeus_cli.errors import NotRetryable
+from tests.fakes import DECLINED, NOT_FOUND, Crash, FakeProvider
+
+Bill = Callable[..., PassResult]
+Sql = Callable[..., list[tuple[Any, ...]]]
+RETRY = Command.RETRY_FAILED
+
+
+def test_a_decline_is_retried_on_schedule_until_uncollectible(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make((1, 100, "EUR"))
+    broke = FakeProvider(default=DECLINED)
+    bill(broke, as_of=date(2026, 12, 1))
+    history = [sql("SELECT status, next_retry_on, decline_count FROM invoice")[0]]
+    for day in (2, 3, 4, 5, 6, 7, 8):
+        bill(broke, command=RETRY, as_of=date(2026, 12, day))
+        history.append(sql("SELECT status, next_retry_on, decline_count FROM invoice")[0])
+    assert history == [
+        ("FAILED", "2026-12-02", 1),
+        ("FAILED", "2026-12-04", 2),  # retried on the 2nd
+        ("FAILED", "2026-12-04", 2),  # the 3rd: not due, untouched
+        ("FAILED", "2026-12-08", 3),  # retried on the 4th
+        ("FAILED", "2026-12-08", 3),
+        ("FAILED", "2026-12-08", 3),
+        ("FAILED", "2026-12-08", 3),
+        ("UNCOLLECTIBLE", None, 4),  # the last scheduled retry failed
+    ]
+    keys = [k for (k,) in sql("SELECT idempotency_key FROM payment_attempt ORDER BY id")]
+    assert [k.rsplit("-", 1)[1] for k in keys] == ["1", "2", "3", "4"]  # a new key per retry
+    assert len(broke.calls) == 4
+
+
+def test_a_retry_that_succeeds_is_paid(make: Callable[..., Path], bill: Bill, sql: Sql) -> None:
+    make((1, 100, "EUR"))
+    provider = FakeProvider(script={1: [DECLINED, "charged"]})
+    bill(provider)
+    result = bill(provider, command=RETRY, as_of=date(2026, 12, 2))
+    assert result.counts.paid == 1
+    assert sql("SELECT status, failure_code, next_retry_on FROM invoice") == [("PAID", None, None)]
+
+
+def test_a_custom_schedule_is_followed(make: Callable[..., Path], bill: Bill, sql: Sql) -> None:
+    from antaeus_cli.domain.dunning import DunningSchedule
+
+    make((1, 100, "EUR"))
+    bill(FakeProvider(default=DECLINED), schedule=DunningSchedule((5,)))
+    assert sql("SELECT next_retry_on FROM invoice") == [("2026-12-06",)]
+
+
+def test_named_invoices_are_retried_now_even_after_an_operator_fix(
+    make: Callable[..., Path], bill: Bill, sql: Sql, db_path: Path
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    provider = FakeProvider(script={1: [NOT_FOUND, "charged"], 2: [DECLINED, "charged"]})
+    bill(provider)
+    assert dict(sql("SELECT id, status FROM invoice")) == {1: "NEEDS_OPERATOR", 2: "FAILED"}
+    result = bill(provider, command=RETRY, invoice_ids=(1, 2), as_of=date(2026, 12, 1))
+    assert result.counts.paid == 2
+    assert dict(sql("SELECT id, status FROM invoice")) == {1: "PAID", 2: "PAID"}
+
+
+def test_a_still_malformed_invoice_stays_with_the_operator(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make((1, 0, "EUR"))
+    provider = FakeProvider()
+    bill(provider)
+    result = bill(provider, command=RETRY, invoice_ids=(1,))
+    assert result.counts.needs_operator == 1
+    assert provider.calls == []
+    assert sql("SELECT status FROM invoice") == [("NEEDS_OPERATOR",)]
+
+
+@pytest.mark.parametrize(
+    ("setup", "fragment"),
+    [
+        ("PAID", "already PAID"),
+        ("PENDING", "is PENDING"),
+        ("MISSING", "does not exist"),
+        ("PROCESSING", "in flight"),
+    ],
+)
+def test_named_invoices_that_must_not_be_charged_are_refused(
+    make: Callable[..., Path], bill: Bill, sql: Sql, setup: str, fragment: str
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    if setup == "PAID":
+        bill(FakeProvider())
+    if setup == "PROCESSING":
+        with pytest.raises(Crash):
+            bill(FakeProvider(crash_after_booking={1}))
+    runs_before = sql("SELECT count(*) FROM billing_run")
+    invoice_id = 99 if setup == "MISSING" else 1
+    with pytest.raises(NotRetryable, match=fragment):
+        bill(FakeProvider(), command=RETRY, invoice_ids=(invoice_id,))
+    assert sql("SELECT count(*) FROM billing_run") == runs_before  # refused before any run
+
+
+def test_all_refusals_are_named_in_one_message(make: Callable[..., Path], bill: Bill) -> None:
+    make((1, 100, "EUR"))
+    bill(FakeProvider())
+    with pytest.raises(NotRetryable) as refused:
+        bill(FakeProvider(), command=RETRY, invoice_ids=(1, 7))
+    assert "invoice 1 is already PAID" in refused.value.message
+    assert "invoice 7 does not exist" in refused.value.message
+    assert "\n" not in refused.value.message
+
+
+def test_a_claim_guard_refuses_an_invoice_changed_underneath(
+    make: Callable[..., Path], db_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from antaeus_cli.billing.sources import ClaimContext, claim_rows
+    from antaeus_cli.errors import ClaimConflict
+    from antaeus_cli.store import ledger, runs
+    from antaeus_cli.store.database import Store
+    from tests.conftest import ME
+    from tests.fakes import dead
+
+    make((1, 100, "EUR"))
+    store = Store.open(db_path)
+    try:
+        run = runs.start_run(
+            store,
+            command="bill",
+            as_of=date(2026, 12, 1),
+            provider="fake://",
+            me=ME,
+            now=datetime.now(UTC),
+            is_alive=dead,
+        )
+        with store.reading() as conn:
+            rows = ledger.due_batch(conn, ledger.Due.BILL, date(2026, 12, 1), 0, 10)
+        other = sqlite3.connect(db_path)
+        other.execute("UPDATE invoice SET status = 'PAID', paid_at = 'x' WHERE id = 1")
+        other.commit()
+        other.close()
+        with pytest.raises(ClaimConflict), store.transaction() as conn:
+            claim_rows(conn, ClaimContext(run.run_id, "bill", "ns"), datetime.now(UTC), rows)
+        with store.reading() as conn:
+            assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
+    finally:
+        store.close()

@@ -1,0 +1,157 @@
+"""Seeding: the generated data set, fixture files, and never losing an old database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from antaeus_cli.errors import DatabaseExists, FixtureError
+from antaeus_cli.seeding import generate as gen
+from antaeus_cli.seeding.fixtures import load_fixture, parse_fixture
+from antaeus_cli.seeding.generate import GenerateOptions, generate
+from antaeus_cli.seeding.service import seed
+from tests.fakes import FixedClock, dead
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_challenge_data_set() -> None:
+    data = generate(GenerateOptions(as_of=date(2026, 11, 25), seed=3))
+    assert len(data.customers) == 100
+    assert len(data.invoices) == 1000
+    pending = [i for i in data.invoices if i.status == "PENDING"]
+    assert len(pending) == 100
+    assert {i.due_date for i in pending} == {date(2026, 11, 1)}
+    assert all(i.due_date < date(2026, 11, 1) for i in data.invoices if i.status == "PAID")
+    normal = [i for i in data.invoices if i.currency != "XYZ" and i.amount != 0]
+    assert all(1000 <= i.amount <= 50000 for i in normal)
+
+
+def test_every_outcome_is_planted_in_distinct_customers() -> None:
+    data = generate(GenerateOptions(as_of=date(2026, 11, 25), seed=3))
+    labels = {gen.UNKNOWN_CUSTOMER, gen.LOW_BALANCE, gen.LOCAL_MISMATCH, gen.PROVIDER_MISMATCH,
+              gen.ZERO_AMOUNT, gen.UNKNOWN_CURRENCY}
+    assert set(data.planted) == labels
+    planted = [i for ids in data.planted.values() for i in ids]
+    assert len(planted) == len(set(planted))
+    accounts = {c.id: c.account for c in data.customers}
+    assert sum(1 for a in accounts.values() if a is None) == 3
+
+
+def test_the_same_seed_gives_the_same_data() -> None:
+    options = GenerateOptions(as_of=date(2026, 11, 25), customers=30, seed=11)
+    assert generate(options) == generate(options)
+    assert generate(options) != generate(GenerateOptions(as_of=options.as_of, customers=30, seed=12))
+
+
+def test_seed_refuses_an_existing_database_without_force(tmp_path: Path) -> None:
+    db = tmp_path / "antaeus.db"
+    db.write_bytes(b"precious")
+    data = generate(GenerateOptions(as_of=date(2026, 11, 25), customers=3))
+    with pytest.raises(DatabaseExists, match="--force"):
+        seed(db, data, force=False, ledger_path=None, clock=FixedClock(), is_alive=dead)
+    assert db.read_bytes() == b"precious"
+
+
+def test_force_moves_the_old_database_aside_instead_of_deleting_it(tmp_path: Path) -> None:
+    db = tmp_path / "antaeus.db"
+    db.write_bytes(b"precious")
+    data = generate(GenerateOptions(as_of=date(2026, 11, 25), customers=3))
+    result = seed(db, data, force=True, ledger_path=None, clock=FixedClock(), is_alive=dead)
+    assert [p.read_bytes() for p in result.moved_aside] == [b"precious"]
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM customer").fetchone() == (3,)
+
+
+def test_a_seed_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
+    db = tmp_path / "antaeus.db"
+    bad = parse_fixture(
+        {"customers": [{"id": 1, "currency": "EUR"}],
+         "invoices": [{"id": 1, "customer_id": 1, "amount": 2**62, "currency": "EUR",
+                       "due_date": "2026-12-01", "status": "FAILED", "next_retry_on": "2026-12-02",
+                       "decline_count": 1},
+                      {"id": 1 + 1, "customer_id": 1, "amount": 5, "currency": "EUR",
+                       "due_date": "2026-12-01", "status": "PAID"}]},
+        "inline",
+    )
+    result = seed(db, bad, force=False, ledger_path=None, clock=FixedClock(), is_alive=dead)
+    assert result.invoices == {"FAILED": 1, "PAID": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["antaeus.db"]
+
+
+def test_the_shipped_fixtures_load() -> None:
+    paths = sorted((ROOT / "fixtures").glob("*.json"))
+    assert [p.name for p in paths] == ["every-outcome.json", "hostile.json"]
+    for path in paths:
+        assert load_fixture(path).invoices, path
+
+
+BASE: dict[str, object] = {
+    "customers": [{"id": 1, "currency": "EUR"}],
+    "invoices": [{"id": 1, "customer_id": 1, "amount": 100, "currency": "EUR",
+                  "due_date": "2026-12-01"}],
+}
+
+
+def _with(path: str, value: object) -> object:
+    data = json.loads(json.dumps(BASE))
+    target = data
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[int(last) if last.isdigit() else last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ([], "must be an object"),
+        (_with("invoices", {}), "must be a list"),
+        (_with("customers", KeyError), "missing customers"),
+        (_with("invoices.0.amount", 12.5), "amount must be a whole number"),
+        (_with("invoices.0.amount", "100"), "amount must be a whole number"),
+        (_with("invoices.0.amount", True), "amount must be a whole number"),
+        (_with("invoices.0.amount", None), "amount must be a whole number"),
+        (_with("invoices.0.amount", 2**70), "between"),
+        (_with("invoices.0.currency", 978), "currency must be a string"),
+        (_with("invoices.0.due_date", "2026-02-30"), "due_date"),
+        (_with("invoices.0.due_date", "yesterday"), "due_date"),
+        (_with("invoices.0.customer_id", 2), "no customer 2"),
+        (_with("invoices.0.status", "PROCESSING"), "status must be one of"),
+        (_with("invoices.0.status", "FAILED"), "next_retry_on"),
+        (_with("invoices.0.colour", "blue"), "unknown field 'colour'"),
+        (_with("customers.0.account", "rich"), "must be an object"),
+        (_with("customers.0.account", {"currency": "EUR", "balance": -1}), "between"),
+        (_with("customers.0.id", 0), "between"),
+        ({**BASE, "invoices": BASE["invoices"] * 2}, "appears twice"),  # type: ignore[operator]
+    ],
+)
+def test_fixtures_with_wrong_shapes_are_refused_at_the_spot(data: object, fragment: str) -> None:
+    with pytest.raises(FixtureError, match=fragment):
+        parse_fixture(data, "f.json")
+
+
+def test_values_the_schema_can_hold_are_kept_for_the_pass_to_judge() -> None:
+    data = parse_fixture(_with("invoices.0.currency", "XYZ'); DROP TABLE invoice;--"), "f.json")
+    assert data.invoices[0].currency.startswith("XYZ")
+    assert parse_fixture(_with("invoices.0.amount", -5), "f.json").invoices[0].amount == -5
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(b"{not json", "not valid JSON"), (b"\xff\xfe", "cannot read"), (b"", "not valid JSON")],
+)
+def test_unreadable_fixture_files(tmp_path: Path, content: bytes, fragment: str) -> None:
+    path = tmp_path / "f.json"
+    path.write_bytes(content)
+    with pytest.raises(FixtureError, match=fragment):
+        load_fixture(path)
+    with pytest.raises(FixtureError, match="not found"):
+        load_fixture(tmp_path / "missing.json")
