@@ -93,7 +93,6 @@ def run_pass(
         _finish_quietly(
             store,
             engine,
-            run_id,
             runtime,
             RunStatus.INTERRUPTED,
             "stopped at once by a second signal; the next run reconciles what was in flight",
