@@ -38,9 +38,9 @@ class RetryPolicy:
 
     max_calls: int = 4
     max_seconds: float = 10.0
-    first_wait: float = 0.2
+    first_wait: float = 0.2  # then 0.4, 0.8, ... up to max_wait
     max_wait: float = 2.0
-    jitter: float = 0.2
+    jitter: float = 0.2  # up to this much extra, at random, on every wait
     # None waits on the pass's stop event, so SIGTERM cuts a wait short. Tests
     # pass a recorder here and never sleep.
     sleep: Callable[[float], None] | None = None

@@ -104,3 +104,14 @@ def provider_spec(ctx: typer.Context, text: str) -> ProviderSpec:
             f"{PROVIDER_ENV} instead of --provider, where other users can read it in 'ps'"
         )
     return spec
+
+
+BackoffMs = Annotated[
+    int,
+    typer.Option(
+        "--backoff-ms",
+        min=0,
+        max=60_000,
+        help="First wait before re-sending a lost request; it doubles each time, plus jitter.",
+    ),
+]

@@ -42,6 +42,7 @@ class PassOptions:
     dunning: str
     outage_threshold: int
     network_tries: int
+    backoff_ms: int
     batch_size: int
     invoice_ids: tuple[int, ...] = ()
 
@@ -54,7 +55,11 @@ def run_command(ctx: typer.Context, options: PassOptions) -> NoReturn:
         concurrency=options.concurrency,
         batch_size=options.batch_size,
         outage_threshold=options.outage_threshold,
-        retry=RetryPolicy(max_calls=options.network_tries),
+        retry=RetryPolicy(
+            max_calls=options.network_tries,
+            first_wait=options.backoff_ms / 1000,
+            jitter=options.backoff_ms / 1000,
+        ),
     )
     spec = opt.provider_spec(ctx, options.provider)
     failpoints = Failpoints.from_env(os.environ)

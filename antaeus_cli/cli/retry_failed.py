@@ -29,6 +29,7 @@ def command(
     dunning: opt.Dunning = "1,3,7",
     outage_threshold: opt.OutageThreshold = 5,
     network_tries: opt.NetworkTries = 4,
+    backoff_ms: opt.BackoffMs = 200,
     batch_size: opt.BatchSize = 500,
 ) -> None:
     """Charge FAILED invoices whose next retry date has come, by the dunning schedule.
@@ -51,6 +52,7 @@ def command(
             dunning=dunning,
             outage_threshold=outage_threshold,
             network_tries=network_tries,
+            backoff_ms=backoff_ms,
             batch_size=batch_size,
             invoice_ids=tuple(dict.fromkeys(invoice or ())),
         ),

@@ -19,7 +19,7 @@ from rich.text import Text
 from antaeus_cli.billing.results import Phase
 from antaeus_cli.cli.text import safe
 from antaeus_cli.domain.attempt import Settled
-from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
+from antaeus_cli.domain.invoice import InvoiceRow, Rejection
 
 
 class RichObserver:
@@ -62,22 +62,11 @@ class RichObserver:
         if self._task is not None:
             self._progress.advance(self._task)
 
-    def settled(self, settled: Settled) -> None:
+    def settled(self, settled: Settled) -> None:  # noqa: ARG002 - the summary lists outcomes
         self._advance()
-        transition = settled.transition
-        if transition is not None and transition.status is InvoiceStatus.NEEDS_OPERATOR:
-            failure = transition.failure
-            detail = f"{failure.code.value}: {failure.detail}" if failure else ""
-            self._warn(settled.attempt.invoice.id, detail)
 
-    def rejected(self, row: InvoiceRow, rejection: Rejection) -> None:
+    def rejected(self, row: InvoiceRow, rejection: Rejection) -> None:  # noqa: ARG002
         self._advance()
-        self._warn(row.id, f"{rejection.code.value}: {rejection.detail}")
-
-    def _warn(self, invoice_id: int, detail: str) -> None:
-        line = Text(f"invoice {invoice_id} needs an operator: ", style="yellow")
-        line.append(safe(detail))
-        self._progress.console.print(line)
 
     def note(self, message: str) -> None:
         self._progress.console.print(Text(safe(message), style="cyan"))

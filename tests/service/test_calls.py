@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
 from antaeus_cli.billing.calls import RetryPolicy, call_provider
-from antaeus_cli.domain.attempt import Attempt
+from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, InvoiceStatus
 from antaeus_cli.domain.money import Currency, Money
 from tests.conftest import Sleeps
@@ -46,13 +47,19 @@ def test_success_needs_one_call_and_no_wait(sleeps: Sleeps) -> None:
 
 def test_lost_requests_are_retried_with_the_same_key_and_backoff(sleeps: Sleeps) -> None:
     provider = FakeProvider(script={5: [LOST_REQUEST, LOST_RESPONSE, "charged"]})
-    result = call(provider, sleeps)
+    result = call(provider, sleeps, jitter=0.0)
     assert result.outcome is AttemptOutcome.CHARGED
     assert result.calls == 3
     assert {key for _, key in provider.calls} == {"ns-inv-5-1"}
     assert provider.charged_keys == ["ns-inv-5-1"]
-    assert len(sleeps.waits) == 2
-    assert sleeps.waits[1] > sleeps.waits[0] * 1.2  # exponential, jitter notwithstanding
+    assert sleeps.waits == pytest.approx([0.2, 0.4])  # exponential from the first wait
+
+
+def test_waits_carry_jitter_within_its_bound(sleeps: Sleeps) -> None:
+    for _ in range(20):
+        call(FakeProvider(script={5: [LOST_REQUEST, "charged"]}), sleeps, jitter=0.2)
+    assert all(0.2 <= wait <= 0.4 for wait in sleeps.waits)
+    assert len(set(sleeps.waits)) > 1  # spread out, not in lock-step
 
 
 def test_retries_are_bounded_by_calls_and_end_unknown(sleeps: Sleeps) -> None:

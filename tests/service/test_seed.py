@@ -33,8 +33,14 @@ def test_the_challenge_data_set() -> None:
 
 def test_every_outcome_is_planted_in_distinct_customers() -> None:
     data = generate(GenerateOptions(as_of=date(2026, 11, 25), seed=3))
-    labels = {gen.UNKNOWN_CUSTOMER, gen.LOW_BALANCE, gen.LOCAL_MISMATCH, gen.PROVIDER_MISMATCH,
-              gen.ZERO_AMOUNT, gen.UNKNOWN_CURRENCY}
+    labels = {
+        gen.UNKNOWN_CUSTOMER,
+        gen.LOW_BALANCE,
+        gen.LOCAL_MISMATCH,
+        gen.PROVIDER_MISMATCH,
+        gen.ZERO_AMOUNT,
+        gen.UNKNOWN_CURRENCY,
+    }
     assert set(data.planted) == labels
     planted = [i for ids in data.planted.values() for i in ids]
     assert len(planted) == len(set(planted))
@@ -45,7 +51,9 @@ def test_every_outcome_is_planted_in_distinct_customers() -> None:
 def test_the_same_seed_gives_the_same_data() -> None:
     options = GenerateOptions(as_of=date(2026, 11, 25), customers=30, seed=11)
     assert generate(options) == generate(options)
-    assert generate(options) != generate(GenerateOptions(as_of=options.as_of, customers=30, seed=12))
+    assert generate(options) != generate(
+        GenerateOptions(as_of=options.as_of, customers=30, seed=12)
+    )
 
 
 def test_seed_refuses_an_existing_database_without_force(tmp_path: Path) -> None:
@@ -69,12 +77,29 @@ def test_force_moves_the_old_database_aside_instead_of_deleting_it(tmp_path: Pat
 def test_a_seed_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
     db = tmp_path / "antaeus.db"
     bad = parse_fixture(
-        {"customers": [{"id": 1, "currency": "EUR"}],
-         "invoices": [{"id": 1, "customer_id": 1, "amount": 2**62, "currency": "EUR",
-                       "due_date": "2026-12-01", "status": "FAILED", "next_retry_on": "2026-12-02",
-                       "decline_count": 1},
-                      {"id": 1 + 1, "customer_id": 1, "amount": 5, "currency": "EUR",
-                       "due_date": "2026-12-01", "status": "PAID"}]},
+        {
+            "customers": [{"id": 1, "currency": "EUR"}],
+            "invoices": [
+                {
+                    "id": 1,
+                    "customer_id": 1,
+                    "amount": 2**62,
+                    "currency": "EUR",
+                    "due_date": "2026-12-01",
+                    "status": "FAILED",
+                    "next_retry_on": "2026-12-02",
+                    "decline_count": 1,
+                },
+                {
+                    "id": 1 + 1,
+                    "customer_id": 1,
+                    "amount": 5,
+                    "currency": "EUR",
+                    "due_date": "2026-12-01",
+                    "status": "PAID",
+                },
+            ],
+        },
         "inline",
     )
     result = seed(db, bad, force=False, ledger_path=None, clock=FixedClock(), is_alive=dead)
@@ -91,8 +116,9 @@ def test_the_shipped_fixtures_load() -> None:
 
 BASE: dict[str, object] = {
     "customers": [{"id": 1, "currency": "EUR"}],
-    "invoices": [{"id": 1, "customer_id": 1, "amount": 100, "currency": "EUR",
-                  "due_date": "2026-12-01"}],
+    "invoices": [
+        {"id": 1, "customer_id": 1, "amount": 100, "currency": "EUR", "due_date": "2026-12-01"}
+    ],
 }
 
 

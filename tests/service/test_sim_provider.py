@@ -9,7 +9,12 @@ import pytest
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.errors import ProviderSpecError
-from antaeus_cli.provider.port import CurrencyMismatch, CustomerNotFound, NetworkError, ProviderError
+from antaeus_cli.provider.port import (
+    CurrencyMismatch,
+    CustomerNotFound,
+    NetworkError,
+    ProviderError,
+)
 from antaeus_cli.provider.sim import SimProvider, SimSettings
 from antaeus_cli.provider.sim_ledger import Account, SimLedger
 from antaeus_cli.provider.spec import parse_spec

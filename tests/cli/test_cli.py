@@ -1,0 +1,237 @@
+"""The CLI layer: exit codes, one-line errors, JSON. Thin on purpose; the service
+tests cover behaviour."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from antaeus_cli.cli.app import app
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.host import current_process
+
+ROOT = Path(__file__).resolve().parents[2]
+EVERY_OUTCOME = ROOT / "fixtures" / "every-outcome.json"
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for name in ("ANTAEUS_DB", "ANTAEUS_PROVIDER", "ANTAEUS_DUNNING", "ANTAEUS_FAILPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return CliRunner()
+
+
+def run(runner: CliRunner, db: Path, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--db", str(db), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_one_line_error(stderr: str, fragment: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("antaeus: error: "), stderr
+    assert fragment in lines[0], stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.fixture
+def seeded(runner: CliRunner, tmp_path: Path) -> Path:
+    db = tmp_path / "antaeus.db"
+    code, out, err = run(runner, db, "seed", "--from", str(EVERY_OUTCOME))
+    assert code == ExitCode.OK, err
+    return db
+
+
+def test_bill_reports_needs_operator_with_exit_1_and_json(runner: CliRunner, seeded: Path) -> None:
+    code, out, err = run(runner, seeded, "bill", "--as-of", "2026-12-01", "--json")
+    assert code == ExitCode.NEEDS_OPERATOR, err
+    payload = json.loads(out)
+    assert payload["exit_code"] == 1
+    assert payload["status"] == "completed"
+    assert payload["counts"]["paid"] == 2
+    assert payload["counts"]["declined"] == 1
+    assert payload["counts"]["needs_operator"] == 5
+    assert {row["currency"] for row in payload["paid"]} == {"EUR", "USD"}
+    assert all(isinstance(row["amount_minor"], int) for row in payload["paid"])
+    assert err == ""
+
+
+def test_a_clean_pass_exits_0_and_declines_are_not_errors(runner: CliRunner, seeded: Path) -> None:
+    run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    code, out, err = run(runner, seeded, "retry-failed", "--as-of", "2026-12-02", "--json")
+    assert code == ExitCode.OK, err
+    assert json.loads(out)["counts"]["declined"] == 2
+
+
+def test_plain_output_has_no_ansi_codes(runner: CliRunner, seeded: Path) -> None:
+    code, out, err = run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    assert code == ExitCode.NEEDS_OPERATOR
+    assert "\x1b" not in out + err
+    assert "run 1 (bill, as of 2026-12-01) completed; exit 1" in out
+    assert "bill: charge: 8 invoices due" in err
+
+
+def test_dry_run_json_changes_nothing(runner: CliRunner, seeded: Path) -> None:
+    before = seeded.read_bytes()
+    code, out, _ = run(runner, seeded, "bill", "--as-of", "2026-12-01", "--dry-run", "--json")
+    assert code == ExitCode.OK
+    payload = json.loads(out)
+    assert payload["dry_run"] is True
+    assert payload["needs_operator_count"] == 3
+    assert seeded.read_bytes() == before
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
+def test_report_formats(runner: CliRunner, seeded: Path, fmt: str) -> None:
+    run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    code, out, err = run(runner, seeded, "report", "--format", fmt)
+    assert code == ExitCode.OK, err
+    if fmt == "json":
+        payload = json.loads(out)
+        assert {"totals", "needs-operator", "runs"} <= payload.keys()
+        assert len(payload["needs-operator"]) == 5
+    elif fmt == "csv":
+        assert out.splitlines()[0] == "status,currency,count,amount_minor,amount"
+    else:
+        assert "NEEDS_OPERATOR" in out
+
+
+def test_retry_failed_named_invoice(runner: CliRunner, seeded: Path) -> None:
+    run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    code, out, err = run(runner, seeded, "retry-failed", "--invoice", "4", "--json")
+    assert code == ExitCode.NEEDS_OPERATOR, err  # the provider still does not know customer 3
+    assert json.loads(out)["needs_operator"][0]["invoice_id"] == 4
+
+
+def _foreign_sqlite(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+
+
+def _newer_schema(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["bill", "--as-of", "2026-13-01"], ExitCode.USAGE, "--as-of"),
+        (["bill", "--as-of", "tomorrow"], ExitCode.USAGE, "expected a date"),
+        (["bill", "--concurrency", "-3"], ExitCode.USAGE, "--concurrency"),
+        (["bill", "--concurrency", "lots"], ExitCode.USAGE, "--concurrency"),
+        (["bill", "--frobnicate"], ExitCode.USAGE, "No such option"),
+        (["bil"], ExitCode.USAGE, "No such command"),
+        (["bill", "--provider", "stripe://live"], ExitCode.USAGE, "unknown provider"),
+        (["bill", "--provider", "sim://?latency_ms=-5"], ExitCode.USAGE, "latency_ms"),
+        (["bill", "--provider", "sim://?api_key=sk_live_1"], ExitCode.USAGE, "ANTAEUS_PROVIDER"),
+        (["bill", "--dunning", "7,3"], ExitCode.USAGE, "increasing"),
+        (["retry-failed", "--invoice", "1"], ExitCode.USAGE, "already PAID"),
+        (["retry-failed", "--invoice", "999"], ExitCode.USAGE, "does not exist"),
+        (["retry-failed", "--invoice", "0"], ExitCode.USAGE, "--invoice"),
+        (["report", "--format", "xml"], ExitCode.USAGE, "--format"),
+        (["seed"], ExitCode.USAGE, "--force"),
+        (["seed", "--force", "--from", "nope.json"], ExitCode.USAGE, "not found"),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_documented_code(
+    runner: CliRunner, seeded: Path, args: list[str], code: int, fragment: str
+) -> None:
+    run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    before = seeded.read_bytes()
+    got, out, err = run(runner, seeded, *args)
+    assert got == code
+    assert_one_line_error(err, fragment)
+    assert seeded.read_bytes() == before
+    assert "sk_live_1" not in out + err
+
+
+@pytest.mark.parametrize(
+    ("prepare", "fragment"),
+    [
+        (None, "not found"),
+        (lambda p: p.write_bytes(b"definitely not sqlite" * 50), "not a SQLite database"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (_foreign_sqlite, "not an antaeus one"),
+        (_newer_schema, "not an antaeus one"),
+    ],
+)
+@pytest.mark.parametrize("command", [["bill"], ["retry-failed"], ["report"]])
+def test_unusable_database_files_are_refused_untouched(
+    runner: CliRunner, tmp_path: Path, prepare: object, fragment: str, command: list[str]
+) -> None:
+    db = tmp_path / "antaeus.db"
+    if callable(prepare):
+        prepare(db)
+    before = db.read_bytes() if db.exists() else None
+    code, _, err = run(runner, db, *command)
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, fragment)
+    assert (db.read_bytes() if db.exists() else None) == before
+
+
+def test_a_newer_antaeus_schema_is_refused(runner: CliRunner, seeded: Path) -> None:
+    conn = sqlite3.connect(seeded)
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    code, _, err = run(runner, seeded, "bill")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "upgrade antaeus")
+
+
+def test_a_held_lock_exits_4(runner: CliRunner, seeded: Path) -> None:
+    me = current_process()
+    conn = sqlite3.connect(seeded)
+    conn.execute(
+        "INSERT INTO billing_run (command, as_of, provider, host, pid, started_at) "
+        "VALUES ('bill', '2026-12-01', 'sim://', ?, ?, '2026-12-01T00:05:00+00:00')",
+        (me.host, me.pid),
+    )
+    conn.execute(
+        "INSERT INTO pass_lock VALUES (1, 1, ?, ?, ?, '2026-12-01T00:05:00+00:00', "
+        "'2026-12-01T00:05:00+00:00')",
+        (me.host, me.pid, me.tag),
+    )
+    conn.commit()
+    conn.close()
+    code, _, err = run(runner, seeded, "bill")
+    assert code == ExitCode.LOCKED
+    assert_one_line_error(err, "another pass holds the lock")
+    code, _, err = run(runner, seeded, "seed", "--force")
+    assert code == ExitCode.LOCKED
+
+
+def test_a_malformed_failpoint_is_an_input_error(
+    runner: CliRunner, seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTAEUS_FAILPOINT", "somewhere:1")
+    code, _, err = run(runner, seeded, "bill")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "ANTAEUS_FAILPOINT")
+
+
+def test_credentials_from_the_environment_are_never_echoed(
+    runner: CliRunner, seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTAEUS_PROVIDER", "sim://?api_key=sk_live_1")
+    code, out, err = run(runner, seeded, "bill", "--as-of", "2026-12-01", "--json")
+    assert code == ExitCode.USAGE  # the simulator takes no key
+    assert_one_line_error(err, "unknown parameter 'api_key'")
+    assert "sk_live_1" not in out + err
+
+
+def test_every_command_has_help(runner: CliRunner) -> None:
+    for command in ("seed", "bill", "retry-failed", "report"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert "Usage" in result.stdout

@@ -1,0 +1,104 @@
+"""What only a real process shows: SIGKILL mid-pass, SIGTERM, and the next run."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.process.helpers import (
+    antaeus,
+    assert_charged_exactly_once,
+    settle,
+    start,
+    wait_for,
+)
+
+pytestmark = pytest.mark.process
+
+FLAKY_NETWORK = "sim://?network_error_rate=0.2&seed=3"
+NO_WAIT = ("--backoff-ms", "0")  # retries still happen; tests just do not sleep between them
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "antaeus.db"
+    seeded = antaeus(path, "seed", "--customers", "120", "--seed", "5", "--as-of", "2026-12-01")
+    assert seeded.returncode == 0, seeded.stderr
+    return path
+
+
+def ledger(db: Path) -> Path:
+    return db.with_name("antaeus.provider.db")
+
+
+def test_sigkill_mid_pass_then_rerun_charges_every_paid_invoice_once(db: Path) -> None:
+    slow = "sim://?latency_ms=15&network_error_rate=0.2&seed=3"
+    proc = start(
+        db, "bill", "--as-of", "2026-12-01", "--concurrency", "4", "--provider", slow, *NO_WAIT
+    )
+    wait_for(db, "SELECT count(*) FROM payment_attempt WHERE outcome = 'charged'", 20)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    done = settle(db, "bill", "--as-of", "2026-12-01", "--provider", FLAKY_NETWORK, *NO_WAIT)
+    assert "ended without finishing" in done.stderr
+    statuses = assert_charged_exactly_once(db, ledger(db))
+    assert statuses["PENDING"] == 0
+    assert statuses["PROCESSING"] == 0
+
+
+@pytest.mark.parametrize(
+    "failpoint",
+    [
+        "after-attempt-commit:51",
+        "in-provider-call:51",
+        "after-provider-charge:51",
+        "between-batches:2",
+    ],
+)
+def test_a_hard_crash_at_each_seam_is_reconciled(db: Path, failpoint: str) -> None:
+    crashed = antaeus(
+        db,
+        "bill",
+        "--as-of",
+        "2026-12-01",
+        "--batch-size",
+        "25",
+        "--provider",
+        FLAKY_NETWORK,
+        *NO_WAIT,
+        ANTAEUS_FAILPOINT=failpoint,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    settle(db, "bill", "--as-of", "2026-12-01", "--provider", FLAKY_NETWORK, *NO_WAIT)
+    statuses = assert_charged_exactly_once(db, ledger(db))
+    assert statuses["PENDING"] == 0
+
+
+def test_sigterm_stops_within_seconds_and_the_next_run_finishes(db: Path) -> None:
+    slow = "sim://?latency_ms=200&seed=3"
+    proc = start(db, "bill", "--as-of", "2026-12-01", "--concurrency", "4", "--provider", slow)
+    wait_for(db, "SELECT count(*) FROM payment_attempt WHERE outcome = 'charged'", 4)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 3, err
+    assert "interrupted" in out
+    report = antaeus(db, "report", "--format", "json")
+    runs = __import__("json").loads(report.stdout)["runs"]
+    assert runs[0]["status"] == "interrupted"
+    assert "SIGTERM" in runs[0]["stop_reason"]
+    done = antaeus(db, "bill", "--as-of", "2026-12-01", "--provider", "sim://?seed=3")
+    assert done.returncode in (0, 1), done.stderr
+    statuses = assert_charged_exactly_once(db, ledger(db))
+    assert statuses["PENDING"] == 0
+
+
+def test_the_module_entry_point_and_version(tmp_path: Path) -> None:
+    done = antaeus(tmp_path / "x.db", "--version")
+    assert done.returncode == 0
+    assert done.stdout.startswith("antaeus ")
