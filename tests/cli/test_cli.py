@@ -42,7 +42,7 @@ def assert_one_line_error(stderr: str, fragment: str) -> None:
 @pytest.fixture
 def seeded(runner: CliRunner, tmp_path: Path) -> Path:
     db = tmp_path / "antaeus.db"
-    code, out, err = run(runner, db, "seed", "--from", str(EVERY_OUTCOME))
+    code, _, err = run(runner, db, "seed", "--from", str(EVERY_OUTCOME))
     assert code == ExitCode.OK, err
     return db
 

@@ -35,11 +35,12 @@ def ledger(db: Path) -> Path:
 
 
 def test_sigkill_mid_pass_then_rerun_charges_every_paid_invoice_once(db: Path) -> None:
-    slow = "sim://?latency_ms=15&network_error_rate=0.2&seed=3"
+    # 120 invoices at 4 x 40 ms take over a second: the kill lands mid-pass.
+    slow = "sim://?latency_ms=40&network_error_rate=0.2&seed=3"
     proc = start(
         db, "bill", "--as-of", "2026-12-01", "--concurrency", "4", "--provider", slow, *NO_WAIT
     )
-    wait_for(db, "SELECT count(*) FROM payment_attempt WHERE outcome = 'charged'", 20)
+    wait_for(db, "SELECT count(*) FROM payment_attempt WHERE outcome = 'charged'", 10)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL

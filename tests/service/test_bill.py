@@ -94,7 +94,7 @@ def test_local_checks_stop_bad_invoices_before_the_provider(
     provider = FakeProvider()
     result = bill(provider)
     assert [invoice_id for invoice_id, _ in provider.calls] == [1]
-    assert statuses(sql) == {1: "PAID", **{i: "NEEDS_OPERATOR" for i in range(2, 7)}}
+    assert statuses(sql) == {1: "PAID", **dict.fromkeys(range(2, 7), "NEEDS_OPERATOR")}
     assert result.counts.needs_operator == 5
     assert sql("SELECT count(*) FROM payment_attempt") == [(1,)]
     codes = dict(sql("SELECT id, failure_code FROM invoice WHERE id > 1"))

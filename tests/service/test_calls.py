@@ -28,13 +28,10 @@ ATTEMPT = Attempt(
 
 
 def call(
-    provider: FakeProvider, sleeps: Sleeps, stop: threading.Event | None = None, **policy: float
-):  # type: ignore[no-untyped-def]
+    provider: FakeProvider, sleeps: Sleeps, stop: threading.Event | None = None, **policy: Any
+) -> CallResult:
     return call_provider(
-        provider,
-        ATTEMPT,
-        RetryPolicy(sleep=sleeps, **policy),
-        stop or threading.Event(),  # type: ignore[arg-type]
+        provider, ATTEMPT, RetryPolicy(sleep=sleeps, **policy), stop or threading.Event()
     )
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from antaeus_cli.domain.invoice import AttemptOutcome, FailureCode, InvoiceStatus
 from antaeus_cli.billing.results import RunStatus
+from antaeus_cli.domain.invoice import AttemptOutcome, FailureCode, InvoiceStatus
 from antaeus_cli.errors import DatabaseNotFound, NotAnAntaeusDatabase, SchemaTooNew
 from antaeus_cli.store import schema
 from antaeus_cli.store.database import Store

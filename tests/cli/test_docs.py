@@ -1,0 +1,62 @@
+"""The README stays true: commands, options, exit codes and statuses all documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer
+
+from antaeus_cli.billing.results import RunStatus
+from antaeus_cli.cli.app import app
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+COMMAND = typer.main.get_command(app)
+
+
+def test_every_exit_code_is_in_the_readme_table() -> None:
+    rows = dict(re.findall(r"^\| (\d+) \| `([A-Z_]+)` \|", README, flags=re.MULTILINE))
+    assert rows == {str(code.value): code.name for code in ExitCode}
+
+
+@pytest.mark.parametrize("name", ["seed", "bill", "retry-failed", "report"])
+def test_every_command_and_option_is_documented(name: str) -> None:
+    assert f"`antaeus {name}`" in README
+    command = COMMAND.commands[name]  # type: ignore[attr-defined]
+    assert command.help, name
+    for param in command.params:
+        for opt in param.opts:
+            if opt.startswith("--") and opt != "--help":
+                assert f"`{opt}" in README, f"{name} {opt} is not in the README"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        *(s.value for s in InvoiceStatus),
+        *(o.value for o in AttemptOutcome),
+        *(r.value for r in RunStatus),
+    ],
+)
+def test_every_status_and_outcome_is_explained(value: str) -> None:
+    assert f"`{value}`" in README
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "invoice",
+        "payment_attempt",
+        "billing_run",
+        "customer",
+        "pass_lock",
+        "meta",
+        "account",
+        "charge",
+    ],
+)
+def test_every_table_is_described(table: str) -> None:
+    assert f"`{table}" in README
