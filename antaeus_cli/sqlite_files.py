@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -80,60 +80,54 @@ def describe(exc: sqlite3.Error, path: Path) -> AntaeusError | None:
     """The expected error behind a SQLite failure, or None when it is a bug."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
-    for prefixes, fragment, explain in _KNOWN:
+    for prefixes, fragment, kind, template in _KNOWN:
         if name.startswith(prefixes) or (fragment and fragment in text):
-            return explain(path, text)
+            return kind(template.format(path=path, text=text, timeout=BUSY_TIMEOUT_S))
     return None
 
 
-def _busy(path: Path, _text: str) -> AntaeusError:
-    return DatabaseBusy(
-        f"database '{path}' is busy: another process held a write transaction for more "
-        f"than {BUSY_TIMEOUT_S:g}s; try again when it has finished"
-    )
-
-
-def _read_only(path: Path, _text: str) -> AntaeusError:
-    return ReadOnlyDatabase(
-        f"database '{path}' is read-only: make the file and its directory writable "
-        "by this user; nothing was changed"
-    )
-
-
-def _full(path: Path, _text: str) -> AntaeusError:
-    return DiskFull(
-        f"no space left while writing '{path}': free disk space (or raise the file-size "
-        "limit) and run again; committed work is safe and the next run reconciles the rest"
-    )
-
-
-def _not_a_database(path: Path, _text: str) -> AntaeusError:
-    return NotAnAntaeusDatabase(
-        f"'{path}' is not a SQLite database: pass --db with the right file, or run "
-        "'antaeus seed' to create one"
-    )
-
-
-def _damaged(path: Path, text: str) -> AntaeusError:
-    return DatabaseDamaged(
-        f"database '{path}' is damaged ({text}): restore it from a backup; "
-        "'sqlite3 FILE .recover' may salvage rows"
-    )
-
-
-def _io(path: Path, text: str) -> AntaeusError:
-    return StorageError(
-        f"cannot read or write '{path}' ({text}): check free space, file-size limits "
-        "(ulimit -f) and the permissions of the file and its directory"
-    )
-
-
-# (error-name prefixes, message fragment, explanation), most specific first.
-_KNOWN: tuple[tuple[tuple[str, ...], str, Callable[[Path, str], AntaeusError]], ...] = (
-    (("SQLITE_BUSY", "SQLITE_LOCKED"), "database is locked", _busy),
-    (("SQLITE_READONLY",), "readonly database", _read_only),
-    (("SQLITE_FULL",), "database or disk is full", _full),
-    (("SQLITE_NOTADB",), "file is not a database", _not_a_database),
-    (("SQLITE_CORRUPT",), "database disk image is malformed", _damaged),
-    (("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM"), "", _io),
+# (error-name prefixes, message fragment, error, message), most specific first.
+_KNOWN: tuple[tuple[tuple[str, ...], str, type[AntaeusError], str], ...] = (
+    (
+        ("SQLITE_BUSY", "SQLITE_LOCKED"),
+        "database is locked",
+        DatabaseBusy,
+        "database '{path}' is busy: another process held a write transaction for more than "
+        "{timeout:g}s; try again when it has finished",
+    ),
+    (
+        ("SQLITE_READONLY",),
+        "readonly database",
+        ReadOnlyDatabase,
+        "database '{path}' is read-only: make the file and its directory writable by this "
+        "user; nothing was changed",
+    ),
+    (
+        ("SQLITE_FULL",),
+        "database or disk is full",
+        DiskFull,
+        "no space left while writing '{path}': free disk space (or raise the file-size limit) "
+        "and run again; committed work is safe and the next run reconciles the rest",
+    ),
+    (
+        ("SQLITE_NOTADB",),
+        "file is not a database",
+        NotAnAntaeusDatabase,
+        "'{path}' is not a SQLite database: pass --db with the right file, or run "
+        "'antaeus seed' to create one",
+    ),
+    (
+        ("SQLITE_CORRUPT",),
+        "database disk image is malformed",
+        DatabaseDamaged,
+        "database '{path}' is damaged ({text}): restore it from a backup; "
+        "'sqlite3 FILE .recover' may salvage rows",
+    ),
+    (
+        ("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM"),
+        "",
+        StorageError,
+        "cannot read or write '{path}' ({text}): check free space, file-size limits "
+        "(ulimit -f) and the permissions of the file and its directory",
+    ),
 )

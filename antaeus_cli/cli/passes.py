@@ -37,7 +37,7 @@ class PassOptions:
     as_of: str | None
     concurrency: int
     dry_run: bool
-    json_output: bool
+    json_output: bool  # the parameter names of `bill` and `retry-failed`
     provider: str
     dunning: str
     outage_threshold: int
@@ -47,7 +47,11 @@ class PassOptions:
     invoice_ids: tuple[int, ...] = ()
 
 
-def run_command(ctx: typer.Context, options: PassOptions) -> NoReturn:
+def run_command(ctx: typer.Context, command: Command) -> NoReturn:
+    """Run `command` with the options Typer parsed for it."""
+    params = dict(ctx.params)
+    params["invoice_ids"] = tuple(dict.fromkeys(params.pop("invoice", None) or ()))
+    options = PassOptions(command=command, **params)
     db_path = ctx.obj.db_path
     settings = PassSettings(
         as_of=opt.as_of_date(options.as_of),
