@@ -60,6 +60,10 @@ class ClaimConflict(Contention):
     """Invoices changed between being read and being claimed; the batch was rolled back."""
 
 
+class LedgerConflict(Contention):
+    """Attempts were settled by another pass while this one held their answers."""
+
+
 class DatabaseBusy(Contention):
     """Another process held a write transaction for longer than the busy timeout."""
 

@@ -10,7 +10,12 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class ProcessIdentity:
-    """A process, told apart from a later one that reuses its pid by its start time."""
+    """A process: host, pid, and a tag of boot id, pid namespace and start time.
+
+    The tag tells a process apart from a later one that reuses its pid, and tells
+    when a pid cannot be checked at all: two containers may share a hostname while
+    each has its own pid 1.
+    """
 
     host: str
     pid: int
@@ -22,12 +27,17 @@ class ProcessIdentity:
 
 def current_process() -> ProcessIdentity:
     pid = os.getpid()
-    return ProcessIdentity(socket.gethostname(), pid, _start_tag(pid))
+    return ProcessIdentity(socket.gethostname(), pid, _tag(pid))
 
 
 def is_alive(holder: ProcessIdentity) -> bool | None:
-    """True or False when it can be known; None for a process on another host."""
+    """True or False when it can be known; None when the holder's pid means nothing
+    here (another host, another boot, another pid namespace): trust its heartbeat."""
     if holder.host != socket.gethostname():
+        return None
+    mine = _tag(os.getpid()).split("/")
+    theirs = holder.tag.split("/")
+    if len(theirs) != 3 or len(mine) != 3 or theirs[:2] != mine[:2] or not all(mine[:2]):
         return None
     try:
         os.kill(holder.pid, 0)
@@ -35,19 +45,34 @@ def is_alive(holder: ProcessIdentity) -> bool | None:
         return False
     except PermissionError:
         pass  # it exists, under another user
-    state, tag = _proc_stat(holder.pid)
+    state, started = _proc_stat(holder.pid)
     if state == "Z":
         return False  # killed, not yet reaped by its parent
     # A different start time means the pid now belongs to a different process.
-    return not (holder.tag and tag != holder.tag)
+    return started == theirs[2]
 
 
-def _start_tag(pid: int) -> str:
-    return _proc_stat(pid)[1]
+def _tag(pid: int) -> str:
+    """'boot id/pid namespace/start time' on Linux; '' parts where unknown."""
+    return f"{_read('/proc/sys/kernel/random/boot_id')}/{_pid_namespace()}/{_proc_stat(pid)[1]}"
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
 
 
 def _proc_stat(pid: int) -> tuple[str, str]:
-    """State and start time (clock ticks since boot) from /proc on Linux; '' elsewhere."""
+    """State and start time (clock ticks since boot) from /proc/PID/stat."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

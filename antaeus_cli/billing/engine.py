@@ -9,6 +9,8 @@ that is lost with the process is recovered by replaying its key next time.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -82,6 +84,7 @@ class Engine:
         self._unknown_streak = 0
         self._done: list[Settled] = []
         self._last_flush = time.monotonic()
+        self._last_heartbeat = time.monotonic()
 
     @property
     def run_id(self) -> int:
@@ -124,6 +127,7 @@ class Engine:
                 self._record(attempt, self._call(attempt))
                 if time.monotonic() - self._last_flush >= self._settings.flush_seconds:
                     self._flush()
+                self._keep_lease()
             self._flush()
             if self._failpoints:
                 self._failpoints.hit(fp.BETWEEN_BATCHES, batch_no)
@@ -155,6 +159,7 @@ class Engine:
                     or time.monotonic() - self._last_flush >= self._settings.flush_seconds
                 ):
                     self._flush()
+                self._keep_lease()
         self._release(list(claimed))
         self._flush()
 
@@ -164,7 +169,7 @@ class Engine:
     def _claim(self, source: Source) -> list[Attempt] | None:
         now = self._clock()
         with self._store.transaction() as conn:
-            runs.heartbeat(conn, self._run_id, now, self.counts.as_columns())
+            self._heartbeat(conn, now)
             batch = source.next_batch(conn, now, self._settings.batch_size)
         if batch is None:
             return None
@@ -206,9 +211,26 @@ class Engine:
             return
         now = self._clock()
         with self._store.transaction() as conn:
-            runs.heartbeat(conn, self._run_id, now, self.counts.as_columns())
+            self._heartbeat(conn, now)
             ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
         self._done = []
+
+    def salvage(self) -> None:
+        """After an error: commit the answers already received, if the lock is still ours.
+        Whatever cannot be committed is recovered by the next pass's replay."""
+        with contextlib.suppress(Exception):
+            self._flush()
+
+    def _heartbeat(self, conn: sqlite3.Connection, now: datetime) -> None:
+        """Fencing: every write transaction first proves the lock is still this run's."""
+        runs.heartbeat(conn, self._run_id, now, self.counts.as_columns())
+        self._last_heartbeat = time.monotonic()
+
+    def _keep_lease(self) -> None:
+        """Renew the lease while a long pass has nothing to write."""
+        if time.monotonic() - self._last_heartbeat >= runs.HEARTBEAT_EVERY.total_seconds():
+            with self._store.transaction() as conn:
+                self._heartbeat(conn, self._clock())
 
     def _release(self, attempts: list[Attempt]) -> None:
         """Hand back claimed invoices that were never sent. Replays stay open: their
@@ -216,6 +238,8 @@ class Engine:
         fresh = [attempt for attempt in attempts if not attempt.replay]
         if not fresh:
             return
+        now = self._clock()
         with self._store.transaction() as conn:
-            ledger.release(conn, run_id=self._run_id, now=self._clock(), attempts=fresh)
+            self._heartbeat(conn, now)
+            ledger.release(conn, run_id=self._run_id, now=now, attempts=fresh)
         self.counts.released += len(fresh)

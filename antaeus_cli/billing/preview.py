@@ -17,7 +17,7 @@ from antaeus_cli.billing.results import (
     PreviewItem,
     PreviewResult,
 )
-from antaeus_cli.billing.service import check_named
+from antaeus_cli.billing.sources import check_named
 from antaeus_cli.domain.invoice import InvoiceRow, Rejection, check_chargeable, idempotency_key
 from antaeus_cli.domain.money import Totals
 from antaeus_cli.store import ledger
@@ -53,7 +53,7 @@ def preview_pass(
                         continue
                     totals.add(checked.amount.currency.value, checked.amount.minor)
                     if len(listed) < LISTED_LIMIT:
-                        key = idempotency_key(namespace, row.id, row.attempt_count + 1)
+                        key = idempotency_key(namespace, row.id, row.next_attempt_no)
                         listed.append(
                             PreviewItem(row.id, row.customer_id, str(checked.amount), key)
                         )

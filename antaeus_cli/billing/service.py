@@ -8,7 +8,6 @@ then it replays its own unknown outcomes a few more times before it ends.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from antaeus_cli import failpoints as fp
@@ -20,17 +19,13 @@ from antaeus_cli.billing.sources import (
     NamedSource,
     OpenAttemptSource,
     Source,
+    check_named,
 )
-from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus
-from antaeus_cli.errors import AntaeusError, LockLost, NotRetryable
+from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.store import ledger, runs
 from antaeus_cli.store.database import Store
-
-_RETRYABLE_BY_NAME = frozenset(
-    {InvoiceStatus.FAILED, InvoiceStatus.NEEDS_OPERATOR, InvoiceStatus.UNCOLLECTIBLE}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +85,7 @@ def run_pass(
     except LockLost:
         raise  # the run now belongs to the pass that took the lock over
     except KeyboardInterrupt:
+        engine.salvage()
         _finish_quietly(
             store,
             engine,
@@ -99,6 +95,7 @@ def run_pass(
         )
         raise
     except Exception as exc:
+        engine.salvage()
         failure = exc.message if isinstance(exc, AntaeusError) else f"{type(exc).__name__}: {exc}"
         _finish_quietly(store, engine, runtime, RunStatus.FAILED, failure)
         raise
@@ -163,27 +160,3 @@ def _finish_quietly(
             counts=engine.counts.as_columns(),
             now=runtime.clock(),
         )
-
-
-def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int]) -> None:
-    """Refuse --invoice names that must not be charged now, all reasons in one line."""
-    problems = []
-    for invoice_id in invoice_ids:
-        row = found.get(invoice_id)
-        if row is None:
-            problems.append(f"invoice {invoice_id} does not exist")
-        elif row.status is InvoiceStatus.PAID:
-            problems.append(f"invoice {invoice_id} is already PAID")
-        elif row.status is InvoiceStatus.PROCESSING:
-            problems.append(
-                f"invoice {invoice_id} has a charge in flight whose outcome is not known yet; "
-                "run 'antaeus retry-failed' without --invoice to reconcile it first"
-            )
-        elif row.status is InvoiceStatus.PENDING:
-            problems.append(
-                f"invoice {invoice_id} is PENDING: 'antaeus bill' charges it once it is due"
-            )
-        elif row.status not in _RETRYABLE_BY_NAME:
-            problems.append(f"invoice {invoice_id} is {row.status.value}")
-    if problems:
-        raise NotRetryable("; ".join(problems) + "; nothing was charged")

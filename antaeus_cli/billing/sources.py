@@ -12,10 +12,12 @@ from typing import Protocol
 from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.invoice import (
     InvoiceRow,
+    InvoiceStatus,
     Rejection,
     check_chargeable,
     idempotency_key,
 )
+from antaeus_cli.errors import NotRetryable
 from antaeus_cli.store import ledger
 
 
@@ -52,7 +54,7 @@ def claim_rows(
         if isinstance(checked, Rejection):
             batch.rejected.append((row, checked))
             continue
-        attempt_no = row.attempt_count + 1
+        attempt_no = row.next_attempt_no
         batch.attempts.append(
             Attempt(
                 checked,
@@ -60,6 +62,7 @@ def claim_rows(
                 idempotency_key(context.namespace, row.id, attempt_no),
                 row.dunning,
                 row.status,
+                read_attempt_count=row.attempt_count,
             )
         )
     if batch.rejected:
@@ -104,7 +107,8 @@ class NamedSource:
             return None
         chunk, self._remaining = self._remaining[:limit], self._remaining[limit:]
         found = ledger.invoices_by_id(conn, chunk)
-        return claim_rows(conn, self._context, now, [found[i] for i in chunk if i in found])
+        check_named(found, chunk)  # again, under the lock: another pass may have run since
+        return claim_rows(conn, self._context, now, [found[i] for i in chunk])
 
     def total(self, conn: sqlite3.Connection) -> int:  # noqa: ARG002 - known up front
         return self._count
@@ -130,3 +134,32 @@ class OpenAttemptSource:
 
     def total(self, conn: sqlite3.Connection) -> int:
         return ledger.count_open_attempts(conn)
+
+
+_RETRYABLE_BY_NAME = frozenset(
+    {InvoiceStatus.FAILED, InvoiceStatus.NEEDS_OPERATOR, InvoiceStatus.UNCOLLECTIBLE}
+)
+
+
+def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int]) -> None:
+    """Refuse --invoice names that must not be charged now, all reasons in one line."""
+    problems = []
+    for invoice_id in invoice_ids:
+        row = found.get(invoice_id)
+        if row is None:
+            problems.append(f"invoice {invoice_id} does not exist")
+        elif row.status is InvoiceStatus.PAID:
+            problems.append(f"invoice {invoice_id} is already PAID")
+        elif row.status is InvoiceStatus.PROCESSING:
+            problems.append(
+                f"invoice {invoice_id} has a charge in flight whose outcome is not known yet; "
+                "run 'antaeus retry-failed' without --invoice to reconcile it first"
+            )
+        elif row.status is InvoiceStatus.PENDING:
+            problems.append(
+                f"invoice {invoice_id} is PENDING: 'antaeus bill' charges it once it is due"
+            )
+        elif row.status not in _RETRYABLE_BY_NAME:
+            problems.append(f"invoice {invoice_id} is {row.status.value}")
+    if problems:
+        raise NotRetryable("; ".join(problems) + "; nothing was charged")

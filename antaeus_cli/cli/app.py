@@ -15,9 +15,11 @@ from antaeus_cli import __version__
 from antaeus_cli.cli import bill, report, retry_failed, seed
 from antaeus_cli.cli.boundary import exit_code_for_error, print_error, report_unexpected
 from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.options import from_env
 from antaeus_cli.errors import AntaeusError
 
 DB_ENV = "ANTAEUS_DB"
+DEFAULT_DB = "antaeus.db"
 
 
 class _OneLineErrors(TyperGroup):
@@ -77,6 +79,9 @@ app = typer.Typer(
     name="antaeus",
     cls=_OneLineErrors,
     help="Charge monthly subscription invoices, one safe pass per run.",
+    epilog="Exit codes: 0 ok; 1 some invoices need an operator; 2 usage or input error; "
+    "3 stopped early (outage or signal); 4 another pass holds the lock; 5 storage error; "
+    "70 internal error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -101,26 +106,21 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Path,
+        str | None,
         typer.Option(
             "--db",
-            envvar=DB_ENV,
-            help="The SQLite database to use.",
-            dir_okay=False,
+            metavar="PATH",
+            help=f"The SQLite database. Default: ${DB_ENV}, else ./antaeus.db.",
+            show_default=False,
         ),
-    ] = Path("antaeus.db"),
+    ] = None,
     version: Annotated[  # noqa: ARG001 - handled eagerly by its callback
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    """Charge monthly subscription invoices, one safe pass per run.
-
-    Exit codes: 0 ok, 1 some invoices need an operator, 2 usage or input error,
-    3 stopped early (outage or signal), 4 another pass holds the lock,
-    5 storage error, 70 internal error.
-    """
-    ctx.obj = Wiring(db_path=db)
+    """Charge monthly subscription invoices, one safe pass per run."""
+    ctx.obj = Wiring(db_path=Path(from_env(db, DB_ENV, DEFAULT_DB)))
 
 
 app.command("seed")(seed.command)

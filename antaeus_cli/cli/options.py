@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from typing import Annotated
 
@@ -9,12 +10,13 @@ import typer
 
 from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.dunning import DunningSchedule, ScheduleError
-from antaeus_cli.errors import ProviderSpecError
+from antaeus_cli.errors import InputError, ProviderSpecError
 from antaeus_cli.provider import registry
-from antaeus_cli.provider.spec import DEFAULT_SPEC, ProviderSpec
+from antaeus_cli.provider.spec import DEFAULT_SPEC, ProviderSpec, parse_spec, redact
 
 PROVIDER_ENV = "ANTAEUS_PROVIDER"
 DUNNING_ENV = "ANTAEUS_DUNNING"
+DEFAULT_DUNNING = "1,3,7"
 
 AsOf = Annotated[
     str | None,
@@ -26,13 +28,13 @@ AsOf = Annotated[
     ),
 ]
 Provider = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--provider",
-        envvar=PROVIDER_ENV,
         metavar="SPEC",
         help="Payment provider, e.g. 'sim://?latency_ms=50&network_error_rate=0.1&seed=7'. "
-        "Credentials only via the environment, never on the command line.",
+        f"Default: ${PROVIDER_ENV}, else sim://. Credentials only through ${PROVIDER_ENV}.",
+        show_default=False,
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
@@ -50,12 +52,13 @@ BatchSize = Annotated[
     typer.Option("--batch-size", min=1, max=10_000, help="Invoices claimed per transaction."),
 ]
 Dunning = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--dunning",
-        envvar=DUNNING_ENV,
         metavar="DAYS",
-        help="Retry days after the first decline, e.g. 1,3,7; after the last, UNCOLLECTIBLE.",
+        help="Retry days after the first decline; after the last, UNCOLLECTIBLE. "
+        f"Default: ${DUNNING_ENV}, else 1,3,7. An empty schedule makes a decline final.",
+        show_default=False,
     ),
 ]
 OutageThreshold = Annotated[
@@ -78,6 +81,18 @@ NetworkTries = Annotated[
 ]
 
 
+BackoffMs = Annotated[
+    int,
+    typer.Option(
+        "--backoff-ms",
+        min=0,
+        max=60_000,
+        help="First wait before re-sending a lost request; it doubles each time, plus jitter, "
+        "up to 2 s or four times this, whichever is more.",
+    ),
+]
+
+
 def as_of_date(text: str | None) -> date:
     if text is None:
         return date.today()  # noqa: DTZ011 - "today" is the operator's local calendar day
@@ -87,31 +102,35 @@ def as_of_date(text: str | None) -> date:
         raise typer.BadParameter(str(exc), param_hint="'--as-of'") from None
 
 
-def dunning_schedule(text: str) -> DunningSchedule:
+def from_env(given: str | None, name: str, default: str, *, empty_ok: bool = False) -> str:
+    """The option if given, else the environment variable, else the default.
+
+    A variable that is set but empty is a value, not an absence: an empty
+    schedule means "no retries", and an empty database or provider is refused
+    rather than silently replaced by the default.
+    """
+    value = given if given is not None else os.environ.get(name, default)
+    if not value.strip() and not empty_ok:
+        where = "the option" if given is not None else name
+        raise InputError(f"{where} is set but empty: give a value, or unset {name}")
+    return value
+
+
+def dunning_schedule(given: str | None) -> DunningSchedule:
+    text = from_env(given, DUNNING_ENV, DEFAULT_DUNNING, empty_ok=True)
     try:
         return DunningSchedule.parse(text)
     except ScheduleError as exc:
-        raise typer.BadParameter(str(exc), param_hint="'--dunning'") from None
+        source = "--dunning" if given is not None else DUNNING_ENV
+        raise InputError(f"{source}: {exc}") from None
 
 
-def provider_spec(ctx: typer.Context, text: str) -> ProviderSpec:
+def provider_spec(given: str | None) -> ProviderSpec:
     """Resolve the spec; refuse credentials typed on the command line."""
-    spec = registry.resolve(text or DEFAULT_SPEC)
-    source = ctx.get_parameter_source("provider")
-    if spec.carries_secrets and source is not None and source.name == "COMMANDLINE":
+    text = from_env(given, PROVIDER_ENV, DEFAULT_SPEC)
+    if given is not None and parse_spec(text).carries_secrets:
         raise ProviderSpecError(
-            f"the provider spec {spec.redacted()!r} carries credentials; pass it through "
+            f"the provider spec {redact(text)!r} carries credentials; pass it through "
             f"{PROVIDER_ENV} instead of --provider, where other users can read it in 'ps'"
         )
-    return spec
-
-
-BackoffMs = Annotated[
-    int,
-    typer.Option(
-        "--backoff-ms",
-        min=0,
-        max=60_000,
-        help="First wait before re-sending a lost request; it doubles each time, plus jitter.",
-    ),
-]
+    return registry.resolve(text)

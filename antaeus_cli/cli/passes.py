@@ -38,8 +38,8 @@ class PassOptions:
     concurrency: int
     dry_run: bool
     json_output: bool  # the parameter names of `bill` and `retry-failed`
-    provider: str
-    dunning: str
+    provider: str | None
+    dunning: str | None
     outage_threshold: int
     network_tries: int
     backoff_ms: int
@@ -62,10 +62,11 @@ def run_command(ctx: typer.Context, command: Command) -> NoReturn:
         retry=RetryPolicy(
             max_calls=options.network_tries,
             first_wait=options.backoff_ms / 1000,
+            max_wait=max(2.0, 4 * options.backoff_ms / 1000),
             jitter=options.backoff_ms / 1000,
         ),
     )
-    spec = opt.provider_spec(ctx, options.provider)
+    spec = opt.provider_spec(options.provider)
     failpoints = Failpoints.from_env(os.environ)
     store = Store.open(db_path)
     try:

@@ -18,6 +18,7 @@ def command(
             "--invoice",
             metavar="ID",
             min=1,
+            max=2**63 - 1,
             help="Retry this invoice now, whatever its retry date (repeatable). Also takes "
             "NEEDS_OPERATOR and UNCOLLECTIBLE invoices once their cause is fixed.",
         ),
@@ -25,8 +26,8 @@ def command(
     concurrency: opt.Concurrency = 8,
     dry_run: opt.DryRun = False,
     json_output: opt.Json = False,
-    provider: opt.Provider = "sim://",
-    dunning: opt.Dunning = "1,3,7",
+    provider: opt.Provider = None,
+    dunning: opt.Dunning = None,
     outage_threshold: opt.OutageThreshold = 5,
     network_tries: opt.NetworkTries = 4,
     backoff_ms: opt.BackoffMs = 200,

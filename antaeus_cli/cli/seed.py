@@ -26,7 +26,12 @@ def command(
     ] = 10,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", min=0, help="Random seed, for reproducible data. Default: random."),
+        typer.Option(
+            "--seed",
+            min=0,
+            max=2**63 - 1,
+            help="Random seed, for reproducible data. Default: random.",
+        ),
     ] = None,
     from_file: Annotated[
         Path | None,
@@ -44,7 +49,7 @@ def command(
         ),
     ] = False,
     as_of: opt.AsOf = None,
-    provider: opt.Provider = "sim://",
+    provider: opt.Provider = None,
     json_output: opt.Json = False,
 ) -> None:
     """Create the database: by default the challenge's data set, 100 customers with
@@ -61,7 +66,7 @@ def command(
     from antaeus_cli.seeding.service import seed as seed_database
 
     db_path: Path = ctx.obj.db_path
-    spec = opt.provider_spec(ctx, provider)
+    spec = opt.provider_spec(provider)
     ledger = None
     if spec.scheme == "sim":
         settings = sim.settings_from_spec(spec)

@@ -22,6 +22,7 @@ class Attempt:
     dunning: DunningState
     from_status: InvoiceStatus  # where the invoice goes back to if this is never sent
     replay: bool = False
+    read_attempt_count: int = 0  # as read before the claim: the claim's concurrency guard
 
 
 @dataclass(frozen=True, slots=True)

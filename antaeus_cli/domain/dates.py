@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+
+# Dates outside this range are typos, and would overflow date arithmetic downstream.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(9998, 12, 31)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def parse_iso_date(text: str) -> date:
     """Parse YYYY-MM-DD strictly; raise ValueError with a message an operator can act on."""
     stripped = text.strip()
-    if len(stripped) != 10:
-        raise ValueError(f"expected a date like 2026-11-01, got {text!r}")
+    wrong = ValueError(f"expected a date like 2026-11-01, got {text!r}")
+    if not _ISO_DATE.fullmatch(stripped):
+        raise wrong
     try:
-        return date.fromisoformat(stripped)
+        parsed = date.fromisoformat(stripped)
     except ValueError:
-        raise ValueError(f"expected a date like 2026-11-01, got {text!r}") from None
+        raise wrong from None
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError(f"{stripped} is outside {EARLIEST} to {LATEST}")
+    return parsed
 
 
 def first_of_month(day: date) -> date:

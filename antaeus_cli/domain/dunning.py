@@ -53,7 +53,10 @@ class DunningSchedule:
         """
         if declines > len(self.offsets_days):
             return None
-        scheduled = first_declined_on + timedelta(days=self.offsets_days[declines - 1])
+        try:
+            scheduled = first_declined_on + timedelta(days=self.offsets_days[declines - 1])
+        except OverflowError:  # a corrupt first_declined_on near year 9999
+            scheduled = date.max
         return max(scheduled, as_of + timedelta(days=1))
 
     def __str__(self) -> str:

@@ -90,6 +90,13 @@ class InvoiceRow:
     status: InvoiceStatus
     attempt_count: int
     dunning: DunningState
+    last_attempt_no: int = 0  # the highest attempt number in the ledger for this invoice
+
+    @property
+    def next_attempt_no(self) -> int:
+        """The number of this invoice's next key. The ledger is consulted too, so a
+        hand-edited attempt_count can never make a key be issued twice."""
+        return max(self.attempt_count, self.last_attempt_no) + 1
 
 
 def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:

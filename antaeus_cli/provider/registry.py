@@ -4,35 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from antaeus_cli.errors import ProviderSpecError
 from antaeus_cli.failpoints import NONE, Failpoints
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.provider.sim import SimProvider
+from antaeus_cli.provider.sim import SimProvider, settings_from_spec
 from antaeus_cli.provider.spec import ProviderSpec, parse_spec
 
-Factory = Callable[[ProviderSpec, Path, Failpoints], PaymentProvider]
 
-_FACTORIES: dict[str, Factory] = {
-    "sim": SimProvider.from_spec,
+class Adapter(NamedTuple):
+    validate: Callable[[ProviderSpec], object]  # raises ProviderSpecError
+    open: Callable[[ProviderSpec, Path, Failpoints], PaymentProvider]
+
+
+_ADAPTERS: dict[str, Adapter] = {
+    "sim": Adapter(settings_from_spec, SimProvider.from_spec),
 }
 
 
 def known_schemes() -> list[str]:
-    return [f"{scheme}://" for scheme in sorted(_FACTORIES)]
+    return [f"{scheme}://" for scheme in sorted(_ADAPTERS)]
 
 
 def resolve(text: str) -> ProviderSpec:
-    """Parse a spec and check that some adapter serves its scheme."""
+    """Parse a spec and check it fully, so even a dry run refuses a broken one."""
     spec = parse_spec(text)
-    if spec.scheme not in _FACTORIES:
+    adapter = _ADAPTERS.get(spec.scheme)
+    if adapter is None:
         raise ProviderSpecError(
             f"unknown provider {spec.redacted()!r}: known schemes are {', '.join(known_schemes())}"
         )
+    adapter.validate(spec)
     return spec
 
 
 def open_provider(
     spec: ProviderSpec, *, db_path: Path, failpoints: Failpoints = NONE
 ) -> PaymentProvider:
-    return _FACTORIES[spec.scheme](spec, db_path, failpoints)
+    return _ADAPTERS[spec.scheme].open(spec, db_path, failpoints)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from antaeus_cli.errors import DatabaseExists, LockHeld
+from antaeus_cli.errors import DatabaseExists, InputError, LockHeld
 from antaeus_cli.provider.sim_ledger import Account, SimLedger
 from antaeus_cli.seeding.scenario import Scenario, SeedInvoice
 from antaeus_cli.store import runs
@@ -45,6 +45,7 @@ def seed(
 ) -> SeedResult:
     """Write `scenario` to `db_path`, and its accounts to the provider ledger if given."""
     now = clock()
+    _check_targets(db_path, ledger_path)
     targets = [p for p in (db_path, ledger_path) if p is not None]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
@@ -54,7 +55,7 @@ def seed(
         )
     if db_path.exists():
         _refuse_if_a_pass_runs(db_path, now, is_alive)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     staged = {p: p.with_name(f".{p.name}.seeding-{os.getpid()}") for p in targets}
     for temp in staged.values():
         _remove_with_side_files(temp)
@@ -105,14 +106,34 @@ def _refuse_if_a_pass_runs(db_path: Path, now: datetime, is_alive: runs.Liveness
         raise LockHeld(f"a billing pass is using '{db_path}' ({holder}): wait for it to finish")
 
 
+def _check_targets(db_path: Path, ledger_path: Path | None) -> None:
+    if not db_path.parent.is_dir():
+        raise InputError(
+            f"directory '{db_path.parent}' does not exist: create it, or pass another --db"
+        )
+    if db_path.is_dir():
+        raise InputError(f"'{db_path}' is a directory: pass --db with a file path")
+    if ledger_path is not None and ledger_path.absolute() == db_path.absolute():
+        raise InputError(
+            f"the provider ledger and the database are the same file '{db_path}': "
+            "pass ledger=PATH with another path"
+        )
+    if ledger_path is not None and not ledger_path.parent.is_dir():
+        raise InputError(f"directory '{ledger_path.parent}' for the provider ledger does not exist")
+
+
 def _move_aside(path: Path, stamp: str) -> Path:
     """Rename a file that is being replaced, with its WAL files, so nothing is lost."""
     aside = path.with_name(f"{path.name}.replaced-{stamp}")
+    suffix = 1
+    while any(Path(f"{aside}{s}").exists() for s in ("", *_SIDE_FILES)):
+        aside = path.with_name(f"{path.name}.replaced-{stamp}-{suffix}")
+        suffix += 1
     os.replace(path, aside)
-    for suffix in _SIDE_FILES:
-        side = Path(f"{path}{suffix}")
+    for side_suffix in _SIDE_FILES:
+        side = Path(f"{path}{side_suffix}")
         if side.exists():
-            os.replace(side, Path(f"{aside}{suffix}"))
+            os.replace(side, Path(f"{aside}{side_suffix}"))
     return aside
 
 

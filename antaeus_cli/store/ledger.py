@@ -21,11 +21,12 @@ from antaeus_cli.domain.invoice import (
     Rejection,
 )
 from antaeus_cli.domain.money import Currency, Money
-from antaeus_cli.errors import ClaimConflict
+from antaeus_cli.errors import ClaimConflict, LedgerConflict
 
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, i.attempt_count, "
-    "i.decline_count, i.first_declined_on"
+    "i.decline_count, i.first_declined_on, "
+    "(SELECT max(a.attempt_no) FROM payment_attempt a WHERE a.invoice_id = i.id)"
 )
 _FROM = "FROM invoice i LEFT JOIN customer c ON c.id = i.customer_id"
 
@@ -76,6 +77,7 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         status=InvoiceStatus(row[5]),
         attempt_count=row[6],
         dunning=DunningState(row[7], date.fromisoformat(first) if first else None),
+        last_attempt_no=row[9] or 0,
     )
 
 
@@ -87,12 +89,26 @@ def claim(
     now: datetime,
     attempts: Sequence[Attempt],
 ) -> None:
-    """Write each attempt row and mark its invoice PROCESSING, before any provider call.
+    """Mark each invoice PROCESSING and write its attempt row, before any provider call.
 
-    The status guard makes the claim atomic: if any invoice is no longer in the
-    status it was read in, the whole batch fails and nothing is charged.
+    The guard (status and attempt_count as they were read) makes the claim atomic:
+    if any invoice changed in between, the whole batch rolls back, nothing is charged.
     """
     stamp = now.isoformat()
+    claimed = conn.executemany(
+        "UPDATE invoice SET status = 'PROCESSING', attempt_count = ?, updated_at = ? "
+        "WHERE id = ? AND status = ? AND attempt_count = ?",
+        [
+            (a.attempt_no, stamp, a.invoice.id, a.from_status.value, a.read_attempt_count)
+            for a in attempts
+        ],
+    ).rowcount
+    if claimed != len(attempts):
+        raise ClaimConflict(
+            f"{len(attempts) - claimed} of {len(attempts)} invoices changed while this pass "
+            "claimed them; nothing in the batch was charged. Another process is writing "
+            "invoices: try again when it has finished"
+        )
     conn.executemany(
         "INSERT INTO payment_attempt (invoice_id, attempt_no, idempotency_key, run_id, command, "
         "amount, currency, from_status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -111,20 +127,6 @@ def claim(
             for a in attempts
         ],
     )
-    claimed = conn.executemany(
-        "UPDATE invoice SET status = 'PROCESSING', attempt_count = ?, updated_at = ? "
-        "WHERE id = ? AND status = ? AND attempt_count = ?",
-        [
-            (a.attempt_no, stamp, a.invoice.id, a.from_status.value, a.attempt_no - 1)
-            for a in attempts
-        ],
-    ).rowcount
-    if claimed != len(attempts):
-        raise ClaimConflict(
-            f"{len(attempts) - claimed} of {len(attempts)} invoices changed while this pass "
-            "claimed them; nothing in the batch was charged. Another process is writing "
-            "invoices: try again when it has finished"
-        )
 
 
 def reject(
@@ -147,9 +149,10 @@ def settle(
 ) -> None:
     """Record each provider answer on its attempt, and move its invoice on."""
     stamp = now.isoformat()
-    conn.executemany(
+    updated = conn.executemany(
         "UPDATE payment_attempt SET outcome = ?, error = ?, provider_calls = provider_calls + ?, "
-        "finished_at = ?, settled_by_run_id = ? WHERE invoice_id = ? AND attempt_no = ?",
+        "finished_at = ?, settled_by_run_id = ? WHERE invoice_id = ? AND attempt_no = ? "
+        "AND outcome IN ('started', 'unknown')",
         [
             (
                 s.result.outcome.value,
@@ -162,7 +165,12 @@ def settle(
             )
             for s in settled
         ],
-    )
+    ).rowcount
+    if updated != len(settled):
+        raise LedgerConflict(
+            f"{len(settled) - updated} attempts in this batch were settled by another pass "
+            "meanwhile; nothing from the batch was recorded. Check 'antaeus report'"
+        )
     moves = [s for s in settled if s.transition is not None]
     conn.executemany(
         "UPDATE invoice SET status = ?, failure_code = ?, failure_detail = ?, next_retry_on = ?, "
@@ -205,8 +213,10 @@ def release(
         [(stamp, run_id, a.invoice.id, a.attempt_no) for a in attempts],
     )
     conn.executemany(
-        "UPDATE invoice SET status = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING'",
-        [(a.from_status.value, stamp, a.invoice.id) for a in attempts],
+        "UPDATE invoice SET status = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING' "
+        "AND EXISTS (SELECT 1 FROM payment_attempt a WHERE a.invoice_id = invoice.id "
+        "AND a.attempt_no = ? AND a.outcome = 'abandoned' AND a.settled_by_run_id = ?)",
+        [(a.from_status.value, stamp, a.invoice.id, a.attempt_no, run_id) for a in attempts],
     )
 
 

@@ -17,8 +17,10 @@ from antaeus_cli.errors import LockHeld, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.store.database import Store
 
-# A holder on another host is presumed dead after this long without a heartbeat.
-LEASE_TTL = timedelta(minutes=10)
+# A holder whose process cannot be checked (another host, or another pid namespace)
+# is presumed dead after this long without a heartbeat; a pass renews it more often.
+LEASE_TTL = timedelta(minutes=5)
+HEARTBEAT_EVERY = timedelta(seconds=15)
 
 COUNT_COLUMNS = (
     "reconciled",
@@ -146,13 +148,18 @@ def finish_run(
 ) -> None:
     """Record how the run ended and release the lock, in one transaction."""
     with store.transaction() as conn:
+        released = conn.execute("DELETE FROM pass_lock WHERE run_id = ?", (run_id,)).rowcount
+        if released != 1:
+            raise LockLost(
+                f"run {run_id} lost the pass lock to another pass before it could finish; "
+                "its work is committed and the other pass reconciles the rest"
+            )
         _write_counts(conn, run_id, counts)
         conn.execute(
             "UPDATE billing_run SET status = ?, stop_reason = ?, finished_at = ? "
             "WHERE id = ? AND status = 'running'",
             (status, reason, now.isoformat(), run_id),
         )
-        conn.execute("DELETE FROM pass_lock WHERE run_id = ?", (run_id,))
 
 
 def _write_counts(conn: sqlite3.Connection, run_id: int, counts: Mapping[str, int]) -> None:

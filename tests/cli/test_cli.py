@@ -127,6 +127,12 @@ def _newer_schema(path: Path) -> None:
     [
         (["bill", "--as-of", "2026-13-01"], ExitCode.USAGE, "--as-of"),
         (["bill", "--as-of", "tomorrow"], ExitCode.USAGE, "expected a date"),
+        (["bill", "--as-of", "2026-W01-1"], ExitCode.USAGE, "expected a date"),
+        (["bill", "--as-of", "9999-12-31"], ExitCode.USAGE, "outside"),
+        (["seed", "--force", "--as-of", "0001-01-15"], ExitCode.USAGE, "outside"),
+        (["retry-failed", "--invoice", "99999999999999999999999"], ExitCode.USAGE, "--invoice"),
+        (["bill", "--dry-run", "--provider", "sim://?foo=1"], ExitCode.USAGE, "unknown parameter"),
+        (["seed", "--force", "--provider", "sim://?ledger=SELF"], ExitCode.USAGE, "same file"),
         (["bill", "--concurrency", "-3"], ExitCode.USAGE, "--concurrency"),
         (["bill", "--concurrency", "lots"], ExitCode.USAGE, "--concurrency"),
         (["bill", "--frobnicate"], ExitCode.USAGE, "No such option"),
@@ -148,6 +154,7 @@ def test_bad_input_gets_one_line_and_a_documented_code(
 ) -> None:
     run(runner, seeded, "bill", "--as-of", "2026-12-01")
     before = seeded.read_bytes()
+    args = [a.replace("SELF", str(seeded)) for a in args]
     got, out, err = run(runner, seeded, *args)
     assert got == code
     assert_one_line_error(err, fragment)
@@ -235,3 +242,53 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "Usage" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "fragment"),
+    [("ANTAEUS_DB", "ANTAEUS_DB is set but empty"), ("ANTAEUS_PROVIDER", "ANTAEUS_PROVIDER")],
+)
+def test_a_set_but_empty_variable_is_refused_not_defaulted(
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    fragment: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, "")
+    result = runner.invoke(app, ["bill"])
+    assert result.exit_code == ExitCode.USAGE
+    assert_one_line_error(result.stderr, fragment)
+
+
+def test_an_empty_dunning_variable_means_no_retries(
+    runner: CliRunner, seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTAEUS_DUNNING", "")
+    code, out, _ = run(runner, seeded, "bill", "--as-of", "2026-12-01", "--json")
+    assert code == ExitCode.NEEDS_OPERATOR
+    counts = json.loads(out)["counts"]
+    assert (counts["declined"], counts["uncollectible"]) == (0, 1)
+
+
+def test_an_empty_db_option_is_refused(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--db", "", "report"])
+    assert result.exit_code == ExitCode.USAGE
+    assert_one_line_error(result.stderr, "set but empty")
+
+
+def test_seeding_into_a_missing_directory_names_it(runner: CliRunner, tmp_path: Path) -> None:
+    code, _, err = run(runner, tmp_path / "nowhere" / "antaeus.db", "seed")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, f"directory '{tmp_path / 'nowhere'}' does not exist")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_repeated_forced_seeds_keep_every_replaced_file(runner: CliRunner, tmp_path: Path) -> None:
+    db = tmp_path / "antaeus.db"
+    for customers in ("1", "2", "3"):
+        code, _, err = run(runner, db, "seed", "--force", "--customers", customers)
+        assert code == ExitCode.OK, err
+    kept = sorted(p.name for p in tmp_path.glob("antaeus.db.replaced-*") if "-wal" not in p.name)
+    assert len(kept) == 2

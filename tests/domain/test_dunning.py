@@ -61,3 +61,8 @@ def test_retries_are_after_today_and_stop_after_the_schedule(
         assert retry is not None
         assert retry > today
         assert retry >= first + timedelta(days=offsets[declines - 1])
+
+
+def test_a_corrupt_first_decline_near_the_end_of_time_does_not_overflow() -> None:
+    retry = DunningSchedule().next_retry_on(date(9999, 12, 30), 1, date(2026, 12, 1))
+    assert retry == date.max

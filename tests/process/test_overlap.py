@@ -16,7 +16,9 @@ def test_three_bills_and_a_retry_at_once_never_double_charge(tmp_path: Path) -> 
     db = tmp_path / "antaeus.db"
     seeded = antaeus(db, "seed", "--customers", "150", "--seed", "9", "--as-of", "2026-12-01")
     assert seeded.returncode == 0, seeded.stderr
-    spec = "sim://?latency_ms=5&network_error_rate=0.1&seed=4"
+    # ~130 due invoices at 8 x 100 ms keep the winner busy for well over a second,
+    # long after the other three have started: they must find the lock held.
+    spec = "sim://?latency_ms=100&network_error_rate=0.1&seed=4"
     common = ("--as-of", "2026-12-01", "--provider", spec, "--backoff-ms", "0")
     procs = [start(db, "bill", *common) for _ in range(3)]
     procs.append(start(db, "retry-failed", *common))
@@ -27,7 +29,8 @@ def test_three_bills_and_a_retry_at_once_never_double_charge(tmp_path: Path) -> 
         assert "database is locked" not in err
         if code == 4:
             assert err.startswith("antaeus: error: another pass holds the lock"), err
-    assert any(code in (0, 1) for code, _, _ in results)
+    assert sum(code in (0, 1) for code, _, _ in results) == 1
+    assert sum(code == 4 for code, _, _ in results) == 3
     conn = sqlite3.connect(db)
     attempts = conn.execute(
         "SELECT invoice_id, count(*) FROM payment_attempt GROUP BY invoice_id HAVING count(*) > 1"

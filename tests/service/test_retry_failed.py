@@ -156,3 +156,26 @@ def test_a_claim_guard_refuses_an_invoice_changed_underneath(
             assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
     finally:
         store.close()
+
+
+def test_named_invoices_are_checked_again_under_the_lock(
+    make: Callable[..., Path], db_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from antaeus_cli.billing.sources import ClaimContext, NamedSource
+    from antaeus_cli.store.database import Store
+
+    make((1, 100, "EUR"))
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE invoice SET status = 'PAID', paid_at = 'x' WHERE id = 1")  # meanwhile
+    conn.commit()
+    conn.close()
+    store = Store.open(db_path)
+    try:
+        with pytest.raises(NotRetryable, match="already PAID"), store.transaction() as tx:
+            NamedSource((1,), ClaimContext(1, "retry-failed", "ns")).next_batch(
+                tx, datetime.now(UTC), 10
+            )
+    finally:
+        store.close()
