@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from antaeus_cli.domain.money import format_minor
+from antaeus_cli.domain.money import CurrencyTotal, format_minor
 from antaeus_cli.store import ledger, queries, runs
 from antaeus_cli.store.database import Store
 
@@ -28,6 +28,7 @@ class StatusTotal:
 @dataclass(frozen=True, slots=True)
 class Report:
     totals: list[StatusTotal]
+    collected: list[CurrencyTotal]  # charged through antaeus, per the ledger
     needs_operator: list[dict[str, Any]]
     retries_due: list[tuple[str, int]]
     open_attempts: int
@@ -46,6 +47,10 @@ def build_report(store: Store, *, recent_runs: int = RECENT_RUNS) -> Report:
             holder = runs.lock_holder(conn)
             report = Report(
                 totals=totals,
+                collected=[
+                    CurrencyTotal(currency, count, minor)
+                    for currency, count, minor in queries.collected_by_currency(conn)
+                ],
                 needs_operator=operator,
                 retries_due=queries.retries_due(conn),
                 open_attempts=ledger.count_open_attempts(conn),

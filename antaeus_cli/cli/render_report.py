@@ -25,6 +25,15 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
             }
             for t in report.totals
         ],
+        "collected": [
+            {
+                "currency": c.currency,
+                "count": c.count,
+                "amount_minor": c.minor,
+                "amount": c.formatted,
+            }
+            for c in report.collected
+        ],
         "needs-operator": report.needs_operator,
         "runs": report.runs,
     }
@@ -53,6 +62,8 @@ def _write_csv(report: Report, section: str) -> None:
     rows: list[dict[str, Any]] = report_json(report, section)[section]
     if section == "totals":
         columns = ["status", "currency", "count", "amount_minor", "amount"]
+    elif section == "collected":
+        columns = ["currency", "count", "amount_minor", "amount"]
     elif section == "needs-operator":
         columns = [
             "invoice_id",

@@ -16,6 +16,7 @@ class Format(enum.StrEnum):
 
 class Section(enum.StrEnum):
     TOTALS = "totals"
+    COLLECTED = "collected"
     NEEDS_OPERATOR = "needs-operator"
     RUNS = "runs"
 

@@ -73,6 +73,9 @@ def report_tables(report: Report, section: str | None) -> None:
         if report.running:
             console.print(Text(f"pass lock held by {safe(report.running)}", style="cyan"))
         console.print(f"open attempts awaiting reconciliation: {report.open_attempts}")
+    if section in (None, "totals", "collected"):
+        collected = "; ".join(f"{c.formatted} ({c.count})" for c in report.collected)
+        console.print(f"collected through antaeus (ledger): {collected or 'nothing yet'}")
         if report.retries_due:
             console.print(
                 "retries scheduled: "

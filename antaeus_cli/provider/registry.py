@@ -10,7 +10,7 @@ from antaeus_cli.errors import ProviderSpecError
 from antaeus_cli.failpoints import NONE, Failpoints
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.provider.sim import SimProvider, settings_from_spec
-from antaeus_cli.provider.spec import ProviderSpec, parse_spec
+from antaeus_cli.provider.spec import ProviderSpec, parse_spec, read_secret_files
 
 
 class Adapter(NamedTuple):
@@ -35,6 +35,7 @@ def resolve(text: str) -> ProviderSpec:
         raise ProviderSpecError(
             f"unknown provider {spec.redacted()!r}: known schemes are {', '.join(known_schemes())}"
         )
+    spec = read_secret_files(spec)
     adapter.validate(spec)
     return spec
 

@@ -30,7 +30,9 @@ from antaeus_cli.provider.port import (
 from antaeus_cli.provider.sim_ledger import MEMORY, KeyReused, SimLedger, default_ledger_path
 from antaeus_cli.provider.spec import ProviderSpec
 
-PARAMETERS = ("latency_ms", "network_error_rate", "seed", "ledger")
+# api_key is accepted and never checked: the simulator does not authenticate, but
+# deployments can rehearse passing a credential through ANTAEUS_PROVIDER or a file.
+PARAMETERS = ("latency_ms", "network_error_rate", "seed", "ledger", "api_key")
 MAX_LATENCY_MS = 60_000
 
 

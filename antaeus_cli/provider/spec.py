@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from antaeus_cli.errors import ProviderSpecError
 
 DEFAULT_SPEC = "sim://"
+FILE_SUFFIX = "_file"
 REDACTED = "***"
 _SECRET_NAME = re.compile(r"(key|secret|token|password|passwd|credential|auth)", re.IGNORECASE)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
@@ -55,8 +57,33 @@ def parse_spec(text: str) -> ProviderSpec:
         if name in params:
             raise ProviderSpecError(f"provider spec repeats the parameter {name!r}")
         params[name] = value
-    secrets = frozenset(name for name in params if _SECRET_NAME.search(name))
+    secrets = frozenset(
+        name for name in params if _SECRET_NAME.search(name) and not name.endswith(FILE_SUFFIX)
+    )
     return ProviderSpec(scheme, params, secrets, parts.password is not None, stripped)
+
+
+def read_secret_files(spec: ProviderSpec) -> ProviderSpec:
+    """`NAME_file=PATH` reads the credential NAME from PATH, e.g. a mounted secret.
+
+    A path is not a secret, so a spec that names its credentials by file may be
+    given on the command line; the credential itself never is.
+    """
+    params = dict(spec.params)
+    for name, path in spec.params.items():
+        if not name.endswith(FILE_SUFFIX):
+            continue
+        target = name.removesuffix(FILE_SUFFIX)
+        if target in params:
+            raise ProviderSpecError(f"provider spec gives both {target!r} and {name!r}")
+        try:
+            params[target] = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ProviderSpecError(f"cannot read {name}={path!r}: {reason}") from None
+        del params[name]
+    secrets = spec.secret_names | {n for n in params if _SECRET_NAME.search(n)}
+    return ProviderSpec(spec.scheme, params, frozenset(secrets), spec.has_password, spec.raw)
 
 
 def redact(text: str) -> str:

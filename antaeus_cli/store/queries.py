@@ -53,3 +53,15 @@ def retries_due(conn: sqlite3.Connection) -> list[tuple[str, int]]:
             "GROUP BY next_retry_on ORDER BY next_retry_on"
         )
     ]
+
+
+def collected_by_currency(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+    """What the ledger says was charged: attempts whose outcome is `charged`, per currency.
+    This is the figure to reconcile with the provider's own settlement report."""
+    return [
+        (str(r[0]), int(r[1]), int(r[2]))
+        for r in conn.execute(
+            "SELECT currency, count(*), sum(amount) FROM payment_attempt "
+            "WHERE outcome = 'charged' GROUP BY currency ORDER BY currency"
+        )
+    ]

@@ -227,14 +227,30 @@ def test_a_malformed_failpoint_is_an_input_error(
     assert_one_line_error(err, "ANTAEUS_FAILPOINT")
 
 
-def test_credentials_from_the_environment_are_never_echoed(
+def test_credentials_from_the_environment_are_used_and_never_stored_or_echoed(
     runner: CliRunner, seeded: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ANTAEUS_PROVIDER", "sim://?api_key=sk_live_1")
+    monkeypatch.setenv("ANTAEUS_PROVIDER", "sim://?api_key=sk_live_4f9a")
     code, out, err = run(runner, seeded, "bill", "--as-of", "2026-12-01", "--json")
-    assert code == ExitCode.USAGE  # the simulator takes no key
-    assert_one_line_error(err, "unknown parameter 'api_key'")
-    assert "sk_live_1" not in out + err
+    assert code == ExitCode.NEEDS_OPERATOR, err
+    assert json.loads(out)["provider"] == "sim://?api_key=***"
+    _, report, _ = run(runner, seeded, "report", "--format", "json")
+    assert json.loads(report)["runs"][0]["provider"] == "sim://?api_key=***"
+    assert "sk_live_4f9a" not in out + err + report
+    for path in seeded.parent.iterdir():
+        assert b"sk_live_4f9a" not in path.read_bytes(), path
+
+
+def test_credentials_can_come_from_a_file(runner: CliRunner, seeded: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "key"
+    secret.write_text("sk_live_4f9a\n")
+    spec = f"sim://?api_key_file={secret}"
+    code, out, err = run(runner, seeded, "bill", "--as-of", "2026-12-01", "--provider", spec)
+    assert code == ExitCode.NEEDS_OPERATOR, err
+    assert "sk_live_4f9a" not in out + err
+    code, _, err = run(runner, seeded, "bill", "--provider", "sim://?api_key_file=/nonexistent")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "cannot read api_key_file='/nonexistent'")
 
 
 def test_every_command_has_help(runner: CliRunner) -> None:
