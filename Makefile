@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PROVIDER := sim://?latency_ms=20&network_error_rate=0.2&seed=7
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# Crash trials: kill passes at random seams, recover, audit against the provider's books.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos --trials 60
+	HYPOTHESIS_PROFILE=chaos $(BIN)/pytest -q tests/service/test_stateful.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +48,7 @@ class FakeProvider:
     booked: dict[str, str] = field(default_factory=dict)  # key -> first answer
     calls: list[tuple[int, str]] = field(default_factory=list)  # (invoice id, key)
     charged_keys: list[str] = field(default_factory=list)
+    after_call: Callable[[int], None] | None = None  # told the invoice id after every call
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -76,6 +77,8 @@ class FakeProvider:
             if invoice.id in self.crash_after_booking:
                 self.crash_after_booking.discard(invoice.id)
                 raise Crash(f"crashed after booking invoice {invoice.id}")
+            if self.after_call is not None:
+                self.after_call(invoice.id)
             if step == LOST_RESPONSE:
                 raise NetworkError("response lost")
         return _answer(answer)

@@ -1,0 +1,255 @@
+"""Crash trials: kill `bill` or `retry-failed` at random seams, recover, audit the books.
+
+    python -m tests.chaos --trials 60      # what `make chaos` runs
+
+Each trial seeds a fresh database and a simulated provider that loses 20% of
+requests and responses. It then runs the trial's command one to three times, each
+time with a random failpoint armed (so the process dies by SIGKILL), then runs
+recovery passes until one completes. Finally it audits our books against the
+provider's own charges table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from antaeus_cli import failpoints
+
+DUE = "2026-12-01"
+RETRY_DAY = "2026-12-02"
+KILLED = -signal.SIGKILL
+
+
+@dataclass
+class Figures:
+    trials: int = 0
+    kills: int = 0
+    recovery_passes: int = 0
+    double_charges: int = 0  # invoices charged more than once at the provider
+    lost_payments: int = 0  # charged at the provider, not PAID in our books
+    phantom_payments: int = 0  # PAID in our books by a pass, never charged at the provider
+    unresolved_attempts: int = 0
+    integrity_failures: int = 0
+    total_mismatches: int = 0  # currencies whose report total differs from the provider's
+    unexpected_exits: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, other: Figures) -> None:
+        for f in fields(self):
+            if f.name != "notes":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.notes += other.notes
+
+    @property
+    def failures(self) -> int:
+        return (
+            self.double_charges
+            + self.lost_payments
+            + self.phantom_payments
+            + self.unresolved_attempts
+            + self.integrity_failures
+            + self.total_mismatches
+            + self.unexpected_exits
+        )
+
+    def render(self) -> str:
+        lines = [
+            f"chaos: {self.trials} trials, {self.kills} processes killed at failpoints, "
+            f"{self.recovery_passes} recovery passes",
+        ]
+        names = (
+            "double_charges",
+            "lost_payments",
+            "phantom_payments",
+            "unresolved_attempts",
+            "integrity_failures",
+            "total_mismatches",
+            "unexpected_exits",
+        )
+        lines += [f"  {name.replace('_', ' ') + ':':<22}{getattr(self, name)}" for name in names]
+        lines += [f"  ! {note}" for note in self.notes[:20]]
+        return "\n".join(lines)
+
+
+def cli(db: Path, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTAEUS_")}
+    env["NO_COLOR"] = "1"
+    if failpoint:
+        env[failpoints.ENV_VAR] = failpoint
+    return subprocess.run(
+        [sys.executable, "-m", "antaeus_cli", "--db", str(db), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def run_trial(index: int, base_seed: int, root: Path) -> Figures:
+    rng = random.Random(base_seed * 1_000_003 + index)
+    figures = Figures(trials=1)
+    db = root / f"trial-{index}" / "antaeus.db"
+    db.parent.mkdir(parents=True)
+    seeded = cli(
+        db,
+        "seed",
+        "--customers",
+        str(rng.randint(25, 60)),
+        "--invoices-per-customer",
+        "2",
+        "--seed",
+        str(index),
+        "--as-of",
+        DUE,
+    )
+    if seeded.returncode != 0:
+        raise RuntimeError(f"trial {index}: seed failed: {seeded.stderr}")
+    spec = f"sim://?network_error_rate=0.2&seed={index}&latency_ms={rng.choice([0, 0, 2])}"
+    common = [
+        "--provider",
+        spec,
+        "--backoff-ms",
+        "0",
+        "--batch-size",
+        str(rng.choice([5, 10, 25])),
+        "--concurrency",
+        str(rng.choice([1, 4])),
+    ]
+    command = rng.choice(["bill", "retry-failed"])
+    as_of = DUE
+    if command == "retry-failed":
+        first = cli(db, "bill", "--as-of", DUE, *common)
+        _expect(figures, index, "first bill", first.returncode, (0, 1))
+        as_of = RETRY_DAY
+    for _ in range(rng.randint(1, 3)):
+        point = rng.choice(failpoints.NAMES)
+        targets = _candidates(db, command, as_of)
+        target = (
+            rng.randint(1, 3)
+            if point == failpoints.BETWEEN_BATCHES or not targets
+            else (rng.choice(targets))
+        )
+        crashed = cli(db, command, "--as-of", as_of, *common, failpoint=f"{point}:{target}")
+        figures.kills += crashed.returncode == KILLED
+        _expect(figures, index, f"{point}:{target}", crashed.returncode, (KILLED, 0, 1, 3))
+    for _ in range(8):
+        figures.recovery_passes += 1
+        done = cli(db, command, "--as-of", as_of, *common)
+        if done.returncode in (0, 1):
+            break
+    else:
+        figures.unexpected_exits += 1
+        figures.notes.append(f"trial {index}: no recovery pass completed: {done.stderr[-300:]}")
+    figures.add(audit(db, db.with_name("antaeus.provider.db"), label=f"trial {index}"))
+    figures.trials = 1
+    return figures
+
+
+def _expect(figures: Figures, index: int, what: str, code: int, allowed: tuple[int, ...]) -> None:
+    if code not in allowed:
+        figures.unexpected_exits += 1
+        figures.notes.append(f"trial {index}: {what} exited {code}")
+
+
+def _candidates(db: Path, command: str, as_of: str) -> list[int]:
+    """Invoices the next pass will touch: open attempts, and what is due."""
+    due = (
+        "status = 'PENDING' AND due_date <= ?"
+        if command == "bill"
+        else "status = 'FAILED' AND next_retry_on <= ?"
+    )
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            f"SELECT id FROM invoice WHERE status = 'PROCESSING' OR ({due})", (as_of,)
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def audit(db: Path, ledger: Path, *, label: str = "") -> Figures:
+    """Our books against the provider's: every way money could be lost or doubled."""
+    figures = Figures()
+    ours, theirs = sqlite3.connect(db), sqlite3.connect(ledger)
+    try:
+        charged = Counter(
+            row[0]
+            for row in theirs.execute("SELECT invoice_id FROM charge WHERE outcome = 'charged'")
+        )
+        status = dict(ours.execute("SELECT id, status FROM invoice"))
+        attempted_paid = {
+            row[0]
+            for row in ours.execute(
+                "SELECT DISTINCT invoice_id FROM payment_attempt WHERE outcome = 'charged'"
+            )
+        }
+        figures.double_charges = sum(1 for n in charged.values() if n > 1)
+        figures.lost_payments = sum(1 for i in charged if status.get(i) != "PAID")
+        figures.phantom_payments = sum(1 for i in attempted_paid if charged[i] != 1)
+        figures.unresolved_attempts = ours.execute(
+            "SELECT count(*) FROM payment_attempt WHERE outcome IN ('started', 'unknown')"
+        ).fetchone()[0]
+        healthy = (
+            ours.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            and not ours.execute("PRAGMA foreign_key_check").fetchall()
+        )
+        figures.integrity_failures = 0 if healthy else 1
+        provider_totals = dict(
+            theirs.execute(
+                "SELECT currency, sum(amount) FROM charge WHERE outcome = 'charged' "
+                "GROUP BY currency"
+            )
+        )
+    finally:
+        ours.close()
+        theirs.close()
+    report = json.loads(cli(db, "report", "--format", "json", "--section", "collected").stdout)
+    ours_totals = {row["currency"]: row["amount_minor"] for row in report["collected"]}
+    currencies = ours_totals.keys() | provider_totals.keys()
+    figures.total_mismatches = sum(
+        1 for c in currencies if ours_totals.get(c) != provider_totals.get(c)
+    )
+    if figures.failures:
+        figures.notes.append(f"{label}: {db}")
+    return figures
+
+
+def run(trials: int, base_seed: int, root: Path, workers: int = 2) -> Figures:
+    total = Figures()
+    with ThreadPoolExecutor(workers) as pool:
+        for result in pool.map(lambda i: run_trial(i, base_seed, root), range(trials)):
+            total.add(result)
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--keep", action="store_true", help="keep the trial folders")
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="antaeus-chaos-"))
+    figures = run(args.trials, args.seed, root)
+    sys.stdout.write(figures.render() + "\n")
+    if args.keep or figures.failures:
+        sys.stdout.write(f"trial folders kept in {root}\n")
+    else:
+        import shutil
+
+        shutil.rmtree(root)
+    return 1 if figures.failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
