@@ -99,8 +99,8 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, type[AntaeusError], str], ...] = (
         ("SQLITE_READONLY",),
         "readonly database",
         ReadOnlyDatabase,
-        "database '{path}' is read-only: make the file and its directory writable by this "
-        "user; nothing was changed",
+        "database '{path}' is read-only: make it, its -wal and -shm files and its directory "
+        "writable by this user; nothing was changed",
     ),
     (
         ("SQLITE_FULL",),
