@@ -19,7 +19,7 @@ ENV_VAR = "ANTAEUS_FAILPOINT"
 AFTER_ATTEMPT_COMMIT = "after-attempt-commit"  # value: invoice id
 IN_PROVIDER_CALL = "in-provider-call"  # value: invoice id; after the provider booked it
 AFTER_PROVIDER_CHARGE = "after-provider-charge"  # value: invoice id; answer not yet committed
-BETWEEN_BATCHES = "between-batches"  # value: batch number, counted from 1 per phase
+BETWEEN_BATCHES = "between-batches"  # value: n-th batch of answers committed in a phase
 NAMES = (AFTER_ATTEMPT_COMMIT, IN_PROVIDER_CALL, AFTER_PROVIDER_CHARGE, BETWEEN_BATCHES)
 
 

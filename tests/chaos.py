@@ -35,6 +35,7 @@ KILLED = -signal.SIGKILL
 @dataclass
 class Figures:
     trials: int = 0
+    killed_trials: int = 0  # trials in which at least one process was killed
     kills: int = 0
     recovery_passes: int = 0
     double_charges: int = 0  # invoices charged more than once at the provider
@@ -66,8 +67,8 @@ class Figures:
 
     def render(self) -> str:
         lines = [
-            f"chaos: {self.trials} trials, {self.kills} processes killed at failpoints, "
-            f"{self.recovery_passes} recovery passes",
+            f"chaos: {self.trials} trials ({self.killed_trials} with a kill), {self.kills} "
+            f"processes killed at failpoints, {self.recovery_passes} recovery passes",
         ]
         names = (
             "double_charges",
@@ -118,13 +119,14 @@ def run_trial(index: int, base_seed: int, root: Path) -> Figures:
     if seeded.returncode != 0:
         raise RuntimeError(f"trial {index}: seed failed: {seeded.stderr}")
     spec = f"sim://?network_error_rate=0.2&seed={index}&latency_ms={rng.choice([0, 0, 2])}"
+    batch = rng.choice([5, 10, 25])
     common = [
         "--provider",
         spec,
         "--backoff-ms",
         "0",
         "--batch-size",
-        str(rng.choice([5, 10, 25])),
+        str(batch),
         "--concurrency",
         str(rng.choice([1, 4])),
     ]
@@ -137,13 +139,17 @@ def run_trial(index: int, base_seed: int, root: Path) -> Figures:
     for _ in range(rng.randint(1, 3)):
         point = rng.choice(failpoints.NAMES)
         targets = _candidates(db, command, as_of)
-        target = (
-            rng.randint(1, 3)
-            if point == failpoints.BETWEEN_BATCHES or not targets
-            else (rng.choice(targets))
-        )
+        if point == failpoints.BETWEEN_BATCHES or not targets:
+            target = rng.randint(1, max(1, len(targets) // batch))  # a batch that will exist
+        else:
+            target = rng.choice(targets)
         crashed = cli(db, command, "--as-of", as_of, *common, failpoint=f"{point}:{target}")
         figures.kills += crashed.returncode == KILLED
+        if crashed.returncode != KILLED and os.environ.get("CHAOS_DEBUG"):
+            figures.notes.append(
+                f"trial {index}: {command} {point}:{target} exited "
+                f"{crashed.returncode} with {len(targets)} candidates"
+            )
         _expect(figures, index, f"{point}:{target}", crashed.returncode, (KILLED, 0, 1, 3))
     for _ in range(8):
         figures.recovery_passes += 1
@@ -155,6 +161,7 @@ def run_trial(index: int, base_seed: int, root: Path) -> Figures:
         figures.notes.append(f"trial {index}: no recovery pass completed: {done.stderr[-300:]}")
     figures.add(audit(db, db.with_name("antaeus.provider.db"), label=f"trial {index}"))
     figures.trials = 1
+    figures.killed_trials = 1 if figures.kills else 0
     return figures
 
 
@@ -165,15 +172,19 @@ def _expect(figures: Figures, index: int, what: str, code: int, allowed: tuple[i
 
 
 def _candidates(db: Path, command: str, as_of: str) -> list[int]:
-    """Invoices the next pass will touch: open attempts, and what is due."""
+    """Invoices the next pass will send to the provider: open attempts to replay, and
+    due invoices that pass the local checks (the others never reach a failpoint)."""
     due = (
-        "status = 'PENDING' AND due_date <= ?"
+        "i.status = 'PENDING' AND i.due_date <= ?"
         if command == "bill"
-        else "status = 'FAILED' AND next_retry_on <= ?"
+        else "i.status = 'FAILED' AND i.next_retry_on <= ?"
     )
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
-            f"SELECT id FROM invoice WHERE status = 'PROCESSING' OR ({due})", (as_of,)
+            "SELECT i.id FROM invoice i JOIN customer c ON c.id = i.customer_id "
+            f"WHERE i.status = 'PROCESSING' OR ({due} AND i.amount > 0 "
+            "AND i.currency = c.currency AND i.currency IN ('EUR', 'USD', 'DKK', 'SEK', 'GBP'))",
+            (as_of,),
         ).fetchall()
     return [row[0] for row in rows]
 

@@ -85,6 +85,7 @@ class Engine:
         self._done: list[Settled] = []
         self._last_flush = time.monotonic()
         self._last_heartbeat = time.monotonic()
+        self._flushed = 0  # batches of answers committed in the current phase
 
     @property
     def run_id(self) -> int:
@@ -105,6 +106,7 @@ class Engine:
         with self._store.reading() as conn:
             total = source.total(conn)
         self._observer.phase(phase, total)
+        self._flushed = 0
         if total == 0:
             return
         pooled = self._settings.concurrency > 1 and self._provider.waits_on_io
@@ -114,12 +116,10 @@ class Engine:
             self._drive_inline(source)
 
     def _drive_inline(self, source: Source) -> None:
-        batch_no = 0
         while not self.stopping:
             attempts = self._claim(source)
             if attempts is None:
                 return
-            batch_no += 1
             for index, attempt in enumerate(attempts):
                 if self.stopping:
                     self._release(attempts[index:])
@@ -129,8 +129,6 @@ class Engine:
                     self._flush()
                 self._keep_lease()
             self._flush()
-            if self._failpoints:
-                self._failpoints.hit(fp.BETWEEN_BATCHES, batch_no)
 
     def _drive_pooled(self, source: Source) -> None:
         concurrency = self._settings.concurrency
@@ -214,6 +212,9 @@ class Engine:
             self._heartbeat(conn, now)
             ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
         self._done = []
+        self._flushed += 1
+        if self._failpoints:
+            self._failpoints.hit(fp.BETWEEN_BATCHES, self._flushed)
 
     def salvage(self) -> None:
         """After an error: commit the answers already received, if the lock is still ours.

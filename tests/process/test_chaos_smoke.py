@@ -14,7 +14,7 @@ pytestmark = pytest.mark.process
 def test_crash_trials_leave_the_books_exact(tmp_path: Path) -> None:
     figures = chaos.run(trials=4, base_seed=7, root=tmp_path)
     assert figures.trials == 4
-    assert figures.kills >= 4
+    assert figures.killed_trials == 4
     assert figures.failures == 0, figures.render()
 
 
