@@ -56,10 +56,6 @@ class LockLost(Contention):
     """This pass's lock was taken over while it ran; it stopped to stay safe."""
 
 
-class ClaimConflict(Contention):
-    """Invoices changed between being read and being claimed; the batch was rolled back."""
-
-
 class LedgerConflict(Contention):
     """Attempts were settled by another pass while this one held their answers."""
 

@@ -64,7 +64,7 @@ def scenario(
     ]
     if customers is None:
         customers = {inv.customer_id: inv.currency for inv in built}
-    return Scenario(
+    return Scenario.of(
         [SeedCustomer(cid, cur, Account(cid, cur, 10**9)) for cid, cur in customers.items()],
         built,
     )

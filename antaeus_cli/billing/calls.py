@@ -16,7 +16,13 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from antaeus_cli.domain.attempt import Attempt, CallResult
+from antaeus_cli.domain.attempt import (
+    CHARGED_ONCE,
+    DECLINED_DETAIL,
+    DECLINED_ONCE,
+    Attempt,
+    CallResult,
+)
 from antaeus_cli.domain.invoice import AttemptOutcome
 from antaeus_cli.provider.port import (
     CurrencyMismatch,
@@ -103,9 +109,11 @@ def _retry(
 
 
 def _classify(charged: bool, calls: int) -> CallResult:
+    if calls == 1:  # the common case: share one immutable result
+        return CHARGED_ONCE if charged else DECLINED_ONCE
     if charged:
         return CallResult(AttemptOutcome.CHARGED, None, calls)
-    return CallResult(AttemptOutcome.DECLINED, "the balance did not allow the charge", calls)
+    return CallResult(AttemptOutcome.DECLINED, DECLINED_DETAIL, calls)
 
 
 def _refused(error: ProviderError, calls: int) -> CallResult:

@@ -74,6 +74,7 @@ class Engine:
         self._store = store
         self._provider = provider
         self._settings = settings
+        self._as_of, self._schedule = settings.as_of, settings.schedule
         self._run_id = run_id
         self._clock = clock
         self._stop = stop
@@ -116,19 +117,23 @@ class Engine:
             self._drive_inline(source)
 
     def _drive_inline(self, source: Source) -> None:
+        # The hot loop of an overhead-bound pass: names are bound once, not per invoice.
+        call, record, stopped = self._call, self._record, self._stop.event.is_set
         while not self.stopping:
             attempts = self._claim(source)
             if attempts is None:
                 return
             for index, attempt in enumerate(attempts):
-                if self.stopping:
+                if self._outage is not None or stopped():
                     self._release(attempts[index:])
                     break
-                self._record(attempt, self._call(attempt))
-                if time.monotonic() - self._last_flush >= self._settings.flush_seconds:
-                    self._flush()
-                self._keep_lease()
-            self._flush()
+                record(attempt, call(attempt))
+                if index & 63 == 63:  # the clock is read now and then, not per invoice
+                    if time.monotonic() - self._last_flush >= self._settings.flush_seconds:
+                        self._flush()
+                    self._keep_lease()
+        # The answers of each batch are committed together with the next claim.
+        self._flush()
 
     def _drive_pooled(self, source: Source) -> None:
         concurrency = self._settings.concurrency
@@ -165,10 +170,13 @@ class Engine:
         return call_provider(self._provider, attempt, self._settings.retry, self._stop.event)
 
     def _claim(self, source: Source) -> list[Attempt] | None:
+        """Record the answers so far and claim the next batch, in one transaction."""
         now = self._clock()
         with self._store.transaction() as conn:
             self._heartbeat(conn, now)
+            settled = self._settle(conn, now)
             batch = source.next_batch(conn, now, self._settings.batch_size)
+        self._settled(settled)
         if batch is None:
             return None
         for row, rejection in batch.rejected:
@@ -182,14 +190,11 @@ class Engine:
     def _record(self, attempt: Attempt, result: CallResult) -> None:
         if self._failpoints:
             self._failpoints.hit(fp.AFTER_PROVIDER_CHARGE, attempt.invoice.id)
-        transition = settle(
-            result.outcome,
-            result.detail,
-            attempt.dunning,
-            as_of=self._settings.as_of,
-            schedule=self._settings.schedule,
+        settled = Settled(
+            attempt,
+            result,
+            settle(result.outcome, result.detail, attempt.dunning, self._as_of, self._schedule),
         )
-        settled = Settled(attempt, result, transition)
         self._done.append(settled)
         self.counts.add_settled(settled)
         self._observer.settled(settled)
@@ -200,17 +205,30 @@ class Engine:
                     f"provider outage: {self._unknown_streak} invoices in a row ended in "
                     f"network failures (last: {result.detail}); the rest were left untouched"
                 )
-        else:
+        elif self._unknown_streak:
             self._unknown_streak = 0
 
     def _flush(self) -> None:
-        self._last_flush = time.monotonic()
         if not self._done:
+            self._last_flush = time.monotonic()
             return
         now = self._clock()
         with self._store.transaction() as conn:
             self._heartbeat(conn, now)
-            ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
+            settled = self._settle(conn, now)
+        self._settled(settled)
+
+    def _settle(self, conn: sqlite3.Connection, now: datetime) -> bool:
+        if not self._done:
+            return False
+        ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
+        return True
+
+    def _settled(self, any_settled: bool) -> None:
+        """After the commit: forget the recorded answers; a batch boundary for failpoints."""
+        self._last_flush = time.monotonic()
+        if not any_settled:
+            return
         self._done = []
         self._flushed += 1
         if self._failpoints:

@@ -20,7 +20,7 @@ from antaeus_cli.billing.results import (
 from antaeus_cli.billing.sources import check_named
 from antaeus_cli.domain.invoice import InvoiceRow, Rejection, check_chargeable, idempotency_key
 from antaeus_cli.domain.money import Totals
-from antaeus_cli.store import ledger
+from antaeus_cli.store import claims, ledger
 from antaeus_cli.store.database import Store
 
 
@@ -43,6 +43,8 @@ def preview_pass(
             to_replay = ledger.count_open_attempts(conn)
             for rows in _batches(conn, command, as_of, invoice_ids, batch_size):
                 for row in rows:
+                    if row.in_flight:
+                        continue  # counted in to_replay: the replay settles it
                     checked = check_chargeable(row)
                     if isinstance(checked, Rejection):
                         needs_operator += 1
@@ -79,12 +81,12 @@ def _batches(
 ) -> Iterator[list[InvoiceRow]]:
     """Due invoices a batch at a time (keyset pagination), never all in memory."""
     if invoice_ids:
-        found = ledger.invoices_by_id(conn, invoice_ids)
+        found = claims.invoices_by_id(conn, invoice_ids)
         check_named(found, invoice_ids)
         yield [found[i] for i in invoice_ids]
         return
-    due = ledger.Due.BILL if command is Command.BILL else ledger.Due.RETRY
+    due = claims.Due.BILL if command is Command.BILL else claims.Due.RETRY
     after = 0
-    while rows := ledger.due_batch(conn, due, as_of, after, batch_size):
+    while rows := claims.due_batch(conn, due, as_of, after, batch_size):
         yield rows
         after = rows[-1].id

@@ -82,25 +82,26 @@ class PassCounts:
             )
 
     def add_settled(self, settled: Settled) -> None:
-        self.network_retries += settled.result.calls - 1
-        transition = settled.transition
+        attempt, result, transition = settled
+        if result.calls != 1:
+            self.network_retries += result.calls - 1
         if transition is None:
             return
-        if settled.attempt.replay:
+        if attempt.replay:
             self.reconciled += 1
-        money = settled.attempt.invoice.amount
+        money = attempt.invoice.amount
         status = transition.status
         if status is InvoiceStatus.PAID:
             self.paid += 1
-            self.paid_totals.add(money.currency.value, money.minor)
+            self.paid_totals.add(money.currency, money.minor)
         elif status is InvoiceStatus.FAILED:
             self.declined += 1
-            self.declined_totals.add(money.currency.value, money.minor)
+            self.declined_totals.add(money.currency, money.minor)
         elif status is InvoiceStatus.UNCOLLECTIBLE:
             self.uncollectible += 1
-            self.declined_totals.add(money.currency.value, money.minor)
+            self.declined_totals.add(money.currency, money.minor)
         elif transition.failure is not None:
-            self.add_operator_item(settled.attempt.invoice.id, transition.failure)
+            self.add_operator_item(attempt.invoice.id, transition.failure)
 
 
 @dataclass(frozen=True, slots=True)

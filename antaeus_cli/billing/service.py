@@ -24,7 +24,7 @@ from antaeus_cli.billing.sources import (
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.store import ledger, runs
+from antaeus_cli.store import claims, ledger, runs
 from antaeus_cli.store.database import Store
 
 
@@ -53,7 +53,7 @@ def run_pass(
     settings = request.settings
     if request.invoice_ids:
         with store.reading() as conn:
-            check_named(ledger.invoices_by_id(conn, request.invoice_ids), request.invoice_ids)
+            check_named(claims.invoices_by_id(conn, request.invoice_ids), request.invoice_ids)
     started = runs.start_run(
         store,
         command=request.command.value,
@@ -143,7 +143,7 @@ def _phases(engine: Engine, store: Store, work: Source, sweeps: int) -> None:
 def _work(request: PassRequest, context: ClaimContext) -> Source:
     if request.invoice_ids:
         return NamedSource(request.invoice_ids, context)
-    due = ledger.Due.BILL if request.command is Command.BILL else ledger.Due.RETRY
+    due = claims.Due.BILL if request.command is Command.BILL else claims.Due.RETRY
     return DueSource(due, request.settings.as_of, context)
 
 

@@ -18,7 +18,7 @@ from antaeus_cli.domain.invoice import (
     idempotency_key,
 )
 from antaeus_cli.errors import NotRetryable
-from antaeus_cli.store import ledger
+from antaeus_cli.store import claims, ledger
 
 
 @dataclass(slots=True)
@@ -49,26 +49,24 @@ def claim_rows(
 ) -> Batch:
     """Check each invoice locally; reject the bad ones, claim the rest under fresh keys."""
     batch = Batch()
+    next_id = claims.next_attempt_id(conn)
     for row in rows:
+        if row.in_flight:
+            continue  # never a second key while one is open: the replay settles it
         checked = check_chargeable(row)
         if isinstance(checked, Rejection):
             batch.rejected.append((row, checked))
             continue
         attempt_no = row.next_attempt_no
+        key = idempotency_key(context.namespace, row.id, attempt_no)
         batch.attempts.append(
-            Attempt(
-                checked,
-                attempt_no,
-                idempotency_key(context.namespace, row.id, attempt_no),
-                row.dunning,
-                row.status,
-                read_attempt_count=row.attempt_count,
-            )
+            Attempt(checked, attempt_no, key, row.dunning, row.status, False, next_id)
         )
+        next_id += 1
     if batch.rejected:
-        ledger.reject(conn, now=now, rejected=batch.rejected)
+        claims.reject(conn, now=now, rejected=batch.rejected)
     if batch.attempts:
-        ledger.claim(
+        claims.claim(
             conn, run_id=context.run_id, command=context.command, now=now, attempts=batch.attempts
         )
     return batch
@@ -77,21 +75,36 @@ def claim_rows(
 class DueSource:
     """Invoices the pass's query selects, in id order, a batch at a time."""
 
-    def __init__(self, due: ledger.Due, as_of: date, context: ClaimContext) -> None:
+    def __init__(self, due: claims.Due, as_of: date, context: ClaimContext) -> None:
         self._due = due
         self._as_of = as_of
         self._context = context
         self._after = 0
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
-        rows = ledger.due_batch(conn, self._due, self._as_of, self._after, limit)
-        if not rows:
+        """Claim what passes the checks in one statement; the Python check judges the rest
+        (it rejects the bad ones, and would claim any the SQL prefilter missed)."""
+        context = self._context
+        found = claims.claim_due(
+            conn,
+            self._due,
+            self._as_of,
+            self._after,
+            limit,
+            namespace=context.namespace,
+            run_id=context.run_id,
+            command=context.command,
+            now=now,
+        )
+        if found is None:
             return None
-        self._after = rows[-1].id
-        return claim_rows(conn, self._context, now, rows)
+        self._after = found.upto
+        batch = claim_rows(conn, context, now, found.others)
+        batch.attempts[:0] = found.attempts
+        return batch
 
     def total(self, conn: sqlite3.Connection) -> int:
-        return ledger.count_due(conn, self._due, self._as_of)
+        return claims.count_due(conn, self._due, self._as_of)
 
 
 class NamedSource:
@@ -106,7 +119,7 @@ class NamedSource:
         if not self._remaining:
             return None
         chunk, self._remaining = self._remaining[:limit], self._remaining[limit:]
-        found = ledger.invoices_by_id(conn, chunk)
+        found = claims.invoices_by_id(conn, chunk)
         check_named(found, chunk)  # again, under the lock: another pass may have run since
         return claim_rows(conn, self._context, now, [found[i] for i in chunk])
 
@@ -150,7 +163,7 @@ def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int]) -> Non
             problems.append(f"invoice {invoice_id} does not exist")
         elif row.status is InvoiceStatus.PAID:
             problems.append(f"invoice {invoice_id} is already PAID")
-        elif row.status is InvoiceStatus.PROCESSING:
+        elif row.status is InvoiceStatus.PROCESSING or row.in_flight:
             problems.append(
                 f"invoice {invoice_id} has a charge in flight whose outcome is not known yet; "
                 "run 'antaeus retry-failed' without --invoice to reconcile it first"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, InvoiceStatus
 from antaeus_cli.domain.settlement import Transition
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """A charge under one idempotency key: a new attempt, or the replay of an open one.
 
     A replay always sends the amount and currency recorded with the key, never the
@@ -22,11 +21,10 @@ class Attempt:
     dunning: DunningState
     from_status: InvoiceStatus  # where the invoice goes back to if this is never sent
     replay: bool = False
-    read_attempt_count: int = 0  # as read before the claim: the claim's concurrency guard
+    id: int = 0  # the ledger row, assigned when the attempt is claimed
 
 
-@dataclass(frozen=True, slots=True)
-class CallResult:
+class CallResult(NamedTuple):
     """What the provider said about one key, after any in-pass network retries."""
 
     outcome: AttemptOutcome
@@ -34,10 +32,16 @@ class CallResult:
     calls: int  # requests sent under the key in this pass, retries included
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
+class Settled(NamedTuple):
     """An attempt with its answer and the invoice transition it causes (None: unknown)."""
 
     attempt: Attempt
     result: CallResult
     transition: Transition | None
+
+
+# The common answers, shared: a batch of a thousand charges needs one object, not a
+# thousand, and the ledger can group them by identity.
+CHARGED_ONCE = CallResult(AttemptOutcome.CHARGED, None, 1)
+DECLINED_DETAIL = "the balance did not allow the charge"
+DECLINED_ONCE = CallResult(AttemptOutcome.DECLINED, DECLINED_DETAIL, 1)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 
@@ -52,16 +52,14 @@ class FailureCode(enum.StrEnum):
     PROVIDER_ERROR = "provider_error"
 
 
-@dataclass(frozen=True, slots=True)
-class DunningState:
+class DunningState(NamedTuple):
     """How far an invoice is through the dunning schedule."""
 
     declines: int = 0
     first_declined_on: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Invoice:
+class Invoice(NamedTuple):
     """An invoice that passed every local check and may be sent to the provider."""
 
     id: int
@@ -69,16 +67,14 @@ class Invoice:
     amount: Money
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     """Why an invoice cannot be sent to the provider as it stands."""
 
     code: FailureCode
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class InvoiceRow:
+class InvoiceRow(NamedTuple):
     """An invoice as read from storage, before any check. Any field may be malformed,
     because invoices are written by upstream systems, not only by this tool."""
 
@@ -88,15 +84,15 @@ class InvoiceRow:
     currency: object
     customer_currency: object  # None when the customer row does not exist
     status: InvoiceStatus
-    attempt_count: int
     dunning: DunningState
     last_attempt_no: int = 0  # the highest attempt number in the ledger for this invoice
+    in_flight: bool = False  # its latest attempt is open: only a replay may touch it
 
     @property
     def next_attempt_no(self) -> int:
-        """The number of this invoice's next key. The ledger is consulted too, so a
-        hand-edited attempt_count can never make a key be issued twice."""
-        return max(self.attempt_count, self.last_attempt_no) + 1
+        """The number of this invoice's next key: one past the last in the ledger, so a
+        key is never issued twice."""
+        return self.last_attempt_no + 1
 
 
 def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:
@@ -118,10 +114,10 @@ def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:
     customer_id = row.customer_id
     if type(customer_id) is not int or row.customer_currency is None:
         return Rejection(FailureCode.MALFORMED, f"customer {customer_id!r} does not exist")
-    if row.customer_currency != currency.value:
+    if row.customer_currency != currency:
         return Rejection(
             FailureCode.CURRENCY_MISMATCH,
-            f"invoice is in {currency.value} but customer {customer_id} is billed in "
+            f"invoice is in {currency} but customer {customer_id} is billed in "
             f"{row.customer_currency!s}; checked before calling the provider",
         )
     return Invoice(row.id, customer_id, Money(amount, currency))
@@ -135,3 +131,7 @@ def idempotency_key(namespace: str, invoice_id: int, attempt_no: int) -> str:
     hold an invoice 7 never share keys at one provider.
     """
     return f"{namespace}-inv-{invoice_id}-{attempt_no}"
+
+
+STATUS_BY_VALUE: dict[str, InvoiceStatus] = {s.value: s for s in InvoiceStatus}
+NEVER_DECLINED = DunningState()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.invoice import (
+    NEVER_DECLINED,
     AttemptOutcome,
     DunningState,
     FailureCode,
@@ -15,15 +16,17 @@ from antaeus_cli.domain.invoice import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(NamedTuple):
     """The invoice fields a settled attempt writes."""
 
     status: InvoiceStatus
     failure: Rejection | None = None
     next_retry_on: date | None = None
-    dunning: DunningState = field(default_factory=DunningState)
+    dunning: DunningState = DunningState()
 
+
+# Shared by every first-time payment, so the ledger can spot the common case by identity.
+PAID_FIRST_TIME = Transition(InvoiceStatus.PAID)
 
 _NEEDS_OPERATOR = {
     AttemptOutcome.CUSTOMER_NOT_FOUND: FailureCode.CUSTOMER_NOT_FOUND,
@@ -36,7 +39,6 @@ def settle(
     outcome: AttemptOutcome,
     detail: str | None,
     state: DunningState,
-    *,
     as_of: date,
     schedule: DunningSchedule,
 ) -> Transition | None:
@@ -51,14 +53,18 @@ def settle(
     | unknown (network)         | stays PROCESSING until a replay of its key settles |
     """
     if outcome is AttemptOutcome.CHARGED:
-        return Transition(InvoiceStatus.PAID, dunning=state)
+        return (
+            PAID_FIRST_TIME
+            if state is NEVER_DECLINED or state == NEVER_DECLINED  # the common case: shared
+            else Transition(InvoiceStatus.PAID, dunning=state)
+        )
     if outcome is AttemptOutcome.DECLINED:
         return _declined(state, as_of=as_of, schedule=schedule)
     code = _NEEDS_OPERATOR.get(outcome)
     if code is not None:
         return Transition(
             InvoiceStatus.NEEDS_OPERATOR,
-            failure=Rejection(code, detail or outcome.value),
+            failure=Rejection(code, detail or outcome),
             dunning=state,
         )
     if outcome.is_open:

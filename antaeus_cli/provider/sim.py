@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from antaeus_cli import failpoints as fp
@@ -27,7 +26,14 @@ from antaeus_cli.provider.port import (
     NetworkError,
     ProviderError,
 )
-from antaeus_cli.provider.sim_ledger import MEMORY, KeyReused, SimLedger, default_ledger_path
+from antaeus_cli.provider.sim_ledger import (
+    MEMORY,
+    Books,
+    KeyReused,
+    MemoryBooks,
+    SimLedger,
+    default_ledger_path,
+)
 from antaeus_cli.provider.spec import ProviderSpec
 
 # api_key is accepted and never checked: the simulator does not authenticate, but
@@ -88,19 +94,17 @@ class SimProvider:
 
     def __init__(
         self,
-        ledger: SimLedger,
+        ledger: Books,
         settings: SimSettings,
         description: str,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         failpoints: fp.Failpoints = fp.NONE,
     ) -> None:
         self._ledger = ledger
         self._settings = settings
         self._description = description
         self._sleep = sleep
-        self._clock = clock
         self._failpoints = failpoints
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
@@ -111,8 +115,9 @@ class SimProvider:
         cls, spec: ProviderSpec, db_path: Path, failpoints: fp.Failpoints = fp.NONE
     ) -> SimProvider:
         settings = settings_from_spec(spec)
+        ledger: Books
         if settings.ledger is not None and str(settings.ledger) == MEMORY:
-            ledger = SimLedger.in_memory(copy_of=default_ledger_path(db_path))
+            ledger = MemoryBooks.copy_of(default_ledger_path(db_path))
         else:
             ledger = SimLedger.open(ledger_path(settings, db_path))
         return cls(ledger, settings, spec.redacted(), failpoints=failpoints)
@@ -126,20 +131,17 @@ class SimProvider:
         return self._settings.latency_ms > 0
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> bool:
-        fault = self._fault(idempotency_key)
-        if self._settings.latency_ms:
-            self._sleep(self._settings.latency_ms / 1000)
+        settings = self._settings
+        fault = self._fault(idempotency_key) if settings.network_error_rate else None
+        if settings.latency_ms:
+            self._sleep(settings.latency_ms / 1000)
         if fault == "request":
             raise NetworkError("connection reset before the request reached the provider")
         with self._lock:
             try:
+                amount = invoice.amount
                 outcome = self._ledger.charge(
-                    key=idempotency_key,
-                    invoice_id=invoice.id,
-                    customer_id=invoice.customer_id,
-                    amount=invoice.amount.minor,
-                    currency=invoice.amount.currency.value,
-                    now=self._clock(),
+                    idempotency_key, invoice.id, invoice.customer_id, amount.minor, amount.currency
                 )
             except KeyReused as exc:
                 raise ProviderError(str(exc)) from None

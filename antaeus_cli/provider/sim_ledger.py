@@ -8,10 +8,11 @@ replayed key returns the first answer and never moves money twice.
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 from antaeus_cli.errors import NotAnAntaeusDatabase, ProviderSpecError
 from antaeus_cli.sqlite_files import connect, set_wal, translate_errors
@@ -43,8 +44,7 @@ class KeyReused(Exception):
     """An idempotency key came back with different request parameters."""
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(NamedTuple):
     customer_id: int
     currency: str
     balance: int
@@ -55,9 +55,23 @@ def default_ledger_path(db_path: Path) -> Path:
     return db_path.with_name(f"{db_path.stem}.provider{db_path.suffix or '.db'}")
 
 
+class Books(Protocol):
+    """The simulated provider's books: a SQLite file, or plain memory for benchmarks."""
+
+    label: str
+
+    def charge(
+        self, key: str, invoice_id: int, customer_id: int, amount: int, currency: str
+    ) -> str: ...
+
+    def charges(self) -> list[dict[str, object]]: ...
+
+    def close(self) -> None: ...
+
+
 class SimLedger:
-    """Accounts and charges of the simulated provider. Not thread-safe: the provider
-    serialises calls into it."""
+    """Accounts and charges of the simulated provider, in its own SQLite file. Not
+    thread-safe: the provider serialises calls into it."""
 
     def __init__(self, conn: sqlite3.Connection, label: str) -> None:
         self._conn = conn
@@ -90,20 +104,6 @@ class SimLedger:
         set_wal(conn, path)
         return cls(conn, str(path))
 
-    @classmethod
-    def in_memory(cls, copy_of: Path | None) -> SimLedger:
-        """A ledger in memory, starting as a copy of `copy_of` if that file exists."""
-        conn = sqlite3.connect(MEMORY, isolation_level=None, check_same_thread=False)
-        if copy_of is not None and copy_of.is_file():
-            source = SimLedger.open(copy_of)
-            with translate_errors(copy_of):
-                source._conn.backup(conn)
-            source.close()
-            return cls(conn, MEMORY)
-        ledger = cls(conn, MEMORY)
-        ledger._init_schema(())
-        return ledger
-
     def _init_schema(self, accounts: Iterable[Account]) -> None:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
@@ -118,14 +118,7 @@ class SimLedger:
         conn.execute("COMMIT")
 
     def charge(
-        self,
-        *,
-        key: str,
-        invoice_id: int,
-        customer_id: int,
-        amount: int,
-        currency: str,
-        now: datetime,
+        self, key: str, invoice_id: int, customer_id: int, amount: int, currency: str
     ) -> str:
         """Charge once per key; a replay returns the recorded outcome."""
         conn = self._conn
@@ -148,7 +141,7 @@ class SimLedger:
                 )
                 outcome = str(first[4])
             else:
-                outcome = self._first_charge(request, key, now)
+                outcome = self._first_charge(request, key, datetime.now(UTC))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -179,6 +172,15 @@ class SimLedger:
         )
         return outcome
 
+    def accounts_from(self, customer_id: int, limit: int) -> list[tuple[int, str, int]]:
+        """(customer id, currency, balance) from `customer_id` on, in id order."""
+        rows: list[tuple[int, str, int]] = self._conn.execute(
+            "SELECT customer_id, currency, balance FROM account WHERE customer_id >= ? "
+            "ORDER BY customer_id LIMIT ?",
+            (customer_id, limit),
+        ).fetchall()
+        return rows
+
     def set_balance(self, customer_id: int, balance: int) -> None:
         """Top an account up (or down): what a customer does between retries."""
         self._conn.execute("BEGIN IMMEDIATE")
@@ -197,3 +199,89 @@ class SimLedger:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class MemoryBooks:
+    """Books for benchmarks (`ledger=:memory:`): the simulated provider then costs
+    next to nothing, so what a benchmark measures is antaeus.
+
+    Accounts are read from the ledger file as they are first charged, and nothing is
+    written back. Memory stays flat however many invoices a pass charges: only the
+    most recent WINDOW keys and debited accounts are remembered, the way a real
+    provider forgets idempotency keys after a retention period. A replay of an older
+    key is treated as a new request. That is why this is for benchmarks only.
+    """
+
+    label = MEMORY
+    WINDOW = 50_000
+    READ_AHEAD = 1_000
+
+    def __init__(self, source: SimLedger | None) -> None:
+        self._source = source
+        self._balances: dict[int, tuple[str, int] | None] = {}
+        self._balance_order: deque[int] = deque()
+        # key -> (invoice, customer, amount, currency, outcome)
+        self._charges: dict[str, tuple[int, int, int, str, str]] = {}
+        self._charge_order: deque[str] = deque()
+        self._read = (1, 0)  # the id range the last read-ahead covered
+
+    @classmethod
+    def copy_of(cls, path: Path) -> MemoryBooks:
+        return cls(SimLedger.open(path) if path.is_file() else None)
+
+    def _read_ahead(self, customer_id: int) -> tuple[str, int] | None:
+        """Load the accounts from `customer_id` on: passes charge customers in id order,
+        so one query serves the next thousand charges."""
+        low, high = self._read
+        if low <= customer_id <= high or self._source is None:
+            return None  # read ahead already, and it was not there: an unknown customer
+        found = self._source.accounts_from(customer_id, self.READ_AHEAD)
+        balances, order = self._balances, self._balance_order
+        for cid, cur, balance in found:
+            if cid not in balances:
+                balances[cid] = (cur, balance)
+                order.append(cid)
+        while len(order) > self.WINDOW:
+            balances.pop(order.popleft(), None)
+        self._read = (customer_id, found[-1][0] if len(found) == self.READ_AHEAD else 2**63)
+        return balances.get(customer_id)
+
+    def charge(
+        self, key: str, invoice_id: int, customer_id: int, amount: int, currency: str
+    ) -> str:
+        first = self._charges.get(key)
+        if first is not None:
+            if first[:4] != (invoice_id, customer_id, amount, currency):
+                raise KeyReused(f"idempotency key {key} was first used for invoice {first[0]}")
+            return first[4]
+        balances = self._balances
+        account = (
+            balances[customer_id] if customer_id in balances else self._read_ahead(customer_id)
+        )
+        if account is None:
+            outcome = "customer_not_found"
+        elif account[0] != currency:
+            outcome = "currency_mismatch"
+        elif account[1] < amount:
+            outcome = "declined"
+        else:
+            outcome = "charged"
+            balances[customer_id] = (account[0], account[1] - amount)
+        self._charges[key] = (invoice_id, customer_id, amount, currency, outcome)
+        order = self._charge_order
+        order.append(key)
+        if len(order) > self.WINDOW:
+            del self._charges[order.popleft()]
+        return outcome
+
+    def charges(self) -> list[dict[str, object]]:
+        names = ("invoice_id", "customer_id", "amount", "currency", "outcome")
+        return [
+            {"idempotency_key": key, **dict(zip(names, row, strict=True))}
+            for key, row in sorted(self._charges.items())
+        ]
+
+    def close(self) -> None:
+        self._charges.clear()
+        if self._source is not None:
+            self._source.close()

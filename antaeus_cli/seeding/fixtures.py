@@ -68,7 +68,7 @@ def parse_fixture(data: object, where: str) -> Scenario:
         for i, item in enumerate(_list(top["invoices"], f"{where}: invoices"))
     ]
     _unique([i.id for i in invoices], f"{where}: invoices", "id")
-    return Scenario(customers, invoices, description)
+    return Scenario.of(customers, invoices, description)
 
 
 def _customer(data: object, where: str) -> SeedCustomer:

@@ -1,4 +1,8 @@
-"""The challenge's data set, with a few planted cases so a demo shows every outcome."""
+"""The challenge's data set, with a few planted cases so a demo shows every outcome.
+
+Rows are produced one at a time from seeded random streams, so the same seed gives
+the same data, and a million invoices never sit in memory at once.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ MIN_AMOUNT = 10_00  # 10.00 in minor units
 MAX_AMOUNT = 500_00  # 500.00
 RICH = 1_000_000_00  # a balance that covers any pending invoice
 PLANT_FROM = 10  # smaller data sets get no planted cases
+CODES = [c.value for c in Currency]
 
 UNKNOWN_CUSTOMER = "customer unknown to the provider"
 LOW_BALANCE = "balance too low (declined)"
@@ -37,23 +42,74 @@ def generate(options: GenerateOptions) -> Scenario:
     """`customers` customers in random currencies, each with `invoices_per_customer`
     invoices: the first PENDING and due on the first of the as-of month, the rest
     PAID in the months before. Amounts are 10.00 to 500.00."""
-    rng = random.Random(options.seed)
-    count = options.customers
-    currencies = [rng.choice(list(Currency)).value for _ in range(count)]
-    pending = [rng.randint(MIN_AMOUNT, MAX_AMOUNT) for _ in range(count)]
-    planted = _plant(rng, count) if count >= PLANT_FROM and options.invoices_per_customer else {}
-    by_customer = {cid: label for label, ids in planted.items() for cid in ids}
-    customers = [
-        SeedCustomer(cid, currencies[cid - 1], _account(rng, cid, currencies, pending, by_customer))
-        for cid in range(1, count + 1)
-    ]
-    scenario = Scenario(customers, [], f"generated with --seed {options.seed}")
-    scenario.invoices = list(_invoices(options, currencies, pending, by_customer))
-    scenario.planted = {
-        label: [_first_invoice(cid, options.invoices_per_customer) for cid in ids]
-        for label, ids in planted.items()
-    }
-    return scenario
+    data = _Generated(options)
+    return Scenario(
+        data.customers,
+        data.invoices,
+        f"generated with --seed {options.seed}",
+        {
+            label: [_first_invoice(cid, options.invoices_per_customer) for cid in ids]
+            for label, ids in data.planted.items()
+        },
+    )
+
+
+class _Generated:
+    def __init__(self, options: GenerateOptions) -> None:
+        self.options = options
+        count = options.customers
+        plants = count >= PLANT_FROM and options.invoices_per_customer > 0
+        self.planted = _plant(random.Random(f"{options.seed}:plant"), count) if plants else {}
+        self.label = {cid: label for label, ids in self.planted.items() for cid in ids}
+
+    def _base(self) -> Iterator[tuple[int, str, int]]:
+        """(customer id, currency, pending amount): the stream both tables share."""
+        rng = random.Random(self.options.seed)
+        choice, randint = rng.choice, rng.randint
+        for cid in range(1, self.options.customers + 1):
+            yield cid, choice(CODES), randint(MIN_AMOUNT, MAX_AMOUNT)
+
+    def customers(self) -> Iterator[SeedCustomer]:
+        balances = random.Random(f"{self.options.seed}:balance")
+        for cid, currency, pending in self._base():
+            yield SeedCustomer(cid, currency, self._account(balances, cid, currency, pending))
+
+    def _account(self, rng: random.Random, cid: int, currency: str, pending: int) -> Account | None:
+        label = self.label.get(cid)
+        if label is None:
+            return Account(cid, currency, RICH)
+        if label == UNKNOWN_CUSTOMER:
+            return None
+        if label == LOW_BALANCE:
+            return Account(cid, currency, rng.randint(0, pending - 1))
+        if label == PROVIDER_MISMATCH:
+            return Account(cid, _other(currency), RICH)
+        return Account(cid, currency, RICH)
+
+    def invoices(self) -> Iterator[SeedInvoice]:
+        per = self.options.invoices_per_customer
+        rng = random.Random(f"{self.options.seed}:invoices")
+        due = first_of_month(self.options.as_of)
+        past = [months_before(due, k) for k in range(per)]
+        for cid, currency, pending in self._base():
+            first = _first_invoice(cid, per)
+            if per:
+                yield self._pending(first, cid, currency, pending, due)
+            for k in range(1, per):
+                amount = rng.randint(MIN_AMOUNT, MAX_AMOUNT)
+                yield SeedInvoice(first + k, cid, amount, currency, past[k], "PAID")
+
+    def _pending(
+        self, invoice_id: int, cid: int, currency: str, amount: int, due: date
+    ) -> SeedInvoice:
+        label = self.label.get(cid)
+        if label == LOCAL_MISMATCH:
+            currency = _other(currency)
+        elif label == ZERO_AMOUNT:
+            amount = 0
+        elif label == UNKNOWN_CURRENCY:
+            currency = "XYZ"
+        return SeedInvoice(invoice_id, cid, amount, currency, due)
 
 
 def _plant(rng: random.Random, count: int) -> dict[str, list[int]]:
@@ -72,54 +128,9 @@ def _plant(rng: random.Random, count: int) -> dict[str, list[int]]:
     return planted
 
 
-def _account(
-    rng: random.Random, cid: int, currencies: list[str], pending: list[int], planted: dict[int, str]
-) -> Account | None:
-    label = planted.get(cid)
-    currency = currencies[cid - 1]
-    if label == UNKNOWN_CUSTOMER:
-        return None
-    if label == LOW_BALANCE:
-        return Account(cid, currency, rng.randint(0, pending[cid - 1] - 1))
-    if label == PROVIDER_MISMATCH:
-        return Account(cid, _other(currency), RICH)
-    return Account(cid, currency, RICH)
-
-
-def _invoices(
-    options: GenerateOptions, currencies: list[str], pending: list[int], planted: dict[int, str]
-) -> Iterator[SeedInvoice]:
-    rng = random.Random(f"{options.seed}:invoices")
-    per = options.invoices_per_customer
-    due = first_of_month(options.as_of)
-    for cid in range(1, options.customers + 1):
-        currency = currencies[cid - 1]
-        amount = pending[cid - 1]
-        label = planted.get(cid)
-        if label == LOCAL_MISMATCH:
-            currency = _other(currency)
-        elif label == ZERO_AMOUNT:
-            amount = 0
-        elif label == UNKNOWN_CURRENCY:
-            currency = "XYZ"
-        first = _first_invoice(cid, per)
-        if per:
-            yield SeedInvoice(first, cid, amount, currency, due)
-        for k in range(1, per):
-            yield SeedInvoice(
-                first + k,
-                cid,
-                rng.randint(MIN_AMOUNT, MAX_AMOUNT),
-                currencies[cid - 1],
-                months_before(due, k),
-                status="PAID",
-            )
-
-
 def _first_invoice(cid: int, per: int) -> int:
     return (cid - 1) * per + 1
 
 
 def _other(currency: str) -> str:
-    codes = [c.value for c in Currency]
-    return codes[(codes.index(currency) + 1) % len(codes)]
+    return CODES[(CODES.index(currency) + 1) % len(CODES)]

@@ -1,22 +1,27 @@
-"""A data set to seed: customers, their provider accounts, and invoices. Pure data."""
+"""A data set to seed: customers, their provider accounts, and invoices. Pure data.
+
+A scenario hands out its rows through functions, so a generated million-invoice
+data set is produced row by row, never held in memory, and can be read twice (once
+for the database, once for the provider's accounts).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from antaeus_cli.provider.sim_ledger import Account
 
 
-@dataclass(frozen=True, slots=True)
-class SeedCustomer:
+class SeedCustomer(NamedTuple):
     id: int
     currency: str
     account: Account | None  # None: the provider does not know this customer
 
 
-@dataclass(frozen=True, slots=True)
-class SeedInvoice:
+class SeedInvoice(NamedTuple):
     id: int
     customer_id: int
     amount: int
@@ -29,8 +34,18 @@ class SeedInvoice:
 
 @dataclass(slots=True)
 class Scenario:
-    customers: list[SeedCustomer]
-    invoices: list[SeedInvoice]
+    customers: Callable[[], Iterable[SeedCustomer]]
+    invoices: Callable[[], Iterable[SeedInvoice]]
     description: str = ""
-    # What was planted to make every outcome show up: label -> invoice or customer ids.
+    # What was planted to make every outcome show up: label -> invoice ids.
     planted: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        customers: Sequence[SeedCustomer],
+        invoices: Sequence[SeedInvoice],
+        description: str = "",
+    ) -> Scenario:
+        """A scenario held in lists, such as a fixture file."""
+        return cls(lambda: customers, lambda: invoices, description)

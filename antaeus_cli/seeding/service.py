@@ -7,19 +7,21 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from antaeus_cli.errors import DatabaseExists, InputError, LockHeld
-from antaeus_cli.provider.sim_ledger import Account, SimLedger
+from antaeus_cli.provider.sim_ledger import SimLedger
 from antaeus_cli.seeding.scenario import Scenario, SeedInvoice
 from antaeus_cli.store import runs
 from antaeus_cli.store.bulk import load_rows
 from antaeus_cli.store.database import Store
 
 _SIDE_FILES = ("-wal", "-shm")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +62,20 @@ def seed(
     for temp in staged.values():
         _remove_with_side_files(temp)
     by_status: Counter[str] = Counter()
-    accounts: list[Account] = [c.account for c in scenario.customers if c.account is not None]
+    tally = Counter[str]()
     try:
         store = Store.create(staged[db_path])
         try:
             load_rows(
                 store,
-                ({"id": c.id, "currency": c.currency} for c in scenario.customers),
-                _invoice_rows(scenario.invoices, now.isoformat(), by_status),
+                ((c.id, c.currency) for c in _counted(scenario.customers(), tally, "customers")),
+                _invoice_rows(scenario.invoices(), now.isoformat(), by_status),
             )
         finally:
             store.close()
         if ledger_path is not None:
-            SimLedger.create(staged[ledger_path], accounts).close()
+            accounts = (c.account for c in scenario.customers() if c.account is not None)
+            SimLedger.create(staged[ledger_path], _counted(accounts, tally, "accounts")).close()
     except BaseException:
         for temp in staged.values():
             _remove_with_side_files(temp)
@@ -84,8 +87,8 @@ def seed(
         db_path=db_path,
         ledger_path=ledger_path,
         description=scenario.description,
-        customers=len(scenario.customers),
-        accounts=len(accounts) if ledger_path is not None else 0,
+        customers=tally["customers"],
+        accounts=tally["accounts"],
         invoices=dict(sorted(by_status.items())),
         planted=scenario.planted,
         moved_aside=moved,
@@ -143,26 +146,33 @@ def _remove_with_side_files(path: Path) -> None:
             candidate.unlink()
 
 
+def _counted(rows: Iterable[_T], tally: Counter[str], name: str) -> Iterator[_T]:
+    for row in rows:
+        tally[name] += 1
+        yield row
+
+
 def _invoice_rows(
-    invoices: list[SeedInvoice], stamp: str, by_status: Counter[str]
-) -> Iterator[dict[str, object]]:
+    invoices: Iterable[SeedInvoice], stamp: str, by_status: Counter[str]
+) -> Iterator[tuple[object, ...]]:
+    """Rows in INVOICE_COLUMNS order."""
     for inv in invoices:
         by_status[inv.status] += 1
         due = inv.due_date.isoformat()
         failed = inv.status == "FAILED"
-        yield {
-            "id": inv.id,
-            "customer_id": inv.customer_id,
-            "amount": inv.amount,
-            "currency": inv.currency,
-            "status": inv.status,
-            "due_date": due,
-            "decline_count": inv.decline_count,
-            "first_declined_on": due if failed else None,
-            "next_retry_on": inv.next_retry_on.isoformat() if inv.next_retry_on else None,
-            "failure_code": "declined" if failed else None,
-            "failure_detail": "declined before this database was seeded" if failed else None,
-            "created_at": stamp,
-            "updated_at": stamp,
-            "paid_at": f"{due}T00:00:00+00:00" if inv.status == "PAID" else None,
-        }
+        yield (
+            inv.id,
+            inv.customer_id,
+            inv.amount,
+            inv.currency,
+            inv.status,
+            due,
+            inv.decline_count,
+            due if failed else None,
+            inv.next_retry_on.isoformat() if inv.next_retry_on else None,
+            "declined" if failed else None,
+            "declined before this database was seeded" if failed else None,
+            stamp,
+            stamp,
+            f"{due}T00:00:00+00:00" if inv.status == "PAID" else None,
+        )

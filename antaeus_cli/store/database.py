@@ -10,7 +10,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-from antaeus_cli.errors import DatabaseNotFound, NotAnAntaeusDatabase, SchemaTooNew
+from antaeus_cli.errors import (
+    DatabaseNotFound,
+    NotAnAntaeusDatabase,
+    SchemaTooNew,
+    StorageError,
+)
 from antaeus_cli.sqlite_files import connect, set_wal, translate_errors
 from antaeus_cli.store.schema import (
     APPLICATION_ID,
@@ -44,14 +49,15 @@ class Store:
             )
         if not path.is_file():
             raise NotAnAntaeusDatabase(f"'{path}' is not a file: pass --db with a database file")
+        _require_sqlite()
         conn = connect(path)
         try:
             with translate_errors(path):
                 _check_identity(conn, path)
             set_wal(conn, path)
             with translate_errors(path):
-                conn.execute("PRAGMA foreign_keys = ON")
                 migrate(conn)
+                conn.execute("PRAGMA foreign_keys = ON")
         except BaseException:
             conn.close()
             raise
@@ -60,12 +66,13 @@ class Store:
     @classmethod
     def create(cls, path: Path) -> Store:
         """Create a new, empty database at `path` (which must not exist yet)."""
+        _require_sqlite()
         conn = connect(path, create=True)
         try:
             set_wal(conn, path)
             with translate_errors(path):
-                conn.execute("PRAGMA foreign_keys = ON")
                 migrate(conn)
+                conn.execute("PRAGMA foreign_keys = ON")
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('namespace', ?)", (secrets.token_hex(4),)
@@ -134,3 +141,14 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
     raise NotAnAntaeusDatabase(
         f"'{path}' is a SQLite database but not an antaeus one: pass --db with the right file"
     )
+
+
+MIN_SQLITE = (3, 38, 0)  # JSON functions built in: answers are recorded through json_each
+
+
+def _require_sqlite() -> None:
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StorageError(
+            f"this Python's SQLite is {sqlite3.sqlite_version}; antaeus needs "
+            f"{'.'.join(map(str, MIN_SQLITE))} or newer: use a newer Python build"
+        )

@@ -28,7 +28,6 @@ def row(
         currency=currency,
         customer_currency=customer_currency,
         status=InvoiceStatus.PENDING,
-        attempt_count=0,
         dunning=DunningState(),
     )
 

@@ -31,8 +31,9 @@ def test_a_crash_after_the_provider_charged_is_reconciled_without_a_second_charg
     provider = FakeProvider(crash_after_booking={3})
     with pytest.raises(Crash):
         bill(provider, batch_size=10)
-    # The crash left invoice 3's attempt open; 4 and 5 were claimed but never sent.
-    assert sql("SELECT status FROM invoice WHERE id = 3") == [("PROCESSING",)]
+    # The crash left invoice 3's attempt open; 4 and 5 were claimed but never sent. The
+    # invoices themselves are untouched until an answer is recorded.
+    assert sql("SELECT status FROM invoice WHERE id = 3") == [("PENDING",)]
     assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 3") == [("started",)]
     result = bill(provider)
     assert result.counts.reconciled >= 1

@@ -120,19 +120,18 @@ def test_all_refusals_are_named_in_one_message(make: Callable[..., Path], bill: 
     assert "\n" not in refused.value.message
 
 
-def test_a_claim_guard_refuses_an_invoice_changed_underneath(
+def test_no_second_key_is_issued_while_one_is_open(
     make: Callable[..., Path], db_path: Path
 ) -> None:
     from datetime import UTC, datetime
 
     from antaeus_cli.billing.sources import ClaimContext, claim_rows
-    from antaeus_cli.errors import ClaimConflict
-    from antaeus_cli.store import ledger, runs
+    from antaeus_cli.store import claims, runs
     from antaeus_cli.store.database import Store
     from tests.conftest import ME
     from tests.fakes import dead
 
-    make((1, 100, "EUR"))
+    make((1, 100, "EUR"), (2, 100, "EUR"))
     store = Store.open(db_path)
     try:
         run = runs.start_run(
@@ -144,16 +143,16 @@ def test_a_claim_guard_refuses_an_invoice_changed_underneath(
             now=datetime.now(UTC),
             is_alive=dead,
         )
-        with store.reading() as conn:
-            rows = ledger.due_batch(conn, ledger.Due.BILL, date(2026, 12, 1), 0, 10)
-        other = sqlite3.connect(db_path)
-        other.execute("UPDATE invoice SET status = 'PAID', paid_at = 'x' WHERE id = 1")
-        other.commit()
-        other.close()
-        with pytest.raises(ClaimConflict), store.transaction() as conn:
-            claim_rows(conn, ClaimContext(run.run_id, "bill", "ns"), datetime.now(UTC), rows)
-        with store.reading() as conn:
-            assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
+        context = ClaimContext(run.run_id, "bill", "ns")
+        with store.transaction() as conn:
+            rows = claims.due_batch(conn, claims.Due.BILL, date(2026, 12, 1), 0, 1)
+            first = claim_rows(conn, context, datetime.now(UTC), rows)
+        assert [a.invoice.id for a in first.attempts] == [1]
+        with store.transaction() as conn:  # invoice 1 is still PENDING, its attempt open
+            rows = claims.due_batch(conn, claims.Due.BILL, date(2026, 12, 1), 0, 10)
+            assert [r.id for r in rows if r.in_flight] == [1]
+            again = claim_rows(conn, context, datetime.now(UTC), rows)
+        assert [a.invoice.id for a in again.attempts] == [2]
     finally:
         store.close()
 

@@ -17,6 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "antaeus_cli"
 ALLOWED_IN_SQL = {
     "_ROW_COLUMNS",
     "_FROM",
+    "_LATEST",
+    "CHARGEABLE_SQL",
+    "in_range",
     "due.value",
     "assignments",
     "placeholders",

@@ -6,6 +6,7 @@ import re
 import sqlite3
 import stat
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -97,21 +98,68 @@ def test_migrations_run_forward_once_each_in_a_transaction(tmp_path: Path) -> No
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'b'").fetchone()[0] == 0
 
 
-def _check_set(sql: str, column: str) -> set[str]:
-    match = re.search(rf"{column}\s+IN\s*\(([^)]*)\)", sql)
-    assert match, column
-    return set(re.findall(r"'([^']+)'", match.group(1)))
+def _allowed(table_sql: str, column: str) -> set[str]:
+    """The values a CHECK allows for `column`, written as `column = '...'` chains."""
+    return set(re.findall(rf"\b{column}\s*=\s*'([^']+)'", table_sql))
 
 
-def test_the_schema_checks_match_the_domain_enums() -> None:
-    ddl = schema.MIGRATIONS[0]
-    invoice = ddl[ddl.index("CREATE TABLE invoice") :]
-    attempt = ddl[ddl.index("CREATE TABLE payment_attempt") :]
-    run = ddl[ddl.index("CREATE TABLE billing_run") :]
-    assert _check_set(invoice, "status") == {s.value for s in InvoiceStatus}
-    assert _check_set(invoice, "failure_code") == {c.value for c in FailureCode}
-    assert _check_set(attempt, "outcome") == {o.value for o in AttemptOutcome}
-    assert _check_set(run, "status") == {s.value for s in RunStatus}
+def test_the_schema_checks_match_the_domain_enums(make: Callable[..., Path], db_path: Path) -> None:
+    make((1, 1000, "EUR"))
+    conn = sqlite3.connect(db_path)
+    tables = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    conn.close()
+    assert _allowed(tables["invoice"], "status") == {s.value for s in InvoiceStatus}
+    assert _allowed(tables["invoice"], "failure_code") == {c.value for c in FailureCode}
+    assert _allowed(tables["payment_attempt"], "outcome") == {o.value for o in AttemptOutcome}
+    assert " IN (" not in tables["invoice"] + tables["payment_attempt"]  # see migrations/v2.py
+    run_statuses = re.search(r"status\s+IN\s*\(([^)]*)\)", tables["billing_run"])
+    assert run_statuses is not None
+    assert set(re.findall(r"'([^']+)'", run_statuses.group(1))) == {s.value for s in RunStatus}
+
+
+def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
+    from antaeus_cli.billing.engine import PassSettings, StopRequest
+    from antaeus_cli.billing.results import Command, SilentObserver
+    from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+    from tests.conftest import ME
+    from tests.fakes import FakeProvider, FixedClock, dead
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, schema.MIGRATIONS[:1]) == [1]
+    conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d')")
+    conn.execute("INSERT INTO customer VALUES (1, 'EUR')")
+    conn.execute(
+        "INSERT INTO invoice (id, customer_id, amount, currency, due_date, created_at, "
+        "updated_at) VALUES (1, 1, 700, 'EUR', '2026-12-01', 't', 't'), "
+        "(2, 1, 900, 'EUR', '2026-12-01', 't', 't')"
+    )
+    conn.close()
+    store = Store.open(path)
+    try:
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 2
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        result = run_pass(
+            store,
+            FakeProvider(),
+            PassRequest(Command.BILL, PassSettings(as_of=date(2026, 12, 1))),
+            Runtime(FixedClock(), StopRequest(), SilentObserver(), ME, dead),
+        )
+        assert result.counts.paid == 2
+        names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
+        assert {
+            "invoice_pending",
+            "invoice_failed",
+            "payment_attempt_open",
+            "payment_attempt_settled_is_final",
+            "payment_attempt_no_delete",
+        } <= names
+        assert "invoice_by_status" not in names
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            store.conn.execute("DELETE FROM payment_attempt")
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,253 @@
+"""Claims: choosing what is due and writing attempt rows before any provider call.
+
+Every function here runs inside a write transaction the caller opened with
+`Store.transaction()`: what is read and what is claimed are one atomic step.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from antaeus_cli.domain.attempt import Attempt
+from antaeus_cli.domain.invoice import (
+    NEVER_DECLINED,
+    STATUS_BY_VALUE,
+    DunningState,
+    Invoice,
+    InvoiceRow,
+    Rejection,
+)
+from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
+
+# The invoice's latest attempt, as attempt_no * 2 + (1 if it is still open): one index
+# probe answers both "which key comes next" and "is one in flight".
+_LATEST = (
+    "coalesce((SELECT a.attempt_no * 2 + (a.finished_at IS NULL) FROM payment_attempt a "
+    "WHERE a.invoice_id = i.id ORDER BY a.attempt_no DESC LIMIT 1), 0)"
+)
+_ROW_COLUMNS = (
+    "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
+    f"i.decline_count, i.first_declined_on, {_LATEST}"
+)
+_FROM = "FROM invoice i LEFT JOIN customer c ON c.id = i.customer_id"
+
+# The SQL form of domain.invoice.check_chargeable, used to claim a batch in one
+# statement. It is only a prefilter: every row it does not accept goes through the
+# Python check, which stays the authority. A property test keeps the two in step.
+_KNOWN_CURRENCY = " OR ".join(f"i.currency = '{c.value}'" for c in Currency)
+CHARGEABLE_SQL = (
+    f"coalesce(typeof(i.amount) = 'integer' AND i.amount BETWEEN 1 AND {MAX_CHARGE_MINOR:d} "
+    f"AND typeof(i.currency) = 'text' AND ({_KNOWN_CURRENCY}) "
+    "AND typeof(i.customer_id) = 'integer' AND c.currency = i.currency, 0)"
+)
+
+
+_CURRENCY = {c.value: c for c in Currency}
+
+
+class Due(enum.Enum):
+    """Which invoices a pass charges; each value is a constant SQL condition."""
+
+    BILL = "i.status = 'PENDING' AND i.due_date <= :as_of"
+    RETRY = "i.status = 'FAILED' AND i.next_retry_on <= :as_of"
+
+
+class ClaimedBatch(NamedTuple):
+    attempts: list[Attempt]  # claimed in one statement: chargeable, not in flight
+    others: list[InvoiceRow]  # the rest of the range, for the Python check to judge
+    upto: int  # the last invoice id the batch covers
+
+
+def claim_due(
+    conn: sqlite3.Connection,
+    due: Due,
+    as_of: date,
+    after_id: int,
+    limit: int,
+    *,
+    namespace: str,
+    run_id: int,
+    command: str,
+    now: datetime,
+) -> ClaimedBatch | None:
+    """Claim the next `limit` due invoices after `after_id` in one INSERT ... SELECT.
+
+    Keyset pagination: each batch is an index range scan, however large the table.
+    Returns None when nothing is due past `after_id`.
+    """
+    params: dict[str, object] = {"as_of": as_of.isoformat(), "after": after_id, "limit": limit}
+    upto, due_count = conn.execute(
+        f"SELECT max(id), count(*) FROM (SELECT i.id FROM invoice i WHERE {due.value} "
+        "AND i.id > :after ORDER BY i.id LIMIT :limit)",
+        params,
+    ).fetchone()
+    if upto is None:
+        return None
+    params["upto"] = upto
+    in_range = f"{due.value} AND i.id > :after AND i.id <= :upto"
+    # MATERIALIZED: the latest-attempt probe runs once per invoice, not once per use.
+    claimed = conn.execute(
+        f"WITH i AS MATERIALIZED (SELECT i.*, {_LATEST} AS latest FROM invoice i "
+        f"WHERE {in_range}) "
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, started_at) "
+        "SELECT i.id, i.customer_id, (i.latest >> 1) + 1, "
+        ":ns || '-inv-' || i.id || '-' || ((i.latest >> 1) + 1), "
+        ":run, :command, i.amount, i.currency, i.status, :stamp "
+        "FROM i LEFT JOIN customer c ON c.id = i.customer_id "
+        f"WHERE i.latest & 1 = 0 AND {CHARGEABLE_SQL} ORDER BY i.id "
+        "RETURNING id, invoice_id, customer_id, attempt_no, idempotency_key, amount, currency, "
+        "from_status",
+        {**params, "ns": namespace, "run": run_id, "command": command, "stamp": now.isoformat()},
+    ).fetchall()
+    others: list[tuple[Any, ...]] = []
+    if len(claimed) < due_count:  # what the prefilter left, for the Python check to judge
+        params["claimed"] = json.dumps([row[1] for row in claimed])
+        others = conn.execute(
+            f"SELECT {_ROW_COLUMNS} {_FROM} WHERE {in_range} "
+            "AND i.id NOT IN (SELECT value FROM json_each(:claimed)) ORDER BY i.id",
+            params,
+        ).fetchall()
+    return ClaimedBatch(_attempts(conn, claimed), [_invoice_row(row) for row in others], int(upto))
+
+
+def _attempts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Attempt]:
+    """Attempts from RETURNING rows, in invoice order, with each invoice's dunning state."""
+    rows.sort(key=lambda row: row[1])
+    unpaid_before = [row[1] for row in rows if row[7] != "PENDING"]
+    dunning = _dunning(conn, unpaid_before) if unpaid_before else {}
+    return [
+        Attempt(
+            Invoice(row[1], row[2], Money(row[5], _CURRENCY[row[6]])),
+            row[3],
+            row[4],
+            dunning.get(row[1], NEVER_DECLINED),
+            STATUS_BY_VALUE[row[7]],
+            False,
+            row[0],
+        )
+        for row in rows
+    ]
+
+
+def _dunning(conn: sqlite3.Connection, invoice_ids: list[int]) -> dict[int, DunningState]:
+    found = conn.execute(
+        "SELECT id, decline_count, first_declined_on FROM invoice "
+        "WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(invoice_ids),),
+    )
+    return {
+        row[0]: DunningState(row[1], date.fromisoformat(row[2]) if row[2] else None)
+        for row in found
+    }
+
+
+def due_batch(
+    conn: sqlite3.Connection, due: Due, as_of: date, after_id: int, limit: int
+) -> list[InvoiceRow]:
+    """The next due invoices after `after_id`, in id order, as rows to check (read-only)."""
+    rows = conn.execute(
+        f"SELECT {_ROW_COLUMNS} {_FROM} WHERE {due.value} AND i.id > :after "
+        "ORDER BY i.id LIMIT :limit",
+        {"as_of": as_of.isoformat(), "after": after_id, "limit": limit},
+    ).fetchall()
+    return [_invoice_row(row) for row in rows]
+
+
+def count_due(conn: sqlite3.Connection, due: Due, as_of: date) -> int:
+    """How many invoices a pass would select; for progress reporting only."""
+    row = conn.execute(
+        f"SELECT count(*) FROM invoice i WHERE {due.value}", {"as_of": as_of.isoformat()}
+    ).fetchone()
+    return int(row[0])
+
+
+def invoices_by_id(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, InvoiceRow]:
+    placeholders = ", ".join("?" for _ in ids)
+    rows = conn.execute(f"SELECT {_ROW_COLUMNS} {_FROM} WHERE i.id IN ({placeholders})", ids)
+    return {int(row[0]): _invoice_row(row) for row in rows}
+
+
+def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
+    """Columns the schema constrains are typed; the others stay raw, to be checked."""
+    declines, first, latest = row[6], row[7], row[8]
+    dunning = (
+        NEVER_DECLINED
+        if not declines and first is None
+        else DunningState(declines, date.fromisoformat(first) if first else None)
+    )
+    return InvoiceRow(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        STATUS_BY_VALUE[row[5]],
+        dunning,
+        latest >> 1,
+        bool(latest & 1),
+    )
+
+
+def claim(
+    conn: sqlite3.Connection,
+    *,
+    run_id: int,
+    command: str,
+    now: datetime,
+    attempts: Sequence[Attempt],
+) -> None:
+    """Write attempt rows for invoices the Python check approved, before any call.
+
+    The invoice itself is not touched until its answer is recorded: the open attempt
+    row is what says the charge is in flight. The claim is atomic because the rows
+    were read in this same write transaction, and an invoice with an open attempt is
+    never claimed again.
+    """
+    stamp = now.isoformat()
+    conn.executemany(
+        "INSERT INTO payment_attempt (id, invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, started_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                a.id,
+                a.invoice.id,
+                a.invoice.customer_id,
+                a.attempt_no,
+                a.key,
+                run_id,
+                command,
+                a.invoice.amount.minor,
+                a.invoice.amount.currency,
+                a.from_status,
+                stamp,
+            )
+            for a in attempts
+        ],
+    )
+
+
+def reject(
+    conn: sqlite3.Connection, *, now: datetime, rejected: Sequence[tuple[InvoiceRow, Rejection]]
+) -> None:
+    """Send invoices that failed a local check to an operator, without calling the provider."""
+    stamp = now.isoformat()
+    conn.executemany(
+        "UPDATE invoice SET status = 'NEEDS_OPERATOR', failure_code = ?, failure_detail = ?, "
+        "next_retry_on = NULL, updated_at = ? WHERE id = ? AND status = ?",
+        [
+            (rejection.code.value, rejection.detail, stamp, row.id, row.status.value)
+            for row, rejection in rejected
+        ],
+    )
+
+
+def next_attempt_id(conn: sqlite3.Connection) -> int:
+    """The id the next attempt row gets, assigned under the write lock."""
+    return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM payment_attempt").fetchone()[0])

@@ -1,0 +1,338 @@
+"""End-to-end benchmarks of `antaeus`, each against a floor measured in the same run.
+
+    python benchmarks/bench_bill.py                 # what `make bench` runs
+    python benchmarks/bench_bill.py --quick         # a small smoke run
+
+Every figure is the median of --runs runs (default 3) of the real CLI started as a
+subprocess, on a fresh copy of the same seeded database each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+AS_OF = "2026-12-01"
+OVERHEAD_SPEC = "sim://?latency_ms=0&ledger=:memory:"
+
+
+@dataclass
+class Mark:
+    what: str
+    figure: str
+    target: str
+    ok: bool
+
+    def line(self) -> str:
+        return f"  {'PASS' if self.ok else 'FAIL'}  {self.what:<44} {self.figure:<34} {self.target}"
+
+
+def env() -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANTAEUS_")}
+    return {**clean, "NO_COLOR": "1"}
+
+
+def timed(args: list[str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MB and stdout of one CLI run (wait4 gives the RSS of
+    exactly this child)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "antaeus_cli", *args],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    streams: dict[str, str] = {}
+    readers = [
+        threading.Thread(target=lambda name=name, pipe=pipe: streams.update({name: pipe.read()}))
+        for name, pipe in (("out", proc.stdout), ("err", proc.stderr))
+    ]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    for reader in readers:
+        reader.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{args} exited {proc.returncode}: {streams['err'][-500:]}")
+    return elapsed, int(usage.ru_maxrss / 1024), streams["out"]
+
+
+def seed(folder: Path, invoices: int) -> tuple[Path, float]:
+    db = folder / "template.db"
+    seconds, _, _ = timed(
+        [
+            "--db",
+            str(db),
+            "seed",
+            "--customers",
+            str(invoices),
+            "--invoices-per-customer",
+            "1",
+            "--seed",
+            "1",
+            "--as-of",
+            AS_OF,
+        ]
+    )
+    return db, seconds
+
+
+def fresh_copy(template: Path, folder: Path, name: str) -> Path:
+    target = folder / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir()
+    for path in template.parent.glob(f"{template.stem}*"):
+        shutil.copy(path, target / path.name.replace(template.stem, "antaeus"))
+    return target / "antaeus.db"
+
+
+def floor_seconds(db: Path) -> float:
+    """One bulk UPDATE of every PENDING invoice: what SQLite allows at the very least.
+    paid_at is set too, because the schema requires it of a PAID invoice."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    start = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "UPDATE invoice SET status = 'PAID', paid_at = ? WHERE status = 'PENDING'",
+        (datetime.now(UTC).isoformat(),),
+    )
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    conn.close()
+    return seconds
+
+
+def median(runs: int, measure: Callable[[int], float]) -> float:
+    return statistics.median(measure(i) for i in range(runs))
+
+
+def bench_overhead(folder: Path, sizes: list[int], runs: int) -> tuple[list[Mark], list[str]]:
+    marks: list[Mark] = []
+    table = ["  invoices   seed s   bill s   inv/s      floor s   ratio   peak RSS   report s"]
+    rss_by_size: dict[int, float] = {}
+    for size in sizes:
+        template, seed_s = seed(folder, size)
+        bills, rsss, floors, reports = [], [], [], []
+        for run in range(runs):
+            db = fresh_copy(template, folder, f"run-{size}-{run}")
+            seconds, rss, out = timed(
+                ["--db", str(db), "bill", "--as-of", AS_OF, "--json", "--provider", OVERHEAD_SPEC]
+            )
+            counts = json.loads(out)["counts"]
+            settled = counts["paid"] + counts["declined"] + counts["needs_operator"]
+            if settled != size:
+                raise RuntimeError(f"{size} invoices, but {settled} settled: {counts}")
+            bills.append(seconds)
+            rsss.append(rss)
+            reports.append(timed(["--db", str(db), "report", "--format", "json"])[0])
+            floors.append(floor_seconds(fresh_copy(template, folder, f"floor-{size}-{run}")))
+            shutil.rmtree(db.parent)
+            shutil.rmtree(folder / f"floor-{size}-{run}")
+        bill_s, floor_s = statistics.median(bills), statistics.median(floors)
+        rss_by_size[size] = statistics.median(rsss)
+        report_s = statistics.median(reports)
+        table.append(
+            f"  {size:>8,}   {seed_s:6.2f}   {bill_s:6.2f}   {size / bill_s:>8,.0f}   "
+            f"{floor_s:7.3f}   {bill_s / floor_s:5.1f}x   {rss_by_size[size]:5.0f} MB   "
+            f"{report_s:6.3f}"
+        )
+        if size >= 1_000_000:
+            marks += [
+                Mark(
+                    "overhead-bound bill, 1M invoices",
+                    f"{size / bill_s:,.0f} invoices/s",
+                    ">= 50,000/s",
+                    size / bill_s >= 50_000,
+                ),
+                Mark(
+                    "ours / bulk-UPDATE floor",
+                    f"{bill_s / floor_s:.1f}x",
+                    "<= 15x",
+                    bill_s / floor_s <= 15,
+                ),
+                Mark(
+                    "peak RSS at 1M",
+                    f"{rss_by_size[size]:.0f} MB",
+                    "<= 150 MB",
+                    rss_by_size[size] <= 150,
+                ),
+                Mark("report on 1M invoices", f"{report_s:.2f} s", "<= 1 s", report_s <= 1),
+                Mark("seed of 1M invoices", f"{seed_s:.1f} s", "<= 15 s", seed_s <= 15),
+            ]
+            if 100_000 in rss_by_size:
+                growth = rss_by_size[size] / rss_by_size[100_000] - 1
+                marks.append(
+                    Mark("peak RSS 1M vs 100k", f"{growth:+.0%}", "within 10%", abs(growth) <= 0.10)
+                )
+        shutil.rmtree(template.parent / "template.db", ignore_errors=True)
+        for path in folder.glob("template*"):
+            path.unlink()
+    return marks, table
+
+
+def bench_latency(folder: Path, runs: int, invoices: int) -> tuple[list[Mark], list[str]]:
+    template, _ = seed(folder, invoices)
+    ideal = 64 / 0.050
+
+    def one(run: int) -> float:
+        db = fresh_copy(template, folder, f"latency-{run}")
+        seconds, _, _ = timed(
+            [
+                "--db",
+                str(db),
+                "bill",
+                "--as-of",
+                AS_OF,
+                "--json",
+                "--concurrency",
+                "64",
+                "--provider",
+                "sim://?latency_ms=50&ledger=:memory:",
+            ]
+        )
+        shutil.rmtree(db.parent)
+        return invoices / seconds
+
+    rate = median(runs, one)
+    for path in folder.glob("template*"):
+        path.unlink()
+    line = f"  latency-bound: {invoices:,} invoices at 50 ms, 64 in flight: {rate:,.0f}/s"
+    return [
+        Mark(
+            "latency-bound bill (50 ms, 64 in flight)",
+            f"{rate:,.0f}/s = {rate / ideal:.0%}",
+            ">= 90% of 1,280/s",
+            rate >= 0.9 * ideal,
+        )
+    ], [line]
+
+
+def bench_rate_limit(
+    folder: Path, runs: int, invoices: int, limit: int
+) -> tuple[list[Mark], list[str]]:
+    template, _ = seed(folder, invoices)
+
+    def one(run: int) -> tuple[float, int]:
+        db = fresh_copy(template, folder, f"rate-{run}")
+        timed(
+            [
+                "--db",
+                str(db),
+                "bill",
+                "--as-of",
+                AS_OF,
+                "--json",
+                "--concurrency",
+                "64",
+                "--max-rate",
+                str(limit),
+                "--provider",
+                "sim://?latency_ms=20",
+            ]
+        )
+        with sqlite3.connect(db.with_name("antaeus.provider.db")) as conn:
+            stamps = sorted(
+                datetime.fromisoformat(r[0]).timestamp()
+                for r in conn.execute("SELECT created_at FROM charge")
+            )
+        shutil.rmtree(db.parent)
+        achieved = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+        return achieved, _worst_second(stamps)
+
+    results = [one(run) for run in range(runs)]
+    for path in folder.glob("template*"):
+        path.unlink()
+    achieved = statistics.median(r[0] for r in results)
+    burst = max(r[1] for r in results)
+    return [
+        Mark(
+            f"--max-rate {limit}: achieved rate",
+            f"{achieved:,.1f}/s ({achieved / limit - 1:+.1%})",
+            "within 5% of the limit",
+            abs(achieved / limit - 1) <= 0.05,
+        ),
+        Mark(
+            f"--max-rate {limit}: busiest second",
+            f"{burst} requests",
+            f"<= {limit} + 64 (one window)",
+            burst <= limit + 64,
+        ),
+    ], [f"  rate limit {limit}/s: achieved {achieved:,.1f}/s, busiest second {burst}"]
+
+
+def _worst_second(stamps: list[float]) -> int:
+    worst, start = 0, 0
+    for end, stamp in enumerate(stamps):
+        while stamp - stamps[start] >= 1.0:
+            start += 1
+        worst = max(worst, end - start + 1)
+    return worst
+
+
+def bench_startup(runs: int) -> tuple[list[Mark], list[str]]:
+    def one(_: int) -> float:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "antaeus_cli", "--help"],
+            env=env(),
+            capture_output=True,
+            check=True,
+        )
+        return time.perf_counter() - start
+
+    seconds = median(max(runs, 9), one)
+    return [
+        Mark("start-up: antaeus --help", f"{seconds * 1000:.0f} ms", "<= 200 ms", seconds <= 0.2)
+    ], [f"  start-up (--help): {seconds * 1000:.0f} ms median"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    runs, latency_n, rate_n, limit = args.runs, 20_000, 3_000, 500
+    if args.quick:
+        sizes, runs, latency_n, rate_n, limit = [2_000], 1, 500, 300, 200
+    folder = Path(tempfile.mkdtemp(prefix="antaeus-bench-"))
+    try:
+        marks, lines = [], [f"antaeus benchmark: medians of {runs} run(s), {os.cpu_count()} cores"]
+        for bench in (
+            lambda: bench_overhead(folder, sizes, runs),
+            lambda: bench_latency(folder, runs, latency_n),
+            lambda: bench_rate_limit(folder, runs, rate_n, limit),
+            lambda: bench_startup(runs),
+        ):
+            got_marks, got_lines = bench()
+            marks += got_marks
+            lines += got_lines
+            sys.stdout.write("\n".join(got_lines) + "\n")
+            sys.stdout.flush()
+        sys.stdout.write("pass marks:\n" + "\n".join(m.line() for m in marks) + "\n")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0 if all(m.ok for m in marks) or args.quick else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

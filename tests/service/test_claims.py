@@ -1,0 +1,149 @@
+"""The set-based claim: its SQL prefilter agrees with the domain check, and a batch is
+split exactly into what it claims and what the Python check judges."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from antaeus_cli.domain.invoice import (
+    NEVER_DECLINED,
+    Invoice,
+    InvoiceRow,
+    InvoiceStatus,
+    check_chargeable,
+)
+from antaeus_cli.domain.money import MAX_CHARGE_MINOR
+from antaeus_cli.seeding.scenario import SeedInvoice
+from antaeus_cli.store import claims, runs
+from antaeus_cli.store.database import Store
+from tests.conftest import ME
+from tests.fakes import dead
+
+VALUES = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from([0, 1, MAX_CHARGE_MINOR, MAX_CHARGE_MINOR + 1, -1]),
+    st.floats(allow_nan=False),
+    st.text(max_size=6),
+    st.sampled_from(["EUR", "USD", "DKK", "SEK", "GBP", "eur", "EUR ", "XYZ", ""]),
+    st.binary(max_size=4),
+    st.just(b"EUR"),
+    st.none(),
+)
+
+
+@settings(max_examples=300)
+@given(
+    amount=VALUES,
+    currency=VALUES,
+    customer_id=st.one_of(st.just(1), st.just(2), st.text(max_size=2), st.none()),
+    customer_currency=VALUES,
+)
+def test_the_sql_prefilter_accepts_exactly_what_the_domain_check_accepts(
+    amount: object, currency: object, customer_id: object, customer_currency: object
+) -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE invoice (id INTEGER PRIMARY KEY, customer_id, amount, currency)")
+    conn.execute("CREATE TABLE customer (id INTEGER PRIMARY KEY, currency)")
+    conn.execute("INSERT INTO customer VALUES (1, ?)", (customer_currency,))
+    conn.execute("INSERT INTO invoice VALUES (1, ?, ?, ?)", (customer_id, amount, currency))
+    row = conn.execute(
+        f"SELECT {claims.CHARGEABLE_SQL}, i.customer_id, i.amount, i.currency, c.currency "
+        "FROM invoice i LEFT JOIN customer c ON c.id = i.customer_id"
+    ).fetchone()
+    conn.close()
+    sql_says, *stored = row
+    checked = check_chargeable(
+        InvoiceRow(
+            1, stored[0], stored[1], stored[2], stored[3], InvoiceStatus.PENDING, NEVER_DECLINED
+        )
+    )
+    assert bool(sql_says) == isinstance(checked, Invoice), (stored, checked)
+
+
+def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
+    make: Callable[..., Path], db_path: Path
+) -> None:
+    due = date(2026, 12, 1)
+    make(
+        SeedInvoice(1, 1, 1000, "EUR", due),
+        SeedInvoice(2, 1, 0, "EUR", due),
+        SeedInvoice(3, 1, 500, "XYZ", due),
+        SeedInvoice(4, 1, 700, "USD", due),  # customer 1 is billed in EUR
+        SeedInvoice(5, 1, 900, "EUR", due),
+        SeedInvoice(6, 1, 900, "EUR", date(2027, 1, 1)),  # not due
+        SeedInvoice(7, 1, 900, "EUR", due),
+        customers={1: "EUR"},
+    )
+    store = Store.open(db_path)
+    try:
+        run = runs.start_run(
+            store,
+            command="bill",
+            as_of=due,
+            provider="x",
+            me=ME,
+            now=datetime.now(UTC),
+            is_alive=dead,
+        )
+        with store.transaction() as conn:
+            first = claims.claim_due(
+                conn,
+                claims.Due.BILL,
+                due,
+                0,
+                4,
+                namespace="ns",
+                run_id=run.run_id,
+                command="bill",
+                now=datetime.now(UTC),
+            )
+            assert first is not None
+            assert [a.invoice.id for a in first.attempts] == [1]
+            assert [r.id for r in first.others] == [2, 3, 4]
+            assert first.upto == 4
+            assert first.attempts[0].key == "ns-inv-1-1"
+            second = claims.claim_due(
+                conn,
+                claims.Due.BILL,
+                due,
+                first.upto,
+                4,
+                namespace="ns",
+                run_id=run.run_id,
+                command="bill",
+                now=datetime.now(UTC),
+            )
+            assert second is not None
+            assert [a.invoice.id for a in second.attempts] == [5, 7]
+            assert second.others == []
+            assert (
+                claims.claim_due(
+                    conn,
+                    claims.Due.BILL,
+                    due,
+                    second.upto,
+                    4,
+                    namespace="ns",
+                    run_id=run.run_id,
+                    command="bill",
+                    now=datetime.now(UTC),
+                )
+                is None
+            )
+            rows = conn.execute(
+                "SELECT invoice_id, customer_id, attempt_no, amount, currency, from_status "
+                "FROM payment_attempt ORDER BY id"
+            ).fetchall()
+        assert rows == [
+            (1, 1, 1, 1000, "EUR", "PENDING"),
+            (5, 1, 1, 900, "EUR", "PENDING"),
+            (7, 1, 1, 900, "EUR", "PENDING"),
+        ]
+    finally:
+        store.close()
