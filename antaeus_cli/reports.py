@@ -11,6 +11,7 @@ from antaeus_cli.store import ledger, queries, runs
 from antaeus_cli.store.database import Store
 
 RECENT_RUNS = 10
+LISTED = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,26 +23,30 @@ class StatusTotal:
 
     @property
     def amount(self) -> str:
-        return format_minor(self.amount_minor, self.currency)
+        return format_minor(self.amount_minor, str(self.currency))
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
     totals: list[StatusTotal]
     collected: list[CurrencyTotal]  # charged through antaeus, per the ledger
-    needs_operator: list[dict[str, Any]]
+    needs_operator: list[dict[str, Any]]  # the first `limit` of them
+    needs_operator_total: int
     retries_due: list[tuple[str, int]]
     open_attempts: int
     running: str | None  # the pass holding the lock right now, if any
     runs: list[dict[str, Any]]
 
 
-def build_report(store: Store, *, recent_runs: int = RECENT_RUNS) -> Report:
+def build_report(
+    store: Store, *, recent_runs: int = RECENT_RUNS, limit: int | None = LISTED
+) -> Report:
+    """The report; `limit` caps the needs-operator list (None: all of them)."""
     with store.reading() as conn:
         conn.execute("BEGIN")  # one consistent snapshot for every section
         try:
             totals = [StatusTotal(*row) for row in queries.totals_by_status_and_currency(conn)]
-            operator = list(queries.needs_operator(conn))
+            operator = list(queries.needs_operator(conn, limit))
             for row in operator:
                 row["amount_formatted"] = format_minor(int(row["amount"]), str(row["currency"]))
             holder = runs.lock_holder(conn)
@@ -52,6 +57,7 @@ def build_report(store: Store, *, recent_runs: int = RECENT_RUNS) -> Report:
                     for currency, count, minor in queries.collected_by_currency(conn)
                 ],
                 needs_operator=operator,
+                needs_operator_total=sum(t.count for t in totals if t.status == "NEEDS_OPERATOR"),
                 retries_due=queries.retries_due(conn),
                 open_attempts=ledger.count_open_attempts(conn),
                 running=None if holder is None else str(holder),

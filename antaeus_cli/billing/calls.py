@@ -16,6 +16,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from antaeus_cli.billing.pacing import NotSent
 from antaeus_cli.domain.attempt import (
     CHARGED_ONCE,
     DECLINED_DETAIL,
@@ -54,11 +55,12 @@ class RetryPolicy:
 
 def call_provider(
     provider: PaymentProvider, attempt: Attempt, policy: RetryPolicy, stop: threading.Event
-) -> CallResult:
+) -> CallResult | None:
     """Charge once; on a lost request or response, retry the same key with backoff.
 
     The first call goes straight to the provider: tenacity is only set up once a
-    call has failed, so the success path pays nothing for it.
+    call has failed, so the success path pays nothing for it. None means the
+    request was never sent (the pass stopped while it waited for a rate slot).
     """
     try:
         return _classify(provider.charge(attempt.invoice, attempt.key), 1)
@@ -66,6 +68,8 @@ def call_provider(
         return _retry(provider, attempt, policy, stop, first_error)
     except ProviderError as error:
         return _refused(error, 1)
+    except NotSent:
+        return None
 
 
 def _retry(
@@ -102,6 +106,8 @@ def _retry(
     )
     try:
         return _classify(retrying(once), calls)
+    except NotSent:  # an earlier request may have arrived: only a replay can tell
+        return CallResult(AttemptOutcome.UNKNOWN, "network: stopped before retrying", calls)
     except NetworkError as error:
         return CallResult(AttemptOutcome.UNKNOWN, f"network: {error}", calls)
     except ProviderError as error:

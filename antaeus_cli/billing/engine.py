@@ -21,6 +21,7 @@ from datetime import date, datetime
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.calls import RetryPolicy, call_provider
+from antaeus_cli.billing.pacing import PacedProvider, Pacer
 from antaeus_cli.billing.results import Observer, PassCounts, Phase, RunStatus
 from antaeus_cli.billing.sources import Source
 from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
@@ -56,6 +57,7 @@ class PassSettings:
     sweeps: int = 3  # end-of-pass rounds that replay this pass's unknown outcomes
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     flush_seconds: float = 1.0
+    max_rate: float | None = None  # provider requests per second, retries included
 
 
 class Engine:
@@ -72,7 +74,10 @@ class Engine:
         failpoints: fp.Failpoints = fp.NONE,
     ) -> None:
         self._store = store
-        self._provider = provider
+        if settings.max_rate is not None:
+            pacer = Pacer(settings.max_rate, burst=settings.concurrency)
+            provider = PacedProvider(provider, pacer, stop.event)
+        self._provider: PaymentProvider = provider
         self._settings = settings
         self._as_of, self._schedule = settings.as_of, settings.schedule
         self._run_id = run_id
@@ -127,7 +132,11 @@ class Engine:
                 if self._outage is not None or stopped():
                     self._release(attempts[index:])
                     break
-                record(attempt, call(attempt))
+                result = call(attempt)
+                if result is None:  # the pass began stopping before it was sent
+                    self._release(attempts[index:])
+                    break
+                record(attempt, result)
                 if index & 63 == 63:  # the clock is read now and then, not per invoice
                     if time.monotonic() - self._last_flush >= self._settings.flush_seconds:
                         self._flush()
@@ -138,7 +147,7 @@ class Engine:
     def _drive_pooled(self, source: Source) -> None:
         concurrency = self._settings.concurrency
         claimed: deque[Attempt] = deque()
-        inflight: dict[Future[CallResult], Attempt] = {}
+        inflight: dict[Future[CallResult | None], Attempt] = {}
         exhausted = False
         with ThreadPoolExecutor(concurrency, thread_name_prefix="charge") as pool:
             while True:
@@ -156,7 +165,11 @@ class Engine:
                     continue
                 finished, _ = wait(inflight, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    self._record(inflight.pop(future), future.result())
+                    attempt, result = inflight.pop(future), future.result()
+                    if result is None:  # stopped while waiting for a rate slot: not sent
+                        claimed.appendleft(attempt)
+                    else:
+                        self._record(attempt, result)
                 if (
                     len(self._done) >= self._settings.batch_size
                     or time.monotonic() - self._last_flush >= self._settings.flush_seconds
@@ -166,7 +179,7 @@ class Engine:
         self._release(list(claimed))
         self._flush()
 
-    def _call(self, attempt: Attempt) -> CallResult:
+    def _call(self, attempt: Attempt) -> CallResult | None:
         return call_provider(self._provider, attempt, self._settings.retry, self._stop.event)
 
     def _claim(self, source: Source) -> list[Attempt] | None:

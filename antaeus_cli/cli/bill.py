@@ -18,6 +18,7 @@ def command(
     outage_threshold: opt.OutageThreshold = 5,
     network_tries: opt.NetworkTries = 4,
     backoff_ms: opt.BackoffMs = 200,
+    max_rate: opt.MaxRate = None,
     batch_size: opt.BatchSize = 500,
 ) -> None:
     """Charge every PENDING invoice due on or before the as-of date.

@@ -93,6 +93,20 @@ BackoffMs = Annotated[
 ]
 
 
+MaxRate = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rate",
+        min=0.1,
+        max=100_000,
+        metavar="PER_SECOND",
+        help="Send at most this many provider requests per second (retries included), "
+        "as a provider's rate limit demands. Default: no limit.",
+        show_default=False,
+    ),
+]
+
+
 def as_of_date(text: str | None) -> date:
     if text is None:
         return date.today()  # noqa: DTZ011 - "today" is the operator's local calendar day

@@ -44,6 +44,7 @@ class PassOptions:
     outage_threshold: int
     network_tries: int
     backoff_ms: int
+    max_rate: float | None
     batch_size: int
     invoice_ids: tuple[int, ...] = ()
 
@@ -60,6 +61,7 @@ def run_command(ctx: typer.Context, command: Command) -> NoReturn:
         concurrency=options.concurrency,
         batch_size=options.batch_size,
         outage_threshold=options.outage_threshold,
+        max_rate=options.max_rate,
         retry=RetryPolicy(
             max_calls=options.network_tries,
             first_wait=options.backoff_ms / 1000,

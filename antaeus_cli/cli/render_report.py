@@ -37,10 +37,13 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
         "needs-operator": report.needs_operator,
         "runs": report.runs,
     }
+    if section == "needs-operator":
+        return {section: parts[section], "needs_operator_total": report.needs_operator_total}
     if section is not None:
         return {section: parts[section]}
     return {
         **parts,
+        "needs_operator_total": report.needs_operator_total,
         "open_attempts": report.open_attempts,
         "retries_scheduled": [{"date": d, "count": n} for d, n in report.retries_due],
         "pass_running": report.running,

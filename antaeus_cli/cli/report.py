@@ -34,6 +34,12 @@ def command(
         ),
     ] = None,
     runs: Annotated[int, typer.Option("--runs", min=0, max=1000, help="Recent runs to show.")] = 10,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", min=0, help="Invoices needing an operator to list (0: all of them)."
+        ),
+    ] = 100,
 ) -> None:
     """Where every invoice stands. Read-only: safe to run while a pass is running.
 
@@ -45,7 +51,7 @@ def command(
 
     store = Store.open(ctx.obj.db_path)
     try:
-        report = build_report(store, recent_runs=runs)
+        report = build_report(store, recent_runs=runs, limit=limit or None)
     finally:
         store.close()
     render_report(report, output_format.value, None if section is None else section.value)

@@ -31,6 +31,7 @@ def command(
     outage_threshold: opt.OutageThreshold = 5,
     network_tries: opt.NetworkTries = 4,
     backoff_ms: opt.BackoffMs = 200,
+    max_rate: opt.MaxRate = None,
     batch_size: opt.BatchSize = 500,
 ) -> None:
     """Charge FAILED invoices whose next retry date has come, by the dunning schedule.

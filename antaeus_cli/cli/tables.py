@@ -86,7 +86,7 @@ def report_tables(report: Report, section: str | None) -> None:
             (r["invoice_id"], r["failure_code"], r["failure_detail"]) for r in report.needs_operator
         ]
         if rows or section:
-            console.print(_operator_table(rows, more=0))
+            console.print(_operator_table(rows, more=report.needs_operator_total - len(rows)))
     if section in (None, "runs"):
         console.print(_runs_table(report))
 

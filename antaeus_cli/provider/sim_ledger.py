@@ -80,10 +80,12 @@ class SimLedger:
     @classmethod
     def create(cls, path: Path, accounts: Iterable[Account]) -> SimLedger:
         conn = connect(path, create=True)
-        set_wal(conn, path)
         ledger = cls(conn, str(path))
-        with translate_errors(path):
+        with translate_errors(path):  # a new, private file: no journal until it is full
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
             ledger._init_schema(accounts)
+        set_wal(conn, path)
         return ledger
 
     @classmethod

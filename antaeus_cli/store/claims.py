@@ -34,7 +34,8 @@ _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
     f"i.decline_count, i.first_declined_on, {_LATEST}"
 )
-_FROM = "FROM invoice i LEFT JOIN customer c ON c.id = i.customer_id"
+_CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
+_FROM = f"FROM invoice i {_CUSTOMER}"
 
 # The SQL form of domain.invoice.check_chargeable, used to claim a batch in one
 # statement. It is only a prefilter: every row it does not accept goes through the
@@ -51,10 +52,23 @@ _CURRENCY = {c.value: c for c in Currency}
 
 
 class Due(enum.Enum):
-    """Which invoices a pass charges; each value is a constant SQL condition."""
+    """Which invoices a pass charges: the partial index to walk, and a constant condition.
 
-    BILL = "i.status = 'PENDING' AND i.due_date <= :as_of"
-    RETRY = "i.status = 'FAILED' AND i.next_retry_on <= :as_of"
+    The index is named outright (INDEXED BY): keyset pagination must walk it in id
+    order, and a planner that picked another index for `status = ?` would sort every
+    due invoice for every batch.
+    """
+
+    BILL = ("invoice_pending", "i.status = 'PENDING' AND i.due_date <= :as_of")
+    RETRY = ("invoice_failed", "i.status = 'FAILED' AND i.next_retry_on <= :as_of")
+
+    @property
+    def invoices(self) -> str:
+        return f"invoice i INDEXED BY {self.value[0]}"
+
+    @property
+    def condition(self) -> str:
+        return str(self.value[1])
 
 
 class ClaimedBatch(NamedTuple):
@@ -82,17 +96,17 @@ def claim_due(
     """
     params: dict[str, object] = {"as_of": as_of.isoformat(), "after": after_id, "limit": limit}
     upto, due_count = conn.execute(
-        f"SELECT max(id), count(*) FROM (SELECT i.id FROM invoice i WHERE {due.value} "
+        f"SELECT max(id), count(*) FROM (SELECT i.id FROM {due.invoices} WHERE {due.condition} "
         "AND i.id > :after ORDER BY i.id LIMIT :limit)",
         params,
     ).fetchone()
     if upto is None:
         return None
     params["upto"] = upto
-    in_range = f"{due.value} AND i.id > :after AND i.id <= :upto"
+    in_range = f"{due.condition} AND i.id > :after AND i.id <= :upto"
     # MATERIALIZED: the latest-attempt probe runs once per invoice, not once per use.
     claimed = conn.execute(
-        f"WITH i AS MATERIALIZED (SELECT i.*, {_LATEST} AS latest FROM invoice i "
+        f"WITH i AS MATERIALIZED (SELECT i.*, {_LATEST} AS latest FROM {due.invoices} "
         f"WHERE {in_range}) "
         "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
         "run_id, command, amount, currency, from_status, started_at) "
@@ -109,7 +123,7 @@ def claim_due(
     if len(claimed) < due_count:  # what the prefilter left, for the Python check to judge
         params["claimed"] = json.dumps([row[1] for row in claimed])
         others = conn.execute(
-            f"SELECT {_ROW_COLUMNS} {_FROM} WHERE {in_range} "
+            f"SELECT {_ROW_COLUMNS} FROM {due.invoices} {_CUSTOMER} WHERE {in_range} "
             "AND i.id NOT IN (SELECT value FROM json_each(:claimed)) ORDER BY i.id",
             params,
         ).fetchall()
@@ -152,8 +166,8 @@ def due_batch(
 ) -> list[InvoiceRow]:
     """The next due invoices after `after_id`, in id order, as rows to check (read-only)."""
     rows = conn.execute(
-        f"SELECT {_ROW_COLUMNS} {_FROM} WHERE {due.value} AND i.id > :after "
-        "ORDER BY i.id LIMIT :limit",
+        f"SELECT {_ROW_COLUMNS} FROM {due.invoices} {_CUSTOMER} WHERE {due.condition} "
+        "AND i.id > :after ORDER BY i.id LIMIT :limit",
         {"as_of": as_of.isoformat(), "after": after_id, "limit": limit},
     ).fetchall()
     return [_invoice_row(row) for row in rows]
@@ -162,7 +176,8 @@ def due_batch(
 def count_due(conn: sqlite3.Connection, due: Due, as_of: date) -> int:
     """How many invoices a pass would select; for progress reporting only."""
     row = conn.execute(
-        f"SELECT count(*) FROM invoice i WHERE {due.value}", {"as_of": as_of.isoformat()}
+        f"SELECT count(*) FROM {due.invoices} WHERE {due.condition}",
+        {"as_of": as_of.isoformat()},
     ).fetchone()
     return int(row[0])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -110,6 +111,21 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def writing_unjournaled(self) -> Iterator[None]:
+        """For a file no other process can see yet: write without a journal, then go
+        back to WAL and sync the file to disk before anyone is told it exists."""
+        with translate_errors(self.path):
+            self.conn.execute("PRAGMA journal_mode = OFF")
+            self.conn.execute("PRAGMA synchronous = OFF")
+        yield
+        set_wal(self.conn, self.path)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

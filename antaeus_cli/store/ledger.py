@@ -16,6 +16,7 @@ from datetime import date, datetime
 from antaeus_cli.domain.attempt import CHARGED_ONCE, Attempt, Settled
 from antaeus_cli.domain.invoice import (
     STATUS_BY_VALUE,
+    AttemptOutcome,
     DunningState,
     Invoice,
     InvoiceStatus,
@@ -62,8 +63,14 @@ def settle(
     paid_pending: list[int] = []
     processing: list[int] = []
     charged_ids: list[int] = []  # the common case, "charged, first time", by identity
+    collected: dict[str, list[int]] = {}
     for s in settled:
         attempt, result, transition = s
+        if result.outcome is AttemptOutcome.CHARGED:
+            money = attempt.invoice.amount
+            entry = collected.setdefault(money.currency, [0, 0])
+            entry[0] += 1
+            entry[1] += money.minor
         if (
             result is CHARGED_ONCE
             and transition is PAID_FIRST_TIME
@@ -99,6 +106,12 @@ def settle(
         conn.execute(_PAY_PENDING, (stamp, stamp, json.dumps(paid_pending)))
     if processing:
         conn.execute(_MARK_PROCESSING, (stamp, json.dumps(processing)))
+    conn.executemany(
+        "INSERT INTO collected (currency, count, amount) VALUES (?, ?, ?) "
+        "ON CONFLICT (currency) DO UPDATE SET count = count + excluded.count, "
+        "amount = amount + excluded.amount",
+        [(currency, count, amount) for currency, (count, amount) in collected.items()],
+    )
 
 
 def _invoice_values(t: Transition, stamp: str) -> tuple[object, ...]:

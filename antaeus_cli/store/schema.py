@@ -57,7 +57,7 @@ def _apply(conn: sqlite3.Connection, migrations: Sequence[str], applied: list[in
         try:
             current = user_version(conn)
             if current < len(migrations):
-                for statement in _statements(migrations[current]):
+                for statement in statements(migrations[current]):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {current + 1:d}")
                 if current == 0:
@@ -69,7 +69,7 @@ def _apply(conn: sqlite3.Connection, migrations: Sequence[str], applied: list[in
             raise
 
 
-def _statements(script: str) -> list[str]:
+def statements(script: str) -> list[str]:
     """Split a script into statements, keeping trigger bodies whole.
 
     `executescript` would COMMIT first and so break the one-transaction rule.

@@ -20,12 +20,15 @@ ALLOWED_IN_SQL = {
     "_LATEST",
     "CHARGEABLE_SQL",
     "in_range",
-    "due.value",
+    "due.invoices",
+    "due.condition",
+    "_CUSTOMER",
     "assignments",
     "placeholders",
     "APPLICATION_ID",
     "SIM_APPLICATION_ID",
     "current + 1",
+    "trigger",
 }
 
 

@@ -1,0 +1,94 @@
+"""--max-rate: the pacer's schedule, checked against a clock that never sleeps."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from antaeus_cli.billing.engine import StopRequest
+from antaeus_cli.billing.pacing import Pacer
+from tests.fakes import FakeProvider
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def schedule(pacer: Pacer, clock: Clock, requests: int) -> list[float]:
+    """When each request is sent, if every sender waits exactly as told."""
+    sent = []
+    for _ in range(requests):
+        clock.now += pacer.book()
+        sent.append(clock.now)
+    return sent
+
+
+def test_a_long_run_goes_at_the_rate() -> None:
+    clock = Clock()
+    sent = schedule(Pacer(50, burst=8, clock=clock), clock, 1001)
+    # The burst of 8 goes at once, then one request every 1/50 s.
+    assert sent[-1] - sent[0] == pytest.approx((1000 - 7) / 50)
+
+
+@given(
+    rate=st.floats(1, 500),
+    burst=st.integers(1, 64),
+    gaps=st.lists(st.floats(0, 0.05), min_size=1, max_size=300),
+)
+def test_no_window_ever_holds_more_than_rate_plus_burst(
+    rate: float, burst: int, gaps: list[float]
+) -> None:
+    clock = Clock()
+    pacer = Pacer(rate, burst=burst, clock=clock)
+    sent = []
+    for gap in gaps:  # requests arrive whenever they like; each waits its turn
+        clock.now += gap
+        clock.now += pacer.book()
+        sent.append(clock.now)
+    start = 0
+    for end, stamp in enumerate(sent):
+        while stamp - sent[start] >= 1.0:
+            start += 1
+        assert end - start + 1 <= rate + burst + 1e-9
+
+
+def test_a_stopping_pass_sends_nothing_more(make: Any, bill: Any, sql: Any) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 21)])
+    stop = StopRequest()
+    calls: list[int] = []
+
+    class StopsAfterTwo(FakeProvider):
+        def charge(self, invoice: Any, idempotency_key: str) -> bool:
+            calls.append(invoice.id)
+            if len(calls) == 2:
+                stop.request("received SIGTERM")
+            return super().charge(invoice, idempotency_key)
+
+    result = bill(StopsAfterTwo(), stop=stop, max_rate=1000.0)
+    assert len(calls) == 2
+    assert result.counts.paid == 2
+    assert result.counts.released == 18
+    assert sql("SELECT count(*) FROM payment_attempt WHERE outcome = 'abandoned'") == [(18,)]
+
+
+def test_the_pacer_is_thread_safe() -> None:
+    clock = Clock()
+    pacer = Pacer(1000, burst=4, clock=clock)
+    delays: list[float] = []
+    threads = [
+        threading.Thread(target=lambda: delays.extend(pacer.book() for _ in range(250)))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(delays)[-1] == pytest.approx((1000 - 4) / 1000)  # 1,000 slots, none lost
