@@ -123,7 +123,8 @@ class Engine:
 
     def _drive_inline(self, source: Source) -> None:
         # The hot loop of an overhead-bound pass: names are bound once, not per invoice.
-        call, record, stopped = self._call, self._record, self._stop.event.is_set
+        provider, retry, event = self._provider, self._settings.retry, self._stop.event
+        record, stopped = self._record, event.is_set
         while not self.stopping:
             attempts = self._claim(source)
             if attempts is None:
@@ -132,7 +133,7 @@ class Engine:
                 if self._outage is not None or stopped():
                     self._release(attempts[index:])
                     break
-                result = call(attempt)
+                result = call_provider(provider, attempt, retry, event)
                 if result is None:  # the pass began stopping before it was sent
                     self._release(attempts[index:])
                     break

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from antaeus_cli.store.database import Store
-from antaeus_cli.store.migrations.v2 import TOTAL_TRIGGER_NAMES, TOTAL_TRIGGERS
+from antaeus_cli.store.migrations.v3 import TOTAL_TRIGGER_NAMES, TOTAL_TRIGGERS
 from antaeus_cli.store.schema import statements
 
 CUSTOMER_COLUMNS = ("id", "currency")

@@ -106,7 +106,8 @@ def claim_due(
     in_range = f"{due.condition} AND i.id > :after AND i.id <= :upto"
     # MATERIALIZED: the latest-attempt probe runs once per invoice, not once per use.
     claimed = conn.execute(
-        f"WITH i AS MATERIALIZED (SELECT i.*, {_LATEST} AS latest FROM {due.invoices} "
+        "WITH i AS MATERIALIZED (SELECT i.id, i.customer_id, i.amount, i.currency, i.status, "
+        f"{_LATEST} AS latest FROM {due.invoices} "
         f"WHERE {in_range}) "
         "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
         "run_id, command, amount, currency, from_status, started_at) "

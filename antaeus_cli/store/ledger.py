@@ -25,15 +25,27 @@ from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.domain.settlement import PAID_FIRST_TIME, Transition
 from antaeus_cli.errors import LedgerConflict
 
-_SETTLE_ATTEMPTS = (
+# Each update in two forms. A group of ids that get the same values is written by one
+# statement over a JSON list of its ids once it has _SET_BASED_FROM of them; a smaller
+# group row by row, with a prepared `id = ?` statement. Answers that carry a text of
+# their own ("no account for customer 17") form groups of one, and setting up a JSON
+# list for one row costs several times what the row does.
+_SET_BASED_FROM = 8
+_SETTLE_ATTEMPT = (
     "UPDATE payment_attempt SET outcome = ?, error = ?, provider_calls = provider_calls + ?, "
-    "finished_at = ?, settled_by_run_id = ? "
-    "WHERE finished_at IS NULL AND id IN (SELECT value FROM json_each(?))"
+    "finished_at = ?, settled_by_run_id = ? WHERE finished_at IS NULL AND "
+)
+_SETTLE_ATTEMPTS = (
+    _SETTLE_ATTEMPT + "id IN (SELECT value FROM json_each(?))",
+    _SETTLE_ATTEMPT + "id = ?",
+)
+_MOVE_INVOICE = (
+    "UPDATE invoice SET status = ?, failure_code = ?, failure_detail = ?, next_retry_on = ?, "
+    "decline_count = ?, first_declined_on = ?, paid_at = ?, updated_at = ? WHERE "
 )
 _MOVE_INVOICES = (
-    "UPDATE invoice SET status = ?, failure_code = ?, failure_detail = ?, next_retry_on = ?, "
-    "decline_count = ?, first_declined_on = ?, paid_at = ?, updated_at = ? "
-    "WHERE id IN (SELECT value FROM json_each(?))"
+    _MOVE_INVOICE + "id IN (SELECT value FROM json_each(?))",
+    _MOVE_INVOICE + "id = ?",
 )
 # A PENDING invoice has no failure to clear and no dunning to move: three columns do.
 _PAY_PENDING = (
@@ -91,17 +103,13 @@ def settle(
             invoices[_invoice_values(transition, stamp)].append(invoice_id)
     if charged_ids:
         attempts[(CHARGED_ONCE.outcome, None, 1, stamp, run_id)].extend(charged_ids)
-    updated = sum(
-        conn.execute(_SETTLE_ATTEMPTS, (*values, json.dumps(ids))).rowcount
-        for values, ids in attempts.items()
-    )
+    updated = _update_groups(conn, _SETTLE_ATTEMPTS, attempts)
     if updated != len(settled):
         raise LedgerConflict(
             f"{len(settled) - updated} attempts in this batch were settled by another pass "
             "meanwhile; nothing from the batch was recorded. Check 'antaeus report'"
         )
-    for values, ids in invoices.items():
-        conn.execute(_MOVE_INVOICES, (*values, json.dumps(ids)))
+    _update_groups(conn, _MOVE_INVOICES, invoices)
     if paid_pending:
         conn.execute(_PAY_PENDING, (stamp, stamp, json.dumps(paid_pending)))
     if processing:
@@ -112,6 +120,26 @@ def settle(
         "amount = amount + excluded.amount",
         [(currency, count, amount) for currency, (count, amount) in collected.items()],
     )
+
+
+def _update_groups(
+    conn: sqlite3.Connection,
+    update: tuple[str, str],
+    groups: dict[tuple[object, ...], list[int]],
+) -> int:
+    """Run an update, in the form that suits its size, for every group of ids that get
+    the same values; return how many rows it changed."""
+    by_ids, by_id = update
+    changed = 0
+    rows: list[tuple[object, ...]] = []
+    for values, ids in groups.items():
+        if len(ids) >= _SET_BASED_FROM:
+            changed += conn.execute(by_ids, (*values, json.dumps(ids))).rowcount
+        else:
+            rows.extend((*values, row_id) for row_id in ids)
+    if rows:
+        changed += conn.executemany(by_id, rows).rowcount
+    return changed
 
 
 def _invoice_values(t: Transition, stamp: str) -> tuple[object, ...]:

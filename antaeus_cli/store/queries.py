@@ -3,7 +3,7 @@
 Totals per status and currency come from the partial index each status but PAID
 has, which holds currency and amount, so no table row is read. PAID, which most
 invoices end in, is the total of all invoices per currency (kept exact by triggers,
-see migrations/v2.py) minus the other statuses.
+see migrations/v3.py) minus the other statuses.
 """
 
 from __future__ import annotations

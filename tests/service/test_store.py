@@ -14,7 +14,7 @@ import pytest
 from antaeus_cli.billing.results import RunStatus
 from antaeus_cli.domain.invoice import AttemptOutcome, FailureCode, InvoiceStatus
 from antaeus_cli.errors import DatabaseNotFound, NotAnAntaeusDatabase, SchemaTooNew
-from antaeus_cli.store import schema
+from antaeus_cli.store import queries, schema
 from antaeus_cli.store.database import Store
 
 
@@ -137,7 +137,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.close()
     store = Store.open(path)
     try:
-        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 2
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 3
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         result = run_pass(
@@ -158,6 +158,45 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert "invoice_by_status" not in names
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             store.conn.execute("DELETE FROM payment_attempt")
+    finally:
+        store.close()
+
+
+def test_a_version_2_database_gets_its_totals_from_its_rows(tmp_path: Path) -> None:
+    """Version 3 adds the tables the report reads totals from; a file billed under
+    version 2 must come out with totals equal to a full count of its rows."""
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, schema.MIGRATIONS[:2]) == [1, 2]
+    conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d')")
+    conn.execute("INSERT INTO customer VALUES (1, 'EUR'), (2, 'USD')")
+    conn.execute(
+        "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, paid_at, "
+        "created_at, updated_at) VALUES "
+        "(1, 1, 700, 'EUR', 'PAID', '2026-12-01', 't', 't', 't'), "
+        "(2, 1, 900, 'EUR', 'PENDING', '2026-12-01', NULL, 't', 't'), "
+        "(3, 2, 300, 'USD', 'PAID', '2026-12-01', 't', 't', 't')"
+    )
+    conn.execute(
+        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
+        "finished_at, status) VALUES (1, 'bill', '2026-12-01', 'sim://', 'h', 1, 't', 't', "
+        "'completed')"
+    )
+    conn.execute(
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, outcome, provider_calls, started_at, "
+        "finished_at) VALUES "
+        "(1, 1, 1, 'k1', 1, 'bill', 700, 'EUR', 'PENDING', 'charged', 1, 't', 't'), "
+        "(3, 2, 1, 'k3', 1, 'bill', 300, 'USD', 'PENDING', 'charged', 1, 't', 't')"
+    )
+    conn.close()
+    store = Store.open(path)
+    try:
+        assert schema.user_version(store.conn) == 3
+        fast = queries.totals_by_status_and_currency(store.conn)
+        assert fast == queries._exact_totals(store.conn)
+        assert ("PAID", "EUR", 1, 700) in [tuple(row[:4]) for row in fast]
+        assert queries.collected_by_currency(store.conn) == [("EUR", 1, 700), ("USD", 1, 300)]
     finally:
         store.close()
 

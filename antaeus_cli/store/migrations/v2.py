@@ -17,7 +17,7 @@ this with foreign-key enforcement off, as SQLite's documentation requires, insid
 one transaction with the version bump.
 """
 
-_SCRIPT = """
+SCRIPT = """
 CREATE TABLE invoice_v2 (
     id                INTEGER PRIMARY KEY,
     customer_id       INTEGER NOT NULL REFERENCES customer(id),
@@ -60,35 +60,11 @@ SELECT id, customer_id, amount, currency, status, due_date, decline_count, first
 FROM invoice;
 DROP TABLE invoice;
 ALTER TABLE invoice_v2 RENAME TO invoice;
--- One partial index per status but PAID. A pass walks PENDING (bill) or FAILED
--- (retry-failed) in id order; the report totals each status from its own index,
--- which holds currency and amount too. PAID, the status most invoices end in, has
--- none: writing a payment touches no index, and the report derives PAID totals
--- from invoice_total below.
-CREATE INDEX invoice_pending ON invoice(id, currency, amount) WHERE status = 'PENDING';
-CREATE INDEX invoice_failed ON invoice(id, currency, amount) WHERE status = 'FAILED';
-CREATE INDEX invoice_processing ON invoice(id, currency, amount) WHERE status = 'PROCESSING';
-CREATE INDEX invoice_operator ON invoice(id, currency, amount) WHERE status = 'NEEDS_OPERATOR';
-CREATE INDEX invoice_uncollectible ON invoice(id, currency, amount)
-    WHERE status = 'UNCOLLECTIBLE';
+-- Partial indexes: a pass looks only for PENDING (bill) or FAILED (retry-failed)
+-- invoices, and an invoice leaves these indexes once, when it stops being due.
+CREATE INDEX invoice_pending ON invoice(id) WHERE status = 'PENDING';
+CREATE INDEX invoice_failed ON invoice(id) WHERE status = 'FAILED';
 CREATE INDEX invoice_by_customer ON invoice(customer_id);
-
--- Count and amount of all invoices per currency, whatever their status, kept exact by
--- triggers that fire only when an invoice is written, removed, or its amount or
--- currency edited: never on a status change, so billing pays nothing for them.
-CREATE TABLE invoice_total (
-    currency TEXT PRIMARY KEY,
-    count    INTEGER NOT NULL,
-    amount   INTEGER NOT NULL
-) WITHOUT ROWID;
-INSERT INTO invoice_total SELECT currency, count(*), sum(amount) FROM invoice GROUP BY currency;
-{TRIGGERS}
--- What the ledger says was charged, per currency; kept by the settlement writes.
-CREATE TABLE collected (
-    currency TEXT PRIMARY KEY,
-    count    INTEGER NOT NULL,
-    amount   INTEGER NOT NULL
-) WITHOUT ROWID;
 
 CREATE TABLE payment_attempt_v2 (
     id                 INTEGER PRIMARY KEY,
@@ -128,9 +104,6 @@ FROM payment_attempt a;
 DROP TABLE payment_attempt;
 ALTER TABLE payment_attempt_v2 RENAME TO payment_attempt;
 CREATE INDEX payment_attempt_open ON payment_attempt(id) WHERE finished_at IS NULL;
-INSERT INTO collected
-SELECT currency, count(*), sum(amount) FROM payment_attempt WHERE outcome = 'charged'
-GROUP BY currency;
 
 -- The ledger is append-only: rows are never deleted, what was requested never
 -- changes, and a settled outcome is final.
@@ -152,27 +125,3 @@ BEGIN
     SELECT RAISE(ABORT, 'payment_attempt is append-only: what was requested never changes');
 END;
 """
-
-# Kept apart: a bulk load drops them, writes its rows and the totals, and re-creates them.
-TOTAL_TRIGGERS = """
-CREATE TRIGGER invoice_total_insert AFTER INSERT ON invoice
-BEGIN
-    INSERT INTO invoice_total VALUES (NEW.currency, 1, NEW.amount)
-    ON CONFLICT (currency) DO UPDATE SET count = count + 1, amount = amount + excluded.amount;
-END;
-CREATE TRIGGER invoice_total_delete AFTER DELETE ON invoice
-BEGIN
-    UPDATE invoice_total SET count = count - 1, amount = amount - OLD.amount
-    WHERE currency = OLD.currency;
-END;
-CREATE TRIGGER invoice_total_update AFTER UPDATE OF amount, currency ON invoice
-BEGIN
-    UPDATE invoice_total SET count = count - 1, amount = amount - OLD.amount
-    WHERE currency = OLD.currency;
-    INSERT INTO invoice_total VALUES (NEW.currency, 1, NEW.amount)
-    ON CONFLICT (currency) DO UPDATE SET count = count + 1, amount = amount + excluded.amount;
-END;
-"""
-TOTAL_TRIGGER_NAMES = ("invoice_total_insert", "invoice_total_delete", "invoice_total_update")
-
-SCRIPT = _SCRIPT.replace("{TRIGGERS}", TOTAL_TRIGGERS)
