@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PROVIDER := sim://?latency_ms=20&network_error_rate=0.2&seed=7
 
-.PHONY: demo test lint chaos clean
+.PHONY: demo test lint chaos bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: lint
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --trials 60
 	HYPOTHESIS_PROFILE=chaos $(BIN)/pytest -q tests/service/test_stateful.py
+
+# Pass marks of a million-invoice pass; figures in the README. Takes about 5 minutes.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_bill.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -23,13 +23,14 @@ BETWEEN_BATCHES = "between-batches"  # value: n-th batch of answers committed in
 NAMES = (AFTER_ATTEMPT_COMMIT, IN_PROVIDER_CALL, AFTER_PROVIDER_CHARGE, BETWEEN_BATCHES)
 
 
-class Failpoints:
-    """The armed crash points of this process."""
+class Failpoints(frozenset[tuple[str, int]]):
+    """The armed crash points of this process: (name, value) pairs.
 
-    __slots__ = ("_armed",)
+    A frozenset, so the test at every seam is the C-level truthiness of an empty
+    set, not a Python `__bool__` call; that is a measurable share of a 1M pass.
+    """
 
-    def __init__(self, armed: frozenset[tuple[str, int]] = frozenset()) -> None:
-        self._armed = armed
+    __slots__ = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Failpoints:
@@ -44,14 +45,11 @@ class Failpoints:
                     f"{ENV_VAR}={text!r}: expected NAME:NUMBER with NAME one of {', '.join(NAMES)}"
                 )
             armed.add((name, int(value)))
-        return cls(frozenset(armed))
-
-    def __bool__(self) -> bool:
-        return bool(self._armed)
+        return cls(armed)
 
     def hit(self, name: str, value: int) -> None:
         """Die here, hard, if this point is armed for `value`."""
-        if (name, value) in self._armed:
+        if (name, value) in self:
             os.kill(os.getpid(), signal.SIGKILL)
 
 

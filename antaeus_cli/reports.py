@@ -46,7 +46,7 @@ def build_report(
         conn.execute("BEGIN")  # one consistent snapshot for every section
         try:
             totals = [StatusTotal(*row) for row in queries.totals_by_status_and_currency(conn)]
-            operator = list(queries.needs_operator(conn, limit))
+            operator = list(queries.needs_operator(store.db, limit))
             for row in operator:
                 row["amount_formatted"] = format_minor(int(row["amount"]), str(row["currency"]))
             holder = runs.lock_holder(conn)
@@ -61,7 +61,7 @@ def build_report(
                 retries_due=queries.retries_due(conn),
                 open_attempts=ledger.count_open_attempts(conn),
                 running=None if holder is None else str(holder),
-                runs=queries.recent_runs(conn, recent_runs),
+                runs=queries.recent_runs(store.db, recent_runs),
             )
         finally:
             conn.execute("ROLLBACK")

@@ -63,7 +63,8 @@ def call_provider(
     request was never sent (the pass stopped while it waited for a rate slot).
     """
     try:
-        return _classify(provider.charge(attempt.invoice, attempt.key), 1)
+        # The common case, one call, shares one immutable result per answer.
+        return CHARGED_ONCE if provider.charge(attempt.invoice, attempt.key) else DECLINED_ONCE
     except NetworkError as first_error:
         return _retry(provider, attempt, policy, stop, first_error)
     except ProviderError as error:
@@ -115,7 +116,7 @@ def _retry(
 
 
 def _classify(charged: bool, calls: int) -> CallResult:
-    if calls == 1:  # the common case: share one immutable result
+    if calls == 1:
         return CHARGED_ONCE if charged else DECLINED_ONCE
     if charged:
         return CallResult(AttemptOutcome.CHARGED, None, calls)

@@ -10,6 +10,7 @@ from typing import Protocol
 from antaeus_cli.domain.attempt import Settled
 from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
 from antaeus_cli.domain.money import CurrencyTotal, Totals
+from antaeus_cli.domain.settlement import PAID_FIRST_TIME
 
 # How many needs-operator invoices a result lists; `antaeus report` lists them all.
 LISTED_LIMIT = 100
@@ -83,6 +84,11 @@ class PassCounts:
 
     def add_settled(self, settled: Settled) -> None:
         attempt, result, transition = settled
+        if transition is PAID_FIRST_TIME and not attempt.replay and result.calls == 1:
+            self.paid += 1  # the common case, first
+            money = attempt.invoice.amount
+            self.paid_totals.add(money.currency, money.minor)
+            return
         if result.calls != 1:
             self.network_retries += result.calls - 1
         if transition is None:

@@ -148,7 +148,7 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
                 "this antaeus understands: upgrade antaeus; the file was not changed"
             )
         return
-    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    tables = sqlite_utils.Database(conn, execute_plugins=False).table_names()
     if app_id == 0 and version == 0 and not tables:
         raise NotAnAntaeusDatabase(
             f"'{path}' is an empty file, not an antaeus database: run "

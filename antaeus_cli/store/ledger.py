@@ -76,17 +76,20 @@ def settle(
     processing: list[int] = []
     charged_ids: list[int] = []  # the common case, "charged, first time", by identity
     collected: dict[str, list[int]] = {}
-    for s in settled:
-        attempt, result, transition = s
-        if result.outcome is AttemptOutcome.CHARGED:
+    charged, pending = AttemptOutcome.CHARGED, InvoiceStatus.PENDING  # bound once, not per row
+    for attempt, result, transition in settled:
+        if result.outcome is charged:
             money = attempt.invoice.amount
-            entry = collected.setdefault(money.currency, [0, 0])
-            entry[0] += 1
-            entry[1] += money.minor
+            entry = collected.get(money.currency)
+            if entry is None:
+                collected[money.currency] = [1, money.minor]
+            else:
+                entry[0] += 1
+                entry[1] += money.minor
         if (
             result is CHARGED_ONCE
             and transition is PAID_FIRST_TIME
-            and attempt.from_status is InvoiceStatus.PENDING
+            and attempt.from_status is pending
         ):
             charged_ids.append(attempt.id)
             paid_pending.append(attempt.invoice.id)

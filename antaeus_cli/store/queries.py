@@ -12,6 +12,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from sqlite_utils import Database
+
 _BY_INDEX = (
     ("PENDING", "invoice_pending"),
     ("PROCESSING", "invoice_processing"),
@@ -83,23 +85,18 @@ def _exact_totals(conn: sqlite3.Connection) -> list[Total]:
     )
 
 
-def needs_operator(conn: sqlite3.Connection, limit: int | None) -> Iterator[dict[str, Any]]:
+def needs_operator(db: Database, limit: int | None) -> Iterator[dict[str, Any]]:
     """Invoices waiting for an operator, oldest first; all of them when limit is None."""
-    cursor = conn.execute(
+    return db.query(
         "SELECT id AS invoice_id, customer_id, amount, currency, failure_code, failure_detail, "
         "updated_at FROM invoice INDEXED BY invoice_operator WHERE status = 'NEEDS_OPERATOR' "
         "ORDER BY id LIMIT ?",
         (-1 if limit is None else limit,),
     )
-    names = [d[0] for d in cursor.description]
-    for row in cursor:
-        yield dict(zip(names, row, strict=True))
 
 
-def recent_runs(conn: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
-    cursor = conn.execute("SELECT * FROM billing_run ORDER BY id DESC LIMIT ?", (limit,))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
+def recent_runs(db: Database, limit: int) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM billing_run ORDER BY id DESC LIMIT ?", (limit,)))
 
 
 def retries_due(conn: sqlite3.Connection) -> list[tuple[str, int]]:
