@@ -188,7 +188,6 @@ def bench_overhead(folder: Path, sizes: list[int], runs: int) -> tuple[list[Mark
                 marks.append(
                     Mark("peak RSS 1M vs 100k", f"{growth:+.0%}", "within 10%", abs(growth) <= 0.10)
                 )
-        shutil.rmtree(template.parent / "template.db", ignore_errors=True)
         for path in folder.glob("template*"):
             path.unlink()
     return marks, table
@@ -322,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes, runs, latency_n, rate_n, limit = [2_000], 1, 500, 300, 200
     folder = Path(tempfile.mkdtemp(prefix="antaeus-bench-"))
     try:
-        marks, lines = [], []
+        marks: list[Mark] = []
         sys.stdout.write(f"antaeus benchmark: medians of {runs} run(s), {os.cpu_count()} cores\n")
         for bench in (
             lambda: bench_overhead(folder, sizes, runs),
@@ -332,7 +331,6 @@ def main(argv: list[str] | None = None) -> int:
         ):
             got_marks, got_lines = bench()
             marks += got_marks
-            lines += got_lines
             sys.stdout.write("\n".join(got_lines) + "\n")
             sys.stdout.flush()
         sys.stdout.write("pass marks:\n" + "\n".join(m.line() for m in marks) + "\n")

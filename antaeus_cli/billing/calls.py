@@ -116,8 +116,7 @@ def _retry(
 
 
 def _classify(charged: bool, calls: int) -> CallResult:
-    if calls == 1:
-        return CHARGED_ONCE if charged else DECLINED_ONCE
+    """The answer after retries; a first-call answer is one of the shared results."""
     if charged:
         return CallResult(AttemptOutcome.CHARGED, None, calls)
     return CallResult(AttemptOutcome.DECLINED, DECLINED_DETAIL, calls)

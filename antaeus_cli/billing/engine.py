@@ -125,6 +125,10 @@ class Engine:
         # The hot loop of an overhead-bound pass: names are bound once, not per invoice.
         provider, retry, event = self._provider, self._settings.retry, self._stop.event
         record, stopped = self._record, event.is_set
+        # The clock is read every 64 invoices, not per invoice; but per invoice when a
+        # call may take long (network latency, a rate limit, in-pass retries), so that
+        # answers are still committed every flush_seconds and the lease renewed on time.
+        every = 1 if provider.waits_on_io or self._settings.max_rate is not None else 64
         while not self.stopping:
             attempts = self._claim(source)
             if attempts is None:
@@ -138,7 +142,7 @@ class Engine:
                     self._release(attempts[index:])
                     break
                 record(attempt, result)
-                if index & 63 == 63:  # the clock is read now and then, not per invoice
+                if index % every == every - 1 or result.calls != 1:
                     if time.monotonic() - self._last_flush >= self._settings.flush_seconds:
                         self._flush()
                     self._keep_lease()

@@ -106,8 +106,9 @@ def claim_due(
     params["upto"] = upto
     in_range = f"{due.condition} AND i.id > :after AND i.id <= :upto"
     # MATERIALIZED: the latest-attempt probe runs once per invoice, not once per use.
-    # No ORDER BY: it cost a temporary B-tree per batch, and nothing depends on the
-    # order rows are written in; _attempts sorts the returned rows by invoice.
+    # No ORDER BY: it cost a temporary B-tree per batch. The engine charges in invoice
+    # order because _attempts sorts the returned rows; attempt ids carry no order (the
+    # rows the Python check accepts are claimed after these, whatever their invoice).
     claimed = conn.execute(
         "WITH i AS MATERIALIZED (SELECT i.id, i.customer_id, i.amount, i.currency, i.status, "
         f"{_LATEST} AS latest FROM {due.invoices} "

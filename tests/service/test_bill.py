@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from antaeus_cli.billing import engine
 from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.results import Command, PassResult, RunStatus
 from antaeus_cli.seeding.scenario import SeedInvoice
@@ -205,3 +207,32 @@ def _dump(db_path: Path) -> list[str]:
         return list(conn.iterdump())
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("io_bound", [True, False], ids=["slow provider", "retried calls"])
+def test_a_one_at_a_time_pass_commits_its_answers_as_it_goes(
+    make: Callable[..., Path],
+    bill: Bill,
+    sql: Sql,
+    monkeypatch: pytest.MonkeyPatch,
+    io_bound: bool,
+) -> None:
+    """Inline calls (--concurrency 1) that take long, from latency or from in-pass
+    retries, must not hold a whole batch of answers, and the lease, until the batch
+    ends: each answer is committed once flush_seconds have passed."""
+    make(*[(i, 1000, "EUR") for i in range(1, 11)])
+    now = [0.0]
+    monkeypatch.setattr(engine, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    settled_before_call: list[int] = []
+
+    def each_call(_invoice_id: int) -> None:
+        now[0] += 2.0  # every call takes two seconds
+        (count,) = sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NOT NULL")[0]
+        settled_before_call.append(count)
+
+    script = {} if io_bound else {i: [LOST_REQUEST, "charged"] for i in range(1, 11)}
+    provider = FakeProvider(script=script, io_bound=io_bound, after_call=each_call)
+    result = bill(provider, concurrency=1, batch_size=500)
+    assert result.counts.paid == 10
+    assert settled_before_call[-1] == 9  # all but the invoice being charged
+    assert settled_before_call[0] == 0

@@ -138,7 +138,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
             )
             rows = conn.execute(
                 "SELECT invoice_id, customer_id, attempt_no, amount, currency, from_status "
-                "FROM payment_attempt ORDER BY id"
+                "FROM payment_attempt ORDER BY invoice_id"
             ).fetchall()
         assert rows == [
             (1, 1, 1, 1000, "EUR", "PENDING"),

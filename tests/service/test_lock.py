@@ -142,7 +142,9 @@ def test_answers_already_received_are_kept_when_a_pass_fails(
         5: "PENDING",
     }
     # 4 and 5 were claimed, never settled: their attempts stay open for the next replay.
-    assert sql("SELECT invoice_id FROM payment_attempt WHERE finished_at IS NULL") == [(4,), (5,)]
+    assert sql(
+        "SELECT invoice_id FROM payment_attempt WHERE finished_at IS NULL ORDER BY invoice_id"
+    ) == [(4,), (5,)]
     assert sql("SELECT status, stop_reason FROM billing_run") == [
         ("failed", "RuntimeError: adapter bug")
     ]

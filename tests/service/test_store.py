@@ -219,3 +219,33 @@ def test_constraints_refuse_impossible_invoices(
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
         conn.execute(statement)
     conn.close()
+
+
+def test_a_version_2_database_whose_amounts_pass_64_bits_still_opens(tmp_path: Path) -> None:
+    """Hostile rows can hold amounts near the 64-bit limit. Their sum must not stop the
+    migration: the running total becomes inexact, and the report counts exactly."""
+    path = tmp_path / "v2-huge.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(conn, schema.MIGRATIONS[:2])
+    conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d')")
+    conn.execute("INSERT INTO customer VALUES (1, 'EUR')")
+    huge = 2**62
+    conn.execute(
+        "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, "
+        "created_at, updated_at) VALUES "
+        "(1, 1, ?, 'EUR', 'PENDING', '2026-12-01', 't', 't'), "
+        "(2, 1, ?, 'EUR', 'PENDING', '2026-12-01', 't', 't'), "
+        "(3, 1, 5, 'GBP', 'PENDING', '2026-12-01', 't', 't')",
+        (huge, huge),
+    )
+    conn.close()
+    store = Store.open(path)
+    try:
+        assert schema.user_version(store.conn) == 3
+        totals = queries.totals_by_status_and_currency(store.conn)
+        assert [tuple(row[:4]) for row in totals] == [
+            ("PENDING", "EUR", 2, 2 * huge),
+            ("PENDING", "GBP", 1, 5),
+        ]
+    finally:
+        store.close()
