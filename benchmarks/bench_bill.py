@@ -73,6 +73,11 @@ def timed(args: list[str]) -> tuple[float, int, str]:
     return elapsed, int(usage.ru_maxrss / 1024), streams["out"]
 
 
+def bill_args(db: Path, provider: str, *options: str) -> list[str]:
+    """`antaeus bill` on `db` as of AS_OF, with JSON output."""
+    return ["--db", str(db), "bill", "--as-of", AS_OF, "--json", *options, "--provider", provider]
+
+
 def seed(folder: Path, invoices: int) -> tuple[Path, float]:
     db = folder / "template.db"
     seconds, _, _ = timed(
@@ -139,9 +144,7 @@ def bench_overhead(folder: Path, sizes: list[int], runs: int) -> tuple[list[Mark
         bills, rsss, floors, reports = [], [], [], []
         for run in range(runs):
             db = fresh_copy(template, folder, f"run-{size}-{run}")
-            seconds, rss, out = timed(
-                ["--db", str(db), "bill", "--as-of", AS_OF, "--json", "--provider", OVERHEAD_SPEC]
-            )
+            seconds, rss, out = timed(bill_args(db, OVERHEAD_SPEC))
             counts = json.loads(out)["counts"]
             settled = counts["paid"] + counts["declined"] + counts["needs_operator"]
             if settled != size:
@@ -200,18 +203,7 @@ def bench_latency(folder: Path, runs: int, invoices: int) -> tuple[list[Mark], l
     def one(run: int) -> float:
         db = fresh_copy(template, folder, f"latency-{run}")
         seconds, _, _ = timed(
-            [
-                "--db",
-                str(db),
-                "bill",
-                "--as-of",
-                AS_OF,
-                "--json",
-                "--concurrency",
-                "64",
-                "--provider",
-                "sim://?latency_ms=50&ledger=:memory:",
-            ]
+            bill_args(db, "sim://?latency_ms=50&ledger=:memory:", "--concurrency", "64")
         )
         shutil.rmtree(db.parent)
         return invoices / seconds
@@ -238,20 +230,7 @@ def bench_rate_limit(
     def one(run: int) -> tuple[float, int]:
         db = fresh_copy(template, folder, f"rate-{run}")
         timed(
-            [
-                "--db",
-                str(db),
-                "bill",
-                "--as-of",
-                AS_OF,
-                "--json",
-                "--concurrency",
-                "64",
-                "--max-rate",
-                str(limit),
-                "--provider",
-                "sim://?latency_ms=20",
-            ]
+            bill_args(db, "sim://?latency_ms=20", "--concurrency", "64", "--max-rate", str(limit))
         )
         with sqlite3.connect(db.with_name("antaeus.provider.db")) as conn:
             stamps = sorted(

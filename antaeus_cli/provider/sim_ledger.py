@@ -40,6 +40,16 @@ _SCHEMA = (
 )
 
 
+def decide(account: tuple[str, int] | None, currency: str, amount: int) -> str:
+    """The provider's answer to a first request: account is (currency, balance) or None.
+    Both kinds of books charge by this one rule."""
+    if account is None:
+        return "customer_not_found"
+    if account[0] != currency:
+        return "currency_mismatch"
+    return "declined" if account[1] < amount else "charged"
+
+
 class KeyReused(Exception):
     """An idempotency key came back with different request parameters."""
 
@@ -155,14 +165,8 @@ class SimLedger:
         account = self._conn.execute(
             "SELECT currency, balance FROM account WHERE customer_id = ?", (customer_id,)
         ).fetchone()
-        if account is None:
-            outcome = "customer_not_found"
-        elif account[0] != currency:
-            outcome = "currency_mismatch"
-        elif account[1] < amount:
-            outcome = "declined"
-        else:
-            outcome = "charged"
+        outcome = decide(account, currency, amount)
+        if outcome == "charged":
             self._conn.execute(
                 "UPDATE account SET balance = balance - ? WHERE customer_id = ?",
                 (amount, customer_id),
@@ -260,14 +264,8 @@ class MemoryBooks:
         account = (
             balances[customer_id] if customer_id in balances else self._read_ahead(customer_id)
         )
-        if account is None:
-            outcome = "customer_not_found"
-        elif account[0] != currency:
-            outcome = "currency_mismatch"
-        elif account[1] < amount:
-            outcome = "declined"
-        else:
-            outcome = "charged"
+        outcome = decide(account, currency, amount)
+        if outcome == "charged" and account is not None:
             balances[customer_id] = (account[0], account[1] - amount)
         self._charges[key] = (invoice_id, customer_id, amount, currency, outcome)
         order = self._charge_order

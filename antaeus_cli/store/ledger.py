@@ -21,7 +21,7 @@ from antaeus_cli.domain.invoice import (
     Invoice,
     InvoiceStatus,
 )
-from antaeus_cli.domain.money import Currency, Money
+from antaeus_cli.domain.money import Currency, Money, Totals
 from antaeus_cli.domain.settlement import PAID_FIRST_TIME, Transition
 from antaeus_cli.errors import LedgerConflict
 
@@ -75,17 +75,12 @@ def settle(
     paid_pending: list[int] = []
     processing: list[int] = []
     charged_ids: list[int] = []  # the common case, "charged, first time", by identity
-    collected: dict[str, list[int]] = {}
+    collected = Totals()
     charged, pending = AttemptOutcome.CHARGED, InvoiceStatus.PENDING  # bound once, not per row
     for attempt, result, transition in settled:
         if result.outcome is charged:
             money = attempt.invoice.amount
-            entry = collected.get(money.currency)
-            if entry is None:
-                collected[money.currency] = [1, money.minor]
-            else:
-                entry[0] += 1
-                entry[1] += money.minor
+            collected.add(money.currency, money.minor)
         if (
             result is CHARGED_ONCE
             and transition is PAID_FIRST_TIME
@@ -121,7 +116,7 @@ def settle(
         "INSERT INTO collected (currency, count, amount) VALUES (?, ?, ?) "
         "ON CONFLICT (currency) DO UPDATE SET count = count + excluded.count, "
         "amount = amount + excluded.amount",
-        [(currency, count, amount) for currency, (count, amount) in collected.items()],
+        [(total.currency, total.count, total.minor) for total in collected.rows()],
     )
 
 

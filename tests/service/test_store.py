@@ -162,13 +162,19 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
         store.close()
 
 
+def _version_2_file(path: Path) -> sqlite3.Connection:
+    """A new file migrated only as far as schema version 2, open for writing rows."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, schema.MIGRATIONS[:2]) == [1, 2]
+    conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d')")
+    return conn
+
+
 def test_a_version_2_database_gets_its_totals_from_its_rows(tmp_path: Path) -> None:
     """Version 3 adds the tables the report reads totals from; a file billed under
     version 2 must come out with totals equal to a full count of its rows."""
     path = tmp_path / "v2.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    assert schema.migrate(conn, schema.MIGRATIONS[:2]) == [1, 2]
-    conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d')")
+    conn = _version_2_file(path)
     conn.execute("INSERT INTO customer VALUES (1, 'EUR'), (2, 'USD')")
     conn.execute(
         "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, paid_at, "
@@ -225,9 +231,7 @@ def test_a_version_2_database_whose_amounts_pass_64_bits_still_opens(tmp_path: P
     """Hostile rows can hold amounts near the 64-bit limit. Their sum must not stop the
     migration: the running total becomes inexact, and the report counts exactly."""
     path = tmp_path / "v2-huge.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    schema.migrate(conn, schema.MIGRATIONS[:2])
-    conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d')")
+    conn = _version_2_file(path)
     conn.execute("INSERT INTO customer VALUES (1, 'EUR')")
     huge = 2**62
     conn.execute(
