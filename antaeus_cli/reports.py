@@ -34,6 +34,8 @@ class Report:
     needs_operator_total: int
     retries_due: list[tuple[str, int]]
     open_attempts: int
+    open_listed: list[dict[str, Any]]  # the oldest open attempts, with why they are open
+    declines: list[dict[str, Any]]  # settled declines per provider code and class
     running: str | None  # the pass holding the lock right now, if any
     runs: list[dict[str, Any]]
 
@@ -60,6 +62,11 @@ def build_report(
                 needs_operator_total=sum(t.count for t in totals if t.status == "NEEDS_OPERATOR"),
                 retries_due=queries.retries_due(conn),
                 open_attempts=ledger.count_open_attempts(conn),
+                open_listed=queries.open_attempts(store.db, LISTED if limit is None else limit),
+                declines=[
+                    {"code": code, "class": klass, "count": count}
+                    for code, klass, count in queries.declines_by_code(conn)
+                ],
                 running=None if holder is None else str(holder),
                 runs=queries.recent_runs(store.db, recent_runs),
             )

@@ -189,14 +189,16 @@ def _candidates(db: Path, command: str, as_of: str) -> list[int]:
     return [row[0] for row in rows]
 
 
+MONEY_MOVED = "outcome IN ('charged', 'processing')"  # the simulator debits both
+
+
 def audit(db: Path, ledger: Path, *, label: str = "") -> Figures:
     """Our books against the provider's: every way money could be lost or doubled."""
     figures = Figures()
     ours, theirs = sqlite3.connect(db), sqlite3.connect(ledger)
     try:
         charged = Counter(
-            row[0]
-            for row in theirs.execute("SELECT invoice_id FROM charge WHERE outcome = 'charged'")
+            row[0] for row in theirs.execute(f"SELECT invoice_id FROM charge WHERE {MONEY_MOVED}")
         )
         status = dict(ours.execute("SELECT id, status FROM invoice"))
         attempted_paid = {
@@ -209,7 +211,7 @@ def audit(db: Path, ledger: Path, *, label: str = "") -> Figures:
         figures.lost_payments = sum(1 for i in charged if status.get(i) != "PAID")
         figures.phantom_payments = sum(1 for i in attempted_paid if charged[i] != 1)
         figures.unresolved_attempts = ours.execute(
-            "SELECT count(*) FROM payment_attempt WHERE outcome IN ('started', 'unknown')"
+            "SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL"
         ).fetchone()[0]
         healthy = (
             ours.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -218,8 +220,7 @@ def audit(db: Path, ledger: Path, *, label: str = "") -> Figures:
         figures.integrity_failures = 0 if healthy else 1
         provider_totals = dict(
             theirs.execute(
-                "SELECT currency, sum(amount) FROM charge WHERE outcome = 'charged' "
-                "GROUP BY currency"
+                f"SELECT currency, sum(amount) FROM charge WHERE {MONEY_MOVED} GROUP BY currency"
             )
         )
     finally:

@@ -10,13 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from antaeus_cli.domain.invoice import Invoice
+from antaeus_cli.domain.outcomes import CHARGED as CHARGED_ANSWER
+from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.host import ProcessIdentity
-from antaeus_cli.provider.port import (
-    CurrencyMismatch,
-    CustomerNotFound,
-    NetworkError,
-    ProviderError,
-)
+from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
 
 # Scripted behaviours, consumed one per call for an invoice; the last one repeats.
 CHARGED = "charged"
@@ -26,6 +23,10 @@ MISMATCH = "mismatch"
 LOST_REQUEST = "lost_request"  # network error before the provider saw the request
 LOST_RESPONSE = "lost_response"  # the provider booked it, the answer was lost
 REFUSED = "refused"  # an unnamed definitive provider error
+HARD = "declined_hard"  # a lost card
+NEEDS_CUSTOMER = "needs_customer"  # 3-D Secure required off-session
+PROCESSING = "processing"  # accepted; settles as charged on the next look-up
+RATE_LIMITED = "rate_limited"  # HTTP 429: nothing processed
 
 
 class Crash(BaseException):
@@ -49,6 +50,10 @@ class FakeProvider:
     calls: list[tuple[int, str]] = field(default_factory=list)  # (invoice id, key)
     charged_keys: list[str] = field(default_factory=list)
     after_call: Callable[[int], None] | None = None  # told the invoice id after every call
+    can_lookup: bool = True  # False: like a server without list filters
+    key_retention: timedelta | None = None
+    lookups: list[str] = field(default_factory=list)  # keys looked up, in order
+    retry_after: float | None = None  # what a RATE_LIMITED step says in Retry-After
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -59,7 +64,7 @@ class FakeProvider:
     def waits_on_io(self) -> bool:
         return self.io_bound
 
-    def charge(self, invoice: Invoice, idempotency_key: str) -> bool:
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         with self._lock:
             self.calls.append((invoice.id, idempotency_key))
             if self.db_path is not None:
@@ -68,6 +73,8 @@ class FakeProvider:
             step = steps.pop(0) if len(steps) > 1 else steps[0]
             if step == LOST_REQUEST:
                 raise NetworkError("request lost")
+            if step == RATE_LIMITED:
+                raise RateLimited("too many requests", retry_after=self.retry_after)
             answer = self.booked.get(idempotency_key)
             if answer is None:
                 answer = self._book(step)
@@ -83,9 +90,26 @@ class FakeProvider:
                 raise NetworkError("response lost")
         return _answer(answer)
 
+    def lookup(
+        self,
+        invoice: Invoice,  # noqa: ARG002 - the fake's books are keyed by key alone
+        idempotency_key: str,
+        *,
+        since: datetime,  # noqa: ARG002
+        reference: str | None,  # noqa: ARG002
+    ) -> Answer | None:
+        with self._lock:
+            self.lookups.append(idempotency_key)
+            if not self.can_lookup:
+                raise LookupUnavailable("this provider cannot list charges by key")
+            answer = self.booked.get(idempotency_key)
+            if answer == PROCESSING:
+                answer = self.booked[idempotency_key] = CHARGED
+        return None if answer is None else _answer(answer)
+
     @staticmethod
     def _book(step: str) -> str:
-        return CHARGED if step in (LOST_RESPONSE, LOST_REQUEST) else step
+        return CHARGED if step in (LOST_RESPONSE, LOST_REQUEST, RATE_LIMITED) else step
 
     def close(self) -> None:
         pass
@@ -94,16 +118,21 @@ class FakeProvider:
         return [key for key in self.charged_keys if f"-inv-{invoice_id}-" in key]
 
 
-def _answer(answer: str) -> bool:
-    if answer == CHARGED:
-        return True
-    if answer == DECLINED:
-        return False
-    if answer == NOT_FOUND:
-        raise CustomerNotFound("no such customer")
-    if answer == MISMATCH:
-        raise CurrencyMismatch("account in another currency")
-    raise ProviderError("refused for a reason nobody named")
+_ANSWERS = {
+    CHARGED: CHARGED_ANSWER,
+    DECLINED: Answer(AnswerKind.DECLINED, code="insufficient_funds", message="no funds"),
+    HARD: Answer(AnswerKind.DECLINED, code="lost_card", message="the card was lost"),
+    NEEDS_CUSTOMER: Answer(AnswerKind.REQUIRES_ACTION, reference="pi_3ds"),
+    PROCESSING: Answer(AnswerKind.PROCESSING, reference="pi_later"),
+    NOT_FOUND: Answer(AnswerKind.CUSTOMER_NOT_FOUND, message="no such customer"),
+    MISMATCH: Answer(AnswerKind.CURRENCY_MISMATCH, message="account in another currency"),
+}
+
+
+def _answer(answer: str) -> Answer:
+    return _ANSWERS.get(
+        answer, Answer(AnswerKind.REFUSED, message="refused for a reason nobody named")
+    )
 
 
 def _assert_attempt_committed(db_path: Path, key: str) -> None:

@@ -1,13 +1,23 @@
-"""One charge under one idempotency key: the provider call, its in-pass network
-retries, and the classification of the answer."""
+"""One charge under one idempotency key: the provider call, its in-pass retries, and
+the look-up that comes before any request that repeats a key.
+
+The rule: a key whose earlier request may have reached the provider (a lost
+response, a timeout, a 5xx, a crash before the answer was committed) is looked up
+first. Found: that is the answer. Not found and inside the provider's key
+retention: it is re-sent under the same key. Not found and past it: no money moved,
+and the attempt lapses so that a new key charges the invoice. A provider that
+cannot look up leaves the attempt open, with the reason: never a blind re-send.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
@@ -17,30 +27,31 @@ from tenacity import (
 )
 
 from antaeus_cli.billing.pacing import NotSent
-from antaeus_cli.domain.attempt import (
-    CHARGED_ONCE,
-    DECLINED_DETAIL,
-    DECLINED_ONCE,
-    Attempt,
-    CallResult,
-)
+from antaeus_cli.domain.attempt import CHARGED_ONCE, Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome
+from antaeus_cli.domain.outcomes import CHARGED, Answer, result_of
 from antaeus_cli.provider.port import (
-    CurrencyMismatch,
-    CustomerNotFound,
+    LookupUnavailable,
     NetworkError,
     PaymentProvider,
-    ProviderError,
+    RateLimited,
 )
+
+Clock = Callable[[], datetime]
+# A key is re-sent only while it is this far inside the provider's retention window,
+# so that a slow pass cannot carry a re-send past it.
+MAX_KEY_MARGIN = timedelta(hours=1)
+MAX_RETRY_AFTER_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """In-pass retries of a lost request, always under the same idempotency key.
+    """In-pass retries of a lost or rate-limited request, always under the same key.
 
-    Bounded twice: by calls per key and by seconds per key. Waits grow
-    exponentially with jitter, so many invoices failing together do not retry in
-    lock-step. Only NetworkError is retried; every other answer is final.
+    Bounded twice: by tries per key and by seconds per key. Waits grow exponentially
+    with jitter, so many invoices failing together do not retry in lock-step; a 429's
+    Retry-After is honoured. Only NetworkError and RateLimited are retried; every
+    other answer is final.
     """
 
     max_calls: int = 4
@@ -54,80 +65,167 @@ class RetryPolicy:
 
 
 def call_provider(
-    provider: PaymentProvider, attempt: Attempt, policy: RetryPolicy, stop: threading.Event
+    provider: PaymentProvider,
+    attempt: Attempt,
+    policy: RetryPolicy,
+    stop: threading.Event,
+    clock: Clock,
 ) -> CallResult | None:
-    """Charge once; on a lost request or response, retry the same key with backoff.
+    """Charge once (or, for a replay, look up first); retry what is transient.
 
     The first call goes straight to the provider: tenacity is only set up once a
     call has failed, so the success path pays nothing for it. None means the
     request was never sent (the pass stopped while it waited for a rate slot).
     """
+    if attempt.replay:
+        return _KeyCall(provider, attempt, policy, stop, clock, maybe_sent=True).run(None)
     try:
-        # The common case, one call, shares one immutable result per answer.
-        return CHARGED_ONCE if provider.charge(attempt.invoice, attempt.key) else DECLINED_ONCE
-    except NetworkError as first_error:
-        return _retry(provider, attempt, policy, stop, first_error)
-    except ProviderError as error:
-        return _refused(error, 1)
+        answer = provider.charge(attempt.invoice, attempt.key)
+    except (NetworkError, RateLimited) as first_error:
+        call = _KeyCall(provider, attempt, policy, stop, clock, maybe_sent=False)
+        call.calls = 1
+        return call.run(first_error)
     except NotSent:
         return None
+    # The common case, one call, shares one immutable result.
+    return CHARGED_ONCE if answer is CHARGED else result_of(answer, 1)
 
 
-def _retry(
-    provider: PaymentProvider,
-    attempt: Attempt,
-    policy: RetryPolicy,
-    stop: threading.Event,
-    first_error: NetworkError,
-) -> CallResult:
-    calls = 1
-    replay_first: list[NetworkError] = [first_error]
+class _Lapsed(Exception):
+    """Not found at the provider, and the key is past its retention: no money moved."""
 
-    def once() -> bool:
-        nonlocal calls
-        if replay_first:
-            # Hand tenacity the failure the first call already had, so it counts it
-            # and waits before calling again.
-            raise replay_first.pop()
-        calls += 1
-        return provider.charge(attempt.invoice, attempt.key)
 
-    retrying = Retrying(
-        retry=retry_if_exception_type(NetworkError),
-        stop=(
-            stop_after_attempt(policy.max_calls)
-            | stop_after_delay(policy.max_seconds)
-            | stop_when_event_set(stop)
-        ),
-        wait=wait_exponential_jitter(
-            multiplier=policy.first_wait, max=policy.max_wait, jitter=policy.jitter
-        ),
-        sleep=policy.sleep or _waiter(stop),
-        reraise=True,
+class _KeyCall:
+    """The retries and look-ups for one key, after its first call failed (or, for a
+    replay, before any is sent)."""
+
+    def __init__(
+        self,
+        provider: PaymentProvider,
+        attempt: Attempt,
+        policy: RetryPolicy,
+        stop: threading.Event,
+        clock: Clock,
+        *,
+        maybe_sent: bool,
+    ) -> None:
+        self._provider = provider
+        self._attempt = attempt
+        self._policy = policy
+        self._stop = stop
+        self._clock = clock
+        self.calls = 0
+        self.maybe_sent = maybe_sent  # an earlier request under the key may have arrived
+        self.sent_any = maybe_sent  # any request under the key left this process
+
+    def run(self, first_error: Exception | None) -> CallResult:  # noqa: PLR0911 - one per ending
+        policy = self._policy
+        pending: list[Exception] = [] if first_error is None else [first_error]
+        if isinstance(first_error, NetworkError):
+            self.maybe_sent = self.sent_any = True
+
+        def once() -> Answer:
+            if pending:
+                # Hand tenacity the failure the first call already had, so it counts
+                # it and waits before calling again.
+                raise pending.pop()
+            return self._try()
+
+        retrying = Retrying(
+            retry=retry_if_exception_type((NetworkError, RateLimited)),
+            stop=(
+                stop_after_attempt(policy.max_calls)
+                | stop_after_delay(policy.max_seconds)
+                | stop_when_event_set(self._stop)
+            ),
+            wait=_wait(policy),
+            sleep=policy.sleep or _waiter(self._stop),
+            reraise=True,
+        )
+        try:
+            return result_of(retrying(once), self.calls)
+        except _Lapsed as lapsed:
+            return CallResult(AttemptOutcome.LAPSED, str(lapsed), self.calls)
+        except LookupUnavailable as error:
+            return self._open(f"cannot look the charge up, so it is not re-sent: {error}")
+        except NotSent:
+            return self._open("stopped before retrying")
+        except NetworkError as error:
+            return self._open(f"network: {error}")
+        except RateLimited as error:
+            if self.maybe_sent:  # an earlier request may still have arrived
+                return self._open(f"rate limited after a lost request: {error}")
+            return CallResult(
+                AttemptOutcome.NOT_PROCESSED, f"rate limited on every try: {error}", self.calls
+            )
+
+    def _open(self, why: str) -> CallResult:
+        if not self.sent_any and not self._attempt.replay:
+            # Nothing under this key ever left: it is safe to hand the invoice back.
+            return CallResult(AttemptOutcome.NOT_PROCESSED, why, self.calls)
+        return CallResult(AttemptOutcome.UNKNOWN, why, self.calls, self._attempt.reference)
+
+    def _try(self) -> Answer:
+        attempt, provider = self._attempt, self._provider
+        if self.maybe_sent:
+            self.calls += 1
+            found = provider.lookup(
+                attempt.invoice,
+                attempt.key,
+                since=attempt.started_at or self._clock(),
+                reference=attempt.reference,
+            )
+            if found is not None:
+                return found
+            if attempt.reference is not None:
+                raise LookupUnavailable(
+                    f"the provider no longer knows the charge {attempt.reference}"
+                )
+            self._check_window()
+        self.calls += 1
+        try:
+            answer = provider.charge(attempt.invoice, attempt.key)
+        except NetworkError:
+            self.maybe_sent = self.sent_any = True
+            raise
+        except RateLimited:
+            raise  # refused before processing: this request moved nothing
+        self.sent_any = True
+        return answer
+
+    def _check_window(self) -> None:
+        retention = self._provider.key_retention
+        started = self._attempt.started_at
+        if retention is None or started is None:
+            return
+        margin = min(MAX_KEY_MARGIN, retention / 10)
+        age = self._clock() - started
+        if age >= retention - margin:
+            raise _Lapsed(
+                f"no charge under {self._attempt.key} at the provider, and the key is "
+                f"{_hours(age)} old, past the {_hours(retention - margin)} it may safely be "
+                "re-sent within; no money moved, so a new key charges the invoice"
+            )
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:.1f} h"
+
+
+def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    backoff = wait_exponential_jitter(
+        multiplier=policy.first_wait, max=policy.max_wait, jitter=policy.jitter
     )
-    try:
-        return _classify(retrying(once), calls)
-    except NotSent:  # an earlier request may have arrived: only a replay can tell
-        return CallResult(AttemptOutcome.UNKNOWN, "network: stopped before retrying", calls)
-    except NetworkError as error:
-        return CallResult(AttemptOutcome.UNKNOWN, f"network: {error}", calls)
-    except ProviderError as error:
-        return _refused(error, calls)
 
+    def wait(state: RetryCallState) -> float:
+        seconds = backoff(state)
+        outcome = state.outcome
+        error = None if outcome is None else outcome.exception()
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            seconds = max(seconds, min(error.retry_after, MAX_RETRY_AFTER_S))
+        return seconds
 
-def _classify(charged: bool, calls: int) -> CallResult:
-    """The answer after retries; a first-call answer is one of the shared results."""
-    if charged:
-        return CallResult(AttemptOutcome.CHARGED, None, calls)
-    return CallResult(AttemptOutcome.DECLINED, DECLINED_DETAIL, calls)
-
-
-def _refused(error: ProviderError, calls: int) -> CallResult:
-    if isinstance(error, CustomerNotFound):
-        return CallResult(AttemptOutcome.CUSTOMER_NOT_FOUND, str(error), calls)
-    if isinstance(error, CurrencyMismatch):
-        return CallResult(AttemptOutcome.CURRENCY_MISMATCH, str(error), calls)
-    return CallResult(AttemptOutcome.PROVIDER_ERROR, f"{type(error).__name__}: {error}", calls)
+    return wait
 
 
 def _waiter(stop: threading.Event) -> Callable[[float], None]:

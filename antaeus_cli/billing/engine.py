@@ -27,7 +27,7 @@ from antaeus_cli.billing.sources import Source
 from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
 from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.invoice import AttemptOutcome
-from antaeus_cli.domain.settlement import settle
+from antaeus_cli.domain.outcomes import settle
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.store import ledger, runs
 from antaeus_cli.store.database import Store
@@ -123,7 +123,12 @@ class Engine:
 
     def _drive_inline(self, source: Source) -> None:
         # The hot loop of an overhead-bound pass: names are bound once, not per invoice.
-        provider, retry, event = self._provider, self._settings.retry, self._stop.event
+        provider, retry, event, clock = (
+            self._provider,
+            self._settings.retry,
+            self._stop.event,
+            self._clock,
+        )
         record, stopped = self._record, event.is_set
         # The clock is read every 64 invoices, not per invoice; but per invoice when a
         # call may take long (network latency, a rate limit, in-pass retries), so that
@@ -137,7 +142,7 @@ class Engine:
                 if self._outage is not None or stopped():
                     self._release(attempts[index:])
                     break
-                result = call_provider(provider, attempt, retry, event)
+                result = call_provider(provider, attempt, retry, event, clock)
                 if result is None:  # the pass began stopping before it was sent
                     self._release(attempts[index:])
                     break
@@ -185,7 +190,9 @@ class Engine:
         self._flush()
 
     def _call(self, attempt: Attempt) -> CallResult | None:
-        return call_provider(self._provider, attempt, self._settings.retry, self._stop.event)
+        return call_provider(
+            self._provider, attempt, self._settings.retry, self._stop.event, self._clock
+        )
 
     def _claim(self, source: Source) -> list[Attempt] | None:
         """Record the answers so far and claim the next batch, in one transaction."""
@@ -211,7 +218,7 @@ class Engine:
         settled = Settled(
             attempt,
             result,
-            settle(result.outcome, result.detail, attempt.dunning, self._as_of, self._schedule),
+            settle(result, attempt.dunning, self._as_of, self._schedule),
         )
         self._done.append(settled)
         self.counts.add_settled(settled)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from antaeus_cli.domain.invoice import Invoice
+from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.provider.port import PaymentProvider
 
 
@@ -73,10 +75,26 @@ class PacedProvider:
     def waits_on_io(self) -> bool:
         return self._provider.waits_on_io
 
-    def charge(self, invoice: Invoice, idempotency_key: str) -> bool:
+    @property
+    def key_retention(self) -> timedelta | None:
+        return self._provider.key_retention
+
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         if not self._pacer.wait_for_slot(self._stop):
             raise NotSent(idempotency_key)
         return self._provider.charge(invoice, idempotency_key)
+
+    def lookup(
+        self,
+        invoice: Invoice,
+        idempotency_key: str,
+        *,
+        since: datetime,
+        reference: str | None,
+    ) -> Answer | None:
+        if not self._pacer.wait_for_slot(self._stop):
+            raise NotSent(idempotency_key)
+        return self._provider.lookup(invoice, idempotency_key, since=since, reference=reference)
 
     def close(self) -> None:
         self._provider.close()

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from antaeus_cli.domain.attempt import Settled
+from antaeus_cli.domain.attempt import PAID_FIRST_TIME, RESTORE, Settled
 from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
 from antaeus_cli.domain.money import CurrencyTotal, Totals
-from antaeus_cli.domain.settlement import PAID_FIRST_TIME
 
 # How many needs-operator invoices a result lists; `antaeus report` lists them all.
 LISTED_LIMIT = 100
@@ -59,6 +58,8 @@ class PassCounts:
     unknown: int = 0
     released: int = 0
     network_retries: int = 0
+    awaiting_customer: int = 0  # hard declines and cards that need their holder
+    not_processed: int = 0  # rate limited on every try, or lapsed: charged again later
     paid_totals: Totals = field(default_factory=Totals)
     declined_totals: Totals = field(default_factory=Totals)
     operator_items: list[OperatorItem] = field(default_factory=list)
@@ -73,6 +74,8 @@ class PassCounts:
             "unknown": self.unknown,
             "released": self.released,
             "network_retries": self.network_retries,
+            "awaiting_customer": self.awaiting_customer,
+            "not_processed": self.not_processed,
         }
 
     def add_operator_item(self, invoice_id: int, rejection: Rejection) -> None:
@@ -106,6 +109,11 @@ class PassCounts:
         elif status is InvoiceStatus.UNCOLLECTIBLE:
             self.uncollectible += 1
             self.declined_totals.add(money.currency, money.minor)
+        elif status is InvoiceStatus.AWAITING_CUSTOMER:
+            self.awaiting_customer += 1
+            self.declined_totals.add(money.currency, money.minor)
+        elif transition is RESTORE:
+            self.not_processed += 1
         elif transition.failure is not None:
             self.add_operator_item(attempt.invoice.id, transition.failure)
 

@@ -35,6 +35,8 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
             for c in report.collected
         ],
         "needs-operator": report.needs_operator,
+        "declines": report.declines,
+        "open-attempts": report.open_listed,
         "runs": report.runs,
     }
     if section == "needs-operator":
@@ -67,6 +69,18 @@ def _write_csv(report: Report, section: str) -> None:
         columns = ["status", "currency", "count", "amount_minor", "amount"]
     elif section == "collected":
         columns = ["currency", "count", "amount_minor", "amount"]
+    elif section == "declines":
+        columns = ["code", "class", "count"]
+    elif section == "open-attempts":
+        columns = [
+            "attempt_id",
+            "invoice_id",
+            "idempotency_key",
+            "outcome",
+            "provider_ref",
+            "started_at",
+            "error",
+        ]
     elif section == "needs-operator":
         columns = [
             "invoice_id",

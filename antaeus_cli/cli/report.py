@@ -18,6 +18,8 @@ class Section(enum.StrEnum):
     TOTALS = "totals"
     COLLECTED = "collected"
     NEEDS_OPERATOR = "needs-operator"
+    DECLINES = "declines"
+    OPEN_ATTEMPTS = "open-attempts"
     RUNS = "runs"
 
 

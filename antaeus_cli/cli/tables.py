@@ -35,9 +35,11 @@ def pass_table(result: PassResult, code: ExitCode) -> None:
     table.add_row("paid", str(counts.paid), paid)
     table.add_row("declined, retry scheduled", str(counts.declined), declined)
     table.add_row("uncollectible", str(counts.uncollectible), "")
+    table.add_row("awaiting the customer", str(counts.awaiting_customer), "")
     table.add_row("needs operator", str(counts.needs_operator), "")
     table.add_row("reconciled from earlier runs", str(counts.reconciled), "")
     table.add_row("released unsent", str(counts.released), "")
+    table.add_row("not processed (rate limited, lapsed)", str(counts.not_processed), "")
     table.add_row("network retries", str(counts.network_retries), "")
     table.add_row("still unresolved", str(result.unresolved), "")
     console.print(table)
@@ -73,6 +75,15 @@ def report_tables(report: Report, section: str | None) -> None:
         if report.running:
             console.print(Text(f"pass lock held by {safe(report.running)}", style="cyan"))
         console.print(f"open attempts awaiting reconciliation: {report.open_attempts}")
+    if section in (None, "open-attempts") and (report.open_listed or section):
+        console.print(_open_table(report))
+    if section in (None, "declines") and (report.declines or section):
+        declines = Table(title="declines by provider code")
+        for name in ("code", "class", "count"):
+            declines.add_column(name)
+        for row in report.declines:
+            declines.add_row(_cell(row["code"]), _cell(row["class"]), str(row["count"]))
+        console.print(declines)
     if section in (None, "totals", "collected"):
         collected = "; ".join(f"{c.formatted} ({c.count})" for c in report.collected)
         console.print(f"collected through antaeus (ledger): {collected or 'nothing yet'}")
@@ -108,6 +119,22 @@ def _totals_table(report: Report) -> Table:
     for row in report.totals:
         totals.add_row(_cell(row.status), _cell(row.currency), str(row.count), _cell(row.amount))
     return totals
+
+
+def _open_table(report: Report) -> Table:
+    table = Table(title="open attempts: why each is not settled yet")
+    for name in ("attempt", "invoice", "outcome", "reference", "started", "why"):
+        table.add_column(name)
+    for row in report.open_listed[:LISTED_ON_SCREEN]:
+        table.add_row(
+            str(row["attempt_id"]),
+            str(row["invoice_id"]),
+            _cell(row["outcome"]),
+            _cell(row["provider_ref"]),
+            _cell(row["started_at"]),
+            _cell(row["error"] or "not answered yet: the next pass looks it up"),
+        )
+    return table
 
 
 def _runs_table(report: Report) -> Table:

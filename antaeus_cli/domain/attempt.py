@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import NamedTuple
 
-from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, InvoiceStatus
-from antaeus_cli.domain.settlement import Transition
+from antaeus_cli.domain.invoice import (
+    AttemptOutcome,
+    DunningState,
+    Invoice,
+    InvoiceStatus,
+    Rejection,
+)
 
 
 class Attempt(NamedTuple):
     """A charge under one idempotency key: a new attempt, or the replay of an open one.
 
-    A replay always sends the amount and currency recorded with the key, never the
-    invoice's current ones, so the provider sees exactly the first request again.
+    A replay always sends the amount, currency and customer recorded with the key,
+    never the invoice's current ones, so the provider sees exactly the first request
+    again.
     """
 
     invoice: Invoice
@@ -22,14 +29,28 @@ class Attempt(NamedTuple):
     from_status: InvoiceStatus  # where the invoice goes back to if this is never sent
     replay: bool = False
     id: int = 0  # the ledger row, assigned when the attempt is claimed
+    started_at: datetime | None = None  # replays: when the key was first claimed
+    reference: str | None = None  # replays: the provider's id for the charge, if known
 
 
 class CallResult(NamedTuple):
-    """What the provider said about one key, after any in-pass network retries."""
+    """What the provider said about one key, after any in-pass retries and look-ups."""
 
     outcome: AttemptOutcome
     detail: str | None
-    calls: int  # requests sent under the key in this pass, retries included
+    calls: int  # requests sent for the key in this pass, retries and look-ups included
+    reference: str | None = None  # the provider's id for the charge (Stripe: pi_...)
+    decline_code: str | None = None  # the provider's own code, as it gave it
+    decline_class: str | None = None  # antaeus_cli.domain.outcomes.DeclineClass
+
+
+class Transition(NamedTuple):
+    """The invoice fields a settled attempt writes."""
+
+    status: InvoiceStatus
+    failure: Rejection | None = None
+    next_retry_on: date | None = None
+    dunning: DunningState = DunningState()
 
 
 class Settled(NamedTuple):
@@ -40,8 +61,11 @@ class Settled(NamedTuple):
     transition: Transition | None
 
 
-# The common answers, shared: a batch of a thousand charges needs one object, not a
+# The common answer, shared: a batch of a thousand charges needs one object, not a
 # thousand, and the ledger can group them by identity.
 CHARGED_ONCE = CallResult(AttemptOutcome.CHARGED, None, 1)
-DECLINED_DETAIL = "the balance did not allow the charge"
-DECLINED_ONCE = CallResult(AttemptOutcome.DECLINED, DECLINED_DETAIL, 1)
+# Shared by every first-time payment, so the ledger can spot the common case by identity.
+PAID_FIRST_TIME = Transition(InvoiceStatus.PAID)
+# "No money moved under this key": the invoice goes back to the status it was claimed
+# from, untouched, and a later claim charges it under a new key.
+RESTORE = Transition(InvoiceStatus.PENDING)

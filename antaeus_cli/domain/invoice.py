@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 from datetime import date
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
+
+MAX_REF_LENGTH = 255  # a provider's customer id; Stripe's are far shorter
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -18,6 +20,10 @@ class InvoiceStatus(enum.StrEnum):
     FAILED = "FAILED"  # declined; `retry-failed` charges it again on next_retry_on
     NEEDS_OPERATOR = "NEEDS_OPERATOR"  # a human must fix the cause; never retried on its own
     UNCOLLECTIBLE = "UNCOLLECTIBLE"  # declined on every retry of the dunning schedule
+    # A hard decline or a card that needs its holder (3-D Secure, expired, wrong
+    # details): never retried on the same card. `retry-failed --invoice` releases it
+    # once the customer has acted.
+    AWAITING_CUSTOMER = "AWAITING_CUSTOMER"
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -25,12 +31,17 @@ class AttemptOutcome(enum.StrEnum):
 
     STARTED = "started"  # written before the provider is called; not settled yet
     CHARGED = "charged"
-    DECLINED = "declined"
+    DECLINED = "declined"  # a soft decline: retried on the dunning schedule
+    DECLINED_HARD = "declined_hard"  # lost, stolen, fraudulent...: never on this card again
+    NEEDS_CUSTOMER = "needs_customer"  # authentication, expiry, wrong details
+    PROCESSING = "processing"  # accepted, settles later (asynchronous methods): looked up
     CUSTOMER_NOT_FOUND = "customer_not_found"
     CURRENCY_MISMATCH = "currency_mismatch"
     PROVIDER_ERROR = "provider_error"  # a definitive rejection we have no name for
-    UNKNOWN = "unknown"  # network failures outlasted the retries: replayed later
+    UNKNOWN = "unknown"  # network failures outlasted the retries: looked up later
     ABANDONED = "abandoned"  # claimed, then never sent because the pass stopped
+    NOT_PROCESSED = "not_processed"  # rate limited on every try: nothing happened
+    LAPSED = "lapsed"  # not found at the provider once its key's retention had passed
 
     @property
     def is_open(self) -> bool:
@@ -38,7 +49,7 @@ class AttemptOutcome(enum.StrEnum):
         return self in _OPEN
 
 
-_OPEN = frozenset({AttemptOutcome.STARTED, AttemptOutcome.UNKNOWN})
+_OPEN = frozenset({AttemptOutcome.STARTED, AttemptOutcome.UNKNOWN, AttemptOutcome.PROCESSING})
 
 
 class FailureCode(enum.StrEnum):
@@ -50,6 +61,8 @@ class FailureCode(enum.StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     CUSTOMER_NOT_FOUND = "customer_not_found"
     PROVIDER_ERROR = "provider_error"
+    HARD_DECLINE = "hard_decline"  # AWAITING_CUSTOMER: the card must not be charged again
+    NEEDS_CUSTOMER = "needs_customer"  # AWAITING_CUSTOMER: the customer must act first
 
 
 class DunningState(NamedTuple):
@@ -65,6 +78,7 @@ class Invoice(NamedTuple):
     id: int
     customer_id: int
     amount: Money
+    customer_ref: str | None = None  # the provider's id for the customer (Stripe: cus_...)
 
 
 class Rejection(NamedTuple):
@@ -87,6 +101,7 @@ class InvoiceRow(NamedTuple):
     dunning: DunningState
     last_attempt_no: int = 0  # the highest attempt number in the ledger for this invoice
     in_flight: bool = False  # its latest attempt is open: only a replay may touch it
+    customer_ref: object = None  # customer.provider_ref, as stored
 
     @property
     def next_attempt_no(self) -> int:
@@ -95,7 +110,7 @@ class InvoiceRow(NamedTuple):
         return self.last_attempt_no + 1
 
 
-def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:
+def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:  # noqa: PLR0911 - one per check
     """Everything that can be checked without calling the provider."""
     amount = row.amount
     if type(amount) is not int or amount <= 0:
@@ -120,7 +135,24 @@ def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:
             f"invoice is in {currency} but customer {customer_id} is billed in "
             f"{row.customer_currency!s}; checked before calling the provider",
         )
-    return Invoice(row.id, customer_id, Money(amount, currency))
+    ref = row.customer_ref
+    if ref is None or is_customer_ref(ref):
+        return Invoice(row.id, customer_id, Money(amount, currency), ref)
+    return Rejection(
+        FailureCode.MALFORMED,
+        f"customer {customer_id} has a malformed provider_ref {str(ref)[:40]!r}: expected "
+        f"the provider's id, 1 to {MAX_REF_LENGTH} printable ASCII characters, no spaces",
+    )
+
+
+def is_customer_ref(ref: object) -> TypeGuard[str]:
+    """A provider's customer id as we accept it: 1 to MAX_REF_LENGTH characters from
+    '!' to '~'. `store.claims.CHARGEABLE_SQL` says the same in SQL."""
+    return (
+        type(ref) is str
+        and 1 <= len(ref) <= MAX_REF_LENGTH
+        and all("!" <= char <= "~" for char in ref)
+    )
 
 
 def idempotency_key(namespace: str, invoice_id: int, attempt_no: int) -> str:
@@ -129,6 +161,9 @@ def idempotency_key(namespace: str, invoice_id: int, attempt_no: int) -> str:
     Deterministic, so a replay after a crash sends exactly the same key. The
     namespace is fixed when the database is created, so two databases that both
     hold an invoice 7 never share keys at one provider.
+
+    The one definition. `store.claims.claim_due` builds the same text in SQL for
+    speed; `tests/service/test_claims.py` pins the two together.
     """
     return f"{namespace}-inv-{invoice_id}-{attempt_no}"
 

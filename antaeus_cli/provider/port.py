@@ -1,37 +1,50 @@
-"""The port every payment provider adapter implements, and the errors it may raise."""
+"""The port every payment provider adapter implements, and the errors it may raise.
+
+An adapter reports what the provider said as an `Answer` and never judges it:
+`antaeus_cli.domain.outcomes` does, in one table. It raises only for the answers
+that are not about the charge: the request may be lost (`NetworkError`), it was
+refused unprocessed (`RateLimited`), the provider cannot look a charge up
+(`LookupUnavailable`), or the credentials are wrong for the whole pass
+(`CredentialsRejected`).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from antaeus_cli.domain.invoice import Invoice
-
-
-class ProviderError(Exception):
-    """The provider definitively refused the charge; no money moved."""
-
-
-class CustomerNotFound(ProviderError):
-    """The provider has no account for the invoice's customer."""
-
-
-class CurrencyMismatch(ProviderError):
-    """The provider's account for the customer is in another currency."""
+from antaeus_cli.domain.outcomes import Answer
+from antaeus_cli.errors import InputError
 
 
 class NetworkError(Exception):
-    """The request or its response was lost: the charge may or may not have happened.
+    """The request or its response was lost (or a 5xx, a timeout, a 409 on the key):
+    the charge may or may not have happened. Only a look-up can tell."""
 
-    Deliberately not a ProviderError: it is the one transient error, retried with
-    the same idempotency key, and never taken as a final answer.
-    """
+
+class RateLimited(Exception):
+    """HTTP 429: the provider refused the request before processing it; nothing moved."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LookupUnavailable(Exception):
+    """The provider cannot say whether a charge under a key exists (no list filter, or
+    it refused the look-up). The attempt stays open rather than be re-sent blindly."""
+
+
+class CredentialsRejected(InputError):
+    """The provider refused our credentials: a usage error of the whole pass."""
 
 
 class PaymentProvider(Protocol):
-    """Charges one invoice under an idempotency key.
+    """Charges one invoice under an idempotency key, and finds charges made under one.
 
-    Returns True when charged and False when the balance did not allow it.
-    Replaying a key must return the first answer and never move money twice.
+    Replaying a key within `key_retention` must return the first answer and never
+    move money twice; past it, the provider may have forgotten the key.
     """
 
     @property
@@ -44,6 +57,23 @@ class PaymentProvider(Protocol):
         """True when calls spend their time waiting, so running them concurrently helps."""
         ...
 
-    def charge(self, invoice: Invoice, idempotency_key: str) -> bool: ...
+    @property
+    def key_retention(self) -> timedelta | None:
+        """How long the provider is sure to remember a key; None: for ever."""
+        ...
+
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer: ...
+
+    def lookup(
+        self,
+        invoice: Invoice,
+        idempotency_key: str,
+        *,
+        since: datetime,
+        reference: str | None,
+    ) -> Answer | None:
+        """What became of the charge under this key (made at or after `since`, or known
+        by `reference`), or None when the provider has no such charge."""
+        ...
 
     def close(self) -> None: ...

@@ -3,7 +3,11 @@ that fails in both directions.
 
 A network fault either loses the request (no charge happens) or loses the
 response after the charge was booked. The second kind is why idempotency keys
-matter: only a replay of the same key tells the caller what really happened.
+matter: only a look-up, or a replay of the same key, tells the caller what really
+happened. Like a real provider it may forget a key after `key_retention_h`, answer
+429 (`rate_limit_rate`), and give each kind of decline: `hard_decline_rate`,
+`needs_customer_rate` and `processing_rate` are the shares of first requests that
+end so (drawn from the seed and the key, so a seeded run repeats).
 """
 
 from __future__ import annotations
@@ -15,17 +19,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.domain.invoice import Invoice
+from antaeus_cli.domain.outcomes import CHARGED, Answer, AnswerKind
 from antaeus_cli.errors import AntaeusError, ProviderSpecError
-from antaeus_cli.provider.port import (
-    CurrencyMismatch,
-    CustomerNotFound,
-    NetworkError,
-    ProviderError,
-)
+from antaeus_cli.provider.port import NetworkError, RateLimited
 from antaeus_cli.provider.sim_ledger import (
     MEMORY,
     Books,
@@ -38,16 +39,33 @@ from antaeus_cli.provider.spec import ProviderSpec
 
 # api_key is accepted and never checked: the simulator does not authenticate, but
 # deployments can rehearse passing a credential through ANTAEUS_PROVIDER or a file.
-PARAMETERS = ("latency_ms", "network_error_rate", "seed", "ledger", "api_key")
+_RATES = (
+    "network_error_rate",
+    "rate_limit_rate",
+    "hard_decline_rate",
+    "needs_customer_rate",
+    "processing_rate",
+)
+PARAMETERS = ("latency_ms", *_RATES, "seed", "ledger", "api_key", "key_retention_h")
 MAX_LATENCY_MS = 60_000
+MAX_RETENTION_H = 24 * 365
 
 
 @dataclass(frozen=True, slots=True)
 class SimSettings:
     latency_ms: int = 0
-    network_error_rate: float = 0.0  # a probability, never money: a float is fine
+    network_error_rate: float = 0.0  # probabilities, never money: floats are fine
     seed: int | None = None
     ledger: Path | None = None  # None: next to the database; Path(":memory:"): in memory
+    rate_limit_rate: float = 0.0
+    hard_decline_rate: float = 0.0
+    needs_customer_rate: float = 0.0
+    processing_rate: float = 0.0
+    key_retention_h: int | None = None  # None: keys are never forgotten
+
+    @property
+    def twists(self) -> bool:
+        return bool(self.hard_decline_rate or self.needs_customer_rate or self.processing_rate)
 
 
 def settings_from_spec(spec: ProviderSpec) -> SimSettings:
@@ -58,20 +76,38 @@ def settings_from_spec(spec: ProviderSpec) -> SimSettings:
         )
     params = spec.params
     latency = _int_param(params, "latency_ms", 0, MAX_LATENCY_MS)
-    rate_text = params.get("network_error_rate", "0")
-    try:
-        rate = float(rate_text)
-    except ValueError:
-        rate = -1.0
-    if not 0.0 <= rate <= 1.0:
+    rates = {name: _rate_param(params, name) for name in _RATES}
+    if sum(rates[name] for name in _RATES[2:]) > 1.0:
         raise ProviderSpecError(
-            f"network_error_rate must be a number from 0 to 1, got {rate_text!r}"
+            "hard_decline_rate, needs_customer_rate and processing_rate add up to more than 1"
         )
     seed = _int_param(params, "seed", 0, 2**63 - 1) if "seed" in params else None
     ledger_text = params.get("ledger")
     if ledger_text is not None and not ledger_text:
         raise ProviderSpecError("ledger= needs a path, or :memory:")
-    return SimSettings(latency, rate, seed, Path(ledger_text) if ledger_text else None)
+    retention = (
+        _int_param(params, "key_retention_h", 1, MAX_RETENTION_H)
+        if "key_retention_h" in params
+        else None
+    )
+    return SimSettings(
+        latency,
+        seed=seed,
+        ledger=Path(ledger_text) if ledger_text else None,
+        key_retention_h=retention,
+        **rates,
+    )
+
+
+def _rate_param(params: dict[str, str], name: str) -> float:
+    text = params.get(name, "0")
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:
+        raise ProviderSpecError(f"{name} must be a number from 0 to 1, got {text!r}")
+    return rate
 
 
 def _int_param(params: dict[str, str], name: str, low: int, high: int) -> int:
@@ -100,15 +136,19 @@ class SimProvider:
         *,
         sleep: Callable[[float], None] = time.sleep,
         failpoints: fp.Failpoints = fp.NONE,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ledger = ledger
         self._settings = settings
         self._description = description
         self._sleep = sleep
         self._failpoints = failpoints
+        self._clock = clock
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
         self._fault_seed = str(settings.seed) if settings.seed is not None else secrets.token_hex(8)
+        hours = settings.key_retention_h
+        self._retention = None if hours is None else timedelta(hours=hours)
 
     @classmethod
     def from_spec(
@@ -130,21 +170,34 @@ class SimProvider:
     def waits_on_io(self) -> bool:
         return self._settings.latency_ms > 0
 
-    def charge(self, invoice: Invoice, idempotency_key: str) -> bool:
+    @property
+    def key_retention(self) -> timedelta | None:
+        return self._retention
+
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         settings = self._settings
         fault = self._fault(idempotency_key) if settings.network_error_rate else None
         if settings.latency_ms:
             self._sleep(settings.latency_ms / 1000)
+        if settings.rate_limit_rate and self._draw("429", idempotency_key, fresh=True) < (
+            settings.rate_limit_rate
+        ):
+            raise RateLimited("too many requests (simulated 429)")
         if fault == "request":
             raise NetworkError("connection reset before the request reached the provider")
+        twist = self._twist(idempotency_key) if settings.twists else None
         with self._lock:
             try:
                 amount = invoice.amount
                 outcome = self._ledger.charge(
-                    idempotency_key, invoice.id, invoice.customer_id, amount.minor, amount.currency
+                    idempotency_key,
+                    (invoice.id, invoice.customer_id, amount.minor, amount.currency),
+                    now=self._clock(),
+                    retention=self._retention,
+                    twist=twist,
                 )
             except KeyReused as exc:
-                raise ProviderError(str(exc)) from None
+                return Answer(AnswerKind.REFUSED, code="idempotency_key_reused", message=str(exc))
             except sqlite3.Error as exc:
                 # The provider's own database failed and rolled back: nothing was booked.
                 raise NetworkError(f"the provider is unavailable ({exc})") from None
@@ -155,38 +208,106 @@ class SimProvider:
         if fault == "response":
             raise NetworkError("timed out waiting for the response; the request was processed")
         if outcome == "charged":  # the common answer, without a call
-            return True
+            return CHARGED
         return _answer(outcome, invoice)
+
+    def lookup(
+        self,
+        invoice: Invoice,
+        idempotency_key: str,
+        *,
+        since: datetime,  # noqa: ARG002 - the books find a key however old it is
+        reference: str | None,  # noqa: ARG002 - the key is the simulator's reference
+    ) -> Answer | None:
+        settings = self._settings
+        if settings.latency_ms:
+            self._sleep(settings.latency_ms / 1000)
+        if settings.network_error_rate and (
+            self._draw("lookup", idempotency_key, fresh=True) < settings.network_error_rate
+        ):
+            raise NetworkError("the look-up timed out")
+        with self._lock:
+            try:
+                outcome = self._ledger.lookup(
+                    idempotency_key, now=self._clock(), settle_after=timedelta(0)
+                )
+            except sqlite3.Error as exc:
+                raise NetworkError(f"the provider is unavailable ({exc})") from None
+        if outcome is None:
+            return None
+        return CHARGED if outcome == "charged" else _answer(outcome, invoice)
+
+    def _twist(self, key: str) -> str | None:
+        """What this key's first request is drawn to end as, beyond the balance."""
+        settings = self._settings
+        draw = self._draw("twist", key, fresh=False)
+        for twist, rate in (
+            ("declined_hard", settings.hard_decline_rate),
+            ("needs_customer", settings.needs_customer_rate),
+            ("processing", settings.processing_rate),
+        ):
+            if draw < rate:
+                return twist
+            draw -= rate
+        return None
 
     def _fault(self, key: str) -> str | None:
         """Which way this request fails, if it does: a pure function of the seed, the key
         and how many times this process has sent the key, so a seeded run repeats."""
         rate = self._settings.network_error_rate
-        if rate <= 0.0:
-            return None
-        with self._lock:
-            sent = self._calls.get(key, 0) + 1
-            self._calls[key] = sent
-        digest = hashlib.blake2b(f"{self._fault_seed}:{key}:{sent}".encode(), digest_size=8)
-        draw = int.from_bytes(digest.digest(), "big") / 2**64
+        draw = self._draw("fault", key, fresh=True)
         if draw >= rate:
             return None
         return "request" if draw < rate / 2 else "response"
+
+    def _draw(self, salt: str, key: str, *, fresh: bool) -> float:
+        """A number in [0, 1) from the seed and the key; `fresh` draws anew on every
+        request under the key, else once per key."""
+        sent = 0
+        if fresh:
+            with self._lock:
+                sent = self._calls.get(f"{salt}:{key}", 0) + 1
+                self._calls[f"{salt}:{key}"] = sent
+        digest = hashlib.blake2b(f"{self._fault_seed}:{salt}:{key}:{sent}".encode(), digest_size=8)
+        return int.from_bytes(digest.digest(), "big") / 2**64
 
     def close(self) -> None:
         self._ledger.close()
 
 
-def _answer(outcome: str, invoice: Invoice) -> bool:
-    if outcome == "charged":
-        return True
-    if outcome == "declined":
-        return False
+_DECLINED = Answer(
+    AnswerKind.DECLINED,
+    code="insufficient_funds",
+    message="the balance did not allow the charge",
+)
+_DECLINED_HARD = Answer(AnswerKind.DECLINED, code="lost_card", message="the card was lost")
+_NEEDS_CUSTOMER = Answer(
+    AnswerKind.REQUIRES_ACTION,
+    code="authentication_required",
+    message="the card needs its holder to authenticate the charge",
+)
+_PROCESSING = Answer(AnswerKind.PROCESSING)
+
+
+def _answer(outcome: str, invoice: Invoice) -> Answer:
+    fixed = {
+        "charged": CHARGED,
+        "declined": _DECLINED,
+        "declined_hard": _DECLINED_HARD,
+        "needs_customer": _NEEDS_CUSTOMER,
+        "processing": _PROCESSING,
+    }.get(outcome)
+    if fixed is not None:
+        return fixed
     if outcome == "customer_not_found":
-        raise CustomerNotFound(f"the provider has no account for customer {invoice.customer_id}")
-    if outcome == "currency_mismatch":
-        raise CurrencyMismatch(
-            f"the provider's account for customer {invoice.customer_id} is not in "
-            f"{invoice.amount.currency.value}"
+        return Answer(
+            AnswerKind.CUSTOMER_NOT_FOUND,
+            message=f"the provider has no account for customer {invoice.customer_id}",
         )
-    raise ProviderError(f"unexpected outcome {outcome!r} in the provider's books")
+    if outcome == "currency_mismatch":
+        return Answer(
+            AnswerKind.CURRENCY_MISMATCH,
+            message=f"the provider's account for customer {invoice.customer_id} is not in "
+            f"{invoice.amount.currency.value}",
+        )
+    return Answer(AnswerKind.REFUSED, message=f"unexpected outcome {outcome!r} in the books")

@@ -1,8 +1,11 @@
 """The simulated provider's own books: accounts and charges, in their own SQLite file.
 
 It is "another system": this tool's database never points into it, and the
-simulated provider is the only writer. Charges are keyed by idempotency key, so a
-replayed key returns the first answer and never moves money twice.
+simulated provider is the only writer. Charges carry their idempotency key: a
+replayed key returns the first answer and never moves money twice, while the key
+is retained. Like Stripe, the books may forget a key after a retention period; a
+request under a forgotten key is a new charge. A look-up by key finds a charge
+however old it is, as listing a customer's PaymentIntents does.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -20,34 +23,71 @@ from antaeus_cli.sqlite_files import connect, set_wal, translate_errors
 SIM_APPLICATION_ID = 0x4153494D  # "ASIM"
 MEMORY = ":memory:"
 
+SCHEMA_VERSION = 2
+OUTCOMES = (
+    "charged",
+    "declined",
+    "declined_hard",
+    "needs_customer",
+    "processing",
+    "customer_not_found",
+    "currency_mismatch",
+)
+_CHARGE_TABLE = f"""CREATE TABLE charge (
+        id              INTEGER PRIMARY KEY,
+        idempotency_key TEXT NOT NULL,
+        invoice_id      INTEGER NOT NULL,
+        customer_id     INTEGER NOT NULL,
+        amount          INTEGER NOT NULL,
+        currency        TEXT NOT NULL,
+        outcome         TEXT NOT NULL CHECK (outcome IN ({", ".join(f"'{o}'" for o in OUTCOMES)})),
+        created_at      TEXT NOT NULL,
+        replays         INTEGER NOT NULL DEFAULT 0
+    )"""
+_CHARGE_INDEX = "CREATE INDEX charge_by_key ON charge(idempotency_key, id)"
 _SCHEMA = (
     """CREATE TABLE account (
         customer_id INTEGER PRIMARY KEY,
         currency    TEXT NOT NULL,
         balance     INTEGER NOT NULL CHECK (typeof(balance) = 'integer' AND balance >= 0)
     )""",
-    """CREATE TABLE charge (
-        idempotency_key TEXT PRIMARY KEY,
-        invoice_id      INTEGER NOT NULL,
-        customer_id     INTEGER NOT NULL,
-        amount          INTEGER NOT NULL,
-        currency        TEXT NOT NULL,
-        outcome         TEXT NOT NULL CHECK (outcome IN
-                          ('charged', 'declined', 'customer_not_found', 'currency_mismatch')),
-        created_at      TEXT NOT NULL,
-        replays         INTEGER NOT NULL DEFAULT 0
-    ) WITHOUT ROWID""",
+    _CHARGE_TABLE,
+    _CHARGE_INDEX,
 )
+# Version 1 keyed charges by their key alone, so a forgotten key could not be charged
+# anew: rebuilt with a row id, the rows kept.
+_FROM_V1 = (
+    "ALTER TABLE charge RENAME TO charge_v1",
+    _CHARGE_TABLE,
+    "INSERT INTO charge (idempotency_key, invoice_id, customer_id, amount, currency, outcome, "
+    "created_at, replays) SELECT idempotency_key, invoice_id, customer_id, amount, currency, "
+    "outcome, created_at, replays FROM charge_v1 ORDER BY created_at",
+    "DROP TABLE charge_v1",
+    _CHARGE_INDEX,
+    f"PRAGMA user_version = {SCHEMA_VERSION:d}",
+)
+_MONEY_MOVES = frozenset({"charged", "processing"})
 
 
-def decide(account: tuple[str, int] | None, currency: str, amount: int) -> str:
-    """The provider's answer to a first request: account is (currency, balance) or None.
-    Both kinds of books charge by this one rule."""
+def decide(
+    account: tuple[str, int] | None, currency: str, amount: int, twist: str | None = None
+) -> str:
+    """The provider's answer to a first request: account is (currency, balance) or None;
+    `twist` is what the simulation drew for this key ('declined_hard', 'needs_customer',
+    'processing') or None. Both kinds of books charge by this one rule."""
     if account is None:
         return "customer_not_found"
     if account[0] != currency:
         return "currency_mismatch"
-    return "declined" if account[1] < amount else "charged"
+    if twist in ("declined_hard", "needs_customer"):
+        return twist
+    if account[1] < amount:
+        return "declined"
+    return twist or "charged"
+
+
+def moves_money(outcome: str) -> bool:
+    return outcome in _MONEY_MOVES
 
 
 class KeyReused(Exception):
@@ -58,6 +98,10 @@ class Account(NamedTuple):
     customer_id: int
     currency: str
     balance: int
+
+
+def _retained(created_at: str, now: datetime, retention: timedelta | None) -> bool:
+    return retention is None or now - datetime.fromisoformat(created_at) < retention
 
 
 def default_ledger_path(db_path: Path) -> Path:
@@ -71,8 +115,16 @@ class Books(Protocol):
     label: str
 
     def charge(
-        self, key: str, invoice_id: int, customer_id: int, amount: int, currency: str
+        self,
+        key: str,
+        request: tuple[int, int, int, str],
+        *,
+        now: datetime,
+        retention: timedelta | None,
+        twist: str | None = None,
     ) -> str: ...
+
+    def lookup(self, key: str, *, now: datetime, settle_after: timedelta) -> str | None: ...
 
     def charges(self) -> list[dict[str, object]]: ...
 
@@ -114,7 +166,22 @@ class SimLedger:
                 f"'{path}' is not a simulated provider ledger: pass ledger=PATH with the right file"
             )
         set_wal(conn, path)
-        return cls(conn, str(path))
+        ledger = cls(conn, str(path))
+        with translate_errors(path):
+            ledger._upgrade()
+        return ledger
+
+    def _upgrade(self) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 1:
+                for statement in _FROM_V1:
+                    conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _init_schema(self, accounts: Iterable[Account]) -> None:
         conn = self._conn
@@ -126,47 +193,78 @@ class SimLedger:
             ((a.customer_id, a.currency, a.balance) for a in accounts),
         )
         conn.execute(f"PRAGMA application_id = {SIM_APPLICATION_ID:d}")
-        conn.execute("PRAGMA user_version = 1")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
         conn.execute("COMMIT")
 
     def charge(
-        self, key: str, invoice_id: int, customer_id: int, amount: int, currency: str
+        self,
+        key: str,
+        request: tuple[int, int, int, str],
+        *,
+        now: datetime,
+        retention: timedelta | None,
+        twist: str | None = None,
     ) -> str:
-        """Charge once per key; a replay returns the recorded outcome."""
+        """Charge once per retained key; a replay returns the recorded outcome.
+        `request` is (invoice id, customer id, amount, currency)."""
         conn = self._conn
-        request = (invoice_id, customer_id, amount, currency)
         conn.execute("BEGIN IMMEDIATE")
         try:
             first = conn.execute(
-                "SELECT invoice_id, customer_id, amount, currency, outcome FROM charge "
-                "WHERE idempotency_key = ?",
+                "SELECT id, invoice_id, customer_id, amount, currency, outcome, created_at "
+                "FROM charge WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1",
                 (key,),
             ).fetchone()
-            if first is not None:
-                if tuple(first[:4]) != request:
+            if first is not None and _retained(first[6], now, retention):
+                if tuple(first[1:5]) != request:
                     raise KeyReused(  # noqa: TRY301 - raised inside to roll the transaction back
-                        f"idempotency key {key} was first used for invoice {first[0]} "
-                        f"({first[2]} {first[3]}), not for invoice {invoice_id}"
+                        f"idempotency key {key} was first used for invoice {first[1]} "
+                        f"({first[3]} {first[4]}), not for invoice {request[0]}"
                     )
-                conn.execute(
-                    "UPDATE charge SET replays = replays + 1 WHERE idempotency_key = ?", (key,)
-                )
-                outcome = str(first[4])
+                conn.execute("UPDATE charge SET replays = replays + 1 WHERE id = ?", (first[0],))
+                outcome = str(first[5])
             else:
-                outcome = self._first_charge(request, key, datetime.now(UTC))
+                outcome = self._first_charge(request, key, now, twist)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return outcome
 
-    def _first_charge(self, request: tuple[int, int, int, str], key: str, now: datetime) -> str:
+    def lookup(self, key: str, *, now: datetime, settle_after: timedelta) -> str | None:
+        """The outcome of the first charge under `key`, however old; a processing charge
+        settles (as charged) once `settle_after` has passed since it was made."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = conn.execute(
+                "SELECT id, outcome, created_at FROM charge WHERE idempotency_key = ? "
+                "ORDER BY id LIMIT 1",
+                (key,),
+            ).fetchone()
+            outcome = None if found is None else str(found[1])
+            if (
+                found is not None
+                and outcome == "processing"
+                and now - datetime.fromisoformat(found[2]) >= settle_after
+            ):
+                outcome = "charged"
+                conn.execute("UPDATE charge SET outcome = 'charged' WHERE id = ?", (found[0],))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcome
+
+    def _first_charge(
+        self, request: tuple[int, int, int, str], key: str, now: datetime, twist: str | None
+    ) -> str:
         invoice_id, customer_id, amount, currency = request
         account = self._conn.execute(
             "SELECT currency, balance FROM account WHERE customer_id = ?", (customer_id,)
         ).fetchone()
-        outcome = decide(account, currency, amount)
-        if outcome == "charged":
+        outcome = decide(account, currency, amount, twist)
+        if moves_money(outcome):
             self._conn.execute(
                 "UPDATE account SET balance = balance - ? WHERE customer_id = ?",
                 (amount, customer_id),
@@ -198,7 +296,7 @@ class SimLedger:
     def charges(self) -> list[dict[str, object]]:
         cursor = self._conn.execute(
             "SELECT idempotency_key, invoice_id, customer_id, amount, currency, outcome, replays "
-            "FROM charge ORDER BY invoice_id, idempotency_key"
+            "FROM charge ORDER BY invoice_id, idempotency_key, id"
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
@@ -253,26 +351,46 @@ class MemoryBooks:
         return balances.get(customer_id)
 
     def charge(
-        self, key: str, invoice_id: int, customer_id: int, amount: int, currency: str
+        self,
+        key: str,
+        request: tuple[int, int, int, str],
+        *,
+        now: datetime,  # noqa: ARG002 - keys are forgotten by count here, not by age
+        retention: timedelta | None,  # noqa: ARG002
+        twist: str | None = None,
     ) -> str:
         first = self._charges.get(key)
         if first is not None:
-            if first[:4] != (invoice_id, customer_id, amount, currency):
+            if first[:4] != request:
                 raise KeyReused(f"idempotency key {key} was first used for invoice {first[0]}")
             return first[4]
+        _, customer_id, amount, currency = request
         balances = self._balances
         account = (
             balances[customer_id] if customer_id in balances else self._read_ahead(customer_id)
         )
-        outcome = decide(account, currency, amount)
-        if outcome == "charged" and account is not None:
+        outcome = decide(account, currency, amount, twist)
+        if account is not None and moves_money(outcome):
             balances[customer_id] = (account[0], account[1] - amount)
-        self._charges[key] = (invoice_id, customer_id, amount, currency, outcome)
+        self._charges[key] = (*request, outcome)
         order = self._charge_order
         order.append(key)
         if len(order) > self.WINDOW:
             del self._charges[order.popleft()]
         return outcome
+
+    def lookup(
+        self,
+        key: str,
+        *,
+        now: datetime,  # noqa: ARG002 - processing charges settle at once here
+        settle_after: timedelta,  # noqa: ARG002
+    ) -> str | None:
+        """Only keys still in the window are found: benchmark-only books."""
+        first = self._charges.get(key)
+        if first is None:
+            return None
+        return "charged" if first[4] == "processing" else first[4]
 
     def charges(self) -> list[dict[str, object]]:
         names = ("invoice_id", "customer_id", "amount", "currency", "outcome")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from antaeus_cli.domain.dates import parse_iso_date
+from antaeus_cli.domain.invoice import MAX_REF_LENGTH, is_customer_ref
 from antaeus_cli.errors import FixtureError
 from antaeus_cli.provider.sim_ledger import Account
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
@@ -21,7 +22,7 @@ from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 INT64_MAX = 2**63 - 1
 MAX_FIXTURE_BYTES = 50_000_000
 _TOP = {"description", "customers", "invoices"}
-_CUSTOMER = {"id", "currency", "account"}
+_CUSTOMER = {"id", "currency", "account", "provider_ref"}
 _ACCOUNT = {"currency", "balance"}
 _INVOICE = {
     "id",
@@ -75,13 +76,21 @@ def _customer(data: object, where: str) -> SeedCustomer:
     obj = _object(data, where, required={"id", "currency"}, allowed=_CUSTOMER)
     cid = _int(obj, "id", where, low=1)
     currency = _str(obj, "currency", where)
+    ref = None
+    if obj.get("provider_ref") is not None:
+        ref = _str(obj, "provider_ref", where)
+        if not is_customer_ref(ref):
+            raise FixtureError(
+                f"{where}.provider_ref: expected the provider's customer id (such as "
+                f"'cus_...'): 1 to {MAX_REF_LENGTH} printable ASCII characters, no spaces"
+            )
     if "account" not in obj:
-        return SeedCustomer(cid, currency, Account(cid, currency, 1_000_000_00))
+        return SeedCustomer(cid, currency, Account(cid, currency, 1_000_000_00), ref)
     if obj["account"] is None:
-        return SeedCustomer(cid, currency, None)
+        return SeedCustomer(cid, currency, None, ref)
     account = _object(obj["account"], f"{where}.account", required=_ACCOUNT, allowed=_ACCOUNT)
     balance = _int(account, "balance", f"{where}.account", low=0)
-    return SeedCustomer(cid, currency, Account(cid, _str(account, "currency", where), balance))
+    return SeedCustomer(cid, currency, Account(cid, _str(account, "currency", where), balance), ref)
 
 
 def _invoice(data: object, where: str, customers: set[int]) -> SeedInvoice:

@@ -19,6 +19,7 @@ class SeedCustomer(NamedTuple):
     id: int
     currency: str
     account: Account | None  # None: the provider does not know this customer
+    provider_ref: str | None = None  # the provider's id for the customer (Stripe: cus_...)
 
 
 class SeedInvoice(NamedTuple):

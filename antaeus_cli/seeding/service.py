@@ -68,7 +68,10 @@ def seed(
         try:
             load_rows(
                 store,
-                ((c.id, c.currency) for c in _counted(scenario.customers(), tally, "customers")),
+                (
+                    (c.id, c.currency, c.provider_ref)
+                    for c in _counted(scenario.customers(), tally, "customers")
+                ),
                 _invoice_rows(scenario.invoices(), now.isoformat(), by_status),
             )
         finally:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.invoice import (
+    MAX_REF_LENGTH,
     NEVER_DECLINED,
     STATUS_BY_VALUE,
     DunningState,
@@ -32,7 +33,7 @@ _LATEST = (
 )
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
-    f"i.decline_count, i.first_declined_on, {_LATEST}"
+    f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref"
 )
 _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
 _FROM = f"FROM invoice i {_CUSTOMER}"
@@ -44,7 +45,10 @@ _KNOWN_CURRENCY = " OR ".join(f"i.currency = '{c.value}'" for c in Currency)
 CHARGEABLE_SQL = (
     f"coalesce(typeof(i.amount) = 'integer' AND i.amount BETWEEN 1 AND {MAX_CHARGE_MINOR:d} "
     f"AND typeof(i.currency) = 'text' AND ({_KNOWN_CURRENCY}) "
-    "AND typeof(i.customer_id) = 'integer' AND c.currency = i.currency, 0)"
+    "AND typeof(i.customer_id) = 'integer' AND c.currency = i.currency "
+    "AND (c.provider_ref IS NULL OR (typeof(c.provider_ref) = 'text' "
+    f"AND length(c.provider_ref) BETWEEN 1 AND {MAX_REF_LENGTH:d} "
+    "AND c.provider_ref NOT GLOB '*[^!-~]*')), 0)"
 )
 
 
@@ -113,15 +117,16 @@ def claim_due(
         "WITH i AS MATERIALIZED (SELECT i.id, i.customer_id, i.amount, i.currency, i.status, "
         f"{_LATEST} AS latest FROM {due.invoices} "
         f"WHERE {in_range}) "
-        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
-        "run_id, command, amount, currency, from_status, started_at) "
-        "SELECT i.id, i.customer_id, (i.latest >> 1) + 1, "
+        "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, attempt_no, "
+        "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
+        "SELECT i.id, i.customer_id, c.provider_ref, (i.latest >> 1) + 1, "
+        # The key, as domain.invoice.idempotency_key builds it; test_claims pins the two.
         ":ns || '-inv-' || i.id || '-' || ((i.latest >> 1) + 1), "
         ":run, :command, i.amount, i.currency, i.status, :stamp "
         "FROM i LEFT JOIN customer c ON c.id = i.customer_id "
         f"WHERE i.latest & 1 = 0 AND {CHARGEABLE_SQL} "
         "RETURNING id, invoice_id, customer_id, attempt_no, idempotency_key, amount, currency, "
-        "from_status",
+        "from_status, customer_ref",
         {**params, "ns": namespace, "run": run_id, "command": command, "stamp": now.isoformat()},
     ).fetchall()
     others: list[tuple[Any, ...]] = []
@@ -146,13 +151,15 @@ def _attempts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Att
         _new(
             Attempt,
             (
-                _new(Invoice, (row[1], row[2], _new(Money, (row[5], _CURRENCY[row[6]])))),
+                _new(Invoice, (row[1], row[2], _new(Money, (row[5], _CURRENCY[row[6]])), row[8])),
                 row[3],
                 row[4],
                 dunning.get(row[1], NEVER_DECLINED),
                 STATUS_BY_VALUE[row[7]],
                 False,
                 row[0],
+                None,
+                None,
             ),
         )
         for row in rows
@@ -216,6 +223,7 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         dunning,
         latest >> 1,
         bool(latest & 1),
+        row[9],
     )
 
 
@@ -236,14 +244,15 @@ def claim(
     """
     stamp = now.isoformat()
     conn.executemany(
-        "INSERT INTO payment_attempt (id, invoice_id, customer_id, attempt_no, idempotency_key, "
-        "run_id, command, amount, currency, from_status, started_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO payment_attempt (id, invoice_id, customer_id, customer_ref, attempt_no, "
+        "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 a.id,
                 a.invoice.id,
                 a.invoice.customer_id,
+                a.invoice.customer_ref,
                 a.attempt_no,
                 a.key,
                 run_id,

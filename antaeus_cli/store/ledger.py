@@ -13,7 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from antaeus_cli.domain.attempt import CHARGED_ONCE, Attempt, Settled
+from antaeus_cli.domain.attempt import (
+    CHARGED_ONCE,
+    PAID_FIRST_TIME,
+    RESTORE,
+    Attempt,
+    Settled,
+    Transition,
+)
 from antaeus_cli.domain.invoice import (
     STATUS_BY_VALUE,
     AttemptOutcome,
@@ -22,7 +29,6 @@ from antaeus_cli.domain.invoice import (
     InvoiceStatus,
 )
 from antaeus_cli.domain.money import Currency, Money, Totals
-from antaeus_cli.domain.settlement import PAID_FIRST_TIME, Transition
 from antaeus_cli.errors import LedgerConflict
 
 # Each update in two forms. A group of ids that get the same values is written by one
@@ -33,6 +39,7 @@ from antaeus_cli.errors import LedgerConflict
 _SET_BASED_FROM = 8
 _SETTLE_ATTEMPT = (
     "UPDATE payment_attempt SET outcome = ?, error = ?, provider_calls = provider_calls + ?, "
+    "provider_ref = coalesce(?, provider_ref), decline_code = ?, decline_class = ?, "
     "finished_at = ?, settled_by_run_id = ? WHERE finished_at IS NULL AND "
 )
 _SETTLE_ATTEMPTS = (
@@ -58,6 +65,9 @@ _MARK_PROCESSING = (
     "UPDATE invoice SET status = 'PROCESSING', updated_at = ? "
     "WHERE id IN (SELECT value FROM json_each(?))"
 )
+# No money moved under the key: an invoice a replay had left PROCESSING goes back to
+# the status it was claimed from, with its failure and retry date as they were.
+_RESTORE = "UPDATE invoice SET status = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING'"
 
 
 def settle(
@@ -74,6 +84,7 @@ def settle(
     invoices: defaultdict[tuple[object, ...], list[int]] = defaultdict(list)
     paid_pending: list[int] = []
     processing: list[int] = []
+    restored: list[tuple[str, str, int]] = []
     charged_ids: list[int] = []  # the common case, "charged, first time", by identity
     collected = Totals()
     charged, pending = AttemptOutcome.CHARGED, InvoiceStatus.PENDING  # bound once, not per row
@@ -90,17 +101,20 @@ def settle(
             paid_pending.append(attempt.invoice.id)
             continue
         invoice_id = attempt.invoice.id
+        # The attempt's values are the answer's fields, in _SETTLE_ATTEMPT's order.
         if transition is None:
-            attempts[(result.outcome, result.detail, result.calls, None, None)].append(attempt.id)
+            attempts[(*result, None, None)].append(attempt.id)
             processing.append(invoice_id)
             continue
-        attempts[(result.outcome, result.detail, result.calls, stamp, run_id)].append(attempt.id)
-        if transition.status is InvoiceStatus.PAID and attempt.from_status == "PENDING":
+        attempts[(*result, stamp, run_id)].append(attempt.id)
+        if transition is RESTORE:
+            restored.append((attempt.from_status, stamp, invoice_id))
+        elif transition.status is InvoiceStatus.PAID and attempt.from_status == "PENDING":
             paid_pending.append(invoice_id)
         else:
             invoices[_invoice_values(transition, stamp)].append(invoice_id)
     if charged_ids:
-        attempts[(CHARGED_ONCE.outcome, None, 1, stamp, run_id)].extend(charged_ids)
+        attempts[(*CHARGED_ONCE, stamp, run_id)].extend(charged_ids)
     updated = _update_groups(conn, _SETTLE_ATTEMPTS, attempts)
     if updated != len(settled):
         raise LedgerConflict(
@@ -112,6 +126,8 @@ def settle(
         conn.execute(_PAY_PENDING, (stamp, stamp, json.dumps(paid_pending)))
     if processing:
         conn.execute(_MARK_PROCESSING, (stamp, json.dumps(processing)))
+    if restored:
+        conn.executemany(_RESTORE, restored)
     conn.executemany(
         "INSERT INTO collected (currency, count, amount) VALUES (?, ?, ?) "
         "ON CONFLICT (currency) DO UPDATE SET count = count + excluded.count, "
@@ -173,7 +189,8 @@ def release(
 
 _OPEN_ATTEMPTS = (
     "SELECT a.id, a.invoice_id, a.attempt_no, a.idempotency_key, a.amount, a.currency, "
-    "a.from_status, a.customer_id, i.decline_count, i.first_declined_on "
+    "a.from_status, a.customer_id, i.decline_count, i.first_declined_on, a.customer_ref, "
+    "a.started_at, a.provider_ref "
     "FROM payment_attempt a JOIN invoice i ON i.id = a.invoice_id "
     "WHERE a.finished_at IS NULL AND a.id > ? ORDER BY a.id LIMIT ?"
 )
@@ -183,11 +200,19 @@ def open_attempts(conn: sqlite3.Connection, after_id: int, limit: int) -> list[t
     """Attempts whose outcome is not known, with their row ids, to replay."""
     found = []
     for row in conn.execute(_OPEN_ATTEMPTS, (after_id, limit)):
-        invoice = Invoice(row[1], row[7], Money(row[4], Currency(row[5])))
+        invoice = Invoice(row[1], row[7], Money(row[4], Currency(row[5])), row[10])
         first = row[9]
         dunning = DunningState(row[8], date.fromisoformat(first) if first else None)
         attempt = Attempt(
-            invoice, row[2], row[3], dunning, STATUS_BY_VALUE[row[6]], replay=True, id=row[0]
+            invoice,
+            row[2],
+            row[3],
+            dunning,
+            STATUS_BY_VALUE[row[6]],
+            replay=True,
+            id=row[0],
+            started_at=datetime.fromisoformat(row[11]),
+            reference=row[12],
         )
         found.append((int(row[0]), attempt))
     return found

@@ -20,6 +20,7 @@ _BY_INDEX = (
     ("FAILED", "invoice_failed"),
     ("NEEDS_OPERATOR", "invoice_operator"),
     ("UNCOLLECTIBLE", "invoice_uncollectible"),
+    ("AWAITING_CUSTOMER", "invoice_awaiting"),
 )
 _STATUS_TOTALS = tuple(
     (
@@ -95,6 +96,18 @@ def needs_operator(db: Database, limit: int | None) -> Iterator[dict[str, Any]]:
     )
 
 
+def open_attempts(db: Database, limit: int) -> list[dict[str, Any]]:
+    """Attempts whose outcome is not settled yet, oldest first, with why they are open."""
+    return list(
+        db.query(
+            "SELECT id AS attempt_id, invoice_id, idempotency_key, outcome, provider_ref, "
+            "started_at, error FROM payment_attempt INDEXED BY payment_attempt_open "
+            "WHERE finished_at IS NULL ORDER BY id LIMIT ?",
+            (limit,),
+        )
+    )
+
+
 def recent_runs(db: Database, limit: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM billing_run ORDER BY id DESC LIMIT ?", (limit,)))
 
@@ -106,6 +119,18 @@ def retries_due(conn: sqlite3.Connection) -> list[tuple[str, int]]:
         for r in conn.execute(
             "SELECT next_retry_on, count(*) FROM invoice INDEXED BY invoice_failed "
             "WHERE status = 'FAILED' GROUP BY next_retry_on ORDER BY next_retry_on"
+        )
+    ]
+
+
+def declines_by_code(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """Settled declines per provider code and class, most frequent first."""
+    return [
+        (str(r[0]), str(r[1]), int(r[2]))
+        for r in conn.execute(
+            "SELECT decline_code, coalesce(decline_class, ''), count(*) FROM payment_attempt "
+            "INDEXED BY payment_attempt_declines WHERE decline_code IS NOT NULL "
+            "GROUP BY decline_code, decline_class ORDER BY count(*) DESC, decline_code"
         )
     ]
 

@@ -33,8 +33,9 @@ def test_the_audit_notices_a_double_charge(tmp_path: Path) -> None:
     ledger = db.with_name("antaeus.provider.db")
     conn = sqlite3.connect(ledger)
     conn.execute(
-        "INSERT INTO charge SELECT idempotency_key || '-again', invoice_id, customer_id, amount, "
-        "currency, outcome, created_at, 0 FROM charge WHERE outcome = 'charged' LIMIT 1"
+        "INSERT INTO charge (idempotency_key, invoice_id, customer_id, amount, currency, outcome, "
+        "created_at) SELECT idempotency_key || '-again', invoice_id, customer_id, amount, "
+        "currency, outcome, created_at FROM charge WHERE outcome = 'charged' LIMIT 1"
     )
     conn.commit()
     conn.close()

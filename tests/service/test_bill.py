@@ -51,7 +51,7 @@ def test_each_provider_answer_lands_where_it_should(
     assert result.status is RunStatus.COMPLETED
     counts = result.counts
     assert (counts.paid, counts.declined, counts.needs_operator) == (2, 1, 2)
-    assert counts.network_retries == 1
+    assert counts.network_retries == 2  # a look-up, then the re-send of the lost request
     assert {(r.currency, r.minor) for r in result.paid} == {("EUR", 1000), ("GBP", 500)}
     assert sql("SELECT next_retry_on, decline_count FROM invoice WHERE id = 2") == [
         ("2026-12-02", 1)

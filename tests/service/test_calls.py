@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,14 +14,20 @@ from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, In
 from antaeus_cli.domain.money import Currency, Money
 from tests.conftest import Sleeps
 from tests.fakes import (
+    CHARGED,
     DECLINED,
     LOST_REQUEST,
     LOST_RESPONSE,
     MISMATCH,
     NOT_FOUND,
+    PROCESSING,
+    RATE_LIMITED,
     REFUSED,
     FakeProvider,
+    FixedClock,
 )
+
+CLOCK = FixedClock()
 
 ATTEMPT = Attempt(
     Invoice(5, 5, Money(1000, Currency.EUR)), 1, "ns-inv-5-1", DunningState(), InvoiceStatus.PENDING
@@ -28,11 +35,22 @@ ATTEMPT = Attempt(
 
 
 def call(
-    provider: FakeProvider, sleeps: Sleeps, stop: threading.Event | None = None, **policy: Any
+    provider: FakeProvider,
+    sleeps: Sleeps,
+    stop: threading.Event | None = None,
+    attempt: Attempt = ATTEMPT,
+    **policy: Any,
 ) -> CallResult:
-    return call_provider(
-        provider, ATTEMPT, RetryPolicy(sleep=sleeps, **policy), stop or threading.Event()
+    result = call_provider(
+        provider, attempt, RetryPolicy(sleep=sleeps, **policy), stop or threading.Event(), CLOCK
     )
+    assert result is not None
+    return result
+
+
+def replay(age: timedelta, reference: str | None = None) -> Attempt:
+    """ATTEMPT as a later pass finds it open: claimed `age` ago."""
+    return ATTEMPT._replace(replay=True, started_at=CLOCK.now - age, reference=reference)
 
 
 def test_success_needs_one_call_and_no_wait(sleeps: Sleeps) -> None:
@@ -46,8 +64,11 @@ def test_lost_requests_are_retried_with_the_same_key_and_backoff(sleeps: Sleeps)
     provider = FakeProvider(script={5: [LOST_REQUEST, LOST_RESPONSE, "charged"]})
     result = call(provider, sleeps, jitter=0.0)
     assert result.outcome is AttemptOutcome.CHARGED
-    assert result.calls == 3
+    # charge (lost), look-up (none) + charge (booked, answer lost), look-up (found)
+    assert result.calls == 4
     assert {key for _, key in provider.calls} == {"ns-inv-5-1"}
+    assert len(provider.calls) == 2
+    assert provider.lookups == ["ns-inv-5-1", "ns-inv-5-1"]
     assert provider.charged_keys == ["ns-inv-5-1"]
     assert sleeps.waits == pytest.approx([0.2, 0.4])  # exponential from the first wait
 
@@ -63,8 +84,9 @@ def test_retries_are_bounded_by_calls_and_end_unknown(sleeps: Sleeps) -> None:
     provider = FakeProvider(script={5: [LOST_REQUEST]})
     result = call(provider, sleeps, max_calls=4)
     assert result.outcome is AttemptOutcome.UNKNOWN
-    assert result.calls == 4
     assert len(provider.calls) == 4
+    assert len(provider.lookups) == 3  # one before every re-send
+    assert result.calls == 7
     assert "network" in (result.detail or "")
 
 
@@ -104,4 +126,86 @@ def test_definitive_answers_are_never_retried(
 def test_an_answer_after_a_lost_request_is_still_classified(sleeps: Sleeps) -> None:
     result = call(FakeProvider(script={5: [LOST_REQUEST, NOT_FOUND]}), sleeps)
     assert result.outcome is AttemptOutcome.CUSTOMER_NOT_FOUND
-    assert result.calls == 2
+    assert result.calls == 3  # charge, look-up, charge
+
+
+def test_a_lost_response_is_found_by_lookup_and_never_re_sent(sleeps: Sleeps) -> None:
+    provider = FakeProvider(script={5: [LOST_RESPONSE, CHARGED]})
+    result = call(provider, sleeps)
+    assert result.outcome is AttemptOutcome.CHARGED
+    assert len(provider.calls) == 1
+    assert provider.lookups == ["ns-inv-5-1"]
+
+
+def test_without_a_lookup_a_lost_response_is_never_re_sent(sleeps: Sleeps) -> None:
+    provider = FakeProvider(script={5: [LOST_RESPONSE, CHARGED]}, can_lookup=False)
+    result = call(provider, sleeps)
+    assert result.outcome is AttemptOutcome.UNKNOWN
+    assert len(provider.calls) == 1
+    assert "cannot look the charge up" in (result.detail or "")
+
+
+def test_a_replay_looks_up_first_and_sends_nothing_when_found(sleeps: Sleeps) -> None:
+    provider = FakeProvider()
+    provider.booked["ns-inv-5-1"] = DECLINED
+    result = call(provider, sleeps, attempt=replay(timedelta(hours=2)))
+    assert result.outcome is AttemptOutcome.DECLINED
+    assert provider.calls == []
+    assert result.calls == 1
+
+
+def test_a_replay_not_found_inside_the_window_is_re_sent_under_its_key(sleeps: Sleeps) -> None:
+    provider = FakeProvider(key_retention=timedelta(hours=24))
+    result = call(provider, sleeps, attempt=replay(timedelta(hours=20)))
+    assert result.outcome is AttemptOutcome.CHARGED
+    assert provider.calls == [(5, "ns-inv-5-1")]
+
+
+@pytest.mark.parametrize("age", [timedelta(hours=23), timedelta(hours=36)])
+def test_a_replay_not_found_past_the_window_lapses_unsent(sleeps: Sleeps, age: timedelta) -> None:
+    provider = FakeProvider(key_retention=timedelta(hours=24))
+    result = call(provider, sleeps, attempt=replay(age))
+    assert result.outcome is AttemptOutcome.LAPSED
+    assert provider.calls == []
+    assert "new key" in (result.detail or "")
+
+
+def test_a_replay_the_provider_cannot_look_up_stays_open_unsent(sleeps: Sleeps) -> None:
+    provider = FakeProvider(can_lookup=False)
+    result = call(provider, sleeps, attempt=replay(timedelta(hours=1)))
+    assert result.outcome is AttemptOutcome.UNKNOWN
+    assert provider.calls == []
+
+
+def test_a_processing_charge_is_looked_up_by_reference_until_it_settles(sleeps: Sleeps) -> None:
+    provider = FakeProvider()
+    provider.booked["ns-inv-5-1"] = PROCESSING
+    result = call(provider, sleeps, attempt=replay(timedelta(hours=1), reference="pi_later"))
+    assert result.outcome is AttemptOutcome.CHARGED  # the fake settles it on look-up
+    assert provider.calls == []
+    gone = FakeProvider()
+    result = call(gone, sleeps, attempt=replay(timedelta(hours=1), reference="pi_gone"))
+    assert result.outcome is AttemptOutcome.UNKNOWN  # never re-sent: a charge exists
+    assert result.reference == "pi_gone"
+    assert gone.calls == []
+
+
+def test_a_rate_limited_request_is_retried_after_retry_after(sleeps: Sleeps) -> None:
+    provider = FakeProvider(script={5: [RATE_LIMITED, CHARGED]}, retry_after=3.0)
+    result = call(provider, sleeps)
+    assert result.outcome is AttemptOutcome.CHARGED
+    assert provider.lookups == []  # a 429 processed nothing: no look-up needed
+    assert sleeps.waits[0] >= 3.0
+
+
+def test_rate_limited_on_every_try_is_not_processed(sleeps: Sleeps) -> None:
+    provider = FakeProvider(script={5: [RATE_LIMITED]})
+    result = call(provider, sleeps)
+    assert result.outcome is AttemptOutcome.NOT_PROCESSED
+    assert provider.booked == {}
+
+
+def test_a_429_after_a_lost_request_stays_unknown(sleeps: Sleeps) -> None:
+    provider = FakeProvider(script={5: [LOST_REQUEST, RATE_LIMITED]})
+    result = call(provider, sleeps)
+    assert result.outcome is AttemptOutcome.UNKNOWN

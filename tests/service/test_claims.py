@@ -3,6 +3,7 @@ split exactly into what it claims and what the Python check judges."""
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from antaeus_cli.domain.invoice import (
     InvoiceRow,
     InvoiceStatus,
     check_chargeable,
+    idempotency_key,
 )
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR
 from antaeus_cli.seeding.scenario import SeedInvoice
@@ -43,24 +45,42 @@ VALUES = st.one_of(
     currency=VALUES,
     customer_id=st.one_of(st.just(1), st.just(2), st.text(max_size=2), st.none()),
     customer_currency=VALUES,
+    customer_ref=st.one_of(
+        st.none(),
+        st.text(max_size=8),
+        st.sampled_from(["cus_123", "cus 1", "", " ", "\t", "cus_\u00e9", "x" * 255, "x" * 256]),
+        st.integers(-(2**63), 2**63 - 1),
+        st.binary(max_size=4),
+    ),
 )
 def test_the_sql_prefilter_accepts_exactly_what_the_domain_check_accepts(
-    amount: object, currency: object, customer_id: object, customer_currency: object
+    amount: object,
+    currency: object,
+    customer_id: object,
+    customer_currency: object,
+    customer_ref: object,
 ) -> None:
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE invoice (id INTEGER PRIMARY KEY, customer_id, amount, currency)")
-    conn.execute("CREATE TABLE customer (id INTEGER PRIMARY KEY, currency)")
-    conn.execute("INSERT INTO customer VALUES (1, ?)", (customer_currency,))
+    conn.execute("CREATE TABLE customer (id INTEGER PRIMARY KEY, currency, provider_ref)")
+    conn.execute("INSERT INTO customer VALUES (1, ?, ?)", (customer_currency, customer_ref))
     conn.execute("INSERT INTO invoice VALUES (1, ?, ?, ?)", (customer_id, amount, currency))
     row = conn.execute(
-        f"SELECT {claims.CHARGEABLE_SQL}, i.customer_id, i.amount, i.currency, c.currency "
-        "FROM invoice i LEFT JOIN customer c ON c.id = i.customer_id"
+        f"SELECT {claims.CHARGEABLE_SQL}, i.customer_id, i.amount, i.currency, c.currency, "
+        "c.provider_ref FROM invoice i LEFT JOIN customer c ON c.id = i.customer_id"
     ).fetchone()
     conn.close()
     sql_says, *stored = row
     checked = check_chargeable(
         InvoiceRow(
-            1, stored[0], stored[1], stored[2], stored[3], InvoiceStatus.PENDING, NEVER_DECLINED
+            1,
+            stored[0],
+            stored[1],
+            stored[2],
+            stored[3],
+            InvoiceStatus.PENDING,
+            NEVER_DECLINED,
+            customer_ref=stored[4],
         )
     )
     assert bool(sql_says) == isinstance(checked, Invoice), (stored, checked)
@@ -147,3 +167,25 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
         ]
     finally:
         store.close()
+
+
+@given(
+    namespace=st.text(alphabet="abcdef0123456789", min_size=1, max_size=16),
+    invoice_id=st.integers(1, 2**63 - 1),
+    attempt_no=st.integers(1, 10_000),
+)
+def test_the_claim_sql_builds_the_key_exactly_as_the_domain_does(
+    namespace: str, invoice_id: int, attempt_no: int
+) -> None:
+    """The key has one definition (domain.invoice.idempotency_key); the claim builds the
+    same text in SQL for speed. This pins the two together."""
+    conn = sqlite3.connect(":memory:")
+    (built,) = conn.execute(
+        "SELECT :ns || '-inv-' || :id || '-' || :no",
+        {"ns": namespace, "id": invoice_id, "no": attempt_no},
+    ).fetchone()
+    conn.close()
+    assert built == idempotency_key(namespace, invoice_id, attempt_no)
+    assert ":ns || '-inv-' || i.id || '-' || ((i.latest >> 1) + 1)" in inspect.getsource(
+        claims.claim_due
+    )

@@ -27,6 +27,8 @@ ALLOWED_IN_SQL = {
     "placeholders",
     "APPLICATION_ID",
     "SIM_APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "MAX_REF_LENGTH",
     "current + 1",
     "trigger",
 }

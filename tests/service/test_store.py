@@ -137,7 +137,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.close()
     store = Store.open(path)
     try:
-        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 3
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 4
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         result = run_pass(
@@ -198,7 +198,7 @@ def test_a_version_2_database_gets_its_totals_from_its_rows(tmp_path: Path) -> N
     conn.close()
     store = Store.open(path)
     try:
-        assert schema.user_version(store.conn) == 3
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION
         fast = queries.totals_by_status_and_currency(store.conn)
         assert fast == queries._exact_totals(store.conn)
         assert ("PAID", "EUR", 1, 700) in [tuple(row[:4]) for row in fast]
@@ -245,7 +245,7 @@ def test_a_version_2_database_whose_amounts_pass_64_bits_still_opens(tmp_path: P
     conn.close()
     store = Store.open(path)
     try:
-        assert schema.user_version(store.conn) == 3
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION
         totals = queries.totals_by_status_and_currency(store.conn)
         assert [tuple(row[:4]) for row in totals] == [
             ("PENDING", "EUR", 2, 2 * huge),

@@ -1,0 +1,287 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from antaeus_cli.domain.attempt import RESTORE, CallResult, Transition
+from antaeus_cli.domain.dunning import DunningSchedule
+from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, FailureCode, InvoiceStatus
+from antaeus_cli.domain.outcomes import (
+    DECLINE_CLASSES,
+    Answer,
+    AnswerKind,
+    DeclineClass,
+    decline_class,
+    result_of,
+)
+from antaeus_cli.domain.outcomes import settle as settle_result
+
+DAY = date(2026, 12, 1)
+
+
+def settle(
+    outcome: AttemptOutcome,
+    detail: str | None,
+    state: DunningState,
+    *,
+    as_of: date,
+    schedule: DunningSchedule,
+    decline_class: str | None = None,
+) -> Transition | None:
+    result = CallResult(outcome, detail, 1, None, None, decline_class)
+    return settle_result(result, state, as_of, schedule)
+
+
+def test_charged_is_paid() -> None:
+    t = settle(AttemptOutcome.CHARGED, None, DunningState(), as_of=DAY, schedule=DunningSchedule())
+    assert t is not None
+    assert t.status is InvoiceStatus.PAID
+    assert t.failure is None
+
+
+def test_a_first_decline_schedules_a_retry() -> None:
+    t = settle(AttemptOutcome.DECLINED, "no", DunningState(), as_of=DAY, schedule=DunningSchedule())
+    assert t is not None
+    assert t.status is InvoiceStatus.FAILED
+    assert t.next_retry_on == date(2026, 12, 2)
+    assert t.dunning == DunningState(1, DAY)
+    assert t.failure is not None
+    assert t.failure.code is FailureCode.DECLINED
+
+
+def test_the_decline_after_the_last_retry_is_uncollectible() -> None:
+    state = DunningState(3, date(2026, 11, 24))
+    t = settle(AttemptOutcome.DECLINED, "no", state, as_of=DAY, schedule=DunningSchedule())
+    assert t is not None
+    assert t.status is InvoiceStatus.UNCOLLECTIBLE
+    assert t.next_retry_on is None
+    assert t.failure is not None
+    assert t.failure.code is FailureCode.DUNNING_EXHAUSTED
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        (AttemptOutcome.CUSTOMER_NOT_FOUND, FailureCode.CUSTOMER_NOT_FOUND),
+        (AttemptOutcome.CURRENCY_MISMATCH, FailureCode.CURRENCY_MISMATCH),
+        (AttemptOutcome.PROVIDER_ERROR, FailureCode.PROVIDER_ERROR),
+    ],
+)
+def test_errors_that_need_a_human_are_never_retried(
+    outcome: AttemptOutcome, code: FailureCode
+) -> None:
+    t = settle(outcome, "why", DunningState(), as_of=DAY, schedule=DunningSchedule())
+    assert t is not None
+    assert t.status is InvoiceStatus.NEEDS_OPERATOR
+    assert t.next_retry_on is None
+    assert t.failure is not None
+    assert t.failure.code is code
+
+
+@pytest.mark.parametrize(
+    "outcome", [AttemptOutcome.UNKNOWN, AttemptOutcome.STARTED, AttemptOutcome.PROCESSING]
+)
+def test_an_unknown_outcome_settles_nothing(outcome: AttemptOutcome) -> None:
+    assert settle(outcome, None, DunningState(), as_of=DAY, schedule=DunningSchedule()) is None
+
+
+def test_abandoned_is_not_a_provider_answer() -> None:
+    with pytest.raises(ValueError, match="does not settle"):
+        settle(
+            AttemptOutcome.ABANDONED, None, DunningState(), as_of=DAY, schedule=DunningSchedule()
+        )
+
+
+SETTLING = [o for o in AttemptOutcome if o is not AttemptOutcome.ABANDONED]
+
+
+@given(st.lists(st.sampled_from(SETTLING), max_size=20))
+def test_declines_only_ever_grow_and_a_final_status_has_a_reason(
+    outcomes: list[AttemptOutcome],
+) -> None:
+    state = DunningState()
+    schedule = DunningSchedule()
+    for outcome in outcomes:
+        t = settle(outcome, "x", state, as_of=DAY, schedule=schedule)
+        if t is None or t is RESTORE:
+            continue
+        assert t.dunning.declines >= state.declines
+        assert (t.status is InvoiceStatus.FAILED) == (t.next_retry_on is not None)
+        assert (t.failure is None) == (t.status is InvoiceStatus.PAID)
+        state = t.dunning
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        (AttemptOutcome.DECLINED_HARD, FailureCode.HARD_DECLINE),
+        (AttemptOutcome.NEEDS_CUSTOMER, FailureCode.NEEDS_CUSTOMER),
+    ],
+)
+def test_hard_declines_and_customer_actions_wait_for_the_customer(
+    outcome: AttemptOutcome, code: FailureCode
+) -> None:
+    t = settle(outcome, "why", DunningState(), as_of=DAY, schedule=DunningSchedule())
+    assert t is not None
+    assert t.status is InvoiceStatus.AWAITING_CUSTOMER
+    assert t.next_retry_on is None
+    assert t.failure is not None
+    assert t.failure.code is code
+    assert t.dunning == DunningState(1, DAY)  # it was a decline, and counts as one
+
+
+@pytest.mark.parametrize("outcome", [AttemptOutcome.NOT_PROCESSED, AttemptOutcome.LAPSED])
+def test_no_money_moved_hands_the_invoice_back(outcome: AttemptOutcome) -> None:
+    assert settle(outcome, "x", DunningState(), as_of=DAY, schedule=DunningSchedule()) is RESTORE
+
+
+def test_an_unlisted_decline_code_is_retried_once_then_uncollectible() -> None:
+    schedule = DunningSchedule()
+    first = settle(
+        AttemptOutcome.DECLINED,
+        "x",
+        DunningState(),
+        as_of=DAY,
+        schedule=schedule,
+        decline_class=DeclineClass.SOFT_UNKNOWN,
+    )
+    assert first is not None
+    assert first.status is InvoiceStatus.FAILED
+    second = settle(
+        AttemptOutcome.DECLINED,
+        "x",
+        first.dunning,
+        as_of=DAY,
+        schedule=schedule,
+        decline_class=DeclineClass.SOFT_UNKNOWN,
+    )
+    assert second is not None
+    assert second.status is InvoiceStatus.UNCOLLECTIBLE
+    assert second.failure is not None
+    assert "nobody listed" in second.failure.detail
+
+
+# The decline table, row by row, written out independently of the code's table.
+SOFT = [
+    "insufficient_funds",
+    "try_again_later",
+    "processing_error",
+    "generic_decline",
+    "card_declined",
+    "do_not_honor",
+    "issuer_not_available",
+    "reenter_transaction",
+    "approve_with_id",
+    "card_velocity_exceeded",
+    "withdrawal_count_limit_exceeded",
+    "no_action_taken",
+]
+HARD = [
+    "lost_card",
+    "stolen_card",
+    "fraudulent",
+    "pickup_card",
+    "invalid_account",
+    "do_not_try_again",
+    "restricted_card",
+    "merchant_blacklist",
+    "security_violation",
+    "service_not_allowed",
+    "stop_payment_order",
+    "revocation_of_all_authorizations",
+    "revocation_of_authorization",
+    "transaction_not_allowed",
+    "not_permitted",
+    "duplicate_transaction",
+    "invalid_amount",
+]
+CUSTOMER = [
+    "authentication_required",
+    "payment_intent_authentication_failure",
+    "expired_card",
+    "incorrect_number",
+    "incorrect_cvc",
+    "incorrect_pin",
+    "incorrect_zip",
+    "incorrect_address",
+    "invalid_cvc",
+    "invalid_expiry_month",
+    "invalid_expiry_year",
+    "invalid_number",
+    "invalid_pin",
+    "card_not_supported",
+    "currency_not_supported",
+    "call_issuer",
+    "new_account_information_available",
+    "offline_pin_required",
+    "online_or_offline_pin_required",
+    "pin_try_exceeded",
+    "testmode_decline",
+]
+ROWS = (
+    [(c, DeclineClass.SOFT) for c in SOFT]
+    + [(c, DeclineClass.HARD) for c in HARD]
+    + [(c, DeclineClass.CUSTOMER) for c in CUSTOMER]
+)
+
+
+@pytest.mark.parametrize(("code", "klass"), ROWS)
+def test_each_decline_code_has_its_class(code: str, klass: DeclineClass) -> None:
+    assert decline_class(code) is klass
+
+
+def test_every_row_of_the_decline_table_is_tested() -> None:
+    assert sorted(DECLINE_CLASSES) == sorted(code for code, _ in ROWS)
+
+
+@pytest.mark.parametrize(
+    ("code", "advice", "klass"),
+    [
+        ("insufficient_funds", "do_not_try_again", DeclineClass.HARD),
+        ("generic_decline", "confirm_card_data", DeclineClass.CUSTOMER),
+        ("lost_card", "try_again_later", DeclineClass.SOFT),
+        ("no_such_code_anywhere", None, DeclineClass.SOFT_UNKNOWN),
+        (None, None, DeclineClass.SOFT_UNKNOWN),
+        ("insufficient_funds", "an_advice_nobody_listed", DeclineClass.SOFT),
+    ],
+)
+def test_an_advice_code_outranks_the_decline_code(
+    code: str | None, advice: str | None, klass: DeclineClass
+) -> None:
+    assert decline_class(code, advice) is klass
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "klass"),
+    [
+        (Answer(AnswerKind.CHARGED, "pi_1"), AttemptOutcome.CHARGED, None),
+        (Answer(AnswerKind.DECLINED, code="insufficient_funds"), AttemptOutcome.DECLINED, "soft"),
+        (Answer(AnswerKind.DECLINED, code="odd_code"), AttemptOutcome.DECLINED, "soft_unknown"),
+        (Answer(AnswerKind.DECLINED, code="stolen_card"), AttemptOutcome.DECLINED_HARD, "hard"),
+        (
+            Answer(AnswerKind.DECLINED, code="expired_card"),
+            AttemptOutcome.NEEDS_CUSTOMER,
+            "needs_customer",
+        ),
+        (
+            Answer(AnswerKind.REQUIRES_ACTION, "pi_2"),
+            AttemptOutcome.NEEDS_CUSTOMER,
+            "needs_customer",
+        ),
+        (Answer(AnswerKind.PROCESSING, "pi_3"), AttemptOutcome.PROCESSING, None),
+        (Answer(AnswerKind.CUSTOMER_NOT_FOUND), AttemptOutcome.CUSTOMER_NOT_FOUND, None),
+        (Answer(AnswerKind.CURRENCY_MISMATCH), AttemptOutcome.CURRENCY_MISMATCH, None),
+        (Answer(AnswerKind.REFUSED), AttemptOutcome.PROVIDER_ERROR, None),
+    ],
+)
+def test_each_kind_of_answer_has_its_outcome(
+    answer: Answer, outcome: AttemptOutcome, klass: str | None
+) -> None:
+    result = result_of(answer, 2)
+    assert result.outcome is outcome
+    assert result.decline_class == klass
+    assert result.reference == answer.reference
+    assert result.calls == 2
