@@ -64,6 +64,10 @@ class DatabaseBusy(Contention):
     """Another process held a write transaction for longer than the busy timeout."""
 
 
+class ProviderUnreachable(AntaeusError):
+    """The provider did not answer before the pass began; nothing was claimed."""
+
+
 class StorageError(AntaeusError):
     """The database could not be read or written: permissions, space or hardware."""
 

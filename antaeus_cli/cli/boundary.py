@@ -8,7 +8,13 @@ import traceback
 
 from antaeus_cli.billing.results import PassResult, RunStatus
 from antaeus_cli.cli.exit_codes import ExitCode
-from antaeus_cli.errors import AntaeusError, Contention, InputError, StorageError
+from antaeus_cli.errors import (
+    AntaeusError,
+    Contention,
+    InputError,
+    ProviderUnreachable,
+    StorageError,
+)
 
 DEBUG_ENV = "ANTAEUS_DEBUG"
 
@@ -16,6 +22,7 @@ _BY_ERROR: tuple[tuple[type[AntaeusError], ExitCode], ...] = (
     (InputError, ExitCode.USAGE),
     (Contention, ExitCode.LOCKED),
     (StorageError, ExitCode.STORAGE),
+    (ProviderUnreachable, ExitCode.STOPPED),
 )
 
 

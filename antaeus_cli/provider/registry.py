@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 from antaeus_cli.errors import ProviderSpecError
 from antaeus_cli.failpoints import NONE, Failpoints
+from antaeus_cli.provider import sim, stripe_api
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.provider.sim import SimProvider, settings_from_spec
 from antaeus_cli.provider.spec import ProviderSpec, parse_spec, read_secret_files
 
 
@@ -19,7 +19,8 @@ class Adapter(NamedTuple):
 
 
 _ADAPTERS: dict[str, Adapter] = {
-    "sim": Adapter(settings_from_spec, SimProvider.from_spec),
+    "sim": Adapter(sim.settings_from_spec, sim.SimProvider.from_spec),
+    "stripe": Adapter(stripe_api.settings_from_spec, stripe_api.StripeProvider.from_spec),
 }
 
 

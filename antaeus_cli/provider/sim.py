@@ -143,12 +143,14 @@ class SimProvider:
         self._description = description
         self._sleep = sleep
         self._failpoints = failpoints
-        self._clock = clock
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
         self._fault_seed = str(settings.seed) if settings.seed is not None else secrets.token_hex(8)
         hours = settings.key_retention_h
         self._retention = None if hours is None else timedelta(hours=hours)
+        self._twists = settings.twists  # bound once: charge() asks for every invoice
+        if isinstance(ledger, SimLedger):
+            ledger.clock, ledger.retention = clock, self._retention
 
     @classmethod
     def from_spec(
@@ -185,16 +187,14 @@ class SimProvider:
             raise RateLimited("too many requests (simulated 429)")
         if fault == "request":
             raise NetworkError("connection reset before the request reached the provider")
-        twist = self._twist(idempotency_key) if settings.twists else None
+        twist = self._twist(idempotency_key) if self._twists else None
         with self._lock:
             try:
                 amount = invoice.amount
                 outcome = self._ledger.charge(
                     idempotency_key,
                     (invoice.id, invoice.customer_id, amount.minor, amount.currency),
-                    now=self._clock(),
-                    retention=self._retention,
-                    twist=twist,
+                    twist,
                 )
             except KeyReused as exc:
                 return Answer(AnswerKind.REFUSED, code="idempotency_key_reused", message=str(exc))
@@ -228,9 +228,7 @@ class SimProvider:
             raise NetworkError("the look-up timed out")
         with self._lock:
             try:
-                outcome = self._ledger.lookup(
-                    idempotency_key, now=self._clock(), settle_after=timedelta(0)
-                )
+                outcome = self._ledger.lookup(idempotency_key)
             except sqlite3.Error as exc:
                 raise NetworkError(f"the provider is unavailable ({exc})") from None
         if outcome is None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -114,17 +114,14 @@ class Books(Protocol):
 
     label: str
 
-    def charge(
-        self,
-        key: str,
-        request: tuple[int, int, int, str],
-        *,
-        now: datetime,
-        retention: timedelta | None,
-        twist: str | None = None,
-    ) -> str: ...
+    def charge(self, key: str, request: tuple[int, int, int, str], twist: str | None) -> str:
+        """Charge once per retained key; a replay returns the recorded outcome.
+        `request` is (invoice id, customer id, amount, currency)."""
+        ...
 
-    def lookup(self, key: str, *, now: datetime, settle_after: timedelta) -> str | None: ...
+    def lookup(self, key: str) -> str | None:
+        """The outcome of the first charge under `key`, or None."""
+        ...
 
     def charges(self) -> list[dict[str, object]]: ...
 
@@ -138,6 +135,10 @@ class SimLedger:
     def __init__(self, conn: sqlite3.Connection, label: str) -> None:
         self._conn = conn
         self.label = label
+        # Set by the provider: its clock, and how long it remembers a key (None: always).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.retention: timedelta | None = None
+        self.settle_after = timedelta(0)  # processing charges settle when looked up after it
 
     @classmethod
     def create(cls, path: Path, accounts: Iterable[Account]) -> SimLedger:
@@ -196,18 +197,10 @@ class SimLedger:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
         conn.execute("COMMIT")
 
-    def charge(
-        self,
-        key: str,
-        request: tuple[int, int, int, str],
-        *,
-        now: datetime,
-        retention: timedelta | None,
-        twist: str | None = None,
-    ) -> str:
+    def charge(self, key: str, request: tuple[int, int, int, str], twist: str | None) -> str:
         """Charge once per retained key; a replay returns the recorded outcome.
         `request` is (invoice id, customer id, amount, currency)."""
-        conn = self._conn
+        conn, now, retention = self._conn, self.clock(), self.retention
         conn.execute("BEGIN IMMEDIATE")
         try:
             first = conn.execute(
@@ -231,10 +224,10 @@ class SimLedger:
             raise
         return outcome
 
-    def lookup(self, key: str, *, now: datetime, settle_after: timedelta) -> str | None:
+    def lookup(self, key: str) -> str | None:
         """The outcome of the first charge under `key`, however old; a processing charge
         settles (as charged) once `settle_after` has passed since it was made."""
-        conn = self._conn
+        conn, now, settle_after = self._conn, self.clock(), self.settle_after
         conn.execute("BEGIN IMMEDIATE")
         try:
             found = conn.execute(
@@ -350,15 +343,8 @@ class MemoryBooks:
         self._read = (customer_id, found[-1][0] if len(found) == self.READ_AHEAD else 2**63)
         return balances.get(customer_id)
 
-    def charge(
-        self,
-        key: str,
-        request: tuple[int, int, int, str],
-        *,
-        now: datetime,  # noqa: ARG002 - keys are forgotten by count here, not by age
-        retention: timedelta | None,  # noqa: ARG002
-        twist: str | None = None,
-    ) -> str:
+    def charge(self, key: str, request: tuple[int, int, int, str], twist: str | None) -> str:
+        """Keys are forgotten by count here (WINDOW), not by age."""
         first = self._charges.get(key)
         if first is not None:
             if first[:4] != request:
@@ -379,14 +365,9 @@ class MemoryBooks:
             del self._charges[order.popleft()]
         return outcome
 
-    def lookup(
-        self,
-        key: str,
-        *,
-        now: datetime,  # noqa: ARG002 - processing charges settle at once here
-        settle_after: timedelta,  # noqa: ARG002
-    ) -> str | None:
-        """Only keys still in the window are found: benchmark-only books."""
+    def lookup(self, key: str) -> str | None:
+        """Only keys still in the window are found, and processing charges settle at
+        once: benchmark-only books."""
         first = self._charges.get(key)
         if first is None:
             return None

@@ -25,7 +25,11 @@ def test_the_bare_default_spec() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("stripe://api", "unknown provider"),
+        ("paypal://api", "unknown provider"),
+        ("stripe://?api_key=sk_x&api_base=http://example.com", "only on a loopback"),
+        ("stripe://?api_key=sk_x&timeout_s=0", "timeout_s"),
+        ("stripe://?api_key=sk_x&color=red", "unknown parameter"),
+        ("stripe://?api_key=sk_x&api_base=ftp://127.0.0.1", "api_base must be"),
         ("nonsense", "no scheme"),
         ("", "no scheme"),
         ("sim://?latency_ms=-1", "latency_ms"),

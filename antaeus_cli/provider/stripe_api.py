@@ -1,0 +1,383 @@
+"""`stripe://`: off-session charges on Stripe's PaymentIntents API, through the official
+`stripe` package (`pip install 'antaeus-cli[stripe]'`).
+
+A charge costs two requests, both counted by Stripe's rate limit: the customer is
+read for its default payment method (`invoice_settings.default_payment_method`, else
+`default_source`: Stripe does not fill it in for a PaymentIntent), then one
+PaymentIntent is created and confirmed off-session under our idempotency key, with
+the key and the invoice id in its metadata. The payment method is read afresh for
+every charge, so a card the customer replaced is never charged.
+
+A look-up lists the customer's PaymentIntents created since the attempt began and
+matches our key in their metadata (or retrieves one by its `pi_...` reference).
+
+This module reports what Stripe said; `antaeus_cli.domain.outcomes` judges it. The
+package's own retries are off: the pass's retry policy owns retries.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from antaeus_cli import failpoints as fp
+from antaeus_cli.domain.invoice import Invoice
+from antaeus_cli.domain.money import Currency
+from antaeus_cli.domain.outcomes import Answer, AnswerKind
+from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
+from antaeus_cli.provider.port import (
+    CredentialsRejected,
+    LookupUnavailable,
+    NetworkError,
+    RateLimited,
+)
+from antaeus_cli.provider.spec import ProviderSpec
+
+if TYPE_CHECKING:
+    import stripe
+
+PARAMETERS = ("api_key", "api_base", "timeout_s", "key_retention_h")
+DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_RETENTION_H = 24  # Stripe keeps a key for at least 24 hours
+METADATA_KEY = "antaeus_key"
+METADATA_INVOICE = "antaeus_invoice_id"
+LIST_PAGE = 100
+MAX_LOOKUP_PAGES = 10
+LOOKUP_SLACK = timedelta(minutes=10)  # clocks differ: list a little before the attempt began
+# Stripe's zero-decimal currencies (https://docs.stripe.com/currencies#zero-decimal):
+# their amounts are whole units. None of ours is one; a test keeps it so.
+ZERO_DECIMAL = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905
+)
+_PI_KINDS = {
+    "succeeded": AnswerKind.CHARGED,
+    "processing": AnswerKind.PROCESSING,
+    "requires_action": AnswerKind.REQUIRES_ACTION,
+}
+
+
+class StripeSettings:
+    def __init__(self, spec: ProviderSpec) -> None:
+        unknown = sorted(set(spec.params) - set(PARAMETERS))
+        if unknown:
+            raise ProviderSpecError(
+                f"unknown parameter {unknown[0]!r} for stripe://; known: {', '.join(PARAMETERS)}"
+            )
+        if importlib.util.find_spec("stripe") is None:
+            raise ProviderSpecError(
+                "stripe:// needs the stripe package: pip install 'antaeus-cli[stripe]'"
+            )
+        key = spec.params.get("api_key", "")
+        if not key.strip():
+            raise ProviderSpecError(
+                "stripe:// needs an API key: api_key=... in ANTAEUS_PROVIDER, or "
+                "api_key_file=PATH (a file holding the key)"
+            )
+        self.api_key = key.strip()
+        self.api_base = _api_base(spec.params.get("api_base", DEFAULT_API_BASE))
+        self.timeout_s = _number(spec.params, "timeout_s", 30, 1, 300)
+        self.retention = timedelta(
+            hours=_number(spec.params, "key_retention_h", DEFAULT_RETENTION_H, 1, 24 * 30)
+        )
+
+
+def settings_from_spec(spec: ProviderSpec) -> StripeSettings:
+    return StripeSettings(spec)
+
+
+def _api_base(text: str) -> str:
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host or parts.path not in ("", "/"):
+        raise ProviderSpecError(
+            f"api_base must be a URL such as {DEFAULT_API_BASE}, got {text[:80]!r}"
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ProviderSpecError("api_base may use plain http only on a loopback address")
+    return text.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _number(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ProviderSpecError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+    return value
+
+
+class StripeProvider:
+    """Thread-safe: the package's HTTP client keeps one session per thread."""
+
+    def __init__(self, settings: StripeSettings, description: str) -> None:
+        import stripe  # noqa: PLC0415 - an optional extra, imported only for stripe://
+
+        self._stripe = stripe
+        self._settings = settings
+        self._description = description
+        self._client = stripe.StripeClient(
+            settings.api_key,
+            base_addresses={"api": settings.api_base},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=settings.timeout_s),
+        )
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: ProviderSpec,
+        db_path: Path,  # noqa: ARG003 - Stripe keeps its own books
+        failpoints: fp.Failpoints = fp.NONE,  # noqa: ARG003 - failpoints sit in the engine
+    ) -> StripeProvider:
+        provider = cls(settings_from_spec(spec), spec.redacted())
+        provider.check_credentials()
+        return provider
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    @property
+    def waits_on_io(self) -> bool:
+        return True
+
+    @property
+    def key_retention(self) -> timedelta | None:
+        return self._settings.retention
+
+    def check_credentials(self) -> None:
+        """One cheap request before any invoice is claimed: a bad key is a usage error
+        of the whole pass, not one operator row per invoice."""
+        try:
+            self._call(lambda: self._client.v1.payment_intents.list(params={"limit": 1}))
+        except (NetworkError, RateLimited, _Refused, _Declined) as exc:
+            raise ProviderUnreachable(
+                f"Stripe at {self._settings.api_base} did not answer a first request ({exc}); "
+                "nothing was charged; try again later"
+            ) from None
+
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
+        ref = invoice.customer_ref
+        if ref is None:
+            return Answer(
+                AnswerKind.CUSTOMER_NOT_FOUND,
+                message=f"customer {invoice.customer_id} has no provider_ref: set "
+                "customer.provider_ref to its Stripe customer id (cus_...)",
+            )
+        customer = self._customer(ref)
+        if isinstance(customer, Answer):
+            return customer
+        method = _default_payment_method(customer)
+        if method is None:
+            return Answer(
+                AnswerKind.REQUIRES_ACTION,
+                code="no_default_payment_method",
+                message=f"Stripe customer {ref} has no default payment method",
+            )
+        money = invoice.amount
+        params: dict[str, Any] = {
+            "amount": money.minor,
+            "currency": stripe_currency(money.currency),
+            "customer": ref,
+            "payment_method": method,
+            "confirm": True,
+            "off_session": True,
+            "metadata": {METADATA_INVOICE: str(invoice.id), METADATA_KEY: idempotency_key},
+        }
+        try:
+            intent = self._call(
+                lambda: self._client.v1.payment_intents.create(
+                    params=params,  # type: ignore[arg-type]
+                    options={"idempotency_key": idempotency_key},
+                )
+            )
+        except _Declined as declined:
+            return declined.answer
+        return answer_of_intent(_as_dict(intent))
+
+    def lookup(
+        self,
+        invoice: Invoice,
+        idempotency_key: str,
+        *,
+        since: datetime,
+        reference: str | None,
+    ) -> Answer | None:
+        try:
+            if reference is not None:
+                intent = self._call(lambda: self._client.v1.payment_intents.retrieve(reference))
+                return answer_of_intent(_as_dict(intent))
+            if invoice.customer_ref is None:
+                return None  # nothing is ever sent for a customer without a reference
+            return self._find(invoice.customer_ref, idempotency_key, since)
+        except _Declined as declined:
+            raise LookupUnavailable(f"the look-up was refused: {declined.answer.message}") from None
+        except _Refused as refused:
+            raise LookupUnavailable(f"the look-up was refused: {refused}") from None
+
+    def _find(self, customer: str, key: str, since: datetime) -> Answer | None:
+        params: dict[str, Any] = {
+            "customer": customer,
+            "created": {"gte": int((since - LOOKUP_SLACK).timestamp())},
+            "limit": LIST_PAGE,
+        }
+        for _ in range(MAX_LOOKUP_PAGES):
+            page = _as_dict(
+                self._call(lambda: self._client.v1.payment_intents.list(params=params))  # type: ignore[arg-type]
+            )
+            data = page.get("data") or []
+            for intent in data:
+                if (intent.get("metadata") or {}).get(METADATA_KEY) == key:
+                    return answer_of_intent(intent)
+            if not page.get("has_more") or not data:
+                return None
+            params["starting_after"] = data[-1]["id"]
+        raise LookupUnavailable(
+            f"more than {MAX_LOOKUP_PAGES * LIST_PAGE} PaymentIntents for {customer} since "
+            f"{since.isoformat()}: too many to search"
+        )
+
+    def _customer(self, ref: str) -> dict[str, Any] | Answer:
+        try:
+            customer = _as_dict(self._call(lambda: self._client.v1.customers.retrieve(ref)))
+        except _Refused as refused:
+            if refused.status == 404:
+                return Answer(
+                    AnswerKind.CUSTOMER_NOT_FOUND,
+                    code=refused.code,
+                    message=f"Stripe has no customer {ref}",
+                )
+            return Answer(AnswerKind.REFUSED, code=refused.code, message=str(refused))
+        if customer.get("deleted"):
+            return Answer(
+                AnswerKind.CUSTOMER_NOT_FOUND, message=f"Stripe customer {ref} was deleted"
+            )
+        return customer
+
+    def _call(self, request: Any) -> Any:
+        """Send one request; turn the package's errors into the port's."""
+        stripe = self._stripe
+        try:
+            return request()
+        except stripe.CardError as exc:
+            raise _Declined(_declined(exc)) from None
+        except stripe.RateLimitError as exc:
+            raise RateLimited(str(exc.user_message or exc), _retry_after(exc)) from None
+        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+            raise CredentialsRejected(
+                f"Stripe refused the API key ({exc.http_status}: {exc.user_message}); "
+                "nothing was charged: check ANTAEUS_PROVIDER or api_key_file"
+            ) from None
+        except stripe.IdempotencyError as exc:
+            raise _Declined(
+                Answer(AnswerKind.REFUSED, code="idempotency_error", message=str(exc.user_message))
+            ) from None
+        except stripe.InvalidRequestError as exc:
+            raise _Refused(exc.http_status, exc.code, str(exc.user_message or exc)) from None
+        except (stripe.APIConnectionError, stripe.APIError) as exc:
+            # A timeout, a lost connection, a 5xx, a 409 on the key: it may have happened.
+            raise NetworkError(f"{type(exc).__name__}: {exc.user_message or exc}") from None
+
+    def close(self) -> None:
+        pass
+
+
+class _Declined(Exception):
+    """A definitive answer that arrived as an HTTP error (402, or a reused key)."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.message)
+        self.answer = answer
+
+
+class _Refused(Exception):
+    """A 400 or 404: the request itself was wrong."""
+
+    def __init__(self, status: int | None, code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def stripe_currency(currency: Currency) -> str:
+    code = currency.value.lower()
+    if code in ZERO_DECIMAL and currency.minor_digits != 0:
+        raise ValueError(f"{currency} has {currency.minor_digits} minor digits; Stripe has none")
+    return code
+
+
+def answer_of_intent(intent: dict[str, Any]) -> Answer:
+    """What a PaymentIntent says, as an answer."""
+    status = intent.get("status")
+    reference = intent.get("id")
+    kind = _PI_KINDS.get(str(status))
+    if kind is not None:
+        return Answer(kind, reference=reference)
+    error = intent.get("last_payment_error") or {}
+    if status == "requires_payment_method" and error:
+        return Answer(
+            AnswerKind.DECLINED,
+            reference=reference,
+            code=error.get("decline_code") or error.get("code"),
+            advice_code=error.get("advice_code"),
+            message=error.get("message"),
+        )
+    return Answer(
+        AnswerKind.REFUSED,
+        reference=reference,
+        code=f"status_{status}",
+        message=f"PaymentIntent {reference} is {status}, which an off-session charge never is",
+    )
+
+
+def _declined(exc: stripe.CardError) -> Answer:
+    json_body: Any = exc.json_body or {}
+    body: dict[str, Any] = json_body.get("error") or {}
+    intent: Any = body.get("payment_intent")
+    return Answer(
+        AnswerKind.DECLINED,
+        reference=intent.get("id") if isinstance(intent, dict) else intent,
+        code=body.get("decline_code") or exc.code,
+        advice_code=body.get("advice_code"),
+        message=str(exc.user_message or body.get("message") or "declined"),
+    )
+
+
+def _retry_after(exc: stripe.RateLimitError) -> float | None:
+    text = (exc.headers or {}).get("Retry-After") or (exc.headers or {}).get("retry-after")
+    try:
+        return max(0.0, float(text)) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _default_payment_method(customer: dict[str, Any]) -> str | None:
+    settings = customer.get("invoice_settings") or {}
+    for given in (settings.get("default_payment_method"), customer.get("default_source")):
+        method = given.get("id") if isinstance(given, dict) else given
+        if isinstance(method, str) and method:
+            return method
+    return None
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    """A StripeObject as plain data (its `to_dict` is recursive)."""
+    if isinstance(obj, dict) and not hasattr(obj, "to_dict"):
+        return obj
+    result: dict[str, Any] = obj.to_dict()
+    return result

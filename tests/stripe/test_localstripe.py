@@ -1,0 +1,184 @@
+"""`antaeus bill` against localstripe, a Stripe-compatible server this project did not
+write: it pays, declines and classifies as the tables say, and a crash after the
+charge never makes a second PaymentIntent."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.process.helpers import antaeus
+from tests.stripe.conftest import DECLINES, NEEDS_3DS, SUCCESS, Server
+
+pytestmark = pytest.mark.process
+DUE = "2026-12-01"
+
+
+def seed(db: Path, refs: dict[int, str | None], currencies: dict[int, str] | None = None) -> None:
+    currencies = currencies or {}
+    fixture = {
+        "customers": [
+            {"id": cid, "currency": currencies.get(cid, "EUR"), "provider_ref": ref}
+            for cid, ref in refs.items()
+        ],
+        "invoices": [
+            {
+                "id": cid,
+                "customer_id": cid,
+                "amount": 1000 + cid,
+                "currency": currencies.get(cid, "EUR"),
+                "due_date": DUE,
+            }
+            for cid in refs
+        ],
+    }
+    path = db.with_name("fixture.json")
+    path.write_text(json.dumps(fixture))
+    done = antaeus(db, "seed", "--from", str(path))
+    assert done.returncode == 0, done.stderr
+
+
+def bill(db: Path, server: Server, *args: str, **env: str) -> tuple[int, dict[str, object]]:
+    done = antaeus(
+        db, "bill", "--as-of", DUE, "--json", *args, ANTAEUS_PROVIDER=server.spec(), **env
+    )
+    assert done.stdout or done.returncode in (2, 3), done.stderr
+    return done.returncode, json.loads(done.stdout) if done.stdout else {}
+
+
+def rows(db: Path, query: str) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute(query).fetchall()
+
+
+def mine(server: Server, db: Path) -> list[dict[str, object]]:
+    """The PaymentIntents this database's keys made."""
+    (namespace,) = rows(db, "SELECT value FROM meta WHERE key = 'namespace'")[0]
+    return [
+        intent
+        for intent in server.intents()
+        if str((intent.get("metadata") or {}).get("antaeus_key", "")).startswith(  # type: ignore[attr-defined]
+            f"{namespace}-"
+        )
+    ]
+
+
+def test_a_pass_pays_declines_and_classifies_as_the_tables_say(
+    localstripe: Server, tmp_path: Path
+) -> None:
+    db = tmp_path / "antaeus.db"
+    refs: dict[int, str | None] = {
+        1: localstripe.customer(SUCCESS),
+        2: localstripe.customer(SUCCESS),
+        3: localstripe.customer(DECLINES),
+        4: localstripe.customer(NEEDS_3DS),
+        5: localstripe.customer(None),  # no payment method at all
+        6: "cus_nobody_has_this_one",
+        7: None,  # never given a provider_ref
+        8: localstripe.customer(SUCCESS),
+    }
+    seed(db, refs, currencies={8: "SEK"})
+    code, result = bill(db, localstripe)
+    assert code == 1, result  # two invoices need an operator
+    statuses = dict(rows(db, "SELECT id, status FROM invoice"))
+    assert statuses == {
+        1: "PAID",
+        2: "PAID",
+        3: "FAILED",  # card_declined with no decline code: soft, retried on the schedule
+        4: "AWAITING_CUSTOMER",  # 3-D Secure off-session
+        5: "AWAITING_CUSTOMER",  # no default payment method
+        6: "NEEDS_OPERATOR",  # Stripe has no such customer
+        7: "NEEDS_OPERATOR",  # no provider_ref to charge
+        8: "PAID",
+    }
+    attempts = {
+        row[0]: row[1:]
+        for row in rows(
+            db,
+            "SELECT invoice_id, outcome, decline_code, decline_class, provider_ref, "
+            "idempotency_key FROM payment_attempt",
+        )
+    }
+    assert attempts[3][:3] == ("declined", "card_declined", "soft")
+    assert attempts[4][:3] == ("needs_customer", "requires_action", "needs_customer")
+    assert attempts[5][:3] == ("needs_customer", "no_default_payment_method", "needs_customer")
+    assert attempts[6][0] == attempts[7][0] == "customer_not_found"
+
+    intents = mine(localstripe, db)
+    succeeded = [i for i in intents if i["status"] == "succeeded"]
+    by_key = Counter(i["metadata"]["antaeus_key"] for i in succeeded)  # type: ignore[index]
+    paid = {inv for inv, status in statuses.items() if status == "PAID"}
+    # Each PAID invoice has exactly one succeeded PaymentIntent, carrying its key, and
+    # its pi_... reference is on the attempt; nothing else was charged.
+    assert sorted(by_key.values()) == [1] * len(paid)
+    assert set(by_key) == {attempts[inv][4] for inv in paid}
+    for intent in succeeded:
+        invoice = int(intent["metadata"]["antaeus_invoice_id"])  # type: ignore[index]
+        assert attempts[invoice][3] == intent["id"]
+        assert intent["amount"] == 1000 + invoice
+        assert intent["currency"] == ("sek" if invoice == 8 else "eur")
+        assert intent["customer"] == refs[invoice]
+    # The other intents (a decline, a 3-D Secure) never succeeded.
+    assert len(intents) == len(succeeded) + 2
+
+
+def test_a_bad_api_key_is_one_usage_error_before_anything_is_claimed(
+    localstripe: Server, tmp_path: Path
+) -> None:
+    db = tmp_path / "antaeus.db"
+    seed(db, {1: localstripe.customer(SUCCESS)})
+    done = antaeus(
+        db,
+        "bill",
+        "--as-of",
+        DUE,
+        ANTAEUS_PROVIDER=f"stripe://?api_base={localstripe.base}&api_key=not_a_secret_key",
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "refused the API key" in done.stderr
+    assert "not_a_secret_key" not in done.stderr
+    assert rows(db, "SELECT count(*) FROM payment_attempt") == [(0,)]
+
+
+def test_a_crash_after_the_charge_never_makes_a_second_payment_intent(
+    localstripe: Server, tmp_path: Path
+) -> None:
+    db = tmp_path / "antaeus.db"
+    seed(db, {1: localstripe.customer(SUCCESS), 2: localstripe.customer(SUCCESS)})
+    done = antaeus(
+        db,
+        "bill",
+        "--as-of",
+        DUE,
+        "--concurrency",
+        "1",
+        "--batch-size",
+        "1",  # invoice 2 is not claimed yet when the process dies
+        ANTAEUS_PROVIDER=localstripe.spec(),
+        ANTAEUS_FAILPOINT="after-provider-charge:1",
+    )
+    assert done.returncode == -9  # killed after Stripe charged invoice 1, before the commit
+    for _ in range(2):
+        code, result = bill(db, localstripe)
+        assert code == 0, result
+    # localstripe cannot list PaymentIntents by customer, so the charge cannot be looked
+    # up; re-sending the key would make a second one (localstripe has no idempotency).
+    # The attempt stays open, with the reason, and invoice 1 is never charged again.
+    assert rows(db, "SELECT status FROM invoice ORDER BY id") == [("PROCESSING",), ("PAID",)]
+    ((outcome, error),) = rows(
+        db, "SELECT outcome, error FROM payment_attempt WHERE invoice_id = 1"
+    )
+    assert outcome == "unknown"
+    assert "cannot look the charge up" in str(error)
+    intents = [i for i in mine(localstripe, db) if i["metadata"]["antaeus_invoice_id"] == "1"]  # type: ignore[index]
+    assert len(intents) == 1
+    report = antaeus(db, "report", "--format", "json", "--section", "open-attempts")
+    (listed,) = json.loads(report.stdout)["open-attempts"]
+    assert listed["invoice_id"] == 1
+    assert "cannot look the charge up" in listed["error"]
