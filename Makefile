@@ -28,9 +28,11 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-# Crash trials: kill passes at random seams, recover, audit against the provider's books.
+# Crash trials: kill passes at random seams, recover, audit against the provider's books
+# (the simulator's, then the Stripe-shaped loopback server's PaymentIntents).
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --trials 60
+	$(BIN)/python -m tests.chaos --trials 30 --provider stripe
 	HYPOTHESIS_PROFILE=chaos $(BIN)/pytest -q tests/service/test_stateful.py
 
 # Pass marks of a million-invoice pass; figures in the README. Takes about 5 minutes.

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -84,11 +85,16 @@ class Figures:
         return "\n".join(lines)
 
 
-def cli(db: Path, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    db: Path, *args: str, failpoint: str | None = None, provider: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; `provider` goes through ANTAEUS_PROVIDER, as credentials must."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTAEUS_")}
     env["NO_COLOR"] = "1"
     if failpoint:
         env[failpoints.ENV_VAR] = failpoint
+    if provider:
+        env["ANTAEUS_PROVIDER"] = provider
     return subprocess.run(
         [sys.executable, "-m", "antaeus_cli", "--db", str(db), *args],
         env=env,
@@ -134,23 +140,19 @@ def run_trial(index: int, base_seed: int, root: Path) -> Figures:
     as_of = DUE
     if command == "retry-failed":
         first = cli(db, "bill", "--as-of", DUE, *common)
-        _expect(figures, index, "first bill", first.returncode, (0, 1))
+        expect(figures, index, "first bill", first.returncode, (0, 1))
         as_of = RETRY_DAY
     for _ in range(rng.randint(1, 3)):
-        point = rng.choice(failpoints.NAMES)
-        targets = _candidates(db, command, as_of)
-        if point == failpoints.BETWEEN_BATCHES or not targets:
-            target = rng.randint(1, max(1, len(targets) // batch))  # a batch that will exist
-        else:
-            target = rng.choice(targets)
-        crashed = cli(db, command, "--as-of", as_of, *common, failpoint=f"{point}:{target}")
+        targets = candidates(db, command, as_of)
+        armed = pick_failpoint(rng, targets, batch)
+        crashed = cli(db, command, "--as-of", as_of, *common, failpoint=armed)
         figures.kills += crashed.returncode == KILLED
         if crashed.returncode != KILLED and os.environ.get("CHAOS_DEBUG"):
             figures.notes.append(
-                f"trial {index}: {command} {point}:{target} exited "
+                f"trial {index}: {command} {armed} exited "
                 f"{crashed.returncode} with {len(targets)} candidates"
             )
-        _expect(figures, index, f"{point}:{target}", crashed.returncode, (KILLED, 0, 1, 3))
+        expect(figures, index, armed, crashed.returncode, (KILLED, 0, 1, 3))
     for _ in range(8):
         figures.recovery_passes += 1
         done = cli(db, command, "--as-of", as_of, *common)
@@ -165,13 +167,22 @@ def run_trial(index: int, base_seed: int, root: Path) -> Figures:
     return figures
 
 
-def _expect(figures: Figures, index: int, what: str, code: int, allowed: tuple[int, ...]) -> None:
+def pick_failpoint(rng: random.Random, targets: list[int], batch: int) -> str:
+    point = rng.choice(failpoints.NAMES)
+    if point == failpoints.BETWEEN_BATCHES or not targets:
+        target = rng.randint(1, max(1, len(targets) // batch))  # a batch that will exist
+    else:
+        target = rng.choice(targets)
+    return f"{point}:{target}"
+
+
+def expect(figures: Figures, index: int, what: str, code: int, allowed: tuple[int, ...]) -> None:
     if code not in allowed:
         figures.unexpected_exits += 1
         figures.notes.append(f"trial {index}: {what} exited {code}")
 
 
-def _candidates(db: Path, command: str, as_of: str) -> list[int]:
+def candidates(db: Path, command: str, as_of: str) -> list[int]:
     """Invoices the next pass will send to the provider: open attempts to replay, and
     due invoices that pass the local checks (the others never reach a failpoint)."""
     due = (
@@ -237,10 +248,15 @@ def audit(db: Path, ledger: Path, *, label: str = "") -> Figures:
     return figures
 
 
-def run(trials: int, base_seed: int, root: Path, workers: int = 2) -> Figures:
+Trial = Callable[[int, int, Path], Figures]
+
+
+def run(
+    trials: int, base_seed: int, root: Path, workers: int = 2, trial: Trial = run_trial
+) -> Figures:
     total = Figures()
     with ThreadPoolExecutor(workers) as pool:
-        for result in pool.map(lambda i: run_trial(i, base_seed, root), range(trials)):
+        for result in pool.map(lambda i: trial(i, base_seed, root), range(trials)):
             total.add(result)
     return total
 
@@ -250,9 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the trial folders")
+    parser.add_argument(
+        "--provider",
+        choices=("sim", "stripe"),
+        default="sim",
+        help="sim://, or stripe:// against the Stripe-shaped loopback server",
+    )
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="antaeus-chaos-"))
-    figures = run(args.trials, args.seed, root)
+    trial: Trial = run_trial
+    if args.provider == "stripe":
+        from tests.chaos_stripe import run_stripe_trial
+
+        trial = run_stripe_trial
+    figures = run(args.trials, args.seed, root, trial=trial)
     sys.stdout.write(figures.render() + "\n")
     if args.keep or figures.failures:
         sys.stdout.write(f"trial folders kept in {root}\n")

@@ -150,7 +150,12 @@ class OpenAttemptSource:
 
 
 _RETRYABLE_BY_NAME = frozenset(
-    {InvoiceStatus.FAILED, InvoiceStatus.NEEDS_OPERATOR, InvoiceStatus.UNCOLLECTIBLE}
+    {
+        InvoiceStatus.FAILED,
+        InvoiceStatus.NEEDS_OPERATOR,
+        InvoiceStatus.UNCOLLECTIBLE,
+        InvoiceStatus.AWAITING_CUSTOMER,
+    }
 )
 
 

@@ -20,7 +20,8 @@ def command(
             min=1,
             max=2**63 - 1,
             help="Retry this invoice now, whatever its retry date (repeatable). Also takes "
-            "NEEDS_OPERATOR and UNCOLLECTIBLE invoices once their cause is fixed.",
+            "NEEDS_OPERATOR, UNCOLLECTIBLE and AWAITING_CUSTOMER invoices once their cause "
+            "is fixed.",
         ),
     ] = None,
     concurrency: opt.Concurrency = 8,

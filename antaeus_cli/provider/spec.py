@@ -19,6 +19,12 @@ FILE_SUFFIX = "_file"
 REDACTED = "***"
 _SECRET_NAME = re.compile(r"(key|secret|token|password|passwd|credential|auth)", re.IGNORECASE)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+# Parameters whose names look secret but hold none: how long a provider keeps a key.
+NOT_SECRET = frozenset({"key_retention_h"})
+
+
+def _is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name)) and name not in NOT_SECRET
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +64,7 @@ def parse_spec(text: str) -> ProviderSpec:
             raise ProviderSpecError(f"provider spec repeats the parameter {name!r}")
         params[name] = value
     secrets = frozenset(
-        name for name in params if _SECRET_NAME.search(name) and not name.endswith(FILE_SUFFIX)
+        name for name in params if _is_secret_name(name) and not name.endswith(FILE_SUFFIX)
     )
     return ProviderSpec(scheme, params, secrets, parts.password is not None, stripped)
 
@@ -82,7 +88,7 @@ def read_secret_files(spec: ProviderSpec) -> ProviderSpec:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise ProviderSpecError(f"cannot read {name}={path!r}: {reason}") from None
         del params[name]
-    secrets = spec.secret_names | {n for n in params if _SECRET_NAME.search(n)}
+    secrets = spec.secret_names | {n for n in params if _is_secret_name(n)}
     return ProviderSpec(spec.scheme, params, frozenset(secrets), spec.has_password, spec.raw)
 
 
@@ -96,7 +102,7 @@ def redact(text: str) -> str:
         text = text.replace(parts.netloc, f"{user}:{REDACTED}@{host}{port}", 1)
     return re.sub(
         r"(?P<name>[^?&=]*(?:key|secret|token|password|passwd|credential|auth)[^?&=]*)=[^&]*",
-        lambda m: f"{m.group('name')}={REDACTED}",
+        lambda m: m.group(0) if m.group("name") in NOT_SECRET else f"{m.group('name')}={REDACTED}",
         text,
         flags=re.IGNORECASE,
     )

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
 from antaeus_cli import failpoints as fp
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.money import Currency
@@ -47,6 +49,7 @@ METADATA_KEY = "antaeus_key"
 METADATA_INVOICE = "antaeus_invoice_id"
 LIST_PAGE = 100
 MAX_LOOKUP_PAGES = 10
+PROBE_TRIES = 3
 LOOKUP_SLACK = timedelta(minutes=10)  # clocks differ: list a little before the attempt began
 # Stripe's zero-decimal currencies (https://docs.stripe.com/currencies#zero-decimal):
 # their amounts are whole units. None of ours is one; a test keeps it so.
@@ -162,9 +165,16 @@ class StripeProvider:
 
     def check_credentials(self) -> None:
         """One cheap request before any invoice is claimed: a bad key is a usage error
-        of the whole pass, not one operator row per invoice."""
+        of the whole pass, not one operator row per invoice. Transient failures are
+        tried again a few times, briefly."""
+        retrying = Retrying(
+            retry=retry_if_exception_type((NetworkError, RateLimited)),
+            stop=stop_after_attempt(PROBE_TRIES),
+            wait=wait_exponential_jitter(initial=0.1, max=1.0, jitter=0.1),
+            reraise=True,
+        )
         try:
-            self._call(lambda: self._client.v1.payment_intents.list(params={"limit": 1}))
+            retrying(self._call, lambda: self._client.v1.payment_intents.list(params={"limit": 1}))
         except (NetworkError, RateLimited, _Refused, _Declined) as exc:
             raise ProviderUnreachable(
                 f"Stripe at {self._settings.api_base} did not answer a first request ({exc}); "

@@ -67,3 +67,9 @@ def test_secrets_are_redacted_and_flagged(text: str, hidden: str) -> None:
 
 def test_redaction_leaves_harmless_specs_alone() -> None:
     assert redact("sim://?latency_ms=5&seed=3") == "sim://?latency_ms=5&seed=3"
+
+
+def test_a_key_retention_is_not_a_secret_but_an_api_key_is() -> None:
+    spec = parse_spec("stripe://?api_key=sk_live_1&key_retention_h=24")
+    assert spec.secret_names == {"api_key"}
+    assert spec.redacted() == "stripe://?api_key=***&key_retention_h=24"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,7 @@ def assert_charged_exactly_once(db: Path, ledger: Path) -> Counter[str]:
         }
         assert keys_ours == keys_theirs
         open_attempts = ours.execute(
-            "SELECT count(*) FROM payment_attempt WHERE outcome IN ('started', 'unknown')"
+            "SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL"
         ).fetchone()[0]
         assert open_attempts == 0
         assert ours.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -119,3 +120,43 @@ def assert_charged_exactly_once(db: Path, ledger: Path) -> Counter[str]:
     finally:
         ours.close()
         theirs.close()
+
+
+def age_attempts(db: Path, hours: float) -> None:
+    """Make every attempt look `hours` older, as if the next pass ran that much later.
+
+    What was requested is append-only, so the guard is lifted for the edit and put
+    back as it was: this stands in for time passing, not for anything a user does."""
+    conn = sqlite3.connect(db)
+    try:
+        (guard,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'payment_attempt_request_is_final'"
+        ).fetchone()
+        rows = conn.execute("SELECT id, started_at FROM payment_attempt").fetchall()
+        with conn:
+            conn.execute("DROP TRIGGER payment_attempt_request_is_final")
+            conn.executemany(
+                "UPDATE payment_attempt SET started_at = ? WHERE id = ?",
+                [(_earlier(stamp, hours), row_id) for row_id, stamp in rows],
+            )
+            conn.execute(guard)
+    finally:
+        conn.close()
+
+
+def age_provider_charges(ledger: Path, hours: float) -> None:
+    """The simulated provider's side of `age_attempts`: its charges, that much older."""
+    conn = sqlite3.connect(ledger)
+    try:
+        rows = conn.execute("SELECT id, created_at FROM charge").fetchall()
+        with conn:
+            conn.executemany(
+                "UPDATE charge SET created_at = ? WHERE id = ?",
+                [(_earlier(stamp, hours), row_id) for row_id, stamp in rows],
+            )
+    finally:
+        conn.close()
+
+
+def _earlier(stamp: str, hours: float) -> str:
+    return (datetime.fromisoformat(stamp) - timedelta(hours=hours)).isoformat()

@@ -42,3 +42,13 @@ def test_the_audit_notices_a_double_charge(tmp_path: Path) -> None:
     figures = chaos.audit(db, ledger)
     assert figures.double_charges == 1
     assert figures.total_mismatches == 1
+
+
+def test_crash_trials_against_the_stripe_shaped_server_leave_the_books_exact(
+    tmp_path: Path,
+) -> None:
+    from tests.chaos_stripe import run_stripe_trial
+
+    figures = chaos.run(trials=2, base_seed=11, root=tmp_path, trial=run_stripe_trial)
+    assert figures.trials == 2
+    assert figures.failures == 0, figures.render()

@@ -3,8 +3,13 @@ set customers up through the Stripe API as an integrator would."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import stripe
@@ -67,3 +72,66 @@ def localstripe() -> Iterator[Server]:
         "tests.servers.localstripe_main", ready_path="/v1/customers", headers=headers
     ) as base:
         yield Server(base)
+
+
+@dataclass(frozen=True)
+class Shaped:
+    """The Stripe-shaped test server, and its test-only controls."""
+
+    base: str
+
+    def spec(self, **params: str) -> str:
+        extra = "".join(f"&{k}={v}" for k, v in params.items())
+        return f"stripe://?api_base={self.base}&api_key={API_KEY}&timeout_s=5{extra}"
+
+    def _post(self, path: str, body: object) -> object:
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            self.base + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    def _get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.base + path, timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    def customers(self, methods: dict[str, str | None]) -> None:
+        self._post("/_test/customers", methods)
+
+    def faults(self, planned: dict[int, list[str]] | None = None, **random: object) -> None:
+        self._post("/_test/faults", {"planned": planned or {}, **random})
+
+    def advance(self, hours: float) -> None:
+        self._post("/_test/clock", {"advance_s": hours * 3600})
+
+    def intents(self) -> list[dict[str, Any]]:
+        return list(self._get("/_test/intents"))
+
+    def stats(self) -> dict[str, int]:
+        return dict(self._get("/_test/stats"))
+
+    def succeeded_per_invoice(self) -> Counter[int]:
+        return Counter(
+            int(i["metadata"]["antaeus_invoice_id"])
+            for i in self.intents()
+            if i["status"] == "succeeded"
+        )
+
+
+@contextlib.contextmanager
+def shaped_server(*args: str) -> Iterator[Shaped]:
+    with serving(
+        "tests.servers.stripe_shaped",
+        *args,
+        ready_path="/_test/stats",
+        headers={},
+    ) as base:
+        yield Shaped(base)
+
+
+@pytest.fixture
+def shaped() -> Iterator[Shaped]:
+    with shaped_server() as server:
+        yield server

@@ -1,0 +1,378 @@
+"""A loopback server shaped like Stripe's PaymentIntents API, for the paths localstripe
+does not cover: idempotency, list filters, 409s, 429s, 5xx, lost requests and
+responses, and keys that expire.
+
+It follows Stripe's documented idempotency rules
+(https://docs.stripe.com/api/idempotent_requests):
+- the status and body of the first request under a key are saved once the endpoint
+  begins executing, whatever they are, 500s included, and returned for every later
+  request under the key (with `Idempotent-Replayed: true`);
+- a request that fails validation, is rate limited (429), or meets another request
+  under the same key still executing (409) saves nothing;
+- a key reused with other parameters is refused (400, `idempotency_error`);
+- keys are forgotten after the retention period (Stripe: at least 24 hours); a
+  request under a forgotten key is a new request.
+
+`python -m tests.servers.stripe_shaped [--latency-ms N] [--limit-rps R]
+[--retention-h H] [--retry-after S]` binds 127.0.0.1 on a free port and prints it.
+Test-only endpoints under /_test/ set customers, faults and the clock, and read
+what was charged. Faults are consumed per invoice (metadata `antaeus_invoice_id`),
+or drawn at random with a seed:
+`lost_request` (the connection drops before anything happens), `lost_response`
+(the charge happens, then the connection drops), `status_500` (saved under the key,
+nothing charged), `conflict_409`, `rate_limit_429`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import re
+import secrets
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+# Stripe's test payment methods (https://docs.stripe.com/testing), and what they do.
+DECLINING = {
+    "pm_card_chargeDeclined": "generic_decline",
+    "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
+    "pm_card_chargeDeclinedLostCard": "lost_card",
+    "pm_card_chargeDeclinedStolenCard": "stolen_card",
+    "pm_card_chargeDeclinedExpiredCard": "expired_card",
+}
+NEEDS_ACTION = "pm_card_authenticationRequired"
+PROCESSING = "pm_sepa_debit_processing"  # succeeds SETTLES_S after it was made
+SETTLES_S = 600
+MISSING = "resource_missing"
+FAULTS = ("lost_request", "lost_response", "status_500", "conflict_409", "rate_limit_429")
+
+
+@dataclass
+class Saved:
+    fingerprint: str
+    created: float
+    status: int = 0
+    body: dict[str, Any] | None = None  # None while the first request still executes
+
+
+@dataclass
+class State:
+    latency_s: float
+    limit_rps: float | None
+    retention_s: float
+    retry_after: float | None
+    offset_s: float = 0.0
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)  # intent ids, oldest first
+    keys: dict[str, Saved] = field(default_factory=dict)
+    planned: dict[str, list[str]] = field(default_factory=dict)  # invoice id -> faults
+    random_rate: float = 0.0
+    random_kinds: tuple[str, ...] = ()
+    rng: random.Random = field(default_factory=random.Random)
+    tokens: float = 0.0
+    refilled: float = field(default_factory=time.monotonic)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+    def count(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+
+def error(status: int, kind: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": {"type": kind, "message": message, **extra}}, status=status)
+
+
+def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's form encoding: metadata[antaeus_key]=x becomes {"metadata": {...}}."""
+    data: dict[str, Any] = {}
+    for name, value in pairs:
+        parts = re.findall(r"[^\[\]]+", name)
+        target = data
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return data
+
+
+class Api:
+    def __init__(self, state: State) -> None:
+        self.s = state
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/payment_intents", self.create_intent),
+            web.get("/v1/payment_intents", self.list_intents),
+            web.get("/v1/payment_intents/{id}", self.retrieve_intent),
+            web.get("/v1/customers/{id}", self.retrieve_customer),
+            web.post("/_test/customers", self.put_customers),
+            web.post("/_test/faults", self.put_faults),
+            web.post("/_test/clock", self.move_clock),
+            web.get("/_test/intents", self.all_intents),
+            web.get("/_test/stats", self.stats),
+        ]
+
+    @web.middleware
+    async def gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Authentication, latency and the rate limit, as Stripe applies them first."""
+        if request.path.startswith("/_test/"):
+            return await handler(request)  # type: ignore[no-any-return]
+        s = self.s
+        s.count("requests")
+        if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
+            return error(401, "invalid_request_error", "Invalid API Key provided")
+        if s.latency_s:
+            await asyncio.sleep(s.latency_s)
+        if not self._take_token():
+            s.count("rate_limited")
+            headers = {} if s.retry_after is None else {"Retry-After": f"{s.retry_after:g}"}
+            response = error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+            response.headers.update(headers)
+            return response
+        return await handler(request)  # type: ignore[no-any-return]
+
+    def _take_token(self) -> bool:
+        s = self.s
+        if s.limit_rps is None:
+            return True
+        now = time.monotonic()
+        burst = max(1.0, s.limit_rps / 10)
+        s.tokens = min(burst, s.tokens + (now - s.refilled) * s.limit_rps)
+        s.refilled = now
+        if s.tokens >= 1.0:
+            s.tokens -= 1.0
+            return True
+        return False
+
+    def _fault(self, invoice: str | None) -> str | None:
+        s = self.s
+        planned = s.planned.get(invoice or "")
+        if planned:
+            return planned.pop(0)
+        if s.random_rate and s.rng.random() < s.random_rate:
+            return s.rng.choice(s.random_kinds)
+        return None
+
+    async def create_intent(  # noqa: PLR0911 - one return per documented rule
+        self, request: web.Request
+    ) -> web.StreamResponse:
+        s = self.s
+        params = unflatten(parse_qsl(await request.text(), keep_blank_values=True))
+        invoice = (params.get("metadata") or {}).get("antaeus_invoice_id")
+        fault = self._fault(invoice)
+        if fault == "lost_request":
+            s.count("lost_request")
+            return self._drop(request)
+        if fault == "rate_limit_429":
+            s.count("rate_limited")
+            return error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+        invalid = _invalid(params, s.customers)
+        if invalid is not None:
+            return invalid  # fails validation: nothing saved
+        key = request.headers.get("Idempotency-Key")
+        saved = self._saved(key, params)
+        if isinstance(saved, web.Response):
+            return saved
+        if saved is not None and saved.body is not None:
+            s.count("replayed")
+            return web.json_response(
+                saved.body, status=saved.status, headers={"Idempotent-Replayed": "true"}
+            )
+        if fault == "conflict_409":
+            s.count("conflict")
+            return error(409, "idempotency_error", "another request with this key is running")
+        if key is not None:
+            s.keys[key] = Saved(_fingerprint(params), s.now())
+        status, body = (
+            (500, {"error": {"type": "api_error", "message": "something went wrong"}})
+            if fault == "status_500"
+            else self._charge(params)
+        )
+        if key is not None:
+            s.keys[key].status, s.keys[key].body = status, body
+        if fault == "lost_response":
+            s.count("lost_response")
+            return self._drop(request)
+        return web.json_response(body, status=status)
+
+    def _saved(self, key: str | None, params: dict[str, Any]) -> Saved | web.Response | None:
+        s = self.s
+        if key is None:
+            return None
+        saved = s.keys.get(key)
+        if saved is None or s.now() - saved.created >= s.retention_s:
+            s.keys.pop(key, None)
+            return None
+        if saved.fingerprint != _fingerprint(params):
+            return error(
+                400,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters "
+                "they were first used with.",
+            )
+        if saved.body is None:
+            return error(409, "idempotency_error", "another request with this key is running")
+        return saved
+
+    def _charge(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        s = self.s
+        intent = {
+            "id": "pi_" + secrets.token_hex(8),
+            "object": "payment_intent",
+            "amount": int(params["amount"]),
+            "currency": params["currency"],
+            "customer": params["customer"],
+            "payment_method": params["payment_method"],
+            "metadata": params.get("metadata") or {},
+            "created": int(s.now()),
+            "status": "succeeded",
+            "last_payment_error": None,
+        }
+        method = params["payment_method"]
+        s.intents[intent["id"]] = intent
+        s.order.append(intent["id"])
+        if method in DECLINING:
+            intent["status"] = "requires_payment_method"
+            failure = {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": DECLINING[method],
+                "message": "Your card was declined.",
+            }
+            intent["last_payment_error"] = failure
+            return 402, {"error": {**failure, "payment_intent": dict(intent)}}
+        if method == NEEDS_ACTION:
+            intent["status"] = "requires_action"
+        elif method == PROCESSING:
+            intent["status"] = "processing"
+        s.count("charged" if intent["status"] == "succeeded" else intent["status"])
+        return 200, dict(intent)
+
+    async def list_intents(self, request: web.Request) -> web.Response:
+        s = self.s
+        query = unflatten(list(request.query.items()))
+        if self._fault(None) == "lost_request":
+            return self._drop(request)  # type: ignore[return-value]
+        customer = query.get("customer")
+        gte = int((query.get("created") or {}).get("gte", 0))
+        limit = min(100, int(query.get("limit", 10)))
+        newest_first = [s.intents[i] for i in reversed(s.order)]
+        found = [
+            i
+            for i in newest_first
+            if (customer is None or i["customer"] == customer) and i["created"] >= gte
+        ]
+        after = query.get("starting_after")
+        if after is not None:
+            ids = [i["id"] for i in found]
+            found = found[ids.index(after) + 1 :] if after in ids else []
+        page = found[:limit]
+        return web.json_response(
+            {"object": "list", "data": page, "has_more": len(found) > limit, "url": request.path}
+        )
+
+    async def retrieve_intent(self, request: web.Request) -> web.Response:
+        intent = self.s.intents.get(request.match_info["id"])
+        if intent is None:
+            return error(404, "invalid_request_error", "No such payment_intent", code=MISSING)
+        if intent["status"] == "processing" and self.s.now() >= intent["created"] + SETTLES_S:
+            intent["status"] = "succeeded"  # an asynchronous method settled in the meantime
+            self.s.count("charged")
+        return web.json_response(intent)
+
+    async def retrieve_customer(self, request: web.Request) -> web.Response:
+        customer = self.s.customers.get(request.match_info["id"])
+        if customer is None:
+            return error(404, "invalid_request_error", "No such customer", code=MISSING)
+        return web.json_response(customer)
+
+    async def put_customers(self, request: web.Request) -> web.Response:
+        for cid, method in (await request.json()).items():
+            self.s.customers[cid] = {
+                "id": cid,
+                "object": "customer",
+                "invoice_settings": {"default_payment_method": method},
+                "default_source": None,
+            }
+        return web.json_response({"ok": True})
+
+    async def put_faults(self, request: web.Request) -> web.Response:
+        plan = await request.json()
+        s = self.s
+        for invoice, faults in (plan.get("planned") or {}).items():
+            s.planned.setdefault(str(invoice), []).extend(faults)
+        if "random_rate" in plan:
+            s.random_rate = float(plan["random_rate"])
+            s.random_kinds = tuple(plan.get("random_kinds") or FAULTS)
+            s.rng = random.Random(plan.get("seed", 0))
+        return web.json_response({"ok": True})
+
+    async def move_clock(self, request: web.Request) -> web.Response:
+        self.s.offset_s += float((await request.json())["advance_s"])
+        return web.json_response({"now": self.s.now()})
+
+    async def all_intents(self, _request: web.Request) -> web.Response:
+        return web.json_response([self.s.intents[i] for i in self.s.order])
+
+    async def stats(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.s.counts)
+
+    @staticmethod
+    def _drop(request: web.Request) -> web.StreamResponse:
+        """Close the connection without an answer, as a lost packet would look."""
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        return web.Response(status=499)
+
+
+def _invalid(params: dict[str, Any], customers: dict[str, Any]) -> web.Response | None:
+    try:
+        amount = int(params.get("amount", ""))
+    except ValueError:
+        amount = 0
+    if amount <= 0 or not re.fullmatch(r"[a-z]{3}", str(params.get("currency", ""))):
+        return error(400, "invalid_request_error", "Invalid amount", code="parameter_invalid")
+    if params.get("customer") not in customers:
+        return error(404, "invalid_request_error", "No such customer", code=MISSING)
+    if not params.get("payment_method") or params.get("confirm") != "true":
+        return error(400, "invalid_request_error", "No payment_method", code="parameter_missing")
+    return None
+
+
+def _fingerprint(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--limit-rps", type=float, default=None)
+    parser.add_argument("--retention-h", type=float, default=24.0)
+    parser.add_argument("--retry-after", type=float, default=None)
+    args = parser.parse_args(argv)
+    state = State(args.latency_ms / 1000, args.limit_rps, args.retention_h * 3600, args.retry_after)
+    api = Api(state)
+    app = web.Application(middlewares=[api.gate])
+    app.add_routes(api.routes())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sys.stdout.write(f"{sock.getsockname()[1]}\n")
+    sys.stdout.flush()
+    web.run_app(app, sock=sock, access_log=None, print=None, backlog=512)
+
+
+if __name__ == "__main__":
+    main()

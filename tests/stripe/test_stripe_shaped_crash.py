@@ -1,0 +1,79 @@
+"""`antaeus bill` killed after Stripe charged and before the answer was committed, then
+run again, at once and a day and a half later: the Stripe-shaped server (which, like
+Stripe, forgets keys after 24 hours) never gets a second PaymentIntent."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.process.helpers import age_attempts, antaeus
+from tests.stripe.conftest import Shaped
+
+pytestmark = pytest.mark.process
+
+
+def seed(db: Path, server: Shaped, count: int) -> None:
+    server.customers({f"cus_{n}": "pm_card_visa" for n in range(1, count + 1)})
+    fixture = {
+        "customers": [
+            {"id": n, "currency": "EUR", "provider_ref": f"cus_{n}"} for n in range(1, count + 1)
+        ],
+        "invoices": [
+            {
+                "id": n,
+                "customer_id": n,
+                "amount": 500 + n,
+                "currency": "EUR",
+                "due_date": "2026-12-01",
+            }
+            for n in range(1, count + 1)
+        ],
+    }
+    path = db.with_name("fixture.json")
+    path.write_text(json.dumps(fixture))
+    assert antaeus(db, "seed", "--from", str(path)).returncode == 0
+
+
+@pytest.mark.parametrize("hours_later", [0, 36])
+def test_a_crash_after_the_charge_is_settled_by_lookup(
+    tmp_path: Path, shaped: Shaped, hours_later: int
+) -> None:
+    db = tmp_path / "antaeus.db"
+    seed(db, shaped, 6)
+    crashed = antaeus(
+        db,
+        "bill",
+        "--as-of",
+        "2026-12-01",
+        "--concurrency",
+        "4",
+        ANTAEUS_PROVIDER=shaped.spec(),
+        ANTAEUS_FAILPOINT="after-provider-charge:3",
+    )
+    assert crashed.returncode == -9
+    if hours_later:
+        age_attempts(db, hours_later)
+        shaped.advance(hours_later)  # the server has forgotten every key by now
+    done = antaeus(db, "bill", "--as-of", "2026-12-02", "--json", ANTAEUS_PROVIDER=shaped.spec())
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        statuses = {s for (s,) in conn.execute("SELECT status FROM invoice")}
+        open_attempts = conn.execute(
+            "SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL"
+        ).fetchone()
+        charged_keys = {
+            k
+            for (k,) in conn.execute(
+                "SELECT idempotency_key FROM payment_attempt WHERE outcome = 'charged'"
+            )
+        }
+    assert statuses == {"PAID"}
+    assert open_attempts == (0,)
+    assert shaped.succeeded_per_invoice() == dict.fromkeys(range(1, 7), 1)
+    theirs = {i["metadata"]["antaeus_key"] for i in shaped.intents()}
+    assert theirs == charged_keys
+    assert shaped.stats().get("replayed", 0) == 0  # every open key was looked up, not re-sent
