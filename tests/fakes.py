@@ -52,6 +52,7 @@ class FakeProvider:
     after_call: Callable[[int], None] | None = None  # told the invoice id after every call
     can_lookup: bool = True  # False: like a server without list filters
     key_retention: timedelta | None = None
+    requests_per_charge: int = 1
     lookups: list[str] = field(default_factory=list)  # keys looked up, in order
     retry_after: float | None = None  # what a RATE_LIMITED step says in Retry-After
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -21,7 +21,7 @@ from datetime import date, datetime
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.calls import RetryPolicy, call_provider
-from antaeus_cli.billing.pacing import PacedProvider, Pacer
+from antaeus_cli.billing.pacing import AdaptivePacer, AnyPacer, PacedProvider, Pacer
 from antaeus_cli.billing.results import Observer, PassCounts, Phase, RunStatus
 from antaeus_cli.billing.sources import Source
 from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
@@ -74,9 +74,15 @@ class Engine:
         failpoints: fp.Failpoints = fp.NONE,
     ) -> None:
         self._store = store
+        # A network provider is paced: at --max-rate, or else adaptively, by its 429s.
+        # An in-process one is not, unless asked: pacing costs it more than it calls.
+        self.pacer: AnyPacer | None = None
         if settings.max_rate is not None:
-            pacer = Pacer(settings.max_rate, burst=settings.concurrency)
-            provider = PacedProvider(provider, pacer, stop.event)
+            self.pacer = Pacer(settings.max_rate, burst=settings.concurrency)
+        elif provider.waits_on_io:
+            self.pacer = AdaptivePacer()
+        if self.pacer is not None:
+            provider = PacedProvider(provider, self.pacer, stop.event)
         self._provider: PaymentProvider = provider
         self._settings = settings
         self._as_of, self._schedule = settings.as_of, settings.schedule
@@ -133,7 +139,7 @@ class Engine:
         # The clock is read every 64 invoices, not per invoice; but per invoice when a
         # call may take long (network latency, a rate limit, in-pass retries), so that
         # answers are still committed every flush_seconds and the lease renewed on time.
-        every = 1 if provider.waits_on_io or self._settings.max_rate is not None else 64
+        every = 1 if provider.waits_on_io or self.pacer is not None else 64
         while not self.stopping:
             attempts = self._claim(source)
             if attempts is None:

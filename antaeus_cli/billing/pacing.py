@@ -1,22 +1,28 @@
-"""--max-rate: pacing provider requests to a provider's rate limit.
+"""Pacing provider requests to a provider's rate limit.
 
-A generic cell rate algorithm (the scheduling form of a token bucket): every request
-books the next slot, `1/rate` seconds after the previous one, and may go up to
-`burst - 1` slots early. So over any span of T seconds at most `burst + rate * T`
-requests are sent, and a long pass runs at `rate` exactly. The burst is one
-concurrency window: the requests that were in flight together when a pass starts.
+`--max-rate`: a generic cell rate algorithm (the scheduling form of a token bucket):
+every request books the next slot, `1/rate` seconds after the previous one, and may
+go up to `burst - 1` slots early. So over any span of T seconds at most
+`burst + rate * T` requests are sent, and a long pass runs at `rate` exactly. The
+burst is one concurrency window: the requests that were in flight together when a
+pass starts.
+
+Without `--max-rate`, a network provider is paced adaptively (`AdaptivePacer`): no
+limit until it answers 429, then additive increase, multiplicative decrease, as TCP
+does. A charge that costs several requests (Stripe's two) books that many slots.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer
-from antaeus_cli.provider.port import PaymentProvider
+from antaeus_cli.provider.port import PaymentProvider, RateLimited
 
 
 class Pacer:
@@ -37,22 +43,103 @@ class Pacer:
         self._lock = threading.Lock()
         self._next: float | None = None  # the theoretical time of the next request
 
-    def book(self) -> float:
-        """Book the next slot; return how long to wait before sending (0: send now)."""
+    def book(self, cost: int = 1) -> float:
+        """Book the next `cost` slots; return how long to wait before sending (0: now)."""
         with self._lock:
             now = self._clock()
             slot = now if self._next is None else max(self._next, now)
-            self._next = slot + self._interval
+            self._next = slot + cost * self._interval
             earliest = slot - (self._burst - 1) * self._interval
         return max(0.0, earliest - now)
 
-    def wait_for_slot(self, stop: threading.Event) -> bool:
+    def wait_for_slot(self, stop: threading.Event, cost: int = 1) -> bool:
         """Block until a request may be sent; False if the pass is stopping meanwhile
         (the request must then not be sent)."""
-        delay = self.book()
-        if delay > 0:
-            return not stop.wait(delay)
-        return not stop.is_set()
+        return _wait(self.book(cost), stop)
+
+    def answered(self) -> None:
+        """A fixed pace learns nothing from answers."""
+
+    def rate_limited(self, retry_after: float | None) -> None:
+        """A fixed pace learns nothing from 429s either: the operator set it."""
+
+
+class AdaptivePacer:
+    """No limit until the provider answers 429; then additive increase, multiplicative
+    decrease. Thread-safe.
+
+    At the first 429 the rate becomes what was answered in the last second. Each 429
+    then multiplies it by DECREASE, at most once a COOLDOWN_S: the requests already in
+    flight meet the same limit and say nothing new. Every answered request adds a
+    share, so that the rate grows by INCREASE of the rate the limit was last met at,
+    each second, until the next 429. A Retry-After holds every request until it has
+    passed. The cycle averages about (1 + DECREASE) / 2 of the limit, and each crossing
+    of the limit costs a few rejected requests.
+    """
+
+    DECREASE = 0.9
+    INCREASE = 0.01  # of the rate the limit was last met at, per second
+    COOLDOWN_S = 0.25
+    MIN_RATE = 0.5
+    WINDOW = 4096  # answers remembered while unlimited, to measure the rate at a first 429
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.rate: float | None = None  # requests per second; None: no limit yet
+        self._step = 0.0
+        self._next = 0.0
+        self._started: float | None = None
+        self._decreased_at = float("-inf")
+        self._answered: deque[float] = deque(maxlen=self.WINDOW)
+
+    def book(self, cost: int = 1) -> float:
+        with self._lock:
+            now = self._clock()
+            if self.rate is None:
+                if self._started is None:
+                    self._started = now
+                return max(0.0, self._next - now)  # only a Retry-After holds it
+            slot = max(self._next, now)
+            self._next = slot + cost / self.rate
+        return max(0.0, slot - now)
+
+    def wait_for_slot(self, stop: threading.Event, cost: int = 1) -> bool:
+        return _wait(self.book(cost), stop)
+
+    def answered(self) -> None:
+        with self._lock:
+            if self.rate is None:
+                self._answered.append(self._clock())
+            else:
+                self.rate += self._step / self.rate
+
+    def rate_limited(self, retry_after: float | None) -> None:
+        with self._lock:
+            now = self._clock()
+            if retry_after is not None:
+                self._next = max(self._next, now + retry_after)
+            if now - self._decreased_at < self.COOLDOWN_S:
+                return
+            if self.rate is None:
+                span = min(1.0, max(0.05, now - (self._started or now)))
+                answered = sum(1 for stamp in self._answered if now - stamp <= span)
+                self._answered.clear()
+                met_at = self.rate = max(self.MIN_RATE, answered / span)
+            else:
+                met_at = self.rate
+                self.rate = max(self.MIN_RATE, met_at * self.DECREASE)
+            self._step = max(self.INCREASE * met_at, 0.05)
+            self._decreased_at = now
+
+
+AnyPacer = Pacer | AdaptivePacer
+
+
+def _wait(delay: float, stop: threading.Event) -> bool:
+    if delay > 0:
+        return not stop.wait(delay)
+    return not stop.is_set()
 
 
 class NotSent(Exception):
@@ -62,10 +149,11 @@ class NotSent(Exception):
 class PacedProvider:
     """The port, with every request (retries included) waiting for a slot first."""
 
-    def __init__(self, provider: PaymentProvider, pacer: Pacer, stop: threading.Event) -> None:
+    def __init__(self, provider: PaymentProvider, pacer: AnyPacer, stop: threading.Event) -> None:
         self._provider = provider
         self._pacer = pacer
         self._stop = stop
+        self._cost = provider.requests_per_charge
 
     @property
     def description(self) -> str:
@@ -79,10 +167,21 @@ class PacedProvider:
     def key_retention(self) -> timedelta | None:
         return self._provider.key_retention
 
+    @property
+    def requests_per_charge(self) -> int:
+        return self._cost
+
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
-        if not self._pacer.wait_for_slot(self._stop):
+        pacer = self._pacer
+        if not pacer.wait_for_slot(self._stop, self._cost):
             raise NotSent(idempotency_key)
-        return self._provider.charge(invoice, idempotency_key)
+        try:
+            answer = self._provider.charge(invoice, idempotency_key)
+        except RateLimited as limited:
+            pacer.rate_limited(limited.retry_after)
+            raise
+        pacer.answered()
+        return answer
 
     def lookup(
         self,
@@ -92,9 +191,18 @@ class PacedProvider:
         since: datetime,
         reference: str | None,
     ) -> Answer | None:
-        if not self._pacer.wait_for_slot(self._stop):
+        pacer = self._pacer
+        if not pacer.wait_for_slot(self._stop):
             raise NotSent(idempotency_key)
-        return self._provider.lookup(invoice, idempotency_key, since=since, reference=reference)
+        try:
+            found = self._provider.lookup(
+                invoice, idempotency_key, since=since, reference=reference
+            )
+        except RateLimited as limited:
+            pacer.rate_limited(limited.retry_after)
+            raise
+        pacer.answered()
+        return found
 
     def close(self) -> None:
         self._provider.close()

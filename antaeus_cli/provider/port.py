@@ -62,6 +62,11 @@ class PaymentProvider(Protocol):
         """How long the provider is sure to remember a key; None: for ever."""
         ...
 
+    @property
+    def requests_per_charge(self) -> int:
+        """How many requests one charge sends, as the provider's rate limit counts them."""
+        ...
+
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer: ...
 
     def lookup(

@@ -173,6 +173,10 @@ class SimProvider:
         return self._settings.latency_ms > 0
 
     @property
+    def requests_per_charge(self) -> int:
+        return 1
+
+    @property
     def key_retention(self) -> timedelta | None:
         return self._retention
 

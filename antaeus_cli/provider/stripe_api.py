@@ -160,6 +160,10 @@ class StripeProvider:
         return True
 
     @property
+    def requests_per_charge(self) -> int:
+        return 2  # the customer, for its payment method; the PaymentIntent
+
+    @property
     def key_retention(self) -> timedelta | None:
         return self._settings.retention
 
@@ -170,7 +174,7 @@ class StripeProvider:
         retrying = Retrying(
             retry=retry_if_exception_type((NetworkError, RateLimited)),
             stop=stop_after_attempt(PROBE_TRIES),
-            wait=wait_exponential_jitter(initial=0.1, max=1.0, jitter=0.1),
+            wait=wait_exponential_jitter(multiplier=0.1, max=1.0, jitter=0.1),
             reraise=True,
         )
         try:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from antaeus_cli.billing.engine import StopRequest
-from antaeus_cli.billing.pacing import Pacer
+from antaeus_cli.billing.pacing import AdaptivePacer, Pacer
 from tests.fakes import FakeProvider
 
 
@@ -66,7 +66,7 @@ def test_a_stopping_pass_sends_nothing_more(make: Any, bill: Any, sql: Any) -> N
     calls: list[int] = []
 
     class StopsAfterTwo(FakeProvider):
-        def charge(self, invoice: Any, idempotency_key: str) -> bool:
+        def charge(self, invoice: Any, idempotency_key: str) -> Any:
             calls.append(invoice.id)
             if len(calls) == 2:
                 stop.request("received SIGTERM")
@@ -92,3 +92,77 @@ def test_the_pacer_is_thread_safe() -> None:
     for thread in threads:
         thread.join()
     assert sorted(delays)[-1] == pytest.approx((1000 - 4) / 1000)  # 1,000 slots, none lost
+
+
+class Bucket:
+    """A provider's rate limit, as Stripe-like servers enforce it: a token bucket."""
+
+    def __init__(self, rate: float, clock: Clock) -> None:
+        self.rate, self.clock = rate, clock
+        self.burst = max(1.0, rate / 10)
+        self.tokens, self.at = self.burst, clock.now
+
+    def admit(self) -> bool:
+        now = self.clock.now
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def adapt(limit: float, seconds: float, offered: float) -> tuple[float, float]:
+    """Drive an AdaptivePacer against a bucket of `limit`/s with a sender that would go
+    at `offered`/s; return (accepted per second, share rejected) after a warm-up."""
+    clock = Clock()
+    pacer = AdaptivePacer(clock=clock)
+    bucket = Bucket(limit, clock)
+    start, accepted, rejected = clock.now, 0, 0
+    while clock.now - start < seconds:
+        clock.now += max(pacer.book(), 1 / offered)
+        warm = clock.now - start > 10
+        if bucket.admit():
+            pacer.answered()
+            accepted += warm
+        else:
+            pacer.rate_limited(None)
+            rejected += warm
+    return accepted / (seconds - 10), rejected / max(1, accepted + rejected)
+
+
+@pytest.mark.parametrize("limit", [25.0, 100.0, 400.0])  # Stripe: 25/s in test mode, 100 live
+@pytest.mark.parametrize("offered", [2, 20])  # how far above the limit the pass would go
+def test_the_adaptive_pace_finds_the_limit_without_configuration(
+    limit: float, offered: float
+) -> None:
+    rate, rejected = adapt(limit, seconds=240, offered=limit * offered)
+    assert rate >= 0.9 * limit
+    assert rejected <= 0.02
+
+
+def test_no_429_means_no_limit_at_all() -> None:
+    clock = Clock()
+    pacer = AdaptivePacer(clock=clock)
+    assert [pacer.book() for _ in range(1000)] == [0.0] * 1000
+    assert pacer.rate is None
+
+
+def test_a_retry_after_holds_every_request_until_it_has_passed() -> None:
+    clock = Clock()
+    pacer = AdaptivePacer(clock=clock)
+    pacer.book()
+    for _ in range(20):
+        pacer.answered()
+    clock.now += 1
+    pacer.rate_limited(2.5)
+    assert pacer.rate == pytest.approx(20)  # what was answered in the last second
+    assert pacer.book() == pytest.approx(2.5)
+    clock.now += 3
+    assert pacer.book() == 0.0
+
+
+def test_a_charge_of_two_requests_books_two_slots() -> None:
+    clock = Clock()
+    pacer = Pacer(10, burst=1, clock=clock)
+    assert [pacer.book(2) for _ in range(3)] == pytest.approx([0.0, 0.2, 0.4])
