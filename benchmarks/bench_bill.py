@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench_http import MarkRow, bench_http_latency, bench_http_rate_limit
+
 AS_OF = "2026-12-01"
 OVERHEAD_SPEC = "sim://?latency_ms=0&ledger=:memory:"
 
@@ -288,6 +290,11 @@ def bench_startup(runs: int) -> tuple[list[Mark], list[str]]:
     ], [f"  start-up (--help): {seconds * 1000:.0f} ms median"]
 
 
+def _marks(found: tuple[list[MarkRow], list[str]]) -> tuple[list[Mark], list[str]]:
+    rows, lines = found
+    return [Mark(*row) for row in rows], lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -296,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     runs, latency_n, rate_n, limit = args.runs, 20_000, 3_000, 500
+    http_latency_n, http_rate_n, http_limit = 12_000, 3_000, 100
     if args.quick:
         sizes, runs, latency_n, rate_n, limit = [2_000], 1, 500, 300, 200
+        http_latency_n, http_rate_n = 300, 200
     folder = Path(tempfile.mkdtemp(prefix="antaeus-bench-"))
     try:
         marks: list[Mark] = []
@@ -306,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             lambda: bench_overhead(folder, sizes, runs),
             lambda: bench_latency(folder, runs, latency_n),
             lambda: bench_rate_limit(folder, runs, rate_n, limit),
+            lambda: _marks(bench_http_latency(folder, runs, http_latency_n)),
+            lambda: _marks(bench_http_rate_limit(folder, runs, http_rate_n, http_limit)),
             lambda: bench_startup(runs),
         ):
             got_marks, got_lines = bench()

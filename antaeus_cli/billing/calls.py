@@ -218,12 +218,14 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     )
 
     def wait(state: RetryCallState) -> float:
-        seconds = backoff(state)
         outcome = state.outcome
         error = None if outcome is None else outcome.exception()
-        if isinstance(error, RateLimited) and error.retry_after is not None:
-            seconds = max(seconds, min(error.retry_after, MAX_RETRY_AFTER_S))
-        return seconds
+        if isinstance(error, RateLimited):
+            # The provider said when, or else the pacer spaces the retry: no growth.
+            if error.retry_after is not None:
+                return min(error.retry_after, MAX_RETRY_AFTER_S)
+            return policy.first_wait
+        return float(backoff(state))
 
     return wait
 

@@ -57,7 +57,7 @@ class Pacer:
         (the request must then not be sent)."""
         return _wait(self.book(cost), stop)
 
-    def answered(self) -> None:
+    def answered(self, cost: int = 1) -> None:
         """A fixed pace learns nothing from answers."""
 
     def rate_limited(self, retry_after: float | None) -> None:
@@ -65,54 +65,85 @@ class Pacer:
 
 
 class AdaptivePacer:
-    """No limit until the provider answers 429; then additive increase, multiplicative
-    decrease. Thread-safe.
+    """No limit until the provider answers 429; then it probes, and then additive
+        increase, multiplicative decrease, as TCP does. Thread-safe. Rates are in requests
+        a second; a charge of several requests books and reports that many.
 
-    At the first 429 the rate becomes what was answered in the last second. Each 429
-    then multiplies it by DECREASE, at most once a COOLDOWN_S: the requests already in
-    flight meet the same limit and say nothing new. Every answered request adds a
-    share, so that the rate grows by INCREASE of the rate the limit was last met at,
-    each second, until the next 429. A Retry-After holds every request until it has
-    passed. The cycle averages about (1 + DECREASE) / 2 of the limit, and each crossing
-    of the limit costs a few rejected requests.
+        At the first 429 the rate becomes what was answered in the last second, or
+        MIN_RATE if nothing was yet. It then grows eightfold a second (each answered request
+        adds ln 8) until the next 429, which ends the probing and multiplies the rate by
+        PROBE_EXIT: by then it has grown a few round trips past the limit. From then on each 429
+        multiplies the rate by DECREASE, at most once a COOLDOWN_S (the requests already in
+        flight meet the same limit and say nothing new), and the answers make it grow by
+        INCREASE of the rate the limit was last met at, each second. A Retry-After holds
+        every request until it has passed. The rate grows only while it binds (requests
+    wait for it), so a pass that sends less than it may does not inflate it. The cycle
+    averages about (1 + DECREASE) / 2 of
+        the limit, and each crossing costs a few rejected requests.
     """
 
     DECREASE = 0.9
     INCREASE = 0.01  # of the rate the limit was last met at, per second
     COOLDOWN_S = 0.25
-    MIN_RATE = 0.5
+    MIN_RATE = 1.0
+    BINDS_S = 1.0  # the rate binds if a request waited for it this recently
+    BURST_S = 0.05  # unused room that may be spent at once, in seconds of the rate
+    RECHECK_S = 0.02  # how often a waiting request asks again
     WINDOW = 4096  # answers remembered while unlimited, to measure the rate at a first 429
+    _PROBE = 2.0794415416798357  # ln 8: eightfold a second
+    PROBE_EXIT = 0.75  # the 429 that ends probing finds the rate further past the limit
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self.rate: float | None = None  # requests per second; None: no limit yet
+        self.probing = False
+        self._waited_at = float("-inf")
+        self._last = (float("-inf"), 0)  # when the last request went, and its cost
         self._step = 0.0
-        self._next = 0.0
+        self._next = 0.0  # nothing goes before this: a Retry-After
         self._started: float | None = None
         self._decreased_at = float("-inf")
-        self._answered: deque[float] = deque(maxlen=self.WINDOW)
+        self._answered: deque[tuple[float, int]] = deque(maxlen=self.WINDOW)
 
     def book(self, cost: int = 1) -> float:
+        """Take the next slot if it has come (0.0), else say how long until it comes.
+
+        Unlike `Pacer.book`, a slot is never booked ahead: the rate may rise while a
+        request waits, so a waiting request asks again rather than keep an old slot."""
         with self._lock:
             now = self._clock()
             if self.rate is None:
                 if self._started is None:
                     self._started = now
                 return max(0.0, self._next - now)  # only a Retry-After holds it
-            slot = max(self._next, now)
-            self._next = slot + cost / self.rate
-        return max(0.0, slot - now)
+            # The next slot follows the last request at the rate as it is now.
+            last_at, last_cost = self._last
+            allowed = max(self._next, last_at + last_cost / self.rate)
+            if allowed > now:
+                self._waited_at = now  # the rate binds: answers may raise it
+                return allowed - now
+            self._last = (max(allowed, now - self.BURST_S), cost)
+            return 0.0
 
     def wait_for_slot(self, stop: threading.Event, cost: int = 1) -> bool:
-        return _wait(self.book(cost), stop)
+        while True:
+            delay = self.book(cost)
+            if delay <= 0.0:
+                return not stop.is_set()
+            if stop.wait(min(delay, self.RECHECK_S)):
+                return False
 
-    def answered(self) -> None:
+    def answered(self, cost: int = 1) -> None:
         with self._lock:
             if self.rate is None:
-                self._answered.append(self._clock())
+                self._answered.append((self._clock(), cost))
+            elif self._clock() - self._waited_at > self.BINDS_S:
+                return  # the pass sends less than it may: more room would go unused
+            elif self.probing:
+                self.rate += self._PROBE * cost
             else:
-                self.rate += self._step / self.rate
+                self.rate += self._step * cost / self.rate
 
     def rate_limited(self, retry_after: float | None) -> None:
         with self._lock:
@@ -123,12 +154,15 @@ class AdaptivePacer:
                 return
             if self.rate is None:
                 span = min(1.0, max(0.05, now - (self._started or now)))
-                answered = sum(1 for stamp in self._answered if now - stamp <= span)
+                answered = sum(cost for stamp, cost in self._answered if now - stamp <= span)
                 self._answered.clear()
                 met_at = self.rate = max(self.MIN_RATE, answered / span)
+                self.probing = True
             else:
                 met_at = self.rate
-                self.rate = max(self.MIN_RATE, met_at * self.DECREASE)
+                cut = self.PROBE_EXIT if self.probing else self.DECREASE
+                self.rate = max(self.MIN_RATE, met_at * cut)
+                self.probing = False
             self._step = max(self.INCREASE * met_at, 0.05)
             self._decreased_at = now
 
@@ -180,7 +214,7 @@ class PacedProvider:
         except RateLimited as limited:
             pacer.rate_limited(limited.retry_after)
             raise
-        pacer.answered()
+        pacer.answered(self._cost)
         return answer
 
     def lookup(

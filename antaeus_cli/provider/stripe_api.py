@@ -1,5 +1,5 @@
-"""`stripe://`: off-session charges on Stripe's PaymentIntents API, through the official
-`stripe` package (`pip install 'antaeus-cli[stripe]'`).
+"""`stripe://`: off-session charges on Stripe's PaymentIntents API
+(`pip install 'antaeus-cli[stripe]'`; the transport is in `stripe_wire`).
 
 A charge costs two requests, both counted by Stripe's rate limit: the customer is
 read for its default payment method (`invoice_settings.default_payment_method`, else
@@ -11,8 +11,8 @@ every charge, so a card the customer replaced is never charged.
 A look-up lists the customer's PaymentIntents created since the attempt began and
 matches our key in their metadata (or retrieves one by its `pi_...` reference).
 
-This module reports what Stripe said; `antaeus_cli.domain.outcomes` judges it. The
-package's own retries are off: the pass's retry policy owns retries.
+This module reports what Stripe said; `antaeus_cli.domain.outcomes` judges it. No
+transport retries: the pass's retry policy owns retries.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import importlib.util
 import ipaddress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
@@ -31,18 +31,11 @@ from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
-from antaeus_cli.provider.port import (
-    CredentialsRejected,
-    LookupUnavailable,
-    NetworkError,
-    RateLimited,
-)
+from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
 from antaeus_cli.provider.spec import ProviderSpec
+from antaeus_cli.provider.stripe_wire import TRANSPORTS, Declined, Refused, open_transport
 
-if TYPE_CHECKING:
-    import stripe
-
-PARAMETERS = ("api_key", "api_base", "timeout_s", "key_retention_h")
+PARAMETERS = ("api_key", "api_base", "timeout_s", "key_retention_h", "transport")
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_RETENTION_H = 24  # Stripe keeps a key for at least 24 hours
 METADATA_KEY = "antaeus_key"
@@ -50,6 +43,7 @@ METADATA_INVOICE = "antaeus_invoice_id"
 LIST_PAGE = 100
 MAX_LOOKUP_PAGES = 10
 PROBE_TRIES = 3
+POOL = 64  # connections kept open; more are opened, and closed after, past it
 LOOKUP_SLACK = timedelta(minutes=10)  # clocks differ: list a little before the attempt began
 # Stripe's zero-decimal currencies (https://docs.stripe.com/currencies#zero-decimal):
 # their amounts are whole units. None of ours is one; a test keeps it so.
@@ -70,9 +64,15 @@ class StripeSettings:
             raise ProviderSpecError(
                 f"unknown parameter {unknown[0]!r} for stripe://; known: {', '.join(PARAMETERS)}"
             )
-        if importlib.util.find_spec("stripe") is None:
+        self.transport = spec.params.get("transport", "http")
+        if self.transport not in TRANSPORTS:
             raise ProviderSpecError(
-                "stripe:// needs the stripe package: pip install 'antaeus-cli[stripe]'"
+                f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport[:20]!r}"
+            )
+        needs = "stripe" if self.transport == "sdk" else "urllib3"
+        if importlib.util.find_spec(needs) is None:
+            raise ProviderSpecError(
+                f"stripe:// needs the {needs} package: pip install 'antaeus-cli[stripe]'"
             )
         key = spec.params.get("api_key", "")
         if not key.strip():
@@ -125,19 +125,17 @@ def _number(params: dict[str, str], name: str, default: int, low: int, high: int
 
 
 class StripeProvider:
-    """Thread-safe: the package's HTTP client keeps one session per thread."""
+    """Thread-safe, as its transport is."""
 
     def __init__(self, settings: StripeSettings, description: str) -> None:
-        import stripe  # noqa: PLC0415 - an optional extra, imported only for stripe://
-
-        self._stripe = stripe
         self._settings = settings
         self._description = description
-        self._client = stripe.StripeClient(
-            settings.api_key,
-            base_addresses={"api": settings.api_base},
-            max_network_retries=0,
-            http_client=stripe.RequestsClient(timeout=settings.timeout_s),
+        self._wire = open_transport(
+            settings.transport,
+            api_base=settings.api_base,
+            api_key=settings.api_key,
+            timeout_s=settings.timeout_s,
+            pool=POOL,
         )
 
     @classmethod
@@ -178,8 +176,8 @@ class StripeProvider:
             reraise=True,
         )
         try:
-            retrying(self._call, lambda: self._client.v1.payment_intents.list(params={"limit": 1}))
-        except (NetworkError, RateLimited, _Refused, _Declined) as exc:
+            retrying(self._wire.get, "/v1/payment_intents", {"limit": 1})
+        except (NetworkError, RateLimited, Refused, Declined) as exc:
             raise ProviderUnreachable(
                 f"Stripe at {self._settings.api_base} did not answer a first request ({exc}); "
                 "nothing was charged; try again later"
@@ -214,15 +212,12 @@ class StripeProvider:
             "metadata": {METADATA_INVOICE: str(invoice.id), METADATA_KEY: idempotency_key},
         }
         try:
-            intent = self._call(
-                lambda: self._client.v1.payment_intents.create(
-                    params=params,  # type: ignore[arg-type]
-                    options={"idempotency_key": idempotency_key},
-                )
-            )
-        except _Declined as declined:
+            intent = self._wire.post("/v1/payment_intents", params, idempotency_key)
+        except Declined as declined:
             return declined.answer
-        return answer_of_intent(_as_dict(intent))
+        except Refused as refused:
+            return Answer(AnswerKind.REFUSED, code=refused.code, message=str(refused))
+        return answer_of_intent(intent)
 
     def lookup(
         self,
@@ -234,14 +229,13 @@ class StripeProvider:
     ) -> Answer | None:
         try:
             if reference is not None:
-                intent = self._call(lambda: self._client.v1.payment_intents.retrieve(reference))
-                return answer_of_intent(_as_dict(intent))
+                return answer_of_intent(self._wire.get(f"/v1/payment_intents/{reference}"))
             if invoice.customer_ref is None:
                 return None  # nothing is ever sent for a customer without a reference
             return self._find(invoice.customer_ref, idempotency_key, since)
-        except _Declined as declined:
+        except Declined as declined:
             raise LookupUnavailable(f"the look-up was refused: {declined.answer.message}") from None
-        except _Refused as refused:
+        except Refused as refused:
             raise LookupUnavailable(f"the look-up was refused: {refused}") from None
 
     def _find(self, customer: str, key: str, since: datetime) -> Answer | None:
@@ -251,9 +245,7 @@ class StripeProvider:
             "limit": LIST_PAGE,
         }
         for _ in range(MAX_LOOKUP_PAGES):
-            page = _as_dict(
-                self._call(lambda: self._client.v1.payment_intents.list(params=params))  # type: ignore[arg-type]
-            )
+            page = self._wire.get("/v1/payment_intents", params)
             data = page.get("data") or []
             for intent in data:
                 if (intent.get("metadata") or {}).get(METADATA_KEY) == key:
@@ -268,8 +260,8 @@ class StripeProvider:
 
     def _customer(self, ref: str) -> dict[str, Any] | Answer:
         try:
-            customer = _as_dict(self._call(lambda: self._client.v1.customers.retrieve(ref)))
-        except _Refused as refused:
+            customer = self._wire.get(f"/v1/customers/{ref}")
+        except Refused as refused:
             if refused.status == 404:
                 return Answer(
                     AnswerKind.CUSTOMER_NOT_FOUND,
@@ -283,49 +275,8 @@ class StripeProvider:
             )
         return customer
 
-    def _call(self, request: Any) -> Any:
-        """Send one request; turn the package's errors into the port's."""
-        stripe = self._stripe
-        try:
-            return request()
-        except stripe.CardError as exc:
-            raise _Declined(_declined(exc)) from None
-        except stripe.RateLimitError as exc:
-            raise RateLimited(str(exc.user_message or exc), _retry_after(exc)) from None
-        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
-            raise CredentialsRejected(
-                f"Stripe refused the API key ({exc.http_status}: {exc.user_message}); "
-                "nothing was charged: check ANTAEUS_PROVIDER or api_key_file"
-            ) from None
-        except stripe.IdempotencyError as exc:
-            raise _Declined(
-                Answer(AnswerKind.REFUSED, code="idempotency_error", message=str(exc.user_message))
-            ) from None
-        except stripe.InvalidRequestError as exc:
-            raise _Refused(exc.http_status, exc.code, str(exc.user_message or exc)) from None
-        except (stripe.APIConnectionError, stripe.APIError) as exc:
-            # A timeout, a lost connection, a 5xx, a 409 on the key: it may have happened.
-            raise NetworkError(f"{type(exc).__name__}: {exc.user_message or exc}") from None
-
     def close(self) -> None:
         pass
-
-
-class _Declined(Exception):
-    """A definitive answer that arrived as an HTTP error (402, or a reused key)."""
-
-    def __init__(self, answer: Answer) -> None:
-        super().__init__(answer.message)
-        self.answer = answer
-
-
-class _Refused(Exception):
-    """A 400 or 404: the request itself was wrong."""
-
-    def __init__(self, status: int | None, code: str | None, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 def stripe_currency(currency: Currency) -> str:
@@ -359,27 +310,6 @@ def answer_of_intent(intent: dict[str, Any]) -> Answer:
     )
 
 
-def _declined(exc: stripe.CardError) -> Answer:
-    json_body: Any = exc.json_body or {}
-    body: dict[str, Any] = json_body.get("error") or {}
-    intent: Any = body.get("payment_intent")
-    return Answer(
-        AnswerKind.DECLINED,
-        reference=intent.get("id") if isinstance(intent, dict) else intent,
-        code=body.get("decline_code") or exc.code,
-        advice_code=body.get("advice_code"),
-        message=str(exc.user_message or body.get("message") or "declined"),
-    )
-
-
-def _retry_after(exc: stripe.RateLimitError) -> float | None:
-    text = (exc.headers or {}).get("Retry-After") or (exc.headers or {}).get("retry-after")
-    try:
-        return max(0.0, float(text)) if text is not None else None
-    except ValueError:
-        return None
-
-
 def _default_payment_method(customer: dict[str, Any]) -> str | None:
     settings = customer.get("invoice_settings") or {}
     for given in (settings.get("default_payment_method"), customer.get("default_source")):
@@ -387,11 +317,3 @@ def _default_payment_method(customer: dict[str, Any]) -> str | None:
         if isinstance(method, str) and method:
             return method
     return None
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    """A StripeObject as plain data (its `to_dict` is recursive)."""
-    if isinstance(obj, dict) and not hasattr(obj, "to_dict"):
-        return obj
-    result: dict[str, Any] = obj.to_dict()
-    return result

@@ -27,5 +27,11 @@ def test_the_benchmark_measures_every_pass_mark() -> None:
     out = done.stdout
     # A row for the seeded size, with every column filled in, ratio to the floor included.
     assert re.search(r"^\s+2,000(\s+[\d.,]+){4}\s+[\d.]+x\s+\d+ MB\s+[\d.]+$", out, re.M), out
-    for mark in ("latency-bound bill", "--max-rate 200: achieved rate", "start-up"):
+    for mark in (
+        "latency-bound bill",
+        "--max-rate 200: achieved rate",
+        "stripe:// latency-bound",
+        "adaptive rate vs a 100/s limit: rejected",
+        "start-up",
+    ):
         assert re.search(rf"^\s+(PASS|FAIL)\s+{re.escape(mark)}", out, re.M), out

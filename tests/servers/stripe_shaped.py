@@ -82,12 +82,20 @@ class State:
     tokens: float = 0.0
     refilled: float = field(default_factory=time.monotonic)
     counts: dict[str, int] = field(default_factory=dict)
+    first_admitted: float = float("inf")
+    last_admitted: float = float("-inf")
 
     def now(self) -> float:
         return time.time() + self.offset_s
 
     def count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
+
+    def admitted(self, at: float) -> None:
+        """A request passed the rate limit: the span of these is the achieved rate's."""
+        self.count("admitted")
+        self.first_admitted = min(self.first_admitted, at)
+        self.last_admitted = max(self.last_admitted, at)
 
 
 def error(status: int, kind: str, message: str, **extra: Any) -> web.Response:
@@ -140,6 +148,7 @@ class Api:
             response = error(429, "invalid_request_error", "Too many requests", code="rate_limit")
             response.headers.update(headers)
             return response
+        s.admitted(time.monotonic())
         return await handler(request)  # type: ignore[no-any-return]
 
     def _take_token(self) -> bool:
@@ -326,7 +335,9 @@ class Api:
         return web.json_response([self.s.intents[i] for i in self.s.order])
 
     async def stats(self, _request: web.Request) -> web.Response:
-        return web.json_response(self.s.counts)
+        s = self.s
+        span = s.last_admitted - s.first_admitted if s.counts.get("admitted") else 0.0
+        return web.json_response({**s.counts, "admitted_span_s": span})
 
     @staticmethod
     def _drop(request: web.Request) -> web.StreamResponse:

@@ -120,7 +120,9 @@ def adapt(limit: float, seconds: float, offered: float) -> tuple[float, float]:
     bucket = Bucket(limit, clock)
     start, accepted, rejected = clock.now, 0, 0
     while clock.now - start < seconds:
-        clock.now += max(pacer.book(), 1 / offered)
+        clock.now += 1 / offered
+        while (delay := pacer.book()) > 0:  # a waiting request asks again, as threads do
+            clock.now += delay
         warm = clock.now - start > 10
         if bucket.admit():
             pacer.answered()

@@ -109,7 +109,7 @@ class Shaped:
     def intents(self) -> list[dict[str, Any]]:
         return list(self._get("/_test/intents"))
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, float]:
         return dict(self._get("/_test/stats"))
 
     def succeeded_per_invoice(self) -> Counter[int]:

@@ -14,6 +14,7 @@ import pytest
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.provider import registry
 from antaeus_cli.provider.stripe_api import StripeProvider
+from antaeus_cli.provider.stripe_wire import TRANSPORTS
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 from tests.conftest import make_db
 from tests.fakes import FixedClock
@@ -45,12 +46,13 @@ def provider(server: Shaped, **params: str) -> StripeProvider:
     return opened
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_lost_response_is_found_by_lookup_not_charged_again(
-    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql
+    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql, transport: str
 ) -> None:
     setup(db_path, clock, shaped, {1: VISA, 2: VISA})
     shaped.faults({1: ["lost_response"]})
-    result = bill(provider(shaped), concurrency=4)
+    result = bill(provider(shaped, transport=transport), concurrency=4)
     assert sql("SELECT id, status FROM invoice ORDER BY id") == [(1, "PAID"), (2, "PAID")]
     assert shaped.succeeded_per_invoice() == {1: 1, 2: 1}
     assert shaped.stats().get("replayed", 0) == 0  # found by look-up, never re-sent
@@ -98,12 +100,13 @@ def test_a_saved_500_stays_open_until_its_key_lapses_then_a_new_key_charges(
     assert shaped.succeeded_per_invoice() == {1: 1}
 
 
-def test_a_429_is_retried_after_its_retry_after_and_is_never_a_decline(
-    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_429_is_retried_and_is_never_a_decline(
+    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql, transport: str
 ) -> None:
     setup(db_path, clock, shaped, {1: VISA, 2: VISA})
     shaped.faults({1: ["rate_limit_429"], 2: ["rate_limit_429"] * 4})  # 4: every try
-    result = bill(provider(shaped), concurrency=1)
+    result = bill(provider(shaped, transport=transport), concurrency=1)
     assert sql("SELECT id, status FROM invoice ORDER BY id") == [(1, "PAID"), (2, "PENDING")]
     assert sql("SELECT invoice_id, outcome FROM payment_attempt ORDER BY id") == [
         (1, "charged"),
@@ -116,8 +119,9 @@ def test_a_429_is_retried_after_its_retry_after_and_is_never_a_decline(
     assert shaped.succeeded_per_invoice() == {1: 1, 2: 1}
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_declines_and_authentication_are_classified_as_the_tables_say(
-    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql
+    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql, transport: str
 ) -> None:
     setup(
         db_path,
@@ -132,7 +136,7 @@ def test_declines_and_authentication_are_classified_as_the_tables_say(
             6: "pm_card_chargeDeclined",
         },
     )
-    bill(provider(shaped))
+    bill(provider(shaped, transport=transport))
     assert sql(
         "SELECT i.id, i.status, a.outcome, a.decline_code, a.decline_class, "
         "a.provider_ref IS NOT NULL FROM invoice i JOIN payment_attempt a ON a.invoice_id = i.id "
