@@ -27,6 +27,20 @@ def command(
     idempotency keys. Missed months are caught up, so it is safe to run daily.
     """
     from antaeus_cli.billing.results import Command
-    from antaeus_cli.cli.passes import run_command
+    from antaeus_cli.cli.passes import PassOptions, run_command
 
-    run_command(ctx, Command.BILL)
+    options = PassOptions(
+        command=Command.BILL,
+        as_of=as_of,
+        concurrency=concurrency,
+        dry_run=dry_run,
+        json_output=json_output,
+        provider=provider,
+        dunning=dunning,
+        outage_threshold=outage_threshold,
+        network_tries=network_tries,
+        backoff_ms=backoff_ms,
+        max_rate=max_rate,
+        batch_size=batch_size,
+    )
+    run_command(ctx.obj.db_path, options)

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
@@ -32,13 +33,16 @@ from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.store.database import Store
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassOptions:
+    """What `bill` and `retry-failed` were asked, as each command builds it from its
+    own parameters."""
+
     command: Command
     as_of: str | None
     concurrency: int
     dry_run: bool
-    json_output: bool  # the parameter names of `bill` and `retry-failed`
+    json_output: bool
     provider: str | None
     dunning: str | None
     outage_threshold: int
@@ -49,12 +53,8 @@ class PassOptions:
     invoice_ids: tuple[int, ...] = ()
 
 
-def run_command(ctx: typer.Context, command: Command) -> NoReturn:
-    """Run `command` with the options Typer parsed for it."""
-    params = dict(ctx.params)
-    params["invoice_ids"] = tuple(dict.fromkeys(params.pop("invoice", None) or ()))
-    options = PassOptions(command=command, **params)
-    db_path = ctx.obj.db_path
+def run_command(db_path: Path, options: PassOptions) -> NoReturn:
+    """Run one pass with these options, render its result, and exit with its code."""
     settings = PassSettings(
         as_of=opt.as_of_date(options.as_of),
         schedule=opt.dunning_schedule(options.dunning),

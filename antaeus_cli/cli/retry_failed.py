@@ -41,6 +41,21 @@ def command(
     PAID and in-flight invoices are refused with --invoice.
     """
     from antaeus_cli.billing.results import Command
-    from antaeus_cli.cli.passes import run_command
+    from antaeus_cli.cli.passes import PassOptions, run_command
 
-    run_command(ctx, Command.RETRY_FAILED)
+    options = PassOptions(
+        command=Command.RETRY_FAILED,
+        as_of=as_of,
+        concurrency=concurrency,
+        dry_run=dry_run,
+        json_output=json_output,
+        provider=provider,
+        dunning=dunning,
+        outage_threshold=outage_threshold,
+        network_tries=network_tries,
+        backoff_ms=backoff_ms,
+        max_rate=max_rate,
+        batch_size=batch_size,
+        invoice_ids=tuple(dict.fromkeys(invoice or ())),
+    )
+    run_command(ctx.obj.db_path, options)
