@@ -1,14 +1,18 @@
-"""Turning a provider spec into a provider adapter."""
+"""Turning a provider spec into a provider adapter.
+
+Each adapter's module is imported only when its scheme is used, so `--help` and a
+`sim://` pass never load the Stripe transport, nor the simulator a `stripe://` one.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from antaeus_cli.errors import ProviderSpecError
 from antaeus_cli.failpoints import NONE, Failpoints
-from antaeus_cli.provider import sim, stripe_api
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.provider.spec import ProviderSpec, parse_spec, read_secret_files
 
@@ -18,20 +22,29 @@ class Adapter(NamedTuple):
     open: Callable[[ProviderSpec, Path, Failpoints], PaymentProvider]
 
 
-_ADAPTERS: dict[str, Adapter] = {
-    "sim": Adapter(sim.settings_from_spec, sim.SimProvider.from_spec),
-    "stripe": Adapter(stripe_api.settings_from_spec, stripe_api.StripeProvider.from_spec),
+# scheme -> (module, provider class); each module has a settings_from_spec(spec).
+_MODULES: dict[str, tuple[str, str]] = {
+    "sim": ("antaeus_cli.provider.sim", "SimProvider"),
+    "stripe": ("antaeus_cli.provider.stripe_api", "StripeProvider"),
 }
 
 
+def _adapter(scheme: str) -> Adapter | None:
+    found = _MODULES.get(scheme)
+    if found is None:
+        return None
+    module = importlib.import_module(found[0])
+    return Adapter(module.settings_from_spec, getattr(module, found[1]).from_spec)
+
+
 def known_schemes() -> list[str]:
-    return [f"{scheme}://" for scheme in sorted(_ADAPTERS)]
+    return [f"{scheme}://" for scheme in sorted(_MODULES)]
 
 
 def resolve(text: str) -> ProviderSpec:
     """Parse a spec and check it fully, so even a dry run refuses a broken one."""
     spec = parse_spec(text)
-    adapter = _ADAPTERS.get(spec.scheme)
+    adapter = _adapter(spec.scheme)
     if adapter is None:
         raise ProviderSpecError(
             f"unknown provider {spec.redacted()!r}: known schemes are {', '.join(known_schemes())}"
@@ -44,4 +57,7 @@ def resolve(text: str) -> ProviderSpec:
 def open_provider(
     spec: ProviderSpec, *, db_path: Path, failpoints: Failpoints = NONE
 ) -> PaymentProvider:
-    return _ADAPTERS[spec.scheme].open(spec, db_path, failpoints)
+    adapter = _adapter(spec.scheme)
+    if adapter is None:
+        raise ProviderSpecError(f"unknown provider {spec.redacted()!r}")
+    return adapter.open(spec, db_path, failpoints)

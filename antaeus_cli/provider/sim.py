@@ -35,7 +35,7 @@ from antaeus_cli.provider.sim_ledger import (
     SimLedger,
     default_ledger_path,
 )
-from antaeus_cli.provider.spec import ProviderSpec
+from antaeus_cli.provider.spec import ProviderSpec, int_param
 
 # api_key is accepted and never checked: the simulator does not authenticate, but
 # deployments can rehearse passing a credential through ANTAEUS_PROVIDER or a file.
@@ -75,18 +75,18 @@ def settings_from_spec(spec: ProviderSpec) -> SimSettings:
             f"unknown parameter {unknown[0]!r} for sim://; known: {', '.join(PARAMETERS)}"
         )
     params = spec.params
-    latency = _int_param(params, "latency_ms", 0, MAX_LATENCY_MS)
+    latency = int_param(params, "latency_ms", 0, 0, MAX_LATENCY_MS)
     rates = {name: _rate_param(params, name) for name in _RATES}
     if sum(rates[name] for name in _RATES[2:]) > 1.0:
         raise ProviderSpecError(
             "hard_decline_rate, needs_customer_rate and processing_rate add up to more than 1"
         )
-    seed = _int_param(params, "seed", 0, 2**63 - 1) if "seed" in params else None
+    seed = int_param(params, "seed", 0, 0, 2**63 - 1) if "seed" in params else None
     ledger_text = params.get("ledger")
     if ledger_text is not None and not ledger_text:
         raise ProviderSpecError("ledger= needs a path, or :memory:")
     retention = (
-        _int_param(params, "key_retention_h", 1, MAX_RETENTION_H)
+        int_param(params, "key_retention_h", 1, 1, MAX_RETENTION_H)
         if "key_retention_h" in params
         else None
     )
@@ -108,17 +108,6 @@ def _rate_param(params: dict[str, str], name: str) -> float:
     if not 0.0 <= rate <= 1.0:
         raise ProviderSpecError(f"{name} must be a number from 0 to 1, got {text!r}")
     return rate
-
-
-def _int_param(params: dict[str, str], name: str, low: int, high: int) -> int:
-    text = params.get(name, str(low))
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ProviderSpecError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
-    return value
 
 
 def ledger_path(settings: SimSettings, db_path: Path) -> Path:

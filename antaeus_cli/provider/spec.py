@@ -113,3 +113,15 @@ def _has_valid_port(parts: SplitResult) -> bool:
         return parts.port is not None
     except ValueError:
         return False
+
+
+def int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number parameter of a spec, within bounds, or a one-line refusal."""
+    text = params.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ProviderSpecError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+    return value

@@ -24,15 +24,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
-
 from antaeus_cli import failpoints as fp
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
 from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
-from antaeus_cli.provider.spec import ProviderSpec
+from antaeus_cli.provider.spec import ProviderSpec, int_param
 from antaeus_cli.provider.stripe_wire import TRANSPORTS, Declined, Refused, open_transport
 
 PARAMETERS = ("api_key", "api_base", "timeout_s", "key_retention_h", "transport")
@@ -82,9 +80,9 @@ class StripeSettings:
             )
         self.api_key = key.strip()
         self.api_base = _api_base(spec.params.get("api_base", DEFAULT_API_BASE))
-        self.timeout_s = _number(spec.params, "timeout_s", 30, 1, 300)
+        self.timeout_s = int_param(spec.params, "timeout_s", 30, 1, 300)
         self.retention = timedelta(
-            hours=_number(spec.params, "key_retention_h", DEFAULT_RETENTION_H, 1, 24 * 30)
+            hours=int_param(spec.params, "key_retention_h", DEFAULT_RETENTION_H, 1, 24 * 30)
         )
 
 
@@ -111,17 +109,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _number(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    text = params.get(name, str(default))
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ProviderSpecError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
-    return value
 
 
 class StripeProvider:
@@ -169,6 +156,13 @@ class StripeProvider:
         """One cheap request before any invoice is claimed: a bad key is a usage error
         of the whole pass, not one operator row per invoice. Transient failures are
         tried again a few times, briefly."""
+        from tenacity import (  # noqa: PLC0415 - kept off the start-up path
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential_jitter,
+        )
+
         retrying = Retrying(
             retry=retry_if_exception_type((NetworkError, RateLimited)),
             stop=stop_after_attempt(PROBE_TRIES),

@@ -21,7 +21,6 @@ holds one process to about 340 charges/s however many are in flight. README,
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -66,7 +65,9 @@ class HttpTransport:
     """Thread-safe: urllib3's pool hands each request a connection of its own."""
 
     def __init__(self, *, api_base: str, api_key: str, timeout_s: int, pool: int) -> None:
-        import urllib3  # noqa: PLC0415 - only stripe:// needs it
+        import urllib.request  # noqa: PLC0415 - only stripe:// needs these
+
+        import urllib3  # noqa: PLC0415
 
         self._urllib3 = urllib3
         self._base = api_base
