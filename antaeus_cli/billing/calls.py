@@ -114,6 +114,8 @@ class _KeyCall:
         self._policy = policy
         self._stop = stop
         self._clock = clock
+        # When the key's first request went, for look-ups: claimed at, or about now.
+        self._since = attempt.started_at or clock()
         self.calls = 0
         self.maybe_sent = maybe_sent  # an earlier request under the key may have arrived
         self.sent_any = maybe_sent  # any request under the key left this process
@@ -172,7 +174,7 @@ class _KeyCall:
             found = provider.lookup(
                 attempt.invoice,
                 attempt.key,
-                since=attempt.started_at or self._clock(),
+                since=self._since,
                 reference=attempt.reference,
             )
             if found is not None:

@@ -188,7 +188,10 @@ def result_of(answer: Answer, calls: int) -> CallResult:
             code,
             klass.value,
         )
-    return CallResult(_OUTCOME_OF_KIND[kind], answer.message, calls, answer.reference, answer.code)
+    detail = answer.message
+    if answer.code and answer.code not in (detail or ""):
+        detail = f"{answer.code}: {detail}" if detail else answer.code
+    return CallResult(_OUTCOME_OF_KIND[kind], detail, calls, answer.reference)
 
 
 def _detail(answer: Answer, klass: DeclineClass) -> str:

@@ -23,6 +23,12 @@ class NetworkError(Exception):
     the charge may or may not have happened. Only a look-up can tell."""
 
 
+class KeyConflict(NetworkError):
+    """The provider already holds the key for a request with other parameters: an
+    earlier request under it was processed, so money may have moved. Open, like any
+    NetworkError: only a look-up settles it."""
+
+
 class RateLimited(Exception):
     """HTTP 429: the provider refused the request before processing it; nothing moved."""
 

@@ -26,7 +26,7 @@ from antaeus_cli import failpoints as fp
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import CHARGED, Answer, AnswerKind
 from antaeus_cli.errors import AntaeusError, ProviderSpecError
-from antaeus_cli.provider.port import NetworkError, RateLimited
+from antaeus_cli.provider.port import KeyConflict, NetworkError, RateLimited
 from antaeus_cli.provider.sim_ledger import (
     MEMORY,
     Books,
@@ -190,7 +190,7 @@ class SimProvider:
                     twist,
                 )
             except KeyReused as exc:
-                return Answer(AnswerKind.REFUSED, code="idempotency_key_reused", message=str(exc))
+                raise KeyConflict(str(exc)) from None
             except sqlite3.Error as exc:
                 # The provider's own database failed and rolled back: nothing was booked.
                 raise NetworkError(f"the provider is unavailable ({exc})") from None

@@ -22,7 +22,7 @@ import ipaddress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.domain.invoice import Invoice
@@ -42,7 +42,9 @@ LIST_PAGE = 100
 MAX_LOOKUP_PAGES = 10
 PROBE_TRIES = 3
 POOL = 64  # connections kept open; more are opened, and closed after, past it
-LOOKUP_SLACK = timedelta(minutes=10)  # clocks differ: list a little before the attempt began
+# Our clock and Stripe's may differ: list a whole day before the attempt began. A
+# customer has a few PaymentIntents a month, so the pages stay few.
+LOOKUP_SLACK = timedelta(days=1)
 # Stripe's zero-decimal currencies (https://docs.stripe.com/currencies#zero-decimal):
 # their amounts are whole units. None of ours is one; a test keeps it so.
 ZERO_DECIMAL = frozenset(
@@ -52,6 +54,9 @@ _PI_KINDS = {
     "succeeded": AnswerKind.CHARGED,
     "processing": AnswerKind.PROCESSING,
     "requires_action": AnswerKind.REQUIRES_ACTION,
+    # Not final: funds held, or a request still confirming it. Open: looked up again.
+    "requires_capture": AnswerKind.PROCESSING,
+    "requires_confirmation": AnswerKind.PROCESSING,
 }
 
 
@@ -82,7 +87,7 @@ class StripeSettings:
         self.api_base = _api_base(spec.params.get("api_base", DEFAULT_API_BASE))
         self.timeout_s = int_param(spec.params, "timeout_s", 30, 1, 300)
         self.retention = timedelta(
-            hours=int_param(spec.params, "key_retention_h", DEFAULT_RETENTION_H, 1, 24 * 30)
+            hours=int_param(spec.params, "key_retention_h", DEFAULT_RETENTION_H, 1, 24)
         )
 
 
@@ -211,7 +216,7 @@ class StripeProvider:
             return declined.answer
         except Refused as refused:
             return Answer(AnswerKind.REFUSED, code=refused.code, message=str(refused))
-        return answer_of_intent(intent)
+        return self._final(intent)
 
     def lookup(
         self,
@@ -223,7 +228,8 @@ class StripeProvider:
     ) -> Answer | None:
         try:
             if reference is not None:
-                return answer_of_intent(self._wire.get(f"/v1/payment_intents/{reference}"))
+                intent = self._wire.get(f"/v1/payment_intents/{quote(reference, safe='')}")
+                return self._final(intent)
             if invoice.customer_ref is None:
                 return None  # nothing is ever sent for a customer without a reference
             return self._find(invoice.customer_ref, idempotency_key, since)
@@ -243,7 +249,7 @@ class StripeProvider:
             data = page.get("data") or []
             for intent in data:
                 if (intent.get("metadata") or {}).get(METADATA_KEY) == key:
-                    return answer_of_intent(intent)
+                    return self._final(intent)
             if not page.get("has_more") or not data:
                 return None
             params["starting_after"] = data[-1]["id"]
@@ -252,9 +258,35 @@ class StripeProvider:
             f"{since.isoformat()}: too many to search"
         )
 
+    def _final(self, intent: dict[str, Any]) -> Answer:
+        """The answer of a PaymentIntent, made final where it would not be.
+
+        A PaymentIntent that requires action stays live: were the customer to
+        authenticate it later, it would charge, and a retry under a new key would then
+        charge twice. So it is canceled before the invoice waits for the customer. A
+        cancel that fails raises NetworkError: the attempt stays open and the next
+        look-up cancels it again."""
+        answer = answer_of_intent(intent)
+        if answer.kind is AnswerKind.REQUIRES_ACTION and answer.reference is not None:
+            reference = answer.reference
+            try:
+                self._wire.post(
+                    f"/v1/payment_intents/{quote(reference, safe='')}/cancel",
+                    {},
+                    f"cancel-{reference}",
+                )
+            except (Declined, Refused) as refused:
+                # Already canceled, or no longer cancelable: find out what it became.
+                current = self._wire.get(f"/v1/payment_intents/{quote(reference, safe='')}")
+                if current.get("status") != "canceled":
+                    raise NetworkError(f"could not cancel {reference}: {refused}") from None
+        return answer
+
     def _customer(self, ref: str) -> dict[str, Any] | Answer:
         try:
-            customer = self._wire.get(f"/v1/customers/{ref}")
+            customer = self._wire.get(f"/v1/customers/{quote(ref, safe='')}")
+        except Declined as declined:
+            return declined.answer
         except Refused as refused:
             if refused.status == 404:
                 return Answer(
@@ -288,7 +320,9 @@ def answer_of_intent(intent: dict[str, Any]) -> Answer:
     if kind is not None:
         return Answer(kind, reference=reference)
     error = intent.get("last_payment_error") or {}
-    if status == "requires_payment_method" and error:
+    if status == "requires_payment_method":
+        if not error:  # created, not yet confirmed: a request may still be running
+            return Answer(AnswerKind.PROCESSING, reference=reference)
         return Answer(
             AnswerKind.DECLINED,
             reference=reference,

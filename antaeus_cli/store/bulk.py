@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from antaeus_cli.store.database import Store
-from antaeus_cli.store.migrations.v3 import TOTAL_TRIGGER_NAMES, TOTAL_TRIGGERS
+from antaeus_cli.store.migrations.v4 import TOTAL_TRIGGER_NAMES, TOTAL_TRIGGERS
 from antaeus_cli.store.schema import statements
 
 CUSTOMER_COLUMNS = ("id", "currency", "provider_ref")
@@ -64,10 +64,11 @@ def _load(
         conn.executemany(_insert("customer", CUSTOMER_COLUMNS), customers)
         conn.executemany(_insert("invoice", INVOICE_COLUMNS), _tallied(invoices, totals))
         conn.executemany(
-            "INSERT INTO invoice_total (currency, count, amount) VALUES (?, ?, ?) "
-            "ON CONFLICT (currency) DO UPDATE SET count = count + excluded.count, "
-            "amount = amount + excluded.amount",
-            [(currency, count, _storable(amount)) for currency, (count, amount) in totals.items()],
+            "INSERT INTO invoice_total (currency, count, amount, exact) VALUES (?, ?, ?, ?)",
+            [
+                (currency, count, _storable(amount), -(2**63) <= amount < 2**63)
+                for currency, (count, amount) in totals.items()
+            ],
         )
         for statement in statements(TOTAL_TRIGGERS):
             conn.execute(statement)

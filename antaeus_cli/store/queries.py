@@ -58,10 +58,10 @@ def _fast_totals(conn: sqlite3.Connection) -> list[Total] | None:
             entry = others.setdefault(currency, [0, 0])
             entry[0] += count
             entry[1] += amount
-    for currency, count, amount in conn.execute(
-        "SELECT currency, count, amount FROM invoice_total"
+    for currency, count, amount, exact in conn.execute(
+        "SELECT currency, count, amount, exact FROM invoice_total"
     ):
-        if type(amount) is not int:  # a sum beyond 64 bits: count exactly instead
+        if not exact or type(amount) is not int:  # a sum beyond 64 bits: count exactly
             return None
         other_count, other_amount = others.pop(currency, (0, 0))
         if count < other_count:

@@ -53,6 +53,9 @@ NEEDS_ACTION = "pm_card_authenticationRequired"
 PROCESSING = "pm_sepa_debit_processing"  # succeeds SETTLES_S after it was made
 SETTLES_S = 600
 MISSING = "resource_missing"
+CANCELABLE = frozenset(
+    {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"}
+)
 FAULTS = ("lost_request", "lost_response", "status_500", "conflict_409", "rate_limit_429")
 
 
@@ -123,6 +126,7 @@ class Api:
             web.post("/v1/payment_intents", self.create_intent),
             web.get("/v1/payment_intents", self.list_intents),
             web.get("/v1/payment_intents/{id}", self.retrieve_intent),
+            web.post("/v1/payment_intents/{id}/cancel", self.cancel_intent),
             web.get("/v1/customers/{id}", self.retrieve_customer),
             web.post("/_test/customers", self.put_customers),
             web.post("/_test/faults", self.put_faults),
@@ -298,6 +302,18 @@ class Api:
         if intent["status"] == "processing" and self.s.now() >= intent["created"] + SETTLES_S:
             intent["status"] = "succeeded"  # an asynchronous method settled in the meantime
             self.s.count("charged")
+        return web.json_response(intent)
+
+    async def cancel_intent(self, request: web.Request) -> web.Response:
+        intent = self.s.intents.get(request.match_info["id"])
+        if intent is None:
+            return error(404, "invalid_request_error", "No such PaymentIntent", code=MISSING)
+        if intent["status"] not in CANCELABLE:
+            return error(
+                400, "invalid_request_error", f"cannot cancel a {intent['status']} PaymentIntent"
+            )
+        intent["status"] = "canceled"
+        self.s.count("canceled")
         return web.json_response(intent)
 
     async def retrieve_customer(self, request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from antaeus_cli.billing.calls import RetryPolicy, call_provider
 from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, InvoiceStatus
 from antaeus_cli.domain.money import Currency, Money
+from antaeus_cli.provider.port import KeyConflict, NetworkError
 from tests.conftest import Sleeps
 from tests.fakes import (
     CHARGED,
@@ -209,3 +210,20 @@ def test_a_429_after_a_lost_request_stays_unknown(sleeps: Sleeps) -> None:
     provider = FakeProvider(script={5: [LOST_REQUEST, RATE_LIMITED]})
     result = call(provider, sleeps)
     assert result.outcome is AttemptOutcome.UNKNOWN
+
+
+def test_a_key_the_provider_holds_for_other_parameters_is_never_closed(sleeps: Sleeps) -> None:
+    """Refused as reused, a key proves an earlier request under it was processed."""
+
+    class Conflicted(FakeProvider):
+        def charge(self, invoice: Any, idempotency_key: str) -> Any:
+            self.calls.append((invoice.id, idempotency_key))
+            if len(self.calls) == 1:
+                raise NetworkError("response lost")
+            raise KeyConflict("key first used with another payment method")
+
+    provider = Conflicted()
+    result = call(provider, sleeps)
+    assert result.outcome is AttemptOutcome.UNKNOWN
+    assert "another payment method" in (result.detail or "")
+    assert len(provider.lookups) == 3  # looked up before every re-send

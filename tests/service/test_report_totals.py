@@ -98,3 +98,24 @@ def test_totals_survive_writes_by_other_programs(
     conn.close()
     fast, exact = both(db_path)
     assert fast == exact
+
+
+def test_a_total_that_overflowed_and_came_back_whole_is_not_trusted(
+    make: Callable[..., Path], db_path: Path
+) -> None:
+    """Insert an invoice of 2**63 - 1, delete it, pay invoice 1: the running total went
+    through a REAL and came back a whole number, which SQLite stores as an INTEGER
+    again. The report must count that currency exactly, not trust the running total."""
+    make((1, 100, "EUR"), (2, 748, "EUR"))
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute(
+            "INSERT INTO invoice (id, customer_id, amount, currency, due_date, created_at, "
+            "updated_at) VALUES (3, 1, ?, 'EUR', '2026-12-01', 'x', 'x')",
+            (2**63 - 1,),
+        )
+        conn.execute("DELETE FROM invoice WHERE id = 3")
+        conn.execute("UPDATE invoice SET status = 'PAID', paid_at = 'x' WHERE id = 1")
+    conn.close()
+    fast, exact = both(db_path)
+    assert fast == exact == [("PAID", "EUR", 1, 100), ("PENDING", "EUR", 1, 748)]

@@ -14,7 +14,7 @@ from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.domain.outcomes import CHARGED, AnswerKind
 from antaeus_cli.errors import ProviderSpecError
-from antaeus_cli.provider.port import NetworkError, RateLimited
+from antaeus_cli.provider.port import KeyConflict, NetworkError, RateLimited
 from antaeus_cli.provider.sim import SimProvider, SimSettings, settings_from_spec
 from antaeus_cli.provider.sim_ledger import Account, SimLedger
 from antaeus_cli.provider.spec import parse_spec
@@ -72,9 +72,9 @@ def test_unknown_customers_and_currency_mismatches_are_answers(tmp_path: Path) -
 def test_a_key_reused_for_another_request_is_refused(tmp_path: Path) -> None:
     sim = provider(tmp_path)
     sim.charge(inv(1, 1, 100), "k1")
-    refused = sim.charge(inv(1, 1, 200), "k1")
-    assert refused.kind is AnswerKind.REFUSED
-    assert "first used" in (refused.message or "")
+    # The earlier request under the key was processed: open, to be looked up, not closed.
+    with pytest.raises(KeyConflict, match="first used"):
+        sim.charge(inv(1, 1, 200), "k1")
 
 
 def test_faults_happen_in_both_directions_and_repeat_with_the_seed(tmp_path: Path) -> None:

@@ -24,7 +24,9 @@ def test_every_currency_we_bill_is_two_decimal_at_stripe_and_sent_in_lower_case(
         ("succeeded", AnswerKind.CHARGED),
         ("processing", AnswerKind.PROCESSING),
         ("requires_action", AnswerKind.REQUIRES_ACTION),
-        ("requires_capture", AnswerKind.REFUSED),
+        ("requires_capture", AnswerKind.PROCESSING),  # funds held: not final
+        ("requires_confirmation", AnswerKind.PROCESSING),  # a request may still run
+        ("requires_payment_method", AnswerKind.PROCESSING),  # no error yet: the same
         ("canceled", AnswerKind.REFUSED),
     ],
 )

@@ -5,12 +5,13 @@ and keys that expire. Every pass runs in-process with the real adapter over HTTP
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from antaeus_cli.billing.calls import RetryPolicy
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.provider import registry
 from antaeus_cli.provider.stripe_api import StripeProvider
@@ -157,7 +158,9 @@ def test_declines_and_authentication_are_classified_as_the_tables_say(
         (6, "FAILED", "declined", "generic_decline", "soft", 1),
     ]
     assert shaped.succeeded_per_invoice() == {}
-    assert shaped.stats()["requests"] == 1 + 6 + 5  # the key check, 6 customers, 5 charges
+    # The key check, 6 customers, 5 charges, and the cancel of the PaymentIntent that
+    # requires action.
+    assert shaped.stats()["requests"] == 1 + 6 + 5 + 1
 
 
 def test_a_processing_charge_is_looked_up_on_later_passes_until_it_settles(
@@ -189,4 +192,50 @@ def test_retry_failed_releases_an_invoice_awaiting_the_customer(
     assert sql("SELECT status FROM invoice") == [("AWAITING_CUSTOMER",)]
     bill(provider(shaped), command=Command.RETRY_FAILED, invoice_ids=(1,))
     assert sql("SELECT status FROM invoice") == [("PAID",)]
+    assert shaped.succeeded_per_invoice() == {1: 1}
+
+
+def test_a_payment_intent_that_requires_action_is_canceled_before_the_invoice_waits(
+    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql
+) -> None:
+    """Left live, the customer could still authenticate it, and a later retry under a
+    new key would then charge twice."""
+    setup(db_path, clock, shaped, {1: "pm_card_authenticationRequired"})
+    bill(provider(shaped))
+    assert sql("SELECT status FROM invoice") == [("AWAITING_CUSTOMER",)]
+    assert [i["status"] for i in shaped.intents()] == ["canceled"]
+
+
+def test_a_key_reused_with_other_parameters_stays_open_and_is_looked_up(
+    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql
+) -> None:
+    """The customer's default card changes between a lost response and the re-send: the
+    re-send's parameters differ, Stripe refuses the key, and that proves the first
+    request was processed. Never closed, never charged under a new key."""
+    setup(db_path, clock, shaped, {1: VISA})
+    shaped.faults({1: ["lost_response"]})
+    provider_ = provider(shaped)
+    first = bill(provider_, sweeps=0, retry=RetryPolicy(max_calls=1))  # no in-pass look-up
+    assert first.unresolved == 1
+    shaped.customers({"cus_1": "pm_card_chargeDeclined"})  # a new default card
+    second = bill(provider(shaped))
+    assert second.counts.reconciled == 1  # found by look-up: the first request charged
+    assert sql("SELECT status FROM invoice") == [("PAID",)]
+    assert shaped.succeeded_per_invoice() == {1: 1}
+
+
+def test_a_clock_that_runs_ahead_of_stripe_still_finds_the_charge(
+    db_path: Path, shaped: Shaped, bill: Bill, sql: Sql, clock: FixedClock
+) -> None:
+    """Our clock 15 minutes ahead of Stripe's; the answer lost; the next pass a day
+    later, with the key too old to re-send. The look-up reaches back far enough."""
+    clock.now = datetime.now(UTC) + timedelta(minutes=15)
+    setup(db_path, clock, shaped, {1: VISA})
+    shaped.faults({1: ["lost_response"]})
+    bill(provider(shaped), sweeps=0, retry=RetryPolicy(max_calls=1))
+    assert sql("SELECT outcome FROM payment_attempt") == [("unknown",)]
+    clock.advance(hours=23.5)
+    shaped.advance(hours=23.5)
+    bill(provider(shaped))
+    assert sql("SELECT attempt_no, outcome FROM payment_attempt") == [(1, "charged")]
     assert shaped.succeeded_per_invoice() == {1: 1}

@@ -10,13 +10,42 @@
   (open: looked up until it settles), `not_processed` (rate limited on every try)
   and `lapsed` (not found once the key's retention had passed).
 - `billing_run`: counts of the two new kinds of ending.
+- `invoice_total`: rebuilt from the rows, with a flag saying whether each total is
+  exact, kept by new triggers.
 
 CHECK constraints cannot be altered, so `invoice` and `payment_attempt` are rebuilt
 as version 2 did, with foreign-key enforcement off, in one transaction with the
 version bump; their indexes and triggers are made again.
 """
 
-from antaeus_cli.store.migrations.v3 import TOTAL_TRIGGERS
+# Version 3's triggers let a total that overflowed 64 bits become a REAL, and a REAL
+# that came back to a whole number is stored as an INTEGER again (the column's
+# affinity), so the report read a wrong total as exact. These keep a flag instead:
+# once a total is not exact, the report counts that currency row by row.
+TOTAL_TRIGGERS = """
+CREATE TRIGGER invoice_total_insert AFTER INSERT ON invoice
+BEGIN
+    INSERT INTO invoice_total VALUES (NEW.currency, 1, NEW.amount, 1)
+    ON CONFLICT (currency) DO UPDATE SET count = count + 1, amount = amount + excluded.amount,
+        exact = exact AND typeof(amount + excluded.amount) = 'integer';
+END;
+CREATE TRIGGER invoice_total_delete AFTER DELETE ON invoice
+BEGIN
+    UPDATE invoice_total SET count = count - 1, amount = amount - OLD.amount,
+        exact = exact AND typeof(amount - OLD.amount) = 'integer'
+    WHERE currency = OLD.currency;
+END;
+CREATE TRIGGER invoice_total_update AFTER UPDATE OF amount, currency ON invoice
+BEGIN
+    UPDATE invoice_total SET count = count - 1, amount = amount - OLD.amount,
+        exact = exact AND typeof(amount - OLD.amount) = 'integer'
+    WHERE currency = OLD.currency;
+    INSERT INTO invoice_total VALUES (NEW.currency, 1, NEW.amount, 1)
+    ON CONFLICT (currency) DO UPDATE SET count = count + 1, amount = amount + excluded.amount,
+        exact = exact AND typeof(amount + excluded.amount) = 'integer';
+END;
+"""
+TOTAL_TRIGGER_NAMES = ("invoice_total_insert", "invoice_total_delete", "invoice_total_update")
 
 SCRIPT = (
     """
@@ -141,6 +170,20 @@ CREATE TRIGGER payment_attempt_request_is_final BEFORE UPDATE OF
 BEGIN
     SELECT RAISE(ABORT, 'payment_attempt is append-only: what was requested never changes');
 END;
+
+-- Totals again from the rows, each with whether it is exact (see TOTAL_TRIGGERS).
+DROP TABLE invoice_total;
+CREATE TABLE invoice_total (
+    currency TEXT PRIMARY KEY,
+    count    INTEGER NOT NULL,
+    amount   INTEGER NOT NULL,
+    exact    INTEGER NOT NULL DEFAULT 1 CHECK (exact = 0 OR exact = 1)
+) WITHOUT ROWID;
+INSERT INTO invoice_total
+SELECT currency, n, total, typeof(total) = 'integer'
+FROM (SELECT currency, count(*) AS n,
+             sum(amount >> 32) * 4294967296 + sum(amount & 4294967295) AS total
+      FROM invoice GROUP BY currency);
 
 ALTER TABLE billing_run ADD COLUMN awaiting_customer INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE billing_run ADD COLUMN not_processed INTEGER NOT NULL DEFAULT 0;
