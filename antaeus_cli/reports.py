@@ -36,6 +36,7 @@ class Report:
     open_attempts: int
     open_listed: list[dict[str, Any]]  # the oldest open attempts, with why they are open
     declines: list[dict[str, Any]]  # settled declines per provider code and class
+    orphans: list[dict[str, Any]]  # charges whose invoice was deleted while in flight
     running: str | None  # the pass holding the lock right now, if any
     runs: list[dict[str, Any]]
 
@@ -67,6 +68,9 @@ def build_report(
                     {"code": code, "class": klass, "count": count}
                     for code, klass, count in queries.declines_by_code(conn)
                 ],
+                orphans=queries.charges_without_invoice(
+                    store.db, LISTED if limit is None else limit
+                ),
                 running=None if holder is None else str(holder),
                 runs=queries.recent_runs(store.db, recent_runs),
             )

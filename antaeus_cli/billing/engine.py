@@ -26,10 +26,12 @@ from antaeus_cli.billing.results import Observer, PassCounts, Phase, RunStatus
 from antaeus_cli.billing.sources import Source
 from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
 from antaeus_cli.domain.dunning import DunningSchedule
+from antaeus_cli.domain.edits import unrecordable
 from antaeus_cli.domain.invoice import AttemptOutcome
 from antaeus_cli.domain.outcomes import settle
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.store import ledger, runs
+from antaeus_cli.store.careful import Held
 from antaeus_cli.store.database import Store
 
 Clock = Callable[[], datetime]
@@ -95,6 +97,7 @@ class Engine:
         self._outage: str | None = None
         self._unknown_streak = 0
         self._done: list[Settled] = []
+        self._held: set[int] = set()  # attempts whose invoice this pass held
         self._last_flush = time.monotonic()
         self._last_heartbeat = time.monotonic()
         self._flushed = 0  # batches of answers committed in the current phase
@@ -213,6 +216,10 @@ class Engine:
         for row, rejection in batch.rejected:
             self.counts.add_operator_item(row.id, rejection)
             self._observer.rejected(row, rejection)
+        for held in batch.held:
+            if self._first_time(held):
+                self.counts.add_operator_item(held.invoice_id, held.rejection)
+                self._observer.held(held.invoice_id, held.rejection)
         if self._failpoints:
             for attempt in batch.attempts:
                 self._failpoints.hit(fp.AFTER_ATTEMPT_COMMIT, attempt.invoice.id)
@@ -221,13 +228,12 @@ class Engine:
     def _record(self, attempt: Attempt, result: CallResult) -> None:
         if self._failpoints:
             self._failpoints.hit(fp.AFTER_PROVIDER_CHARGE, attempt.invoice.id)
-        settled = Settled(
-            attempt,
-            result,
-            settle(result, attempt.dunning, self._as_of, self._schedule),
-        )
+        try:
+            transition = settle(result, attempt.dunning, self._as_of, self._schedule)
+        except (ValueError, OverflowError) as exc:  # a value at a limit the rules cannot hold
+            transition = unrecordable(result, attempt.dunning, f"{type(exc).__name__}: {exc}")
+        settled = Settled(attempt, result, transition)
         self._done.append(settled)
-        self.counts.add_settled(settled)
         self._observer.settled(settled)
         if result.outcome is AttemptOutcome.UNKNOWN:
             self._unknown_streak += 1
@@ -252,7 +258,26 @@ class Engine:
     def _settle(self, conn: sqlite3.Connection, now: datetime) -> bool:
         if not self._done:
             return False
-        ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
+        held = ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
+        self._count(held)
+        return True
+
+    def _count(self, held: list[Held]) -> None:
+        """Tally the batch as it was recorded: a held invoice counts for an operator."""
+        counts, by_attempt = self.counts, {h.attempt_id: h for h in held}
+        for settled in self._done:
+            found = by_attempt.get(settled.attempt.id) if by_attempt else None
+            if found is None:
+                counts.add_settled(settled)
+            elif self._first_time(found):
+                counts.add_held(settled, found.rejection)
+                self._observer.held(found.invoice_id, found.rejection)
+
+    def _first_time(self, held: Held) -> bool:
+        """An attempt that stays open is held again by every later phase: count it once."""
+        if held.attempt_id in self._held:
+            return False
+        self._held.add(held.attempt_id)
         return True
 
     def _settled(self, any_settled: bool) -> None:

@@ -86,7 +86,7 @@ def _batches(
         yield [found[i] for i in invoice_ids]
         return
     due = claims.Due.BILL if command is Command.BILL else claims.Due.RETRY
-    after = 0
+    after: float = claims.BEFORE_FIRST
     while rows := claims.due_batch(conn, due, as_of, after, batch_size):
         yield rows
         after = rows[-1].id

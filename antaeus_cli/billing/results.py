@@ -85,6 +85,13 @@ class PassCounts:
                 OperatorItem(invoice_id, rejection.code.value, rejection.detail)
             )
 
+    def add_held(self, settled: Settled, rejection: Rejection) -> None:
+        """An answer recorded on its attempt whose invoice was held for an operator."""
+        self.network_retries += settled.result.calls - 1
+        if settled.attempt.replay:
+            self.reconciled += 1
+        self.add_operator_item(settled.attempt.invoice.id, rejection)
+
     def add_settled(self, settled: Settled) -> None:
         attempt, result, transition = settled
         if transition is PAID_FIRST_TIME and not attempt.replay and result.calls == 1:
@@ -169,6 +176,10 @@ class Observer(Protocol):
 
     def rejected(self, row: InvoiceRow, rejection: Rejection) -> None: ...
 
+    def held(self, invoice_id: int, rejection: Rejection) -> None:
+        """An answer was recorded, but its invoice went to an operator instead."""
+        ...
+
     def note(self, message: str) -> None: ...
 
 
@@ -180,6 +191,9 @@ class SilentObserver:
         pass
 
     def rejected(self, row: InvoiceRow, rejection: Rejection) -> None:
+        pass
+
+    def held(self, invoice_id: int, rejection: Rejection) -> None:
         pass
 
     def note(self, message: str) -> None:

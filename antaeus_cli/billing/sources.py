@@ -11,6 +11,7 @@ from typing import Protocol
 
 from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.invoice import (
+    FailureCode,
     InvoiceRow,
     InvoiceStatus,
     Rejection,
@@ -18,13 +19,15 @@ from antaeus_cli.domain.invoice import (
     idempotency_key,
 )
 from antaeus_cli.errors import NotRetryable
-from antaeus_cli.store import claims, ledger
+from antaeus_cli.store import careful, claims, ledger
+from antaeus_cli.store.careful import Held
 
 
 @dataclass(slots=True)
 class Batch:
     attempts: list[Attempt] = field(default_factory=list)
     rejected: list[tuple[InvoiceRow, Rejection]] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)  # open attempts that cannot be replayed
 
 
 class Source(Protocol):
@@ -49,7 +52,7 @@ def claim_rows(
 ) -> Batch:
     """Check each invoice locally; reject the bad ones, claim the rest under fresh keys."""
     batch = Batch()
-    next_id = claims.next_attempt_id(conn)
+    approved = []
     for row in rows:
         if row.in_flight:
             continue  # never a second key while one is open: the replay settles it
@@ -59,15 +62,12 @@ def claim_rows(
             continue
         attempt_no = row.next_attempt_no
         key = idempotency_key(context.namespace, row.id, attempt_no)
-        batch.attempts.append(
-            Attempt(checked, attempt_no, key, row.dunning, row.status, False, next_id)
-        )
-        next_id += 1
+        approved.append(Attempt(checked, attempt_no, key, row.dunning, row.status, False))
     if batch.rejected:
         claims.reject(conn, now=now, rejected=batch.rejected)
-    if batch.attempts:
-        claims.claim(
-            conn, run_id=context.run_id, command=context.command, now=now, attempts=batch.attempts
+    if approved:
+        batch.attempts = claims.claim(
+            conn, run_id=context.run_id, command=context.command, now=now, attempts=approved
         )
     return batch
 
@@ -79,28 +79,57 @@ class DueSource:
         self._due = due
         self._as_of = as_of
         self._context = context
-        self._after = 0
+        self._after: float = claims.BEFORE_FIRST
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
         """Claim what passes the checks in one statement; the Python check judges the rest
-        (it rejects the bad ones, and would claim any the SQL prefilter missed)."""
+        (it rejects the bad ones, and would claim any the SQL prefilter missed). Should
+        a row's values break the batch, it is claimed again one invoice at a time."""
         context = self._context
-        found = claims.claim_due(
-            conn,
-            self._due,
-            self._as_of,
-            self._after,
-            limit,
-            namespace=context.namespace,
-            run_id=context.run_id,
-            command=context.command,
-            now=now,
-        )
-        if found is None:
-            return None
+        try:
+            with careful.savepoint(conn):
+                found = claims.claim_due(
+                    conn,
+                    self._due,
+                    self._as_of,
+                    self._after,
+                    limit,
+                    namespace=context.namespace,
+                    run_id=context.run_id,
+                    command=context.command,
+                    now=now,
+                )
+                if found is None:
+                    return None
+                batch = claim_rows(conn, context, now, found.others)
+        except Exception as exc:
+            if not careful.is_row_error(exc):
+                raise
+            return self._one_by_one(conn, now, limit)
         self._after = found.upto
-        batch = claim_rows(conn, context, now, found.others)
         batch.attempts[:0] = found.attempts
+        return batch
+
+    def _one_by_one(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
+        ids = claims.due_ids(conn, self._due, self._as_of, self._after, limit)
+        if not ids:
+            return None
+        self._after = ids[-1]
+        batch = Batch()
+        for invoice_id in ids:
+            try:
+                with careful.savepoint(conn):
+                    rows = claims.invoices_by_id(conn, [invoice_id])
+                    one = claim_rows(conn, self._context, now, list(rows.values()))
+            except Exception as exc:
+                if not careful.is_row_error(exc):
+                    raise
+                held = Held(invoice_id, 0, Rejection(FailureCode.MALFORMED, _unclaimable(exc)))
+                careful.hold(conn, now.isoformat(), held)
+                batch.held.append(held)
+                continue
+            batch.attempts += one.attempts
+            batch.rejected += one.rejected
         return batch
 
     def total(self, conn: sqlite3.Connection) -> int:
@@ -131,19 +160,21 @@ class OpenAttemptSource:
     """Attempts whose outcome is not known (a crash, or the network), to replay as they were."""
 
     def __init__(self) -> None:
-        self._after = 0
+        self._after: float = claims.BEFORE_FIRST
 
     def next_batch(
         self,
         conn: sqlite3.Connection,
-        now: datetime,  # noqa: ARG002 - replays write nothing when claimed
+        now: datetime,
         limit: int,
     ) -> Batch | None:
         found = ledger.open_attempts(conn, self._after, limit)
-        if not found:
+        if found.last_id is None:
             return None
-        self._after = found[-1][0]
-        return Batch(attempts=[attempt for _, attempt in found])
+        self._after = found.last_id
+        if found.unreadable:
+            ledger.hold(conn, now=now, held=found.unreadable)
+        return Batch(attempts=found.attempts, held=found.unreadable)
 
     def total(self, conn: sqlite3.Connection) -> int:
         return ledger.count_open_attempts(conn)
@@ -181,3 +212,10 @@ def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int]) -> Non
             problems.append(f"invoice {invoice_id} is {row.status.value}")
     if problems:
         raise NotRetryable("; ".join(problems) + "; nothing was charged")
+
+
+def _unclaimable(exc: BaseException) -> str:
+    return (
+        f"this invoice or its ledger holds a value the claim cannot take "
+        f"({type(exc).__name__}: {str(exc)[:200]}); nothing was sent"
+    )

@@ -75,6 +75,12 @@ class LogObserver:
             f"invoice {row.id} needs an operator: {rejection.code.value}: {safe(rejection.detail)}"
         )
 
+    def held(self, invoice_id: int, rejection: Rejection) -> None:
+        self._line(
+            f"invoice {invoice_id} held for an operator: {rejection.code.value}: "
+            f"{safe(rejection.detail)}"
+        )
+
     def note(self, message: str) -> None:
         self._line(safe(message))
 

@@ -37,6 +37,7 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
         "needs-operator": report.needs_operator,
         "declines": report.declines,
         "open-attempts": report.open_listed,
+        "charges-without-invoice": report.orphans,
         "runs": report.runs,
     }
     if section == "needs-operator":
@@ -79,6 +80,18 @@ def _write_csv(report: Report, section: str) -> None:
             "outcome",
             "provider_ref",
             "started_at",
+            "error",
+        ]
+    elif section == "charges-without-invoice":
+        columns = [
+            "attempt_id",
+            "invoice_id",
+            "customer_id",
+            "amount",
+            "currency",
+            "idempotency_key",
+            "provider_ref",
+            "finished_at",
             "error",
         ]
     elif section == "needs-operator":

@@ -20,6 +20,7 @@ class Section(enum.StrEnum):
     NEEDS_OPERATOR = "needs-operator"
     DECLINES = "declines"
     OPEN_ATTEMPTS = "open-attempts"
+    CHARGES_WITHOUT_INVOICE = "charges-without-invoice"
     RUNS = "runs"
 
 

@@ -68,5 +68,8 @@ class RichObserver:
     def rejected(self, row: InvoiceRow, rejection: Rejection) -> None:  # noqa: ARG002
         self._advance()
 
+    def held(self, invoice_id: int, rejection: Rejection) -> None:
+        pass  # counted as settled already; the summary lists it
+
     def note(self, message: str) -> None:
         self._progress.console.print(Text(safe(message), style="cyan"))

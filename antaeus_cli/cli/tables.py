@@ -10,6 +10,7 @@ from rich.text import Text
 from antaeus_cli.billing.results import PassResult
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.text import safe
+from antaeus_cli.domain.money import format_minor
 from antaeus_cli.reports import Report
 
 LISTED_ON_SCREEN = 50
@@ -84,6 +85,8 @@ def report_tables(report: Report, section: str | None) -> None:
         for row in report.declines:
             declines.add_row(_cell(row["code"]), _cell(row["class"]), str(row["count"]))
         console.print(declines)
+    if section in (None, "charges-without-invoice") and (report.orphans or section):
+        console.print(_orphans_table(report))
     if section in (None, "totals", "collected"):
         collected = "; ".join(f"{c.formatted} ({c.count})" for c in report.collected)
         console.print(f"collected through antaeus (ledger): {collected or 'nothing yet'}")
@@ -119,6 +122,21 @@ def _totals_table(report: Report) -> Table:
     for row in report.totals:
         totals.add_row(_cell(row.status), _cell(row.currency), str(row.count), _cell(row.amount))
     return totals
+
+
+def _orphans_table(report: Report) -> Table:
+    table = Table(title="charges without an invoice (deleted while in flight)")
+    for name in ("attempt", "invoice", "amount", "reference", "note"):
+        table.add_column(name)
+    for row in report.orphans[:LISTED_ON_SCREEN]:
+        table.add_row(
+            str(row["attempt_id"]),
+            _cell(row["invoice_id"]),
+            _cell(format_minor(int(row["amount"]), str(row["currency"]))),
+            _cell(row["provider_ref"] or row["idempotency_key"]),
+            _cell(row["error"]),
+        )
+    return table
 
 
 def _open_table(report: Report) -> Table:

@@ -63,6 +63,8 @@ class FailureCode(enum.StrEnum):
     PROVIDER_ERROR = "provider_error"
     HARD_DECLINE = "hard_decline"  # AWAITING_CUSTOMER: the card must not be charged again
     NEEDS_CUSTOMER = "needs_customer"  # AWAITING_CUSTOMER: the customer must act first
+    # Changed by hand while a charge was in flight: the ledger and the row disagree.
+    EDITED_IN_FLIGHT = "edited_in_flight"
 
 
 class DunningState(NamedTuple):

@@ -53,6 +53,9 @@ CHARGEABLE_SQL = (
 
 
 _CURRENCY = {c.value: c for c in Currency}
+# Where keyset pagination starts: before every row id, the negative ones included
+# (a row id may be anything from -2**63 up; SQLite compares it with a REAL exactly).
+BEFORE_FIRST = float("-inf")
 _new = tuple.__new__
 
 
@@ -86,7 +89,7 @@ def claim_due(
     conn: sqlite3.Connection,
     due: Due,
     as_of: date,
-    after_id: int,
+    after_id: float,
     limit: int,
     *,
     namespace: str,
@@ -179,7 +182,7 @@ def _dunning(conn: sqlite3.Connection, invoice_ids: list[int]) -> dict[int, Dunn
 
 
 def due_batch(
-    conn: sqlite3.Connection, due: Due, as_of: date, after_id: int, limit: int
+    conn: sqlite3.Connection, due: Due, as_of: date, after_id: float, limit: int
 ) -> list[InvoiceRow]:
     """The next due invoices after `after_id`, in id order, as rows to check (read-only)."""
     rows = conn.execute(
@@ -234,8 +237,9 @@ def claim(
     command: str,
     now: datetime,
     attempts: Sequence[Attempt],
-) -> None:
-    """Write attempt rows for invoices the Python check approved, before any call.
+) -> list[Attempt]:
+    """Write attempt rows for invoices the Python check approved, before any call;
+    return them with the row ids SQLite gave them.
 
     The invoice itself is not touched until its answer is recorded: the open attempt
     row is what says the charge is in flight. The claim is atomic because the rows
@@ -243,13 +247,13 @@ def claim(
     never claimed again.
     """
     stamp = now.isoformat()
-    conn.executemany(
-        "INSERT INTO payment_attempt (id, invoice_id, customer_id, customer_ref, attempt_no, "
-        "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
+    claimed = []
+    for a in attempts:
+        (row_id,) = conn.execute(
+            "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, attempt_no, "
+            "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
-                a.id,
                 a.invoice.id,
                 a.invoice.customer_id,
                 a.invoice.customer_ref,
@@ -261,10 +265,24 @@ def claim(
                 a.invoice.amount.currency,
                 a.from_status,
                 stamp,
-            )
-            for a in attempts
-        ],
-    )
+            ),
+        ).fetchone()
+        claimed.append(a._replace(id=row_id))
+    return claimed
+
+
+def due_ids(
+    conn: sqlite3.Connection, due: Due, as_of: date, after_id: float, limit: int
+) -> list[int]:
+    """Only the ids of the next due invoices, for claiming them one at a time."""
+    return [
+        int(row[0])
+        for row in conn.execute(
+            f"SELECT i.id FROM {due.invoices} WHERE {due.condition} AND i.id > :after "
+            "ORDER BY i.id LIMIT :limit",
+            {"as_of": as_of.isoformat(), "after": after_id, "limit": limit},
+        )
+    ]
 
 
 def reject(
@@ -280,8 +298,3 @@ def reject(
             for row, rejection in rejected
         ],
     )
-
-
-def next_attempt_id(conn: sqlite3.Connection) -> int:
-    """The id the next attempt row gets, assigned under the write lock."""
-    return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM payment_attempt").fetchone()[0])

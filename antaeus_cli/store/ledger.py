@@ -12,6 +12,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from antaeus_cli.domain.attempt import (
     CHARGED_ONCE,
@@ -19,17 +20,19 @@ from antaeus_cli.domain.attempt import (
     RESTORE,
     Attempt,
     Settled,
-    Transition,
 )
 from antaeus_cli.domain.invoice import (
     STATUS_BY_VALUE,
     AttemptOutcome,
     DunningState,
+    FailureCode,
     Invoice,
     InvoiceStatus,
+    Rejection,
 )
 from antaeus_cli.domain.money import Currency, Money, Totals
-from antaeus_cli.errors import LedgerConflict
+from antaeus_cli.store import careful
+from antaeus_cli.store.careful import Held
 
 # Each update in two forms. A group of ids that get the same values is written by one
 # statement over a JSON list of its ids once it has _SET_BASED_FROM of them; a smaller
@@ -46,9 +49,11 @@ _SETTLE_ATTEMPTS = (
     _SETTLE_ATTEMPT + "id IN (SELECT value FROM json_each(?))",
     _SETTLE_ATTEMPT + "id = ?",
 )
+# Every invoice update names the status the invoice was claimed in: a row edited by hand
+# meanwhile is not updated, the counts disagree, and the batch is settled row by row.
 _MOVE_INVOICE = (
     "UPDATE invoice SET status = ?, failure_code = ?, failure_detail = ?, next_retry_on = ?, "
-    "decline_count = ?, first_declined_on = ?, paid_at = ?, updated_at = ? WHERE "
+    "decline_count = ?, first_declined_on = ?, paid_at = ?, updated_at = ? WHERE status = ? AND "
 )
 _MOVE_INVOICES = (
     _MOVE_INVOICE + "id IN (SELECT value FROM json_each(?))",
@@ -62,34 +67,66 @@ _CHARGED_ONCE = (
 # A PENDING invoice has no failure to clear and no dunning to move: three columns do.
 _PAY_PENDING = (
     "UPDATE invoice SET status = 'PAID', paid_at = ?, updated_at = ? "
-    "WHERE id IN (SELECT value FROM json_each(?))"
+    "WHERE status = 'PENDING' AND id IN (SELECT value FROM json_each(?))"
 )
 # An answer that stays unknown leaves the invoice PROCESSING until a replay of the same
 # key settles it. It keeps its last failure, so nothing is lost meanwhile.
 _MARK_PROCESSING = (
     "UPDATE invoice SET status = 'PROCESSING', updated_at = ? "
-    "WHERE id IN (SELECT value FROM json_each(?))"
+    "WHERE status = ? AND id IN (SELECT value FROM json_each(?))"
 )
-# No money moved under the key: an invoice a replay had left PROCESSING goes back to
-# the status it was claimed from, with its failure and retry date as they were.
-_RESTORE = "UPDATE invoice SET status = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING'"
+_COLLECT = (
+    "INSERT INTO collected (currency, count, amount) VALUES (?, ?, ?) "
+    "ON CONFLICT (currency) DO UPDATE SET count = count + excluded.count, "
+    "amount = amount + excluded.amount"
+)
+
+
+class _Edited(Exception):
+    """Some invoice of the batch is not in the status it was claimed in."""
 
 
 def settle(
     conn: sqlite3.Connection, *, run_id: int, now: datetime, settled: Sequence[Settled]
-) -> None:
-    """Record each provider answer on its attempt, and move its invoice on.
+) -> list[Held]:
+    """Record each provider answer on its attempt, and move its invoice on; return the
+    invoices held for an operator instead.
 
-    Rows that get the same values are written by one set-based UPDATE (their ids
-    passed as a JSON list): most of a batch is "charged" or "declined" alike, and
-    one statement per group costs a fraction of one statement per row.
+    Fresh answers are written by a few set-based statements, rows that get the same
+    values by one UPDATE (their ids passed as a JSON list): most of a batch is
+    "charged" or "declined" alike, and one statement per group costs a fraction of
+    one statement per row. Replays, and every row of a batch that does not fit that
+    way (an invoice edited meanwhile, a value an update cannot hold), are settled one
+    by one by `careful.settle_one`, so that a bad row holds only itself.
     """
     stamp = now.isoformat()
+    fresh = [one for one in settled if not one.attempt.replay]
+    one_by_one = [one for one in settled if one.attempt.replay]
+    if fresh:
+        try:
+            with careful.savepoint(conn):
+                _settle_together(conn, run_id, stamp, fresh)
+        except _Edited:
+            one_by_one = list(settled)
+        except Exception as exc:
+            if not careful.is_row_error(exc):
+                raise
+            one_by_one = list(settled)
+    held = []
+    for one in one_by_one:
+        found = careful.settle_one(conn, run_id=run_id, stamp=stamp, settled=one)
+        if found is not None:
+            held.append(found)
+    return held
+
+
+def _settle_together(
+    conn: sqlite3.Connection, run_id: int, stamp: str, settled: Sequence[Settled]
+) -> None:
     attempts: defaultdict[tuple[object, ...], list[int]] = defaultdict(list)
     invoices: defaultdict[tuple[object, ...], list[int]] = defaultdict(list)
     paid_pending: list[int] = []
-    processing: list[int] = []
-    restored: list[tuple[str, str, int]] = []
+    processing: defaultdict[str, list[int]] = defaultdict(list)
     charged_ids: list[int] = []  # the common case, "charged, first time", by identity
     collected = Totals()
     charged, pending = AttemptOutcome.CHARGED, InvoiceStatus.PENDING  # bound once, not per row
@@ -109,37 +146,33 @@ def settle(
         # The attempt's values are the answer's fields, in _SETTLE_ATTEMPT's order.
         if transition is None:
             attempts[(*result, None, None)].append(attempt.id)
-            processing.append(invoice_id)
+            processing[attempt.from_status].append(invoice_id)
             continue
         attempts[(*result, stamp, run_id)].append(attempt.id)
         if transition is RESTORE:
-            restored.append((attempt.from_status, stamp, invoice_id))
-        elif transition.status is InvoiceStatus.PAID and attempt.from_status == "PENDING":
+            continue  # a fresh attempt never moved its invoice: nothing to hand back
+        if transition.status is InvoiceStatus.PAID and attempt.from_status is pending:
             paid_pending.append(invoice_id)
         else:
-            invoices[_invoice_values(transition, stamp)].append(invoice_id)
+            values = careful.invoice_values(transition, stamp)
+            invoices[(*values, attempt.from_status)].append(invoice_id)
     updated = _update_groups(conn, _SETTLE_ATTEMPTS, attempts)
     if charged_ids:
         # Leaves the reference and decline columns alone: fewer columns to write, and the
         # partial index on decline codes is not consulted for the common case.
         updated += conn.execute(_CHARGED_ONCE, (stamp, run_id, json.dumps(charged_ids))).rowcount
     if updated != len(settled):
-        raise LedgerConflict(
-            f"{len(settled) - updated} attempts in this batch were settled by another pass "
-            "meanwhile; nothing from the batch was recorded. Check 'antaeus report'"
-        )
-    _update_groups(conn, _MOVE_INVOICES, invoices)
+        raise _Edited("an attempt of the batch was closed by hand")
+    moved = _update_groups(conn, _MOVE_INVOICES, invoices)
     if paid_pending:
-        conn.execute(_PAY_PENDING, (stamp, stamp, json.dumps(paid_pending)))
-    if processing:
-        conn.execute(_MARK_PROCESSING, (stamp, json.dumps(processing)))
-    if restored:
-        conn.executemany(_RESTORE, restored)
+        moved += conn.execute(_PAY_PENDING, (stamp, stamp, json.dumps(paid_pending))).rowcount
+    for from_status, ids in processing.items():
+        moved += conn.execute(_MARK_PROCESSING, (stamp, from_status, json.dumps(ids))).rowcount
+    expected = sum(map(len, invoices.values())) + len(paid_pending)
+    if moved != expected + sum(map(len, processing.values())):
+        raise _Edited("an invoice of the batch was edited by hand")
     conn.executemany(
-        "INSERT INTO collected (currency, count, amount) VALUES (?, ?, ?) "
-        "ON CONFLICT (currency) DO UPDATE SET count = count + excluded.count, "
-        "amount = amount + excluded.amount",
-        [(total.currency, total.count, total.minor) for total in collected.rows()],
+        _COLLECT, [(total.currency, total.count, total.minor) for total in collected.rows()]
     )
 
 
@@ -163,21 +196,6 @@ def _update_groups(
     return changed
 
 
-def _invoice_values(t: Transition, stamp: str) -> tuple[object, ...]:
-    """The _MOVE_INVOICES values for a transition, the ids aside."""
-    first = t.dunning.first_declined_on
-    return (
-        t.status,
-        None if t.failure is None else t.failure.code,
-        None if t.failure is None else t.failure.detail,
-        None if t.next_retry_on is None else t.next_retry_on.isoformat(),
-        t.dunning.declines,
-        None if first is None else first.isoformat(),
-        stamp if t.status is InvoiceStatus.PAID else None,
-        stamp,
-    )
-
-
 def release(
     conn: sqlite3.Connection, *, run_id: int, now: datetime, attempts: Sequence[Attempt]
 ) -> None:
@@ -194,35 +212,65 @@ def release(
     )
 
 
+# LEFT JOIN: an attempt whose invoice was deleted while in flight is replayed all the
+# same, because its key may have moved money.
 _OPEN_ATTEMPTS = (
     "SELECT a.id, a.invoice_id, a.attempt_no, a.idempotency_key, a.amount, a.currency, "
     "a.from_status, a.customer_id, i.decline_count, i.first_declined_on, a.customer_ref, "
     "a.started_at, a.provider_ref "
-    "FROM payment_attempt a JOIN invoice i ON i.id = a.invoice_id "
+    "FROM payment_attempt a LEFT JOIN invoice i ON i.id = a.invoice_id "
     "WHERE a.finished_at IS NULL AND a.id > ? ORDER BY a.id LIMIT ?"
 )
 
 
-def open_attempts(conn: sqlite3.Connection, after_id: int, limit: int) -> list[tuple[int, Attempt]]:
-    """Attempts whose outcome is not known, with their row ids, to replay."""
-    found = []
+class OpenAttempts(NamedTuple):
+    attempts: list[Attempt]  # to replay, in attempt id order
+    unreadable: list[Held]  # rows written by hand that no request can be built from
+    last_id: int | None  # the highest attempt id read, for the next page
+
+
+def open_attempts(conn: sqlite3.Connection, after_id: float, limit: int) -> OpenAttempts:
+    """Attempts whose outcome is not known, to replay; and those that cannot be."""
+    found: list[Attempt] = []
+    unreadable: list[Held] = []
+    last_id = None
     for row in conn.execute(_OPEN_ATTEMPTS, (after_id, limit)):
-        invoice = Invoice(row[1], row[7], Money(row[4], Currency(row[5])), row[10])
-        first = row[9]
-        dunning = DunningState(row[8], date.fromisoformat(first) if first else None)
-        attempt = Attempt(
-            invoice,
-            row[2],
-            row[3],
-            dunning,
-            STATUS_BY_VALUE[row[6]],
-            replay=True,
-            id=row[0],
-            started_at=datetime.fromisoformat(row[11]),
-            reference=row[12],
-        )
-        found.append((int(row[0]), attempt))
-    return found
+        last_id = row[0]
+        try:
+            found.append(_open_attempt(row))
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            reason = (
+                f"attempt {row[0]} is open but cannot be replayed ({type(exc).__name__}: "
+                f"{str(exc)[:200]}); its row was written by hand? Ask the provider whether "
+                f"key {str(row[3])[:100]!r} charged, and settle the attempt and the invoice by hand"
+            )
+            unreadable.append(Held(row[1], row[0], Rejection(FailureCode.MALFORMED, reason)))
+    return OpenAttempts(found, unreadable, last_id)
+
+
+def _open_attempt(row: tuple[Any, ...]) -> Attempt:
+    if type(row[7]) is not int or type(row[1]) is not int or type(row[2]) is not int:
+        raise TypeError("its invoice id, attempt number and customer id must be integers")
+    invoice = Invoice(row[1], row[7], Money(row[4], Currency(row[5])), row[10])
+    first = row[9]
+    dunning = DunningState(row[8] or 0, date.fromisoformat(first) if first else None)
+    return Attempt(
+        invoice,
+        row[2],
+        row[3],
+        dunning,
+        STATUS_BY_VALUE[row[6]],
+        replay=True,
+        id=row[0],
+        started_at=datetime.fromisoformat(row[11]),
+        reference=row[12],
+    )
+
+
+def hold(conn: sqlite3.Connection, *, now: datetime, held: Sequence[Held]) -> None:
+    """Send the invoices of attempts that cannot be replayed to an operator."""
+    for item in held:
+        careful.hold(conn, now.isoformat(), item)
 
 
 def count_open_attempts(conn: sqlite3.Connection) -> int:
