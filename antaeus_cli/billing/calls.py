@@ -42,6 +42,15 @@ Clock = Callable[[], datetime]
 # so that a slow pass cannot carry a re-send past it.
 MAX_KEY_MARGIN = timedelta(hours=1)
 MAX_RETRY_AFTER_S = 60.0
+NO_LOOKUP = "cannot look the charge up"
+
+
+def lost_to_the_network(result: CallResult) -> bool:
+    """The answer was lost (network, timeout, 5xx): what an outage is made of. An
+    attempt left open because the provider cannot look charges up was answered."""
+    return result.outcome is AttemptOutcome.UNKNOWN and not (result.detail or "").startswith(
+        NO_LOOKUP
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +158,7 @@ class _KeyCall:
         except _Lapsed as lapsed:
             return CallResult(AttemptOutcome.LAPSED, str(lapsed), self.calls)
         except LookupUnavailable as error:
-            return self._open(f"cannot look the charge up, so it is not re-sent: {error}")
+            return self._open(f"{NO_LOOKUP}, so it is not re-sent: {error}")
         except NotSent:
             return self._open("stopped before retrying")
         except NetworkError as error:

@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from antaeus_cli import failpoints as fp
-from antaeus_cli.billing.calls import RetryPolicy, call_provider
+from antaeus_cli.billing.calls import RetryPolicy, call_provider, lost_to_the_network
 from antaeus_cli.billing.pacing import AdaptivePacer, AnyPacer, PacedProvider, Pacer
 from antaeus_cli.billing.results import Observer, PassCounts, Phase, RunStatus
 from antaeus_cli.billing.sources import Source
 from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
 from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.edits import unrecordable
-from antaeus_cli.domain.invoice import AttemptOutcome
 from antaeus_cli.domain.outcomes import settle
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.store import ledger, runs
@@ -96,6 +95,8 @@ class Engine:
         self.counts = PassCounts()
         self._outage: str | None = None
         self._unknown_streak = 0
+        self._unknown_results = 0  # answers lost to the network, this pass
+        self._answered = 0  # answers the provider gave, this pass
         self._done: list[Settled] = []
         self._held: set[int] = set()  # attempts whose invoice this pass held
         self._last_flush = time.monotonic()
@@ -113,6 +114,12 @@ class Engine:
     def ending(self) -> tuple[RunStatus, str | None]:
         if self._outage is not None:
             return RunStatus.STOPPED_OUTAGE, self._outage
+        if self._unknown_results and not self._answered and not self._stop.event.is_set():
+            # Fewer invoices than the threshold, but not one answer: an outage all the same.
+            return RunStatus.STOPPED_OUTAGE, (
+                f"provider outage: every request of this pass ended in network failures "
+                f"({self._unknown_results} answers lost); the invoices stay in flight"
+            )
         if self._stop.event.is_set():
             return RunStatus.INTERRUPTED, self._stop.reason or "interrupted"
         return RunStatus.COMPLETED, None
@@ -235,14 +242,16 @@ class Engine:
         settled = Settled(attempt, result, transition)
         self._done.append(settled)
         self._observer.settled(settled)
-        if result.outcome is AttemptOutcome.UNKNOWN:
+        if lost_to_the_network(result):
+            self._unknown_results += 1
             self._unknown_streak += 1
             if self._unknown_streak >= self._settings.outage_threshold and self._outage is None:
                 self._outage = (
                     f"provider outage: {self._unknown_streak} invoices in a row ended in "
                     f"network failures (last: {result.detail}); the rest were left untouched"
                 )
-        elif self._unknown_streak:
+        else:
+            self._answered += 1
             self._unknown_streak = 0
 
     def _flush(self) -> None:

@@ -80,7 +80,7 @@ def rule(
         return Ruling(Verdict.KEEP)
     figures_edited = bool(changes)
     if status_edited:
-        changes.append(f"its status {attempt.from_status} became {_shown(found.status)}")
+        changes.append(f"its status {expected} became {_shown(found.status)}")
     edited = "; ".join(changes)
     if result.outcome is AttemptOutcome.CHARGED:
         return Ruling(

@@ -65,6 +65,8 @@ class FailureCode(enum.StrEnum):
     NEEDS_CUSTOMER = "needs_customer"  # AWAITING_CUSTOMER: the customer must act first
     # Changed by hand while a charge was in flight: the ledger and the row disagree.
     EDITED_IN_FLIGHT = "edited_in_flight"
+    # Its latest attempt charged it, yet it is due again (set back by hand): never twice.
+    ALREADY_CHARGED = "already_charged"
 
 
 class DunningState(NamedTuple):
@@ -104,6 +106,7 @@ class InvoiceRow(NamedTuple):
     last_attempt_no: int = 0  # the highest attempt number in the ledger for this invoice
     in_flight: bool = False  # its latest attempt is open: only a replay may touch it
     customer_ref: object = None  # customer.provider_ref, as stored
+    charged_before: bool = False  # its latest attempt charged: it was paid already
 
     @property
     def next_attempt_no(self) -> int:
@@ -114,6 +117,13 @@ class InvoiceRow(NamedTuple):
 
 def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:  # noqa: PLR0911 - one per check
     """Everything that can be checked without calling the provider."""
+    if row.charged_before:
+        return Rejection(
+            FailureCode.ALREADY_CHARGED,
+            f"attempt {row.last_attempt_no} charged this invoice already (the ledger says "
+            "so), yet it is due again: was it set back by hand? Mark it PAID, or bill the "
+            "customer with a new invoice; it is never charged twice",
+        )
     amount = row.amount
     if type(amount) is not int or amount <= 0:
         return Rejection(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ def seed(
     now = clock()
     _check_targets(db_path, ledger_path)
     targets = [p for p in (db_path, ledger_path) if p is not None]
-    existing = [p for p in targets if p.exists()]
+    existing = [p for p in targets if _lexists(p)]
     if existing and not force:
         raise DatabaseExists(
             f"'{existing[0]}' already exists: pass --force to replace it "
@@ -112,7 +113,43 @@ def _refuse_if_a_pass_runs(db_path: Path, now: datetime, is_alive: runs.Liveness
         raise LockHeld(f"a billing pass is using '{db_path}' ({holder}): wait for it to finish")
 
 
+_NOT_REGULAR = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _lexists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
+def _refuse_if_not_a_regular_file(path: Path) -> None:
+    """Only a regular file is ever replaced: never a device such as /dev/null (even as
+    root), a pipe, a directory, or a symbolic link (nor what it points at)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"cannot inspect '{path}': {exc.strerror}") from None
+    for test, kind in _NOT_REGULAR:
+        if test(mode):
+            raise InputError(
+                f"'{path}' is {kind}, not a regular file: seed never replaces it; "
+                "pass --db (or ledger=) with a file path"
+            )
+    if not stat.S_ISREG(mode):
+        raise InputError(f"'{path}' is not a regular file: seed never replaces it")
+
+
 def _check_targets(db_path: Path, ledger_path: Path | None) -> None:
+    for target in (db_path, ledger_path):
+        if target is not None:
+            _refuse_if_not_a_regular_file(target)
     if not db_path.parent.is_dir():
         raise InputError(
             f"directory '{db_path.parent}' does not exist: create it, or pass another --db"

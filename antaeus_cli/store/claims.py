@@ -25,11 +25,12 @@ from antaeus_cli.domain.invoice import (
 )
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 
-# The invoice's latest attempt, as attempt_no * 2 + (1 if it is still open): one index
-# probe answers both "which key comes next" and "is one in flight".
+# The invoice's latest attempt, as attempt_no * 4 + 2 if it charged + 1 if it is still
+# open: one index probe answers "which key comes next", "is one in flight" and "was
+# it charged already" (an invoice set back to PENDING by hand after it was paid).
 _LATEST = (
-    "coalesce((SELECT a.attempt_no * 2 + (a.finished_at IS NULL) FROM payment_attempt a "
-    "WHERE a.invoice_id = i.id ORDER BY a.attempt_no DESC LIMIT 1), 0)"
+    "coalesce((SELECT a.attempt_no * 4 + 2 * (a.outcome = 'charged') + (a.finished_at IS NULL) "
+    "FROM payment_attempt a WHERE a.invoice_id = i.id ORDER BY a.attempt_no DESC LIMIT 1), 0)"
 )
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
@@ -122,12 +123,12 @@ def claim_due(
         f"WHERE {in_range}) "
         "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, attempt_no, "
         "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
-        "SELECT i.id, i.customer_id, c.provider_ref, (i.latest >> 1) + 1, "
+        "SELECT i.id, i.customer_id, c.provider_ref, (i.latest >> 2) + 1, "
         # The key, as domain.invoice.idempotency_key builds it; test_claims pins the two.
-        ":ns || '-inv-' || i.id || '-' || ((i.latest >> 1) + 1), "
+        ":ns || '-inv-' || i.id || '-' || ((i.latest >> 2) + 1), "
         ":run, :command, i.amount, i.currency, i.status, :stamp "
         "FROM i LEFT JOIN customer c ON c.id = i.customer_id "
-        f"WHERE i.latest & 1 = 0 AND {CHARGEABLE_SQL} "
+        f"WHERE i.latest & 3 = 0 AND {CHARGEABLE_SQL} "
         "RETURNING id, invoice_id, customer_id, attempt_no, idempotency_key, amount, currency, "
         "from_status, customer_ref",
         {**params, "ns": namespace, "run": run_id, "command": command, "stamp": now.isoformat()},
@@ -224,9 +225,10 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         row[4],
         STATUS_BY_VALUE[row[5]],
         dunning,
-        latest >> 1,
+        latest >> 2,
         bool(latest & 1),
         row[9],
+        bool(latest & 2),
     )
 
 

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from antaeus_cli.domain.attempt import (
@@ -29,8 +29,9 @@ from antaeus_cli.domain.invoice import (
     Invoice,
     InvoiceStatus,
     Rejection,
+    is_customer_ref,
 )
-from antaeus_cli.domain.money import Currency, Money, Totals
+from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money, Totals
 from antaeus_cli.store import careful
 from antaeus_cli.store.careful import Held
 
@@ -249,9 +250,20 @@ def open_attempts(conn: sqlite3.Connection, after_id: float, limit: int) -> Open
 
 
 def _open_attempt(row: tuple[Any, ...]) -> Attempt:
+    """The request an open attempt recorded, checked as a claim would check it: a row
+    written by hand is never sent unless it is one antaeus could have written."""
     if type(row[7]) is not int or type(row[1]) is not int or type(row[2]) is not int:
         raise TypeError("its invoice id, attempt number and customer id must be integers")
-    invoice = Invoice(row[1], row[7], Money(row[4], Currency(row[5])), row[10])
+    amount = row[4]
+    if type(amount) is not int or not 0 < amount <= MAX_CHARGE_MINOR:
+        raise ValueError(f"its amount {str(amount)[:40]} is not one a claim would send")
+    ref = row[10]
+    if ref is not None and not is_customer_ref(ref):
+        raise ValueError(f"its customer_ref {str(ref)[:40]!r} is malformed")
+    started = datetime.fromisoformat(row[11])
+    if started.tzinfo is None:  # written by hand without a zone: ours are all UTC
+        started = started.replace(tzinfo=UTC)
+    invoice = Invoice(row[1], row[7], Money(amount, Currency(row[5])), ref)
     first = row[9]
     dunning = DunningState(row[8] or 0, date.fromisoformat(first) if first else None)
     return Attempt(
@@ -262,7 +274,7 @@ def _open_attempt(row: tuple[Any, ...]) -> Attempt:
         STATUS_BY_VALUE[row[6]],
         replay=True,
         id=row[0],
-        started_at=datetime.fromisoformat(row[11]),
+        started_at=started,
         reference=row[12],
     )
 

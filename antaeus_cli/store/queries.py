@@ -152,8 +152,20 @@ def declines_by_code(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
 
 def collected_by_currency(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
     """What the ledger says was charged, per currency, kept by every settlement write.
-    This is the figure to reconcile with the provider's own settlement report."""
-    return [
-        (str(r[0]), int(r[1]), int(r[2]))
-        for r in conn.execute("SELECT currency, count, amount FROM collected ORDER BY currency")
-    ]
+    This is the figure to reconcile with the provider's own settlement report.
+
+    The running totals only grow, so one that left 64 bits stays a REAL: then the
+    charged attempts themselves are counted, in Python integers."""
+    rows = conn.execute(
+        "SELECT currency, count, amount FROM collected ORDER BY currency"
+    ).fetchall()
+    if all(type(count) is int and type(amount) is int for _, count, amount in rows):
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+    sums: dict[str, list[int]] = {}
+    for currency, amount in conn.execute(
+        "SELECT currency, amount FROM payment_attempt WHERE outcome = 'charged'"
+    ):
+        entry = sums.setdefault(str(currency), [0, 0])
+        entry[0] += 1
+        entry[1] += int(amount)
+    return [(currency, count, total) for currency, (count, total) in sorted(sums.items())]

@@ -186,6 +186,6 @@ def test_the_claim_sql_builds_the_key_exactly_as_the_domain_does(
     ).fetchone()
     conn.close()
     assert built == idempotency_key(namespace, invoice_id, attempt_no)
-    assert ":ns || '-inv-' || i.id || '-' || ((i.latest >> 1) + 1)" in inspect.getsource(
+    assert ":ns || '-inv-' || i.id || '-' || ((i.latest >> 2) + 1)" in inspect.getsource(
         claims.claim_due
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +242,23 @@ def test_an_open_attempt_written_by_hand_is_held_and_the_rest_is_billed(
     assert result.unresolved == 1
 
 
-def test_an_attempt_closed_by_hand_in_flight_is_never_overwritten(
+def test_an_open_attempt_cannot_be_closed_by_hand_unless_the_writer_says_so(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    """Closed by hand, an attempt the provider charged would let the next pass charge
+    again under a new key: the schema refuses it, unless the writer states it checked."""
+    provider = crashed_after_charging(make, bill, (1, 100, "EUR"))
+    with pytest.raises(sqlite3.IntegrityError, match="a pass settles it"):
+        edit(
+            "UPDATE payment_attempt SET outcome = 'abandoned', finished_at = 'x' "
+            "WHERE invoice_id = 1"
+        )
+    bill(provider)
+    assert len(provider.charges_for(1)) == 1
+    assert sql("SELECT status FROM invoice") == [("PAID",)]
+
+
+def test_an_attempt_settled_by_hand_during_its_call_is_never_overwritten(
     make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
 ) -> None:
     make((1, 100, "EUR"), (2, 100, "EUR"))
@@ -250,8 +266,8 @@ def test_an_attempt_closed_by_hand_in_flight_is_never_overwritten(
     def meanwhile(invoice_id: int) -> None:
         if invoice_id == 1:
             edit(
-                "UPDATE payment_attempt SET outcome = 'declined', finished_at = 'x' "
-                "WHERE invoice_id = 1"
+                "UPDATE payment_attempt SET outcome = 'declined', finished_at = 'x', "
+                "error = 'settled by hand: the dashboard says declined' WHERE invoice_id = 1"
             )
 
     result = bill(FakeProvider(after_call=meanwhile))
@@ -259,6 +275,64 @@ def test_an_attempt_closed_by_hand_in_flight_is_never_overwritten(
     assert [i.invoice_id for i in result.counts.operator_items] == [1]
     assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 1") == [("declined",)]
     assert dict(sql("SELECT id, status FROM invoice")) == {1: "NEEDS_OPERATOR", 2: "PAID"}
+
+
+def test_an_invoice_set_back_to_pending_after_it_was_paid_is_never_charged_twice(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    provider = FakeProvider()
+    bill(provider)
+    edit("UPDATE invoice SET status = 'PENDING', paid_at = NULL WHERE id = 1")
+    result = bill(provider)
+    assert len(provider.charges_for(1)) == 1
+    assert [(i.invoice_id, i.code) for i in result.counts.operator_items] == [
+        (1, "already_charged")
+    ]
+    assert sql("SELECT status, failure_code FROM invoice WHERE id = 1") == [
+        ("NEEDS_OPERATOR", "already_charged")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "ref", "started", "sent"),
+    [
+        (2**63 - 1, None, "2026-11-30T00:00:00+00:00", False),  # past the sanity limit
+        (100, "cus bad ref", "2026-11-30T00:00:00+00:00", False),  # not a provider id
+        (100, None, "2026-11-30", True),  # no time zone: read as UTC, replayed
+        (100, None, "2026-11-30T00:00:00", True),
+    ],
+)
+def test_an_open_attempt_written_by_hand_is_checked_as_a_claim_would_be(
+    make: Callable[..., Path],
+    bill: Bill,
+    sql: Sql,
+    edit: Callable[..., None],
+    amount: int,
+    ref: str | None,
+    started: str,
+    sent: bool,
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    edit(
+        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
+        "finished_at, status) VALUES (99, 'bill', '2026-11-01', 'x', 'h', 1, 't', 't', "
+        "'completed')"
+    )
+    edit(
+        "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, attempt_no, "
+        "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
+        "VALUES (1, 1, ?, 1, 'by-hand', 99, 'bill', ?, 'EUR', 'PENDING', ?)",
+        ref,
+        amount,
+        started,
+    )
+    provider = FakeProvider(key_retention=timedelta(hours=24))
+    result = bill(provider)
+    assert result.status is RunStatus.COMPLETED
+    assert ("by-hand" in provider.lookups) is sent
+    assert all(key != "by-hand" for _, key in provider.calls)  # never re-sent past its window
+    assert sql("SELECT status FROM invoice WHERE id = 2") == [("PAID",)]
 
 
 def test_attempt_numbers_at_the_limit_hold_the_invoice_not_the_claim(
@@ -279,3 +353,24 @@ def test_attempt_numbers_at_the_limit_hold_the_invoice_not_the_claim(
     assert result.counts.paid == 4
     assert [i.invoice_id for i in result.counts.operator_items] == [3]
     assert sql("SELECT status FROM invoice WHERE id = 3") == [("NEEDS_OPERATOR",)]
+
+
+def test_collected_totals_past_64_bits_are_counted_from_the_ledger(
+    make: Callable[..., Path], bill: Bill, edit: Callable[..., None], db_path: Path
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    bill(FakeProvider(), batch_size=1)
+    edit("UPDATE collected SET amount = ? WHERE currency = 'EUR'", MAX - 150)
+    make_more = FakeProvider()
+    edit(
+        "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, "
+        "created_at, updated_at) SELECT 3, customer_id, 200, currency, 'PENDING', due_date, "
+        "created_at, updated_at FROM invoice WHERE id = 1"
+    )
+    bill(make_more)
+    store = Store.open(db_path)
+    try:
+        report = build_report(store)
+    finally:
+        store.close()
+    assert [(c.currency, c.count, c.minor) for c in report.collected] == [("EUR", 3, 400)]

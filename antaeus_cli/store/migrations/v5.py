@@ -3,11 +3,16 @@
 - `invoice.failure_code` gains `edited_in_flight`: the invoice's amount, currency,
   customer or id was changed while an attempt under it was open, so the charge the
   provider may have made no longer matches the row. It waits for an operator.
+- ... and `already_charged`: its latest attempt charged it, yet it is due again (set
+  back to PENDING or FAILED by hand). It is never charged twice.
 - The trigger `invoice_edited_in_flight` does that at the moment of the edit: it
   keeps the edit (the row says what its writer said) but moves the invoice to
   NEEDS_OPERATOR with both figures, so no later pass charges the new figures under
   a new key while the old charge may have succeeded. Passes never update these
   columns, so the trigger costs a pass nothing.
+- The trigger `payment_attempt_closed_by_a_pass`: an open attempt is closed by a
+  pass holding the lock, or by hand only with `error` saying 'settled by hand: ...'.
+  Closed by hand otherwise, it could let a pass charge again under a new key.
 - `charge_without_invoice`: the charges whose invoice was deleted while they were
   in flight, written when their answer is recorded. `report` lists them. (A partial
   index over the ledger would have found them too, at 3% of every pass's time.)
@@ -38,6 +43,20 @@ BEGIN
 END;
 """
 
+# Closing an open attempt says whether money moved under its key. A pass does it, under
+# the lock, after asking the provider; by hand it is refused unless the writer says so
+# in `error` ('settled by hand: ...'), having checked the provider's own records.
+CLOSE_TRIGGER = """
+CREATE TRIGGER payment_attempt_closed_by_a_pass BEFORE UPDATE OF finished_at
+ON payment_attempt
+WHEN OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pass_lock WHERE run_id IS NEW.settled_by_run_id)
+     AND NOT (NEW.settled_by_run_id IS NULL AND coalesce(NEW.error, '') LIKE 'settled by hand:%')
+BEGIN
+    SELECT RAISE(ABORT, 'open attempt: a pass settles it, or error = ''settled by hand: ...''');
+END;
+"""
+
 SCRIPT = (
     """
 CREATE TABLE invoice_v5 (
@@ -60,7 +79,8 @@ CREATE TABLE invoice_v5 (
                         OR failure_code = 'malformed' OR failure_code = 'currency_mismatch'
                         OR failure_code = 'customer_not_found'
                         OR failure_code = 'provider_error' OR failure_code = 'hard_decline'
-                        OR failure_code = 'needs_customer' OR failure_code = 'edited_in_flight'),
+                        OR failure_code = 'needs_customer' OR failure_code = 'edited_in_flight'
+                        OR failure_code = 'already_charged'),
     failure_detail    TEXT,
     created_at        TEXT NOT NULL,
     updated_at        TEXT NOT NULL,
@@ -97,4 +117,5 @@ CREATE TABLE charge_without_invoice (
 """
     + TOTAL_TRIGGERS
     + EDIT_TRIGGER
+    + CLOSE_TRIGGER
 )
