@@ -45,7 +45,7 @@ def build_report(
     store: Store, *, recent_runs: int = RECENT_RUNS, limit: int | None = LISTED
 ) -> Report:
     """The report; `limit` caps the needs-operator list (None: all of them)."""
-    with store.reading() as conn:
+    with store.reading_any_text() as conn:
         conn.execute("BEGIN")  # one consistent snapshot for every section
         try:
             totals = [StatusTotal(*row) for row in queries.totals_by_status_and_currency(conn)]

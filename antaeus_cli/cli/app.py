@@ -13,7 +13,13 @@ from typer.core import TyperGroup
 
 from antaeus_cli import __version__
 from antaeus_cli.cli import bill, report, retry_failed, seed, streams
-from antaeus_cli.cli.boundary import exit_code_for_error, print_error, report_unexpected
+from antaeus_cli.cli.boundary import (
+    describe_os_error,
+    exit_code_for_error,
+    exit_code_for_os_error,
+    print_error,
+    report_unexpected,
+)
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.options import from_env
 from antaeus_cli.errors import AntaeusError
@@ -57,6 +63,9 @@ def _guarded(invoke: Callable[[], Any]) -> int:
     except AntaeusError as exc:
         print_error(exc.message)
         return exit_code_for_error(exc)
+    except OSError as exc:  # a path or a file no layer below could name: say which
+        print_error(describe_os_error(exc))
+        return exit_code_for_os_error(exc)
     except (typer.Abort, KeyboardInterrupt):
         print_error("interrupted; committed work is safe and the next run reconciles the rest")
         return ExitCode.STOPPED

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
 
 from antaeus_cli.billing.results import PassResult, RunStatus
 from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.text import capped, safe
 from antaeus_cli.errors import (
     AntaeusError,
     Contention,
@@ -33,6 +35,22 @@ def exit_code_for_error(error: AntaeusError) -> ExitCode:
     return ExitCode.INTERNAL
 
 
+# An operating-system error no layer below turned into one of ours: a path that cannot
+# name a file is the caller's mistake; anything else is the storage's.
+_PATH_ERRORS = frozenset(
+    {errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR, errno.EINVAL}
+)
+
+
+def exit_code_for_os_error(error: OSError) -> ExitCode:
+    return ExitCode.USAGE if error.errno in _PATH_ERRORS else ExitCode.STORAGE
+
+
+def describe_os_error(error: OSError) -> str:
+    name = "a file" if error.filename is None else capped(str(error.filename), 200)
+    return f"cannot use '{name}': {error.strerror or error}; nothing was changed"
+
+
 def exit_code_for_pass(result: PassResult) -> ExitCode:
     if result.status in (RunStatus.STOPPED_OUTAGE, RunStatus.INTERRUPTED):
         return ExitCode.STOPPED
@@ -42,8 +60,10 @@ def exit_code_for_pass(result: PassResult) -> ExitCode:
 
 
 def print_error(message: str) -> None:
-    """One line on stderr, whatever the message holds."""
-    flat = " ".join(message.split())
+    """One line on stderr, whatever the message holds (it may quote an argument):
+    whitespace runs as one space, control characters escaped, at most MAX_LINE
+    characters with a count of the rest."""
+    flat = capped(safe(" ".join(message.split())))
     sys.stderr.write(f"antaeus: error: {flat}\n")
     sys.stderr.flush()
 

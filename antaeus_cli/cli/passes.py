@@ -113,9 +113,13 @@ def _run(
         return run_pass(store, provider, request, runtime)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
 def _signals_stop(stop: StopRequest) -> Iterator[None]:
-    """SIGINT/SIGTERM ask the pass to wind down; a second one stops it at once."""
+    """SIGINT, SIGTERM and SIGHUP (the terminal or the ssh session went away) ask the
+    pass to wind down; a second one stops it at once."""
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -123,7 +127,7 @@ def _signals_stop(stop: StopRequest) -> Iterator[None]:
             raise KeyboardInterrupt(name)
         stop.request(f"received {name}; stopped claiming, settled what was in flight")
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
     try:
         yield
     finally:

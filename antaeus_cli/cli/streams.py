@@ -30,6 +30,8 @@ class TolerantStream:
         if self._stream is not None:
             try:
                 self._stream.write(text)
+            except UnicodeEncodeError:  # a character this stream's encoding cannot hold
+                self.write(text.encode(self.encoding, "backslashreplace").decode(self.encoding))
             except _LOST:
                 self._give_up()
         return len(text)

@@ -5,9 +5,24 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters (ESC included), and lone surrogates, which no encoder can write.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_LINE = 1000  # characters of one error line; the rest is counted, not shown
 
 
 def safe(value: object) -> str:
-    """One printable line: control characters (ESC included) shown as \\xNN escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    """One printable line: control characters shown as \\xNN escapes, lone surrogates
+    as \\udNNN."""
+    return _UNPRINTABLE.sub(_escape, str(value))
+
+
+def capped(text: str, limit: int = MAX_LINE) -> str:
+    """`text`, cut at `limit` characters with a count of what was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"

@@ -50,6 +50,10 @@ def load_fixture(path: Path) -> Scenario:
         raise FixtureError(
             f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise FixtureError(f"{path}: nested too deeply to be a fixture") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise FixtureError(f"{path}: {str(exc)[:120]}") from None
     return parse_fixture(data, str(path))
 
 
@@ -58,6 +62,7 @@ def parse_fixture(data: object, where: str) -> Scenario:
     description = top.get("description", "")
     if not isinstance(description, str):
         raise FixtureError(f"{where}: description must be a string")
+    _encodable(description, f"{where}: description")
     customers = [
         _customer(item, f"{where}: customers[{i}]")
         for i, item in enumerate(_list(top["customers"], f"{where}: customers"))
@@ -153,7 +158,16 @@ def _str(obj: dict[str, Any], name: str, where: str) -> str:
     value = obj[name]
     if not isinstance(value, str):
         raise FixtureError(f"{where}.{name} must be a string, got {_kind(value)} {value!r}")
+    _encodable(value, f"{where}.{name}")
     return value
+
+
+def _encodable(text: str, where: str) -> None:
+    """JSON may escape a lone surrogate (\\ud800), which no database text can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FixtureError(f"{where} holds a lone surrogate, which is not text") from None
 
 
 def _date(obj: dict[str, Any], name: str, where: str) -> date:

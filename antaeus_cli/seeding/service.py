@@ -127,7 +127,7 @@ def _lexists(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def _refuse_if_not_a_regular_file(path: Path) -> None:
+def refuse_if_not_a_regular_file(path: Path) -> None:
     """Only a regular file is ever replaced: never a device such as /dev/null (even as
     root), a pipe, a directory, or a symbolic link (nor what it points at)."""
     try:
@@ -149,7 +149,7 @@ def _refuse_if_not_a_regular_file(path: Path) -> None:
 def _check_targets(db_path: Path, ledger_path: Path | None) -> None:
     for target in (db_path, ledger_path):
         if target is not None:
-            _refuse_if_not_a_regular_file(target)
+            refuse_if_not_a_regular_file(target)
     if not db_path.parent.is_dir():
         raise InputError(
             f"directory '{db_path.parent}' does not exist: create it, or pass another --db"

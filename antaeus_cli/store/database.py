@@ -133,9 +133,25 @@ class Store:
         with translate_errors(self.path):
             yield self.conn
 
+    @contextlib.contextmanager
+    def reading_any_text(self) -> Iterator[sqlite3.Connection]:
+        """Reads for display: text a hand edit stored as bytes that are not UTF-8 is read
+        with U+FFFD in their place, instead of failing the whole read. Passes never use
+        this: what they read is checked, and a row that fails is held."""
+        self.conn.text_factory = _lenient_text
+        try:
+            with self.reading() as conn:
+                yield conn
+        finally:
+            self.conn.text_factory = str
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:

@@ -96,7 +96,7 @@ def test_a_flaky_provider_still_completes_and_settles_every_outcome(db: Path) ->
     assert assert_charged_exactly_once(db, ledger(db))["PROCESSING"] == 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_stops_the_pass_within_seconds(db: Path, sig: signal.Signals) -> None:
     proc = start(
         db,

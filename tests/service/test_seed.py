@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from antaeus_cli.errors import DatabaseExists, FixtureError
+from antaeus_cli.errors import DatabaseExists, FixtureError, InputError
 from antaeus_cli.seeding import generate as gen
 from antaeus_cli.seeding.fixtures import load_fixture, parse_fixture
 from antaeus_cli.seeding.generate import GenerateOptions, generate
-from antaeus_cli.seeding.service import seed
+from antaeus_cli.seeding.service import refuse_if_not_a_regular_file, seed
 from tests.fakes import FixedClock, dead
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,3 +187,44 @@ def test_unreadable_fixture_files(tmp_path: Path, content: bytes, fragment: str)
         load_fixture(path)
     with pytest.raises(FixtureError, match="not found"):
         load_fixture(tmp_path / "missing.json")
+
+
+def _replaceable(path: Path) -> None:
+    seed(
+        path,
+        generate(GenerateOptions(as_of=date(2026, 12, 1), seed=1, customers=2)),
+        force=True,
+        ledger_path=None,
+        clock=FixedClock(),
+        is_alive=dead,
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_it", "kind"),
+    [
+        (os.mkfifo, "named pipe"),
+        (lambda p: p.mkdir(), "directory"),
+        (lambda p: p.symlink_to(p.with_name("real.db").resolve()), "symbolic link"),
+        (lambda p: p.symlink_to("nowhere"), "symbolic link"),  # dangling
+    ],
+    ids=["fifo", "directory", "symlink", "dangling-symlink"],
+)
+def test_seed_force_never_replaces_what_is_not_a_regular_file(
+    tmp_path: Path, make_it: Any, kind: str
+) -> None:
+    (tmp_path / "real.db").write_bytes(b"keep me")
+    target = tmp_path / "antaeus.db"
+    make_it(target)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(InputError, match=kind):
+        _replaceable(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "real.db").read_bytes() == b"keep me"
+
+
+def test_a_device_is_never_replaced() -> None:
+    """The check alone, on the real /dev/null: were it to pass, seed would rename the
+    device aside, so it is never run through seed here."""
+    with pytest.raises(InputError, match="character device"):
+        refuse_if_not_a_regular_file(Path(os.devnull))
