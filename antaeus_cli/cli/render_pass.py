@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from antaeus_cli.billing.results import PassResult, PreviewResult
 from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.progress import interactive
 from antaeus_cli.cli.text import safe
 from antaeus_cli.domain.money import CurrencyTotal
@@ -43,7 +43,7 @@ def pass_json(result: PassResult, code: ExitCode) -> dict[str, Any]:
 
 def render_pass(result: PassResult, code: ExitCode, *, json_output: bool) -> None:
     if json_output:
-        _print_json(pass_json(result, code))
+        write_json(pass_json(result, code))
     elif interactive(sys.stdout):
         from antaeus_cli.cli.tables import pass_table
 
@@ -105,7 +105,7 @@ def preview_json(preview: PreviewResult) -> dict[str, Any]:
 
 def render_preview(preview: PreviewResult, *, json_output: bool) -> None:
     if json_output:
-        _print_json(preview_json(preview))
+        write_json(preview_json(preview))
         return
     out = sys.stdout
     out.write(f"dry run of '{preview.command.value}' as of {preview.as_of}: nothing was changed\n")
@@ -120,7 +120,3 @@ def render_preview(preview: PreviewResult, *, json_output: bool) -> None:
         out.write(
             f"  would need an operator: invoice {op.invoice_id}: {op.code}: {safe(op.detail)}\n"
         )
-
-
-def _print_json(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")

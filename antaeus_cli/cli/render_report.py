@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from typing import Any
 
+from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.text import safe
 from antaeus_cli.reports import Report
 
@@ -55,7 +55,7 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
 
 def render_report(report: Report, output_format: str, section: str | None) -> None:
     if output_format == "json":
-        sys.stdout.write(json.dumps(report_json(report, section), indent=2, default=str) + "\n")
+        write_json(report_json(report, section))
     elif output_format == "csv":
         _write_csv(report, section or "totals")
     else:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.text import safe
 from antaeus_cli.seeding.service import SeedResult
 
@@ -21,7 +21,7 @@ def render_seed(result: SeedResult, *, json_output: bool) -> None:
             "planted": result.planted,
             "moved_aside": [str(p) for p in result.moved_aside],
         }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        write_json(payload)
         return
     out = sys.stdout
     for path in result.moved_aside:
