@@ -192,6 +192,11 @@ class _KeyCall:
                 raise LookupUnavailable(
                     f"the provider no longer knows the charge {attempt.reference}"
                 )
+            if attempt.no_resend is not None:
+                raise _Lapsed(
+                    f"no charge under {attempt.key} at the provider, and it is not sent "
+                    f"again: {attempt.no_resend}; no money moved"
+                )
             self._check_window()
         self.calls += 1
         try:

@@ -31,6 +31,9 @@ class Attempt(NamedTuple):
     id: int = 0  # the ledger row, assigned when the attempt is claimed
     started_at: datetime | None = None  # replays: when the key was first claimed
     reference: str | None = None  # replays: the provider's id for the charge, if known
+    # Replays: why the key must not be sent again, even if the provider has no charge
+    # under it (its invoice is gone, or another attempt charged it): looked up only.
+    no_resend: str | None = None
 
 
 class CallResult(NamedTuple):

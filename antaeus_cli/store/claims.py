@@ -164,6 +164,7 @@ def _attempts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Att
                 row[0],
                 None,
                 None,
+                None,
             ),
         )
         for row in rows

@@ -218,7 +218,10 @@ def release(
 _OPEN_ATTEMPTS = (
     "SELECT a.id, a.invoice_id, a.attempt_no, a.idempotency_key, a.amount, a.currency, "
     "a.from_status, a.customer_id, i.decline_count, i.first_declined_on, a.customer_ref, "
-    "a.started_at, a.provider_ref "
+    "a.started_at, a.provider_ref, "
+    "CASE WHEN i.id IS NULL THEN 'its invoice was deleted' "
+    "WHEN EXISTS (SELECT 1 FROM payment_attempt c WHERE c.invoice_id = a.invoice_id "
+    "AND c.outcome = 'charged') THEN 'another attempt charged its invoice already' END "
     "FROM payment_attempt a LEFT JOIN invoice i ON i.id = a.invoice_id "
     "WHERE a.finished_at IS NULL AND a.id > ? ORDER BY a.id LIMIT ?"
 )
@@ -276,6 +279,7 @@ def _open_attempt(row: tuple[Any, ...]) -> Attempt:
         id=row[0],
         started_at=started,
         reference=row[12],
+        no_resend=row[13],
     )
 
 

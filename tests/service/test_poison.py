@@ -374,3 +374,20 @@ def test_collected_totals_past_64_bits_are_counted_from_the_ledger(
     finally:
         store.close()
     assert [(c.currency, c.count, c.minor) for c in report.collected] == [("EUR", 3, 400)]
+
+
+def test_a_hand_written_open_attempt_for_a_paid_invoice_is_looked_up_never_sent(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    make((1, 100, "EUR"))
+    provider = FakeProvider(key_retention=timedelta(hours=24))
+    bill(provider)
+    edit(
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, started_at) SELECT 1, 1, 2, "
+        "'by-hand', 1, 'bill', 100, 'EUR', 'PENDING', started_at FROM payment_attempt"
+    )
+    result = bill(provider)
+    assert result.status is RunStatus.COMPLETED
+    assert "by-hand" in provider.lookups
+    assert len(provider.charges_for(1)) + provider.charged_keys.count("by-hand") == 1
