@@ -67,6 +67,8 @@ class FailureCode(enum.StrEnum):
     EDITED_IN_FLIGHT = "edited_in_flight"
     # Its latest attempt charged it, yet it is due again (set back by hand): never twice.
     ALREADY_CHARGED = "already_charged"
+    # Guard rail: another invoice bills the same customer for the same month.
+    DUPLICATE_PERIOD = "duplicate_period"
 
 
 class DunningState(NamedTuple):
@@ -107,6 +109,7 @@ class InvoiceRow(NamedTuple):
     in_flight: bool = False  # its latest attempt is open: only a replay may touch it
     customer_ref: object = None  # customer.provider_ref, as stored
     charged_before: bool = False  # its latest attempt charged: it was paid already
+    duplicate_of: object = None  # another invoice for the same customer and month (bill)
 
     @property
     def next_attempt_no(self) -> int:
@@ -148,13 +151,20 @@ def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:  # noqa: PLR0911 -
             f"{row.customer_currency!s}; checked before calling the provider",
         )
     ref = row.customer_ref
-    if ref is None or is_customer_ref(ref):
-        return Invoice(row.id, customer_id, Money(amount, currency), ref)
-    return Rejection(
-        FailureCode.MALFORMED,
-        f"customer {customer_id} has a malformed provider_ref {str(ref)[:40]!r}: expected "
-        f"the provider's id, 1 to {MAX_REF_LENGTH} printable ASCII characters, no spaces",
-    )
+    if ref is not None and not is_customer_ref(ref):
+        return Rejection(
+            FailureCode.MALFORMED,
+            f"customer {customer_id} has a malformed provider_ref {str(ref)[:40]!r}: expected "
+            f"the provider's id, 1 to {MAX_REF_LENGTH} printable ASCII characters, no spaces",
+        )
+    if row.duplicate_of is not None:
+        return Rejection(
+            FailureCode.DUPLICATE_PERIOD,
+            f"invoice {row.duplicate_of} bills customer {row.customer_id} for the same month: "
+            "both are held, never charged twice for one period; release the right one with "
+            "'retry-failed --invoice'",
+        )
+    return Invoice(row.id, customer_id, Money(amount, currency), ref)
 
 
 def is_customer_ref(ref: object) -> TypeGuard[str]:

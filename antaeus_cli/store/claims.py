@@ -37,6 +37,18 @@ _ROW_COLUMNS = (
     f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref"
 )
 _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
+# Guard rail: another invoice that bills the same customer for the same month (by its
+# due date), so that `bill` holds both rather than charge twice for one period. Only
+# invoices that bill the period count: not an UNCOLLECTIBLE one, nor one an operator
+# holds for another reason. One probe of invoice_by_customer(customer_id, due_date).
+DUPLICATE = (
+    "(SELECT min(d.id) FROM invoice d INDEXED BY invoice_by_customer "
+    "WHERE d.customer_id = i.customer_id "
+    "AND d.due_date BETWEEN substr(i.due_date, 1, 7) || '-01' "
+    "AND substr(i.due_date, 1, 7) || '-31' AND d.id <> i.id "
+    "AND d.status <> 'UNCOLLECTIBLE' "
+    "AND (d.status <> 'NEEDS_OPERATOR' OR d.failure_code = 'duplicate_period'))"
+)
 _FROM = f"FROM invoice i {_CUSTOMER}"
 
 # The SQL form of domain.invoice.check_chargeable, used to claim a batch in one
@@ -68,8 +80,9 @@ class Due(enum.Enum):
     due invoice for every batch.
     """
 
-    BILL = ("invoice_pending", "i.status = 'PENDING' AND i.due_date <= :as_of")
-    RETRY = ("invoice_failed", "i.status = 'FAILED' AND i.next_retry_on <= :as_of")
+    BILL = ("invoice_pending", "i.status = 'PENDING' AND i.due_date <= :as_of", DUPLICATE)
+    # A retry charges a period that was checked when it was first billed.
+    RETRY = ("invoice_failed", "i.status = 'FAILED' AND i.next_retry_on <= :as_of", "NULL")
 
     @property
     def invoices(self) -> str:
@@ -78,6 +91,11 @@ class Due(enum.Enum):
     @property
     def condition(self) -> str:
         return str(self.value[1])
+
+    @property
+    def duplicate(self) -> str:
+        """The id of an invoice for the same customer and month, or NULL."""
+        return str(self.value[2])
 
 
 class ClaimedBatch(NamedTuple):
@@ -119,7 +137,7 @@ def claim_due(
     # rows the Python check accepts are claimed after these, whatever their invoice).
     claimed = conn.execute(
         "WITH i AS MATERIALIZED (SELECT i.id, i.customer_id, i.amount, i.currency, i.status, "
-        f"{_LATEST} AS latest FROM {due.invoices} "
+        f"{_LATEST} AS latest, {due.duplicate} AS duplicate FROM {due.invoices} "
         f"WHERE {in_range}) "
         "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, attempt_no, "
         "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
@@ -128,7 +146,7 @@ def claim_due(
         ":ns || '-inv-' || i.id || '-' || ((i.latest >> 2) + 1), "
         ":run, :command, i.amount, i.currency, i.status, :stamp "
         "FROM i LEFT JOIN customer c ON c.id = i.customer_id "
-        f"WHERE i.latest & 3 = 0 AND {CHARGEABLE_SQL} "
+        f"WHERE i.latest & 3 = 0 AND i.duplicate IS NULL AND {CHARGEABLE_SQL} "
         "RETURNING id, invoice_id, customer_id, attempt_no, idempotency_key, amount, currency, "
         "from_status, customer_ref",
         {**params, "ns": namespace, "run": run_id, "command": command, "stamp": now.isoformat()},
@@ -137,8 +155,9 @@ def claim_due(
     if len(claimed) < due_count:  # what the prefilter left, for the Python check to judge
         params["claimed"] = json.dumps([row[1] for row in claimed])
         others = conn.execute(
-            f"SELECT {_ROW_COLUMNS} FROM {due.invoices} {_CUSTOMER} WHERE {in_range} "
-            "AND i.id NOT IN (SELECT value FROM json_each(:claimed)) ORDER BY i.id",
+            f"SELECT {_ROW_COLUMNS}, {due.duplicate} FROM {due.invoices} {_CUSTOMER} "
+            f"WHERE {in_range} AND i.id NOT IN (SELECT value FROM json_each(:claimed)) "
+            "ORDER BY i.id",
             params,
         ).fetchall()
     return ClaimedBatch(_attempts(conn, claimed), [_invoice_row(row) for row in others], int(upto))
@@ -188,8 +207,8 @@ def due_batch(
 ) -> list[InvoiceRow]:
     """The next due invoices after `after_id`, in id order, as rows to check (read-only)."""
     rows = conn.execute(
-        f"SELECT {_ROW_COLUMNS} FROM {due.invoices} {_CUSTOMER} WHERE {due.condition} "
-        "AND i.id > :after ORDER BY i.id LIMIT :limit",
+        f"SELECT {_ROW_COLUMNS}, {due.duplicate} FROM {due.invoices} {_CUSTOMER} "
+        f"WHERE {due.condition} AND i.id > :after ORDER BY i.id LIMIT :limit",
         {"as_of": as_of.isoformat(), "after": after_id, "limit": limit},
     ).fetchall()
     return [_invoice_row(row) for row in rows]
@@ -230,6 +249,7 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         bool(latest & 1),
         row[9],
         bool(latest & 2),
+        row[10] if len(row) > 10 else None,
     )
 
 

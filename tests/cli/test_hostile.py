@@ -113,7 +113,9 @@ def file_with(content: bytes) -> Callable[[Path, Path], list[str]]:
 
 def with_db(*args: str, after_bill: bool = True) -> Callable[[Path, Path], list[str]]:
     def prepare(tmp: Path, db: Path) -> list[str]:
-        seeded(tmp, db, [invoice(1), invoice(2, amount=500)])
+        seeded(
+            tmp, db, [invoice(1), invoice(2, amount=500, customer_id=2)], [customer(1), customer(2)]
+        )
         if after_bill:
             CliRunner().invoke(app, ["--db", str(db), "bill", "--as-of", DUE])
         return list(args)
@@ -165,7 +167,7 @@ def at_path(path_text: str, *args: str) -> Callable[[Path, Path], list[str]]:
 
 def not_utf8_text(tmp: Path, db: Path) -> list[str]:
     """Bytes that are not UTF-8, stored as TEXT by hand."""
-    seeded(tmp, db, [invoice(1), invoice(2)])
+    seeded(tmp, db, [invoice(1), invoice(2, customer_id=2)], [customer(1), customer(2)])
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE invoice SET currency = CAST(X'FF' AS TEXT) WHERE id = 2")
         conn.execute("UPDATE customer SET provider_ref = CAST(X'FFFE' AS TEXT)")

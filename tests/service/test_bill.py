@@ -86,12 +86,12 @@ def test_local_checks_stop_bad_invoices_before_the_provider(
     due = date(2026, 12, 1)
     make(
         SeedInvoice(1, 1, 1000, "EUR", due),
-        SeedInvoice(2, 1, 1000, "USD", due),  # customer 1 is billed in EUR
-        SeedInvoice(3, 1, 0, "EUR", due),
-        SeedInvoice(4, 1, -50, "EUR", due),
-        SeedInvoice(5, 1, 1000, "XYZ", due),
-        SeedInvoice(6, 1, 10**15, "EUR", due),
-        customers={1: "EUR"},
+        SeedInvoice(2, 2, 1000, "USD", due),  # customer 2 is billed in EUR
+        SeedInvoice(3, 3, 0, "EUR", due),
+        SeedInvoice(4, 4, -50, "EUR", due),
+        SeedInvoice(5, 5, 1000, "XYZ", due),
+        SeedInvoice(6, 6, 10**15, "EUR", due),
+        customers=dict.fromkeys(range(1, 7), "EUR"),
     )
     provider = FakeProvider()
     result = bill(provider)
@@ -182,9 +182,9 @@ def test_dry_run_changes_nothing(make: Callable[..., Path], db_path: Path) -> No
     due = date(2026, 12, 1)
     make(
         SeedInvoice(1, 1, 1000, "EUR", due),
-        SeedInvoice(2, 1, 0, "EUR", due),
-        SeedInvoice(3, 1, 500, "EUR", due),
-        customers={1: "EUR"},
+        SeedInvoice(2, 2, 0, "EUR", due),
+        SeedInvoice(3, 3, 500, "EUR", due),
+        customers={1: "EUR", 2: "EUR", 3: "EUR"},
     )
     before = _dump(db_path)
     store = Store.open(db_path)

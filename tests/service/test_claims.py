@@ -92,13 +92,13 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
     due = date(2026, 12, 1)
     make(
         SeedInvoice(1, 1, 1000, "EUR", due),
-        SeedInvoice(2, 1, 0, "EUR", due),
-        SeedInvoice(3, 1, 500, "XYZ", due),
-        SeedInvoice(4, 1, 700, "USD", due),  # customer 1 is billed in EUR
-        SeedInvoice(5, 1, 900, "EUR", due),
-        SeedInvoice(6, 1, 900, "EUR", date(2027, 1, 1)),  # not due
-        SeedInvoice(7, 1, 900, "EUR", due),
-        customers={1: "EUR"},
+        SeedInvoice(2, 2, 0, "EUR", due),
+        SeedInvoice(3, 3, 500, "XYZ", due),
+        SeedInvoice(4, 4, 700, "USD", due),  # customer 4 is billed in EUR
+        SeedInvoice(5, 5, 900, "EUR", due),
+        SeedInvoice(6, 6, 900, "EUR", date(2027, 1, 1)),  # not due
+        SeedInvoice(7, 7, 900, "EUR", due),
+        customers=dict.fromkeys(range(1, 8), "EUR"),
     )
     store = Store.open(db_path)
     try:
@@ -162,8 +162,8 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
             ).fetchall()
         assert rows == [
             (1, 1, 1, 1000, "EUR", "PENDING"),
-            (5, 1, 1, 900, "EUR", "PENDING"),
-            (7, 1, 1, 900, "EUR", "PENDING"),
+            (5, 5, 1, 900, "EUR", "PENDING"),
+            (7, 7, 1, 900, "EUR", "PENDING"),
         ]
     finally:
         store.close()

@@ -204,12 +204,13 @@ def test_invoice_ids_of_zero_and_below_are_billed(
     make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
 ) -> None:
     make((1, 100, "EUR"))
-    for invoice_id in (0, -5, -(2**63)):
+    for month, invoice_id in enumerate((0, -5, -(2**63)), start=9):
         edit(
             "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, "
             "created_at, updated_at) SELECT ?, customer_id, amount, currency, 'PENDING', "
-            "due_date, created_at, updated_at FROM invoice WHERE id = 1",
+            "?, created_at, updated_at FROM invoice WHERE id = 1",
             invoice_id,
+            f"2026-{month:02d}-01",
         )
     provider = FakeProvider()
     result = bill(provider)
@@ -364,8 +365,8 @@ def test_collected_totals_past_64_bits_are_counted_from_the_ledger(
     make_more = FakeProvider()
     edit(
         "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, "
-        "created_at, updated_at) SELECT 3, customer_id, 200, currency, 'PENDING', due_date, "
-        "created_at, updated_at FROM invoice WHERE id = 1"
+        "created_at, updated_at) SELECT 3, customer_id, 200, currency, 'PENDING', "
+        "'2026-11-01', created_at, updated_at FROM invoice WHERE id = 1"
     )
     bill(make_more)
     store = Store.open(db_path)

@@ -23,6 +23,7 @@ ALLOWED_IN_SQL = {
     "due.invoices",
     "due.condition",
     "_CUSTOMER",
+    "due.duplicate",
     "assignments",
     "placeholders",
     "APPLICATION_ID",

@@ -128,11 +128,11 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     assert schema.migrate(conn, schema.MIGRATIONS[:1]) == [1]
     conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d')")
-    conn.execute("INSERT INTO customer VALUES (1, 'EUR')")
+    conn.execute("INSERT INTO customer VALUES (1, 'EUR'), (2, 'EUR')")
     conn.execute(
         "INSERT INTO invoice (id, customer_id, amount, currency, due_date, created_at, "
         "updated_at) VALUES (1, 1, 700, 'EUR', '2026-12-01', 't', 't'), "
-        "(2, 1, 900, 'EUR', '2026-12-01', 't', 't')"
+        "(2, 2, 900, 'EUR', '2026-12-01', 't', 't')"
     )
     conn.close()
     store = Store.open(path)

@@ -5,6 +5,8 @@
   provider may have made no longer matches the row. It waits for an operator.
 - ... and `already_charged`: its latest attempt charged it, yet it is due again (set
   back to PENDING or FAILED by hand). It is never charged twice.
+- ... and `duplicate_period`, a guard rail: another invoice bills the same customer
+  for the same month. `invoice_by_customer` gains `due_date`, so one probe finds it.
 - The trigger `invoice_edited_in_flight` does that at the moment of the edit: it
   keeps the edit (the row says what its writer said) but moves the invoice to
   NEEDS_OPERATOR with both figures, so no later pass charges the new figures under
@@ -80,7 +82,8 @@ CREATE TABLE invoice_v5 (
                         OR failure_code = 'customer_not_found'
                         OR failure_code = 'provider_error' OR failure_code = 'hard_decline'
                         OR failure_code = 'needs_customer' OR failure_code = 'edited_in_flight'
-                        OR failure_code = 'already_charged'),
+                        OR failure_code = 'already_charged'
+                        OR failure_code = 'duplicate_period'),
     failure_detail    TEXT,
     created_at        TEXT NOT NULL,
     updated_at        TEXT NOT NULL,
@@ -109,7 +112,7 @@ CREATE INDEX invoice_uncollectible ON invoice(id, currency, amount)
     WHERE status = 'UNCOLLECTIBLE';
 CREATE INDEX invoice_awaiting ON invoice(id, currency, amount)
     WHERE status = 'AWAITING_CUSTOMER';
-CREATE INDEX invoice_by_customer ON invoice(customer_id);
+CREATE INDEX invoice_by_customer ON invoice(customer_id, due_date);
 CREATE TABLE charge_without_invoice (
     attempt_id INTEGER PRIMARY KEY REFERENCES payment_attempt(id),
     noted_at   TEXT NOT NULL
