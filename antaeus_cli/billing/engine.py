@@ -27,6 +27,7 @@ from antaeus_cli.billing.sources import Source
 from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
 from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.edits import unrecordable
+from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.outcomes import settle
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.store import ledger, runs
@@ -59,6 +60,7 @@ class PassSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     flush_seconds: float = 1.0
     max_rate: float | None = None  # provider requests per second, retries included
+    limits: RunLimits = field(default_factory=RunLimits)  # caps and the decline breaker
 
 
 class Engine:
@@ -94,6 +96,9 @@ class Engine:
         self._failpoints = failpoints
         self.counts = PassCounts()
         self._outage: str | None = None
+        self._limits = LimitsState(settings.limits)
+        self._capped: str | None = None  # why a run cap stopped the pass
+        self._tripped: str | None = None  # why the decline-rate breaker stopped it
         self._unknown_streak = 0
         self._unknown_results = 0  # answers lost to the network, this pass
         self._answered = 0  # answers the provider gave, this pass
@@ -109,9 +114,18 @@ class Engine:
 
     @property
     def stopping(self) -> bool:
-        return self._outage is not None or self._stop.event.is_set()
+        return (
+            self._outage is not None
+            or self._capped is not None
+            or self._tripped is not None
+            or self._stop.event.is_set()
+        )
 
     def ending(self) -> tuple[RunStatus, str | None]:
+        if self._tripped is not None:
+            return RunStatus.STOPPED_BREAKER, self._tripped
+        if self._capped is not None:
+            return RunStatus.STOPPED_CAP, self._capped
         if self._outage is not None:
             return RunStatus.STOPPED_OUTAGE, self._outage
         if self._unknown_results and not self._answered and not self._stop.event.is_set():
@@ -146,6 +160,7 @@ class Engine:
             self._clock,
         )
         record, stopped = self._record, event.is_set
+        capped = bool(self._settings.limits.max_total)  # no cap: nothing to reserve
         # The clock is read every 64 invoices, not per invoice; but per invoice when a
         # call may take long (network latency, a rate limit, in-pass retries), so that
         # answers are still committed every flush_seconds and the lease renewed on time.
@@ -155,7 +170,12 @@ class Engine:
             if attempts is None:
                 return
             for index, attempt in enumerate(attempts):
-                if self._outage is not None or stopped():
+                if (
+                    self._outage is not None
+                    or self._tripped is not None
+                    or stopped()
+                    or (capped and not self._admit(attempt))
+                ):
                     self._release(attempts[index:])
                     break
                 result = call_provider(provider, attempt, retry, event, clock)
@@ -182,7 +202,9 @@ class Engine:
                         attempts = self._claim(source)
                         exhausted = attempts is None
                         claimed.extend(attempts or ())
-                    while claimed and len(inflight) < concurrency:
+                    while claimed and len(inflight) < concurrency and not self.stopping:
+                        if not self._admit(claimed[0]):
+                            break  # not sent: handed back with the rest of the claim
                         attempt = claimed.popleft()
                         inflight[pool.submit(self._call, attempt)] = attempt
                 if not inflight:
@@ -204,6 +226,28 @@ class Engine:
                 self._keep_lease()
         self._release(list(claimed))
         self._flush()
+
+    def _admit(self, attempt: Attempt) -> bool:
+        """A run cap's say before an attempt is sent; False stops the pass."""
+        refused = self._limits.admit(attempt)
+        if refused is not None and self._capped is None:
+            self._capped = refused
+        return refused is None
+
+    def breaker_tripped(self) -> list[int]:
+        """The invoices whose first charge declined in the breaker's window, when it
+        tripped: they are handed back without a dunning step."""
+        return self._limits.declined_first if self._tripped is not None else []
+
+    def hand_back_declines(self) -> None:
+        """Once the breaker has tripped: the declines it counted burn no dunning step."""
+        invoice_ids = self.breaker_tripped()
+        if not invoice_ids:
+            return
+        now = self._clock()
+        with self._store.transaction() as conn:
+            self._heartbeat(conn, now)
+            ledger.hand_back_declines(conn, run_id=self._run_id, now=now, invoice_ids=invoice_ids)
 
     def _call(self, attempt: Attempt) -> CallResult | None:
         return call_provider(
@@ -242,6 +286,9 @@ class Engine:
         settled = Settled(attempt, result, transition)
         self._done.append(settled)
         self._observer.settled(settled)
+        tripped = self._limits.answered(attempt, result)
+        if tripped is not None and self._tripped is None:
+            self._tripped = tripped
         if lost_to_the_network(result):
             self._unknown_results += 1
             self._unknown_streak += 1

@@ -26,6 +26,8 @@ class RunStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     STOPPED_OUTAGE = "stopped_outage"
+    STOPPED_CAP = "stopped_cap"  # the next charge would have passed a --max-total
+    STOPPED_BREAKER = "stopped_breaker"  # too many of the pass's first charges declined
     INTERRUPTED = "interrupted"
     CRASHED = "crashed"  # set by the next pass when the process died mid-run
     FAILED = "failed"  # the pass hit an error it could not continue past

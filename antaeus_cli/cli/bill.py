@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.domain.limits import DEFAULT_BREAKER_RATE, DEFAULT_BREAKER_WINDOW
 
 
 def command(
@@ -20,6 +21,9 @@ def command(
     backoff_ms: opt.BackoffMs = 200,
     max_rate: opt.MaxRate = None,
     batch_size: opt.BatchSize = 500,
+    max_total: opt.MaxTotal = None,
+    breaker_rate: opt.BreakerRate = DEFAULT_BREAKER_RATE,
+    breaker_window: opt.BreakerWindow = DEFAULT_BREAKER_WINDOW,
 ) -> None:
     """Charge every PENDING invoice due on or before the as-of date.
 
@@ -42,5 +46,6 @@ def command(
         backoff_ms=backoff_ms,
         max_rate=max_rate,
         batch_size=batch_size,
+        limits=opt.run_limits(max_total, breaker_rate, breaker_window),
     )
     run_command(ctx.obj.db_path, options)

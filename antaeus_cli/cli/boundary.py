@@ -51,8 +51,18 @@ def describe_os_error(error: OSError) -> str:
     return f"cannot use '{name}': {error.strerror or error}; nothing was changed"
 
 
+_STOPPED = frozenset(
+    {
+        RunStatus.STOPPED_OUTAGE,
+        RunStatus.STOPPED_CAP,
+        RunStatus.STOPPED_BREAKER,
+        RunStatus.INTERRUPTED,
+    }
+)
+
+
 def exit_code_for_pass(result: PassResult) -> ExitCode:
-    if result.status in (RunStatus.STOPPED_OUTAGE, RunStatus.INTERRUPTED):
+    if result.status in _STOPPED:
         return ExitCode.STOPPED
     if result.counts.needs_operator:
         return ExitCode.NEEDS_OPERATOR

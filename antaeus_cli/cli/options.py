@@ -10,6 +10,8 @@ import typer
 
 from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.dunning import DunningSchedule, ScheduleError
+from antaeus_cli.domain.limits import RunLimits, parse_cap
+from antaeus_cli.domain.money import Currency
 from antaeus_cli.errors import InputError, ProviderSpecError
 from antaeus_cli.provider import registry
 from antaeus_cli.provider.spec import DEFAULT_SPEC, ProviderSpec, parse_spec, redact
@@ -50,6 +52,29 @@ Concurrency = Annotated[
 BatchSize = Annotated[
     int,
     typer.Option("--batch-size", min=1, max=10_000, help="Invoices claimed per transaction."),
+]
+MaxTotal = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--max-total",
+        metavar="CUR=AMOUNT",
+        help="Stop before the pass would charge more than AMOUNT (major units) in CUR, "
+        "e.g. EUR=50000. Repeat per currency. A charge that would pass it is not sent.",
+    ),
+]
+BreakerRate = Annotated[
+    float,
+    typer.Option(
+        "--breaker-rate",
+        min=0.0,
+        max=1.0,
+        help="Stop when more than this share of the pass's first --breaker-window first "
+        "charges decline; those declines use no dunning step. 1 turns it off.",
+    ),
+]
+BreakerWindow = Annotated[
+    int,
+    typer.Option("--breaker-window", min=1, max=1_000_000, help="See --breaker-rate."),
 ]
 Dunning = Annotated[
     str | None,
@@ -137,6 +162,19 @@ def dunning_schedule(given: str | None) -> DunningSchedule:
     except ScheduleError as exc:
         source = "--dunning" if given is not None else DUNNING_ENV
         raise InputError(f"{source}: {exc}") from None
+
+
+def run_limits(max_total: list[str] | None, rate: float, window: int) -> RunLimits:
+    caps: dict[Currency, int] = {}
+    for text in max_total or ():
+        try:
+            currency, minor = parse_cap(text)
+        except ValueError as exc:
+            raise InputError(f"--max-total: {exc}") from None
+        if currency in caps:
+            raise InputError(f"--max-total: {currency} is given twice")
+        caps[currency] = minor
+    return RunLimits(max_total=caps, breaker_rate=rate, breaker_window=window)
 
 
 def provider_spec(given: str | None) -> ProviderSpec:

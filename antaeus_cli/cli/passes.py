@@ -26,6 +26,7 @@ from antaeus_cli.cli.boundary import exit_code_for_pass
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.progress import observer_for
 from antaeus_cli.cli.render_pass import render_pass, render_preview
+from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.failpoints import Failpoints
 from antaeus_cli.host import current_process, is_alive
 from antaeus_cli.provider import registry
@@ -50,6 +51,7 @@ class PassOptions:
     backoff_ms: int
     max_rate: float | None
     batch_size: int
+    limits: RunLimits
     invoice_ids: tuple[int, ...] = ()
 
 
@@ -62,6 +64,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
         batch_size=options.batch_size,
         outage_threshold=options.outage_threshold,
         max_rate=options.max_rate,
+        limits=options.limits,
         retry=RetryPolicy(
             max_calls=options.network_tries,
             first_wait=options.backoff_ms / 1000,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.domain.limits import DEFAULT_BREAKER_RATE, DEFAULT_BREAKER_WINDOW
 
 
 def command(
@@ -34,6 +35,9 @@ def command(
     backoff_ms: opt.BackoffMs = 200,
     max_rate: opt.MaxRate = None,
     batch_size: opt.BatchSize = 500,
+    max_total: opt.MaxTotal = None,
+    breaker_rate: opt.BreakerRate = DEFAULT_BREAKER_RATE,
+    breaker_window: opt.BreakerWindow = DEFAULT_BREAKER_WINDOW,
 ) -> None:
     """Charge FAILED invoices whose next retry date has come, by the dunning schedule.
 
@@ -56,6 +60,7 @@ def command(
         backoff_ms=backoff_ms,
         max_rate=max_rate,
         batch_size=batch_size,
+        limits=opt.run_limits(max_total, breaker_rate, breaker_window),
         invoice_ids=tuple(dict.fromkeys(invoice or ())),
     )
     run_command(ctx.obj.db_path, options)

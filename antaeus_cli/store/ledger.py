@@ -213,6 +213,27 @@ def release(
     )
 
 
+_HAND_BACK = (
+    "UPDATE invoice SET status = 'PENDING', failure_code = NULL, failure_detail = NULL, "
+    "next_retry_on = NULL, decline_count = 0, first_declined_on = NULL, updated_at = ? "
+    "WHERE id IN (SELECT value FROM json_each(?)) "
+    "AND (status = 'FAILED' OR status = 'AWAITING_CUSTOMER' OR status = 'UNCOLLECTIBLE') "
+    "AND EXISTS (SELECT 1 FROM payment_attempt a WHERE a.invoice_id = invoice.id "
+    "AND a.run_id = ? AND a.from_status = 'PENDING' AND (a.outcome = 'declined' "
+    "OR a.outcome = 'declined_hard' OR a.outcome = 'needs_customer'))"
+)
+
+
+def hand_back_declines(
+    conn: sqlite3.Connection, *, run_id: int, now: datetime, invoice_ids: Sequence[int]
+) -> int:
+    """Undo the dunning step of first charges this run saw declined: back to PENDING,
+    as if never charged. Their attempts keep the provider's answer."""
+    return int(
+        conn.execute(_HAND_BACK, (now.isoformat(), json.dumps(list(invoice_ids)), run_id)).rowcount
+    )
+
+
 # LEFT JOIN: an attempt whose invoice was deleted while in flight is replayed all the
 # same, because its key may have moved money.
 _OPEN_ATTEMPTS = (

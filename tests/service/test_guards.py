@@ -9,11 +9,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from antaeus_cli.billing.preview import preview_pass
-from antaeus_cli.billing.results import Command, PassResult
+from antaeus_cli.billing.results import Command, PassResult, RunStatus
+from antaeus_cli.domain.limits import RunLimits, parse_cap
+from antaeus_cli.domain.money import Currency
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
-from tests.fakes import FakeProvider
+from tests.fakes import DECLINED, FakeProvider
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -106,3 +110,62 @@ def test_a_dry_run_shows_what_the_guards_would_hold(
         (2, "duplicate_period"),
     ]
     assert [(r.count, r.minor) for r in preview.to_charge] == [(1, 500)]
+
+
+def test_a_run_cap_stops_before_the_charge_that_would_pass_it(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make(*[(i, 1000, "EUR") for i in range(1, 11)], (11, 1000, "USD"))
+    provider = FakeProvider(script={2: [DECLINED]})
+    caps = RunLimits(max_total={Currency.EUR: 5000})  # EUR 50.00: five invoices of 10.00
+    result = bill(provider, limits=caps)
+    assert result.status is RunStatus.STOPPED_CAP
+    assert "past --max-total EUR 50.00" in (result.stop_reason or "")
+    # The decline gave its reservation back, so six EUR invoices were sent, five paid.
+    assert [invoice for invoice, _ in provider.calls] == [1, 2, 3, 4, 5, 6]
+    assert sql("SELECT count(*) FROM invoice WHERE status = 'PAID'") == [(5,)]
+    assert sql("SELECT count(*) FROM invoice WHERE status = 'PENDING'") == [(5,)]
+    assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(0,)]
+    # The next pass, without the cap, finishes the rest.
+    assert bill(provider).status is RunStatus.COMPLETED
+    assert sql("SELECT count(*) FROM invoice WHERE status = 'PENDING'") == [(0,)]
+
+
+def test_the_decline_breaker_stops_the_pass_and_burns_no_dunning_step(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make(*[(i, 1000, "EUR") for i in range(1, 31)])
+    provider = FakeProvider(default=DECLINED)
+    result = bill(provider, limits=RunLimits(breaker_rate=0.5, breaker_window=10))
+    assert result.status is RunStatus.STOPPED_BREAKER
+    assert "6 of the first 6 charges declined" in (result.stop_reason or "")
+    assert len(provider.calls) == 6
+    # Every invoice is as it was: PENDING, no decline counted, no retry scheduled.
+    assert sql("SELECT DISTINCT status, decline_count, next_retry_on FROM invoice") == [
+        ("PENDING", 0, None)
+    ]
+    assert sql("SELECT count(*) FROM payment_attempt WHERE outcome = 'declined'") == [(6,)]
+
+
+def test_the_breaker_watches_first_charges_only(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make(*[(i, 1000, "EUR") for i in range(1, 21)])
+    provider = FakeProvider(default=DECLINED)
+    bill(provider, limits=RunLimits(breaker_rate=1.0))
+    retry = bill(
+        provider,
+        command=Command.RETRY_FAILED,
+        as_of=date(2026, 12, 2),
+        limits=RunLimits(breaker_rate=0.5, breaker_window=10),
+    )
+    assert retry.status is RunStatus.COMPLETED
+    assert sql("SELECT DISTINCT decline_count FROM invoice") == [(2,)]
+
+
+def test_run_caps_are_parsed_in_major_units() -> None:
+    assert parse_cap("EUR=50000") == (Currency.EUR, 5_000_000)
+    assert parse_cap("dkk=12.5") == (Currency.DKK, 1250)
+    for bad in ("EUR", "XYZ=10", "EUR=ten", "EUR=1.234", "EUR=-5", "EUR=1e30", "EUR=NaN"):
+        with pytest.raises(ValueError):  # noqa: PT011 - the message is the CLI's business
+            parse_cap(bad)

@@ -18,9 +18,12 @@
 - `charge_without_invoice`: the charges whose invoice was deleted while they were
   in flight, written when their answer is recorded. `report` lists them. (A partial
   index over the ledger would have found them too, at 3% of every pass's time.)
+- `billing_run`: two more ways for a run to end early, `stopped_cap` (a `--max-total`
+  would have been passed) and `stopped_breaker` (the decline-rate breaker tripped).
 
-CHECK constraints cannot be altered, so `invoice` is rebuilt as version 4 did, in
-one transaction with the version bump; its indexes and triggers are made again.
+CHECK constraints cannot be altered, so `invoice` and `billing_run` are rebuilt as
+version 4 did, in one transaction with the version bump; the indexes and triggers of
+`invoice` are made again.
 """
 
 from antaeus_cli.store.migrations.v4 import TOTAL_TRIGGERS
@@ -113,6 +116,44 @@ CREATE INDEX invoice_uncollectible ON invoice(id, currency, amount)
 CREATE INDEX invoice_awaiting ON invoice(id, currency, amount)
     WHERE status = 'AWAITING_CUSTOMER';
 CREATE INDEX invoice_by_customer ON invoice(customer_id, due_date);
+
+CREATE TABLE billing_run_v5 (
+    id                INTEGER PRIMARY KEY,
+    command           TEXT NOT NULL CHECK (command = 'bill' OR command = 'retry-failed'),
+    as_of             TEXT NOT NULL CHECK (date(as_of, '+0 days') IS as_of),
+    provider          TEXT NOT NULL,
+    host              TEXT NOT NULL,
+    pid               INTEGER NOT NULL,
+    started_at        TEXT NOT NULL,
+    finished_at       TEXT,
+    status            TEXT NOT NULL DEFAULT 'running' CHECK (
+                        status = 'running' OR status = 'completed'
+                        OR status = 'stopped_outage' OR status = 'stopped_cap'
+                        OR status = 'stopped_breaker' OR status = 'interrupted'
+                        OR status = 'crashed' OR status = 'failed'),
+    stop_reason       TEXT,
+    reconciled        INTEGER NOT NULL DEFAULT 0,
+    paid              INTEGER NOT NULL DEFAULT 0,
+    declined          INTEGER NOT NULL DEFAULT 0,
+    uncollectible     INTEGER NOT NULL DEFAULT 0,
+    needs_operator    INTEGER NOT NULL DEFAULT 0,
+    unknown           INTEGER NOT NULL DEFAULT 0,
+    released          INTEGER NOT NULL DEFAULT 0,
+    network_retries   INTEGER NOT NULL DEFAULT 0,
+    awaiting_customer INTEGER NOT NULL DEFAULT 0,
+    not_processed     INTEGER NOT NULL DEFAULT 0,
+    CHECK ((status = 'running') = (finished_at IS NULL))
+);
+INSERT INTO billing_run_v5 (id, command, as_of, provider, host, pid, started_at, finished_at,
+                            status, stop_reason, reconciled, paid, declined, uncollectible,
+                            needs_operator, unknown, released, network_retries,
+                            awaiting_customer, not_processed)
+SELECT id, command, as_of, provider, host, pid, started_at, finished_at, status, stop_reason,
+       reconciled, paid, declined, uncollectible, needs_operator, unknown, released,
+       network_retries, awaiting_customer, not_processed
+FROM billing_run;
+DROP TABLE billing_run;
+ALTER TABLE billing_run_v5 RENAME TO billing_run;
 CREATE TABLE charge_without_invoice (
     attempt_id INTEGER PRIMARY KEY REFERENCES payment_attempt(id),
     noted_at   TEXT NOT NULL

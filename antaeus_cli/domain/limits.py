@@ -1,0 +1,117 @@
+"""Run limits: stop a pass early when it looks systematically wrong. Pure.
+
+- **Caps** (`--max-total CUR=AMOUNT`): the money a pass may move per currency. Every
+  charge sent reserves its amount before the provider hears of it; an answer that
+  moved no money gives the reservation back. A charge that would pass the cap is
+  never sent, and the pass stops.
+- **The decline-rate breaker**: when more than `rate` of the first `window` first
+  charges of a pass decline, something is wrong with the whole pass (a provider
+  account, a currency, a card network), not with the customers. The pass stops, and
+  those declines are handed back without a dunning step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from antaeus_cli.domain.attempt import Attempt, CallResult
+from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
+from antaeus_cli.domain.money import Currency, Money, format_minor
+
+DEFAULT_BREAKER_RATE = 0.5
+DEFAULT_BREAKER_WINDOW = 100
+_DECLINES = frozenset(
+    {AttemptOutcome.DECLINED, AttemptOutcome.DECLINED_HARD, AttemptOutcome.NEEDS_CUSTOMER}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    max_total: Mapping[Currency, int] = field(default_factory=dict)  # minor units
+    breaker_rate: float = DEFAULT_BREAKER_RATE  # 1.0: never trips
+    breaker_window: int = DEFAULT_BREAKER_WINDOW
+
+
+def parse_cap(text: str) -> tuple[Currency, int]:
+    """`EUR=50000` or `EUR=50000.00`: a currency and an amount in major units."""
+    code, sep, amount = text.partition("=")
+    currency = Currency.parse(code.strip().upper())
+    if not sep or currency is None:
+        raise ValueError(
+            f"expected CUR=AMOUNT with a known currency, such as EUR=50000; got {text[:40]!r}"
+        )
+    try:
+        major = Decimal(amount.strip())
+    except InvalidOperation:
+        raise ValueError(f"{amount.strip()[:40]!r} is not an amount") from None
+    minor = major.scaleb(currency.minor_digits)
+    if not major.is_finite() or minor != minor.to_integral_value() or minor < 0:
+        raise ValueError(
+            f"{amount.strip()[:40]!r} is not an amount of {currency} "
+            f"(at most {currency.minor_digits} decimals, not negative)"
+        )
+    if minor >= 2**63:
+        raise ValueError(f"{amount.strip()[:40]!r} is beyond any cap")
+    return currency, int(minor)
+
+
+class LimitsState:
+    """What a pass has reserved and seen, against its limits. Not thread-safe: the
+    engine's owner thread calls it."""
+
+    def __init__(self, limits: RunLimits) -> None:
+        self._limits = limits
+        self._reserved: dict[Currency, int] = {}
+        self._first_charges = 0
+        self.declined_first: list[int] = []  # invoices whose first charge declined, in the window
+
+    def admit(self, attempt: Attempt) -> str | None:
+        """Reserve a fresh charge's amount; the reason to stop instead, if it would pass
+        a cap. Replays are never refused: they settle what may already have moved."""
+        money = attempt.invoice.amount
+        cap = self._limits.max_total.get(money.currency)
+        if cap is None or attempt.replay:
+            return None
+        reserved = self._reserved.get(money.currency, 0)
+        if reserved + money.minor > cap:
+            return (
+                f"run cap: charging invoice {attempt.invoice.id} ({money}) would take this "
+                f"pass past --max-total {format_minor(cap, money.currency.value)} "
+                f"({format_minor(reserved, money.currency.value)} sent so far); it was not "
+                "sent, and the pass stopped"
+            )
+        self._reserved[money.currency] = reserved + money.minor
+        return None
+
+    def answered(self, attempt: Attempt, result: CallResult) -> str | None:
+        """Account for an answer; the reason to stop if the breaker trips."""
+        if self._limits.max_total:
+            self._account(attempt, attempt.invoice.amount, result.outcome)
+        if self._first_charges >= self._limits.breaker_window:
+            return None  # the breaker watches the start of a pass only
+        if attempt.replay or attempt.from_status is not InvoiceStatus.PENDING:
+            return None  # retries decline often by nature: only first charges count
+        outcome = result.outcome
+        self._first_charges += 1
+        if outcome in _DECLINES:
+            self.declined_first.append(attempt.invoice.id)
+        limits = self._limits
+        if len(self.declined_first) > limits.breaker_rate * limits.breaker_window:
+            return (
+                f"decline-rate breaker: {len(self.declined_first)} of the first "
+                f"{self._first_charges} charges declined, more than {limits.breaker_rate:.0%} "
+                f"of {limits.breaker_window}; something is wrong with the pass, not the "
+                "customers: those declines were handed back without a dunning step"
+            )
+        return None
+
+    def _account(self, attempt: Attempt, money: Money, outcome: AttemptOutcome) -> None:
+        if money.currency not in self._limits.max_total:
+            return
+        moved = outcome is AttemptOutcome.CHARGED or outcome.is_open
+        if attempt.replay and outcome is AttemptOutcome.CHARGED:
+            self._reserved[money.currency] = self._reserved.get(money.currency, 0) + money.minor
+        elif not attempt.replay and not moved:
+            self._reserved[money.currency] -= money.minor
