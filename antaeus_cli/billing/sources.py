@@ -19,7 +19,7 @@ from antaeus_cli.domain.invoice import (
     idempotency_key,
 )
 from antaeus_cli.errors import NotRetryable
-from antaeus_cli.store import careful, claims, ledger
+from antaeus_cli.store import careful, claims, ledger, replays
 from antaeus_cli.store.careful import Held
 
 
@@ -168,12 +168,12 @@ class OpenAttemptSource:
         now: datetime,
         limit: int,
     ) -> Batch | None:
-        found = ledger.open_attempts(conn, self._after, limit)
+        found = replays.open_attempts(conn, self._after, limit)
         if found.last_id is None:
             return None
         self._after = found.last_id
         if found.unreadable:
-            ledger.hold(conn, now=now, held=found.unreadable)
+            replays.hold(conn, now=now, held=found.unreadable)
         return Batch(attempts=found.attempts, held=found.unreadable)
 
     def total(self, conn: sqlite3.Connection) -> int:

@@ -11,8 +11,7 @@ import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from datetime import datetime
 
 from antaeus_cli.domain.attempt import (
     CHARGED_ONCE,
@@ -22,16 +21,10 @@ from antaeus_cli.domain.attempt import (
     Settled,
 )
 from antaeus_cli.domain.invoice import (
-    STATUS_BY_VALUE,
     AttemptOutcome,
-    DunningState,
-    FailureCode,
-    Invoice,
     InvoiceStatus,
-    Rejection,
-    is_customer_ref,
 )
-from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money, Totals
+from antaeus_cli.domain.money import Totals
 from antaeus_cli.store import careful
 from antaeus_cli.store.careful import Held
 
@@ -232,82 +225,6 @@ def hand_back_declines(
     return int(
         conn.execute(_HAND_BACK, (now.isoformat(), json.dumps(list(invoice_ids)), run_id)).rowcount
     )
-
-
-# LEFT JOIN: an attempt whose invoice was deleted while in flight is replayed all the
-# same, because its key may have moved money.
-_OPEN_ATTEMPTS = (
-    "SELECT a.id, a.invoice_id, a.attempt_no, a.idempotency_key, a.amount, a.currency, "
-    "a.from_status, a.customer_id, i.decline_count, i.first_declined_on, a.customer_ref, "
-    "a.started_at, a.provider_ref, "
-    "CASE WHEN i.id IS NULL THEN 'its invoice was deleted' "
-    "WHEN EXISTS (SELECT 1 FROM payment_attempt c WHERE c.invoice_id = a.invoice_id "
-    "AND c.outcome = 'charged') THEN 'another attempt charged its invoice already' END "
-    "FROM payment_attempt a LEFT JOIN invoice i ON i.id = a.invoice_id "
-    "WHERE a.finished_at IS NULL AND a.id > ? ORDER BY a.id LIMIT ?"
-)
-
-
-class OpenAttempts(NamedTuple):
-    attempts: list[Attempt]  # to replay, in attempt id order
-    unreadable: list[Held]  # rows written by hand that no request can be built from
-    last_id: int | None  # the highest attempt id read, for the next page
-
-
-def open_attempts(conn: sqlite3.Connection, after_id: float, limit: int) -> OpenAttempts:
-    """Attempts whose outcome is not known, to replay; and those that cannot be."""
-    found: list[Attempt] = []
-    unreadable: list[Held] = []
-    last_id = None
-    for row in conn.execute(_OPEN_ATTEMPTS, (after_id, limit)):
-        last_id = row[0]
-        try:
-            found.append(_open_attempt(row))
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
-            reason = (
-                f"attempt {row[0]} is open but cannot be replayed ({type(exc).__name__}: "
-                f"{str(exc)[:200]}); its row was written by hand? Ask the provider whether "
-                f"key {str(row[3])[:100]!r} charged, and settle the attempt and the invoice by hand"
-            )
-            unreadable.append(Held(row[1], row[0], Rejection(FailureCode.MALFORMED, reason)))
-    return OpenAttempts(found, unreadable, last_id)
-
-
-def _open_attempt(row: tuple[Any, ...]) -> Attempt:
-    """The request an open attempt recorded, checked as a claim would check it: a row
-    written by hand is never sent unless it is one antaeus could have written."""
-    if type(row[7]) is not int or type(row[1]) is not int or type(row[2]) is not int:
-        raise TypeError("its invoice id, attempt number and customer id must be integers")
-    amount = row[4]
-    if type(amount) is not int or not 0 < amount <= MAX_CHARGE_MINOR:
-        raise ValueError(f"its amount {str(amount)[:40]} is not one a claim would send")
-    ref = row[10]
-    if ref is not None and not is_customer_ref(ref):
-        raise ValueError(f"its customer_ref {str(ref)[:40]!r} is malformed")
-    started = datetime.fromisoformat(row[11])
-    if started.tzinfo is None:  # written by hand without a zone: ours are all UTC
-        started = started.replace(tzinfo=UTC)
-    invoice = Invoice(row[1], row[7], Money(amount, Currency(row[5])), ref)
-    first = row[9]
-    dunning = DunningState(row[8] or 0, date.fromisoformat(first) if first else None)
-    return Attempt(
-        invoice,
-        row[2],
-        row[3],
-        dunning,
-        STATUS_BY_VALUE[row[6]],
-        replay=True,
-        id=row[0],
-        started_at=started,
-        reference=row[12],
-        no_resend=row[13],
-    )
-
-
-def hold(conn: sqlite3.Connection, *, now: datetime, held: Sequence[Held]) -> None:
-    """Send the invoices of attempts that cannot be replayed to an operator."""
-    for item in held:
-        careful.hold(conn, now.isoformat(), item)
 
 
 def count_open_attempts(conn: sqlite3.Connection) -> int:
