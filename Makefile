@@ -33,7 +33,7 @@ test: lint
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --trials 60
 	$(BIN)/python -m tests.chaos --trials 30 --provider stripe
-	HYPOTHESIS_PROFILE=chaos $(BIN)/pytest -q tests/service/test_stateful.py
+	HYPOTHESIS_PROFILE=chaos $(BIN)/pytest -q --timeout 900 tests/service/test_stateful.py tests/service/test_hand_edits.py
 
 # Pass marks of a million-invoice pass; figures in the README. Takes about 5 minutes.
 bench: $(STAMP)

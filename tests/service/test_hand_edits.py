@@ -4,6 +4,7 @@ leave every attempt settled or open for a stated reason."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -256,8 +257,9 @@ def charges_per_invoice(world: World) -> Counter[int]:
     return Counter(invoice for invoice, key in set(world.provider.calls) if key in charged)
 
 
+# `make chaos` sets HYPOTHESIS_PROFILE=chaos for a much longer search.
 @settings(
-    max_examples=120,
+    max_examples=1000 if os.environ.get("HYPOTHESIS_PROFILE") == "chaos" else 120,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
