@@ -62,21 +62,25 @@ def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("RELEASE antaeus_row")
 
 
-_ATTEMPT = (
+# How an answer is written on its attempt, and how a charge is added to `collected`:
+# one definition each, for the batch (store.ledger) and for one row (here).
+SETTLE_ATTEMPT = (
     "UPDATE payment_attempt SET outcome = ?, error = ?, provider_calls = provider_calls + ?, "
     "provider_ref = coalesce(?, provider_ref), decline_code = ?, decline_class = ?, "
-    "finished_at = ?, settled_by_run_id = ? WHERE id = ? AND finished_at IS NULL"
+    "finished_at = ?, settled_by_run_id = ? WHERE finished_at IS NULL AND "
 )
+COLLECT = (
+    "INSERT INTO collected (currency, count, amount) VALUES (?, ?, ?) "
+    "ON CONFLICT (currency) DO UPDATE SET count = count + excluded.count, "
+    "amount = amount + excluded.amount"
+)
+_ATTEMPT = SETTLE_ATTEMPT + "id = ?"
 # The answer alone, should the counters not take the full update.
 _ATTEMPT_BARE = (
     "UPDATE payment_attempt SET outcome = ?, error = ?, finished_at = ?, settled_by_run_id = ? "
     "WHERE id = ? AND finished_at IS NULL"
 )
 _NOTE = "UPDATE payment_attempt SET error = ? WHERE id = ?"
-_COLLECT = (
-    "INSERT INTO collected (currency, count, amount) VALUES (?, 1, ?) "
-    "ON CONFLICT (currency) DO UPDATE SET count = count + 1, amount = amount + excluded.amount"
-)
 _ORPHAN = "INSERT OR IGNORE INTO charge_without_invoice (attempt_id, noted_at) VALUES (?, ?)"
 _FOUND = (
     "SELECT i.status, i.amount, i.currency, i.customer_id, a.outcome <> 'started' "
@@ -114,7 +118,7 @@ def settle_one(
         return _held(conn, stamp, invoice_id, attempt.id, _closed_by_hand(attempt.attempt_no))
     if result.outcome is AttemptOutcome.CHARGED:
         money = attempt.invoice.amount
-        conn.execute(_COLLECT, (money.currency.value, money.minor))
+        conn.execute(COLLECT, (money.currency.value, 1, money.minor))
         if ruling.verdict is Verdict.ORPHAN:
             conn.execute(_ORPHAN, (attempt.id, stamp))
     return _judged(conn, stamp, settled, ruling)

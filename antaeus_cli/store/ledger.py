@@ -34,14 +34,9 @@ from antaeus_cli.store.careful import Held
 # their own ("no account for customer 17") form groups of one, and setting up a JSON
 # list for one row costs several times what the row does.
 _SET_BASED_FROM = 8
-_SETTLE_ATTEMPT = (
-    "UPDATE payment_attempt SET outcome = ?, error = ?, provider_calls = provider_calls + ?, "
-    "provider_ref = coalesce(?, provider_ref), decline_code = ?, decline_class = ?, "
-    "finished_at = ?, settled_by_run_id = ? WHERE finished_at IS NULL AND "
-)
 _SETTLE_ATTEMPTS = (
-    _SETTLE_ATTEMPT + "id IN (SELECT value FROM json_each(?))",
-    _SETTLE_ATTEMPT + "id = ?",
+    careful.SETTLE_ATTEMPT + "id IN (SELECT value FROM json_each(?))",
+    careful.SETTLE_ATTEMPT + "id = ?",
 )
 # Every invoice update names the status the invoice was claimed in: a row edited by hand
 # meanwhile is not updated, the counts disagree, and the batch is settled row by row.
@@ -68,11 +63,6 @@ _PAY_PENDING = (
 _MARK_PROCESSING = (
     "UPDATE invoice SET status = 'PROCESSING', updated_at = ? "
     "WHERE status = ? AND id IN (SELECT value FROM json_each(?))"
-)
-_COLLECT = (
-    "INSERT INTO collected (currency, count, amount) VALUES (?, ?, ?) "
-    "ON CONFLICT (currency) DO UPDATE SET count = count + excluded.count, "
-    "amount = amount + excluded.amount"
 )
 
 
@@ -166,7 +156,7 @@ def _settle_together(
     if moved != expected + sum(map(len, processing.values())):
         raise _Edited("an invoice of the batch was edited by hand")
     conn.executemany(
-        _COLLECT, [(total.currency, total.count, total.minor) for total in collected.rows()]
+        careful.COLLECT, [(total.currency, total.count, total.minor) for total in collected.rows()]
     )
 
 
