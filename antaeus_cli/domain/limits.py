@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -20,6 +21,7 @@ from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
 from antaeus_cli.domain.money import Currency, Money, format_minor
 
+_AMOUNT = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?", re.ASCII)  # plain decimals only
 DEFAULT_BREAKER_RATE = 0.5
 DEFAULT_BREAKER_WINDOW = 100
 _DECLINES = frozenset(
@@ -38,7 +40,7 @@ def parse_cap(text: str) -> tuple[Currency, int]:
     """`EUR=50000` or `EUR=50000.00`: a currency and an amount in major units."""
     code, sep, amount = text.partition("=")
     currency = Currency.parse(code.strip().upper())
-    if not sep or currency is None:
+    if not sep or currency is None or not _AMOUNT.fullmatch(amount):
         raise ValueError(
             f"expected CUR=AMOUNT with a known currency, such as EUR=50000; got {text[:40]!r}"
         )
@@ -68,11 +70,12 @@ class LimitsState:
         self.declined_first: list[int] = []  # invoices whose first charge declined, in the window
 
     def admit(self, attempt: Attempt) -> str | None:
-        """Reserve a fresh charge's amount; the reason to stop instead, if it would pass
-        a cap. Replays are never refused: they settle what may already have moved."""
+        """Reserve a charge's amount; the reason to stop instead, if it would pass a cap.
+        Replays count too: one not found at the provider is sent again, and may move
+        money. A replay refused stays open for a later pass."""
         money = attempt.invoice.amount
         cap = self._limits.max_total.get(money.currency)
-        if cap is None or attempt.replay:
+        if cap is None:
             return None
         reserved = self._reserved.get(money.currency, 0)
         if reserved + money.minor > cap:
@@ -88,7 +91,7 @@ class LimitsState:
     def answered(self, attempt: Attempt, result: CallResult) -> str | None:
         """Account for an answer; the reason to stop if the breaker trips."""
         if self._limits.max_total:
-            self._account(attempt, attempt.invoice.amount, result.outcome)
+            self._account(attempt.invoice.amount, result.outcome)
         if self._first_charges >= self._limits.breaker_window:
             return None  # the breaker watches the start of a pass only
         if attempt.replay or attempt.from_status is not InvoiceStatus.PENDING:
@@ -107,11 +110,8 @@ class LimitsState:
             )
         return None
 
-    def _account(self, attempt: Attempt, money: Money, outcome: AttemptOutcome) -> None:
+    def _account(self, money: Money, outcome: AttemptOutcome) -> None:
         if money.currency not in self._limits.max_total:
             return
-        moved = outcome is AttemptOutcome.CHARGED or outcome.is_open
-        if attempt.replay and outcome is AttemptOutcome.CHARGED:
-            self._reserved[money.currency] = self._reserved.get(money.currency, 0) + money.minor
-        elif not attempt.replay and not moved:
-            self._reserved[money.currency] -= money.minor
+        if outcome is not AttemptOutcome.CHARGED and not outcome.is_open:
+            self._reserved[money.currency] -= money.minor  # no money moved: given back

@@ -17,7 +17,7 @@ from antaeus_cli.domain.limits import RunLimits, parse_cap
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
-from tests.fakes import DECLINED, FakeProvider
+from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -166,6 +166,23 @@ def test_the_breaker_watches_first_charges_only(
 def test_run_caps_are_parsed_in_major_units() -> None:
     assert parse_cap("EUR=50000") == (Currency.EUR, 5_000_000)
     assert parse_cap("dkk=12.5") == (Currency.DKK, 1250)
-    for bad in ("EUR", "XYZ=10", "EUR=ten", "EUR=1.234", "EUR=-5", "EUR=1e30", "EUR=NaN"):
+    bad_caps = ("EUR", "XYZ=10", "EUR=ten", "EUR=1.234", "EUR=-5", "EUR=1e30", "EUR=NaN")
+    odd_numbers = ("EUR=\u0661\u0660\u0660", "EUR=\uff11\uff10\uff10", "EUR=1_000", "EUR= 100")
+    for bad in (*bad_caps, *odd_numbers, "EUR=-0", "EUR=1e3"):
         with pytest.raises(ValueError):  # noqa: PT011 - the message is the CLI's business
             parse_cap(bad)
+
+
+def test_a_replay_that_would_pass_a_cap_is_not_sent_and_stays_open(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make((1, 1000, "EUR"), (2, 1000, "EUR"))
+    lost = FakeProvider(default=LOST_REQUEST, can_lookup=False)
+    bill(lost, sweeps=0, outage_threshold=100)  # both stay open: nothing reached the provider
+    provider = FakeProvider()
+    result = bill(provider, limits=RunLimits(max_total={Currency.EUR: 1500}))
+    assert result.status is RunStatus.STOPPED_CAP
+    # The first replay is looked up, not found, and re-sent: it counts against the cap.
+    assert provider.charged_keys == [key for _, key in provider.calls][:1]
+    assert len(provider.charged_keys) == 1
+    assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(1,)]
