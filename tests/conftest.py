@@ -138,3 +138,19 @@ def sql(db_path: Path) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
     yield query
     for conn in conns:
         conn.close()
+
+
+@pytest.fixture
+def edit(db_path: Path) -> Iterator[Callable[..., None]]:
+    """Write the database by hand, the way an operator with sqlite3 would: foreign keys
+    off (sqlite3's default), our triggers as they are."""
+    conns: list[sqlite3.Connection] = []
+
+    def run(statement: str, *params: Any) -> None:
+        if not conns:
+            conns.append(sqlite3.connect(db_path, isolation_level=None))
+        conns[0].execute(statement, params)
+
+    yield run
+    for conn in conns:
+        conn.close()

@@ -27,6 +27,7 @@ from antaeus_cli.billing.sources import Source
 from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
 from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.edits import unrecordable
+from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.outcomes import settle
 from antaeus_cli.provider.port import PaymentProvider
@@ -61,6 +62,7 @@ class PassSettings:
     flush_seconds: float = 1.0
     max_rate: float | None = None  # provider requests per second, retries included
     limits: RunLimits = field(default_factory=RunLimits)  # caps and the decline breaker
+    amount_guard: AmountGuard = field(default_factory=AmountGuard)  # bill's anomaly guard
 
 
 class Engine:

@@ -18,6 +18,7 @@ from antaeus_cli.billing.results import (
     PreviewResult,
 )
 from antaeus_cli.billing.sources import check_named
+from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import InvoiceRow, Rejection, check_chargeable, idempotency_key
 from antaeus_cli.domain.money import Totals
 from antaeus_cli.store import claims, ledger
@@ -31,6 +32,7 @@ def preview_pass(
     *,
     invoice_ids: Sequence[int] = (),
     batch_size: int = 1000,
+    amount_guard: AmountGuard = AmountGuard(),  # noqa: B008 - frozen
 ) -> PreviewResult:
     namespace = store.namespace
     totals = Totals()
@@ -41,7 +43,8 @@ def preview_pass(
         conn.execute("BEGIN")  # one read snapshot for the whole preview
         try:
             to_replay = ledger.count_open_attempts(conn)
-            for rows in _batches(conn, command, as_of, invoice_ids, batch_size):
+            batches = _batches(conn, command, as_of, invoice_ids, batch_size, amount=amount_guard)
+            for rows in batches:
                 for row in rows:
                     if row.in_flight:
                         continue  # counted in to_replay: the replay settles it
@@ -78,6 +81,8 @@ def _batches(
     as_of: date,
     invoice_ids: Sequence[int],
     batch_size: int,
+    *,
+    amount: AmountGuard,
 ) -> Iterator[list[InvoiceRow]]:
     """Due invoices a batch at a time (keyset pagination), never all in memory."""
     if invoice_ids:
@@ -87,6 +92,6 @@ def _batches(
         return
     due = claims.Due.BILL if command is Command.BILL else claims.Due.RETRY
     after: float = claims.BEFORE_FIRST
-    while rows := claims.due_batch(conn, due, as_of, after, batch_size):
+    while rows := claims.due_batch(conn, due, as_of, after, batch_size, amount=amount):
         yield rows
         after = rows[-1].id

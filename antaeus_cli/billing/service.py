@@ -145,7 +145,7 @@ def _work(request: PassRequest, context: ClaimContext) -> Source:
     if request.invoice_ids:
         return NamedSource(request.invoice_ids, context)
     due = claims.Due.BILL if request.command is Command.BILL else claims.Due.RETRY
-    return DueSource(due, request.settings.as_of, context)
+    return DueSource(due, request.settings.as_of, context, request.settings.amount_guard)
 
 
 def _finish_quietly(

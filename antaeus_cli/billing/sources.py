@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from antaeus_cli.domain.attempt import Attempt
+from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import (
     FailureCode,
     InvoiceRow,
@@ -75,10 +76,13 @@ def claim_rows(
 class DueSource:
     """Invoices the pass's query selects, in id order, a batch at a time."""
 
-    def __init__(self, due: claims.Due, as_of: date, context: ClaimContext) -> None:
+    def __init__(
+        self, due: claims.Due, as_of: date, context: ClaimContext, amount: AmountGuard
+    ) -> None:
         self._due = due
         self._as_of = as_of
         self._context = context
+        self._amount = amount
         self._after: float = claims.BEFORE_FIRST
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
@@ -98,6 +102,7 @@ class DueSource:
                     run_id=context.run_id,
                     command=context.command,
                     now=now,
+                    amount=self._amount,
                 )
                 if found is None:
                     return None
@@ -119,7 +124,8 @@ class DueSource:
         for invoice_id in ids:
             try:
                 with careful.savepoint(conn):
-                    rows = claims.invoices_by_id(conn, [invoice_id])
+                    guards = claims.Guards(self._due, self._amount)
+                    rows = claims.invoices_by_id(conn, [invoice_id], guards)
                     one = claim_rows(conn, self._context, now, list(rows.values()))
             except Exception as exc:
                 if not careful.is_row_error(exc):

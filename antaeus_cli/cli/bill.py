@@ -5,6 +5,11 @@ from __future__ import annotations
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.domain.guards import (
+    DEFAULT_ANOMALY_FACTOR,
+    DEFAULT_ANOMALY_HISTORY,
+    AmountGuard,
+)
 from antaeus_cli.domain.limits import DEFAULT_BREAKER_RATE, DEFAULT_BREAKER_WINDOW
 
 
@@ -24,6 +29,8 @@ def command(
     max_total: opt.MaxTotal = None,
     breaker_rate: opt.BreakerRate = DEFAULT_BREAKER_RATE,
     breaker_window: opt.BreakerWindow = DEFAULT_BREAKER_WINDOW,
+    anomaly_factor: opt.AnomalyFactor = DEFAULT_ANOMALY_FACTOR,
+    anomaly_history: opt.AnomalyHistory = DEFAULT_ANOMALY_HISTORY,
 ) -> None:
     """Charge every PENDING invoice due on or before the as-of date.
 
@@ -47,5 +54,6 @@ def command(
         max_rate=max_rate,
         batch_size=batch_size,
         limits=opt.run_limits(max_total, breaker_rate, breaker_window),
+        amount_guard=AmountGuard(anomaly_factor, anomaly_history),
     )
     run_command(ctx.obj.db_path, options)

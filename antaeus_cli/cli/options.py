@@ -76,6 +76,27 @@ BreakerWindow = Annotated[
     int,
     typer.Option("--breaker-window", min=1, max=1_000_000, help="See --breaker-rate."),
 ]
+AnomalyFactor = Annotated[
+    int,
+    typer.Option(
+        "--anomaly-factor",
+        min=0,
+        max=1_000_000,
+        metavar="TIMES",
+        help="Hold an invoice of more than TIMES the median of its customer's paid invoices "
+        "(amount_anomaly), before the provider hears of it. 0 turns the guard off.",
+    ),
+]
+AnomalyHistory = Annotated[
+    int,
+    typer.Option(
+        "--anomaly-history",
+        min=1,
+        max=1_000_000,
+        metavar="N",
+        help="Judge a customer by --anomaly-factor only once they have N paid invoices.",
+    ),
+]
 Dunning = Annotated[
     str | None,
     typer.Option(

@@ -26,6 +26,7 @@ from antaeus_cli.cli.boundary import exit_code_for_pass
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.progress import observer_for
 from antaeus_cli.cli.render_pass import render_pass, render_preview
+from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.failpoints import Failpoints
 from antaeus_cli.host import current_process, is_alive
@@ -52,6 +53,7 @@ class PassOptions:
     max_rate: float | None
     batch_size: int
     limits: RunLimits
+    amount_guard: AmountGuard = GUARDS_OFF  # bill's; a retry is not judged again
     invoice_ids: tuple[int, ...] = ()
 
 
@@ -65,6 +67,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
         outage_threshold=options.outage_threshold,
         max_rate=options.max_rate,
         limits=options.limits,
+        amount_guard=options.amount_guard,
         retry=RetryPolicy(
             max_calls=options.network_tries,
             first_wait=options.backoff_ms / 1000,
@@ -78,7 +81,11 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     try:
         if options.dry_run:
             preview = preview_pass(
-                store, options.command, settings.as_of, invoice_ids=options.invoice_ids
+                store,
+                options.command,
+                settings.as_of,
+                invoice_ids=options.invoice_ids,
+                amount_guard=options.amount_guard,
             )
             render_preview(preview, json_output=options.json_output)
             raise typer.Exit(ExitCode.OK)

@@ -6,7 +6,7 @@ import enum
 from datetime import date
 from typing import NamedTuple, TypeGuard
 
-from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
+from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money, format_minor
 
 MAX_REF_LENGTH = 255  # a provider's customer id; Stripe's are far shorter
 
@@ -69,6 +69,8 @@ class FailureCode(enum.StrEnum):
     ALREADY_CHARGED = "already_charged"
     # Guard rail: another invoice bills the same customer for the same month.
     DUPLICATE_PERIOD = "duplicate_period"
+    # Guard rail: far above what the customer usually pays (domain.guards.AmountGuard).
+    AMOUNT_ANOMALY = "amount_anomaly"
 
 
 class DunningState(NamedTuple):
@@ -110,6 +112,9 @@ class InvoiceRow(NamedTuple):
     customer_ref: object = None  # customer.provider_ref, as stored
     charged_before: bool = False  # its latest attempt charged: it was paid already
     duplicate_of: object = None  # another invoice for the same customer and month (bill)
+    # The median of the customer's paid invoices, when this amount is unusual beside it
+    # (domain.guards.AmountGuard, as store.claims.ANOMALY applies it; bill only).
+    usual_amount: object = None
 
     @property
     def next_attempt_no(self) -> int:
@@ -163,6 +168,16 @@ def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:  # noqa: PLR0911 -
             f"invoice {row.duplicate_of} bills customer {row.customer_id} for the same month: "
             "both are held, never charged twice for one period; release the right one with "
             "'retry-failed --invoice'",
+        )
+    usual = row.usual_amount
+    if type(usual) is int:
+        times = f"{amount // usual} times" if usual > 0 else "far above"
+        return Rejection(
+            FailureCode.AMOUNT_ANOMALY,
+            f"{format_minor(amount, currency)} is {times} what customer {customer_id} "
+            "usually pays (the median of their paid invoices is "
+            f"{format_minor(usual, currency)}): held as a likely mistake before "
+            "the provider heard of it; if it is right, release it with 'retry-failed --invoice'",
         )
     return Invoice(row.id, customer_id, Money(amount, currency), ref)
 

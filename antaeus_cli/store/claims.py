@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from antaeus_cli.domain.attempt import Attempt
+from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
 from antaeus_cli.domain.invoice import (
     MAX_REF_LENGTH,
     NEVER_DECLINED,
@@ -40,14 +41,38 @@ _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
 # Guard rail: another invoice that bills the same customer for the same month (by its
 # due date), so that `bill` holds both rather than charge twice for one period. Only
 # invoices that bill the period count: not an UNCOLLECTIBLE one, nor one an operator
-# holds for another reason. One probe of invoice_by_customer(customer_id, due_date).
+# holds for a reason other than a guard rail. One probe of
+# invoice_by_customer(customer_id, due_date).
 DUPLICATE = (
     "(SELECT min(d.id) FROM invoice d INDEXED BY invoice_by_customer "
     "WHERE d.customer_id = i.customer_id "
     "AND d.due_date BETWEEN substr(i.due_date, 1, 7) || '-01' "
     "AND substr(i.due_date, 1, 7) || '-31' AND d.id <> i.id "
     "AND d.status <> 'UNCOLLECTIBLE' "
-    "AND (d.status <> 'NEEDS_OPERATOR' OR d.failure_code = 'duplicate_period'))"
+    "AND (d.status <> 'NEEDS_OPERATOR' OR d.failure_code = 'duplicate_period' "
+    "OR d.failure_code = 'amount_anomaly'))"
+)
+# Guard rail: an amount far above what the customer usually pays, as
+# domain.guards.AmountGuard defines it, in its counting form: more than half of the
+# customer's paid amounts are below amount / factor. The number of paid invoices when
+# the amount is unusual, else NULL. From the covering index invoice_paid_by_customer
+# alone: the paid amounts below amount / factor first, one seek and usually none to
+# step over; only when there are some, all of the customer's paid invoices.
+_PAID = (
+    "FROM invoice p INDEXED BY invoice_paid_by_customer "
+    "WHERE p.customer_id = i.customer_id AND p.currency = i.currency AND p.status = 'PAID'"
+)
+ANOMALY = (
+    "(SELECT CASE WHEN b.below > 0 THEN (SELECT CASE WHEN count(*) >= :history "
+    f"AND 2 * b.below > count(*) THEN count(*) END {_PAID}) END "
+    # p.amount * factor < amount, for whole numbers, without a product that overflows
+    f"FROM (SELECT count(*) AS below {_PAID} AND p.amount <= (i.amount - 1) / :factor) b)"
+)
+# ... and the median it is judged against, for the rows the Python check sees.
+USUAL = (
+    f"CASE WHEN {ANOMALY} IS NOT NULL THEN (SELECT w.amount FROM (SELECT p.amount, "
+    "row_number() OVER (ORDER BY p.amount) AS r, count(*) OVER () AS n "
+    f"{_PAID}) w WHERE w.r = w.n / 2 + 1) END"
 )
 _FROM = f"FROM invoice i {_CUSTOMER}"
 
@@ -80,9 +105,8 @@ class Due(enum.Enum):
     due invoice for every batch.
     """
 
-    BILL = ("invoice_pending", "i.status = 'PENDING' AND i.due_date <= :as_of", DUPLICATE)
-    # A retry charges a period that was checked when it was first billed.
-    RETRY = ("invoice_failed", "i.status = 'FAILED' AND i.next_retry_on <= :as_of", "NULL")
+    BILL = ("invoice_pending", "i.status = 'PENDING' AND i.due_date <= :as_of")
+    RETRY = ("invoice_failed", "i.status = 'FAILED' AND i.next_retry_on <= :as_of")
 
     @property
     def invoices(self) -> str:
@@ -92,10 +116,42 @@ class Due(enum.Enum):
     def condition(self) -> str:
         return str(self.value[1])
 
+
+class Guards(NamedTuple):
+    """The guard rails a selection of invoices is checked against.
+
+    Only `bill` applies them: a retry charges a period that was checked when it was
+    first billed, and invoices an operator names are released from them on purpose.
+    """
+
+    due: Due | None  # None: invoices an operator named
+    amount: AmountGuard = GUARDS_OFF
+
+    @property
+    def _on(self) -> bool:
+        return self.due is Due.BILL
+
     @property
     def duplicate(self) -> str:
         """The id of an invoice for the same customer and month, or NULL."""
-        return str(self.value[2])
+        return DUPLICATE if self._on else "NULL"
+
+    @property
+    def unusual(self) -> str:
+        """Not NULL when the amount is unusual for the customer (see ANOMALY)."""
+        return ANOMALY if self._on and self.amount.on else "NULL"
+
+    @property
+    def columns(self) -> str:
+        """The two guard columns of a row for the Python check: duplicate_of, usual_amount."""
+        return f"{self.duplicate}, {USUAL if self.unusual != 'NULL' else 'NULL'}"
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"factor": self.amount.factor, "history": self.amount.history}
+
+
+NAMED = Guards(None)
 
 
 class ClaimedBatch(NamedTuple):
@@ -115,13 +171,15 @@ def claim_due(
     run_id: int,
     command: str,
     now: datetime,
+    amount: AmountGuard,
 ) -> ClaimedBatch | None:
     """Claim the next `limit` due invoices after `after_id` in one INSERT ... SELECT.
 
     Keyset pagination: each batch is an index range scan, however large the table.
     Returns None when nothing is due past `after_id`.
     """
-    params: dict[str, object] = {"as_of": as_of.isoformat(), "after": after_id, "limit": limit}
+    guards = Guards(due, amount)
+    params = {"as_of": as_of.isoformat(), "after": after_id, "limit": limit, **guards.params}
     upto, due_count = conn.execute(
         f"SELECT max(id), count(*) FROM (SELECT i.id FROM {due.invoices} WHERE {due.condition} "
         "AND i.id > :after ORDER BY i.id LIMIT :limit)",
@@ -137,7 +195,8 @@ def claim_due(
     # rows the Python check accepts are claimed after these, whatever their invoice).
     claimed = conn.execute(
         "WITH i AS MATERIALIZED (SELECT i.id, i.customer_id, i.amount, i.currency, i.status, "
-        f"{_LATEST} AS latest, {due.duplicate} AS duplicate FROM {due.invoices} "
+        f"{_LATEST} AS latest, {guards.duplicate} AS duplicate, {guards.unusual} AS unusual "
+        f"FROM {due.invoices} "
         f"WHERE {in_range}) "
         "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, attempt_no, "
         "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
@@ -146,7 +205,8 @@ def claim_due(
         ":ns || '-inv-' || i.id || '-' || ((i.latest >> 2) + 1), "
         ":run, :command, i.amount, i.currency, i.status, :stamp "
         "FROM i LEFT JOIN customer c ON c.id = i.customer_id "
-        f"WHERE i.latest & 3 = 0 AND i.duplicate IS NULL AND {CHARGEABLE_SQL} "
+        "WHERE i.latest & 3 = 0 AND i.duplicate IS NULL AND i.unusual IS NULL "
+        f"AND {CHARGEABLE_SQL} "
         "RETURNING id, invoice_id, customer_id, attempt_no, idempotency_key, amount, currency, "
         "from_status, customer_ref",
         {**params, "ns": namespace, "run": run_id, "command": command, "stamp": now.isoformat()},
@@ -155,7 +215,7 @@ def claim_due(
     if len(claimed) < due_count:  # what the prefilter left, for the Python check to judge
         params["claimed"] = json.dumps([row[1] for row in claimed])
         others = conn.execute(
-            f"SELECT {_ROW_COLUMNS}, {due.duplicate} FROM {due.invoices} {_CUSTOMER} "
+            f"SELECT {_ROW_COLUMNS}, {guards.columns} FROM {due.invoices} {_CUSTOMER} "
             f"WHERE {in_range} AND i.id NOT IN (SELECT value FROM json_each(:claimed)) "
             "ORDER BY i.id",
             params,
@@ -203,13 +263,20 @@ def _dunning(conn: sqlite3.Connection, invoice_ids: list[int]) -> dict[int, Dunn
 
 
 def due_batch(
-    conn: sqlite3.Connection, due: Due, as_of: date, after_id: float, limit: int
+    conn: sqlite3.Connection,
+    due: Due,
+    as_of: date,
+    after_id: float,
+    limit: int,
+    *,
+    amount: AmountGuard,
 ) -> list[InvoiceRow]:
     """The next due invoices after `after_id`, in id order, as rows to check (read-only)."""
+    guards = Guards(due, amount)
     rows = conn.execute(
-        f"SELECT {_ROW_COLUMNS}, {due.duplicate} FROM {due.invoices} {_CUSTOMER} "
+        f"SELECT {_ROW_COLUMNS}, {guards.columns} FROM {due.invoices} {_CUSTOMER} "
         f"WHERE {due.condition} AND i.id > :after ORDER BY i.id LIMIT :limit",
-        {"as_of": as_of.isoformat(), "after": after_id, "limit": limit},
+        {"as_of": as_of.isoformat(), "after": after_id, "limit": limit, **guards.params},
     ).fetchall()
     return [_invoice_row(row) for row in rows]
 
@@ -223,9 +290,16 @@ def count_due(conn: sqlite3.Connection, due: Due, as_of: date) -> int:
     return int(row[0])
 
 
-def invoices_by_id(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, InvoiceRow]:
-    placeholders = ", ".join("?" for _ in ids)
-    rows = conn.execute(f"SELECT {_ROW_COLUMNS} {_FROM} WHERE i.id IN ({placeholders})", ids)
+def invoices_by_id(
+    conn: sqlite3.Connection, ids: Sequence[int], guards: Guards = NAMED
+) -> dict[int, InvoiceRow]:
+    """Invoices by id, checked against `guards`: by default none, as an operator who
+    names an invoice releases it from them."""
+    rows = conn.execute(
+        f"SELECT {_ROW_COLUMNS}, {guards.columns} {_FROM} "
+        "WHERE i.id IN (SELECT value FROM json_each(:ids))",
+        {"ids": json.dumps(list(ids)), **guards.params},
+    )
     return {int(row[0]): _invoice_row(row) for row in rows}
 
 
@@ -249,7 +323,8 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         bool(latest & 1),
         row[9],
         bool(latest & 2),
-        row[10] if len(row) > 10 else None,
+        row[10],
+        row[11],
     )
 
 

@@ -309,3 +309,22 @@ def test_repeated_forced_seeds_keep_every_replaced_file(runner: CliRunner, tmp_p
         assert code == ExitCode.OK, err
     kept = sorted(p.name for p in tmp_path.glob("antaeus.db.replaced-*") if "-wal" not in p.name)
     assert len(kept) == 2
+
+
+def test_the_guard_rails_are_shown_by_a_dry_run_and_set_by_options(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    db = tmp_path / "antaeus.db"
+    code, _, err = run(runner, db, "seed", "--from", str(ROOT / "fixtures" / "guard-rails.json"))
+    assert code == ExitCode.OK, err
+    code, out, err = run(runner, db, "bill", "--as-of", "2026-12-01", "--dry-run", "--json")
+    assert code == ExitCode.OK, err
+    held = {item["invoice_id"]: item["code"] for item in json.loads(out)["needs_operator"]}
+    assert held == {1: "amount_anomaly", 5: "duplicate_period", 6: "duplicate_period"}
+    code, out, err = run(
+        runner, db, "bill", "--as-of", "2026-12-01", "--json", "--anomaly-factor", "0"
+    )
+    assert code == ExitCode.NEEDS_OPERATOR, err
+    payload = json.loads(out)
+    assert payload["counts"]["paid"] == 2  # invoice 1 too: the guard was off
+    assert payload["counts"]["needs_operator"] == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.domain.invoice import (
     NEVER_DECLINED,
     Invoice,
@@ -122,6 +123,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
                 run_id=run.run_id,
                 command="bill",
                 now=datetime.now(UTC),
+                amount=GUARDS_OFF,
             )
             assert first is not None
             assert [a.invoice.id for a in first.attempts] == [1]
@@ -138,6 +140,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
                 run_id=run.run_id,
                 command="bill",
                 now=datetime.now(UTC),
+                amount=GUARDS_OFF,
             )
             assert second is not None
             assert [a.invoice.id for a in second.attempts] == [5, 7]
@@ -153,6 +156,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
                     run_id=run.run_id,
                     command="bill",
                     now=datetime.now(UTC),
+                    amount=GUARDS_OFF,
                 )
                 is None
             )

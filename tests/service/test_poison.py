@@ -5,7 +5,7 @@ ledger, and the rest of the pass goes on."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,22 +20,6 @@ from tests.fakes import DECLINED, LOST_REQUEST, LOST_RESPONSE, Crash, FakeProvid
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
 MAX = 2**63 - 1
-
-
-@pytest.fixture
-def edit(db_path: Path) -> Iterator[Callable[..., None]]:
-    """Write the database by hand, the way an operator with sqlite3 would: foreign keys
-    off (sqlite3's default), our triggers as they are."""
-    conns: list[sqlite3.Connection] = []
-
-    def run(statement: str, *params: Any) -> None:
-        if not conns:
-            conns.append(sqlite3.connect(db_path, isolation_level=None))
-        conns[0].execute(statement, params)
-
-    yield run
-    for conn in conns:
-        conn.close()
 
 
 def crashed_after_charging(make: Callable[..., Path], bill: Bill, *invoices: Any) -> FakeProvider:

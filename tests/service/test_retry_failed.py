@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from antaeus_cli.billing.results import Command, PassResult
+from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.errors import NotRetryable
 from tests.fakes import DECLINED, NOT_FOUND, Crash, FakeProvider
 
@@ -145,11 +146,15 @@ def test_no_second_key_is_issued_while_one_is_open(
         )
         context = ClaimContext(run.run_id, "bill", "ns")
         with store.transaction() as conn:
-            rows = claims.due_batch(conn, claims.Due.BILL, date(2026, 12, 1), 0, 1)
+            rows = claims.due_batch(
+                conn, claims.Due.BILL, date(2026, 12, 1), 0, 1, amount=GUARDS_OFF
+            )
             first = claim_rows(conn, context, datetime.now(UTC), rows)
         assert [a.invoice.id for a in first.attempts] == [1]
         with store.transaction() as conn:  # invoice 1 is still PENDING, its attempt open
-            rows = claims.due_batch(conn, claims.Due.BILL, date(2026, 12, 1), 0, 10)
+            rows = claims.due_batch(
+                conn, claims.Due.BILL, date(2026, 12, 1), 0, 10, amount=GUARDS_OFF
+            )
             assert [r.id for r in rows if r.in_flight] == [1]
             again = claim_rows(conn, context, datetime.now(UTC), rows)
         assert [a.invoice.id for a in again.attempts] == [2]

@@ -114,7 +114,7 @@ def test_a_seed_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_the_shipped_fixtures_load() -> None:
     paths = sorted((ROOT / "fixtures").glob("*.json"))
-    assert [p.name for p in paths] == ["every-outcome.json", "hostile.json"]
+    assert [p.name for p in paths] == ["every-outcome.json", "guard-rails.json", "hostile.json"]
     for path in paths:
         assert list(load_fixture(path).invoices()), path
 
