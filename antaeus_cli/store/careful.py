@@ -41,7 +41,14 @@ class Held(NamedTuple):
 
 
 def is_row_error(exc: BaseException) -> bool:
-    """An error that this row's values caused: it holds the row, not the pass."""
+    """An error that this row's values caused: it holds the row, not the pass.
+
+    SQLite's own errors say by their code. Those the sqlite3 module raises itself have
+    none: a text that is not UTF-8 is the row's; a misuse (a closed connection, a
+    statement and its parameters that do not match) is the program's.
+    """
+    if isinstance(exc, sqlite3.ProgrammingError):
+        return False
     if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.InterfaceError):
         code = getattr(exc, "sqlite_errorcode", None)
         return code is None or (code & 0xFF) in _ROW_ERRORS

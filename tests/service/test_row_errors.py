@@ -1,0 +1,87 @@
+"""Which failures are a row's fault (held, the pass goes on) and which are the
+database's or the program's (the pass stops): `store.careful.is_row_error`, against
+errors a real SQLite raises."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from antaeus_cli.errors import LockLost
+from antaeus_cli.store.careful import is_row_error
+
+
+def raised(run: Callable[[], object]) -> BaseException:
+    try:
+        run()
+    except BaseException as exc:  # noqa: BLE001 - the exception is the value under test
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+@pytest.fixture
+def conn() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL CHECK (n >= 0))")
+    return conn
+
+
+def test_errors_a_rows_values_cause_are_the_rows(conn: sqlite3.Connection) -> None:
+    row_errors = {
+        "CHECK": lambda: conn.execute("INSERT INTO t (n) VALUES (-1)"),
+        "NOT NULL": lambda: conn.execute("INSERT INTO t (n) VALUES (NULL)"),
+        "UNIQUE": lambda: conn.execute("INSERT INTO t VALUES (1, 1), (1, 2)"),
+        "datatype mismatch": lambda: conn.execute("INSERT INTO t VALUES ('x', 1)"),
+        "integer overflow": lambda: conn.execute("SELECT abs(-9223372036854775808)").fetchone(),
+        "a Python int past 64 bits": lambda: conn.execute("SELECT ?", (2**63,)),
+        "a text that is not UTF-8": lambda: conn.execute("SELECT CAST(x'ff' AS TEXT)").fetchone(),
+        "a string too big": lambda: conn.execute("SELECT zeroblob(1000000001)").fetchone(),
+        "ValueError": lambda: int("x"),
+        "TypeError": lambda: len(5),  # type: ignore[arg-type]
+    }
+    for name, run in row_errors.items():
+        exc = raised(run)
+        assert is_row_error(exc), (name, exc)
+
+
+def test_the_database_and_the_program_stop_the_pass(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (n)")
+    holder.execute("BEGIN IMMEDIATE")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    busy = raised(lambda: other.execute("INSERT INTO t VALUES (1)"))
+    holder.execute("ROLLBACK")
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    read_only = raised(lambda: reader.execute("INSERT INTO t VALUES (1)"))
+    closed = sqlite3.connect(":memory:")
+    closed.close()
+    gone = raised(lambda: closed.execute("SELECT 1"))
+    unbindable = raised(lambda: holder.execute("SELECT ?", (object(),)))
+    mismatched = raised(lambda: holder.execute("SELECT ?, ?", (1,)))
+    for conn in (holder, other, reader):
+        conn.close()
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    corrupt = sqlite3.DatabaseError("database disk image is malformed")
+    corrupt.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
+    io_error = sqlite3.OperationalError("disk I/O error")
+    io_error.sqlite_errorcode = sqlite3.SQLITE_IOERR_WRITE  # type: ignore[attr-defined]
+    not_the_rows = {
+        "busy": busy,
+        "read-only": read_only,
+        "full": full,
+        "corrupt": corrupt,
+        "I/O": io_error,
+        "closed": gone,
+        "a value the program should never bind": unbindable,
+        "a statement and its parameters that do not match": mismatched,
+        "lock lost": LockLost("another pass took the lock"),
+        "a bug": RuntimeError("bug"),
+        "interrupted": KeyboardInterrupt(),
+    }
+    for name, exc in not_the_rows.items():
+        assert not is_row_error(exc), (name, exc)
