@@ -171,8 +171,9 @@ class _KeyCall:
             )
 
     def _open(self, why: str) -> CallResult:
-        if not self.sent_any and not self._attempt.replay:
-            # Nothing under this key ever left: it is safe to hand the invoice back.
+        if not self.sent_any:
+            # Nothing under this key ever left: it is safe to hand the invoice back. (A
+            # replay starts as maybe sent, so it never ends here.)
             return CallResult(AttemptOutcome.NOT_PROCESSED, why, self.calls)
         return CallResult(AttemptOutcome.UNKNOWN, why, self.calls, self._attempt.reference)
 

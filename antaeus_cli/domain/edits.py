@@ -54,10 +54,10 @@ class Verdict(enum.Enum):
 
 class Ruling(NamedTuple):
     verdict: Verdict
-    reason: str | None = None
+    reason: str = ""  # why, for HOLD and ORPHAN
 
     def rejection(self) -> Rejection:
-        return Rejection(FailureCode.EDITED_IN_FLIGHT, self.reason or "edited in flight")
+        return Rejection(FailureCode.EDITED_IN_FLIGHT, self.reason)
 
 
 def rule(

@@ -60,6 +60,9 @@ class AnswerKind(enum.StrEnum):
     REFUSED = "refused"  # a definitive error that is none of the above
 
 
+MAX_PROVIDER_TEXT = 1000  # characters of one text field of an answer that the ledger keeps
+
+
 class Answer(NamedTuple):
     kind: AnswerKind
     reference: str | None = None  # the provider's id for the charge (Stripe: pi_...)
@@ -172,6 +175,12 @@ def result_of(answer: Answer, calls: int) -> CallResult:
     """The attempt outcome an answer means."""
     if answer is CHARGED and calls == 1:
         return CHARGED_ONCE
+    answer = answer._replace(
+        reference=_storable(answer.reference),
+        code=_storable(answer.code),
+        advice_code=_storable(answer.advice_code),
+        message=_storable(answer.message),
+    )
     kind = answer.kind
     if kind is AnswerKind.DECLINED or kind is AnswerKind.REQUIRES_ACTION:
         klass = (
@@ -192,6 +201,17 @@ def result_of(answer: Answer, calls: int) -> CallResult:
     if answer.code and answer.code not in (detail or ""):
         detail = f"{answer.code}: {detail}" if detail else answer.code
     return CallResult(_OUTCOME_OF_KIND[kind], detail, calls, answer.reference)
+
+
+def _storable(text: str | None) -> str | None:
+    """A provider's text as the ledger can hold it: no lone surrogates (which no UTF-8
+    column takes; a JSON body may carry them), and at most MAX_PROVIDER_TEXT characters.
+    The ledger records every answer, so what the provider says must never break that."""
+    if text is None or (len(text) <= MAX_PROVIDER_TEXT and text.isascii()):
+        return text
+    if len(text) > MAX_PROVIDER_TEXT:
+        text = f"{text[:MAX_PROVIDER_TEXT]}... ({len(text)} chars)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _detail(answer: Answer, klass: DeclineClass) -> str:

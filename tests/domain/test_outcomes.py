@@ -11,6 +11,7 @@ from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, FailureCode, InvoiceStatus
 from antaeus_cli.domain.outcomes import (
     DECLINE_CLASSES,
+    MAX_PROVIDER_TEXT,
     Answer,
     AnswerKind,
     DeclineClass,
@@ -285,3 +286,15 @@ def test_each_kind_of_answer_has_its_outcome(
     assert result.decline_class == klass
     assert result.reference == answer.reference
     assert result.calls == 2
+
+
+def test_a_providers_text_is_made_storable_and_kept_short() -> None:
+    odd = Answer(AnswerKind.DECLINED, code="card_declined", message="bad \ud800 text")
+    result = result_of(odd, 1)
+    assert result.detail == "soft decline (card_declined): bad \\ud800 text"
+    result.detail.encode("utf-8")  # what the ledger's UTF-8 column takes
+    huge = result_of(Answer(AnswerKind.REFUSED, message="x" * 5000, reference="pi_\udfff"), 2)
+    assert huge.detail == f"{'x' * MAX_PROVIDER_TEXT}... (5000 chars)"
+    assert huge.reference == "pi_\\udfff"
+    plain = Answer(AnswerKind.CHARGED, reference="pi_" + "a" * (MAX_PROVIDER_TEXT - 3))
+    assert result_of(plain, 1).reference == plain.reference

@@ -7,11 +7,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from antaeus_cli.billing.results import PassResult
 from antaeus_cli.errors import LockLost
-from antaeus_cli.store.careful import is_row_error
+from antaeus_cli.store.careful import MAX_REASON, _reason, is_row_error
+from tests.fakes import FakeProvider
+
+Sql = Callable[..., list[tuple[Any, ...]]]
+Edit = Callable[..., None]
 
 
 def raised(run: Callable[[], object]) -> BaseException:
@@ -85,3 +91,35 @@ def test_the_database_and_the_program_stop_the_pass(tmp_path: Path) -> None:
     }
     for name, exc in not_the_rows.items():
         assert not is_row_error(exc), (name, exc)
+
+
+def test_an_answer_the_database_refuses_to_record_holds_its_invoice_alone(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
+) -> None:
+    """An operator's own trigger refuses every update of one attempt: its answer cannot
+    be recorded, so its invoice waits with the reason, the attempt stays open to be
+    looked up again, and the rest is billed."""
+    make((1, 100, "EUR"), (2, 100, "EUR"), (3, 100, "EUR"))
+    edit(
+        "CREATE TRIGGER audit_first BEFORE UPDATE ON payment_attempt WHEN OLD.invoice_id = 2 "
+        "BEGIN SELECT RAISE(ABORT, 'audit: not yet'); END"
+    )
+    result = bill(FakeProvider(), sweeps=0)
+    [held] = result.counts.operator_items
+    assert held.invoice_id == 2
+    assert held.detail.startswith(
+        "the provider answered charged, but its attempt row could not record it "
+        "(IntegrityError: audit: not yet); it stays open"
+    )
+    assert sql("SELECT invoice_id FROM payment_attempt WHERE finished_at IS NULL") == [(2,)]
+    assert sql("SELECT id, status FROM invoice") == [
+        (1, "PAID"),
+        (2, "NEEDS_OPERATOR"),
+        (3, "PAID"),
+    ]
+
+
+def test_a_reason_is_capped() -> None:
+    assert _reason(ValueError("x" * (MAX_REASON - 12))) == "ValueError: " + "x" * (MAX_REASON - 12)
+    long = _reason(ValueError("y" * MAX_REASON))
+    assert long == ("ValueError: " + "y" * MAX_REASON)[:MAX_REASON] + "..."

@@ -200,11 +200,12 @@ class Billing(RuleBasedStateMachine):
         assert self._rows("PRAGMA foreign_key_check") == []
 
 
-# `make chaos` sets HYPOTHESIS_PROFILE=chaos for a much longer search.
-_LONG = os.environ.get("HYPOTHESIS_PROFILE") == "chaos"
+# `make chaos` sets HYPOTHESIS_PROFILE=chaos for a much longer search; `make mutants`
+# sets it to mutants for a short one, run once per mutant.
+_PROFILE = os.environ.get("HYPOTHESIS_PROFILE")
 Billing.TestCase.settings = settings(
-    max_examples=400 if _LONG else 50,
-    stateful_step_count=40 if _LONG else 20,
+    max_examples={"chaos": 400, "mutants": 15}.get(_PROFILE or "", 50),
+    stateful_step_count=40 if _PROFILE == "chaos" else 20,
     deadline=None,
     print_blob=True,
 )
