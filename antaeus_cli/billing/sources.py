@@ -130,7 +130,8 @@ class DueSource:
             except Exception as exc:
                 if not careful.is_row_error(exc):
                     raise
-                held = Held(invoice_id, 0, Rejection(FailureCode.MALFORMED, _unclaimable(exc)))
+                why = Rejection(FailureCode.MALFORMED, _unclaimable(exc))
+                held = Held(invoice_id, careful.NO_ATTEMPT, why)
                 careful.hold(conn, now.isoformat(), held)
                 batch.held.append(held)
                 continue
@@ -148,7 +149,7 @@ class NamedSource:
     def __init__(self, invoice_ids: Sequence[int], context: ClaimContext) -> None:
         self._remaining = list(invoice_ids)
         self._context = context
-        self._count = len(self._remaining)
+        self._count = len(self._remaining)  # pragma: no mutate - for the progress bar only
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
         if not self._remaining:
@@ -222,6 +223,6 @@ def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int]) -> Non
 
 def _unclaimable(exc: BaseException) -> str:
     return (
-        f"this invoice or its ledger holds a value the claim cannot take "
-        f"({type(exc).__name__}: {str(exc)[:200]}); nothing was sent"
+        "this invoice or its ledger holds a value the claim cannot take "
+        f"({careful.reason_of(exc)}); nothing was sent"
     )

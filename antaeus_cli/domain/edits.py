@@ -80,7 +80,7 @@ def rule(
         return Ruling(Verdict.KEEP)
     figures_edited = bool(changes)
     if status_edited:
-        changes.append(f"its status {expected} became {_shown(found.status)}")
+        changes.append(f"its status {expected} became {shown(found.status)}")
     edited = "; ".join(changes)
     if result.outcome is AttemptOutcome.CHARGED:
         return Ruling(
@@ -99,17 +99,23 @@ def rule(
 
 def unrecordable(result: CallResult, state: DunningState, reason: str) -> Transition | None:
     """The transition of an answer whose invoice cannot take its usual one (a value at
-    a limit the rules cannot hold): an operator, unless the answer is still open."""
+    a limit the rules cannot hold): an operator, its dunning state kept, unless the
+    answer is still open."""
+    failure = unrecorded(result, reason)
+    return (
+        None if failure is None else Transition(InvoiceStatus.NEEDS_OPERATOR, failure, None, state)
+    )
+
+
+def unrecorded(result: CallResult, reason: str) -> Rejection | None:
+    """Why an operator must see an answer its invoice could not take; None while the
+    answer is still open, as a look-up settles it later."""
     if result.outcome.is_open:
         return None
-    return Transition(
-        InvoiceStatus.NEEDS_OPERATOR,
-        failure=Rejection(
-            FailureCode.MALFORMED,
-            f"the provider's answer ({result.outcome}) could not be recorded on this "
-            f"invoice: {reason}; the ledger has it",
-        ),
-        dunning=state,
+    return Rejection(
+        FailureCode.MALFORMED,
+        f"the provider's answer ({result.outcome}) could not be recorded on this "
+        f"invoice: {reason}; the ledger has it",
     )
 
 
@@ -129,16 +135,17 @@ def _changes(attempt: Attempt, found: Found) -> list[str]:
     if found.amount != money.minor or found.currency != money.currency.value:
         changes.append(f"its amount {money} became {_money(found.amount, found.currency)}")
     if found.customer_id != invoice.customer_id:
-        changes.append(f"its customer {invoice.customer_id} became {_shown(found.customer_id)}")
+        changes.append(f"its customer {invoice.customer_id} became {shown(found.customer_id)}")
     return changes
 
 
 def _money(amount: object, currency: object) -> str:
     if type(amount) is int and isinstance(currency, str):
         return format_minor(amount, currency[:MAX_SHOWN])
-    return f"{_shown(amount)} {_shown(currency)}"
+    return f"{shown(amount)} {shown(currency)}"
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
+    """An odd value as a reason shows it: text as it is, anything else as its repr, capped."""
     text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text)} chars)"

@@ -23,13 +23,16 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from antaeus_cli.domain.attempt import RESTORE, CallResult, Settled, Transition
-from antaeus_cli.domain.edits import Found, Ruling, Verdict, rule, unrecordable
+from antaeus_cli.domain.edits import Found, Ruling, Verdict, rule, unrecorded
 from antaeus_cli.domain.invoice import AttemptOutcome, FailureCode, InvoiceStatus, Rejection
 
 # SQLite's primary result codes that a row's values cause, as opposed to the state of
 # the database (busy, locked, read-only, I/O, full, corrupt), which no row causes.
 _ROW_ERRORS = frozenset({1, 18, 19, 20, 25})  # ERROR, TOOBIG, CONSTRAINT, MISMATCH, RANGE
 MAX_REASON = 300
+
+
+NO_ATTEMPT = 0  # Held.attempt_id when no attempt row was written (row ids start at 1)
 
 
 class Held(NamedTuple):
@@ -147,10 +150,10 @@ def _judged(conn: sqlite3.Connection, stamp: str, settled: Settled, ruling: Ruli
     except Exception as exc:
         if not is_row_error(exc):
             raise
-        instead = unrecordable(result, attempt.dunning, _reason(exc))
-        if instead is None or instead.failure is None:
+        failure = unrecorded(result, reason_of(exc))
+        if failure is None:
             return None  # open: the invoice waits as it is for the look-up
-        return _held(conn, stamp, invoice_id, attempt.id, instead.failure)
+        return _held(conn, stamp, invoice_id, attempt.id, failure)
     return None
 
 
@@ -185,7 +188,7 @@ def _write_attempt(
     except Exception as exc:
         if not is_row_error(exc):
             raise
-        error = _joined(error, f"its counters could not be updated ({_reason(exc)})")
+        error = _joined(error, f"its counters could not be updated ({reason_of(exc)})")
     with savepoint(conn):
         return bool(
             conn.execute(
@@ -237,7 +240,7 @@ def _held(
         if not is_row_error(exc):
             raise
         with contextlib.suppress(sqlite3.Error), savepoint(conn):
-            note = f"{rejection.detail}; the invoice could not be held: {_reason(exc)}"
+            note = f"{rejection.detail}; the invoice could not be held: {reason_of(exc)}"
             conn.execute(_NOTE, (note, attempt_id))
     return Held(invoice_id, attempt_id, rejection)
 
@@ -246,7 +249,7 @@ def _unwritable(result: CallResult, exc: BaseException) -> Rejection:
     return Rejection(
         FailureCode.MALFORMED,
         f"the provider answered {result.outcome}, but its attempt row could not record it "
-        f"({_reason(exc)}); it stays open and is looked up again next pass",
+        f"({reason_of(exc)}); it stays open and is looked up again next pass",
     )
 
 
@@ -264,6 +267,7 @@ def _joined(first: str | None, second: str | None) -> str | None:
     return first or second
 
 
-def _reason(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
+    """An exception as a reason for an operator: its type and text, capped."""
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= MAX_REASON else f"{text[:MAX_REASON]}..."

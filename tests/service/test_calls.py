@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from antaeus_cli.billing.calls import RetryPolicy, call_provider
+from antaeus_cli.billing.calls import RetryPolicy, _waiter, call_provider
 from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, InvoiceStatus
 from antaeus_cli.domain.money import Currency, Money
@@ -169,6 +169,24 @@ def test_a_replay_not_found_past_the_window_lapses_unsent(sleeps: Sleeps, age: t
     assert result.outcome is AttemptOutcome.LAPSED
     assert provider.calls == []
     assert "new key" in (result.detail or "")
+    hours = f"{age.total_seconds() / 3600:.1f}"
+    assert f"the key is {hours} h old, past the 23.0 h it may safely be re-sent" in (
+        result.detail or ""
+    )
+
+
+def test_a_wait_between_tries_ends_on_time_or_at_a_stop() -> None:
+    stop = threading.Event()
+    wait = _waiter(stop)
+    waiting = threading.Thread(target=wait, args=(0.01,))
+    waiting.start()
+    waiting.join(timeout=5)
+    assert not waiting.is_alive()
+    stop.set()
+    waiting = threading.Thread(target=wait, args=(3600,))
+    waiting.start()
+    waiting.join(timeout=5)
+    assert not waiting.is_alive()
 
 
 def test_a_replay_the_provider_cannot_look_up_stays_open_unsent(sleeps: Sleeps) -> None:

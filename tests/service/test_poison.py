@@ -257,7 +257,12 @@ def test_an_attempt_settled_by_hand_during_its_call_is_never_overwritten(
 
     result = bill(FakeProvider(after_call=meanwhile))
     assert result.status is RunStatus.COMPLETED
-    assert [i.invoice_id for i in result.counts.operator_items] == [1]
+    [held] = result.counts.operator_items
+    assert (held.invoice_id, held.code) == (1, "edited_in_flight")
+    assert held.detail == (
+        "attempt 1 was closed by hand while its charge was in flight; its row was left as "
+        "it is: compare it with the provider's records"
+    )
     assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 1") == [("declined",)]
     assert dict(sql("SELECT id, status FROM invoice")) == {1: "NEEDS_OPERATOR", 2: "PAID"}
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from antaeus_cli.billing.engine import StopRequest
 from antaeus_cli.billing.results import PassResult, RunStatus
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.limits import RunLimits
@@ -91,3 +92,81 @@ def test_an_unexpected_error_is_not_masked_by_a_commit_that_fails_after_it(
 
     with pytest.raises(RuntimeError, match="a bug in the provider adapter"):
         bill(FakeProvider(after_call=broken))
+
+
+class WatchedEvent(threading.Event):
+    """A stop event that says when a call has begun to wait on it for a rate slot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.someone_waits = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None and timeout > 1:
+            self.someone_waits.set()
+        return super().wait(timeout)
+
+
+def test_a_call_stopped_while_it_waits_for_a_rate_slot_is_handed_back(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 6)])
+    stop = StopRequest()
+    stop.event = watched = WatchedEvent()
+
+    def second_call(invoice_id: int) -> None:
+        if invoice_id == 2:  # by now invoice 3 waits for a slot: the burst of 2 is spent
+            assert watched.someone_waits.wait(timeout=10)
+            stop.request("SIGTERM")
+
+    provider = FakeProvider(io_bound=True, after_call=second_call)
+    result = bill(provider, stop=stop, concurrency=2, max_rate=0.01)  # then 100 s a slot
+    assert result.status is RunStatus.INTERRUPTED
+    assert sorted(invoice for invoice, _ in provider.calls) == [1, 2]
+    assert sql("SELECT outcome, count(*) FROM payment_attempt GROUP BY outcome") == [
+        ("abandoned", 3),
+        ("charged", 2),
+    ]
+    assert result.counts.released == 3
+
+
+def test_a_batch_with_nothing_to_send_does_not_end_the_phase(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make((1, 0, "EUR"), (2, 100, "XYZ"), (3, 100, "EUR"), (4, 100, "EUR"))
+    provider = FakeProvider(io_bound=True)
+    result = bill(provider, batch_size=2, concurrency=2)
+    assert sorted(invoice for invoice, _ in provider.calls) == [3, 4]
+    assert result.counts.paid == 2
+
+
+def test_answers_are_committed_as_the_pass_goes(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """By batch and by time: a crash late in a pass leaves only the latest answers open."""
+    make(*[(i, 100, "EUR") for i in range(1, 201)])
+    seen: dict[int, int] = {}
+
+    def look(invoice_id: int) -> None:
+        if invoice_id in (150, 199):
+            (paid,) = sql("SELECT count(*) FROM invoice WHERE status = 'PAID'")[0]
+            seen[invoice_id] = paid
+
+    bill(FakeProvider(after_call=look), flush_seconds=0)  # inline: every 64 invoices
+    assert seen == {150: 128, 199: 192}
+
+
+@pytest.mark.parametrize(("batch_size", "flush_seconds"), [(5, 10**9), (500, 0)])
+def test_pooled_answers_are_committed_by_batch_and_by_time(
+    make: Callable[..., Path], bill: Bill, sql: Sql, batch_size: int, flush_seconds: float
+) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 31)])
+    seen: list[int] = []
+
+    def look(invoice_id: int) -> None:
+        if invoice_id == 25:
+            seen.append(sql("SELECT count(*) FROM invoice WHERE status = 'PAID'")[0][0])
+
+    provider = FakeProvider(io_bound=True, after_call=look)
+    bill(provider, concurrency=1, batch_size=batch_size, flush_seconds=flush_seconds)
+    assert seen[0] >= 20

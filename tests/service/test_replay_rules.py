@@ -4,7 +4,7 @@ closed as if nothing happened, and a retry is claimed with its dunning state."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,16 @@ from antaeus_cli.domain.invoice import DunningState
 from antaeus_cli.store import claims, runs
 from antaeus_cli.store.database import Store
 from tests.conftest import ME
-from tests.fakes import CHARGED, DECLINED, RATE_LIMITED, Crash, FakeProvider, dead
+from tests.fakes import (
+    CHARGED,
+    DECLINED,
+    LOST_REQUEST,
+    RATE_LIMITED,
+    Crash,
+    FakeProvider,
+    FixedClock,
+    dead,
+)
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -31,8 +40,15 @@ def test_a_replay_rate_limited_on_every_try_stays_open_and_is_never_charged_twic
         bill(provider, batch_size=1)  # invoice 1 was charged; the pass died before it knew
     provider.default, provider.can_lookup = RATE_LIMITED, False
     bill(provider, sweeps=0)
-    # Nothing answered the replay, but its key may have moved money: it stays open.
-    assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 1") == [("unknown",)]
+    # Nothing answered the replay, but its key may have moved money: it stays open, with
+    # why, and no pass has settled it.
+    assert sql(
+        "SELECT outcome, settled_by_run_id, finished_at FROM payment_attempt WHERE invoice_id = 1"
+    ) == [("unknown", None, None)]
+    [(why,)] = sql("SELECT error FROM payment_attempt WHERE invoice_id = 1")
+    assert why == (
+        "cannot look the charge up, so it is not re-sent: this provider cannot list charges by key"
+    )
     # A fresh charge that was rate limited on every try is closed: nothing happened.
     assert sql(
         "SELECT outcome, finished_at IS NOT NULL FROM payment_attempt "
@@ -41,6 +57,9 @@ def test_a_replay_rate_limited_on_every_try_stays_open_and_is_never_charged_twic
     provider.default, provider.can_lookup = CHARGED, True
     bill(provider)
     assert len(provider.charges_for(1)) == 1
+    assert sql("SELECT outcome, error FROM payment_attempt WHERE invoice_id = 1") == [
+        ("charged", None)
+    ]
     assert sql("SELECT id, status FROM invoice") == [(1, "PAID"), (2, "PAID")]
 
 
@@ -83,3 +102,43 @@ def test_a_retry_is_claimed_with_its_dunning_state(
         store.close()
     result = bill(FakeProvider(), command=Command.RETRY_FAILED, as_of=date(2026, 12, 2))
     assert result.counts.paid == 1
+
+
+def test_open_attempts_are_replayed_page_by_page(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 8)])
+    provider = FakeProvider(crash_after_booking={7})
+    with pytest.raises(Crash):
+        bill(provider, batch_size=10)  # all seven claimed; only 7 answered, unrecorded
+    assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(7,)]
+    result = bill(provider, batch_size=2, sweeps=0)
+    assert result.counts.reconciled == 7
+    assert result.unresolved == 0
+    assert sql("SELECT count(*) FROM invoice WHERE status = 'PAID'") == [(7,)]
+
+
+def test_a_key_is_not_re_sent_within_a_tenth_of_a_short_retention_of_its_end(
+    make: Callable[..., Path], bill: Bill, sql: Sql, clock: FixedClock
+) -> None:
+    """Five hours of retention: the last half hour is a safety margin (a tenth, at most
+    one hour), so a key not found at 4.2 h is re-sent, and one at 4.52 h is not."""
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    crashed = FakeProvider(crash_after_booking={2}, key_retention=timedelta(hours=5))
+    with pytest.raises(Crash):
+        bill(crashed, batch_size=10)
+    crashed.booked.clear()  # the provider has no charge under either key, say
+    started = clock.now
+    clock.now = started + timedelta(hours=4.2)
+    first = FakeProvider(key_retention=timedelta(hours=5), script={2: [LOST_REQUEST]})
+    bill(first, sweeps=0, outage_threshold=100)
+    assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 1") == [("charged",)]
+    clock.now = started + timedelta(hours=4.52)
+    later = FakeProvider(key_retention=timedelta(hours=5))
+    bill(later, sweeps=0)
+    [(outcome, why)] = sql(
+        "SELECT outcome, error FROM payment_attempt WHERE invoice_id = 2 AND attempt_no = 1"
+    )
+    assert outcome == "lapsed"
+    assert "the key is 4.5 h old, past the 4.5 h it may safely be re-sent within" in why
+    assert sql("SELECT status FROM invoice WHERE id = 2") == [("PAID",)]  # under a new key

@@ -92,7 +92,11 @@ def test_a_still_malformed_invoice_stays_with_the_operator(
         ("PAID", "already PAID"),
         ("PENDING", "is PENDING"),
         ("MISSING", "does not exist"),
-        ("PROCESSING", "in flight"),
+        (
+            "PROCESSING",
+            "invoice 1 has a charge in flight whose outcome is not known yet; run 'antaeus "
+            "retry-failed' without --invoice to reconcile it first; nothing was charged",
+        ),
     ],
 )
 def test_named_invoices_that_must_not_be_charged_are_refused(
@@ -106,8 +110,9 @@ def test_named_invoices_that_must_not_be_charged_are_refused(
             bill(FakeProvider(crash_after_booking={1}))
     runs_before = sql("SELECT count(*) FROM billing_run")
     invoice_id = 99 if setup == "MISSING" else 1
-    with pytest.raises(NotRetryable, match=fragment):
+    with pytest.raises(NotRetryable) as refused:
         bill(FakeProvider(), command=RETRY, invoice_ids=(invoice_id,))
+    assert fragment in refused.value.message
     assert sql("SELECT count(*) FROM billing_run") == runs_before  # refused before any run
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from antaeus_cli.billing.results import PassResult
 from antaeus_cli.errors import LockLost
-from antaeus_cli.store.careful import MAX_REASON, _reason, is_row_error
-from tests.fakes import FakeProvider
+from antaeus_cli.store.careful import MAX_REASON, is_row_error, reason_of
+from tests.fakes import LOST_REQUEST, FakeProvider
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 Edit = Callable[..., None]
@@ -120,6 +120,95 @@ def test_an_answer_the_database_refuses_to_record_holds_its_invoice_alone(
 
 
 def test_a_reason_is_capped() -> None:
-    assert _reason(ValueError("x" * (MAX_REASON - 12))) == "ValueError: " + "x" * (MAX_REASON - 12)
-    long = _reason(ValueError("y" * MAX_REASON))
+    assert reason_of(ValueError("x" * (MAX_REASON - 12))) == "ValueError: " + "x" * (
+        MAX_REASON - 12
+    )
+    long = reason_of(ValueError("y" * MAX_REASON))
     assert long == ("ValueError: " + "y" * MAX_REASON)[:MAX_REASON] + "..."
+
+
+def test_a_row_that_breaks_a_batch_claim_holds_itself_and_the_pass_goes_on(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
+) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 8)])
+    stamp = "2026-11-01T00:00:00+00:00"
+    edit(
+        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
+        "finished_at, status) VALUES (1, 'bill', '2026-11-01', 'x', 'x', 1, ?, ?, 'completed')",
+        stamp,
+        stamp,
+    )
+    edit(  # a declined attempt numbered at the 64-bit limit: invoice 2's next key cannot be
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
+        "VALUES (2, 2, ?, 'by-hand', 1, 'bill', 100, 'EUR', 'PENDING', 'declined', ?, ?)",
+        2**63 - 1,
+        stamp,
+        stamp,
+    )
+    provider = FakeProvider()
+    result = bill(provider, batch_size=3, sweeps=0)
+    assert sorted(invoice for invoice, _ in provider.calls) == [1, 3, 4, 5, 6, 7]
+    [held] = result.counts.operator_items
+    assert (held.invoice_id, held.code) == (2, "malformed")
+    assert held.detail.startswith(
+        "this invoice or its ledger holds a value the claim cannot take (TypeError: "
+    )
+    assert held.detail.endswith("); nothing was sent")
+    assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(0,)]
+
+
+def test_counters_the_database_refuses_leave_the_answer_recorded_with_a_note(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    edit(
+        "CREATE TRIGGER no_counters BEFORE UPDATE OF provider_calls ON payment_attempt "
+        "WHEN OLD.invoice_id = 2 BEGIN SELECT RAISE(ABORT, 'no counters'); END"
+    )
+    result = bill(FakeProvider())
+    assert result.counts.paid == 2
+    assert sql("SELECT invoice_id, outcome, provider_calls, error FROM payment_attempt") == [
+        (1, "charged", 1, None),
+        (2, "charged", 0, "its counters could not be updated (IntegrityError: no counters)"),
+    ]
+
+
+def test_an_invoice_that_can_take_neither_its_answer_nor_a_hold_gets_a_note_on_its_attempt(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"), (3, 100, "EUR"))
+    edit(
+        "CREATE TRIGGER frozen BEFORE UPDATE ON invoice WHEN OLD.id = 2 "
+        "BEGIN SELECT RAISE(ABORT, 'frozen by audit'); END"
+    )
+    result = bill(FakeProvider())
+    assert result.counts.paid == 2
+    [held] = result.counts.operator_items
+    assert held.invoice_id == 2
+    (outcome, finished, error), *_ = sql(
+        "SELECT outcome, finished_at IS NOT NULL, error FROM payment_attempt WHERE invoice_id = 2"
+    )
+    assert (outcome, finished) == ("charged", 1)
+    assert error == (
+        "the provider's answer (charged) could not be recorded on this invoice: "
+        "IntegrityError: frozen by audit; the ledger has it; the invoice could not be held: "
+        "IntegrityError: frozen by audit"
+    )
+    assert sql("SELECT status FROM invoice WHERE id = 2") == [("PENDING",)]
+    assert sql("SELECT count, amount FROM collected") == [(3, 300)]
+
+
+def test_an_open_answer_whose_invoice_cannot_show_it_waits_for_its_look_up(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    edit(
+        "CREATE TRIGGER frozen BEFORE UPDATE ON invoice WHEN OLD.id = 2 "
+        "BEGIN SELECT RAISE(ABORT, 'frozen by audit'); END"
+    )
+    result = bill(FakeProvider(script={2: [LOST_REQUEST]}, can_lookup=False), sweeps=0)
+    assert result.counts.paid == 1
+    assert result.counts.operator_items == []
+    assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 2") == [("unknown",)]
+    assert sql("SELECT status FROM invoice WHERE id = 2") == [("PENDING",)]

@@ -1,0 +1,104 @@
+"""Clean rows take the set-based paths: claimed in one statement and settled in a few.
+The careful row-by-row paths give the same results, slower, so only this test can tell
+that a batch fell back to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from antaeus_cli.billing.results import Command, PassResult
+from antaeus_cli.billing.sources import DueSource
+from antaeus_cli.domain.invoice import NEVER_DECLINED, DunningState, InvoiceRow, InvoiceStatus
+from antaeus_cli.seeding.scenario import SeedInvoice
+from antaeus_cli.store import careful, claims
+from antaeus_cli.store.database import Store
+from tests.fakes import CHARGED, DECLINED, HARD, NEEDS_CUSTOMER, NOT_FOUND, Crash, FakeProvider
+
+Bill = Callable[..., PassResult]
+Sql = Callable[..., list[tuple[Any, ...]]]
+
+
+def never(*_: object, **__: object) -> NoReturn:
+    raise AssertionError("a clean row fell back to a careful, row-by-row path")
+
+
+def test_clean_rows_are_claimed_and_settled_in_batches(
+    make: Callable[..., Path], bill: Bill, sql: Sql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(*[(i, 100 * i, "EUR") for i in range(1, 9)], (9, 700, "USD"))
+    monkeypatch.setattr(careful, "settle_one", never)
+    monkeypatch.setattr(DueSource, "_one_by_one", never)
+    script = {2: [DECLINED, CHARGED], 3: [HARD], 4: [NEEDS_CUSTOMER], 5: [NOT_FOUND]}
+    provider = FakeProvider(script=script)
+    first = bill(provider)
+    assert (first.counts.paid, first.counts.declined) == (5, 1)
+    assert sql("SELECT currency, count, amount FROM collected ORDER BY currency") == [
+        ("EUR", 4, 100 + 600 + 700 + 800),
+        ("USD", 1, 700),
+    ]
+    retry = bill(provider, command=Command.RETRY_FAILED, as_of=date(2026, 12, 2))
+    assert retry.counts.paid == 1
+    assert sql("SELECT currency, count, amount FROM collected ORDER BY currency") == [
+        ("EUR", 5, 100 + 200 + 600 + 700 + 800),
+        ("USD", 1, 700),
+    ]
+    assert dict(sql("SELECT id, status FROM invoice")) == {
+        1: "PAID",
+        2: "PAID",
+        3: "AWAITING_CUSTOMER",
+        4: "AWAITING_CUSTOMER",
+        5: "NEEDS_OPERATOR",
+        6: "PAID",
+        7: "PAID",
+        8: "PAID",
+        9: "PAID",
+    }
+
+
+def test_invoice_rows_carry_their_ledger_and_dunning_state(
+    make: Callable[..., Path], bill: Bill, edit: Callable[..., None], db_path: Path
+) -> None:
+    make(
+        (1, 100, "EUR"),
+        (2, 100, "EUR"),
+        (3, 100, "EUR"),
+        SeedInvoice(4, 4, 100, "EUR", date(2027, 1, 1)),
+        SeedInvoice(5, 1, 300, "EUR", date(2027, 2, 1)),
+    )
+    bill(FakeProvider(script={1: [DECLINED]}))  # 1 declined once; 2 and 3 paid
+    with pytest.raises(Crash):  # 4's attempt stays open
+        bill(FakeProvider(crash_after_booking={4}), as_of=date(2027, 1, 1))
+    edit("UPDATE invoice SET status = 'PENDING', paid_at = NULL WHERE id = 2")
+    edit("UPDATE customer SET provider_ref = 'cus_3' WHERE id = 3")
+    store = Store.open(db_path)
+    try:
+        with store.reading() as conn:
+            rows = claims.invoices_by_id(conn, [5, 4, 3, 2, 1])
+    finally:
+        store.close()
+    pending, paid = InvoiceStatus.PENDING, InvoiceStatus.PAID
+    assert rows == {
+        1: InvoiceRow(
+            1, 1, 100, "EUR", "EUR", InvoiceStatus.FAILED, DunningState(1, date(2026, 12, 1)), 1
+        ),
+        2: InvoiceRow(2, 2, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, charged_before=True),
+        3: InvoiceRow(
+            3,
+            3,
+            100,
+            "EUR",
+            "EUR",
+            paid,
+            NEVER_DECLINED,
+            1,
+            customer_ref="cus_3",
+            charged_before=True,
+        ),
+        4: InvoiceRow(4, 4, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, in_flight=True),
+        5: InvoiceRow(5, 1, 300, "EUR", "EUR", pending, NEVER_DECLINED, 0),
+    }
