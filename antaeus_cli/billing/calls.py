@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -40,6 +41,7 @@ from antaeus_cli.provider.port import (
 Clock = Callable[[], datetime]
 # A key is re-sent only while it is this far inside the provider's retention window,
 # so that a slow pass cannot carry a re-send past it.
+_T = TypeVar("_T")
 MAX_KEY_MARGIN = timedelta(hours=1)
 MAX_RETRY_AFTER_S = 60.0
 NO_LOOKUP = "cannot look the charge up"
@@ -180,12 +182,10 @@ class _KeyCall:
     def _try(self) -> Answer:
         attempt, provider = self._attempt, self._provider
         if self.maybe_sent:
-            self.calls += 1
-            found = provider.lookup(
-                attempt.invoice,
-                attempt.key,
-                since=self._since,
-                reference=attempt.reference,
+            found = self._counted(
+                lambda: provider.lookup(
+                    attempt.invoice, attempt.key, since=self._since, reference=attempt.reference
+                )
             )
             if found is not None:
                 return found
@@ -199,9 +199,8 @@ class _KeyCall:
                     f"again: {attempt.no_resend}; no money moved"
                 )
             self._check_window()
-        self.calls += 1
         try:
-            answer = provider.charge(attempt.invoice, attempt.key)
+            answer = self._counted(lambda: provider.charge(attempt.invoice, attempt.key))
         except NetworkError:
             self.maybe_sent = self.sent_any = True
             raise
@@ -209,6 +208,16 @@ class _KeyCall:
             raise  # refused before processing: this request moved nothing
         self.sent_any = True
         return answer
+
+    def _counted(self, request: Callable[[], _T]) -> _T:
+        """Make a request, counting it unless it was never sent (the pass stopped while
+        it waited for a rate slot)."""
+        self.calls += 1
+        try:
+            return request()
+        except NotSent:
+            self.calls -= 1
+            raise
 
     def _check_window(self) -> None:
         retention = self._provider.key_retention

@@ -205,11 +205,10 @@ class Engine:
         with pool:
             while True:
                 if not self.stopping:
-                    # pragma: no mutate start - how far claims run ahead of the calls, speed
-                    # only: what is claimed and never sent is handed back, and a source
-                    # asked again once exhausted has nothing more to give
-                    if not exhausted and len(claimed) < concurrency:
-                        # pragma: no mutate end
+                    # Not mutated: how far claims run ahead of the calls is speed only; what
+                    # is claimed and never sent is handed back, and a source asked again once
+                    # exhausted has nothing more to give.
+                    if not exhausted and len(claimed) < concurrency:  # pragma: no mutate
                         attempts = self._claim(source)
                         exhausted = attempts is None
                         claimed.extend(attempts or ())
@@ -232,14 +231,17 @@ class Engine:
                         claimed.appendleft(attempt)
                     else:
                         self._record(attempt, result)
-                # pragma: no mutate start - when answers are committed (with each claim, and
-                # by batch or by time between claims): see _overdue
-                if len(self._done) >= self._settings.batch_size or self._overdue():
-                    # pragma: no mutate end
+                if self._batch_due():
                     self._flush()
                 self._keep_lease()
         self._release(list(claimed))
         self._flush()
+
+    def _batch_due(self) -> bool:
+        """Between claims, answers are committed by the batch, or by the clock."""
+        # pragma: no mutate start - see _overdue
+        return len(self._done) >= self._settings.batch_size or self._overdue()
+        # pragma: no mutate end
 
     def _overdue(self) -> bool:
         """Whether answers have waited flush_seconds to be committed."""
@@ -325,8 +327,7 @@ class Engine:
 
     def _flush(self) -> None:
         if not self._done:
-            self._last_flush = time.monotonic()
-            return
+            return  # the clock was reset by the claim before any answer
         now = self._clock()
         with self._store.transaction() as conn:
             self._heartbeat(conn, now)

@@ -231,17 +231,21 @@ def hold(conn: sqlite3.Connection, stamp: str, item: Held) -> None:
 def _held(
     conn: sqlite3.Connection, stamp: str, invoice_id: int, attempt_id: int, rejection: Rejection
 ) -> Held:
-    """Send the invoice to an operator; if even that cannot be written, note why on the
-    attempt, where `report` shows it."""
+    """Send the invoice to an operator; if it is gone, or cannot take even that, note
+    why on the attempt, where `report` shows it."""
     try:
         with savepoint(conn):
-            conn.execute(_HOLD, (rejection.code, rejection.detail, stamp, invoice_id))
+            held = conn.execute(_HOLD, (rejection.code, rejection.detail, stamp, invoice_id))
+            if held.rowcount:
+                return Held(invoice_id, attempt_id, rejection)
+        why = "it no longer exists"
     except Exception as exc:
         if not is_row_error(exc):
             raise
-        with contextlib.suppress(sqlite3.Error), savepoint(conn):
-            note = f"{rejection.detail}; the invoice could not be held: {reason_of(exc)}"
-            conn.execute(_NOTE, (note, attempt_id))
+        why = reason_of(exc)
+    with contextlib.suppress(sqlite3.Error), savepoint(conn):
+        note = f"{rejection.detail}; the invoice could not be held: {why}"
+        conn.execute(_NOTE, (note, attempt_id))
     return Held(invoice_id, attempt_id, rejection)
 
 

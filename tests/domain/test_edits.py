@@ -53,6 +53,10 @@ def test_odd_values_are_shown_plainly_and_briefly() -> None:
     assert f"its customer 3 became {'x' * MAX_SHOWN}... ({MAX_SHOWN + 1} chars)" in reason
     exactly = rule(ATTEMPT, CHARGED, PAID, Found("FAILED", 1000, "EUR", "y" * MAX_SHOWN))
     assert f"became {'y' * MAX_SHOWN}):" in exactly.reason
+    whole = rule(ATTEMPT, CHARGED, PAID, Found("FAILED", 1000, b"EUR", 42)).reason
+    assert "its amount EUR 10.00 became 1000 b'EUR'; its customer 3 became 42)" in whole
+    text = rule(ATTEMPT, CHARGED, PAID, Found("FAILED", "2000", "EUR", 3)).reason
+    assert "its amount EUR 10.00 became 2000 EUR)" in text
     moved = rule(ATTEMPT, CHARGED, PAID, Found("FAILED", 1000, "USD", 3)).reason
     assert "its amount EUR 10.00 became USD 10.00" in moved
     status = rule(ATTEMPT, CHARGED, PAID, Found("PAID", 1000, "EUR", 3)).reason

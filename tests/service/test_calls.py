@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from antaeus_cli.billing.calls import RetryPolicy, _waiter, call_provider
+from antaeus_cli.billing.calls import RetryPolicy, _hours, _waiter, call_provider
+from antaeus_cli.billing.pacing import NotSent
 from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, InvoiceStatus
 from antaeus_cli.domain.money import Currency, Money
+from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.provider.port import KeyConflict, NetworkError
 from tests.conftest import Sleeps
 from tests.fakes import (
@@ -245,3 +247,23 @@ def test_a_key_the_provider_holds_for_other_parameters_is_never_closed(sleeps: S
     assert result.outcome is AttemptOutcome.UNKNOWN
     assert "another payment method" in (result.detail or "")
     assert len(provider.lookups) == 3  # looked up before every re-send
+
+
+class StoppedWhileWaiting(FakeProvider):
+    """Rate limited first; the retry then waits for a rate slot, and the pass stops."""
+
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
+        if self.calls:
+            raise NotSent(idempotency_key)
+        return super().charge(invoice, idempotency_key)
+
+
+def test_a_retry_stopped_before_it_was_sent_processed_nothing(sleeps: Sleeps) -> None:
+    provider = StoppedWhileWaiting(script={5: [RATE_LIMITED]})
+    result = call(provider, sleeps)
+    assert result == CallResult(AttemptOutcome.NOT_PROCESSED, "stopped before retrying", 1)
+
+
+def test_durations_are_shown_in_hours_to_a_tenth() -> None:
+    assert _hours(timedelta(hours=4, minutes=27)) == "4.5 h"
+    assert _hours(timedelta(minutes=3)) == "0.1 h"

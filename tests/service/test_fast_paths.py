@@ -102,3 +102,18 @@ def test_invoice_rows_carry_their_ledger_and_dunning_state(
         4: InvoiceRow(4, 4, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, in_flight=True),
         5: InvoiceRow(5, 1, 300, "EUR", "EUR", pending, NEVER_DECLINED, 0),
     }
+
+
+def test_a_retry_written_by_hand_without_its_first_decline_date_is_claimed_in_the_batch(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    edit(
+        "UPDATE invoice SET status = 'FAILED', failure_code = 'declined', decline_count = 1, "
+        "next_retry_on = '2026-12-01' WHERE id = 1"
+    )
+    monkeypatch.setattr(DueSource, "_one_by_one", never)
+    result = bill(FakeProvider(), command=Command.RETRY_FAILED)
+    assert result.counts.paid == 1
+    assert sql("SELECT status FROM invoice WHERE id = 1") == [("PAID",)]

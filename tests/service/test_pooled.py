@@ -16,7 +16,7 @@ from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.provider.port import Answer
-from tests.fakes import FakeProvider
+from tests.fakes import Crash, FakeProvider
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -170,3 +170,14 @@ def test_pooled_answers_are_committed_by_batch_and_by_time(
     provider = FakeProvider(io_bound=True, after_call=look)
     bill(provider, concurrency=1, batch_size=batch_size, flush_seconds=flush_seconds)
     assert seen[0] >= 20
+
+
+def test_a_pass_that_recovers_first_still_commits_as_it_goes(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 11)])
+    with pytest.raises(Crash):
+        bill(FakeProvider(io_bound=True, crash_after_booking={1}), concurrency=1, batch_size=2)
+    result = bill(FakeProvider(io_bound=True), concurrency=2, flush_seconds=0)
+    assert result.counts.paid == 10
+    assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(0,)]

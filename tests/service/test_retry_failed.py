@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from antaeus_cli.billing.results import Command, PassResult
+from antaeus_cli.billing.sources import REFUSED_BY_NAME
 from antaeus_cli.domain.guards import GUARDS_OFF
+from antaeus_cli.domain.invoice import InvoiceStatus
 from antaeus_cli.errors import NotRetryable
 from tests.fakes import DECLINED, NOT_FOUND, Crash, FakeProvider
 
@@ -188,3 +190,23 @@ def test_named_invoices_are_checked_again_under_the_lock(
             )
     finally:
         store.close()
+
+
+def test_every_status_is_either_refused_by_name_or_chargeable_by_name(
+    make: Callable[..., Path], bill: Bill, edit: Callable[..., None]
+) -> None:
+    """A status added later must be placed: refused, or released by --invoice."""
+    released = {"FAILED", "NEEDS_OPERATOR", "UNCOLLECTIBLE", "AWAITING_CUSTOMER"}
+    assert {s.value for s in REFUSED_BY_NAME} | released == {s.value for s in InvoiceStatus}
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    edit(
+        "UPDATE invoice SET status = 'UNCOLLECTIBLE', failure_code = 'dunning_exhausted' "
+        "WHERE id = 1"
+    )
+    bill(FakeProvider(), command=RETRY, invoice_ids=(1,))
+    with pytest.raises(NotRetryable) as refused:
+        bill(FakeProvider(), command=RETRY, invoice_ids=(1, 2, 9))
+    assert refused.value.message == (
+        "invoice 1 is already PAID; invoice 2 is PENDING: 'antaeus bill' charges it once it "
+        "is due; invoice 9 does not exist; nothing was charged"
+    )

@@ -212,3 +212,52 @@ def test_an_open_answer_whose_invoice_cannot_show_it_waits_for_its_look_up(
     assert result.counts.operator_items == []
     assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 2") == [("unknown",)]
     assert sql("SELECT status FROM invoice WHERE id = 2") == [("PENDING",)]
+
+
+def test_an_unreplayable_attempt_whose_invoice_cannot_be_held_gets_the_reason_itself(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"))
+    stamp = "2026-11-30T10:00:00+00:00"
+    edit(
+        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
+        "finished_at, status) VALUES (1, 'bill', '2026-11-30', 'x', 'x', 1, ?, ?, 'crashed')",
+        stamp,
+        stamp,
+    )
+    edit(
+        "INSERT INTO payment_attempt (id, invoice_id, customer_id, customer_ref, attempt_no, "
+        "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
+        "VALUES (7, 2, 2, 'not a ref', 1, 'k-2-1', 1, 'bill', 100, 'EUR', 'PENDING', ?)",
+        stamp,
+    )
+    edit(
+        "CREATE TRIGGER frozen BEFORE UPDATE ON invoice WHEN OLD.id = 2 "
+        "BEGIN SELECT RAISE(ABORT, 'frozen by audit'); END"
+    )
+    provider = FakeProvider()
+    result = bill(provider)
+    assert [invoice for invoice, _ in provider.calls] == [1]
+    assert [h.invoice_id for h in result.counts.operator_items] == [2]
+    [(outcome, error)] = sql("SELECT outcome, error FROM payment_attempt WHERE id = 7")
+    assert outcome == "started"  # never sent, never closed: an operator settles it
+    assert error.startswith("attempt 7 is open but cannot be replayed (ValueError: ")
+    assert error.endswith("; the invoice could not be held: IntegrityError: frozen by audit")
+
+
+def test_an_unreplayable_attempt_of_a_deleted_invoice_gets_the_reason_itself(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
+) -> None:
+    """Found by the hand-edit property: with no invoice to hold, the reason must still
+    be stated somewhere an operator looks."""
+    make((1, 100, "EUR"))
+    bill(FakeProvider())
+    edit("DELETE FROM invoice WHERE id = 1")
+    edit(
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, started_at) "
+        "SELECT 1, 0, 2, 'by-hand-0', max(id), 'bill', 1, 0, 'PENDING', 0 FROM billing_run"
+    )
+    bill(FakeProvider())
+    [(error,)] = sql("SELECT error FROM payment_attempt WHERE finished_at IS NULL")
+    assert error.endswith("; the invoice could not be held: it no longer exists")
