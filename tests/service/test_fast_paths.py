@@ -117,3 +117,22 @@ def test_a_retry_written_by_hand_without_its_first_decline_date_is_claimed_in_th
     result = bill(FakeProvider(), command=Command.RETRY_FAILED)
     assert result.counts.paid == 1
     assert sql("SELECT status FROM invoice WHERE id = 1") == [("PAID",)]
+
+
+def test_a_dunning_state_written_by_hand_is_read_as_it_stands(
+    make: Callable[..., Path], edit: Callable[..., None], db_path: Path
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"), (3, 100, "EUR"))
+    edit("UPDATE invoice SET decline_count = 1 WHERE id = 1")
+    edit("UPDATE invoice SET first_declined_on = '2026-10-01' WHERE id = 2")
+    store = Store.open(db_path)
+    try:
+        with store.reading() as conn:
+            rows = claims.invoices_by_id(conn, [1, 2, 3])
+    finally:
+        store.close()
+    assert [rows[i].dunning for i in (1, 2, 3)] == [
+        DunningState(1, None),
+        DunningState(0, date(2026, 10, 1)),
+        NEVER_DECLINED,
+    ]

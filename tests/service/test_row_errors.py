@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from antaeus_cli.billing.results import PassResult
+from antaeus_cli.billing.engine import PassSettings, StopRequest
+from antaeus_cli.billing.results import Command, PassResult, RunStatus, SilentObserver
+from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.domain.invoice import Rejection
 from antaeus_cli.errors import LockLost
 from antaeus_cli.store.careful import MAX_REASON, is_row_error, reason_of
-from tests.fakes import LOST_REQUEST, FakeProvider
+from antaeus_cli.store.database import Store
+from tests.conftest import ME
+from tests.fakes import LOST_REQUEST, FakeProvider, FixedClock, dead
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 Edit = Callable[..., None]
@@ -261,3 +267,45 @@ def test_an_unreplayable_attempt_of_a_deleted_invoice_gets_the_reason_itself(
     bill(FakeProvider())
     [(error,)] = sql("SELECT error FROM payment_attempt WHERE finished_at IS NULL")
     assert error.endswith("; the invoice could not be held: it no longer exists")
+
+
+class Told(SilentObserver):
+    """What a pass tells its log about invoices it holds."""
+
+    def __init__(self) -> None:
+        self.held_ids: list[int] = []
+
+    def held(self, invoice_id: int, rejection: Rejection) -> None:  # noqa: ARG002
+        self.held_ids.append(invoice_id)
+
+
+def test_an_answer_neither_the_attempt_nor_the_invoice_can_take_stops_nothing(
+    make: Callable[..., Path], db_path: Path, sql: Sql, edit: Edit
+) -> None:
+    make((1, 100, "EUR"), (2, 100, "EUR"), (3, 100, "EUR"), (4, 100, "EUR"))
+    for table, key in (("invoice", "id"), ("payment_attempt", "invoice_id")):
+        edit(
+            f"CREATE TRIGGER frozen_{table} BEFORE UPDATE ON {table} WHEN OLD.{key} = 2 "
+            "BEGIN SELECT RAISE(ABORT, 'frozen by audit'); END"
+        )
+    told = Told()
+
+    def edited(invoice_id: int) -> None:
+        if invoice_id == 4:  # changed by hand during its call: held when its answer lands
+            edit("UPDATE invoice SET status = 'UNCOLLECTIBLE', failure_code = 'declined' "
+                 "WHERE id = 4")  # fmt: skip
+
+    store = Store.open(db_path)
+    try:
+        result = run_pass(
+            store,
+            FakeProvider(after_call=edited),
+            PassRequest(Command.BILL, PassSettings(as_of=date(2026, 12, 1), sweeps=0)),
+            Runtime(FixedClock(), StopRequest(), told, ME, dead),
+        )
+    finally:
+        store.close()
+    assert result.status is RunStatus.COMPLETED
+    assert result.counts.paid == 2
+    assert sorted(told.held_ids) == [2, 4]
+    assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 2") == [("started",)]
