@@ -54,6 +54,8 @@ class FakeProvider:
     key_retention: timedelta | None = None
     requests_per_charge: int = 1
     lookups: list[str] = field(default_factory=list)  # keys looked up, in order
+    # every look-up's invoice, key, `since` and reference, in order
+    lookup_args: list[tuple[Invoice, str, datetime, str | None]] = field(default_factory=list)
     retry_after: float | None = None  # what a RATE_LIMITED step says in Retry-After
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,15 +94,11 @@ class FakeProvider:
         return _answer(answer)
 
     def lookup(
-        self,
-        invoice: Invoice,  # noqa: ARG002 - the fake's books are keyed by key alone
-        idempotency_key: str,
-        *,
-        since: datetime,  # noqa: ARG002
-        reference: str | None,  # noqa: ARG002
+        self, invoice: Invoice, idempotency_key: str, *, since: datetime, reference: str | None
     ) -> Answer | None:
         with self._lock:
             self.lookups.append(idempotency_key)
+            self.lookup_args.append((invoice, idempotency_key, since, reference))
             if not self.can_lookup:
                 raise LookupUnavailable("this provider cannot list charges by key")
             answer = self.booked.get(idempotency_key)

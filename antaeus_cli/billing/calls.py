@@ -206,7 +206,6 @@ class _KeyCall:
             raise
         except RateLimited:
             raise  # refused before processing: this request moved nothing
-        self.sent_any = True
         return answer
 
     def _counted(self, request: Callable[[], _T]) -> _T:
@@ -245,7 +244,9 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
-        error = None if outcome is None else outcome.exception()
+        error = (
+            None if outcome is None else outcome.exception()
+        )  # pragma: no mutate - tenacity always gives a wait its outcome
         if isinstance(error, RateLimited):
             # The provider said when, or else the pacer spaces the retry: no growth.
             if error.retry_after is not None:

@@ -43,7 +43,11 @@ def test_a_charge_on_an_edited_invoice_goes_to_an_operator_with_both_figures() -
         "the provider charged EUR 10.00 for customer 3 under attempt 2 (pi_1), but the "
         "invoice was changed by hand meanwhile (its amount EUR 10.00 became EUR 25.00)"
     )
+    assert ruling.reason.endswith(": compare the two, then refund or settle it by hand")
     assert ruling.rejection() == (FailureCode.EDITED_IN_FLIGHT, ruling.reason)
+    bare = CallResult(AttemptOutcome.CHARGED, None, 1)  # a provider with no references
+    unnamed = rule(ATTEMPT, bare, PAID, Found("FAILED", 2500, "EUR", 3)).reason
+    assert unnamed.startswith("the provider charged EUR 10.00 for customer 3 under attempt 2, ")
 
 
 def test_odd_values_are_shown_plainly_and_briefly() -> None:

@@ -196,6 +196,51 @@ def test_a_replay_the_provider_cannot_look_up_stays_open_unsent(sleeps: Sleeps) 
     result = call(provider, sleeps, attempt=replay(timedelta(hours=1)))
     assert result.outcome is AttemptOutcome.UNKNOWN
     assert provider.calls == []
+    assert provider.lookups == ["ns-inv-5-1"]  # asked once: a refusal is not retried
+    assert sleeps.waits == []
+
+
+def test_a_look_up_names_the_invoice_the_key_when_it_was_claimed_and_the_charge(
+    sleeps: Sleeps,
+) -> None:
+    provider = FakeProvider()
+    call(provider, sleeps, attempt=replay(timedelta(hours=3), reference="pi_7"))
+    assert provider.lookup_args == [
+        (ATTEMPT.invoice, "ns-inv-5-1", CLOCK.now - timedelta(hours=3), "pi_7")
+    ]
+    fresh = FakeProvider(script={5: [LOST_RESPONSE]})
+    call(fresh, sleeps)
+    assert fresh.lookup_args == [(ATTEMPT.invoice, "ns-inv-5-1", CLOCK.now, None)]
+
+
+def test_the_reasons_a_key_stays_open_or_lapses_are_stated(sleeps: Sleeps) -> None:
+    gone = call(FakeProvider(), sleeps, attempt=replay(timedelta(hours=1), reference="pi_x"))
+    assert gone.detail == (
+        "cannot look the charge up, so it is not re-sent: the provider no longer knows the "
+        "charge pi_x"
+    )
+    orphan = replay(timedelta(hours=1))._replace(no_resend="its invoice was deleted")
+    lapsed = call(FakeProvider(), sleeps, attempt=orphan)
+    assert (lapsed.outcome, lapsed.detail) == (
+        AttemptOutcome.LAPSED,
+        "no charge under ns-inv-5-1 at the provider, and it is not sent again: its invoice "
+        "was deleted; no money moved",
+    )
+    limited = call(FakeProvider(script={5: [RATE_LIMITED]}), sleeps)
+    assert limited.detail is not None
+    assert limited.detail.startswith("rate limited on every try: ")
+    after_loss = call(FakeProvider(script={5: [LOST_REQUEST, RATE_LIMITED]}), sleeps)
+    assert after_loss.outcome is AttemptOutcome.UNKNOWN
+    assert after_loss.detail is not None
+    assert after_loss.detail.startswith("rate limited after a lost request: ")
+
+
+def test_without_a_recorder_retries_wait_on_the_stop_event() -> None:
+    provider = FakeProvider(script={5: [LOST_REQUEST, CHARGED]})
+    policy = RetryPolicy(first_wait=0, max_wait=0, jitter=0)
+    result = call_provider(provider, ATTEMPT, policy, threading.Event(), CLOCK)
+    assert result is not None
+    assert result.outcome is AttemptOutcome.CHARGED
 
 
 def test_a_processing_charge_is_looked_up_by_reference_until_it_settles(sleeps: Sleeps) -> None:
@@ -250,18 +295,19 @@ def test_a_key_the_provider_holds_for_other_parameters_is_never_closed(sleeps: S
 
 
 class StoppedWhileWaiting(FakeProvider):
-    """Rate limited first; the retry then waits for a rate slot, and the pass stops."""
+    """Rate limited twice; the next retry waits for a rate slot, and the pass stops."""
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
-        if self.calls:
+        if len(self.calls) == 2:
             raise NotSent(idempotency_key)
         return super().charge(invoice, idempotency_key)
 
 
 def test_a_retry_stopped_before_it_was_sent_processed_nothing(sleeps: Sleeps) -> None:
-    provider = StoppedWhileWaiting(script={5: [RATE_LIMITED]})
+    provider = StoppedWhileWaiting(script={5: [RATE_LIMITED, RATE_LIMITED]})
     result = call(provider, sleeps)
-    assert result == CallResult(AttemptOutcome.NOT_PROCESSED, "stopped before retrying", 1)
+    # Two requests were sent, both refused before processing; the third never left.
+    assert result == CallResult(AttemptOutcome.NOT_PROCESSED, "stopped before retrying", 2)
 
 
 def test_durations_are_shown_in_hours_to_a_tenth() -> None:

@@ -17,7 +17,17 @@ from antaeus_cli.domain.invoice import NEVER_DECLINED, DunningState, InvoiceRow,
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import careful, claims
 from antaeus_cli.store.database import Store
-from tests.fakes import CHARGED, DECLINED, HARD, NEEDS_CUSTOMER, NOT_FOUND, Crash, FakeProvider
+from tests.fakes import (
+    CHARGED,
+    DECLINED,
+    HARD,
+    LOST_REQUEST,
+    NEEDS_CUSTOMER,
+    NOT_FOUND,
+    RATE_LIMITED,
+    Crash,
+    FakeProvider,
+)
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -30,13 +40,21 @@ def never(*_: object, **__: object) -> NoReturn:
 def test_clean_rows_are_claimed_and_settled_in_batches(
     make: Callable[..., Path], bill: Bill, sql: Sql, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make(*[(i, 100 * i, "EUR") for i in range(1, 9)], (9, 700, "USD"))
+    make(*[(i, 100 * i, "EUR") for i in range(1, 9)], (9, 700, "USD"), (10, 5, "EUR"))
     monkeypatch.setattr(careful, "settle_one", never)
     monkeypatch.setattr(DueSource, "_one_by_one", never)
     script = {2: [DECLINED, CHARGED], 3: [HARD], 4: [NEEDS_CUSTOMER], 5: [NOT_FOUND]}
+    script |= {6: [LOST_REQUEST, CHARGED], 10: [RATE_LIMITED]}
     provider = FakeProvider(script=script)
     first = bill(provider)
     assert (first.counts.paid, first.counts.declined) == (5, 1)
+    # A charge that needed a look-up and a re-send is paid by the general statement.
+    assert sql("SELECT provider_calls FROM payment_attempt WHERE invoice_id = 6") == [(3,)]
+    # Rate limited on every try: nothing happened, and it is due again as it was.
+    assert sql("SELECT status FROM invoice WHERE id = 10") == [("PENDING",)]
+    assert sql("SELECT failure_code, failure_detail FROM invoice WHERE id = 3") == [
+        ("hard_decline", "hard decline (lost_card): the card was lost")
+    ]
     assert sql("SELECT currency, count, amount FROM collected ORDER BY currency") == [
         ("EUR", 4, 100 + 600 + 700 + 800),
         ("USD", 1, 700),
@@ -57,6 +75,7 @@ def test_clean_rows_are_claimed_and_settled_in_batches(
         7: "PAID",
         8: "PAID",
         9: "PAID",
+        10: "PENDING",
     }
 
 

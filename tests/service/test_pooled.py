@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.provider.port import Answer
-from tests.fakes import Crash, FakeProvider
+from antaeus_cli.store import runs
+from tests.fakes import Crash, FakeProvider, FixedClock
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -181,3 +183,22 @@ def test_a_pass_that_recovers_first_still_commits_as_it_goes(
     result = bill(FakeProvider(io_bound=True), concurrency=2, flush_seconds=0)
     assert result.counts.paid == 10
     assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(0,)]
+
+
+def test_the_lease_is_renewed_while_calls_go_on(
+    make: Callable[..., Path],
+    bill: Bill,
+    sql: Sql,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 6)])
+    monkeypatch.setattr(runs, "HEARTBEAT_EVERY", timedelta(0))
+    start, seen = clock.now, []
+
+    def tick(invoice_id: int) -> None:
+        seen.append(sql("SELECT heartbeat_at FROM pass_lock")[0][0])
+        clock.now = start + timedelta(minutes=invoice_id)
+
+    bill(FakeProvider(io_bound=True, after_call=tick), concurrency=1)
+    assert seen[3] == (start + timedelta(minutes=3)).isoformat()

@@ -20,7 +20,7 @@ from antaeus_cli.errors import LockLost
 from antaeus_cli.store.careful import MAX_REASON, is_row_error, reason_of
 from antaeus_cli.store.database import Store
 from tests.conftest import ME
-from tests.fakes import LOST_REQUEST, FakeProvider, FixedClock, dead
+from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider, FixedClock, dead
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 Edit = Callable[..., None]
@@ -172,11 +172,17 @@ def test_counters_the_database_refuses_leave_the_answer_recorded_with_a_note(
         "CREATE TRIGGER no_counters BEFORE UPDATE OF provider_calls ON payment_attempt "
         "WHEN OLD.invoice_id = 2 BEGIN SELECT RAISE(ABORT, 'no counters'); END"
     )
-    result = bill(FakeProvider())
-    assert result.counts.paid == 2
+    result = bill(FakeProvider(script={2: [DECLINED]}))
+    assert (result.counts.paid, result.counts.declined) == (1, 1)
     assert sql("SELECT invoice_id, outcome, provider_calls, error FROM payment_attempt") == [
         (1, "charged", 1, None),
-        (2, "charged", 0, "its counters could not be updated (IntegrityError: no counters)"),
+        (
+            2,
+            "declined",
+            0,
+            "soft decline (insufficient_funds): no funds; its counters could not be updated "
+            "(IntegrityError: no counters)",
+        ),
     ]
 
 
@@ -282,7 +288,7 @@ class Told(SilentObserver):
 def test_an_answer_neither_the_attempt_nor_the_invoice_can_take_stops_nothing(
     make: Callable[..., Path], db_path: Path, sql: Sql, edit: Edit
 ) -> None:
-    make((1, 100, "EUR"), (2, 100, "EUR"), (3, 100, "EUR"), (4, 100, "EUR"))
+    make(*[(i, 100, "EUR") for i in range(1, 6)])
     for table, key in (("invoice", "id"), ("payment_attempt", "invoice_id")):
         edit(
             f"CREATE TRIGGER frozen_{table} BEFORE UPDATE ON {table} WHEN OLD.{key} = 2 "
@@ -291,6 +297,8 @@ def test_an_answer_neither_the_attempt_nor_the_invoice_can_take_stops_nothing(
     told = Told()
 
     def edited(invoice_id: int) -> None:
+        if invoice_id == 5:  # deleted during its call: its charge is one without an invoice
+            edit("DELETE FROM invoice WHERE id = 5")
         if invoice_id == 4:  # changed by hand during its call: held when its answer lands
             edit("UPDATE invoice SET status = 'UNCOLLECTIBLE', failure_code = 'declined' "
                  "WHERE id = 4")  # fmt: skip
@@ -307,5 +315,5 @@ def test_an_answer_neither_the_attempt_nor_the_invoice_can_take_stops_nothing(
         store.close()
     assert result.status is RunStatus.COMPLETED
     assert result.counts.paid == 2
-    assert sorted(told.held_ids) == [2, 4]
+    assert sorted(told.held_ids) == [2, 4, 5]
     assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 2") == [("started",)]
