@@ -244,9 +244,9 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
-        error = (
-            None if outcome is None else outcome.exception()
-        )  # pragma: no mutate - tenacity always gives a wait its outcome
+        # pragma: no mutate start - tenacity always gives a wait the outcome it follows
+        error = None if outcome is None else outcome.exception()
+        # pragma: no mutate end
         if isinstance(error, RateLimited):
             # The provider said when, or else the pacer spaces the retry: no growth.
             if error.retry_after is not None:

@@ -305,16 +305,7 @@ def invoices_by_id(
 
 def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
     """Columns the schema constrains are typed; the others stay raw, to be checked."""
-    declines, first, latest = row[6], row[7], row[8]
-    # pragma: no mutate start - the shared NEVER_DECLINED, for speed, equals the
-    # DunningState(0, None) the other branch would build
-    never = not declines and first is None
-    # pragma: no mutate end
-    dunning = (
-        NEVER_DECLINED
-        if never
-        else DunningState(declines, date.fromisoformat(first) if first else None)
-    )
+    latest = row[8]
     return InvoiceRow(
         row[0],
         row[1],
@@ -322,7 +313,7 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         row[3],
         row[4],
         STATUS_BY_VALUE[row[5]],
-        dunning,
+        _dunning_state(row[6], row[7]),
         latest >> 2,
         bool(latest & 1),
         row[9],
@@ -330,6 +321,12 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         row[10],
         row[11],
     )
+
+
+def _dunning_state(declines: int, first: str | None) -> DunningState:
+    if not declines and first is None:  # pragma: no mutate - DunningState() is the same value
+        return NEVER_DECLINED  # shared, for speed
+    return DunningState(declines, date.fromisoformat(first) if first else None)
 
 
 def claim(

@@ -150,7 +150,7 @@ def _settle_together(
         # partial index on decline codes is not consulted for the common case.
         updated += conn.execute(_CHARGED_ONCE, (stamp, run_id, json.dumps(charged_ids))).rowcount
     if updated != len(settled):
-        raise _Edited("an attempt of the batch was closed by hand")
+        raise _Edited  # an attempt of the batch was closed by hand
     moved = _update_groups(conn, _MOVE_INVOICES, invoices)
     if paid_pending:
         moved += conn.execute(_PAY_PENDING, (stamp, stamp, json.dumps(paid_pending))).rowcount
@@ -158,7 +158,7 @@ def _settle_together(
         moved += conn.execute(_MARK_PROCESSING, (stamp, from_status, json.dumps(ids))).rowcount
     expected = sum(map(len, invoices.values())) + len(paid_pending)
     if moved != expected + sum(map(len, processing.values())):
-        raise _Edited("an invoice of the batch was edited by hand")
+        raise _Edited  # an invoice of the batch was edited by hand
     conn.executemany(
         careful.COLLECT, [(total.currency, total.count, total.minor) for total in collected.rows()]
     )

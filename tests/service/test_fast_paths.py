@@ -155,3 +155,24 @@ def test_a_dunning_state_written_by_hand_is_read_as_it_stands(
         DunningState(0, date(2026, 10, 1)),
         NEVER_DECLINED,
     ]
+
+
+def test_unknown_and_unsent_answers_are_settled_in_the_batch_too(
+    make: Callable[..., Path], bill: Bill, sql: Sql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing happened (1), nobody knows (2), charged (3), all in one batch."""
+    make((1, 100, "EUR"), (2, 100, "EUR"), (3, 100, "EUR"))
+    monkeypatch.setattr(careful, "settle_one", never)
+    provider = FakeProvider(script={1: [RATE_LIMITED], 2: [LOST_REQUEST]}, can_lookup=False)
+    result = bill(provider, sweeps=0, outage_threshold=100)
+    assert result.counts.paid == 1
+    assert dict(sql("SELECT id, status FROM invoice")) == {
+        1: "PENDING",
+        2: "PROCESSING",
+        3: "PAID",
+    }
+    assert sql("SELECT invoice_id, outcome FROM payment_attempt ORDER BY invoice_id") == [
+        (1, "not_processed"),
+        (2, "unknown"),
+        (3, "charged"),
+    ]
