@@ -175,7 +175,7 @@ def _update_groups(
     changed = 0
     rows: list[tuple[object, ...]] = []
     for values, ids in groups.items():
-        if len(ids) >= _SET_BASED_FROM:
+        if len(ids) >= _SET_BASED_FROM:  # pragma: no mutate - which form: the same rows
             changed += conn.execute(by_ids, (*values, json.dumps(ids))).rowcount
         else:
             rows.extend((*values, row_id) for row_id in ids)

@@ -176,3 +176,17 @@ def test_unknown_and_unsent_answers_are_settled_in_the_batch_too(
         (2, "unknown"),
         (3, "charged"),
     ]
+
+
+def test_large_groups_of_like_answers_are_settled_by_one_statement_each(
+    make: Callable[..., Path], bill: Bill, sql: Sql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 41)])
+    monkeypatch.setattr(careful, "settle_one", never)
+    script = {i: [DECLINED if i % 2 else HARD] for i in range(1, 41)}
+    result = bill(FakeProvider(script=script), sweeps=0)
+    assert result.counts.declined == 20
+    assert sql("SELECT status, count(*) FROM invoice GROUP BY status ORDER BY status") == [
+        ("AWAITING_CUSTOMER", 20),
+        ("FAILED", 20),
+    ]

@@ -202,3 +202,30 @@ def test_the_lease_is_renewed_while_calls_go_on(
 
     bill(FakeProvider(io_bound=True, after_call=tick), concurrency=1)
     assert seen[3] == (start + timedelta(minutes=3)).isoformat()
+
+
+class SignalDuringWait(threading.Event):
+    """A stop event set by a signal that arrives while a call waits for its rate slot."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None and timeout > 1:
+            self.set()
+        return super().wait(timeout)
+
+
+def test_an_inline_call_stopped_while_it_waits_for_a_rate_slot_is_handed_back(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """The simulator's path: one call at a time, paced by --max-rate."""
+    make(*[(i, 100, "EUR") for i in range(1, 5)])
+    stop = StopRequest()
+    stop.event = SignalDuringWait()
+    provider = FakeProvider()
+    result = bill(provider, stop=stop, concurrency=1, max_rate=0.01)
+    assert (result.status, result.stop_reason) == (RunStatus.INTERRUPTED, "interrupted")
+    assert [invoice for invoice, _ in provider.calls] == [1]
+    assert result.counts.released == 3
+    assert sql("SELECT outcome, count(*) FROM payment_attempt GROUP BY outcome") == [
+        ("abandoned", 3),
+        ("charged", 1),
+    ]

@@ -280,9 +280,11 @@ class Told(SilentObserver):
 
     def __init__(self) -> None:
         self.held_ids: list[int] = []
+        self.codes: list[str] = []
 
-    def held(self, invoice_id: int, rejection: Rejection) -> None:  # noqa: ARG002
+    def held(self, invoice_id: int, rejection: Rejection) -> None:
         self.held_ids.append(invoice_id)
+        self.codes.append(rejection.code)
 
 
 def test_an_answer_neither_the_attempt_nor_the_invoice_can_take_stops_nothing(
@@ -316,4 +318,5 @@ def test_an_answer_neither_the_attempt_nor_the_invoice_can_take_stops_nothing(
     assert result.status is RunStatus.COMPLETED
     assert result.counts.paid == 2
     assert sorted(told.held_ids) == [2, 4, 5]
+    assert sorted(told.codes) == ["edited_in_flight", "edited_in_flight", "malformed"]
     assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 2") == [("started",)]
