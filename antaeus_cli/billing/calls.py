@@ -50,9 +50,11 @@ NO_LOOKUP = "cannot look the charge up"
 def lost_to_the_network(result: CallResult) -> bool:
     """The answer was lost (network, timeout, 5xx): what an outage is made of. An
     attempt left open because the provider cannot look charges up was answered."""
+    # pragma: no mutate start - an unknown outcome always carries its reason
     return result.outcome is AttemptOutcome.UNKNOWN and not (result.detail or "").startswith(
         NO_LOOKUP
     )
+    # pragma: no mutate end
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +95,16 @@ def call_provider(
     try:
         answer = provider.charge(attempt.invoice, attempt.key)
     except (NetworkError, RateLimited) as first_error:
+        # pragma: no mutate start - maybe_sent is only tested for truth: None is as false
         call = _KeyCall(provider, attempt, policy, stop, clock, maybe_sent=False)
+        # pragma: no mutate end
         call.calls = 1
         return call.run(first_error)
     except NotSent:
         return None
     # The common case, one call, shares one immutable result.
-    return CHARGED_ONCE if answer is CHARGED else result_of(answer, 1)
+    # result_of gives the shared CHARGED_ONCE too: this only saves the call
+    return CHARGED_ONCE if answer is CHARGED else result_of(answer, 1)  # pragma: no mutate
 
 
 class _Lapsed(Exception):

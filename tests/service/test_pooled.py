@@ -18,7 +18,7 @@ from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.provider.port import Answer
 from antaeus_cli.store import runs
-from tests.fakes import Crash, FakeProvider, FixedClock
+from tests.fakes import CHARGED, DECLINED, LOST_REQUEST, Crash, FakeProvider, FixedClock
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -229,3 +229,23 @@ def test_an_inline_call_stopped_while_it_waits_for_a_rate_slot_is_handed_back(
         ("abandoned", 3),
         ("charged", 1),
     ]
+
+
+def test_the_breaker_keeps_the_reason_it_tripped_for(make: Callable[..., Path], bill: Bill) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 31)])
+    provider = FakeProvider(io_bound=True, default=DECLINED)
+    limits = RunLimits(breaker_rate=0.5, breaker_window=10)
+    result = bill(provider, concurrency=4, batch_size=10, limits=limits)
+    assert result.status is RunStatus.STOPPED_BREAKER
+    assert (result.stop_reason or "").startswith(
+        "decline-rate breaker: 6 of the first 6 charges declined"
+    )
+
+
+def test_an_answer_ends_a_streak_of_lost_requests(make: Callable[..., Path], bill: Bill) -> None:
+    make(*[(i, 100, "EUR") for i in range(1, 10)])
+    script = {5: [CHARGED]}
+    provider = FakeProvider(default=LOST_REQUEST, script=script)
+    result = bill(provider, outage_threshold=5, sweeps=0)
+    # Four lost, one answer, four lost: never five in a row.
+    assert result.status is RunStatus.COMPLETED

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from antaeus_cli.billing.engine import StopRequest
-from antaeus_cli.billing.results import PassResult, RunStatus
+from antaeus_cli import failpoints as fp
+from antaeus_cli.billing.engine import PassSettings, StopRequest
+from antaeus_cli.billing.results import Command, PassResult, RunStatus, SilentObserver
+from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
 from antaeus_cli.errors import LockHeld
+from antaeus_cli.store.database import Store
+from tests.conftest import ME
 from tests.fakes import (
     DECLINED,
     LOST_REQUEST,
     LOST_RESPONSE,
     Crash,
     FakeProvider,
+    FixedClock,
     alive,
+    dead,
 )
 
 Bill = Callable[..., PassResult]
@@ -187,3 +194,44 @@ def test_a_pass_whose_every_request_failed_is_an_outage_however_few_invoices(
     # One answer is enough for the pass to be a pass, not an outage.
     make_again = FakeProvider(script={1: [LOST_REQUEST], 2: ["charged"]})
     assert bill(make_again, outage_threshold=5).status is RunStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("point", "charged"),
+    [(fp.AFTER_ATTEMPT_COMMIT, []), (fp.AFTER_PROVIDER_CHARGE, ["ns-inv-2-1"])],
+)
+def test_a_failpoint_fires_at_its_seam_for_its_invoice_only(
+    make: Callable[..., Path],
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    point: str,
+    charged: list[str],
+) -> None:
+    """The seams the process tests kill at: here the kill is an exception instead."""
+    make((1, 100, "EUR"), (2, 100, "EUR"), (3, 100, "EUR"))
+
+    def killed(pid: int, signum: int) -> None:
+        raise Crash(f"killed at {point}")
+
+    monkeypatch.setattr(fp.os, "kill", killed)
+    provider = FakeProvider()
+    store = Store.open(db_path)
+    try:
+        with pytest.raises(Crash, match=point):
+            run_pass(
+                store,
+                provider,
+                PassRequest(Command.BILL, PassSettings(as_of=date(2026, 12, 1))),
+                Runtime(
+                    FixedClock(),
+                    StopRequest(),
+                    SilentObserver(),
+                    ME,
+                    dead,
+                    fp.Failpoints({(point, 2)}),
+                ),
+            )
+    finally:
+        store.close()
+    namespace = store.namespace
+    assert [key.replace(namespace, "ns") for key in provider.charged_keys][1:] == charged

@@ -13,6 +13,7 @@ import pytest
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.domain.invoice import DunningState
+from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import claims, runs
 from antaeus_cli.store.database import Store
 from tests.conftest import ME
@@ -66,7 +67,11 @@ def test_a_replay_rate_limited_on_every_try_stays_open_and_is_never_charged_twic
 def test_a_retry_is_claimed_with_its_dunning_state(
     make: Callable[..., Path], bill: Bill, db_path: Path
 ) -> None:
-    make((1, 100, "EUR"), (2, 100, "EUR"))
+    make(
+        SeedInvoice(1, 7, 100, "EUR", date(2026, 12, 1)),
+        SeedInvoice(2, 8, 100, "EUR", date(2026, 12, 1)),
+        customers={7: "EUR", 8: "EUR"},
+    )
     bill(FakeProvider(script={1: [DECLINED]}))
     store = Store.open(db_path)
     try:
