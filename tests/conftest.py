@@ -154,3 +154,32 @@ def edit(db_path: Path) -> Iterator[Callable[..., None]]:
     yield run
     for conn in conns:
         conn.close()
+
+
+def ended_run(edit: Callable[..., None], stamp: str, status: str = "completed") -> None:
+    """Run 1, ended before the test's passes: what attempts written by hand name."""
+    edit(
+        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
+        "finished_at, status) VALUES (1, 'bill', substr(?, 1, 10), 'x', 'x', 1, ?, ?, ?)",
+        stamp,
+        stamp,
+        stamp,
+        status,
+    )
+
+
+def key_past_the_limit(edit: Callable[..., None], invoice_id: int, customer_id: int) -> None:
+    """A declined attempt numbered at the 64-bit limit: the invoice's next key cannot be
+    built, so claiming it breaks a batch claim."""
+    stamp = "2026-11-01T00:00:00+00:00"
+    ended_run(edit, stamp)
+    edit(
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
+        "VALUES (?, ?, ?, 'by-hand', 1, 'bill', 100, 'EUR', 'PENDING', 'declined', ?, ?)",
+        invoice_id,
+        customer_id,
+        2**63 - 1,
+        stamp,
+        stamp,
+    )

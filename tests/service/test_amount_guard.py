@@ -19,6 +19,7 @@ from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import claims, schema
 from antaeus_cli.store.database import Store
+from tests.conftest import key_past_the_limit
 from tests.fakes import CHARGED, DECLINED, FakeProvider
 
 Bill = Callable[..., PassResult]
@@ -154,21 +155,7 @@ def test_the_guards_hold_when_a_batch_is_claimed_one_invoice_at_a_time(
         SeedInvoice(4, 3, 100, "EUR", DEC),
         customers={1: "EUR", 2: "EUR", 3: "EUR"},
     )
-    stamp = "2026-11-01T00:00:00+00:00"
-    edit(
-        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
-        "finished_at, status) VALUES (1, 'bill', '2026-11-01', 'x', 'x', 1, ?, ?, 'completed')",
-        stamp,
-        stamp,
-    )
-    edit(  # a declined attempt numbered at the 64-bit limit: the next key cannot be built
-        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
-        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
-        "VALUES (4, 3, ?, 'by-hand', 1, 'bill', 100, 'EUR', 'PENDING', 'declined', ?, ?)",
-        2**63 - 1,
-        stamp,
-        stamp,
-    )
+    key_past_the_limit(edit, 4, 3)
     provider = FakeProvider()
     result = bill(provider)
     assert provider.calls == []

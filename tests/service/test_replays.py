@@ -12,6 +12,7 @@ from antaeus_cli.domain.invoice import DunningState, FailureCode, Invoice, Invoi
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 from antaeus_cli.store import claims, replays
 from antaeus_cli.store.database import Store
+from tests.conftest import ended_run
 
 STAMP = "2026-11-30T10:00:00+00:00"
 COLUMNS = (
@@ -32,12 +33,7 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
     make: Callable[..., Path], edit: Callable[..., None], db_path: Path
 ) -> None:
     make(*[(i, 100, "EUR") for i in range(1, 10)])
-    edit(
-        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
-        "finished_at, status) VALUES (1, 'bill', '2026-11-30', 'x', 'x', 1, ?, ?, 'crashed')",
-        STAMP,
-        STAMP,
-    )
+    ended_run(edit, STAMP, "crashed")
     edit("UPDATE invoice SET decline_count = 2, first_declined_on = '2026-10-01' WHERE id = 1")
     naive = "2026-11-30T10:00:00"  # written by hand without a zone: read as UTC
     attempt_row(edit, 10, 1, 1, "cus_A", 3, "k-1-3", 1, "EUR", "FAILED", "unknown", "pi_A",

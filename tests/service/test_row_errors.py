@@ -19,7 +19,7 @@ from antaeus_cli.domain.invoice import Rejection
 from antaeus_cli.errors import LockLost
 from antaeus_cli.store.careful import MAX_REASON, is_row_error, reason_of
 from antaeus_cli.store.database import Store
-from tests.conftest import ME
+from tests.conftest import ME, ended_run, key_past_the_limit
 from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider, FixedClock, dead
 
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -137,21 +137,7 @@ def test_a_row_that_breaks_a_batch_claim_holds_itself_and_the_pass_goes_on(
     make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
 ) -> None:
     make(*[(i, 100, "EUR") for i in range(1, 8)])
-    stamp = "2026-11-01T00:00:00+00:00"
-    edit(
-        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
-        "finished_at, status) VALUES (1, 'bill', '2026-11-01', 'x', 'x', 1, ?, ?, 'completed')",
-        stamp,
-        stamp,
-    )
-    edit(  # a declined attempt numbered at the 64-bit limit: invoice 2's next key cannot be
-        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
-        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
-        "VALUES (2, 2, ?, 'by-hand', 1, 'bill', 100, 'EUR', 'PENDING', 'declined', ?, ?)",
-        2**63 - 1,
-        stamp,
-        stamp,
-    )
+    key_past_the_limit(edit, 2, 2)
     provider = FakeProvider()
     result = bill(provider, batch_size=3, sweeps=0)
     assert sorted(invoice for invoice, _ in provider.calls) == [1, 3, 4, 5, 6, 7]
@@ -231,12 +217,7 @@ def test_an_unreplayable_attempt_whose_invoice_cannot_be_held_gets_the_reason_it
 ) -> None:
     make((1, 100, "EUR"), (2, 100, "EUR"))
     stamp = "2026-11-30T10:00:00+00:00"
-    edit(
-        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
-        "finished_at, status) VALUES (1, 'bill', '2026-11-30', 'x', 'x', 1, ?, ?, 'crashed')",
-        stamp,
-        stamp,
-    )
+    ended_run(edit, stamp, "crashed")
     edit(
         "INSERT INTO payment_attempt (id, invoice_id, customer_id, customer_ref, attempt_no, "
         "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
