@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PROVIDER := sim://?latency_ms=20&network_error_rate=0.2&seed=7
+DEMO_NOTIFY := maildir://antaeus.mail?from=billing@example.com&operator=ops@example.com
 
 .PHONY: demo test lint chaos bench mutants clean
 
@@ -19,6 +20,8 @@ demo: $(STAMP)
 		status=$$?; echo "bill exited $$status (1 = some invoices need an operator)"; \
 		[ $$status -le 1 ]
 	$(BIN)/antaeus --db antaeus.db report
+	$(BIN)/antaeus --db antaeus.db notify --notify '$(DEMO_NOTIFY)'
+	@echo "the notices are in ./antaeus.mail/new (a Maildir: one file per e-mail)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -48,4 +51,4 @@ mutants: $(STAMP)
 	$(BIN)/python -m tests.mutation_gate
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants antaeus.mail

@@ -40,6 +40,10 @@ class ProviderSpecError(InputError):
     """A --provider / ANTAEUS_PROVIDER spec that cannot be used."""
 
 
+class NotifySpecError(InputError):
+    """A --notify / ANTAEUS_NOTIFY spec that cannot be used."""
+
+
 class NotRetryable(InputError):
     """An invoice named with --invoice cannot be charged now."""
 

@@ -20,7 +20,9 @@ AFTER_ATTEMPT_COMMIT = "after-attempt-commit"  # value: invoice id
 IN_PROVIDER_CALL = "in-provider-call"  # value: invoice id; after the provider booked it
 AFTER_PROVIDER_CHARGE = "after-provider-charge"  # value: invoice id; answer not yet committed
 BETWEEN_BATCHES = "between-batches"  # value: n-th batch of answers committed in a phase
-NAMES = (AFTER_ATTEMPT_COMMIT, IN_PROVIDER_CALL, AFTER_PROVIDER_CHARGE, BETWEEN_BATCHES)
+AFTER_NOTICE_SENT = "after-notice-sent"  # value: notification id; delivered, not yet marked
+PASS_POINTS = (AFTER_ATTEMPT_COMMIT, IN_PROVIDER_CALL, AFTER_PROVIDER_CHARGE, BETWEEN_BATCHES)
+NAMES = (*PASS_POINTS, AFTER_NOTICE_SENT)
 
 
 class Failpoints(frozenset[tuple[str, int]]):

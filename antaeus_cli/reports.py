@@ -39,6 +39,9 @@ class Report:
     orphans: list[dict[str, Any]]  # charges whose invoice was deleted while in flight
     running: str | None  # the pass holding the lock right now, if any
     runs: list[dict[str, Any]]
+    notifications: list[dict[str, Any]]  # the outbox per status and kind
+    notifications_failed: list[dict[str, Any]]  # failed or skipped, with the reason
+    customers_without_email: int
 
 
 def build_report(
@@ -73,6 +76,14 @@ def build_report(
                 ),
                 running=None if holder is None else str(holder),
                 runs=queries.recent_runs(store.db, recent_runs),
+                notifications=[
+                    {"status": status, "kind": kind, "count": count}
+                    for status, kind, count in queries.notifications_by_status(conn)
+                ],
+                notifications_failed=queries.failed_notifications(
+                    store.db, LISTED if limit is None else limit
+                ),
+                customers_without_email=queries.customers_without_email(conn),
             )
         finally:
             conn.execute("ROLLBACK")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import mailbox
 import os
 import random
 import signal
@@ -20,6 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +48,10 @@ class Figures:
     integrity_failures: int = 0
     total_mismatches: int = 0  # currencies whose report total differs from the provider's
     unexpected_exits: int = 0
+    # Notices: committed outcomes without exactly one notice, or notices without one
+    untold_outcomes: int = 0
+    lost_notices: int = 0  # in the outbox, never delivered by notify's recovery runs
+    repeated_notices: int = 0  # delivered twice, other than the one a kill interrupted
     notes: list[str] = field(default_factory=list)
 
     def add(self, other: Figures) -> None:
@@ -64,6 +70,9 @@ class Figures:
             + self.integrity_failures
             + self.total_mismatches
             + self.unexpected_exits
+            + self.untold_outcomes
+            + self.lost_notices
+            + self.repeated_notices
         )
 
     def render(self) -> str:
@@ -79,6 +88,9 @@ class Figures:
             "integrity_failures",
             "total_mismatches",
             "unexpected_exits",
+            "untold_outcomes",
+            "lost_notices",
+            "repeated_notices",
         )
         lines += [f"  {name.replace('_', ' ') + ':':<22}{getattr(self, name)}" for name in names]
         lines += [f"  ! {note}" for note in self.notes[:20]]
@@ -162,13 +174,14 @@ def run_trial(index: int, base_seed: int, root: Path) -> Figures:
         figures.unexpected_exits += 1
         figures.notes.append(f"trial {index}: no recovery pass completed: {done.stderr[-300:]}")
     figures.add(audit(db, db.with_name("antaeus.provider.db"), label=f"trial {index}"))
+    figures.add(deliver_with_a_kill(db, rng, label=f"trial {index}"))
     figures.trials = 1
     figures.killed_trials = 1 if figures.kills else 0
     return figures
 
 
 def pick_failpoint(rng: random.Random, targets: list[int], batch: int) -> str:
-    point = rng.choice(failpoints.NAMES)
+    point = rng.choice(failpoints.PASS_POINTS)
     if point == failpoints.BETWEEN_BATCHES or not targets:
         target = rng.randint(1, max(1, len(targets) // batch))  # a batch that will exist
     else:
@@ -202,6 +215,25 @@ def candidates(db: Path, command: str, as_of: str) -> list[int]:
 
 MONEY_MOVED = "outcome IN ('charged', 'processing')"  # the simulator debits both
 
+# Each counts committed outcomes whose notices break the outbox's rule.
+NOTICE_AUDIT = (
+    # a charge without exactly one receipt
+    "SELECT count(*) FROM payment_attempt a WHERE a.outcome = 'charged' AND (SELECT count(*) "
+    "FROM notification n WHERE n.attempt_id = a.id AND n.kind = 'receipt') <> 1",
+    # a notice for an attempt that is open, or whose outcome is not what it tells
+    "SELECT count(*) FROM notification n JOIN payment_attempt a ON a.id = n.attempt_id "
+    "WHERE a.finished_at IS NULL OR (n.kind = 'receipt') <> (a.outcome = 'charged')",
+    # a decline that moved its invoice on (its latest attempt), and told nobody
+    "SELECT count(*) FROM payment_attempt a JOIN invoice i ON i.id = a.invoice_id "
+    "WHERE a.outcome IN ('declined', 'declined_hard', 'needs_customer') "
+    "AND a.attempt_no = (SELECT max(b.attempt_no) FROM payment_attempt b "
+    "WHERE b.invoice_id = a.invoice_id) "
+    "AND i.status IN ('FAILED', 'AWAITING_CUSTOMER', 'UNCOLLECTIBLE') "
+    "AND NOT EXISTS (SELECT 1 FROM notification n WHERE n.attempt_id = a.id)",
+    # two notices for one attempt
+    "SELECT count(*) - count(DISTINCT attempt_id) FROM notification WHERE attempt_id IS NOT NULL",
+)
+
 
 def audit(db: Path, ledger: Path, *, label: str = "") -> Figures:
     """Our books against the provider's: every way money could be lost or doubled."""
@@ -229,6 +261,7 @@ def audit(db: Path, ledger: Path, *, label: str = "") -> Figures:
             and not ours.execute("PRAGMA foreign_key_check").fetchall()
         )
         figures.integrity_failures = 0 if healthy else 1
+        figures.untold_outcomes = sum(ours.execute(check).fetchone()[0] for check in NOTICE_AUDIT)
         provider_totals = dict(
             theirs.execute(
                 f"SELECT currency, sum(amount) FROM charge WHERE {MONEY_MOVED} GROUP BY currency"
@@ -245,6 +278,44 @@ def audit(db: Path, ledger: Path, *, label: str = "") -> Figures:
     )
     if figures.failures:
         figures.notes.append(f"{label}: {db}")
+    return figures
+
+
+def deliver_with_a_kill(db: Path, rng: random.Random, *, label: str) -> Figures:
+    """`notify` into a Maildir, killed after one random notice was delivered and before
+    it was marked; then recovery runs. Every notice must arrive, and only the one the
+    kill interrupted may arrive twice, under the same Message-ID."""
+    figures = Figures()
+    maildir = db.with_name("mail")
+    spec = f"maildir://{maildir}?from=billing@example.com&operator=ops@example.com"
+    with sqlite3.connect(db) as conn:
+        ids = [
+            row[0] for row in conn.execute("SELECT id FROM notification WHERE status = 'pending'")
+        ]
+    if not ids:
+        return figures
+    victim = rng.choice(ids)
+    args = ("--notify", spec, "--lease", "1", "--batch-size", str(rng.choice([3, 10, 50])))
+    killed = cli(db, "notify", *args, failpoint=f"{failpoints.AFTER_NOTICE_SENT}:{victim}")
+    figures.kills += killed.returncode == KILLED
+    expect(figures, 0, "notify with a kill", killed.returncode, (KILLED,))
+    time.sleep(1.1)  # the killed run's lease runs out
+    done = cli(db, "notify", *args)
+    expect(figures, 0, "notify recovery", done.returncode, (0,))
+    with sqlite3.connect(db) as conn:
+        keys = dict(conn.execute("SELECT id, dedupe_key FROM notification"))
+        figures.lost_notices = conn.execute(
+            "SELECT count(*) FROM notification WHERE status NOT IN ('sent', 'withdrawn')"
+        ).fetchone()[0]
+    arrived = Counter(
+        str(message["Message-ID"]).split("@")[0].lstrip("<") for message in mailbox.Maildir(maildir)
+    )
+    figures.lost_notices += sum(1 for nid, key in keys.items() if arrived[key] == 0 and nid in ids)
+    figures.repeated_notices = sum(
+        1 for key, n in arrived.items() if n > 1 and key != keys[victim]
+    ) + (1 if arrived[keys[victim]] > 2 else 0)
+    if figures.failures:
+        figures.notes.append(f"{label}: notify: {db}")
     return figures
 
 

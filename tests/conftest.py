@@ -65,7 +65,10 @@ def scenario(
     if customers is None:
         customers = {inv.customer_id: inv.currency for inv in built}
     return Scenario.of(
-        [SeedCustomer(cid, cur, Account(cid, cur, 10**9)) for cid, cur in customers.items()],
+        [
+            SeedCustomer(cid, cur, Account(cid, cur, 10**9), None, f"c{cid}@example.com")
+            for cid, cur in customers.items()
+        ],
         built,
     )
 

@@ -10,7 +10,11 @@ until a test holds it, or the code that only it could break is marked with
 One class of survivors is recognised here as equivalent, by a rule rather than by a
 pragma on every SQL line: a mutant that only changes the case of a SQL statement's
 keywords and names. SQLite reads those without regard to case; the rule checks that
-every quoted literal and every named parameter, which are case-sensitive, is as it was.
+the change lies inside Python string literals of a SQL statement (the line, or the
+lines around it, hold a SQL keyword), that the code around the strings is unchanged,
+that every quoted SQL literal and every named parameter, which are case-sensitive, is
+as it was, and that the line names no column alias (`AS name`), which a row read by
+name would see.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 _LITERALS = re.compile(r"'[^']*'|:[A-Za-z_][A-Za-z_0-9]*")
-_SQL = re.compile(r"\b(SELECT|UPDATE|INSERT|DELETE|WHERE|VALUES|ORDER BY|RETURNING)\b", re.I)
+_SQL = re.compile(
+    r"\b(SELECT|UPDATE|INSERT|DELETE|WHERE|VALUES|ORDER BY|RETURNING|FROM|JOIN|INTO)\b", re.I
+)
+_PY_STRING = re.compile(r'f?"(?:[^"\\]|\\.)*"')
+_ALIAS = re.compile(r"\bAS\s+(?!(?:NOT\s+)?MATERIALIZED\b)[A-Za-z_]", re.I)
 
 KILLED = frozenset({"killed", "timeout"})
 UNHELD = frozenset({"survived", "no tests", "not checked", "suspicious"})
@@ -71,13 +79,17 @@ def _sql_case_only(mutmut: Path, name: str) -> bool:
     ).stdout.splitlines()
     removed = [line[1:] for line in shown if line.startswith("-") and not line.startswith("---")]
     added = [line[1:] for line in shown if line.startswith("+") and not line.startswith("+++")]
+    context = [line[1:] for line in shown if line.startswith(" ")]
     if not removed or len(removed) != len(added):
         return False
+    in_sql = any(_SQL.search(line) for line in [*removed, *context])
     for old, new in zip(removed, added, strict=True):
         if old.lower() != new.lower() or _LITERALS.findall(old) != _LITERALS.findall(new):
             return False
-        if not _SQL.search(old) or not new.strip().startswith(('"', 'f"')):
+        if not in_sql or _ALIAS.search(old) or not _PY_STRING.search(old):
             return False
+        if _PY_STRING.sub('""', old) != _PY_STRING.sub('""', new):
+            return False  # the change reaches code outside the strings
     return True
 
 

@@ -43,7 +43,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.reason = ""
+        self.reason = ""  # pragma: no mutate - read only as `reason or ...`: None reads the same
 
     def request(self, reason: str) -> None:
         self.reason = reason
@@ -103,12 +103,15 @@ class Engine:
         self._tripped: str | None = None  # why the decline-rate breaker stopped it
         self._unknown_streak = 0
         self._unknown_results = 0  # answers lost to the network, this pass
-        self._answered = False  # the provider gave an answer in this pass
+        self._answered = False  # pragma: no mutate - only tested for truth: None is as false
         self._done: list[Settled] = []
         self._held: set[int] = set()  # attempts whose invoice this pass held
+        # pragma: no mutate start - equivalent: the first claim sets all three before any
+        # is read (_settled, _heartbeat, and run_phase, which numbers each phase's batches)
         self._last_flush = time.monotonic()
         self._last_heartbeat = time.monotonic()
         self._flushed = 0  # batches of answers committed in the current phase
+        # pragma: no mutate end
 
     @property
     def run_id(self) -> int:

@@ -127,6 +127,27 @@ class PassCounts:
             self.add_operator_item(attempt.invoice.id, transition.failure)
 
 
+def run_summary(
+    command: Command, as_of: date, status: RunStatus, reason: str | None, counts: PassCounts
+) -> dict[str, object] | None:
+    """What the operator is told of a run that held invoices or stopped early; None
+    for a run that completed with nothing for them."""
+    if status is RunStatus.COMPLETED and not counts.needs_operator:
+        return None
+    return {
+        "command": command.value,
+        "as_of": as_of.isoformat(),
+        "status": status.value,
+        "stop_reason": reason,
+        "counts": counts.as_columns(),
+        "needs_operator": counts.needs_operator,
+        "held": [
+            {"invoice_id": item.invoice_id, "code": item.code, "detail": item.detail}
+            for item in counts.operator_items
+        ],
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class PassResult:
     run_id: int

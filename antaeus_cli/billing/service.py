@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.engine import Clock, Engine, PassSettings, StopRequest
-from antaeus_cli.billing.results import Command, Observer, PassResult, Phase, RunStatus
+from antaeus_cli.billing.results import (
+    Command,
+    Observer,
+    PassResult,
+    Phase,
+    RunStatus,
+    run_summary,
+)
 from antaeus_cli.billing.sources import (
     ClaimContext,
     DueSource,
@@ -90,14 +97,17 @@ def run_pass(
             store,
             engine,
             runtime,
-            RunStatus.INTERRUPTED,
-            "stopped at once by a second signal; the next run reconciles what was in flight",
+            request=request,
+            status=RunStatus.INTERRUPTED,
+            reason="stopped at once by a second signal; the next run reconciles what was in flight",
         )
         raise
     except Exception as exc:
         engine.salvage()
         failure = exc.message if isinstance(exc, AntaeusError) else f"{type(exc).__name__}: {exc}"
-        _finish_quietly(store, engine, runtime, RunStatus.FAILED, failure)
+        _finish_quietly(
+            store, engine, runtime, request=request, status=RunStatus.FAILED, reason=failure
+        )
         raise
     # Anything else (the process being torn down) leaves the run 'running': the next
     # pass finds its holder gone, marks it crashed and replays its open attempts.
@@ -112,6 +122,7 @@ def run_pass(
         reason=reason,
         counts=engine.counts.as_columns(),
         now=runtime.clock(),
+        summary=run_summary(request.command, settings.as_of, status, reason, engine.counts),
     )
     return PassResult(
         run_id=run_id,
@@ -149,9 +160,16 @@ def _work(request: PassRequest, context: ClaimContext) -> Source:
 
 
 def _finish_quietly(
-    store: Store, engine: Engine, runtime: Runtime, status: RunStatus, reason: str
+    store: Store,
+    engine: Engine,
+    runtime: Runtime,
+    *,
+    request: PassRequest,
+    status: RunStatus,
+    reason: str,
 ) -> None:
     """Best effort: if even this write fails, the next pass marks the run crashed."""
+    summary = run_summary(request.command, request.settings.as_of, status, reason, engine.counts)
     with contextlib.suppress(Exception):
         runs.finish_run(
             store,
@@ -160,4 +178,5 @@ def _finish_quietly(
             reason=reason,
             counts=engine.counts.as_columns(),
             now=runtime.clock(),
+            summary=summary,
         )

@@ -6,6 +6,7 @@ import errno
 import os
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
 from antaeus_cli.billing.results import PassResult, RunStatus
 from antaeus_cli.cli.exit_codes import ExitCode
@@ -17,6 +18,9 @@ from antaeus_cli.errors import (
     ProviderUnreachable,
     StorageError,
 )
+
+if TYPE_CHECKING:
+    from antaeus_cli.notify.service import NotifyResult
 
 DEBUG_ENV = "ANTAEUS_DEBUG"
 
@@ -65,6 +69,15 @@ def exit_code_for_pass(result: PassResult) -> ExitCode:
     if result.status in _STOPPED:
         return ExitCode.STOPPED
     if result.counts.needs_operator:
+        return ExitCode.NEEDS_OPERATOR
+    return ExitCode.OK
+
+
+def exit_code_for_notify(result: NotifyResult) -> ExitCode:
+    """Stopped early (a signal, the channel down): 3; some notices failed for good: 1."""
+    if result.stop_reason is not None:
+        return ExitCode.STOPPED
+    if result.failed:
         return ExitCode.NEEDS_OPERATOR
     return ExitCode.OK
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,9 +12,12 @@ from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.dunning import DunningSchedule, ScheduleError
 from antaeus_cli.domain.limits import RunLimits, parse_cap
 from antaeus_cli.domain.money import Currency
-from antaeus_cli.errors import InputError, ProviderSpecError
+from antaeus_cli.errors import InputError, NotifySpecError, ProviderSpecError
 from antaeus_cli.provider import registry
 from antaeus_cli.provider.spec import DEFAULT_SPEC, ProviderSpec, parse_spec, redact
+
+if TYPE_CHECKING:
+    from antaeus_cli.channels.spec import NotifySpec
 
 PROVIDER_ENV = "ANTAEUS_PROVIDER"
 DUNNING_ENV = "ANTAEUS_DUNNING"
@@ -207,3 +210,21 @@ def provider_spec(given: str | None) -> ProviderSpec:
             f"{PROVIDER_ENV} instead of --provider, where other users can read it in 'ps'"
         )
     return registry.resolve(text)
+
+
+def notify_spec(given: str | None, env: str) -> NotifySpec:
+    """Resolve the notify spec; refuse credentials typed on the command line."""
+    from antaeus_cli.channels import spec as channel_spec
+
+    text = given if given is not None else os.environ.get(env, "")
+    if not text.strip():
+        raise NotifySpecError(
+            f"no notify channel: pass --notify SPEC or set {env}, e.g. "
+            "'maildir://mail?from=billing@example.com'"
+        )
+    if given is not None and channel_spec.parse(text).carries_secrets:
+        raise NotifySpecError(
+            f"the notify spec {redact(text)!r} carries credentials; pass it through {env} "
+            "or name a password_file=, instead of --notify, where other users can read it in 'ps'"
+        )
+    return channel_spec.resolve(text)

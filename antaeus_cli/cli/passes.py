@@ -111,7 +111,7 @@ def _run(
     stop = StopRequest()
     request = PassRequest(options.command, settings, options.invoice_ids)
     _tune_garbage_collector()
-    with observer_for(options, sys.stderr) as observer, _signals_stop(stop):
+    with observer_for(options, sys.stderr) as observer, signals_stop(stop):
         runtime = Runtime(
             clock=lambda: datetime.now(UTC),
             stop=stop,
@@ -127,7 +127,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
-def _signals_stop(stop: StopRequest) -> Iterator[None]:
+def signals_stop(stop: StopRequest) -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP (the terminal or the ssh session went away) ask the
     pass to wind down; a second one stops it at once."""
 

@@ -39,6 +39,11 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
         "open-attempts": report.open_listed,
         "charges-without-invoice": report.orphans,
         "runs": report.runs,
+        "notifications": {
+            "by_status": report.notifications,
+            "not_delivered": report.notifications_failed,
+            "customers_without_email": report.customers_without_email,
+        },
     }
     if section == "needs-operator":
         return {section: parts[section], "needs_operator_total": report.needs_operator_total}
@@ -65,13 +70,16 @@ def render_report(report: Report, output_format: str, section: str | None) -> No
 
 
 def _write_csv(report: Report, section: str) -> None:
-    rows: list[dict[str, Any]] = report_json(report, section)[section]
+    chosen = report_json(report, section)[section]
+    rows: list[dict[str, Any]] = chosen["by_status"] if section == "notifications" else chosen
     if section == "totals":
         columns = ["status", "currency", "count", "amount_minor", "amount"]
     elif section == "collected":
         columns = ["currency", "count", "amount_minor", "amount"]
     elif section == "declines":
         columns = ["code", "class", "count"]
+    elif section == "notifications":
+        columns = ["status", "kind", "count"]
     elif section == "open-attempts":
         columns = [
             "attempt_id",

@@ -22,6 +22,7 @@ class Section(enum.StrEnum):
     OPEN_ATTEMPTS = "open-attempts"
     CHARGES_WITHOUT_INVOICE = "charges-without-invoice"
     RUNS = "runs"
+    NOTIFICATIONS = "notifications"
 
 
 def command(

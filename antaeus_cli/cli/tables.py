@@ -79,12 +79,7 @@ def report_tables(report: Report, section: str | None) -> None:
     if section in (None, "open-attempts") and (report.open_listed or section):
         console.print(_open_table(report))
     if section in (None, "declines") and (report.declines or section):
-        declines = Table(title="declines by provider code")
-        for name in ("code", "class", "count"):
-            declines.add_column(name)
-        for row in report.declines:
-            declines.add_row(_cell(row["code"]), _cell(row["class"]), str(row["count"]))
-        console.print(declines)
+        console.print(_declines_table(report))
     if section in (None, "charges-without-invoice") and (report.orphans or section):
         console.print(_orphans_table(report))
     if section in (None, "totals", "collected"):
@@ -101,8 +96,44 @@ def report_tables(report: Report, section: str | None) -> None:
         ]
         if rows or section:
             console.print(_operator_table(rows, more=report.needs_operator_total - len(rows)))
+    if section in (None, "notifications"):
+        _notifications(console, report)
     if section in (None, "runs"):
         console.print(_runs_table(report))
+
+
+def _declines_table(report: Report) -> Table:
+    declines = Table(title="declines by provider code")
+    for name in ("code", "class", "count"):
+        declines.add_column(name)
+    for row in report.declines:
+        declines.add_row(_cell(row["code"]), _cell(row["class"]), str(row["count"]))
+    return declines
+
+
+def _notifications(console: Console, report: Report) -> None:
+    counts: dict[str, int] = {}
+    for row in report.notifications:
+        counts[row["status"]] = counts.get(row["status"], 0) + row["count"]
+    shown = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
+    console.print(f"notifications (antaeus notify delivers them): {shown}")
+    if report.customers_without_email:
+        console.print(f"customers without an e-mail address: {report.customers_without_email}")
+    if report.notifications_failed:
+        table = Table(title="notifications not delivered")
+        for name in ("notice", "kind", "status", "invoice", "to", "tries", "why"):
+            table.add_column(name)
+        for row in report.notifications_failed:
+            table.add_row(
+                _cell(row["dedupe_key"]),
+                _cell(row["kind"]),
+                _cell(row["status"]),
+                _cell(row["invoice_id"]),
+                _cell(row["recipient"]),
+                str(row["tries"]),
+                _cell(row["last_error"]),
+            )
+        console.print(table)
 
 
 def _console() -> Console:

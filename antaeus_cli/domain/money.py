@@ -79,6 +79,34 @@ def format_minor(minor: int, currency: str) -> str:
     return f"{parsed} {major:,.{parsed.minor_digits}f}"
 
 
+# How each market writes an amount for a customer: symbol, where it goes, and the
+# thousands and decimal separators.
+_DISPLAY: dict[Currency, tuple[str, str, str, str]] = {
+    Currency.USD: ("$", "", ",", "."),
+    Currency.GBP: ("\u00a3", "", ",", "."),
+    Currency.EUR: ("\u20ac", "", ",", "."),
+    Currency.DKK: ("", " kr.", ".", ","),
+    Currency.SEK: ("", " kr", "\u00a0", ","),
+}
+
+
+def display_amount(minor: int, currency: str) -> str:
+    """An amount as its market writes it for a customer: 123456 DKK -> '1.234,56 kr.'.
+
+    A currency that is not one of ours falls back to `format_minor`.
+    """
+    parsed = Currency.parse(currency)
+    if parsed is None:
+        return format_minor(minor, currency)
+    prefix, suffix, thousands, point = _DISPLAY[parsed]
+    digits = parsed.minor_digits
+    sign = "-" if minor < 0 else ""
+    whole, fraction = divmod(abs(minor), 10**digits)
+    grouped = f"{whole:,}".replace(",", thousands)
+    tail = f"{point}{fraction:0{digits}d}" if digits else ""
+    return f"{sign}{prefix}{grouped}{tail}{suffix}"
+
+
 @dataclass(frozen=True, slots=True)
 class CurrencyTotal:
     """How many amounts, and their sum, in one currency."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from antaeus_cli.errors import ProviderSpecError
+from antaeus_cli.errors import InputError, ProviderSpecError
 
 DEFAULT_SPEC = "sim://"
 FILE_SUFFIX = "_file"
@@ -44,24 +44,30 @@ class ProviderSpec:
         return redact(self.raw)
 
 
-def parse_spec(text: str) -> ProviderSpec:
+def parse_spec(
+    text: str,
+    *,
+    label: str = "provider",
+    example: str = "sim://",
+    error: type[InputError] = ProviderSpecError,
+) -> ProviderSpec:
+    """A spec, parsed; `label`, `example` and `error` say whose spec it is (the
+    provider's, or the notification channel's)."""
     stripped = text.strip()
     parts = urlsplit(stripped)
     scheme = parts.scheme.lower()
     if not scheme or not _SCHEME.match(scheme):
-        raise ProviderSpecError(
-            f"provider spec {redact(stripped)!r} has no scheme: use one like 'sim://'"
-        )
+        raise error(f"{label} spec {redact(stripped)!r} has no scheme: use one like {example!r}")
     try:
         pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
-        raise ProviderSpecError(
-            f"provider spec {redact(stripped)!r} has a malformed query: use name=value&name=value"
+        raise error(
+            f"{label} spec {redact(stripped)!r} has a malformed query: use name=value&name=value"
         ) from None
     params: dict[str, str] = {}
     for name, value in pairs:
         if name in params:
-            raise ProviderSpecError(f"provider spec repeats the parameter {name!r}")
+            raise error(f"{label} spec repeats the parameter {name!r}")
         params[name] = value
     secrets = frozenset(
         name for name in params if _is_secret_name(name) and not name.endswith(FILE_SUFFIX)
@@ -69,7 +75,9 @@ def parse_spec(text: str) -> ProviderSpec:
     return ProviderSpec(scheme, params, secrets, parts.password is not None, stripped)
 
 
-def read_secret_files(spec: ProviderSpec) -> ProviderSpec:
+def read_secret_files(
+    spec: ProviderSpec, *, label: str = "provider", error: type[InputError] = ProviderSpecError
+) -> ProviderSpec:
     """`NAME_file=PATH` reads the credential NAME from PATH, e.g. a mounted secret.
 
     A path is not a secret, so a spec that names its credentials by file may be
@@ -81,12 +89,12 @@ def read_secret_files(spec: ProviderSpec) -> ProviderSpec:
             continue
         target = name.removesuffix(FILE_SUFFIX)
         if target in params:
-            raise ProviderSpecError(f"provider spec gives both {target!r} and {name!r}")
+            raise error(f"{label} spec gives both {target!r} and {name!r}")
         try:
             params[target] = Path(path).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise ProviderSpecError(f"cannot read {name}={path!r}: {reason}") from None
+            raise error(f"cannot read {name}={path!r}: {reason}") from None
         del params[name]
     secrets = spec.secret_names | {n for n in params if _is_secret_name(n)}
     return ProviderSpec(spec.scheme, params, frozenset(secrets), spec.has_password, spec.raw)
@@ -115,7 +123,15 @@ def _has_valid_port(parts: SplitResult) -> bool:
         return False
 
 
-def int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+def int_param(
+    params: dict[str, str],
+    name: str,
+    default: int,
+    low: int,
+    high: int,
+    *,
+    error: type[InputError] = ProviderSpecError,
+) -> int:
     """A whole-number parameter of a spec, within bounds, or a one-line refusal."""
     text = params.get(name, str(default))
     try:
@@ -123,5 +139,5 @@ def int_param(params: dict[str, str], name: str, default: int, low: int, high: i
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        raise ProviderSpecError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+        raise error(f"{name} must be a whole number from {low} to {high}, got {text!r}")
     return value

@@ -76,7 +76,8 @@ class _Generated:
     def customers(self) -> Iterator[SeedCustomer]:
         balances = random.Random(f"{self.options.seed}:balance")
         for cid, currency, pending in self._base():
-            yield SeedCustomer(cid, currency, self._account(balances, cid, currency, pending))
+            account = self._account(balances, cid, currency, pending)
+            yield SeedCustomer(cid, currency, account, None, f"customer-{cid}@example.com")
 
     def _account(self, rng: random.Random, cid: int, currency: str, pending: int) -> Account | None:
         label = self.label.get(cid)

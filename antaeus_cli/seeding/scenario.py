@@ -20,6 +20,7 @@ class SeedCustomer(NamedTuple):
     currency: str
     account: Account | None  # None: the provider does not know this customer
     provider_ref: str | None = None  # the provider's id for the customer (Stripe: cus_...)
+    email: str | None = None  # where their notices go; None: they get no e-mail
 
 
 class SeedInvoice(NamedTuple):

@@ -25,6 +25,8 @@ from typing import NamedTuple
 from antaeus_cli.domain.attempt import RESTORE, CallResult, Settled, Transition
 from antaeus_cli.domain.edits import Found, Ruling, Verdict, rule, unrecorded
 from antaeus_cli.domain.invoice import AttemptOutcome, FailureCode, InvoiceStatus, Rejection
+from antaeus_cli.domain.notices import NoticeKind, after_decline
+from antaeus_cli.store import outbox
 
 # SQLite's primary result codes that a row's values cause, as opposed to the state of
 # the database (busy, locked, read-only, I/O, full, corrupt), which no row causes.
@@ -129,14 +131,19 @@ def settle_one(
     if result.outcome is AttemptOutcome.CHARGED:
         money = attempt.invoice.amount
         conn.execute(COLLECT, (money.currency.value, 1, money.minor))
+        outbox.record_one(
+            conn, run_id=run_id, stamp=stamp, attempt_id=attempt.id, kind=NoticeKind.RECEIPT
+        )
         if ruling.verdict is Verdict.ORPHAN:
             conn.execute(_ORPHAN, (attempt.id, stamp))
-    return _judged(conn, stamp, settled, ruling)
+    return _judged(conn, run_id, stamp, settled, ruling)
 
 
-def _judged(conn: sqlite3.Connection, stamp: str, settled: Settled, ruling: Ruling) -> Held | None:
+def _judged(
+    conn: sqlite3.Connection, run_id: int, stamp: str, settled: Settled, ruling: Ruling
+) -> Held | None:
     """The invoice's part, once its answer is recorded."""
-    attempt, result, _ = settled
+    attempt, result, transition = settled
     invoice_id = attempt.invoice.id
     if ruling.verdict is Verdict.ORPHAN:
         return Held(invoice_id, attempt.id, ruling.rejection())
@@ -154,6 +161,16 @@ def _judged(conn: sqlite3.Connection, stamp: str, settled: Settled, ruling: Ruli
         if failure is None:
             return None  # open: the invoice waits as it is for the look-up
         return _held(conn, stamp, invoice_id, attempt.id, failure)
+    kind = after_decline(result, transition)
+    if kind is not None and transition is not None:
+        outbox.record_one(
+            conn,
+            run_id=run_id,
+            stamp=stamp,
+            attempt_id=attempt.id,
+            kind=kind,
+            next_try=transition.next_retry_on,
+        )
     return None
 
 

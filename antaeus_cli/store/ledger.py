@@ -18,14 +18,17 @@ from antaeus_cli.domain.attempt import (
     PAID_FIRST_TIME,
     RESTORE,
     Attempt,
+    CallResult,
     Settled,
+    Transition,
 )
 from antaeus_cli.domain.invoice import (
     AttemptOutcome,
     InvoiceStatus,
 )
 from antaeus_cli.domain.money import Totals
-from antaeus_cli.store import careful
+from antaeus_cli.domain.notices import NoticeKind, after_decline
+from antaeus_cli.store import careful, outbox
 from antaeus_cli.store.careful import Held
 
 # Each update in two forms. A group of ids that get the same values is written by one
@@ -104,64 +107,95 @@ def settle(
     return held
 
 
+class _Batch:
+    """A batch of fresh answers, sorted into the groups that one statement each writes."""
+
+    def __init__(self, run_id: int, stamp: str) -> None:
+        self.run_id, self.stamp = run_id, stamp
+        self.attempts: defaultdict[tuple[object, ...], list[int]] = defaultdict(list)
+        self.invoices: defaultdict[tuple[object, ...], list[int]] = defaultdict(list)
+        self.paid_pending: list[int] = []
+        self.processing: defaultdict[str, list[int]] = defaultdict(list)
+        self.charged_ids: list[int] = []  # the common case, "charged, first time", by identity
+        self.receipts: list[int] = []  # every other charge, whatever became of its invoice
+        self.notices: defaultdict[outbox.Group, list[int]] = defaultdict(list)
+        self.collected = Totals()
+
+    def sort(self, settled: Sequence[Settled]) -> None:
+        charged, pending = AttemptOutcome.CHARGED, InvoiceStatus.PENDING  # bound once, not per row
+        stamp, run_id = self.stamp, self.run_id
+        for attempt, result, transition in settled:
+            if result.outcome is charged:
+                money = attempt.invoice.amount
+                self.collected.add(money.currency, money.minor)
+            # pragma: no mutate start - which of two set-based statements records a first
+            # payment: the shared objects pick the narrower one, the other writes the same row
+            first_payment = (
+                result is CHARGED_ONCE
+                and transition is PAID_FIRST_TIME
+                and attempt.from_status is pending
+            )
+            # pragma: no mutate end
+            if first_payment:
+                self.charged_ids.append(attempt.id)
+                self.paid_pending.append(attempt.invoice.id)
+                continue
+            if result.outcome is charged:
+                self.receipts.append(attempt.id)
+            # The attempt's values are the answer's fields, in _SETTLE_ATTEMPT's order.
+            if transition is None:
+                self.attempts[(*result, None, None)].append(attempt.id)
+                self.processing[attempt.from_status].append(attempt.invoice.id)
+                continue
+            self.attempts[(*result, stamp, run_id)].append(attempt.id)
+            if transition is not RESTORE:  # a fresh attempt never moved its invoice
+                self._move(attempt, result, transition)
+
+    def _move(self, attempt: Attempt, result: CallResult, transition: Transition) -> None:
+        kind = after_decline(result, transition)
+        if kind is not None:
+            next_try = transition.next_retry_on
+            when = None if next_try is None else next_try.isoformat()
+            self.notices[kind, when].append(attempt.id)
+        if transition.status is InvoiceStatus.PAID and attempt.from_status is InvoiceStatus.PENDING:
+            self.paid_pending.append(attempt.invoice.id)
+        else:
+            values = careful.invoice_values(transition, self.stamp)
+            self.invoices[(*values, attempt.from_status)].append(attempt.invoice.id)
+
+    def write(self, conn: sqlite3.Connection, expected_attempts: int) -> None:
+        stamp = self.stamp
+        updated = _update_groups(conn, _SETTLE_ATTEMPTS, self.attempts)
+        if self.charged_ids:
+            # Leaves the reference and decline columns alone: fewer columns to write, and
+            # the partial index on decline codes is not consulted for the common case.
+            ids = json.dumps(self.charged_ids)
+            updated += conn.execute(_CHARGED_ONCE, (stamp, self.run_id, ids)).rowcount
+        if updated != expected_attempts:
+            raise _Edited  # an attempt of the batch was closed by hand
+        moved = _update_groups(conn, _MOVE_INVOICES, self.invoices)
+        if self.paid_pending:
+            ids = json.dumps(self.paid_pending)
+            moved += conn.execute(_PAY_PENDING, (stamp, stamp, ids)).rowcount
+        for from_status, group in self.processing.items():
+            moved += conn.execute(
+                _MARK_PROCESSING, (stamp, from_status, json.dumps(group))
+            ).rowcount
+        expected = sum(map(len, self.invoices.values())) + len(self.paid_pending)
+        if moved != expected + sum(map(len, self.processing.values())):
+            raise _Edited  # an invoice of the batch was edited by hand
+        totals = [(total.currency, total.count, total.minor) for total in self.collected.rows()]
+        conn.executemany(careful.COLLECT, totals)
+        self.notices[NoticeKind.RECEIPT, None] = self.charged_ids + self.receipts
+        outbox.record(conn, run_id=self.run_id, stamp=stamp, groups=self.notices)
+
+
 def _settle_together(
     conn: sqlite3.Connection, run_id: int, stamp: str, settled: Sequence[Settled]
 ) -> None:
-    attempts: defaultdict[tuple[object, ...], list[int]] = defaultdict(list)
-    invoices: defaultdict[tuple[object, ...], list[int]] = defaultdict(list)
-    paid_pending: list[int] = []
-    processing: defaultdict[str, list[int]] = defaultdict(list)
-    charged_ids: list[int] = []  # the common case, "charged, first time", by identity
-    collected = Totals()
-    charged, pending = AttemptOutcome.CHARGED, InvoiceStatus.PENDING  # bound once, not per row
-    for attempt, result, transition in settled:
-        if result.outcome is charged:
-            money = attempt.invoice.amount
-            collected.add(money.currency, money.minor)
-        # pragma: no mutate start - which of two set-based statements records a first
-        # payment: the shared objects pick the narrower one, the other writes the same row
-        first_payment = (
-            result is CHARGED_ONCE
-            and transition is PAID_FIRST_TIME
-            and attempt.from_status is pending
-        )
-        # pragma: no mutate end
-        if first_payment:
-            charged_ids.append(attempt.id)
-            paid_pending.append(attempt.invoice.id)
-            continue
-        invoice_id = attempt.invoice.id
-        # The attempt's values are the answer's fields, in _SETTLE_ATTEMPT's order.
-        if transition is None:
-            attempts[(*result, None, None)].append(attempt.id)
-            processing[attempt.from_status].append(invoice_id)
-            continue
-        attempts[(*result, stamp, run_id)].append(attempt.id)
-        if transition is RESTORE:
-            continue  # a fresh attempt never moved its invoice: nothing to hand back
-        if transition.status is InvoiceStatus.PAID and attempt.from_status is pending:
-            paid_pending.append(invoice_id)
-        else:
-            values = careful.invoice_values(transition, stamp)
-            invoices[(*values, attempt.from_status)].append(invoice_id)
-    updated = _update_groups(conn, _SETTLE_ATTEMPTS, attempts)
-    if charged_ids:
-        # Leaves the reference and decline columns alone: fewer columns to write, and the
-        # partial index on decline codes is not consulted for the common case.
-        updated += conn.execute(_CHARGED_ONCE, (stamp, run_id, json.dumps(charged_ids))).rowcount
-    if updated != len(settled):
-        raise _Edited  # an attempt of the batch was closed by hand
-    moved = _update_groups(conn, _MOVE_INVOICES, invoices)
-    if paid_pending:
-        moved += conn.execute(_PAY_PENDING, (stamp, stamp, json.dumps(paid_pending))).rowcount
-    for from_status, ids in processing.items():
-        moved += conn.execute(_MARK_PROCESSING, (stamp, from_status, json.dumps(ids))).rowcount
-    expected = sum(map(len, invoices.values())) + len(paid_pending)
-    if moved != expected + sum(map(len, processing.values())):
-        raise _Edited  # an invoice of the batch was edited by hand
-    conn.executemany(
-        careful.COLLECT, [(total.currency, total.count, total.minor) for total in collected.rows()]
-    )
+    batch = _Batch(run_id, stamp)
+    batch.sort(settled)
+    batch.write(conn, len(settled))
 
 
 def _update_groups(
@@ -215,10 +249,11 @@ def hand_back_declines(
     conn: sqlite3.Connection, *, run_id: int, now: datetime, invoice_ids: Sequence[int]
 ) -> int:
     """Undo the dunning step of first charges this run saw declined: back to PENDING,
-    as if never charged. Their attempts keep the provider's answer."""
-    return int(
-        conn.execute(_HAND_BACK, (now.isoformat(), json.dumps(list(invoice_ids)), run_id)).rowcount
-    )
+    as if never charged, and their customers are not told. Their attempts keep the
+    provider's answer."""
+    handed_back = conn.execute(_HAND_BACK, (now.isoformat(), json.dumps(list(invoice_ids)), run_id))
+    outbox.withdraw_declines(conn, run_id=run_id, invoice_ids=invoice_ids)
+    return int(handed_back.rowcount)
 
 
 def count_open_attempts(conn: sqlite3.Connection) -> int:

@@ -124,6 +124,39 @@ def charges_without_invoice(db: Database, limit: int) -> list[dict[str, Any]]:
     )
 
 
+def notifications_by_status(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """The outbox per status and kind."""
+    return [
+        (str(status), str(kind), int(count))
+        for status, kind, count in conn.execute(
+            "SELECT status, kind, count(*) FROM notification GROUP BY status, kind "
+            "ORDER BY status, kind"
+        )
+    ]
+
+
+def failed_notifications(db: Database, limit: int) -> list[dict[str, Any]]:
+    """Notices that will not be tried again, with the reason: failed, then skipped."""
+    return list(
+        db.query(
+            "SELECT n.id, n.dedupe_key, n.kind, n.status, a.invoice_id, n.recipient, n.tries, "
+            "n.last_error FROM notification n LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
+            "WHERE n.status = 'failed' OR n.status = 'skipped' "
+            "ORDER BY n.status, n.id LIMIT ?",
+            (limit,),
+        )
+    )
+
+
+def customers_without_email(conn: sqlite3.Connection) -> int:
+    """Customers who get no e-mail: no address, or an empty one."""
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM customer WHERE email IS NULL OR trim(email) = ''"
+        ).fetchone()[0]
+    )
+
+
 def recent_runs(db: Database, limit: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM billing_run ORDER BY id DESC LIMIT ?", (limit,)))
 

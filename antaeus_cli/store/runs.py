@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from antaeus_cli.errors import LockHeld, LockLost
 from antaeus_cli.host import ProcessIdentity
+from antaeus_cli.store import outbox
 from antaeus_cli.store.database import Store
 
 # A holder whose process cannot be checked (another host, or another pid namespace)
@@ -65,11 +66,7 @@ def start_run(
                 )
             took_over = holder.run_id
             conn.execute("DELETE FROM pass_lock")
-        conn.execute(
-            "UPDATE billing_run SET status = 'crashed', finished_at = ?, stop_reason = ? "
-            "WHERE status = 'running'",
-            (stamp, "the process ended without finishing the run; the next pass reconciled it"),
-        )
+        _crashed(conn, store.namespace, stamp)
         run_id = conn.execute(
             "INSERT INTO billing_run (command, as_of, provider, host, pid, started_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -81,6 +78,31 @@ def start_run(
             (run_id, me.host, me.pid, me.tag, stamp, stamp),
         )
     return StartedRun(int(run_id or 0), took_over)
+
+
+CRASHED = "the process ended without finishing the run; the next pass reconciled it"
+
+
+def _crashed(conn: sqlite3.Connection, namespace: str, stamp: str) -> None:
+    """Mark the runs whose process died as crashed, and tell the operator of each."""
+    ended = conn.execute(
+        "SELECT id, command, as_of, needs_operator FROM billing_run WHERE status = 'running'"
+    ).fetchall()
+    conn.execute(
+        "UPDATE billing_run SET status = 'crashed', finished_at = ?, stop_reason = ? "
+        "WHERE status = 'running'",
+        (stamp, CRASHED),
+    )
+    for run_id, command, as_of, needs_operator in ended:
+        body = {
+            "command": command,
+            "as_of": as_of,
+            "status": "crashed",
+            "stop_reason": CRASHED,
+            "needs_operator": needs_operator,
+            "held": [],
+        }
+        outbox.record_summary(conn, namespace=namespace, run_id=run_id, stamp=stamp, body=body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +167,10 @@ def finish_run(
     reason: str | None,
     counts: Mapping[str, int],
     now: datetime,
+    summary: Mapping[str, object] | None = None,
 ) -> None:
-    """Record how the run ended and release the lock, in one transaction."""
+    """Record how the run ended and release the lock, in one transaction; with the
+    operator's summary of the run, if it has one."""
     with store.transaction() as conn:
         released = conn.execute("DELETE FROM pass_lock WHERE run_id = ?", (run_id,)).rowcount
         if released != 1:
@@ -160,6 +184,10 @@ def finish_run(
             "WHERE id = ? AND status = 'running'",
             (status, reason, now.isoformat(), run_id),
         )
+        if summary is not None:
+            outbox.record_summary(
+                conn, namespace=store.namespace, run_id=run_id, stamp=now.isoformat(), body=summary
+            )
 
 
 def _write_counts(conn: sqlite3.Connection, run_id: int, counts: Mapping[str, int]) -> None:

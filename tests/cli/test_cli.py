@@ -328,3 +328,54 @@ def test_the_guard_rails_are_shown_by_a_dry_run_and_set_by_options(
     payload = json.loads(out)
     assert payload["counts"]["paid"] == 2  # invoice 1 too: the guard was off
     assert payload["counts"]["needs_operator"] == 2
+
+
+def test_notify_delivers_into_a_maildir_and_says_how_many(
+    runner: CliRunner, seeded: Path, tmp_path: Path
+) -> None:
+    run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    spec = f"maildir://{tmp_path}/mail?from=billing@example.com&operator=ops@example.com"
+    code, out, err = run(runner, seeded, "notify", "--notify", spec)
+    assert code == ExitCode.OK, err
+    assert "notify via maildir://" in out
+    assert " sent, " in out
+    assert len(list((tmp_path / "mail" / "new").iterdir())) > 0
+    code, out, _ = run(runner, seeded, "notify", "--notify", spec)
+    assert code == ExitCode.OK
+    assert out.startswith(f"notify via maildir://{tmp_path}/mail")
+    assert ": 0 sent" in out
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("", "no notify channel"),
+        ("carrier-pigeon://x", "unknown notify channel"),
+        ("smtp://user:hunter2@mail.example.com?from=b@example.com", "carries credentials"),
+        ("smtp://mail.example.com?from=b@example.com&password=hunter2", "carries credentials"),
+        ("smtp://mail.example.com", "needs from=ADDRESS"),
+        ("smtp://mail.example.com?from=b@example.com%0d%0aBcc:x", "not one plain e-mail address"),
+        ("smtp://mail.example.com?from=b@example.com&colour=red", "unknown parameter 'colour'"),
+        ("webhook://hooks.example.com/x", "needs secret_file=FILE"),
+        ("webhook://hooks.example.com/x?secret_file=/nonexistent", "cannot read secret_file"),
+        ("maildir://?from=b@example.com", "needs a path"),
+    ],
+)
+def test_a_bad_notify_spec_is_a_one_line_usage_error(
+    runner: CliRunner, seeded: Path, spec: str, fragment: str
+) -> None:
+    code, _, err = run(runner, seeded, "notify", "--notify", spec)
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, fragment)
+    assert "hunter2" not in err
+
+
+def test_plain_http_webhooks_only_to_loopback(
+    runner: CliRunner, seeded: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    spec = f"webhook://hooks.example.com/x?secret_file={secret}&http=1"
+    code, _, err = run(runner, seeded, "notify", "--notify", spec)
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "only to a loopback address")

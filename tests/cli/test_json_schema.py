@@ -54,7 +54,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["pass", "preview", "report", "seed"])
+@pytest.mark.parametrize("name", ["pass", "preview", "report", "seed", "notify", "notify-preview"])
 def test_the_published_schemas_are_schemas(name: str) -> None:
     Draft202012Validator.check_schema(schema(name))
 
@@ -76,6 +76,17 @@ def test_every_json_output_follows_its_schema(db: Path) -> None:
         part = output(db, "report", "--format", "json", "--section", section.value)
         valid("report", part)
         assert section.value in part
+
+
+def test_notify_json_follows_its_schema(db: Path, tmp_path: Path) -> None:
+    output(db, "bill", "--json", *AS_OF, *SIM)
+    spec = f"maildir://{tmp_path}/mail?from=billing@example.com"
+    preview = output(db, "notify", "--notify", spec, "--dry-run", "--json")
+    valid("notify-preview", preview)
+    assert preview["due"] > 0
+    sent = output(db, "notify", "--notify", spec, "--json")
+    valid("notify", sent)
+    assert sent["sent"] > 0
 
 
 def test_a_schema_rejects_what_it_does_not_describe(db: Path) -> None:

@@ -1,0 +1,1 @@
+"""Where notices go: the channel port and its adapters (SMTP, Maildir, signed webhooks)."""

@@ -1,0 +1,67 @@
+"""The notification channel port: what `notify` needs from a way of telling someone.
+
+A channel delivers one message at a time and says how a failure should be taken:
+
+- `Transient`: try again (within the run, then in a later run, with a backoff):
+  a refused or dropped connection, a timeout, a 4xx SMTP reply, a 5xx, 408 or 429
+  webhook answer.
+- `Permanent`: this message will never be accepted as it is (a 5xx SMTP reply such
+  as 550, a 4xx webhook answer other than 408 and 429, an address that is not one);
+  it is marked failed with the reason.
+- `Unaddressed`: the channel has nowhere to send it (a customer without an e-mail
+  address); it is marked skipped.
+- `ChannelRefused`: the channel itself refuses us (bad credentials, a sender it
+  will not take): no message can go, so the run stops with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, NamedTuple, Protocol
+
+from antaeus_cli.domain.notices import NoticeKind
+from antaeus_cli.errors import InputError
+
+
+class Message(NamedTuple):
+    """One notice, rendered for its channel."""
+
+    key: str  # the notice's dedupe key: the Message-ID or the event id
+    kind: NoticeKind
+    created: datetime  # when its cause was recorded: the e-mail's Date
+    recipient: str | None  # the customer's address as recorded; run summaries: None
+    subject: str
+    text: str
+    html: str
+    event: dict[str, object] | None  # for channels that send events, not e-mail
+
+
+class DeliveryError(Exception):
+    """A message was not delivered."""
+
+
+class Transient(DeliveryError):
+    """Not delivered this time; it may be next time."""
+
+
+class Permanent(DeliveryError):
+    """Never deliverable as it is."""
+
+
+class Unaddressed(DeliveryError):
+    """The channel has no address for this message."""
+
+
+class ChannelRefused(InputError):
+    """The channel refuses every message: credentials or settings are wrong."""
+
+
+class Channel(Protocol):
+    description: str  # for logs and results, credentials redacted
+    renders: Literal["email", "event"]
+
+    def deliver(self, message: Message) -> None:
+        """Deliver one message, or raise a DeliveryError subclass or ChannelRefused."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,146 @@
+"""The SMTP channel: one connection for the whole run, opened when the first message
+goes and opened again after the server drops it.
+
+How the server's answers are taken (`channels.port` says what each means):
+
+| what happened                                   | taken as        |
+|-------------------------------------------------|-----------------|
+| connection refused, dropped, timed out          | Transient       |
+| 4xx reply to the sender, a recipient or the data | Transient       |
+| 5xx reply to a recipient or the data (550 ...)   | Permanent       |
+| 5xx reply to the sender, credentials refused,    | ChannelRefused  |
+| STARTTLS asked for but not offered              |                 |
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from antaeus_cli.channels.email import build, recipient_of
+from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Transient
+
+Connect = Callable[[str, int, float], smtplib.SMTP]
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    operator: str | None = None
+    starttls: bool = False
+    implicit_tls: bool = False  # smtps://
+    user: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+
+def _plain(host: str, port: int, timeout: float) -> smtplib.SMTP:
+    return smtplib.SMTP(host, port, timeout=timeout)
+
+
+def _tls(host: str, port: int, timeout: float) -> smtplib.SMTP:
+    return smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+
+
+def by_code(code: int, text: object, what: str) -> Transient | Permanent:
+    """A reply code as a failure: 4xx may pass, 5xx will not."""
+    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    reason = f"the SMTP server answered {code} to the {what}: {' '.join(said.split())[:200]}"
+    return Permanent(reason) if 500 <= code < 600 else Transient(reason)
+
+
+class SmtpChannel:
+    renders: Literal["email", "event"] = "email"
+
+    def __init__(self, settings: SmtpSettings, description: str, connect: Connect | None = None):
+        self.settings = settings
+        self.description = description
+        self._connect = connect or (_tls if settings.implicit_tls else _plain)
+        self._conn: smtplib.SMTP | None = None
+        self.connections = 0  # how many times a connection was opened: once, normally
+
+    def deliver(self, message: Message) -> None:
+        s = self.settings
+        recipient = recipient_of(message, s.operator)
+        mail = build(message, sender=s.sender, recipient=recipient)
+        conn = self._connection()
+        try:
+            conn.send_message(mail, from_addr=s.sender, to_addrs=[recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()), (550, b"refused"))
+            raise by_code(code, text, "recipient") from None
+        except smtplib.SMTPSenderRefused as exc:
+            failure = by_code(exc.smtp_code, exc.smtp_error, "sender")
+            if isinstance(failure, Permanent):
+                raise ChannelRefused(f"{failure}; check from= in the notify spec") from None
+            raise failure from None
+        except smtplib.SMTPDataError as exc:
+            raise by_code(exc.smtp_code, exc.smtp_error, "message") from None
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            raise by_code(exc.smtp_code, exc.smtp_error, "message") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise Transient(f"SMTP connection failed: {type(exc).__name__}: {exc}") from None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is not None:
+            return self._conn
+        s = self.settings
+        try:
+            conn = self._connect(s.host, s.port, s.timeout)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise Transient(f"cannot connect to {s.host}:{s.port}: {exc}") from None
+        try:
+            self._start(conn)
+        except ChannelRefused:
+            _quietly_close(conn)
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            _quietly_close(conn)
+            raise Transient(f"SMTP session with {s.host}:{s.port} failed: {exc}") from None
+        self._conn = conn
+        self.connections += 1
+        return conn
+
+    def _start(self, conn: smtplib.SMTP) -> None:
+        s = self.settings
+        conn.ehlo()
+        if s.starttls:
+            if not conn.has_extn("starttls"):
+                raise ChannelRefused(f"{s.host}:{s.port} does not offer STARTTLS; starttls=1 asks")
+            conn.starttls(context=ssl.create_default_context())
+            conn.ehlo()
+        if s.user is not None:
+            try:
+                conn.login(s.user, s.password or "")
+            except smtplib.SMTPAuthenticationError as exc:
+                raise ChannelRefused(
+                    f"the SMTP server refused the credentials of {s.user!r} ({exc.smtp_code})"
+                ) from None
+            except smtplib.SMTPNotSupportedError:
+                raise ChannelRefused(f"{s.host}:{s.port} does not offer AUTH") from None
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            _quietly_close(self._conn)
+            self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                _quietly_close(self._conn)
+            self._conn = None
+
+
+def _quietly_close(conn: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        conn.close()

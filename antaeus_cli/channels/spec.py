@@ -1,0 +1,164 @@
+"""Notify specs, parsed and checked the way provider specs are:
+
+- `smtp://[USER@]HOST[:PORT]?from=ADDR[&starttls=1][&operator=ADDR][&timeout=S]`,
+  or `smtps://` for TLS from the first byte. The password comes from `password_file=`
+  or, in ANTAEUS_NOTIFY only, from `password=`: never from the command line.
+- `maildir://PATH?from=ADDR[&operator=ADDR]`: PATH relative to the working directory,
+  or absolute (`maildir:///srv/antaeus/mail`).
+- `webhook://HOST[:PORT]/PATH?secret_file=FILE[&http=1][&timeout=S]`: HTTPS; plain
+  HTTP (`http=1`) only to a loopback address, for tests.
+
+Every channel takes `company=NAME`, the name that signs customer e-mails.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from antaeus_cli.channels.email import checked_address
+from antaeus_cli.channels.maildir import MaildirChannel
+from antaeus_cli.channels.port import Channel, Permanent
+from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings
+from antaeus_cli.channels.webhook import WebhookChannel, WebhookSettings
+from antaeus_cli.errors import NotifySpecError
+from antaeus_cli.provider.spec import ProviderSpec, int_param, parse_spec, read_secret_files
+
+SCHEMES = ("smtp", "smtps", "maildir", "webhook")
+DEFAULT_COMPANY = "Billing"
+_KNOWN = {
+    "smtp": {"from", "operator", "starttls", "timeout", "password", "company"},
+    "smtps": {"from", "operator", "timeout", "password", "company"},
+    "maildir": {"from", "operator", "company"},
+    "webhook": {"secret", "http", "timeout", "company"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySpec:
+    spec: ProviderSpec
+    company: str
+
+    def redacted(self) -> str:
+        return self.spec.redacted()
+
+
+def parse(text: str) -> ProviderSpec:
+    """The spec as written, before any file is read (to ask whether it holds secrets)."""
+    return parse_spec(text, label="notify", example="maildir://mail", error=NotifySpecError)
+
+
+def resolve(text: str) -> NotifySpec:
+    """Parse and check a spec fully, reading its secret files, without opening anything."""
+    spec = parse(text)
+    if spec.scheme not in SCHEMES:
+        known = ", ".join(f"{scheme}://" for scheme in SCHEMES)
+        raise NotifySpecError(f"unknown notify channel {spec.redacted()!r}: known are {known}")
+    spec = read_secret_files(spec, label="notify", error=NotifySpecError)
+    unknown = sorted(set(spec.params) - _KNOWN[spec.scheme])
+    if unknown:
+        raise NotifySpecError(
+            f"notify spec {spec.redacted()!r}: unknown parameter {unknown[0]!r}; "
+            f"{spec.scheme}:// takes {', '.join(sorted(_KNOWN[spec.scheme]))}"
+        )
+    company = " ".join(spec.params.get("company", DEFAULT_COMPANY).split())[:80]
+    resolved = NotifySpec(spec, company or DEFAULT_COMPANY)
+    open_channel(resolved)  # checks every setting; nothing connects until a message goes
+    return resolved
+
+
+def open_channel(notify: NotifySpec) -> Channel:
+    """The channel a checked spec names; nothing is connected until the first message."""
+    spec = notify.spec
+    if spec.scheme == "webhook":
+        return WebhookChannel(_webhook(spec), spec.redacted())
+    sender = _address(spec, "from", required=True) or ""
+    operator = _address(spec, "operator", required=False)
+    if spec.scheme == "maildir":
+        location = _location(spec.raw)
+        if not location.strip("/ "):
+            raise NotifySpecError("maildir:// needs a path, e.g. maildir://mail")
+        return MaildirChannel(
+            Path(location), sender=sender, operator=operator, description=spec.redacted()
+        )
+    return SmtpChannel(_smtp(spec, sender, operator), spec.redacted())
+
+
+def _location(raw: str) -> str:
+    rest = raw.split("://", 1)[1]
+    return rest.split("?", 1)[0]
+
+
+def _address(spec: ProviderSpec, name: str, *, required: bool) -> str | None:
+    value = spec.params.get(name)
+    if value is None:
+        if required:
+            raise NotifySpecError(
+                f"{spec.scheme}:// needs {name}=ADDRESS, e.g. {name}=billing@example.com"
+            )
+        return None
+    try:
+        return checked_address(value, what=name)
+    except Permanent as exc:
+        raise NotifySpecError(f"notify spec: {exc}") from None
+
+
+def _host_port(spec: ProviderSpec, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(spec.raw)
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise NotifySpecError(f"notify spec {spec.redacted()!r} has a bad port") from None
+    if not parts.hostname:
+        raise NotifySpecError(f"notify spec {spec.redacted()!r} names no host")
+    return parts.hostname, port
+
+
+def _smtp(spec: ProviderSpec, sender: str, operator: str | None) -> SmtpSettings:
+    implicit = spec.scheme == "smtps"
+    host, port = _host_port(spec, 465 if implicit else 25)
+    parts = urlsplit(spec.raw)
+    password = spec.params.get("password")
+    if parts.password is not None:
+        password = unquote(parts.password)
+    starttls = _flag(spec, "starttls")
+    timeout = int_param(spec.params, "timeout", 30, 1, 600, error=NotifySpecError)
+    user = None if parts.username is None else unquote(parts.username)
+    if password is not None and user is None:
+        raise NotifySpecError("notify spec gives a password but no user: smtp://USER@HOST")
+    return SmtpSettings(
+        host, port, sender, operator, starttls, implicit, user, password, float(timeout)
+    )
+
+
+def _webhook(spec: ProviderSpec) -> WebhookSettings:
+    plain = _flag(spec, "http")
+    host, port = _host_port(spec, 80 if plain else 443)
+    if plain and not _loopback(host):
+        raise NotifySpecError(
+            f"webhook:// sends plain HTTP (http=1) only to a loopback address, not {host!r}"
+        )
+    secret = spec.params.get("secret")
+    if not secret:
+        raise NotifySpecError("webhook:// needs secret_file=FILE, the shared signing secret")
+    path = urlsplit(spec.raw).path or "/"
+    timeout = int_param(spec.params, "timeout", 30, 1, 600, error=NotifySpecError)
+    return WebhookSettings(host, port, path, secret.encode(), not plain, float(timeout))
+
+
+def _flag(spec: ProviderSpec, name: str) -> bool:
+    value = spec.params.get(name, "0")
+    if value not in {"0", "1"}:
+        raise NotifySpecError(f"{name} must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

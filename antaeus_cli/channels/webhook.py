@@ -1,0 +1,121 @@
+"""The webhook channel: each notice POSTed as a JSON event, signed as Stripe signs
+its own webhooks, over one kept-alive connection.
+
+`Antaeus-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the
+shared secret. The receiver recomputes it, refuses an old `t` (replays), and drops
+a repeat by the event's `id`, which is the notice's dedupe key on every delivery.
+
+| answer                                        | taken as  |
+|-----------------------------------------------|-----------|
+| 2xx                                           | delivered |
+| 408, 429, 5xx, no answer, a dropped connection | Transient |
+| any other status (4xx, 3xx: not followed)     | Permanent |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from antaeus_cli.channels.port import Message, Permanent, Transient
+
+SIGNATURE_HEADER = "Antaeus-Signature"
+EVENT_ID_HEADER = "Antaeus-Event-Id"
+_RETRIED = frozenset({408, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    host: str
+    port: int
+    path: str
+    secret: bytes
+    tls: bool = True
+    timeout: float = 30.0
+
+
+def sign(secret: bytes, timestamp: int, body: bytes) -> str:
+    """The signature header's value for `body` sent at `timestamp`."""
+    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: bytes, header: str, body: bytes, *, now: float, tolerance: float) -> bool:
+    """What a receiver does: the signature matches, and it is recent."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    expected = sign(secret, timestamp, body).split(",v1=", 1)[1]
+    fresh = abs(now - timestamp) <= tolerance
+    return fresh and hmac.compare_digest(expected, fields.get("v1", ""))
+
+
+class WebhookChannel:
+    renders: Literal["email", "event"] = "event"
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        description: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.description = description
+        self._clock = clock
+        self._conn: http.client.HTTPConnection | None = None
+
+    def deliver(self, message: Message) -> None:
+        s = self.settings
+        body = json.dumps(message.event, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "antaeus-notify",
+            EVENT_ID_HEADER: message.key,
+            SIGNATURE_HEADER: sign(s.secret, int(self._clock()), body),
+        }
+        conn = self._connection()
+        try:
+            conn.request("POST", s.path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read(64 * 1024)
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop()
+            raise Transient(f"webhook {s.host}:{s.port}: {type(exc).__name__}: {exc}") from None
+        if response.will_close:
+            self._drop()
+        status = response.status
+        if 200 <= status < 300:
+            return
+        reason = f"webhook answered HTTP {status} {' '.join(response.reason.split())[:100]}"
+        if status in _RETRIED or status >= 500:
+            raise Transient(reason)
+        raise Permanent(reason)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            s = self.settings
+            if s.tls:
+                context = ssl.create_default_context()
+                self._conn = http.client.HTTPSConnection(
+                    s.host, s.port, timeout=s.timeout, context=context
+                )
+            else:
+                self._conn = http.client.HTTPConnection(s.host, s.port, timeout=s.timeout)
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        self._drop()

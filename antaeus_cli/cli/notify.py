@@ -1,0 +1,104 @@
+"""`antaeus notify`: deliver the pending notices of the outbox, then exit."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from antaeus_cli.cli import options as opt
+
+NOTIFY_ENV = "ANTAEUS_NOTIFY"
+
+
+def command(
+    ctx: typer.Context,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify",
+            metavar="SPEC",
+            help="Where notices go: 'smtp://HOST:PORT?from=ADDR&starttls=1', "
+            "'maildir://PATH?from=ADDR', or 'webhook://HOST/PATH?secret_file=FILE'. "
+            f"Default: ${NOTIFY_ENV}. Passwords only through ${NOTIFY_ENV} or a *_file.",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: opt.DryRun = False,
+    json_output: opt.Json = False,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", min=0, help="Deliver at most this many notices (0: all due)."),
+    ] = 0,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", min=1, max=10_000, help="Notices claimed per transaction."),
+    ] = 200,
+    lease: Annotated[
+        int,
+        typer.Option(
+            "--lease",
+            metavar="SECONDS",
+            min=1,
+            max=86_400,
+            help="How long a claimed batch is this run's alone; after a crash, its notices "
+            "wait this long before another run sends them again.",
+        ),
+    ] = 600,
+) -> None:
+    """Deliver pending receipts, decline notices and run summaries, then exit.
+
+    Run it from cron every few minutes; `bill` and `retry-failed` never wait for it.
+    A notice waits until the run that recorded it has ended. Delivery is at least
+    once: a crash between sending and marking sends it again, under the same
+    Message-ID or event id.
+    """
+    from antaeus_cli.billing.engine import StopRequest
+    from antaeus_cli.channels import spec as channel_spec
+    from antaeus_cli.cli.boundary import exit_code_for_notify
+    from antaeus_cli.cli.exit_codes import ExitCode
+    from antaeus_cli.cli.passes import signals_stop
+    from antaeus_cli.cli.render_notify import render_notify, render_notify_preview
+    from antaeus_cli.failpoints import Failpoints
+    from antaeus_cli.host import current_process
+    from antaeus_cli.notify.service import (
+        NotifyRuntime,
+        NotifySettings,
+        deliver_pending,
+        preview,
+    )
+    from antaeus_cli.store.database import Store
+
+    spec = opt.notify_spec(notify, NOTIFY_ENV)
+    settings = NotifySettings(
+        company=spec.company,
+        batch_size=batch_size,
+        limit=limit or None,
+        lease=timedelta(seconds=lease),
+    )
+    failpoints = Failpoints.from_env(os.environ)
+    channel = channel_spec.open_channel(spec)
+    store = Store.open(ctx.obj.db_path)
+    try:
+        if dry_run:
+            shown = preview(store, channel, settings, datetime.now(UTC))
+            render_notify_preview(shown, json_output=json_output)
+            raise typer.Exit(ExitCode.OK)
+        stop = StopRequest()
+        me = current_process()
+        runtime = NotifyRuntime(
+            clock=lambda: datetime.now(UTC),
+            stop=stop.event,
+            owner=f"{me.host}/{me.pid}/{secrets.token_hex(4)}",
+            failpoints=failpoints,
+        )
+        with signals_stop(stop):
+            result = deliver_pending(store, channel, settings, runtime)
+    finally:
+        store.close()
+    code = exit_code_for_notify(result)
+    render_notify(result, code, json_output=json_output)
+    raise typer.Exit(code)

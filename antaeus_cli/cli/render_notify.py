@@ -1,0 +1,68 @@
+"""Rendering the result of `antaeus notify`."""
+
+from __future__ import annotations
+
+import sys
+
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.json_out import write_json
+from antaeus_cli.cli.text import capped, safe
+from antaeus_cli.notify.service import NotifyPreview, NotifyResult
+
+
+def render_notify(result: NotifyResult, code: ExitCode, *, json_output: bool) -> None:
+    if json_output:
+        write_json(
+            {
+                "channel": result.channel,
+                "sent": result.sent,
+                "failed": result.failed,
+                "skipped": result.skipped,
+                "deferred": result.deferred,
+                "stop_reason": result.stop_reason,
+                "exit_code": int(code),
+                "failures": [
+                    {"key": f.key, "status": f.status, "reason": f.reason} for f in result.failures
+                ],
+            }
+        )
+        return
+    sys.stdout.write(
+        f"notify via {safe(result.channel)}: {result.sent} sent, {result.skipped} skipped "
+        f"(no address), {result.failed} failed, {result.deferred} to try again later\n"
+    )
+    for failure in result.failures:
+        sys.stdout.write(
+            f"  {failure.status}: {safe(failure.key)}: {capped(safe(failure.reason))}\n"
+        )
+    if result.stop_reason is not None:
+        sys.stdout.write(f"stopped early: {capped(safe(result.stop_reason))}\n")
+
+
+def render_notify_preview(preview: NotifyPreview, *, json_output: bool) -> None:
+    if json_output:
+        write_json(
+            {
+                "dry_run": True,
+                "channel": preview.channel,
+                "due": preview.due,
+                "listed": [
+                    {
+                        "key": n.key,
+                        "kind": n.kind,
+                        "recipient": n.recipient,
+                        "subject": n.subject,
+                    }
+                    for n in preview.listed
+                ],
+            }
+        )
+        return
+    sys.stdout.write(
+        f"dry run: {preview.due} notices due via {safe(preview.channel)}; nothing was sent\n"
+    )
+    for n in preview.listed:
+        to = "the operator" if n.recipient is None and n.kind == "run_summary" else n.recipient
+        sys.stdout.write(f"  {n.kind}: to {safe(str(to))}: {capped(safe(n.subject))}\n")
+    if preview.due > len(preview.listed):
+        sys.stdout.write(f"  ... and {preview.due - len(preview.listed)} more\n")

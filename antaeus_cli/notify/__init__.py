@@ -1,0 +1,1 @@
+"""Telling customers and the operator: rendering notices and delivering the outbox."""

@@ -1,0 +1,175 @@
+"""What a notice says: the subject, the text and HTML of an e-mail, and a webhook's
+event. Pure.
+
+Every figure comes from the ledger (the attempt's amount, currency and reference),
+never from the invoice as it is now. Text from outside (a provider's reference or
+code, a run's reasons) is capped and, in HTML, escaped; headers are built by the
+channel from the subject and the address alone, neither of which holds a line break.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import NamedTuple
+
+from antaeus_cli.domain.money import display_amount
+from antaeus_cli.domain.notices import NoticeKind
+from antaeus_cli.store.deliveries import Pending
+
+EVENT_SCHEMA_VERSION = 1
+MAX_FIELD = 120  # characters of any text from outside, in a notice
+MAX_LISTED = 100  # held invoices listed in a run summary
+
+
+class Content(NamedTuple):
+    subject: str
+    text: str
+    html: str
+
+
+# Plain words for a decline: by the provider's code where it says something the
+# customer can act on, else by its class. A hard decline never says why (lost,
+# stolen, fraud): card networks ask merchants not to tell.
+_BY_CODE = {
+    "insufficient_funds": "the card did not have enough funds",
+    "expired_card": "the card has expired",
+    "incorrect_cvc": "the card's security code was not accepted",
+    "incorrect_number": "the card number was not accepted",
+    "authentication_required": "your bank asks you to confirm the payment",
+    "card_velocity_exceeded": "the card's spending limit was reached",
+    "processing_error": "the bank could not process it this time",
+}
+_BY_CLASS = {
+    "soft": "your bank declined it",
+    "soft_unknown": "your bank declined it",
+    "hard": "your bank declined it, and the card cannot be charged again",
+    "needs_customer": "your bank needs you to confirm or update your payment details",
+}
+_DECLINED = "your bank declined it"
+
+
+def flat(text: object, limit: int = MAX_FIELD) -> str:
+    """Outside text on one line, without control characters, capped."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else f"{cleaned[: limit - 3]}..."
+
+
+def reason_words(notice: Pending) -> str:
+    if notice.decline_class == "hard":
+        return _BY_CLASS["hard"]
+    return _BY_CODE.get(
+        notice.decline_code or "", _BY_CLASS.get(notice.decline_class or "", _DECLINED)
+    )
+
+
+def amount_of(notice: Pending) -> str:
+    if notice.amount is None or notice.currency is None:
+        return "the amount due"
+    return flat(display_amount(notice.amount, notice.currency))
+
+
+def _day(notice: Pending) -> str:
+    when = notice.charged_at or notice.created_at
+    return when.date().isoformat()
+
+
+def content(notice: Pending, company: str) -> Content:
+    """The e-mail a notice becomes."""
+    if notice.kind is NoticeKind.RUN_SUMMARY:
+        return _summary(notice)
+    invoice, amount, day = notice.invoice_id, amount_of(notice), _day(notice)
+    if notice.kind is NoticeKind.RECEIPT:
+        subject = f"Receipt for invoice {invoice}: {amount}"
+        lines = [
+            f"Thank you: we received your payment of {amount} for invoice {invoice} on {day}.",
+            f"Payment reference: {flat(notice.reference or 'none given')}.",
+        ]
+    elif notice.kind is NoticeKind.PAYMENT_FAILED:
+        retry = notice.next_retry_on.isoformat() if notice.next_retry_on else "a later date"
+        subject = f"Payment for invoice {invoice} was declined"
+        lines = [
+            f"We tried to charge {amount} for invoice {invoice} on {day}, but "
+            f"{reason_words(notice)}.",
+            f"We will try again on {retry}. If your card has changed, please update your "
+            "payment details before then.",
+        ]
+    elif notice.kind is NoticeKind.ACTION_REQUIRED:
+        subject = f"Action needed: payment for invoice {invoice}"
+        lines = [
+            f"We tried to charge {amount} for invoice {invoice} on {day}, but "
+            f"{reason_words(notice)}.",
+            "We will not try again until you act: please update your payment details, or "
+            "confirm the payment with your bank.",
+        ]
+    else:
+        subject = f"Final notice: invoice {invoice} is unpaid"
+        lines = [
+            f"We tried to charge {amount} for invoice {invoice} several times, most recently "
+            f"on {day}, and {reason_words(notice)} each time.",
+            f"We will not try again. Please contact us to settle invoice {invoice}.",
+        ]
+    return _compose(subject, lines, flat(company))
+
+
+def _summary(notice: Pending) -> Content:
+    body = notice.summary()
+    held = body.get("held")
+    items = held if isinstance(held, list) else []
+    status = flat(body.get("status", "unknown"))
+    needs = body.get("needs_operator", len(items))
+    subject = (
+        f"antaeus: run {notice.run_id} ({flat(body.get('command', '?'))}) {status}: "
+        f"{flat(needs)} invoices need an operator"
+    )
+    lines = [f"Run {notice.run_id} as of {flat(body.get('as_of', '?'))} ended {status}."]
+    if body.get("stop_reason"):
+        lines.append(f"Why: {flat(body['stop_reason'], 300)}.")
+    lines.extend(
+        f"Invoice {flat(item.get('invoice_id'))}: {flat(item.get('code'))}: "
+        f"{flat(item.get('detail'), 300)}"
+        for item in items[:MAX_LISTED]
+        if isinstance(item, dict)
+    )
+    if isinstance(needs, int) and needs > len(items[:MAX_LISTED]):
+        lines.append(f"... and {needs - len(items[:MAX_LISTED])} more: see 'antaeus report'.")
+    return _compose(subject, lines, "antaeus")
+
+
+def _compose(subject: str, lines: list[str], signature: str) -> Content:
+    text = "\n\n".join([*lines, f"-- {signature}"]) + "\n"
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    page = (
+        '<!DOCTYPE html><html><body style="font-family: sans-serif">'
+        f"{paragraphs}<p>&mdash; {html.escape(signature)}</p></body></html>\n"
+    )
+    return Content(flat(subject, 200), text, page)
+
+
+def event(notice: Pending) -> dict[str, object]:
+    """The webhook event a notice becomes; `id` is the same on every delivery."""
+    data: dict[str, object]
+    if notice.kind is NoticeKind.RUN_SUMMARY:
+        data = {"run_id": notice.run_id, **notice.summary()}
+    else:
+        data = {
+            "invoice_id": notice.invoice_id,
+            "customer_id": notice.customer_id,
+            "email": notice.recipient,
+            "amount": notice.amount,
+            "currency": notice.currency,
+            "amount_display": amount_of(notice),
+            "reference": notice.reference,
+            "decline_code": notice.decline_code,
+            "decline_class": notice.decline_class,
+            "reason": None if notice.kind is NoticeKind.RECEIPT else reason_words(notice),
+            "next_retry_on": None if notice.next_retry_on is None else str(notice.next_retry_on),
+            "run_id": notice.run_id,
+        }
+    return {
+        "schema_version": EVENT_SCHEMA_VERSION,
+        "id": notice.key,
+        "type": notice.kind.value,
+        "created": int(notice.created_at.timestamp()),
+        "data": data,
+    }

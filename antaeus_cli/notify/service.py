@@ -1,0 +1,324 @@
+"""`antaeus notify`: deliver what the outbox holds, then exit.
+
+Notices are claimed a batch at a time under a lease (`store.deliveries`), rendered
+(`notify.render`) and handed to the channel, one connection for the run. A
+delivery is marked after it went; marks are committed together, every
+`flush_every` deliveries and at the end of each batch. A crash between a delivery
+and its mark is the one way a notice goes twice, and it goes under the same
+identity (Message-ID, event id): delivery is at least once, never silently lost.
+
+A transient failure is retried within the run (tenacity: bounded tries and time,
+with jitter), then across runs with a backoff (`domain.notices.backoff`) up to
+MAX_TRIES. A run stops early, handing back what it has not tried, on a signal, on
+`outage_after` notices in a row that failed for now (the channel is down), or when
+the channel refuses us outright (credentials).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    stop_when_event_set,
+    wait_exponential,
+    wait_random,
+)
+
+from antaeus_cli import failpoints as fp
+from antaeus_cli.channels.port import Channel, Message, Permanent, Transient, Unaddressed
+from antaeus_cli.domain.notices import MAX_TRIES, NoticeStatus, backoff
+from antaeus_cli.notify import render
+from antaeus_cli.store import deliveries
+from antaeus_cli.store.database import Store
+from antaeus_cli.store.deliveries import Pending
+
+Clock = Callable[[], datetime]
+LISTED_LIMIT = 100  # failures listed in a result; `antaeus report` lists them all
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """Retries of one notice within a run, on Transient failures only."""
+
+    tries: int = 3
+    max_seconds: float = 30.0
+    first_wait: float = 0.5  # then 1, 2, ... up to max_wait
+    max_wait: float = 4.0
+    jitter: float = 0.5
+    sleep: Callable[[float], None] | None = None  # None: waits on the stop event
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    company: str = "Billing"
+    batch_size: int = 200
+    lease: timedelta = timedelta(minutes=10)
+    policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    outage_after: int = 5  # notices in a row that failed for now: the channel is down
+    max_tries: int = MAX_TRIES
+    # Marks committed after this many deliveries. 1: each delivery is marked at once, so a
+    # crash repeats only the notice it interrupted (a commit costs far less than a send).
+    flush_every: int = 1
+    limit: int | None = None  # at most this many notices this run
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyRuntime:
+    clock: Clock
+    stop: threading.Event
+    owner: str  # names this run in lease_owner
+    failpoints: fp.Failpoints = fp.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    key: str
+    status: str  # failed, skipped, or pending (tried again later)
+    reason: str
+
+
+@dataclass
+class NotifyResult:
+    channel: str
+    sent: int = 0
+    failed: int = 0  # for good: an operator should look
+    skipped: int = 0  # nowhere to send them (no address)
+    deferred: int = 0  # failed for now; tried again in a later run
+    stop_reason: str | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+    def note(self, failure: Failure) -> None:
+        if len(self.failures) < LISTED_LIMIT:
+            self.failures.append(failure)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewNotice:
+    key: str
+    kind: str
+    recipient: str | None
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyPreview:
+    channel: str
+    due: int
+    listed: list[PreviewNotice]
+
+
+def message_for(notice: Pending, channel: Channel, company: str) -> Message:
+    """A notice rendered for its channel: an e-mail's parts, or an event."""
+    if channel.renders == "event":
+        return Message(
+            notice.key,
+            notice.kind,
+            notice.created_at,
+            notice.recipient,
+            "",
+            "",
+            "",
+            render.event(notice),
+        )
+    parts = render.content(notice, company)
+    return Message(notice.key, notice.kind, notice.created_at, notice.recipient, *parts, None)
+
+
+def preview(
+    store: Store, channel: Channel, settings: NotifySettings, now: datetime
+) -> NotifyPreview:
+    with store.reading() as conn:
+        due, shown = deliveries.peek(conn, now=now, limit=20)
+    listed = []
+    for notice in shown:
+        message = message_for(notice, channel, settings.company)
+        subject = message.subject or f"{notice.kind.value} event"
+        listed.append(PreviewNotice(notice.key, notice.kind.value, notice.recipient, subject))
+    return NotifyPreview(channel.description, due, listed)
+
+
+def deliver_pending(
+    store: Store, channel: Channel, settings: NotifySettings, runtime: NotifyRuntime
+) -> NotifyResult:
+    run = _Delivery(store, channel, settings, runtime)
+    try:
+        run.drain()
+    finally:
+        channel.close()
+    return run.result
+
+
+class _Delivery:
+    def __init__(
+        self, store: Store, channel: Channel, settings: NotifySettings, runtime: NotifyRuntime
+    ) -> None:
+        self._store, self._channel, self._settings, self._rt = store, channel, settings, runtime
+        self.result = NotifyResult(channel.description)
+        self._streak = 0  # notices in a row that failed for now
+        self._sent: list[int] = []
+        self._ended: list[tuple[int, NoticeStatus, str]] = []
+        self._again: list[tuple[int, datetime, str]] = []
+        # The retries once a first try has failed.
+        self._retrying = _retrying(settings.policy, runtime.stop)
+
+    def drain(self) -> None:
+        budget = self._settings.limit
+        while self.result.stop_reason is None and not self._rt.stop.is_set():
+            size = (
+                self._settings.batch_size
+                if budget is None
+                else min(budget, self._settings.batch_size)
+            )
+            if size <= 0:
+                return
+            now = self._rt.clock()
+            with self._store.transaction() as conn:
+                batch = deliveries.claim(
+                    conn,
+                    owner=self._rt.owner,
+                    now=now,
+                    until=now + self._settings.lease,
+                    limit=size,
+                )
+            if not batch:
+                return
+            if budget is not None:
+                budget -= len(batch)
+            self._batch(batch)
+        if self._rt.stop.is_set() and self.result.stop_reason is None:
+            self.result.stop_reason = "stopped by a signal; the rest is delivered next run"
+
+    def _batch(self, batch: list[Pending]) -> None:
+        claimed_at = time.monotonic()
+        try:
+            for index, notice in enumerate(batch):
+                if self._rt.stop.is_set() or self.result.stop_reason is not None:
+                    self._release(batch[index:])
+                    break
+                if time.monotonic() - claimed_at > self._settings.lease.total_seconds() / 2:
+                    self._extend(batch[index:])
+                    claimed_at = time.monotonic()
+                try:
+                    self._one(notice)
+                except BaseException:
+                    self._release(batch[index:])
+                    raise
+                if len(self._sent) >= self._settings.flush_every:
+                    self._flush()
+        finally:
+            self._flush()
+
+    def _one(self, notice: Pending) -> None:
+        message = message_for(notice, self._channel, self._settings.company)
+        try:
+            self._deliver(message)
+        except Transient as exc:
+            self._failed_for_now(notice, str(exc))
+            return
+        except Permanent as exc:
+            self._end(notice, NoticeStatus.FAILED, str(exc))
+            self._streak = 0
+            return
+        except Unaddressed as exc:
+            self._end(notice, NoticeStatus.SKIPPED, str(exc))
+            return
+        if self._rt.failpoints:
+            self._rt.failpoints.hit(fp.AFTER_NOTICE_SENT, notice.id)
+        self._sent.append(notice.id)
+        self.result.sent += 1
+        self._streak = 0
+
+    def _deliver(self, message: Message) -> None:
+        """Straight to the channel; tenacity only once a try has failed for now."""
+        try:
+            self._channel.deliver(message)
+        except Transient as first:
+            if self._settings.policy.tries <= 1:
+                raise
+            pending = [first]
+
+            def again() -> None:
+                if pending:  # tenacity counts the first failure and waits before the next
+                    raise pending.pop()
+                self._channel.deliver(message)
+
+            self._retrying(again)
+
+    def _failed_for_now(self, notice: Pending, reason: str) -> None:
+        if notice.tries >= self._settings.max_tries:
+            self._end(notice, NoticeStatus.FAILED, f"gave up after {notice.tries} tries: {reason}")
+        else:
+            at = self._rt.clock() + backoff(notice.tries)
+            self._again.append((notice.id, at, reason))
+            self.result.deferred += 1
+            self.result.note(Failure(notice.key, NoticeStatus.PENDING.value, reason))
+        self._streak += 1
+        if self._streak >= self._settings.outage_after:
+            self.result.stop_reason = (
+                f"channel unreachable: {self._streak} notices in a row failed for now "
+                f"(last: {reason}); they are tried again next run"
+            )
+
+    def _end(self, notice: Pending, status: NoticeStatus, reason: str) -> None:
+        self._ended.append((notice.id, status, reason))
+        if status is NoticeStatus.FAILED:
+            self.result.failed += 1
+        else:
+            self.result.skipped += 1
+        self.result.note(Failure(notice.key, status.value, reason))
+
+    def _flush(self) -> None:
+        if not (self._sent or self._ended or self._again):
+            return
+        now = self._rt.clock()
+        with self._store.transaction() as conn:
+            if self._sent:
+                deliveries.mark_sent(conn, now=now, notice_ids=self._sent)
+            for notice_id, status, reason in self._ended:
+                deliveries.end(conn, notice_id=notice_id, status=status, error=reason)
+            for notice_id, at, reason in self._again:
+                deliveries.again_at(conn, notice_id=notice_id, at=at, error=reason)
+        self._sent, self._ended, self._again = [], [], []
+
+    def _release(self, rest: list[Pending]) -> None:
+        self._flush()
+        with self._store.transaction() as conn:
+            deliveries.release(
+                conn, owner=self._rt.owner, now=self._rt.clock(), notice_ids=[n.id for n in rest]
+            )
+
+    def _extend(self, rest: list[Pending]) -> None:
+        self._flush()
+        until = self._rt.clock() + self._settings.lease
+        with self._store.transaction() as conn:
+            deliveries.extend(
+                conn, owner=self._rt.owner, until=until, notice_ids=[n.id for n in rest]
+            )
+
+
+def _retrying(policy: DeliveryPolicy, stop: threading.Event) -> Retrying:
+    return Retrying(
+        retry=retry_if_exception_type(Transient),
+        stop=(
+            stop_after_attempt(policy.tries)
+            | stop_after_delay(policy.max_seconds)
+            | stop_when_event_set(stop)
+        ),
+        wait=wait_exponential(multiplier=policy.first_wait, max=policy.max_wait)
+        + wait_random(0, policy.jitter),
+        sleep=policy.sleep or (lambda seconds: _wait(stop, seconds)),
+        reraise=True,
+    )
+
+
+def _wait(stop: threading.Event, seconds: float) -> None:
+    """A retry's wait, cut short by a signal."""
+    stop.wait(seconds)

@@ -1,0 +1,197 @@
+"""The outbox's deliveries: pending notices claimed under a lease, then marked.
+
+A claim moves each row's `next_attempt_at` to the end of the lease and names the
+claiming run in `lease_owner`, in one write transaction. Overlapping `notify` runs
+therefore never take the same row: the second one finds it due only once the lease
+has run out, which is when the first one has crashed or stalled. A row is marked
+sent after its delivery; a crash in between leaves it due again after the lease,
+and it is delivered again under the same identity.
+
+A notice waits for the end of the run that recorded it, so that a run can still
+withdraw what it wrote (the breaker hands declines back). Rows are written in the
+order of their creation, and a running run's rows were all created after it
+started: the claim takes only rows due before the oldest running run started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import NamedTuple
+
+from antaeus_cli.domain.notices import NoticeKind, NoticeStatus
+
+# Every row a claim needs in one read: the notice, and the attempt that caused it (the
+# ledger's figures: what was charged, under which reference).
+_CLAIMABLE = (
+    "SELECT n.id, n.dedupe_key, n.kind, n.run_id, n.recipient, n.next_retry_on, n.body, "
+    "n.tries, n.created_at, a.invoice_id, a.customer_id, a.amount, a.currency, "
+    "a.provider_ref, a.decline_code, a.decline_class, a.finished_at "
+    "FROM notification n LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
+    "WHERE n.status = 'pending' AND n.next_attempt_at <= :now AND n.next_attempt_at < :cutoff "
+    "ORDER BY n.next_attempt_at, n.id LIMIT :limit"
+)
+_LEASE = (
+    "UPDATE notification SET lease_owner = :owner, next_attempt_at = :until, tries = tries + 1 "
+    "WHERE status = 'pending' AND id IN (SELECT value FROM json_each(:ids))"
+)
+_EXTEND = (
+    "UPDATE notification SET next_attempt_at = :until WHERE status = 'pending' "
+    "AND lease_owner = :owner AND id IN (SELECT value FROM json_each(:ids))"
+)
+_SENT = (
+    "UPDATE notification SET status = 'sent', sent_at = :stamp, lease_owner = NULL, "
+    "last_error = NULL WHERE status = 'pending' AND id IN (SELECT value FROM json_each(:ids))"
+)
+_AGAIN = (
+    "UPDATE notification SET next_attempt_at = :at, lease_owner = NULL, last_error = :error "
+    "WHERE status = 'pending' AND id = :id"
+)
+_END = (
+    "UPDATE notification SET status = :status, lease_owner = NULL, last_error = :error "
+    "WHERE status = 'pending' AND id = :id"
+)
+_OLDEST_RUNNING = "SELECT min(started_at) FROM billing_run WHERE status = 'running'"
+MAX_ERROR = 500  # the reason kept for a notice, in characters
+NO_CUTOFF = "9999-12-31T23:59:59.999999+00:00"  # after any stamp the clock can give
+
+
+class Pending(NamedTuple):
+    """A notice as `notify` renders it: its row and its attempt's figures."""
+
+    id: int
+    key: str
+    kind: NoticeKind
+    run_id: int
+    recipient: str | None
+    next_retry_on: date | None
+    body: str | None  # a run summary's JSON
+    tries: int  # including the current one
+    created_at: datetime
+    invoice_id: int | None
+    customer_id: int | None
+    amount: int | None
+    currency: str | None
+    reference: str | None
+    decline_code: str | None
+    decline_class: str | None
+    charged_at: datetime | None
+
+    def summary(self) -> dict[str, object]:
+        """A run summary's body; empty when it is not one, or cannot be read."""
+        try:
+            body = json.loads(self.body or "{}")
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+
+def _pending(row: tuple[object, ...]) -> Pending:
+    """Raises ValueError or TypeError for a row edited into something unreadable."""
+    (nid, key, kind, run_id, recipient, next_retry, body, tries, created, *facts) = row
+    invoice_id, customer_id, amount, currency, reference, code, klass, charged_at = facts
+    return Pending(
+        _whole(nid),
+        str(key),
+        NoticeKind(str(kind)),
+        _whole(run_id),
+        _text(recipient),
+        None if next_retry is None else date.fromisoformat(str(next_retry)),
+        _text(body),
+        _whole(tries) + 1,
+        datetime.fromisoformat(str(created)),
+        None if invoice_id is None else _whole(invoice_id),
+        None if customer_id is None else _whole(customer_id),
+        None if amount is None else _whole(amount),
+        _text(currency),
+        _text(reference),
+        _text(code),
+        _text(klass),
+        None if charged_at is None else datetime.fromisoformat(str(charged_at)),
+    )
+
+
+def _whole(value: object) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"{value!r} is not a whole number")
+    return value
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _due(conn: sqlite3.Connection, now: datetime, limit: int) -> list[tuple[object, ...]]:
+    cutoff = conn.execute(_OLDEST_RUNNING).fetchone()[0] or NO_CUTOFF
+    return conn.execute(
+        _CLAIMABLE, {"now": now.isoformat(), "cutoff": cutoff, "limit": limit}
+    ).fetchall()
+
+
+def claim(
+    conn: sqlite3.Connection, *, owner: str, now: datetime, until: datetime, limit: int
+) -> list[Pending]:
+    """Inside a write transaction: take up to `limit` due notices until `until`. A row
+    edited into something unreadable is failed with the reason, not delivered."""
+    claimed = []
+    for row in _due(conn, now, limit):
+        try:
+            claimed.append(_pending(row))
+        except (ValueError, TypeError) as exc:
+            reason = f"its row cannot be read ({type(exc).__name__}: {exc})"[:MAX_ERROR]
+            conn.execute(_END, {"status": NoticeStatus.FAILED, "error": reason, "id": row[0]})
+    ids = json.dumps([notice.id for notice in claimed])
+    conn.execute(_LEASE, {"owner": owner, "until": until.isoformat(), "ids": ids})
+    return claimed
+
+
+def peek(conn: sqlite3.Connection, *, now: datetime, limit: int) -> tuple[int, list[Pending]]:
+    """What a claim would take now, without taking it: how many, and the first ones."""
+    cutoff = conn.execute(_OLDEST_RUNNING).fetchone()[0] or NO_CUTOFF
+    due = conn.execute(
+        "SELECT count(*) FROM notification WHERE status = 'pending' AND next_attempt_at <= ? "
+        "AND next_attempt_at < ?",
+        (now.isoformat(), cutoff),
+    ).fetchone()[0]
+    shown = []
+    for row in _due(conn, now, limit):
+        with contextlib.suppress(ValueError, TypeError):
+            shown.append(_pending(row))
+    return int(due), shown
+
+
+def extend(
+    conn: sqlite3.Connection, *, owner: str, until: datetime, notice_ids: Sequence[int]
+) -> None:
+    """Keep the lease on notices still to be delivered."""
+    ids = json.dumps(list(notice_ids))
+    conn.execute(_EXTEND, {"owner": owner, "until": until.isoformat(), "ids": ids})
+
+
+def release(
+    conn: sqlite3.Connection, *, owner: str, now: datetime, notice_ids: Sequence[int]
+) -> None:
+    """Hand back claimed notices that were never tried (the run stopped first)."""
+    conn.execute(
+        "UPDATE notification SET next_attempt_at = :now, lease_owner = NULL, "
+        "tries = max(tries - 1, 0) WHERE status = 'pending' AND lease_owner = :owner "
+        "AND id IN (SELECT value FROM json_each(:ids))",
+        {"now": now.isoformat(), "owner": owner, "ids": json.dumps(list(notice_ids))},
+    )
+
+
+def mark_sent(conn: sqlite3.Connection, *, now: datetime, notice_ids: Sequence[int]) -> None:
+    conn.execute(_SENT, {"stamp": now.isoformat(), "ids": json.dumps(list(notice_ids))})
+
+
+def again_at(conn: sqlite3.Connection, *, notice_id: int, at: datetime, error: str) -> None:
+    """A transient failure: due again at `at`."""
+    conn.execute(_AGAIN, {"at": at.isoformat(), "error": error[:MAX_ERROR], "id": notice_id})
+
+
+def end(conn: sqlite3.Connection, *, notice_id: int, status: NoticeStatus, error: str) -> None:
+    """Failed for good, or skipped: not tried again, with the reason."""
+    conn.execute(_END, {"status": status.value, "error": error[:MAX_ERROR], "id": notice_id})

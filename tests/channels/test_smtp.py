@@ -1,0 +1,156 @@
+"""The SMTP channel against a real SMTP server (aiosmtpd) on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Transient
+from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings
+from antaeus_cli.domain.notices import NoticeKind
+from tests.servers.smtp import Mailbox, free_port, smtp_server
+
+SENDER = "billing@example.com"
+
+
+def message(
+    key: str = "ns-inv-1-1-receipt", recipient: str | None = "c1@example.com", **kw: object
+) -> Message:
+    fields: dict[str, object] = {
+        "key": key,
+        "kind": NoticeKind.RECEIPT,
+        "created": datetime(2026, 12, 1, 0, 5, tzinfo=UTC),
+        "recipient": recipient,
+        "subject": "Receipt for invoice 1: \u20ac1.00",
+        "text": "Thank you.\n",
+        "html": "<p>Thank you.</p>\n",
+        "event": None,
+    }
+    fields.update(kw)
+    return Message(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, Mailbox]]:
+    with smtp_server() as running:
+        yield running
+
+
+def channel(port: int, **kw: object) -> SmtpChannel:
+    settings = SmtpSettings("127.0.0.1", port, SENDER, timeout=5.0, **kw)  # type: ignore[arg-type]
+    return SmtpChannel(settings, f"smtp://127.0.0.1:{port}")
+
+
+def test_messages_arrive_whole_over_one_connection(server: tuple[int, Mailbox]) -> None:
+    port, box = server
+    smtp = channel(port)
+    for n in range(1, 6):
+        smtp.deliver(message(key=f"ns-inv-{n}-1-receipt", recipient=f"c{n}@example.com"))
+    smtp.close()
+    assert box.sessions == 1
+    assert smtp.connections == 1
+    first = box.messages[0]
+    assert first["From"] == SENDER
+    assert first["To"] == "c1@example.com"
+    assert first["Subject"] == "Receipt for invoice 1: \u20ac1.00"
+    assert first["Message-ID"] == "<ns-inv-1-1-receipt@example.com>"
+    assert first["Auto-Submitted"] == "auto-generated"
+    assert first.get_content_type() == "multipart/alternative"
+    text = first.get_body(preferencelist=("plain",))
+    html = first.get_body(preferencelist=("html",))
+    assert text is not None
+    assert text.get_content().strip() == "Thank you."
+    assert html is not None
+    assert "<p>Thank you.</p>" in html.get_content()
+    assert box.envelopes[4] == (SENDER, ["c5@example.com"])
+
+
+def test_a_refused_recipient_is_permanent_or_transient_by_its_code(
+    server: tuple[int, Mailbox],
+) -> None:
+    port, box = server
+    box.refuse_rcpt = {"gone@example.com": "550 no such user", "full@example.com": "452 full"}
+    smtp = channel(port)
+    with pytest.raises(Permanent, match="550"):
+        smtp.deliver(message(recipient="gone@example.com"))
+    with pytest.raises(Transient, match="452"):
+        smtp.deliver(message(recipient="full@example.com"))
+    smtp.deliver(message())  # the connection is still good
+    assert len(box.messages) == 1
+    assert smtp.connections == 1
+
+
+def test_a_refused_message_is_permanent_or_transient_by_its_code(
+    server: tuple[int, Mailbox],
+) -> None:
+    port, box = server
+    smtp = channel(port)
+    box.refuse_data = "554 rejected as spam"
+    with pytest.raises(Permanent, match="554"):
+        smtp.deliver(message())
+    box.refuse_data = "451 try again later"
+    with pytest.raises(Transient, match="451"):
+        smtp.deliver(message())
+
+
+def test_a_server_that_is_not_there_is_transient() -> None:
+    with pytest.raises(Transient, match="cannot connect"):
+        channel(free_port()).deliver(message())
+
+
+def test_a_dropped_connection_is_opened_again(server: tuple[int, Mailbox]) -> None:
+    port, box = server
+    smtp = channel(port)
+    smtp.deliver(message())
+    assert smtp._conn is not None
+    smtp._conn.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr] - as a server would
+    with pytest.raises(Transient):
+        smtp.deliver(message(key="ns-inv-2-1-receipt"))
+    smtp.deliver(message(key="ns-inv-2-1-receipt"))
+    assert smtp.connections == 2
+    assert box.message_ids()[-1] == "<ns-inv-2-1-receipt@example.com>"
+
+
+def test_starttls_asked_of_a_server_without_it_refuses_the_channel(
+    server: tuple[int, Mailbox],
+) -> None:
+    port, _ = server
+    with pytest.raises(ChannelRefused, match="STARTTLS"):
+        channel(port, starttls=True).deliver(message())
+
+
+def test_credentials_the_server_refuses_stop_the_channel() -> None:
+    def refuse(*_args: object) -> object:
+        from aiosmtpd.smtp import AuthResult
+
+        return AuthResult(success=False, handled=False)  # aiosmtpd answers 535
+
+    with smtp_server(authenticator=refuse, auth_require_tls=False) as (port, box):
+        smtp = channel(port, user="billing", password="wrong")  # noqa: S106 - a test secret
+        with pytest.raises(ChannelRefused, match="refused the credentials"):
+            smtp.deliver(message())
+        assert box.messages == []
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "c1@example.com\r\nBcc: victim@example.com",
+        "c1@example.com\nSubject: injected",
+        "Mallory <c1@example.com>",
+        "c1@example.com, c2@example.com",
+        "x" * 250 + "@example.com",
+        "c\u00e9@example.com",
+        "no-at-sign",
+    ],
+)
+def test_a_hostile_address_never_becomes_a_header(
+    server: tuple[int, Mailbox], hostile: str
+) -> None:
+    port, box = server
+    with pytest.raises(Permanent, match="address"):
+        channel(port).deliver(message(recipient=hostile))
+    assert box.messages == []

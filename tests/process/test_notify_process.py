@@ -1,0 +1,85 @@
+"""`notify` as cron runs it, against a real SMTP server on loopback: killed between a
+delivery and its mark, and run twice at once."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from antaeus_cli import failpoints
+from tests.process.helpers import antaeus, start
+from tests.servers.smtp import Mailbox, smtp_server
+
+pytestmark = pytest.mark.process
+KILLED = -9
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    with smtp_server() as running:
+        yield running
+
+
+def billed(tmp_path: Path, customers: int = 30) -> Path:
+    db = tmp_path / "antaeus.db"
+    seeded = antaeus(
+        db, "seed", "--customers", str(customers), "--seed", "3", "--as-of", "2026-12-01"
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    billed = antaeus(db, "bill", "--as-of", "2026-12-01", "--backoff-ms", "0")
+    assert billed.returncode in (0, 1), billed.stderr
+    return db
+
+
+def keys(db: Path) -> dict[int, str]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT id, dedupe_key FROM notification"))
+
+
+def arrived(box: Mailbox) -> Counter[str]:
+    return Counter(mid.strip("<>").split("@")[0] for mid in box.message_ids())
+
+
+def spec(port: int) -> str:
+    return f"smtp://127.0.0.1:{port}?from=billing@example.com&operator=ops@example.com&timeout=10"
+
+
+def test_a_kill_between_delivery_and_mark_resends_that_notice_under_its_message_id(
+    tmp_path: Path, smtp: tuple[int, Mailbox]
+) -> None:
+    port, box = smtp
+    db = billed(tmp_path)
+    notices = keys(db)
+    victim = sorted(notices)[len(notices) // 2]
+    args = ("notify", "--notify", spec(port), "--lease", "1", "--batch-size", "7")
+    killed = antaeus(db, *args, ANTAEUS_FAILPOINT=f"{failpoints.AFTER_NOTICE_SENT}:{victim}")
+    assert killed.returncode == KILLED
+    assert arrived(box)[notices[victim]] == 1
+    time.sleep(1.1)  # the dead run's lease runs out
+    done = antaeus(db, *args)
+    assert done.returncode == 0, done.stderr
+    seen = arrived(box)
+    assert set(seen) == set(notices.values())  # nothing lost
+    assert seen[notices[victim]] == 2  # the one in doubt, twice, with one Message-ID
+    assert all(n == 1 for key, n in seen.items() if key != notices[victim])
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT DISTINCT status FROM notification").fetchall() == [("sent",)]
+
+
+def test_overlapping_runs_never_send_a_notice_twice(
+    tmp_path: Path, smtp: tuple[int, Mailbox]
+) -> None:
+    port, box = smtp
+    db = billed(tmp_path, customers=80)
+    runs = [start(db, "notify", "--notify", spec(port), "--batch-size", "5") for _ in range(3)]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    seen = arrived(box)
+    assert set(seen) == set(keys(db).values())
+    assert max(seen.values()) == 1

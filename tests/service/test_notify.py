@@ -1,0 +1,322 @@
+"""`notify`'s delivery against a real SQLite outbox and a hand-written channel."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from antaeus_cli.billing.results import PassResult
+from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Transient, Unaddressed
+from antaeus_cli.domain.notices import MAX_TRIES, backoff
+from antaeus_cli.notify.service import (
+    DeliveryPolicy,
+    NotifyResult,
+    NotifyRuntime,
+    NotifySettings,
+    deliver_pending,
+    preview,
+)
+from antaeus_cli.store.database import Store
+from tests.conftest import Sleeps
+from tests.fakes import DECLINED, FakeProvider, FixedClock
+
+Bill = Callable[..., PassResult]
+Sql = Callable[..., list[tuple[Any, ...]]]
+
+
+@dataclass
+class FakeChannel:
+    """Delivers into a list; scripted failures per dedupe key, consumed in turn."""
+
+    failures: dict[str, list[Exception]] = field(default_factory=dict)
+    every: Exception | None = None  # raised for every message
+    delivered: list[Message] = field(default_factory=list)
+    tries: list[str] = field(default_factory=list)
+    closed: bool = False
+    after: Callable[[Message], None] | None = None
+    description: str = "fake://"
+    renders: Literal["email", "event"] = "email"
+
+    def deliver(self, message: Message) -> None:
+        self.tries.append(message.key)
+        if self.every is not None:
+            raise self.every
+        queue = self.failures.get(message.key)
+        if queue:
+            raise queue.pop(0)
+        self.delivered.append(message)
+        if self.after is not None:
+            self.after(message)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def notify(db_path: Path, clock: FixedClock, sleeps: Sleeps) -> Callable[..., NotifyResult]:
+    def run(
+        channel: FakeChannel, *, stop: threading.Event | None = None, owner: str = "me", **kw: Any
+    ) -> NotifyResult:
+        settings = NotifySettings(policy=DeliveryPolicy(sleep=sleeps), **kw)
+        store = Store.open(db_path)
+        try:
+            runtime = NotifyRuntime(clock=clock, stop=stop or threading.Event(), owner=owner)
+            return deliver_pending(store, channel, settings, runtime)
+        finally:
+            store.close()
+
+    return run
+
+
+Notify = Callable[..., NotifyResult]
+
+
+def billed(make: Callable[..., Path], bill: Bill, count: int, **script: Any) -> None:
+    make(*[(i, 100 * i, "EUR") for i in range(1, count + 1)])
+    bill(FakeProvider(**script))
+
+
+def statuses(sql: Sql) -> list[tuple[Any, ...]]:
+    return sql("SELECT status, count(*) FROM notification GROUP BY status ORDER BY status")
+
+
+def test_every_pending_notice_is_delivered_once_and_marked(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    billed(make, bill, 5, script={2: [DECLINED]})
+    channel = FakeChannel()
+    result = notify(channel, batch_size=2)
+    assert (result.sent, result.failed, result.skipped, result.stop_reason) == (5, 0, 0, None)
+    assert len({m.key for m in channel.delivered}) == 5
+    assert statuses(sql) == [("sent", 5)]
+    assert channel.closed
+    assert notify(FakeChannel()).sent == 0  # nothing is sent twice
+
+
+def test_what_the_messages_say_comes_from_the_ledger(
+    make: Callable[..., Path], bill: Bill, notify: Notify
+) -> None:
+    billed(make, bill, 2, script={2: [DECLINED]})
+    channel = FakeChannel()
+    notify(channel)
+    receipt, declined = sorted(channel.delivered, key=lambda m: m.kind)[::-1]
+    assert receipt.subject == "Receipt for invoice 1: \u20ac1.00"
+    assert receipt.recipient == "c1@example.com"
+    assert "the card did not have enough funds" in declined.text
+    assert "We will try again on 2026-12-02" in declined.text
+
+
+def test_a_failure_for_now_is_retried_within_the_run(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql, sleeps: Sleeps
+) -> None:
+    billed(make, bill, 1)
+    key = sql("SELECT dedupe_key FROM notification")[0][0]
+    channel = FakeChannel(failures={key: [Transient("421 busy"), Transient("421 busy")]})
+    result = notify(channel)
+    assert result.sent == 1
+    assert channel.tries == [key, key, key]
+    assert len(sleeps.waits) == 2  # waited between tries, and never for real
+
+
+def test_a_failure_that_outlasts_the_run_is_tried_again_after_a_backoff(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql, clock: FixedClock
+) -> None:
+    billed(make, bill, 1)
+    channel = FakeChannel(every=Transient("connection refused"))
+    result = notify(channel)
+    assert (result.sent, result.deferred) == (0, 1)
+    assert sql("SELECT status, tries, last_error, lease_owner FROM notification") == [
+        ("pending", 1, "connection refused", None)
+    ]
+    assert notify(FakeChannel()).sent == 0  # not due yet
+    clock.advance(seconds=backoff(1).total_seconds())
+    assert notify(FakeChannel()).sent == 1
+
+
+def test_a_notice_that_keeps_failing_is_failed_after_its_last_try(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql, clock: FixedClock
+) -> None:
+    billed(make, bill, 1)
+    for _ in range(MAX_TRIES):
+        notify(FakeChannel(every=Transient("timed out")))
+        clock.advance(hours=7)
+    assert sql("SELECT status, tries FROM notification") == [("failed", MAX_TRIES)]
+    assert "gave up after 14 tries: timed out" in sql("SELECT last_error FROM notification")[0][0]
+
+
+def test_a_permanent_refusal_fails_the_notice_with_its_reason(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    billed(make, bill, 2)
+    key = sql("SELECT dedupe_key FROM notification ORDER BY id")[0][0]
+    channel = FakeChannel(failures={key: [Permanent("550 no such user")]})
+    result = notify(channel)
+    assert (result.sent, result.failed) == (1, 1)
+    assert [(f.key, f.status, f.reason) for f in result.failures] == [
+        (key, "failed", "550 no such user")
+    ]
+    assert sql("SELECT status, last_error FROM notification ORDER BY id") == [
+        ("failed", "550 no such user"),
+        ("sent", None),
+    ]
+
+
+def test_a_notice_with_nowhere_to_go_is_skipped(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    billed(make, bill, 1)
+    key = sql("SELECT dedupe_key FROM notification")[0][0]
+    result = notify(FakeChannel(failures={key: [Unaddressed("no e-mail address")]}))
+    assert (result.sent, result.skipped, result.failed) == (0, 1, 0)
+    assert sql("SELECT status FROM notification") == [("skipped",)]
+
+
+def test_a_channel_that_is_down_stops_the_run_and_hands_the_rest_back(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    billed(make, bill, 12)
+    result = notify(FakeChannel(every=Transient("connection refused")), outage_after=3)
+    assert result.stop_reason is not None
+    assert "3 notices in a row failed for now" in result.stop_reason
+    assert result.deferred == 3
+    # Three wait for their backoff; the nine never tried are due now, their tries unspent.
+    assert sql("SELECT tries, lease_owner, count(*) FROM notification GROUP BY 1, 2") == [
+        (0, None, 9),
+        (1, None, 3),
+    ]
+
+
+def test_a_channel_that_refuses_us_stops_the_run_and_spends_nothing(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    billed(make, bill, 3)
+    with pytest.raises(ChannelRefused):
+        notify(FakeChannel(every=ChannelRefused("credentials refused")))
+    assert sql("SELECT status, tries, lease_owner FROM notification") == [("pending", 0, None)] * 3
+
+
+def test_a_signal_stops_the_run_between_notices(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    billed(make, bill, 4)
+    stop = threading.Event()
+    channel = FakeChannel(after=lambda _message: stop.set())
+    result = notify(channel, stop=stop)
+    assert result.sent == 1
+    assert result.stop_reason is not None
+    assert statuses(sql) == [("pending", 3), ("sent", 1)]
+    assert notify(FakeChannel()).sent == 3
+
+
+def test_overlapping_runs_never_take_the_same_notice(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    billed(make, bill, 6)
+    inner: list[NotifyResult] = []
+    second = FakeChannel()
+
+    def overlap(_message: Message) -> None:
+        if not inner:  # while the first run holds its lease, a second one runs
+            inner.append(notify(second, owner="other"))
+
+    first = FakeChannel(after=overlap)
+    outer = notify(first, owner="first", batch_size=3)
+    keys = [m.key for m in first.delivered] + [m.key for m in second.delivered]
+    assert sorted(keys) == sorted(set(keys))
+    assert outer.sent + inner[0].sent == 6
+    assert inner[0].sent == 3  # it took the batch the first run had not claimed
+    assert statuses(sql) == [("sent", 6)]
+
+
+def test_a_lease_that_ran_out_lets_another_run_deliver_again_under_the_same_key(
+    make: Callable[..., Path], bill: Bill, notify: Notify, db_path: Path, clock: FixedClock
+) -> None:
+    billed(make, bill, 1)
+    from antaeus_cli.store import deliveries
+
+    store = Store.open(db_path)
+    try:
+        with store.transaction() as conn:  # a run that claimed, then died
+            (taken,) = deliveries.claim(
+                conn, owner="dead", now=clock(), until=clock() + timedelta(minutes=10), limit=5
+            )
+    finally:
+        store.close()
+    assert notify(FakeChannel()).sent == 0
+    clock.advance(minutes=10)
+    channel = FakeChannel()
+    assert notify(channel).sent == 1
+    assert channel.delivered[0].key == taken.key
+
+
+def test_limit_caps_a_run(make: Callable[..., Path], bill: Bill, notify: Notify) -> None:
+    billed(make, bill, 5)
+    assert notify(FakeChannel(), limit=2, batch_size=10).sent == 2
+    assert notify(FakeChannel()).sent == 3
+
+
+def test_a_row_edited_into_nonsense_is_failed_not_fatal(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql, edit: Callable[..., None]
+) -> None:
+    billed(make, bill, 3)
+    edit("UPDATE notification SET created_at = 'yesterday' WHERE id = 2")
+    result = notify(FakeChannel())
+    assert result.sent == 2
+    assert sql(
+        "SELECT status, coalesce(last_error, '') LIKE 'its row cannot be read%' FROM notification"
+    ) == [
+        ("sent", 0),
+        ("failed", 1),
+        ("sent", 0),
+    ]
+
+
+def test_a_dry_run_shows_what_would_go_and_changes_nothing(
+    make: Callable[..., Path], bill: Bill, db_path: Path, sql: Sql, clock: FixedClock
+) -> None:
+    billed(make, bill, 3)
+    store = Store.open(db_path)
+    try:
+        shown = preview(store, FakeChannel(), NotifySettings(), clock())
+    finally:
+        store.close()
+    assert shown.due == 3
+    assert next(n.subject for n in shown.listed) == "Receipt for invoice 1: \u20ac1.00"
+    assert statuses(sql) == [("pending", 3)]
+    assert sql("SELECT sum(tries) FROM notification") == [(0,)]
+
+
+def test_the_report_shows_the_outbox_and_who_has_no_address(
+    make: Callable[..., Path],
+    bill: Bill,
+    notify: Notify,
+    sql: Sql,
+    edit: Callable[..., None],
+    db_path: Path,
+) -> None:
+    from antaeus_cli.reports import build_report
+
+    billed(make, bill, 3)
+    edit("UPDATE customer SET email = '' WHERE id = 3")
+    key = sql("SELECT dedupe_key FROM notification ORDER BY id")[0][0]
+    notify(FakeChannel(failures={key: [Permanent("550 no such user")]}), limit=2)
+    store = Store.open(db_path)
+    try:
+        report = build_report(store)
+    finally:
+        store.close()
+    assert report.notifications == [
+        {"status": "failed", "kind": "receipt", "count": 1},
+        {"status": "pending", "kind": "receipt", "count": 1},
+        {"status": "sent", "kind": "receipt", "count": 1},
+    ]
+    assert [(r["dedupe_key"], r["last_error"]) for r in report.notifications_failed] == [
+        (key, "550 no such user")
+    ]
+    assert report.customers_without_email == 1
