@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench_http import MarkRow, bench_http_latency, bench_http_rate_limit
+from bench_notify import bench_notify
 
 AS_OF = "2026-12-01"
 OVERHEAD_SPEC = "sim://?latency_ms=0&ledger=:memory:"
@@ -304,9 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     runs, latency_n, rate_n, limit = args.runs, 20_000, 3_000, 500
     http_latency_n, http_rate_n, http_limit = 12_000, 3_000, 100
+    notices = 100_000
     if args.quick:
         sizes, runs, latency_n, rate_n, limit = [2_000], 1, 500, 300, 200
-        http_latency_n, http_rate_n = 300, 200
+        http_latency_n, http_rate_n, notices = 300, 200, 500
     folder = Path(tempfile.mkdtemp(prefix="antaeus-bench-"))
     try:
         marks: list[Mark] = []
@@ -318,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: _marks(bench_http_latency(folder, runs, http_latency_n)),
             lambda: _marks(bench_http_rate_limit(folder, runs, http_rate_n, http_limit)),
             lambda: bench_startup(runs),
+            lambda: _marks(bench_notify(folder, runs, notices)),
         ):
             got_marks, got_lines = bench()
             marks += got_marks

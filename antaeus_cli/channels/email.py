@@ -8,8 +8,9 @@ notice's dedupe key, so every delivery of one notice carries the same one.
 
 from __future__ import annotations
 
+import copy
 import re
-from email import policy
+from email import policy, quoprimime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -44,17 +45,53 @@ def recipient_of(message: Message, operator: str | None) -> str:
     return checked_address(message.recipient)
 
 
+# What every message shares, parsed once: `EmailMessage` parses each header and each
+# body part as it is set, and that cost as much as the SMTP exchange itself. A
+# header object set again is not parsed again; a body part is a copy of a prototype
+# with its own quoted-printable payload (what `set_content` writes for UTF-8 text,
+# without trying the other encodings first).
+_POLICY = policy.SMTP
+_AUTO = _POLICY.header_factory("Auto-Submitted", "auto-generated")
+_MIME = _POLICY.header_factory("MIME-Version", "1.0")
+_LINE = _POLICY.max_line_length or 78
+_SENDERS: dict[str, object] = {}
+
+
+def _prototype(subtype: str) -> EmailMessage:
+    part = EmailMessage(policy=_POLICY)
+    part.set_content("", subtype=subtype, cte="quoted-printable")
+    return part
+
+
+_TEXT, _HTML = _prototype("plain"), _prototype("html")
+
+
+def _part(prototype: EmailMessage, body: str) -> EmailMessage:
+    part = copy.copy(prototype)  # its headers are shared, and never changed
+    lines = b"\n".join(body.encode("utf-8").splitlines()) + b"\n"  # as set_content does
+    encoded = quoprimime.body_encode(lines.decode("latin-1"), _LINE)
+    part.set_payload(encoded)
+    return part
+
+
 def build(message: Message, *, sender: str, recipient: str) -> EmailMessage:
-    """The e-mail: text with an HTML alternative, headers that cannot be injected."""
-    mail = EmailMessage(policy=policy.SMTP)
-    mail["From"] = sender
+    """The e-mail: text with an HTML alternative, headers that cannot be injected. The
+    same notice always makes the same bytes: its Date is when its cause was recorded,
+    and its MIME boundary is derived from its key (quoted-printable bodies cannot hold
+    the boundary's '==')."""
+    mail = EmailMessage(policy=_POLICY)
+    from_header = _SENDERS.get(sender)
+    if from_header is None:
+        from_header = _SENDERS.setdefault(sender, _POLICY.header_factory("From", sender))
+    mail["From"] = from_header
     mail["To"] = recipient
     mail["Subject"] = message.subject
     mail["Date"] = format_datetime(message.created)
     mail["Message-ID"] = message_id(message.key, sender)
-    mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(message.text)
-    mail.add_alternative(message.html, subtype="html")
+    mail["Auto-Submitted"] = _AUTO
+    mail["MIME-Version"] = _MIME
+    mail["Content-Type"] = f'multipart/alternative; boundary="==antaeus-{message.key}=="'
+    mail.set_payload([_part(_TEXT, message.text), _part(_HTML, message.html)])
     return mail
 
 

@@ -217,9 +217,12 @@ class _Delivery:
             self._flush()
 
     def _one(self, notice: Pending) -> None:
-        message = message_for(notice, self._channel, self._settings.company)
         try:
+            message = message_for(notice, self._channel, self._settings.company)
             self._deliver(message)
+        except (ValueError, TypeError) as exc:  # a value no message can carry: this row's
+            self._end(notice, NoticeStatus.FAILED, f"cannot be rendered: {exc}")
+            return
         except Transient as exc:
             self._failed_for_now(notice, str(exc))
             return

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -55,6 +56,9 @@ _END = (
     "WHERE status = 'pending' AND id = :id"
 )
 _OLDEST_RUNNING = "SELECT min(started_at) FROM billing_run WHERE status = 'running'"
+# A key names the message in headers (Message-ID, a MIME boundary, an event id): ours
+# are namespace, words and numbers; a row edited into anything else is not sent.
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 MAX_ERROR = 500  # the reason kept for a notice, in characters
 NO_CUTOFF = "9999-12-31T23:59:59.999999+00:00"  # after any stamp the clock can give
 
@@ -93,6 +97,8 @@ def _pending(row: tuple[object, ...]) -> Pending:
     """Raises ValueError or TypeError for a row edited into something unreadable."""
     (nid, key, kind, run_id, recipient, next_retry, body, tries, created, *facts) = row
     invoice_id, customer_id, amount, currency, reference, code, klass, charged_at = facts
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValueError(f"its dedupe_key {str(key)[:80]!r} cannot name a message")
     return Pending(
         _whole(nid),
         str(key),

@@ -12,6 +12,7 @@ from antaeus_cli.billing.results import RunStatus
 from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
+from antaeus_cli.domain.notices import NoticeKind, NoticeStatus
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 COMMAND = typer.main.get_command(app)
@@ -22,7 +23,7 @@ def test_every_exit_code_is_in_the_readme_table() -> None:
     assert rows == {str(code.value): code.name for code in ExitCode}
 
 
-@pytest.mark.parametrize("name", ["seed", "bill", "retry-failed", "report"])
+@pytest.mark.parametrize("name", ["seed", "bill", "retry-failed", "notify", "report"])
 def test_every_command_and_option_is_documented(name: str) -> None:
     assert f"`antaeus {name}`" in README
     command = COMMAND.commands[name]  # type: ignore[attr-defined]
@@ -39,6 +40,8 @@ def test_every_command_and_option_is_documented(name: str) -> None:
         *(s.value for s in InvoiceStatus),
         *(o.value for o in AttemptOutcome),
         *(r.value for r in RunStatus),
+        *(k.value for k in NoticeKind),
+        *(n.value for n in NoticeStatus),
     ],
 )
 def test_every_status_and_outcome_is_explained(value: str) -> None:
@@ -56,6 +59,7 @@ def test_every_status_and_outcome_is_explained(value: str) -> None:
         "meta",
         "account",
         "charge",
+        "notification",
     ],
 )
 def test_every_table_is_described(table: str) -> None:

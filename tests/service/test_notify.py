@@ -320,3 +320,35 @@ def test_the_report_shows_the_outbox_and_who_has_no_address(
         (key, "550 no such user")
     ]
     assert report.customers_without_email == 1
+
+
+@pytest.mark.parametrize(
+    "key", ["bad\r\nBcc: x@example.com", 'quote"d', "", "x" * 300, "-leading-dash"]
+)
+def test_a_key_edited_into_a_header_breaker_is_failed_not_sent(
+    make: Callable[..., Path],
+    bill: Bill,
+    notify: Notify,
+    sql: Sql,
+    edit: Callable[..., None],
+    key: str,
+) -> None:
+    billed(make, bill, 2)
+    edit("UPDATE notification SET dedupe_key = ? WHERE id = 1", key)
+    channel = FakeChannel()
+    assert notify(channel).sent == 1
+    assert [m.key for m in channel.delivered] == [
+        sql("SELECT dedupe_key FROM notification WHERE id = 2")[0][0]
+    ]
+    assert sql("SELECT status FROM notification WHERE id = 1") == [("failed",)]
+
+
+def test_text_no_message_can_carry_fails_that_notice_only(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    billed(make, bill, 2)
+    key = sql("SELECT dedupe_key FROM notification ORDER BY id")[0][0]
+    channel = FakeChannel(failures={key: [ValueError("surrogates not allowed")]})
+    result = notify(channel)
+    assert (result.sent, result.failed) == (1, 1)
+    assert "cannot be rendered" in result.failures[0].reason
