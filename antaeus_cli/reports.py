@@ -80,9 +80,7 @@ def build_report(
                     {"status": status, "kind": kind, "count": count}
                     for status, kind, count in queries.notifications_by_status(conn)
                 ],
-                notifications_failed=queries.failed_notifications(
-                    store.db, LISTED if limit is None else limit
-                ),
+                notifications_failed=queries.failed_notifications(store.db, limit),
                 customers_without_email=queries.customers_without_email(conn),
             )
         finally:

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench_common import AS_OF, fresh_copy, seed_args
 from bench_http import MarkRow, bench_http_latency, bench_http_rate_limit
 from bench_notify import bench_notify
 
-AS_OF = "2026-12-01"
 OVERHEAD_SPEC = "sim://?latency_ms=0&ledger=:memory:"
 
 
@@ -83,32 +83,8 @@ def bill_args(db: Path, provider: str, *options: str) -> list[str]:
 
 def seed(folder: Path, invoices: int) -> tuple[Path, float]:
     db = folder / "template.db"
-    seconds, _, _ = timed(
-        [
-            "--db",
-            str(db),
-            "seed",
-            "--customers",
-            str(invoices),
-            "--invoices-per-customer",
-            "1",
-            "--seed",
-            "1",
-            "--as-of",
-            AS_OF,
-        ]
-    )
+    seconds, _, _ = timed(seed_args(db, invoices))
     return db, seconds
-
-
-def fresh_copy(template: Path, folder: Path, name: str) -> Path:
-    target = folder / name
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir()
-    for path in template.parent.glob(f"{template.stem}*"):
-        shutil.copy(path, target / path.name.replace(template.stem, "antaeus"))
-    return target / "antaeus.db"
 
 
 def floor_seconds(db: Path) -> float:
@@ -308,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     notices = 100_000
     if args.quick:
         sizes, runs, latency_n, rate_n, limit = [2_000], 1, 500, 300, 200
-        http_latency_n, http_rate_n, notices = 300, 200, 500
+        http_latency_n, http_rate_n, notices = 300, 200, 150
     folder = Path(tempfile.mkdtemp(prefix="antaeus-bench-"))
     try:
         marks: list[Mark] = []

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import smtplib
 import sqlite3
 import statistics
@@ -22,13 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_common import AS_OF, fresh_copy, seed_args  # noqa: E402
+
 from antaeus_cli.channels.email import build  # noqa: E402
 from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings  # noqa: E402
 from antaeus_cli.notify.service import message_for  # noqa: E402
 from antaeus_cli.store import deliveries  # noqa: E402
 from antaeus_cli.store.database import Store  # noqa: E402
 
-AS_OF = "2026-12-01"
 SENDER = "billing@example.com"
 MarkRow = tuple[str, str, str, bool]  # what, figure, target, ok
 
@@ -72,19 +72,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def outbox(folder: Path, notices: int) -> Path:
     """A database whose outbox holds about `notices` pending receipts and decline notices."""
     db = folder / "outbox.db"
-    _cli(
-        "--db",
-        str(db),
-        "seed",
-        "--customers",
-        str(notices),
-        "--invoices-per-customer",
-        "1",
-        "--seed",
-        "1",
-        "--as-of",
-        AS_OF,
-    )
+    _cli(*seed_args(db, notices))
     _cli(
         "--db",
         str(db),
@@ -97,15 +85,6 @@ def outbox(folder: Path, notices: int) -> Path:
     return db
 
 
-def _copy(template: Path, folder: Path, name: str) -> Path:
-    target = folder / name
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir()
-    for path in template.parent.glob(f"{template.stem}*"):
-        shutil.copy(path, target / path.name.replace(template.stem, "antaeus"))
-    return target / "antaeus.db"
-
-
 def rendered(db: Path) -> list[tuple[str, bytes]]:
     """Every pending notice as the e-mail `notify` sends: (recipient, bytes)."""
     channel = SmtpChannel(SmtpSettings("127.0.0.1", 1, SENDER), "smtp://")
@@ -113,7 +92,7 @@ def rendered(db: Path) -> list[tuple[str, bytes]]:
     try:
         with store.transaction() as conn:
             now = datetime.now(UTC)
-            rows = deliveries.claim(conn, owner="bench", now=now, until=now, limit=10**9)
+            rows, _ = deliveries.claim(conn, owner="bench", now=now, until=now, limit=10**9)
     finally:
         store.close()
     mails = []
@@ -147,12 +126,12 @@ def bench_notify(folder: Path, runs: int, notices: int) -> tuple[list[MarkRow], 
         pending = conn.execute(
             "SELECT count(*) FROM notification WHERE status = 'pending'"
         ).fetchone()[0]
-    mails = rendered(_copy(template, folder, "render"))
+    mails = rendered(fresh_copy(template, folder, "render"))
     ours, floors, ratios = [], [], []
     with smtp_sink() as port:
         for run in range(runs):
             floor = floor_seconds(port, mails)
-            seconds, sent = notify_seconds(port, _copy(template, folder, f"notify-{run}"))
+            seconds, sent = notify_seconds(port, fresh_copy(template, folder, f"notify-{run}"))
             if sent != pending:
                 raise RuntimeError(f"notify sent {sent} of {pending}")
             ours.append(seconds)

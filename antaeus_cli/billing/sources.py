@@ -63,7 +63,7 @@ def claim_rows(
             continue
         attempt_no = row.next_attempt_no
         key = idempotency_key(context.namespace, row.id, attempt_no)
-        approved.append(Attempt(checked, attempt_no, key, row.dunning, row.status, False))
+        approved.append(Attempt(checked, attempt_no, key, row.dunning, row.status))  # fresh
     if batch.rejected:
         claims.reject(conn, now=now, rejected=batch.rejected)
     if approved:

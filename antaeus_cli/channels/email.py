@@ -9,6 +9,7 @@ notice's dedupe key, so every delivery of one notice carries the same one.
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from email import policy, quoprimime
 from email.message import EmailMessage
@@ -17,6 +18,7 @@ from email.utils import format_datetime
 from antaeus_cli.channels.port import Message, Permanent, Unaddressed
 from antaeus_cli.domain.notices import NoticeKind
 
+BLANK = " \t\n\r\v\f"  # what `report` trims too, counting customers without an address
 MAX_ADDRESS = 254  # RFC 5321's limit on a forward path, less its angle brackets
 # A deliberately plain address: dot-atom local part and domain, printable ASCII only.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -40,7 +42,7 @@ def recipient_of(message: Message, operator: str | None) -> str:
         if operator is None:
             raise Unaddressed("no operator address: set operator= in the notify spec")
         return operator
-    if message.recipient is None or not message.recipient.strip():
+    if message.recipient is None or not message.recipient.strip(BLANK):
         raise Unaddressed("the customer has no e-mail address")
     return checked_address(message.recipient)
 
@@ -90,9 +92,15 @@ def build(message: Message, *, sender: str, recipient: str) -> EmailMessage:
     mail["Message-ID"] = message_id(message.key, sender)
     mail["Auto-Submitted"] = _AUTO
     mail["MIME-Version"] = _MIME
-    mail["Content-Type"] = f'multipart/alternative; boundary="==antaeus-{message.key}=="'
+    mail["Content-Type"] = f'multipart/alternative; boundary="{boundary(message.key)}"'
     mail.set_payload([_part(_TEXT, message.text), _part(_HTML, message.html)])
     return mail
+
+
+def boundary(key: str) -> str:
+    """The MIME boundary of a notice's e-mail: from its key, within RFC 2046's 70
+    characters, and with '==', which no quoted-printable body holds."""
+    return f"==antaeus-{hashlib.sha256(key.encode()).hexdigest()[:40]}=="
 
 
 def message_id(key: str, sender: str) -> str:

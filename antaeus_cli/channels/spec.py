@@ -13,7 +13,6 @@ Every channel takes `company=NAME`, the name that signs customer e-mails.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -24,7 +23,13 @@ from antaeus_cli.channels.port import Channel, Permanent
 from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings
 from antaeus_cli.channels.webhook import WebhookChannel, WebhookSettings
 from antaeus_cli.errors import NotifySpecError
-from antaeus_cli.provider.spec import ProviderSpec, int_param, parse_spec, read_secret_files
+from antaeus_cli.provider.spec import (
+    ProviderSpec,
+    int_param,
+    is_loopback,
+    parse_spec,
+    read_secret_files,
+)
 
 SCHEMES = ("smtp", "smtps", "maildir", "webhook")
 DEFAULT_COMPANY = "Billing"
@@ -108,9 +113,13 @@ def _address(spec: ProviderSpec, name: str, *, required: bool) -> str | None:
 def _host_port(spec: ProviderSpec, default_port: int) -> tuple[str, int]:
     parts = urlsplit(spec.raw)
     try:
-        port = parts.port or default_port
+        port = default_port if parts.port is None else parts.port
     except ValueError:
         raise NotifySpecError(f"notify spec {spec.redacted()!r} has a bad port") from None
+    if not 0 < port < 65536:
+        raise NotifySpecError(
+            f"notify spec {spec.redacted()!r}: port {port} is not one to connect to"
+        )
     if not parts.hostname:
         raise NotifySpecError(f"notify spec {spec.redacted()!r} names no host")
     return parts.hostname, port
@@ -136,7 +145,7 @@ def _smtp(spec: ProviderSpec, sender: str, operator: str | None) -> SmtpSettings
 def _webhook(spec: ProviderSpec) -> WebhookSettings:
     plain = _flag(spec, "http")
     host, port = _host_port(spec, 80 if plain else 443)
-    if plain and not _loopback(host):
+    if plain and not is_loopback(host):
         raise NotifySpecError(
             f"webhook:// sends plain HTTP (http=1) only to a loopback address, not {host!r}"
         )
@@ -153,12 +162,3 @@ def _flag(spec: ProviderSpec, name: str) -> bool:
     if value not in {"0", "1"}:
         raise NotifySpecError(f"{name} must be 0 or 1, got {value!r}")
     return value == "1"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -29,6 +29,7 @@ from antaeus_cli.channels.port import Message, Permanent, Transient
 SIGNATURE_HEADER = "Antaeus-Signature"
 EVENT_ID_HEADER = "Antaeus-Event-Id"
 _RETRIED = frozenset({408, 429})
+MAX_ANSWER = 64 * 1024  # of a receiver's answer, read; the rest closes the connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,9 @@ class WebhookChannel:
 
     def deliver(self, message: Message) -> None:
         s = self.settings
-        body = json.dumps(message.event, separators=(",", ":"), ensure_ascii=False).encode()
+        # allow_nan=False: NaN is no JSON a strict receiver parses (ValueError fails the row)
+        event = json.dumps(message.event, separators=(",", ":"), allow_nan=False)
+        body = event.encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "antaeus-notify",
@@ -86,12 +89,12 @@ class WebhookChannel:
         try:
             conn.request("POST", s.path, body=body, headers=headers)
             response = conn.getresponse()
-            response.read(64 * 1024)
+            response.read(MAX_ANSWER)
         except (OSError, http.client.HTTPException) as exc:
             self._drop()
             raise Transient(f"webhook {s.host}:{s.port}: {type(exc).__name__}: {exc}") from None
-        if response.will_close:
-            self._drop()
+        if response.will_close or not response.isclosed():
+            self._drop()  # an answer longer than we read: the connection is not reusable
         status = response.status
         if 200 <= status < 300:
             return

@@ -41,7 +41,10 @@ def command(
     limit: Annotated[
         int,
         typer.Option(
-            "--limit", min=0, help="Invoices needing an operator to list (0: all of them)."
+            "--limit",
+            min=0,
+            max=1_000_000_000,
+            help="Invoices needing an operator to list (0: all of them).",
         ),
     ] = 100,
 ) -> None:

@@ -134,6 +134,13 @@ def _notifications(console: Console, report: Report) -> None:
                 _cell(row["last_error"]),
             )
         console.print(table)
+        hidden = (
+            counts.get("failed", 0) + counts.get("skipped", 0) - len(report.notifications_failed)
+        )
+        if hidden > 0:
+            console.print(
+                f"... and {hidden} more: antaeus report --section notifications --limit 0"
+            )
 
 
 def _console() -> Console:

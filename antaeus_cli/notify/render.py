@@ -150,7 +150,10 @@ def event(notice: Pending) -> dict[str, object]:
     """The webhook event a notice becomes; `id` is the same on every delivery."""
     data: dict[str, object]
     if notice.kind is NoticeKind.RUN_SUMMARY:
-        data = {"run_id": notice.run_id, **notice.summary()}
+        data = {
+            **notice.summary(),
+            "run_id": notice.run_id,
+        }  # the row's run, whatever the body says
     else:
         data = {
             "invoice_id": notice.invoice_id,

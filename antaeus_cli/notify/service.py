@@ -181,31 +181,37 @@ class _Delivery:
                 return
             now = self._rt.clock()
             with self._store.transaction() as conn:
-                batch = deliveries.claim(
+                batch, broken = deliveries.claim(
                     conn,
                     owner=self._rt.owner,
                     now=now,
                     until=now + self._settings.lease,
                     limit=size,
                 )
-            if not batch:
+            for row in broken:
+                self.result.failed += 1
+                self.result.note(Failure(row.key, NoticeStatus.FAILED.value, row.reason))
+            if not batch and not broken:
                 return
             if budget is not None:
-                budget -= len(batch)
+                budget -= len(batch) + len(broken)
             self._batch(batch)
         if self._rt.stop.is_set() and self.result.stop_reason is None:
             self.result.stop_reason = "stopped by a signal; the rest is delivered next run"
 
     def _batch(self, batch: list[Pending]) -> None:
         claimed_at = time.monotonic()
+        owned: set[int] | None = None  # None: all of the batch, the lease never renewed
         try:
             for index, notice in enumerate(batch):
                 if self._rt.stop.is_set() or self.result.stop_reason is not None:
                     self._release(batch[index:])
                     break
                 if time.monotonic() - claimed_at > self._settings.lease.total_seconds() / 2:
-                    self._extend(batch[index:])
+                    owned = self._extend(batch[index:])
                     claimed_at = time.monotonic()
+                if owned is not None and notice.id not in owned:
+                    continue  # the lease ran out during a slow delivery; another run has it
                 try:
                     self._one(notice)
                 except BaseException:
@@ -220,7 +226,8 @@ class _Delivery:
         try:
             message = message_for(notice, self._channel, self._settings.company)
             self._deliver(message)
-        except (ValueError, TypeError) as exc:  # a value no message can carry: this row's
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            # a value no message can carry (this row's), found as it was rendered
             self._end(notice, NoticeStatus.FAILED, f"cannot be rendered: {exc}")
             return
         except Transient as exc:
@@ -283,12 +290,13 @@ class _Delivery:
             return
         now = self._rt.clock()
         with self._store.transaction() as conn:
+            owner = self._rt.owner
             if self._sent:
-                deliveries.mark_sent(conn, now=now, notice_ids=self._sent)
+                deliveries.mark_sent(conn, owner=owner, now=now, notice_ids=self._sent)
             for notice_id, status, reason in self._ended:
-                deliveries.end(conn, notice_id=notice_id, status=status, error=reason)
+                deliveries.end(conn, owner=owner, notice_id=notice_id, status=status, error=reason)
             for notice_id, at, reason in self._again:
-                deliveries.again_at(conn, notice_id=notice_id, at=at, error=reason)
+                deliveries.again_at(conn, owner=owner, notice_id=notice_id, at=at, error=reason)
         self._sent, self._ended, self._again = [], [], []
 
     def _release(self, rest: list[Pending]) -> None:
@@ -298,11 +306,11 @@ class _Delivery:
                 conn, owner=self._rt.owner, now=self._rt.clock(), notice_ids=[n.id for n in rest]
             )
 
-    def _extend(self, rest: list[Pending]) -> None:
+    def _extend(self, rest: list[Pending]) -> set[int]:
         self._flush()
         until = self._rt.clock() + self._settings.lease
         with self._store.transaction() as conn:
-            deliveries.extend(
+            return deliveries.extend(
                 conn, owner=self._rt.owner, until=until, notice_ids=[n.id for n in rest]
             )
 

@@ -7,6 +7,7 @@ refused on the command line, where any user on the machine can read them in `ps`
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,11 @@ def parse_spec(
     """A spec, parsed; `label`, `example` and `error` say whose spec it is (the
     provider's, or the notification channel's)."""
     stripped = text.strip()
-    parts = urlsplit(stripped)
+    try:
+        parts = urlsplit(stripped)
+        parts.port  # noqa: B018 - a port that is no number raises here, not later
+    except ValueError as exc:
+        raise error(f"{label} spec {redact(stripped)!r} is not a URL: {exc}") from None
     scheme = parts.scheme.lower()
     if not scheme or not _SCHEME.match(scheme):
         raise error(f"{label} spec {redact(stripped)!r} has no scheme: use one like {example!r}")
@@ -92,7 +97,7 @@ def read_secret_files(
             raise error(f"{label} spec gives both {target!r} and {name!r}")
         try:
             params[target] = Path(path).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise error(f"cannot read {name}={path!r}: {reason}") from None
         del params[name]
@@ -102,12 +107,20 @@ def read_secret_files(
 
 def redact(text: str) -> str:
     """Hide a URL password and the values of secret-looking parameters."""
-    parts = urlsplit(text)
-    if parts.password is not None:
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:  # not a URL at all: no password part to find, hide the rest alike
+        return re.sub(r"(?<=[:/])[^:/@]*@", f"{REDACTED}@", _redact_params(text))
+    if password is not None:
         host = parts.hostname or ""
         port = f":{parts.port}" if _has_valid_port(parts) else ""
         user = parts.username or ""
         text = text.replace(parts.netloc, f"{user}:{REDACTED}@{host}{port}", 1)
+    return _redact_params(text)
+
+
+def _redact_params(text: str) -> str:
     return re.sub(
         r"(?P<name>[^?&=]*(?:key|secret|token|password|passwd|credential|auth)[^?&=]*)=[^&]*",
         lambda m: m.group(0) if m.group("name") in NOT_SECRET else f"{m.group('name')}={REDACTED}",
@@ -141,3 +154,13 @@ def int_param(
     if not low <= value <= high:
         raise error(f"{name} must be a whole number from {low} to {high}, got {text!r}")
     return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine: where plain HTTP is allowed, for tests."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

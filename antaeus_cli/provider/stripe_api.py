@@ -18,7 +18,6 @@ transport retries: the pass's retry policy owns retries.
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
 from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
-from antaeus_cli.provider.spec import ProviderSpec, int_param
+from antaeus_cli.provider.spec import ProviderSpec, int_param, is_loopback
 from antaeus_cli.provider.stripe_wire import TRANSPORTS, Declined, Refused, open_transport
 
 PARAMETERS = ("api_key", "api_base", "timeout_s", "key_retention_h", "transport")
@@ -102,18 +101,9 @@ def _api_base(text: str) -> str:
         raise ProviderSpecError(
             f"api_base must be a URL such as {DEFAULT_API_BASE}, got {text[:80]!r}"
         )
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise ProviderSpecError("api_base may use plain http only on a loopback address")
     return text.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class StripeProvider:

@@ -138,7 +138,7 @@ class Store:
         """Reads for display: text a hand edit stored as bytes that are not UTF-8 is read
         with U+FFFD in their place, instead of failing the whole read. Passes never use
         this: what they read is checked, and a row that fails is held."""
-        self.conn.text_factory = _lenient_text
+        self.conn.text_factory = lenient_text
         try:
             with self.reading() as conn:
                 yield conn
@@ -150,7 +150,8 @@ class Store:
             self.conn.close()
 
 
-def _lenient_text(raw: bytes) -> str:
+def lenient_text(raw: bytes) -> str:
+    """Stored text as str, with U+FFFD for bytes that are not UTF-8."""
     return raw.decode("utf-8", "replace")
 
 

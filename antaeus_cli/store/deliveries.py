@@ -24,13 +24,14 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from antaeus_cli.domain.notices import NoticeKind, NoticeStatus
+from antaeus_cli.store.database import lenient_text
 
 # Every row a claim needs in one read: the notice, and the attempt that caused it (the
 # ledger's figures: what was charged, under which reference).
 _CLAIMABLE = (
     "SELECT n.id, n.dedupe_key, n.kind, n.run_id, n.recipient, n.next_retry_on, n.body, "
     "n.tries, n.created_at, a.invoice_id, a.customer_id, a.amount, a.currency, "
-    "a.provider_ref, a.decline_code, a.decline_class, a.finished_at "
+    "a.provider_ref, a.decline_code, a.decline_class, a.finished_at, a.outcome "
     "FROM notification n LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
     "WHERE n.status = 'pending' AND n.next_attempt_at <= :now AND n.next_attempt_at < :cutoff "
     "ORDER BY n.next_attempt_at, n.id LIMIT :limit"
@@ -39,22 +40,32 @@ _LEASE = (
     "UPDATE notification SET lease_owner = :owner, next_attempt_at = :until, tries = tries + 1 "
     "WHERE status = 'pending' AND id IN (SELECT value FROM json_each(:ids))"
 )
+# Every write after the claim names the run that claimed: a run whose lease ran out,
+# and whose rows another run took over, changes none of them.
 _EXTEND = (
     "UPDATE notification SET next_attempt_at = :until WHERE status = 'pending' "
-    "AND lease_owner = :owner AND id IN (SELECT value FROM json_each(:ids))"
+    "AND lease_owner = :owner AND id IN (SELECT value FROM json_each(:ids)) RETURNING id"
 )
 _SENT = (
     "UPDATE notification SET status = 'sent', sent_at = :stamp, lease_owner = NULL, "
-    "last_error = NULL WHERE status = 'pending' AND id IN (SELECT value FROM json_each(:ids))"
+    "last_error = NULL WHERE status = 'pending' AND lease_owner = :owner "
+    "AND id IN (SELECT value FROM json_each(:ids))"
 )
 _AGAIN = (
     "UPDATE notification SET next_attempt_at = :at, lease_owner = NULL, last_error = :error "
-    "WHERE status = 'pending' AND id = :id"
+    "WHERE status = 'pending' AND lease_owner = :owner AND id = :id"
 )
 _END = (
     "UPDATE notification SET status = :status, lease_owner = NULL, last_error = :error "
-    "WHERE status = 'pending' AND id = :id"
+    "WHERE status = 'pending' AND (lease_owner = :owner OR lease_owner IS NULL) AND id = :id"
 )
+# What a customer notice says must be what its attempt's outcome was.
+_TOLD = {
+    NoticeKind.RECEIPT: frozenset({"charged"}),
+    NoticeKind.PAYMENT_FAILED: frozenset({"declined"}),
+    NoticeKind.ACTION_REQUIRED: frozenset({"declined", "declined_hard", "needs_customer"}),
+    NoticeKind.FINAL_NOTICE: frozenset({"declined"}),
+}
 _OLDEST_RUNNING = "SELECT min(started_at) FROM billing_run WHERE status = 'running'"
 # A key names the message in headers (Message-ID, a MIME boundary, an event id): ours
 # are namespace, words and numbers; a row edited into anything else is not sent.
@@ -87,22 +98,31 @@ class Pending(NamedTuple):
     def summary(self) -> dict[str, object]:
         """A run summary's body; empty when it is not one, or cannot be read."""
         try:
-            body = json.loads(self.body or "{}")
-        except ValueError:
+            body = json.loads(self.body or "{}", parse_constant=_no_constant)
+        except (ValueError, RecursionError):  # edited by hand: nothing to say of it
             return {}
         return body if isinstance(body, dict) else {}
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON receivers accept")
 
 
 def _pending(row: tuple[object, ...]) -> Pending:
     """Raises ValueError or TypeError for a row edited into something unreadable."""
     (nid, key, kind, run_id, recipient, next_retry, body, tries, created, *facts) = row
-    invoice_id, customer_id, amount, currency, reference, code, klass, charged_at = facts
+    invoice_id, customer_id, amount, currency, reference, code, klass, charged_at, told = facts
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"its dedupe_key {str(key)[:80]!r} cannot name a message")
+    notice_kind = NoticeKind(str(kind))
+    outcomes = _TOLD.get(notice_kind)
+    if outcomes is not None and told not in outcomes:
+        found = "no such attempt" if told is None else f"an attempt that ended {told!r}"
+        raise ValueError(f"a {notice_kind.value} notice for {found}")
     return Pending(
         _whole(nid),
         str(key),
-        NoticeKind(str(kind)),
+        notice_kind,
         _whole(run_id),
         _text(recipient),
         None if next_retry is None else date.fromisoformat(str(next_retry)),
@@ -132,26 +152,41 @@ def _text(value: object) -> str | None:
 
 def _due(conn: sqlite3.Connection, now: datetime, limit: int) -> list[tuple[object, ...]]:
     cutoff = conn.execute(_OLDEST_RUNNING).fetchone()[0] or NO_CUTOFF
-    return conn.execute(
-        _CLAIMABLE, {"now": now.isoformat(), "cutoff": cutoff, "limit": limit}
-    ).fetchall()
+    conn.text_factory = lenient_text  # bytes that are not UTF-8 fail their row, not the run
+    try:
+        return conn.execute(
+            _CLAIMABLE, {"now": now.isoformat(), "cutoff": cutoff, "limit": limit}
+        ).fetchall()
+    finally:
+        conn.text_factory = str
+
+
+class Broken(NamedTuple):
+    """A row edited into something no notice can be made of: failed, not delivered."""
+
+    id: int
+    key: str
+    reason: str
 
 
 def claim(
     conn: sqlite3.Connection, *, owner: str, now: datetime, until: datetime, limit: int
-) -> list[Pending]:
+) -> tuple[list[Pending], list[Broken]]:
     """Inside a write transaction: take up to `limit` due notices until `until`. A row
-    edited into something unreadable is failed with the reason, not delivered."""
-    claimed = []
+    edited into something unreadable (text that is not UTF-8 included) is failed with
+    the reason, and returned apart."""
+    claimed, broken = [], []
     for row in _due(conn, now, limit):
         try:
             claimed.append(_pending(row))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             reason = f"its row cannot be read ({type(exc).__name__}: {exc})"[:MAX_ERROR]
-            conn.execute(_END, {"status": NoticeStatus.FAILED, "error": reason, "id": row[0]})
+            failed = {"status": NoticeStatus.FAILED, "error": reason, "id": row[0], "owner": owner}
+            conn.execute(_END, failed)
+            broken.append(Broken(int(row[0]), str(row[1])[:80], reason))  # type: ignore[call-overload]
     ids = json.dumps([notice.id for notice in claimed])
     conn.execute(_LEASE, {"owner": owner, "until": until.isoformat(), "ids": ids})
-    return claimed
+    return claimed, broken
 
 
 def peek(conn: sqlite3.Connection, *, now: datetime, limit: int) -> tuple[int, list[Pending]]:
@@ -164,17 +199,19 @@ def peek(conn: sqlite3.Connection, *, now: datetime, limit: int) -> tuple[int, l
     ).fetchone()[0]
     shown = []
     for row in _due(conn, now, limit):
-        with contextlib.suppress(ValueError, TypeError):
+        with contextlib.suppress(ValueError, TypeError, OverflowError):
             shown.append(_pending(row))
     return int(due), shown
 
 
 def extend(
     conn: sqlite3.Connection, *, owner: str, until: datetime, notice_ids: Sequence[int]
-) -> None:
-    """Keep the lease on notices still to be delivered."""
+) -> set[int]:
+    """Keep the lease on notices still to be delivered; return those still this run's
+    (another run may have taken the others over once the lease ran out)."""
     ids = json.dumps(list(notice_ids))
-    conn.execute(_EXTEND, {"owner": owner, "until": until.isoformat(), "ids": ids})
+    rows = conn.execute(_EXTEND, {"owner": owner, "until": until.isoformat(), "ids": ids})
+    return {int(row[0]) for row in rows}
 
 
 def release(
@@ -189,15 +226,24 @@ def release(
     )
 
 
-def mark_sent(conn: sqlite3.Connection, *, now: datetime, notice_ids: Sequence[int]) -> None:
-    conn.execute(_SENT, {"stamp": now.isoformat(), "ids": json.dumps(list(notice_ids))})
+def mark_sent(
+    conn: sqlite3.Connection, *, owner: str, now: datetime, notice_ids: Sequence[int]
+) -> None:
+    ids = json.dumps(list(notice_ids))
+    conn.execute(_SENT, {"stamp": now.isoformat(), "owner": owner, "ids": ids})
 
 
-def again_at(conn: sqlite3.Connection, *, notice_id: int, at: datetime, error: str) -> None:
+def again_at(
+    conn: sqlite3.Connection, *, owner: str, notice_id: int, at: datetime, error: str
+) -> None:
     """A transient failure: due again at `at`."""
-    conn.execute(_AGAIN, {"at": at.isoformat(), "error": error[:MAX_ERROR], "id": notice_id})
+    values = {"at": at.isoformat(), "error": error[:MAX_ERROR], "id": notice_id, "owner": owner}
+    conn.execute(_AGAIN, values)
 
 
-def end(conn: sqlite3.Connection, *, notice_id: int, status: NoticeStatus, error: str) -> None:
+def end(
+    conn: sqlite3.Connection, *, owner: str, notice_id: int, status: NoticeStatus, error: str
+) -> None:
     """Failed for good, or skipped: not tried again, with the reason."""
-    conn.execute(_END, {"status": status.value, "error": error[:MAX_ERROR], "id": notice_id})
+    values = {"status": status.value, "error": error[:MAX_ERROR], "id": notice_id, "owner": owner}
+    conn.execute(_END, values)

@@ -135,15 +135,16 @@ def notifications_by_status(conn: sqlite3.Connection) -> list[tuple[str, str, in
     ]
 
 
-def failed_notifications(db: Database, limit: int) -> list[dict[str, Any]]:
-    """Notices that will not be tried again, with the reason: failed, then skipped."""
+def failed_notifications(db: Database, limit: int | None) -> list[dict[str, Any]]:
+    """Notices that will not be tried again, with the reason: failed, then skipped
+    (the first `limit`; None: all)."""
     return list(
         db.query(
             "SELECT n.id, n.dedupe_key, n.kind, n.status, a.invoice_id, n.recipient, n.tries, "
             "n.last_error FROM notification n LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
             "WHERE n.status = 'failed' OR n.status = 'skipped' "
             "ORDER BY n.status, n.id LIMIT ?",
-            (limit,),
+            (-1 if limit is None else limit,),
         )
     )
 
@@ -152,7 +153,8 @@ def customers_without_email(conn: sqlite3.Connection) -> int:
     """Customers who get no e-mail: no address, or an empty one."""
     return int(
         conn.execute(
-            "SELECT count(*) FROM customer WHERE email IS NULL OR trim(email) = ''"
+            "SELECT count(*) FROM customer "
+            "WHERE email IS NULL OR trim(email, ' ' || char(9, 10, 13, 11, 12)) = ''"
         ).fetchone()[0]
     )
 

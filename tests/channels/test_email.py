@@ -85,3 +85,10 @@ def test_the_same_notice_makes_the_same_bytes() -> None:
     again = build(message, sender=SENDER, recipient="c1@example.com").as_bytes()
     assert first == again
     assert b"Message-ID: <ab12cd34-inv-1-1-receipt@example.com>" in first
+
+
+def test_the_boundary_stays_within_70_characters_for_any_key() -> None:
+    from antaeus_cli.channels.email import boundary
+
+    assert len(boundary("k" * 200)) <= 70
+    assert boundary("a") != boundary("b")

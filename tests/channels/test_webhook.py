@@ -87,3 +87,14 @@ def test_the_signature_covers_the_timestamp_and_the_body() -> None:
     assert not verify(SECRET, header, body, now=1_700_001_000, tolerance=300)
     assert not verify(b"other", header, body, now=1_700_000_010, tolerance=300)
     assert not verify(SECRET, "garbage", body, now=1_700_000_010, tolerance=300)
+
+
+def test_a_long_answer_never_makes_the_next_event_go_twice() -> None:
+    with webhook_receiver(SECRET) as (port, receiver):
+        receiver.answer_size = 200_000  # more than the channel reads of an answer
+        hook = channel(port)
+        for n in range(1, 6):
+            hook.deliver(event_message(f"ns-inv-{n}-1-receipt"))
+        hook.close()
+    assert receiver.posts == 5
+    assert receiver.repeats == 0

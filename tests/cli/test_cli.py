@@ -359,6 +359,10 @@ def test_notify_delivers_into_a_maildir_and_says_how_many(
         ("webhook://hooks.example.com/x", "needs secret_file=FILE"),
         ("webhook://hooks.example.com/x?secret_file=/nonexistent", "cannot read secret_file"),
         ("maildir://?from=b@example.com", "needs a path"),
+        ("webhook://127.0.0.1:9/x?secret_file=%00&http=1", "cannot read secret_file"),
+        ("smtp://[::1", "is not a URL"),
+        ("smtp://127.0.0.1:0?from=b@example.com", "port 0 is not one to connect to"),
+        ("smtp://127.0.0.1:99999?from=b@example.com", "is not a URL"),
     ],
 )
 def test_a_bad_notify_spec_is_a_one_line_usage_error(
@@ -379,3 +383,19 @@ def test_plain_http_webhooks_only_to_loopback(
     code, _, err = run(runner, seeded, "notify", "--notify", spec)
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "only to a loopback address")
+
+
+@pytest.mark.parametrize(
+    "provider", ["sim://[::1", "stripe://x?api_key_file=%00", "sim://host:notaport"]
+)
+def test_a_provider_spec_that_is_no_url_is_a_usage_error(
+    runner: CliRunner, seeded: Path, provider: str
+) -> None:
+    code, _, err = run(runner, seeded, "bill", "--dry-run", "--provider", provider)
+    assert code == ExitCode.USAGE, err
+    assert_one_line_error(err, "")
+
+
+def test_report_refuses_a_limit_sqlite_cannot_hold(runner: CliRunner, seeded: Path) -> None:
+    code, _, err = run(runner, seeded, "report", "--limit", "99999999999999999999")
+    assert code == ExitCode.USAGE, err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -243,7 +244,7 @@ def test_a_lease_that_ran_out_lets_another_run_deliver_again_under_the_same_key(
     store = Store.open(db_path)
     try:
         with store.transaction() as conn:  # a run that claimed, then died
-            (taken,) = deliveries.claim(
+            (taken,), _ = deliveries.claim(
                 conn, owner="dead", now=clock(), until=clock() + timedelta(minutes=10), limit=5
             )
     finally:
@@ -303,7 +304,7 @@ def test_the_report_shows_the_outbox_and_who_has_no_address(
     from antaeus_cli.reports import build_report
 
     billed(make, bill, 3)
-    edit("UPDATE customer SET email = '' WHERE id = 3")
+    edit("UPDATE customer SET email = char(9) WHERE id = 3")  # a tab: blank, as notify sees it
     key = sql("SELECT dedupe_key FROM notification ORDER BY id")[0][0]
     notify(FakeChannel(failures={key: [Permanent("550 no such user")]}), limit=2)
     store = Store.open(db_path)
@@ -352,3 +353,66 @@ def test_text_no_message_can_carry_fails_that_notice_only(
     result = notify(channel)
     assert (result.sent, result.failed) == (1, 1)
     assert "cannot be rendered" in result.failures[0].reason
+
+
+def test_text_that_is_not_utf8_fails_its_notice_not_the_run(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql, edit: Callable[..., None]
+) -> None:
+    billed(make, bill, 3)
+    edit("UPDATE notification SET recipient = CAST(X'ff40782e79' AS TEXT) WHERE id = 2")
+    channel = FakeChannel()
+    result = notify(channel)
+    assert result.sent == 3  # the fake takes any address; the real ones refuse this one
+    assert next(m.recipient for m in channel.delivered if "\ufffd" in (m.recipient or ""))
+
+
+def test_rows_that_cannot_be_read_count_as_failed(
+    make: Callable[..., Path], bill: Bill, notify: Notify, edit: Callable[..., None]
+) -> None:
+    billed(make, bill, 3)
+    edit("UPDATE notification SET created_at = 'garbage' WHERE id = 1")
+    result = notify(FakeChannel())
+    assert (result.sent, result.failed) == (2, 1)
+    assert "its row cannot be read" in result.failures[0].reason
+
+
+def test_a_notice_must_tell_what_its_attempt_did(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql, edit: Callable[..., None]
+) -> None:
+    billed(make, bill, 2, script={2: [DECLINED]})
+    declined = sql("SELECT id FROM payment_attempt WHERE outcome = 'declined'")[0][0]
+    edit(
+        "INSERT INTO notification (dedupe_key, kind, run_id, attempt_id, next_attempt_at, "
+        "created_at) VALUES ('forged-receipt', 'receipt', 1, ?, '2026-12-01', '2026-12-01')",
+        declined,
+    )
+    edit(
+        "INSERT INTO notification (dedupe_key, kind, run_id, attempt_id, next_attempt_at, "
+        "created_at) VALUES ('no-attempt', 'final_notice', 1, 99999, '2026-12-01', '2026-12-01')"
+    )
+    channel = FakeChannel()
+    result = notify(channel)
+    assert (
+        sorted(m.key for m in channel.delivered if m.key in ("forged-receipt", "no-attempt")) == []
+    )
+    reasons = sorted(f.reason for f in result.failures)
+    assert "a receipt notice for an attempt that ended 'declined'" in reasons[1]
+    assert "a final_notice notice for no such attempt" in reasons[0]
+
+
+def test_a_run_whose_lease_ran_out_sends_nothing_another_run_took_over(
+    make: Callable[..., Path], bill: Bill, notify: Notify, clock: FixedClock
+) -> None:
+    billed(make, bill, 6)
+    second = FakeChannel()
+
+    def slow(_message: Message) -> None:
+        if not second.tries:  # the first delivery outlasts the lease: another run comes
+            clock.advance(seconds=5)
+            notify(second, owner="other")
+
+    first = FakeChannel(after=slow)
+    notify(first, owner="first", lease=timedelta(milliseconds=1))
+    keys = Counter([m.key for m in first.delivered] + [m.key for m in second.delivered])
+    assert len(first.delivered) == 1  # only the delivery that was in flight
+    assert sorted(keys.values()) == [1, 1, 1, 1, 1, 2]  # that one went twice, the rest once

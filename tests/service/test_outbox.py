@@ -232,7 +232,7 @@ def test_notices_wait_for_the_end_of_their_run(
     store = Store.open(db_path)
     try:
         with store.transaction() as conn:
-            taken = claim(conn, owner="t", now=clock(), until=clock(), limit=10)
+            taken, _ = claim(conn, owner="t", now=clock(), until=clock(), limit=10)
     finally:
         store.close()
     assert sorted(n.invoice_id or 0 for n in taken) == [1, 2, 3]
@@ -246,3 +246,21 @@ def test_a_charged_replay_is_receipted_once_whatever_the_sweeps(
     bill(provider)
     bill(provider)
     assert [row[:2] for row in notices(sql)] == [(1, "receipt")]
+
+
+def test_a_batch_settled_row_by_row_tells_each_decline_with_its_next_try(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    """An edit in flight sends the whole batch through the careful path: its declines
+    are told there, as the set-based statements would have told them."""
+    make(*[(i, 100, "EUR") for i in range(1, 11)])
+
+    def meanwhile(invoice_id: int) -> None:
+        if invoice_id == 5:
+            edit("UPDATE invoice SET amount = 999 WHERE id = 5")
+
+    bill(FakeProvider(script={3: [DECLINED], 7: [HARD]}, after_call=meanwhile))
+    rows = {row[0]: row[1:4] for row in notices(sql)}
+    assert rows[3] == ("payment_failed", "c3@example.com", "2026-12-02")
+    assert rows[7] == ("action_required", "c7@example.com", None)
+    assert sql("SELECT count(*) FROM notification WHERE kind = 'receipt'") == [(8,)]
