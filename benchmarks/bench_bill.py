@@ -277,11 +277,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
+    parser.add_argument(
+        "--notices",
+        type=int,
+        default=30_000,
+        help="pending notices for the notify mark (100,000 takes about 9 minutes a run)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     runs, latency_n, rate_n, limit = args.runs, 20_000, 3_000, 500
     http_latency_n, http_rate_n, http_limit = 12_000, 3_000, 100
-    notices = 100_000
+    notices = args.notices
     if args.quick:
         sizes, runs, latency_n, rate_n, limit = [2_000], 1, 500, 300, 200
         http_latency_n, http_rate_n, notices = 300, 200, 150
