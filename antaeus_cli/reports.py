@@ -77,8 +77,8 @@ def build_report(
                 running=None if holder is None else str(holder),
                 runs=queries.recent_runs(store.db, recent_runs),
                 notifications=[
-                    {"status": status, "kind": kind, "count": count}
-                    for status, kind, count in queries.notifications_by_status(conn)
+                    {"status": status, "count": count}
+                    for status, count in queries.notifications_by_status(conn)
                 ],
                 notifications_failed=queries.failed_notifications(store.db, limit),
                 customers_without_email=queries.customers_without_email(conn),

@@ -79,7 +79,7 @@ def _write_csv(report: Report, section: str) -> None:
     elif section == "declines":
         columns = ["code", "class", "count"]
     elif section == "notifications":
-        columns = ["status", "kind", "count"]
+        columns = ["status", "count"]
     elif section == "open-attempts":
         columns = [
             "attempt_id",

@@ -134,9 +134,8 @@ def _notifications(console: Console, report: Report) -> None:
                 _cell(row["last_error"]),
             )
         console.print(table)
-        hidden = (
-            counts.get("failed", 0) + counts.get("skipped", 0) - len(report.notifications_failed)
-        )
+        undelivered = sum(counts.get(status, 0) for status in ("failed", "skipped", "withdrawn"))
+        hidden = undelivered - len(report.notifications_failed)
         if hidden > 0:
             console.print(
                 f"... and {hidden} more: antaeus report --section notifications --limit 0"

@@ -313,9 +313,9 @@ def test_the_report_shows_the_outbox_and_who_has_no_address(
     finally:
         store.close()
     assert report.notifications == [
-        {"status": "failed", "kind": "receipt", "count": 1},
-        {"status": "pending", "kind": "receipt", "count": 1},
-        {"status": "sent", "kind": "receipt", "count": 1},
+        {"status": "failed", "count": 1},
+        {"status": "pending", "count": 1},
+        {"status": "sent", "count": 1},
     ]
     assert [(r["dedupe_key"], r["last_error"]) for r in report.notifications_failed] == [
         (key, "550 no such user")
@@ -416,3 +416,21 @@ def test_a_run_whose_lease_ran_out_sends_nothing_another_run_took_over(
     keys = Counter([m.key for m in first.delivered] + [m.key for m in second.delivered])
     assert len(first.delivered) == 1  # only the delivery that was in flight
     assert sorted(keys.values()) == [1, 1, 1, 1, 1, 2]  # that one went twice, the rest once
+
+
+@pytest.mark.parametrize("body", ['{"held":' + "[" * 100_000 + "}", '{"needs_operator": NaN}'])
+def test_a_summary_body_edited_into_nonsense_still_goes_and_says_nothing_of_it(
+    make: Callable[..., Path],
+    bill: Bill,
+    notify: Notify,
+    sql: Sql,
+    edit: Callable[..., None],
+    body: str,
+) -> None:
+    make((1, 100, "EUR"))
+    bill(FakeProvider(script={1: ["not_found"]}))
+    edit("UPDATE notification SET body = ? WHERE kind = 'run_summary'", body)
+    channel = FakeChannel()
+    assert notify(channel).sent == 1
+    (summary,) = [m for m in channel.delivered if m.kind == "run_summary"]
+    assert "NaN" not in summary.text

@@ -34,6 +34,7 @@ ALLOWED_IN_SQL = {
     "MAX_REF_LENGTH",
     "current + 1",
     "trigger",
+    "_UNDELIVERED",
 }
 
 

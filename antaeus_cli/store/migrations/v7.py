@@ -24,7 +24,11 @@
     was undone before it went out (declines the breaker handed back).
   - `tries`, `last_error`, `sent_at`: its delivery so far.
 - `notification_due`: the pending rows in the order they fall due; `notify`
-  streams them from it.
+  streams them from it, and `report` counts them from it.
+- `notification_undelivered`: the rows that will not go (failed, skipped,
+  withdrawn), few by nature: `report` counts and lists them without reading the
+  sent ones, however many there are.
+- `customer_without_email`: the customers who get no e-mail, for `report`'s count.
 """
 
 SCRIPT = """
@@ -54,4 +58,8 @@ CREATE TABLE notification (
     CHECK ((status = 'sent') = (sent_at IS NOT NULL))
 );
 CREATE INDEX notification_due ON notification(next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX notification_undelivered ON notification(status, id)
+    WHERE status = 'failed' OR status = 'skipped' OR status = 'withdrawn';
+CREATE INDEX customer_without_email ON customer(id)
+    WHERE email IS NULL OR trim(email, char(32, 9, 10, 13, 11, 12)) = '';
 """
