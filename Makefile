@@ -41,12 +41,12 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --trials 30 --provider stripe
 	HYPOTHESIS_PROFILE=chaos $(BIN)/pytest -q --timeout 900 tests/service/test_stateful.py tests/service/test_hand_edits.py
 
-# Pass marks of a million-invoice pass; figures in the README. Takes about 5 minutes.
+# Pass marks of a million-invoice pass and of notify; figures in the README. About 15 minutes.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_bill.py
 
 # Mutation testing of the modules that hold the money promises ([tool.mutmut] in
-# pyproject.toml): about 15 minutes on 2 cores. Fails while any mutant survives.
+# pyproject.toml): about 20 minutes on 2 cores. Fails while any mutant survives.
 mutants: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,mutants]'
 	rm -rf mutants
