@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from antaeus_cli.domain.notices import NoticeKind, NoticeStatus
 from antaeus_cli.store.database import lenient_text
+from antaeus_cli.store.runs import LEASE_TTL
 
 # Every row a claim needs in one read: the notice, and the attempt that caused it (the
 # ledger's figures: what was charged, under which reference).
@@ -66,7 +67,18 @@ _TOLD = {
     NoticeKind.ACTION_REQUIRED: frozenset({"declined", "declined_hard", "needs_customer"}),
     NoticeKind.FINAL_NOTICE: frozenset({"declined"}),
 }
-_OLDEST_RUNNING = "SELECT min(started_at) FROM billing_run WHERE status = 'running'"
+# A run counts as running while its lock has a fresh heartbeat: one whose process died
+# holds nothing back once its lease is over, though only the next pass marks it crashed.
+_OLDEST_RUNNING = (
+    "SELECT min(r.started_at) FROM billing_run r JOIN pass_lock l ON l.run_id = r.id "
+    "WHERE r.status = 'running' AND l.heartbeat_at >= ?"
+)
+# A row no notice can be made of is failed whoever claimed it last: it is due, so any
+# lease on it has run out.
+_UNREADABLE = (
+    "UPDATE notification SET status = 'failed', lease_owner = NULL, last_error = ? "
+    "WHERE status = 'pending' AND id = ?"
+)
 # A key names the message in headers (Message-ID, a MIME boundary, an event id): ours
 # are namespace, words and numbers; a row edited into anything else is not sent.
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -150,8 +162,14 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _cutoff(conn: sqlite3.Connection, now: datetime) -> str:
+    """Notices due from here on wait: the oldest live pass may still withdraw them."""
+    fresh = (now - LEASE_TTL).isoformat()
+    return str(conn.execute(_OLDEST_RUNNING, (fresh,)).fetchone()[0] or NO_CUTOFF)
+
+
 def _due(conn: sqlite3.Connection, now: datetime, limit: int) -> list[tuple[object, ...]]:
-    cutoff = conn.execute(_OLDEST_RUNNING).fetchone()[0] or NO_CUTOFF
+    cutoff = _cutoff(conn, now)
     conn.text_factory = lenient_text  # bytes that are not UTF-8 fail their row, not the run
     try:
         return conn.execute(
@@ -181,8 +199,7 @@ def claim(
             claimed.append(_pending(row))
         except (ValueError, TypeError, OverflowError) as exc:
             reason = f"its row cannot be read ({type(exc).__name__}: {exc})"[:MAX_ERROR]
-            failed = {"status": NoticeStatus.FAILED, "error": reason, "id": row[0], "owner": owner}
-            conn.execute(_END, failed)
+            conn.execute(_UNREADABLE, (reason, row[0]))
             broken.append(Broken(int(row[0]), str(row[1])[:80], reason))  # type: ignore[call-overload]
     ids = json.dumps([notice.id for notice in claimed])
     conn.execute(_LEASE, {"owner": owner, "until": until.isoformat(), "ids": ids})
@@ -191,7 +208,7 @@ def claim(
 
 def peek(conn: sqlite3.Connection, *, now: datetime, limit: int) -> tuple[int, list[Pending]]:
     """What a claim would take now, without taking it: how many, and the first ones."""
-    cutoff = conn.execute(_OLDEST_RUNNING).fetchone()[0] or NO_CUTOFF
+    cutoff = _cutoff(conn, now)
     due = conn.execute(
         "SELECT count(*) FROM notification WHERE status = 'pending' AND next_attempt_at <= ? "
         "AND next_attempt_at < ?",

@@ -434,3 +434,30 @@ def test_a_summary_body_edited_into_nonsense_still_goes_and_says_nothing_of_it(
     assert notify(channel).sent == 1
     (summary,) = [m for m in channel.delivered if m.kind == "run_summary"]
     assert "NaN" not in summary.text
+
+
+def test_an_unreadable_row_a_dead_run_had_claimed_is_failed_once(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql, edit: Callable[..., None]
+) -> None:
+    billed(make, bill, 2)
+    edit(
+        "UPDATE notification SET created_at = 'garbage', lease_owner = 'dead run', "
+        "tries = 1 WHERE id = 1"
+    )
+    result = notify(FakeChannel())
+    assert (result.sent, result.failed) == (1, 1)
+    assert sql("SELECT status, lease_owner FROM notification WHERE id = 1") == [("failed", None)]
+
+
+def test_a_pass_that_died_holds_notices_back_only_until_its_lease_is_over(
+    make: Callable[..., Path], bill: Bill, notify: Notify, clock: FixedClock
+) -> None:
+    from tests.fakes import Crash
+
+    make(*[(i, 100, "EUR") for i in range(1, 5)])
+    provider = FakeProvider(crash_after_booking={3})
+    with pytest.raises(Crash):
+        bill(provider, batch_size=1)  # invoices 1 and 2 are committed, then it dies
+    assert notify(FakeChannel()).sent == 0  # its heartbeat is fresh: it may still withdraw
+    clock.advance(minutes=6)  # past the lock's lease: nobody will withdraw anything
+    assert notify(FakeChannel()).sent == 2
