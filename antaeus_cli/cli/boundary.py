@@ -20,7 +20,7 @@ from antaeus_cli.errors import (
 )
 
 if TYPE_CHECKING:
-    from antaeus_cli.notify.service import NotifyResult
+    from antaeus_cli.notify.results import NotifyResult
 
 DEBUG_ENV = "ANTAEUS_DEBUG"
 

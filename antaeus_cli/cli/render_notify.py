@@ -7,7 +7,7 @@ import sys
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.text import capped, safe
-from antaeus_cli.notify.service import NotifyPreview, NotifyResult
+from antaeus_cli.notify.results import NotifyPreview, NotifyResult
 
 
 def render_notify(result: NotifyResult, code: ExitCode, *, json_output: bool) -> None:

@@ -36,12 +36,12 @@ from antaeus_cli import failpoints as fp
 from antaeus_cli.channels.port import Channel, Message, Permanent, Transient, Unaddressed
 from antaeus_cli.domain.notices import MAX_TRIES, NoticeStatus, backoff
 from antaeus_cli.notify import render
+from antaeus_cli.notify.results import Failure, NotifyPreview, NotifyResult, PreviewNotice
 from antaeus_cli.store import deliveries
 from antaeus_cli.store.database import Store
 from antaeus_cli.store.deliveries import Pending
 
 Clock = Callable[[], datetime]
-LISTED_LIMIT = 100  # failures listed in a result; `antaeus report` lists them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,43 +76,6 @@ class NotifyRuntime:
     stop: threading.Event
     owner: str  # names this run in lease_owner
     failpoints: fp.Failpoints = fp.NONE
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    key: str
-    status: str  # failed, skipped, or pending (tried again later)
-    reason: str
-
-
-@dataclass
-class NotifyResult:
-    channel: str
-    sent: int = 0
-    failed: int = 0  # for good: an operator should look
-    skipped: int = 0  # nowhere to send them (no address)
-    deferred: int = 0  # failed for now; tried again in a later run
-    stop_reason: str | None = None
-    failures: list[Failure] = field(default_factory=list)
-
-    def note(self, failure: Failure) -> None:
-        if len(self.failures) < LISTED_LIMIT:
-            self.failures.append(failure)
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewNotice:
-    key: str
-    kind: str
-    recipient: str | None
-    subject: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyPreview:
-    channel: str
-    due: int
-    listed: list[PreviewNotice]
 
 
 def message_for(notice: Pending, channel: Channel, company: str) -> Message:

@@ -15,9 +15,9 @@ import pytest
 from antaeus_cli.billing.results import PassResult
 from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Transient, Unaddressed
 from antaeus_cli.domain.notices import MAX_TRIES, backoff
+from antaeus_cli.notify.results import NotifyResult
 from antaeus_cli.notify.service import (
     DeliveryPolicy,
-    NotifyResult,
     NotifyRuntime,
     NotifySettings,
     deliver_pending,
