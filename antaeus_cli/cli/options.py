@@ -14,7 +14,7 @@ from antaeus_cli.domain.limits import RunLimits, parse_cap
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.errors import InputError, NotifySpecError, ProviderSpecError
 from antaeus_cli.provider import registry
-from antaeus_cli.provider.spec import DEFAULT_SPEC, ProviderSpec, parse_spec, redact
+from antaeus_cli.provider.spec import DEFAULT_SPEC, ProviderSpec, parse_spec
 
 if TYPE_CHECKING:
     from antaeus_cli.channels.spec import NotifySpec
@@ -204,11 +204,8 @@ def run_limits(max_total: list[str] | None, rate: float, window: int) -> RunLimi
 def provider_spec(given: str | None) -> ProviderSpec:
     """Resolve the spec; refuse credentials typed on the command line."""
     text = from_env(given, PROVIDER_ENV, DEFAULT_SPEC)
-    if given is not None and parse_spec(text).carries_secrets:
-        raise ProviderSpecError(
-            f"the provider spec {redact(text)!r} carries credentials; pass it through "
-            f"{PROVIDER_ENV} instead of --provider, where other users can read it in 'ps'"
-        )
+    if given is not None:
+        refuse_inline_credentials(parse_spec(text), "provider", PROVIDER_ENV, ProviderSpecError)
     return registry.resolve(text)
 
 
@@ -222,9 +219,19 @@ def notify_spec(given: str | None, env: str) -> NotifySpec:
             f"no notify channel: pass --notify SPEC or set {env}, e.g. "
             "'maildir://mail?from=billing@example.com'"
         )
-    if given is not None and channel_spec.parse(text).carries_secrets:
-        raise NotifySpecError(
-            f"the notify spec {redact(text)!r} carries credentials; pass it through {env} "
-            "or name a password_file=, instead of --notify, where other users can read it in 'ps'"
-        )
+    if given is not None:
+        refuse_inline_credentials(channel_spec.parse(text), "notify", env, NotifySpecError)
     return channel_spec.resolve(text)
+
+
+def refuse_inline_credentials(
+    spec: ProviderSpec, what: str, env: str, error: type[InputError]
+) -> None:
+    """A spec typed on the command line may name its secrets by file, never hold them:
+    every user on the machine can read arguments in `ps`."""
+    if spec.carries_secrets:
+        raise error(
+            f"the {what} spec {spec.redacted()!r} carries credentials; pass it through {env} "
+            f"or name them by a *_file= parameter, instead of --{what}, where other users "
+            "can read it in 'ps'"
+        )

@@ -67,7 +67,7 @@ def record_one(
 ) -> None:
     """The notice of one settled attempt."""
     when = None if next_try is None else next_try.isoformat()
-    conn.execute(_BY_ID, (kind.value, run_id, when, stamp, attempt_id))
+    record(conn, run_id=run_id, stamp=stamp, groups={(kind, when): [attempt_id]})
 
 
 def record_summary(
