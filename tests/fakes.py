@@ -6,14 +6,16 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import CHARGED as CHARGED_ANSWER
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
+from antaeus_cli.store import claims
 
 # Scripted behaviours, consumed one per call for an invoice; the last one repeats.
 CHARGED = "charged"
@@ -170,3 +172,13 @@ def alive(_holder: ProcessIdentity) -> bool:
 
 def ids(rows: Iterable[tuple[object, ...]]) -> list[object]:
     return [row[0] for row in rows]
+
+
+def on(day: date) -> PassClock:
+    """A pass's clock in the date form: `day` for every customer (company zone UTC)."""
+    return PassClock(AsOf.on(day), UTC)
+
+
+def days_on(day: date) -> claims.Days:
+    """The claim's zone dates for a pass on `day`, with no customer zones."""
+    return claims.days_sql(on(day).days([]))

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.calls import RetryPolicy, call_provider, lost_to_the_network
@@ -25,6 +25,7 @@ from antaeus_cli.billing.pacing import AdaptivePacer, AnyPacer, PacedProvider, P
 from antaeus_cli.billing.results import Observer, PassCounts, Phase, RunStatus
 from antaeus_cli.billing.sources import Source
 from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
+from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.edits import unrecordable
 from antaeus_cli.domain.guards import AmountGuard
@@ -52,7 +53,9 @@ class StopRequest:
 
 @dataclass(frozen=True, slots=True)
 class PassSettings:
-    as_of: date
+    # The moment the pass runs as of (a date is the date form: that date for everybody),
+    # and the zone of customers without one (None: the machine's).
+    as_of: AsOf | date
     schedule: DunningSchedule = field(default_factory=DunningSchedule)
     concurrency: int = 8
     batch_size: int = 500
@@ -63,6 +66,12 @@ class PassSettings:
     max_rate: float | None = None  # provider requests per second, retries included
     limits: RunLimits = field(default_factory=RunLimits)  # caps and the decline breaker
     amount_guard: AmountGuard = field(default_factory=AmountGuard)  # bill's anomaly guard
+    company_zone: tzinfo | None = None
+
+    @property
+    def clock(self) -> PassClock:
+        as_of = self.as_of if isinstance(self.as_of, AsOf) else AsOf.on(self.as_of)
+        return PassClock(as_of, self.company_zone)
 
 
 class Engine:
@@ -90,7 +99,7 @@ class Engine:
             provider = PacedProvider(provider, self.pacer, stop.event)
         self._provider: PaymentProvider = provider
         self._settings = settings
-        self._as_of, self._schedule = settings.as_of, settings.schedule
+        self._company_date, self._schedule = settings.clock.company_date, settings.schedule
         self._run_id = run_id
         self._clock = clock
         self._stop = stop
@@ -307,7 +316,8 @@ class Engine:
         if self._failpoints:
             self._failpoints.hit(fp.AFTER_PROVIDER_CHARGE, attempt.invoice.id)
         try:
-            transition = settle(result, attempt.dunning, self._as_of, self._schedule)
+            day = attempt.local_date or self._company_date
+            transition = settle(result, attempt.dunning, day, self._schedule)
         except (ValueError, OverflowError) as exc:  # a value at a limit the rules cannot hold
             # pragma: no mutate start - unreachable by any input found (the dunning rules
             # absorb a date past year 9999 themselves); kept so that one holds its invoice

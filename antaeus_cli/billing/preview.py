@@ -7,8 +7,8 @@ is running; its figures describe the database as it was when it started.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import date
 
 from antaeus_cli.billing.results import (
     LISTED_LIMIT,
@@ -16,8 +16,10 @@ from antaeus_cli.billing.results import (
     OperatorItem,
     PreviewItem,
     PreviewResult,
+    ZoneDue,
 )
 from antaeus_cli.billing.sources import check_named
+from antaeus_cli.domain.clock import PassClock, unknown_zone
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import InvoiceRow, Rejection, check_chargeable, idempotency_key
 from antaeus_cli.domain.money import Totals
@@ -28,7 +30,7 @@ from antaeus_cli.store.database import Store
 def preview_pass(
     store: Store,
     command: Command,
-    as_of: date,
+    clock: PassClock,
     *,
     invoice_ids: Sequence[int] = (),
     batch_size: int = 1000,
@@ -43,12 +45,19 @@ def preview_pass(
         conn.execute("BEGIN")  # one read snapshot for the whole preview
         try:
             to_replay = ledger.count_open_attempts(conn)
-            batches = _batches(conn, command, as_of, invoice_ids, batch_size, amount=amount_guard)
+            names = claims.zones(conn)
+            due_in: Counter[object] = Counter()
+            days = claims.days_sql(clock.days(names))
+            batches = _batches(conn, command, days, invoice_ids, batch_size, amount=amount_guard)
             for rows in batches:
                 for row in rows:
                     if row.in_flight:
                         continue  # counted in to_replay: the replay settles it
                     checked = check_chargeable(row)
+                    if clock.local_date(row.timezone) is None and not isinstance(
+                        checked, Rejection
+                    ):
+                        checked = unknown_zone(row.customer_id, row.timezone)
                     if isinstance(checked, Rejection):
                         needs_operator += 1
                         if len(operator_items) < LISTED_LIMIT:
@@ -56,6 +65,7 @@ def preview_pass(
                                 OperatorItem(row.id, checked.code.value, checked.detail)
                             )
                         continue
+                    due_in[row.timezone] += 1
                     totals.add(checked.amount.currency.value, checked.amount.minor)
                     if len(listed) < LISTED_LIMIT:
                         key = idempotency_key(namespace, row.id, row.next_attempt_no)
@@ -66,7 +76,9 @@ def preview_pass(
             conn.execute("ROLLBACK")
     return PreviewResult(
         command=command,
-        as_of=as_of,
+        as_of=clock.company_date,
+        as_of_instant=clock.as_of.instant,
+        zones=_zones(clock, names, due_in),
         to_replay=to_replay,
         to_charge=totals.rows(),
         listed=listed,
@@ -75,10 +87,20 @@ def preview_pass(
     )
 
 
+def _zones(clock: PassClock, names: list[str], due_in: Counter[object]) -> list[ZoneDue]:
+    """The company's zone, then the zones customers have (the first LISTED_LIMIT by name),
+    each with its local date now."""
+    zones = [ZoneDue(None, clock.company_date, due_in[None])]
+    for name in names[:LISTED_LIMIT]:
+        local = clock.local_date(name)
+        zones.append(ZoneDue(name, local, due_in[name], known=local is not None))
+    return zones
+
+
 def _batches(
     conn: sqlite3.Connection,
     command: Command,
-    as_of: date,
+    days: claims.Days,
     invoice_ids: Sequence[int],
     batch_size: int,
     *,
@@ -92,6 +114,6 @@ def _batches(
         return
     due = claims.Due.BILL if command is Command.BILL else claims.Due.RETRY
     after: float = claims.BEFORE_FIRST
-    while rows := claims.due_batch(conn, due, as_of, after, batch_size, amount=amount):
+    while rows := claims.due_batch(conn, due, days, after, batch_size, amount=amount):
         yield rows
         after = rows[-1].id

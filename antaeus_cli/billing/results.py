@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from antaeus_cli.domain.attempt import PAID_FIRST_TIME, RESTORE, Settled
+from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
 from antaeus_cli.domain.money import CurrencyTotal, Totals
 
@@ -128,7 +129,7 @@ class PassCounts:
 
 
 def run_summary(
-    command: Command, as_of: date, status: RunStatus, reason: str | None, counts: PassCounts
+    command: Command, clock: PassClock, status: RunStatus, reason: str | None, counts: PassCounts
 ) -> dict[str, object] | None:
     """What the operator is told of a run that held invoices or stopped early; None
     for a run that completed with nothing for them."""
@@ -136,7 +137,8 @@ def run_summary(
         return None
     return {
         "command": command.value,
-        "as_of": as_of.isoformat(),
+        "as_of": clock.company_date.isoformat(),
+        "as_of_instant": clock.as_of.instant.isoformat() if clock.as_of.instant else None,
         "status": status.value,
         "stop_reason": reason,
         "counts": counts.as_columns(),
@@ -152,13 +154,14 @@ def run_summary(
 class PassResult:
     run_id: int
     command: Command
-    as_of: date
+    as_of: date  # the company's local date (the date form: the date given)
     provider: str
     status: RunStatus
     stop_reason: str | None
     counts: PassCounts
     unresolved: int  # attempts anywhere in the ledger still open when the run ended
     took_over_from: int | None
+    as_of_instant: datetime | None = None  # in UTC; None for the date form
 
     @property
     def paid(self) -> list[CurrencyTotal]:
@@ -188,6 +191,20 @@ class PreviewResult:
     listed: list[PreviewItem]
     operator_items: list[OperatorItem]
     needs_operator: int
+    as_of_instant: datetime | None = None
+    zones: list[ZoneDue] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneDue:
+    """A zone customers have, its local date at the pass's moment, and how many of its
+    invoices the pass would charge (None is the company's zone; `known` is False for a
+    name the zone database does not know, whose invoices are held)."""
+
+    zone: str | None
+    local_date: date | None
+    due: int
+    known: bool = True
 
 
 class Observer(Protocol):

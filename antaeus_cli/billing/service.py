@@ -28,6 +28,7 @@ from antaeus_cli.billing.sources import (
     Source,
     check_named,
 )
+from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import PaymentProvider
@@ -61,10 +62,11 @@ def run_pass(
     if request.invoice_ids:
         with store.reading() as conn:
             check_named(claims.invoices_by_id(conn, request.invoice_ids), request.invoice_ids)
+    clock = settings.clock
     started = runs.start_run(
         store,
         command=request.command.value,
-        as_of=settings.as_of,
+        clock=clock,
         provider=provider.description,
         me=runtime.me,
         now=runtime.clock(),
@@ -86,9 +88,9 @@ def run_pass(
         observer=runtime.observer,
         failpoints=runtime.failpoints,
     )
-    context = ClaimContext(run_id, request.command.value, store.namespace)
+    context = ClaimContext(run_id, request.command.value, store.namespace, clock)
     try:
-        _phases(engine, store, _work(request, context), settings.sweeps)
+        _phases(engine, store, _work(store, request, context), settings.sweeps, clock)
     except LockLost:
         raise  # the run now belongs to the pass that took the lock over
     except KeyboardInterrupt:
@@ -122,12 +124,13 @@ def run_pass(
         reason=reason,
         counts=engine.counts.as_columns(),
         now=runtime.clock(),
-        summary=run_summary(request.command, settings.as_of, status, reason, engine.counts),
+        summary=run_summary(request.command, clock, status, reason, engine.counts),
     )
     return PassResult(
         run_id=run_id,
         command=request.command,
-        as_of=settings.as_of,
+        as_of=clock.company_date,
+        as_of_instant=clock.as_of.instant,
         provider=provider.description,
         status=status,
         stop_reason=reason,
@@ -137,8 +140,8 @@ def run_pass(
     )
 
 
-def _phases(engine: Engine, store: Store, work: Source, sweeps: int) -> None:
-    engine.run_phase(Phase.RECONCILE, OpenAttemptSource())
+def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: PassClock) -> None:
+    engine.run_phase(Phase.RECONCILE, OpenAttemptSource(clock))
     if engine.stopping:
         return
     engine.run_phase(Phase.CHARGE, work)
@@ -149,14 +152,28 @@ def _phases(engine: Engine, store: Store, work: Source, sweeps: int) -> None:
         if engine.stopping or still_open in (0, previous):
             return
         previous = still_open
-        engine.run_phase(Phase.SWEEP, OpenAttemptSource())
+        engine.run_phase(Phase.SWEEP, OpenAttemptSource(clock))
 
 
-def _work(request: PassRequest, context: ClaimContext) -> Source:
+def _work(store: Store, request: PassRequest, context: ClaimContext) -> Source:
     if request.invoice_ids:
         return NamedSource(request.invoice_ids, context)
-    due = claims.Due.BILL if request.command is Command.BILL else claims.Due.RETRY
-    return DueSource(due, request.settings.as_of, context, request.settings.amount_guard)
+    return DueSource(
+        due_for(request.command),
+        zone_days(store, context.clock),
+        context,
+        request.settings.amount_guard,
+    )
+
+
+def due_for(command: Command) -> claims.Due:
+    return claims.Due.BILL if command is Command.BILL else claims.Due.RETRY
+
+
+def zone_days(store: Store, clock: PassClock) -> claims.Days:
+    """Each zone customers have, at the pass's moment: read once, converted once."""
+    with store.reading() as conn:
+        return claims.days_sql(clock.days(claims.zones(conn)))
 
 
 def _finish_quietly(
@@ -169,7 +186,7 @@ def _finish_quietly(
     reason: str,
 ) -> None:
     """Best effort: if even this write fails, the next pass marks the run crashed."""
-    summary = run_summary(request.command, request.settings.as_of, status, reason, engine.counts)
+    summary = run_summary(request.command, request.settings.clock, status, reason, engine.counts)
     with contextlib.suppress(Exception):
         runs.finish_run(
             store,

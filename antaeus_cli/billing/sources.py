@@ -6,10 +6,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Protocol
 
 from antaeus_cli.domain.attempt import Attempt
+from antaeus_cli.domain.clock import PassClock, unknown_zone
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import (
     FailureCode,
@@ -46,6 +47,7 @@ class ClaimContext:
     run_id: int
     command: str
     namespace: str
+    clock: PassClock  # each customer's local date, for the Python check
 
 
 def claim_rows(
@@ -58,12 +60,17 @@ def claim_rows(
         if row.in_flight:
             continue  # never a second key while one is open: the replay settles it
         checked = check_chargeable(row)
+        local_date = context.clock.local_date(row.timezone)
+        if local_date is None and not isinstance(checked, Rejection):
+            checked = unknown_zone(row.customer_id, row.timezone)
         if isinstance(checked, Rejection):
             batch.rejected.append((row, checked))
             continue
         attempt_no = row.next_attempt_no
         key = idempotency_key(context.namespace, row.id, attempt_no)
-        approved.append(Attempt(checked, attempt_no, key, row.dunning, row.status))  # fresh
+        approved.append(  # fresh
+            Attempt(checked, attempt_no, key, row.dunning, row.status, local_date=local_date)
+        )
     if batch.rejected:
         claims.reject(conn, now=now, rejected=batch.rejected)
     if approved:
@@ -77,10 +84,10 @@ class DueSource:
     """Invoices the pass's query selects, in id order, a batch at a time."""
 
     def __init__(
-        self, due: claims.Due, as_of: date, context: ClaimContext, amount: AmountGuard
+        self, due: claims.Due, days: claims.Days, context: ClaimContext, amount: AmountGuard
     ) -> None:
         self._due = due
-        self._as_of = as_of
+        self._days = days
         self._context = context
         self._amount = amount
         self._after: float = claims.BEFORE_FIRST
@@ -95,7 +102,7 @@ class DueSource:
                 found = claims.claim_due(
                     conn,
                     self._due,
-                    self._as_of,
+                    self._days,
                     self._after,
                     limit,
                     namespace=context.namespace,
@@ -120,7 +127,7 @@ class DueSource:
         return batch
 
     def _one_by_one(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
-        ids = claims.due_ids(conn, self._due, self._as_of, self._after, limit)
+        ids = claims.due_ids(conn, self._due, self._days, self._after, limit)
         if not ids:
             return None
         self._after = max(ids)
@@ -146,7 +153,7 @@ class DueSource:
         return batch
 
     def total(self, conn: sqlite3.Connection) -> int:
-        return claims.count_due(conn, self._due, self._as_of)
+        return claims.count_due(conn, self._due, self._days)
 
 
 class NamedSource:
@@ -172,8 +179,9 @@ class NamedSource:
 class OpenAttemptSource:
     """Attempts whose outcome is not known (a crash, or the network), to replay as they were."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: PassClock) -> None:
         self._after: float = claims.BEFORE_FIRST
+        self._clock = clock
 
     def next_batch(
         self,
@@ -181,7 +189,7 @@ class OpenAttemptSource:
         now: datetime,
         limit: int,
     ) -> Batch | None:
-        found = replays.open_attempts(conn, self._after, limit)
+        found = replays.open_attempts(conn, self._after, limit, self._clock)
         if found.last_id is None:
             return None
         self._after = found.last_id

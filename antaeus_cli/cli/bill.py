@@ -16,6 +16,7 @@ from antaeus_cli.domain.limits import DEFAULT_BREAKER_RATE, DEFAULT_BREAKER_WIND
 def command(
     ctx: typer.Context,
     as_of: opt.AsOf = None,
+    tz: opt.Tz = None,
     concurrency: opt.Concurrency = 8,
     dry_run: opt.DryRun = False,
     json_output: opt.Json = False,
@@ -32,10 +33,10 @@ def command(
     anomaly_factor: opt.AnomalyFactor = DEFAULT_ANOMALY_FACTOR,
     anomaly_history: opt.AnomalyHistory = DEFAULT_ANOMALY_HISTORY,
 ) -> None:
-    """Charge every PENDING invoice due on or before the as-of date.
+    """Charge every PENDING invoice whose due date has begun in its customer's zone.
 
     Open attempts left by a crash are replayed first, under their original
-    idempotency keys. Missed months are caught up, so it is safe to run daily.
+    idempotency keys. Missed months are caught up, so it is safe to run hourly.
     """
     from antaeus_cli.billing.results import Command
     from antaeus_cli.cli.passes import PassOptions, run_command
@@ -43,6 +44,7 @@ def command(
     options = PassOptions(
         command=Command.BILL,
         as_of=as_of,
+        tz=tz,
         concurrency=concurrency,
         dry_run=dry_run,
         json_output=json_output,

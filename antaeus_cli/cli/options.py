@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from antaeus_cli.domain import clock
 from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.dunning import DunningSchedule, ScheduleError
 from antaeus_cli.domain.limits import RunLimits, parse_cap
@@ -23,12 +24,35 @@ PROVIDER_ENV = "ANTAEUS_PROVIDER"
 DUNNING_ENV = "ANTAEUS_DUNNING"
 DEFAULT_DUNNING = "1,3,7"
 
-AsOf = Annotated[
+TZ_ENV = "ANTAEUS_TZ"
+
+SeedAsOf = Annotated[
     str | None,
     typer.Option(
         "--as-of",
         metavar="DATE",
         help="Act as if today were DATE (YYYY-MM-DD). Default: today, local time zone.",
+        show_default=False,
+    ),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="DATE|INSTANT",
+        help="Run as of DATE (YYYY-MM-DD: every customer's date is DATE) or INSTANT with "
+        "an offset (2026-11-30T23:30:00-08:00 or ...Z: each customer's date in their "
+        "own zone). Default: now.",
+        show_default=False,
+    ),
+]
+Tz = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help=f"The company zone, for customers without one (an IANA name such as "
+        f"Europe/Copenhagen). Default: ${TZ_ENV}, else the machine's zone.",
         show_default=False,
     ),
 ]
@@ -154,6 +178,27 @@ MaxRate = Annotated[
         show_default=False,
     ),
 ]
+
+
+def as_of(text: str | None, now: datetime) -> clock.AsOf:
+    """The pass's moment: the date or instant given, else now."""
+    if text is None:
+        return clock.AsOf.at(now)
+    try:
+        return clock.AsOf.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--as-of'") from None
+
+
+def company_zone(given: str | None) -> tzinfo | None:
+    """--tz, else ANTAEUS_TZ, else None: the machine's own zone."""
+    text = given if given is not None else os.environ.get(TZ_ENV)
+    if text is None:
+        return None
+    try:
+        return clock.parse_zone(text)
+    except ValueError as exc:
+        raise InputError(f"{'--tz' if given is not None else TZ_ENV}: {exc}") from None
 
 
 def as_of_date(text: str | None) -> date:

@@ -42,6 +42,7 @@ class PassOptions:
 
     command: Command
     as_of: str | None
+    tz: str | None
     concurrency: int
     dry_run: bool
     json_output: bool
@@ -60,7 +61,8 @@ class PassOptions:
 def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     """Run one pass with these options, render its result, and exit with its code."""
     settings = PassSettings(
-        as_of=opt.as_of_date(options.as_of),
+        as_of=opt.as_of(options.as_of, datetime.now(UTC)),
+        company_zone=opt.company_zone(options.tz),
         schedule=opt.dunning_schedule(options.dunning),
         concurrency=options.concurrency,
         batch_size=options.batch_size,
@@ -83,7 +85,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             preview = preview_pass(
                 store,
                 options.command,
-                settings.as_of,
+                settings.clock,
                 invoice_ids=options.invoice_ids,
                 amount_guard=options.amount_guard,
             )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
 
-from antaeus_cli.billing.results import PassResult, PreviewResult
+from antaeus_cli.billing.results import PassResult, PreviewResult, ZoneDue
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.progress import interactive
-from antaeus_cli.cli.text import safe
+from antaeus_cli.cli.text import moment, safe
 from antaeus_cli.domain.money import CurrencyTotal
 
 
@@ -20,11 +21,23 @@ def _totals_json(rows: list[CurrencyTotal]) -> list[dict[str, Any]]:
     ]
 
 
+def _instant(instant: datetime | None) -> str | None:
+    return instant.isoformat() if instant else None
+
+
+def _zone_line(zone: ZoneDue) -> str:
+    name = "company zone" if zone.zone is None else f"zone {safe(zone.zone)}"
+    if not zone.known:
+        return f"{name}: not a known time zone; its customers' invoices are held"
+    return f"{name}: local date {zone.local_date}, {zone.due} invoices due"
+
+
 def pass_json(result: PassResult, code: ExitCode) -> dict[str, Any]:
     return {
         "run_id": result.run_id,
         "command": result.command.value,
         "as_of": result.as_of.isoformat(),
+        "as_of_instant": _instant(result.as_of_instant),
         "provider": result.provider,
         "status": result.status.value,
         "stop_reason": result.stop_reason,
@@ -56,7 +69,8 @@ def render_pass(result: PassResult, code: ExitCode, *, json_output: bool) -> Non
 def pass_lines(result: PassResult, code: ExitCode) -> list[str]:
     counts = result.counts
     head = (
-        f"run {result.run_id} ({result.command.value}, as of {result.as_of}) "
+        f"run {result.run_id} ({result.command.value}, as of "
+        f"{moment(result.as_of, result.as_of_instant)}) "
         f"{result.status.value}; exit {int(code)}"
     )
     lines = [head]
@@ -84,6 +98,16 @@ def preview_json(preview: PreviewResult) -> dict[str, Any]:
         "dry_run": True,
         "command": preview.command.value,
         "as_of": preview.as_of.isoformat(),
+        "as_of_instant": _instant(preview.as_of_instant),
+        "zones": [
+            {
+                "zone": z.zone,
+                "known": z.known,
+                "local_date": z.local_date.isoformat() if z.local_date else None,
+                "due": z.due,
+            }
+            for z in preview.zones
+        ],
         "open_attempts_to_replay": preview.to_replay,
         "to_charge": _totals_json(preview.to_charge),
         "invoices": [
@@ -108,7 +132,10 @@ def render_preview(preview: PreviewResult, *, json_output: bool) -> None:
         write_json(preview_json(preview))
         return
     out = sys.stdout
-    out.write(f"dry run of '{preview.command.value}' as of {preview.as_of}: nothing was changed\n")
+    when = moment(preview.as_of, preview.as_of_instant)
+    out.write(f"dry run of '{preview.command.value}' as of {when}: nothing was changed\n")
+    for zone in preview.zones:
+        out.write(f"  {_zone_line(zone)}\n")
     out.write(f"  would replay {preview.to_replay} open attempts first\n")
     if not preview.to_charge:
         out.write("  nothing to charge\n")

@@ -13,6 +13,7 @@ from antaeus_cli.domain.limits import DEFAULT_BREAKER_RATE, DEFAULT_BREAKER_WIND
 def command(
     ctx: typer.Context,
     as_of: opt.AsOf = None,
+    tz: opt.Tz = None,
     invoice: Annotated[
         list[int] | None,
         typer.Option(
@@ -39,7 +40,7 @@ def command(
     breaker_rate: opt.BreakerRate = DEFAULT_BREAKER_RATE,
     breaker_window: opt.BreakerWindow = DEFAULT_BREAKER_WINDOW,
 ) -> None:
-    """Charge FAILED invoices whose next retry date has come, by the dunning schedule.
+    """Charge FAILED invoices whose retry date has begun in the customer's zone.
 
     A decline on the last scheduled retry makes the invoice UNCOLLECTIBLE.
     PAID and in-flight invoices are refused with --invoice.
@@ -50,6 +51,7 @@ def command(
     options = PassOptions(
         command=Command.RETRY_FAILED,
         as_of=as_of,
+        tz=tz,
         concurrency=concurrency,
         dry_run=dry_run,
         json_output=json_output,

@@ -48,7 +48,7 @@ def command(
             "--force", help="Replace an existing database; the old file is kept, renamed."
         ),
     ] = False,
-    as_of: opt.AsOf = None,
+    as_of: opt.SeedAsOf = None,
     provider: opt.Provider = None,
     json_output: opt.Json = False,
 ) -> None:

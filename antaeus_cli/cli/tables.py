@@ -9,7 +9,7 @@ from rich.text import Text
 
 from antaeus_cli.billing.results import PassResult
 from antaeus_cli.cli.exit_codes import ExitCode
-from antaeus_cli.cli.text import safe
+from antaeus_cli.cli.text import moment, safe
 from antaeus_cli.domain.money import format_minor
 from antaeus_cli.reports import Report
 
@@ -24,7 +24,8 @@ def pass_table(result: PassResult, code: ExitCode) -> None:
     console = _console()
     counts = result.counts
     title = (
-        f"run {result.run_id}: {result.command.value} as of {result.as_of} - "
+        f"run {result.run_id}: {result.command.value} as of "
+        f"{moment(result.as_of, result.as_of_instant)} - "
         f"{result.status.value} (exit {int(code)})"
     )
     table = Table(title=title, show_header=True)
@@ -178,7 +179,7 @@ def _orphans_table(report: Report) -> Table:
 
 def _open_table(report: Report) -> Table:
     table = Table(title="open attempts: why each is not settled yet")
-    for name in ("attempt", "invoice", "outcome", "reference", "started", "why"):
+    for name in ("attempt", "invoice", "outcome", "reference", "started (UTC)", "why"):
         table.add_column(name)
     for row in report.open_listed[:LISTED_ON_SCREEN]:
         table.add_row(
@@ -199,7 +200,7 @@ def _runs_table(report: Report) -> Table:
         "command",
         "as of",
         "status",
-        "started",
+        "started (UTC)",
         "paid",
         "declined",
         "operator",
@@ -211,7 +212,7 @@ def _runs_table(report: Report) -> Table:
         runs.add_row(
             str(run["id"]),
             _cell(run["command"]),
-            _cell(run["as_of"]),
+            _cell(run.get("as_of_instant") or run["as_of"]),
             _cell(run["status"]),
             _cell(run["started_at"]),
             str(run["paid"]),

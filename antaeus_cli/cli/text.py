@@ -4,6 +4,7 @@ hold newlines, terminal escape codes or rich markup."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 
 # Control characters (ESC included), and lone surrogates, which no encoder can write.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -14,6 +15,13 @@ def safe(value: object) -> str:
     """One printable line: control characters shown as \\xNN escapes, lone surrogates
     as \\udNNN."""
     return _UNPRINTABLE.sub(_escape, str(value))
+
+
+def moment(day: date, instant: datetime | None) -> str:
+    """What a pass ran as of, for people: the instant in UTC, saying so, or the date."""
+    if instant is None:
+        return day.isoformat()
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def capped(text: str, limit: int = MAX_LINE) -> str:

@@ -34,6 +34,9 @@ class Attempt(NamedTuple):
     # Replays: why the key must not be sent again, even if the provider has no charge
     # under it (its invoice is gone, or another attempt charged it): looked up only.
     no_resend: str | None = None
+    # The customer's local date at the pass's moment: the day its dunning dates count
+    # from (domain.clock). None: the company's date.
+    local_date: date | None = None
 
 
 class CallResult(NamedTuple):

@@ -115,6 +115,7 @@ class InvoiceRow(NamedTuple):
     # The median of the customer's paid invoices, when this amount is unusual beside it
     # (domain.guards.AmountGuard, as store.claims.ANOMALY applies it; bill only).
     usual_amount: object = None
+    timezone: object = None  # customer.timezone, as stored (None: the company's zone)
 
     @property
     def next_attempt_no(self) -> int:

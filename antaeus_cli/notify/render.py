@@ -122,7 +122,8 @@ def _summary(notice: Pending) -> Content:
         f"antaeus: run {notice.run_id} ({flat(body.get('command', '?'))}) {status}: "
         f"{flat(needs)} invoices need an operator"
     )
-    lines = [f"Run {notice.run_id} as of {flat(body.get('as_of', '?'))} ended {status}."]
+    when = body.get("as_of_instant") or body.get("as_of", "?")
+    lines = [f"Run {notice.run_id} as of {flat(when)} ended {status}. Times are in UTC."]
     if body.get("stop_reason"):
         lines.append(f"Why: {flat(body['stop_reason'], 300)}.")
     lines.extend(

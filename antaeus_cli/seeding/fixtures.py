@@ -15,6 +15,7 @@ from typing import Any
 
 from antaeus_cli.channels.email import checked_address
 from antaeus_cli.channels.port import Permanent
+from antaeus_cli.domain.clock import parse_zone
 from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.invoice import MAX_REF_LENGTH, is_customer_ref
 from antaeus_cli.errors import FixtureError
@@ -24,7 +25,7 @@ from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 INT64_MAX = 2**63 - 1
 MAX_FIXTURE_BYTES = 50_000_000
 _TOP = {"description", "customers", "invoices"}
-_CUSTOMER = {"id", "currency", "account", "provider_ref", "email"}
+_CUSTOMER = {"id", "currency", "account", "provider_ref", "email", "timezone"}
 _ACCOUNT = {"currency", "balance"}
 _INVOICE = {
     "id",
@@ -91,15 +92,27 @@ def _customer(data: object, where: str) -> SeedCustomer:
                 f"{where}.provider_ref: expected the provider's customer id (such as "
                 f"'cus_...'): 1 to {MAX_REF_LENGTH} printable ASCII characters, no spaces"
             )
-    email = _email(obj, where)
+    email, zone = _email(obj, where), _zone(obj, where)
     if "account" not in obj:
-        return SeedCustomer(cid, currency, Account(cid, currency, 1_000_000_00), ref, email)
-    if obj["account"] is None:
-        return SeedCustomer(cid, currency, None, ref, email)
-    account = _object(obj["account"], f"{where}.account", required=_ACCOUNT, allowed=_ACCOUNT)
-    balance = _int(account, "balance", f"{where}.account", low=0)
-    funds = Account(cid, _str(account, "currency", where), balance)
-    return SeedCustomer(cid, currency, funds, ref, email)
+        funds: Account | None = Account(cid, currency, 1_000_000_00)
+    elif obj["account"] is None:
+        funds = None
+    else:
+        account = _object(obj["account"], f"{where}.account", required=_ACCOUNT, allowed=_ACCOUNT)
+        balance = _int(account, "balance", f"{where}.account", low=0)
+        funds = Account(cid, _str(account, "currency", where), balance)
+    return SeedCustomer(cid, currency, funds, ref, email, zone)
+
+
+def _zone(obj: dict[str, object], where: str) -> str | None:
+    if obj.get("timezone") is None:
+        return None
+    text = _str(obj, "timezone", where)
+    try:
+        parse_zone(text)
+    except ValueError as exc:
+        raise FixtureError(f"{where}.timezone: {exc}") from None
+    return text
 
 
 def _email(obj: dict[str, object], where: str) -> str | None:

@@ -21,6 +21,14 @@ MAX_AMOUNT = 500_00  # 500.00
 RICH = 1_000_000_00  # a balance that covers any pending invoice
 PLANT_FROM = 10  # smaller data sets get no planted cases
 CODES = [c.value for c in Currency]
+# Where each market's customers live: their invoices fall due at their own midnight.
+ZONES = {
+    "USD": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
+    "EUR": ("Europe/Berlin", "Europe/Dublin"),
+    "DKK": ("Europe/Copenhagen",),
+    "SEK": ("Europe/Stockholm",),
+    "GBP": ("Europe/London",),
+}
 
 UNKNOWN_CUSTOMER = "customer unknown to the provider"
 LOW_BALANCE = "balance too low (declined)"
@@ -75,9 +83,13 @@ class _Generated:
 
     def customers(self) -> Iterator[SeedCustomer]:
         balances = random.Random(f"{self.options.seed}:balance")
+        draw = random.Random(f"{self.options.seed}:zone").random  # a stream of its own
         for cid, currency, pending in self._base():
             account = self._account(balances, cid, currency, pending)
-            yield SeedCustomer(cid, currency, account, None, f"customer-{cid}@example.com")
+            zones = ZONES[currency]
+            zone = zones[int(draw() * len(zones))]
+            email = f"customer-{cid}@example.com"
+            yield SeedCustomer(cid, currency, account, None, email, zone)
 
     def _account(self, rng: random.Random, cid: int, currency: str, pending: int) -> Account | None:
         label = self.label.get(cid)

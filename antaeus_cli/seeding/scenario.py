@@ -21,6 +21,7 @@ class SeedCustomer(NamedTuple):
     account: Account | None  # None: the provider does not know this customer
     provider_ref: str | None = None  # the provider's id for the customer (Stripe: cus_...)
     email: str | None = None  # where their notices go; None: they get no e-mail
+    timezone: str | None = None  # an IANA zone name; None: the company's zone
 
 
 class SeedInvoice(NamedTuple):

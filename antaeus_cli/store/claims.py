@@ -7,6 +7,7 @@ Every function here runs inside a write transaction the caller opened with
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from antaeus_cli.domain.attempt import Attempt
+from antaeus_cli.domain.clock import ZoneDays
 from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
 from antaeus_cli.domain.invoice import (
     MAX_REF_LENGTH,
@@ -35,7 +37,7 @@ _LATEST = (
 )
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
-    f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref"
+    f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref, c.timezone"
 )
 _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
 # Guard rail: another invoice that bills the same customer for the same month (by its
@@ -97,24 +99,75 @@ BEFORE_FIRST = float("-inf")
 _new = tuple.__new__
 
 
+class Days(NamedTuple):
+    """The SQL form of domain.clock.ZoneDays: each zone's local date at the pass's moment,
+    built once per pass. `local` is the local date of customer `z` by its zone: a CASE
+    over the zones that occur (NULL for a zone the zone database does not know)."""
+
+    local: str
+    params: dict[str, object]
+    uniform: bool  # every known zone is on the same date: no invoice needs its zone
+
+
+def days_sql(days: ZoneDays) -> Days:
+    whens = "".join(f" WHEN z.timezone = :zone{n:d} THEN :day{n:d}" for n in range(len(days.known)))
+    params: dict[str, object] = {
+        "earliest": days.earliest.isoformat(),
+        "latest": days.latest.isoformat(),
+        "company": days.company.isoformat(),
+        "zones": json.dumps(list(days.known)),
+    }
+    for n, (name, day) in enumerate(days.known.items()):
+        params[f"zone{n:d}"], params[f"day{n:d}"] = name, day.isoformat()
+    local = f"CASE WHEN z.timezone IS NULL THEN :company{whens} END"
+    return Days(local, params, days.earliest == days.latest)
+
+
+# The zones customers have, one index probe each: skipping from one name to the next
+# through customer_by_timezone reads as many entries as there are zones, not customers.
+_ZONES = (
+    "WITH RECURSIVE z(name) AS (SELECT min(timezone) FROM customer WHERE timezone IS NOT NULL "
+    "UNION ALL SELECT (SELECT min(timezone) FROM customer WHERE timezone > z.name) FROM z "
+    "WHERE z.name IS NOT NULL) SELECT name FROM z WHERE name IS NOT NULL"
+)
+
+
+def zones(conn: sqlite3.Connection) -> list[str]:
+    """The distinct zone names customers have, as stored (known or not)."""
+    return [row[0] for row in conn.execute(_ZONES)]
+
+
+# The customers whose zone is known, for the claim's prefilter: the Python check holds
+# the others (domain.clock.unknown_zone), and judges a zone that appeared mid-pass.
+KNOWN_ZONE = "(c.timezone IS NULL OR c.timezone IN (SELECT value FROM json_each(:zones)))"
+
+
 class Due(enum.Enum):
-    """Which invoices a pass charges: the partial index to walk, and a constant condition.
+    """Which invoices a pass charges: the partial index to walk, its status, and the date
+    that must have begun in the customer's zone (domain.clock: `date <= local date`).
 
     The index is named outright (INDEXED BY): keyset pagination must walk it in id
     order, and a planner that picked another index for `status = ?` would sort every
     due invoice for every batch.
     """
 
-    BILL = ("invoice_pending", "i.status = 'PENDING' AND i.due_date <= :as_of")
-    RETRY = ("invoice_failed", "i.status = 'FAILED' AND i.next_retry_on <= :as_of")
+    BILL = ("invoice_pending", "PENDING", "due_date")
+    RETRY = ("invoice_failed", "FAILED", "next_retry_on")
 
     @property
     def invoices(self) -> str:
         return f"invoice i INDEXED BY {self.value[0]}"
 
-    @property
-    def condition(self) -> str:
-        return str(self.value[1])
+    def condition(self, days: Days) -> str:
+        """Due where the date has begun: by `earliest` it has begun everywhere, after
+        `latest` nowhere; in between (a day or so around midnights) the customer's
+        zone decides, looked up for those invoices only. A customer whose zone is
+        unknown (or who does not exist) counts from `earliest`, to be held then."""
+        on = f"i.{self.value[2]}"
+        return (
+            f"i.status = '{self.value[1]}' AND {on} <= :latest AND ({on} <= :earliest "
+            f"OR {on} <= (SELECT {days.local} FROM customer z WHERE z.id = i.customer_id))"
+        )
 
 
 class Guards(NamedTuple):
@@ -163,7 +216,7 @@ class ClaimedBatch(NamedTuple):
 def claim_due(
     conn: sqlite3.Connection,
     due: Due,
-    as_of: date,
+    days: Days,
     after_id: float,
     limit: int,
     *,
@@ -179,16 +232,16 @@ def claim_due(
     Returns None when nothing is due past `after_id`.
     """
     guards = Guards(due, amount)
-    params = {"as_of": as_of.isoformat(), "after": after_id, "limit": limit, **guards.params}
+    params = {**days.params, "after": after_id, "limit": limit, **guards.params}
     upto, due_count = conn.execute(
-        f"SELECT max(id), count(*) FROM (SELECT i.id FROM {due.invoices} WHERE {due.condition} "
-        "AND i.id > :after ORDER BY i.id LIMIT :limit)",
+        f"SELECT max(id), count(*) FROM (SELECT i.id FROM {due.invoices} "
+        f"WHERE {due.condition(days)} AND i.id > :after ORDER BY i.id LIMIT :limit)",
         params,
     ).fetchone()
     if upto is None:
         return None
     params["upto"] = upto
-    in_range = f"{due.condition} AND i.id > :after AND i.id <= :upto"
+    in_range = f"{due.condition(days)} AND i.id > :after AND i.id <= :upto"
     # MATERIALIZED: the latest-attempt probe runs once per invoice, not once per use.
     # No ORDER BY: it cost a temporary B-tree per batch. The engine charges in invoice
     # order because _attempts sorts the returned rows; attempt ids carry no order (the
@@ -206,9 +259,9 @@ def claim_due(
         ":run, :command, i.amount, i.currency, i.status, :stamp "
         "FROM i LEFT JOIN customer c ON c.id = i.customer_id "
         "WHERE i.latest & 3 = 0 AND i.duplicate IS NULL AND i.unusual IS NULL "
-        f"AND {CHARGEABLE_SQL} "
+        f"AND {CHARGEABLE_SQL} AND {KNOWN_ZONE} "
         "RETURNING id, invoice_id, customer_id, attempt_no, idempotency_key, amount, currency, "
-        "from_status, customer_ref",
+        f"from_status, customer_ref, {_local_date(days)}",
         {**params, "ns": namespace, "run": run_id, "command": command, "stamp": now.isoformat()},
     ).fetchall()
     others: list[tuple[Any, ...]] = []
@@ -223,6 +276,14 @@ def claim_due(
             params,
         ).fetchall()
     return ClaimedBatch(_attempts(conn, claimed), [_invoice_row(row) for row in others], int(upto))
+
+
+def _local_date(days: Days) -> str:
+    """The claimed customer's local date, for the attempt's dunning dates: one date for
+    all when every zone is on it, else looked up by the customer's zone."""
+    if days.uniform:
+        return ":earliest"
+    return f"(SELECT {days.local} FROM customer z WHERE z.id = payment_attempt.customer_id)"
 
 
 def _attempts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Attempt]:
@@ -251,10 +312,16 @@ def _attempts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Att
                 None,
                 None,
                 None,
+                _day(row[9]),
             ),
         )
         for row in rows
     ]
+
+
+@functools.lru_cache(maxsize=64)
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 def _dunning(conn: sqlite3.Connection, invoice_ids: list[int]) -> dict[int, DunningState]:
@@ -272,7 +339,7 @@ def _dunning(conn: sqlite3.Connection, invoice_ids: list[int]) -> dict[int, Dunn
 def due_batch(
     conn: sqlite3.Connection,
     due: Due,
-    as_of: date,
+    days: Days,
     after_id: float,
     limit: int,
     *,
@@ -282,17 +349,17 @@ def due_batch(
     guards = Guards(due, amount)
     rows = conn.execute(
         f"SELECT {_ROW_COLUMNS}, {guards.columns} FROM {due.invoices} {_CUSTOMER} "
-        f"WHERE {due.condition} AND i.id > :after ORDER BY i.id LIMIT :limit",
-        {"as_of": as_of.isoformat(), "after": after_id, "limit": limit, **guards.params},
+        f"WHERE {due.condition(days)} AND i.id > :after ORDER BY i.id LIMIT :limit",
+        {**days.params, "after": after_id, "limit": limit, **guards.params},
     ).fetchall()
     return [_invoice_row(row) for row in rows]
 
 
-def count_due(conn: sqlite3.Connection, due: Due, as_of: date) -> int:
+def count_due(conn: sqlite3.Connection, due: Due, days: Days) -> int:
     """How many invoices a pass would select; for progress reporting only."""
     row = conn.execute(
-        f"SELECT count(*) FROM {due.invoices} WHERE {due.condition}",
-        {"as_of": as_of.isoformat()},
+        f"SELECT count(*) FROM {due.invoices} WHERE {due.condition(days)}",
+        days.params,
     ).fetchone()
     return int(row[0])
 
@@ -325,8 +392,9 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         bool(latest & 1),
         row[9],
         bool(latest & 2),
-        row[10],
         row[11],
+        row[12],
+        row[10],
     )
 
 
@@ -378,15 +446,15 @@ def claim(
 
 
 def due_ids(
-    conn: sqlite3.Connection, due: Due, as_of: date, after_id: float, limit: int
+    conn: sqlite3.Connection, due: Due, days: Days, after_id: float, limit: int
 ) -> list[int]:
     """Only the ids of the next due invoices, for claiming them one at a time."""
     return [
         int(row[0])
         for row in conn.execute(
-            f"SELECT i.id FROM {due.invoices} WHERE {due.condition} AND i.id > :after "
+            f"SELECT i.id FROM {due.invoices} WHERE {due.condition(days)} AND i.id > :after "
             "ORDER BY i.id LIMIT :limit",
-            {"as_of": as_of.isoformat(), "after": after_id, "limit": limit},
+            {**days.params, "after": after_id, "limit": limit},
         )
     ]
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from antaeus_cli.domain.attempt import Attempt
+from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.edits import shown
 from antaeus_cli.domain.invoice import (
     STATUS_BY_VALUE,
@@ -32,6 +33,7 @@ _OPEN_ATTEMPTS = (
     "SELECT a.id, a.invoice_id, a.attempt_no, a.idempotency_key, a.amount, a.currency, "
     "a.from_status, a.customer_id, i.decline_count, i.first_declined_on, a.customer_ref, "
     "a.started_at, a.provider_ref, "
+    "(SELECT z.timezone FROM customer z WHERE z.id = a.customer_id), "
     "CASE WHEN i.id IS NULL THEN 'its invoice was deleted' "
     "WHEN EXISTS (SELECT 1 FROM payment_attempt c WHERE c.invoice_id = a.invoice_id "
     "AND c.outcome = 'charged') THEN 'another attempt charged its invoice already' END "
@@ -46,15 +48,20 @@ class OpenAttempts(NamedTuple):
     last_id: int | None  # the highest attempt id read, for the next page
 
 
-def open_attempts(conn: sqlite3.Connection, after_id: float, limit: int) -> OpenAttempts:
-    """Attempts whose outcome is not known, to replay; and those that cannot be."""
+def open_attempts(
+    conn: sqlite3.Connection, after_id: float, limit: int, clock: PassClock
+) -> OpenAttempts:
+    """Attempts whose outcome is not known, to replay; and those that cannot be. A
+    replay's dunning dates count from its customer's local date now (the company's,
+    should the customer's zone be unknown: a key that may have moved money is settled
+    whatever its zone)."""
     found: list[Attempt] = []
     unreadable: list[Held] = []
     last_id = None
     for row in conn.execute(_OPEN_ATTEMPTS, (after_id, limit)):
         last_id = row[0]
         try:
-            found.append(_open_attempt(row))
+            found.append(_open_attempt(row, clock.local_date(row[13]) or clock.company_date))
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             reason = (
                 f"attempt {row[0]} is open but cannot be replayed ({careful.reason_of(exc)}); "
@@ -65,7 +72,7 @@ def open_attempts(conn: sqlite3.Connection, after_id: float, limit: int) -> Open
     return OpenAttempts(found, unreadable, last_id)
 
 
-def _open_attempt(row: tuple[Any, ...]) -> Attempt:
+def _open_attempt(row: tuple[Any, ...], local_date: date) -> Attempt:
     """The request an open attempt recorded, checked as a claim would check it: a row
     written by hand is never sent unless it is one antaeus could have written."""
     if type(row[7]) is not int or type(row[1]) is not int or type(row[2]) is not int:
@@ -97,7 +104,8 @@ def _open_attempt(row: tuple[Any, ...]) -> Attempt:
         id=row[0],
         started_at=started,
         reference=row[12],
-        no_resend=row[13],
+        no_resend=row[14],
+        local_date=local_date,
     )
 
 

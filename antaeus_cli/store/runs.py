@@ -11,8 +11,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
+from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.errors import LockHeld, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.store import outbox
@@ -47,7 +48,7 @@ def start_run(
     store: Store,
     *,
     command: str,
-    as_of: date,
+    clock: PassClock,
     provider: str,
     me: ProcessIdentity,
     now: datetime,
@@ -68,9 +69,17 @@ def start_run(
             conn.execute("DELETE FROM pass_lock")
         _crashed(conn, store.namespace, stamp)
         run_id = conn.execute(
-            "INSERT INTO billing_run (command, as_of, provider, host, pid, started_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (command, as_of.isoformat(), provider, me.host, me.pid, stamp),
+            "INSERT INTO billing_run (command, as_of, as_of_instant, provider, host, pid, "
+            "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                command,
+                clock.company_date.isoformat(),
+                clock.as_of.instant.isoformat() if clock.as_of.instant else None,
+                provider,
+                me.host,
+                me.pid,
+                stamp,
+            ),
         ).lastrowid
         conn.execute(
             "INSERT INTO pass_lock (id, run_id, host, pid, process_tag, acquired_at, "
@@ -86,17 +95,19 @@ CRASHED = "the process ended without finishing the run; the next pass reconciled
 def _crashed(conn: sqlite3.Connection, namespace: str, stamp: str) -> None:
     """Mark the runs whose process died as crashed, and tell the operator of each."""
     ended = conn.execute(
-        "SELECT id, command, as_of, needs_operator FROM billing_run WHERE status = 'running'"
+        "SELECT id, command, as_of, as_of_instant, needs_operator FROM billing_run "
+        "WHERE status = 'running'"
     ).fetchall()
     conn.execute(
         "UPDATE billing_run SET status = 'crashed', finished_at = ?, stop_reason = ? "
         "WHERE status = 'running'",
         (stamp, CRASHED),
     )
-    for run_id, command, as_of, needs_operator in ended:
+    for run_id, command, as_of, instant, needs_operator in ended:
         body = {
             "command": command,
             "as_of": as_of,
+            "as_of_instant": instant,
             "status": "crashed",
             "stop_reason": CRASHED,
             "needs_operator": needs_operator,

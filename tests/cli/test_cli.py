@@ -20,7 +20,13 @@ EVERY_OUTCOME = ROOT / "fixtures" / "every-outcome.json"
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in ("ANTAEUS_DB", "ANTAEUS_PROVIDER", "ANTAEUS_DUNNING", "ANTAEUS_FAILPOINT"):
+    for name in (
+        "ANTAEUS_DB",
+        "ANTAEUS_PROVIDER",
+        "ANTAEUS_DUNNING",
+        "ANTAEUS_FAILPOINT",
+        "ANTAEUS_TZ",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     return CliRunner()
@@ -129,6 +135,11 @@ def _newer_schema(path: Path) -> None:
         (["bill", "--as-of", "tomorrow"], ExitCode.USAGE, "expected a date"),
         (["bill", "--as-of", "2026-W01-1"], ExitCode.USAGE, "expected a date"),
         (["bill", "--as-of", "9999-12-31"], ExitCode.USAGE, "outside"),
+        (["bill", "--as-of", "2026-12-01T00:00:00"], ExitCode.USAGE, "with an offset"),
+        (["bill", "--as-of", "2026-12-01T24:30:00Z"], ExitCode.USAGE, "expected a date"),
+        (["bill", "--tz", "Europe/Atlantis"], ExitCode.USAGE, "unknown time zone"),
+        (["retry-failed", "--tz", "../../etc/passwd"], ExitCode.USAGE, "--tz"),
+        (["bill", "--tz", ""], ExitCode.USAGE, "unknown time zone"),
         (["seed", "--force", "--as-of", "0001-01-15"], ExitCode.USAGE, "outside"),
         (["retry-failed", "--invoice", "99999999999999999999999"], ExitCode.USAGE, "--invoice"),
         (["bill", "--dry-run", "--provider", "sim://?foo=1"], ExitCode.USAGE, "unknown parameter"),
@@ -399,3 +410,65 @@ def test_a_provider_spec_that_is_no_url_is_a_usage_error(
 def test_report_refuses_a_limit_sqlite_cannot_hold(runner: CliRunner, seeded: Path) -> None:
     code, _, err = run(runner, seeded, "report", "--limit", "99999999999999999999")
     assert code == ExitCode.USAGE, err
+
+
+def test_an_instant_bills_each_customer_on_their_own_date(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "antaeus.db"
+    fixture = tmp_path / "zones.json"
+    fixture.write_text(
+        json.dumps(
+            {
+                "customers": [
+                    {"id": 1, "currency": "EUR", "timezone": "Pacific/Auckland"},
+                    {"id": 2, "currency": "USD", "timezone": "America/Los_Angeles"},
+                    {"id": 3, "currency": "DKK"},
+                ],
+                "invoices": [
+                    {
+                        "id": n,
+                        "customer_id": n,
+                        "amount": 100,
+                        "currency": c,
+                        "due_date": "2026-12-01",
+                    }
+                    for n, c in ((1, "EUR"), (2, "USD"), (3, "DKK"))
+                ],
+            }
+        )
+    )
+    assert run(runner, db, "seed", "--from", str(fixture))[0] == ExitCode.OK
+    monkeypatch.setenv("ANTAEUS_TZ", "Europe/Copenhagen")
+    code, out, err = run(runner, db, "bill", "--dry-run", "--as-of", "2026-11-30T23:30:00Z")
+    assert code == ExitCode.OK, err
+    assert "as of 2026-11-30 23:30:00 UTC" in out
+    assert "company zone: local date 2026-12-01, 1 invoices due" in out
+    assert "zone America/Los_Angeles: local date 2026-11-30, 0 invoices due" in out
+    code, out, err = run(runner, db, "bill", "--as-of", "2026-11-30T23:30:00Z", "--json")
+    assert code == ExitCode.OK, err
+    result = json.loads(out)
+    assert (result["as_of"], result["as_of_instant"]) == ("2026-12-01", "2026-11-30T23:30:00+00:00")
+    assert result["counts"]["paid"] == 2  # Auckland, and Copenhagen for the customer without a zone
+    code, out, err = run(runner, db, "bill", "--as-of", "2026-11-30T23:59:59-08:00", "--json")
+    assert json.loads(out)["counts"]["paid"] == 0  # a second before midnight in Los Angeles
+    code, out, err = run(runner, db, "bill", "--as-of", "2026-12-01T00:00:00-08:00", "--json")
+    assert json.loads(out)["counts"]["paid"] == 1
+    monkeypatch.setenv("ANTAEUS_TZ", "Mars/Base")
+    code, _, err = run(runner, db, "bill")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "ANTAEUS_TZ: unknown time zone 'Mars/Base'")
+
+
+def test_a_fixture_with_an_unknown_zone_is_refused_with_where(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    fixture = tmp_path / "zones.json"
+    fixture.write_text(
+        json.dumps(
+            {"customers": [{"id": 1, "currency": "EUR", "timezone": "CET/Nowhere"}], "invoices": []}
+        )
+    )
+    code, _, err = run(runner, tmp_path / "antaeus.db", "seed", "--from", str(fixture))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "customers[0].timezone: unknown time zone 'CET/Nowhere'")

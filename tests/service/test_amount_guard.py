@@ -20,7 +20,7 @@ from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import claims, schema
 from antaeus_cli.store.database import Store
 from tests.conftest import key_past_the_limit
-from tests.fakes import CHARGED, DECLINED, FakeProvider
+from tests.fakes import CHARGED, DECLINED, FakeProvider, on
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -73,9 +73,9 @@ def test_the_factor_and_the_history_are_settings_and_zero_turns_the_guard_off(
     )
     store = Store.open(db_path)
     try:
-        by_default = preview_pass(store, Command.BILL, DEC)
-        strict = preview_pass(store, Command.BILL, DEC, amount_guard=AmountGuard(3, 4))
-        patient = preview_pass(store, Command.BILL, DEC, amount_guard=AmountGuard(3, 5))
+        by_default = preview_pass(store, Command.BILL, on(DEC))
+        strict = preview_pass(store, Command.BILL, on(DEC), amount_guard=AmountGuard(3, 4))
+        patient = preview_pass(store, Command.BILL, on(DEC), amount_guard=AmountGuard(3, 5))
     finally:
         store.close()
     assert [r.count for r in by_default.to_charge] == [1]

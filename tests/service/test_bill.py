@@ -22,6 +22,7 @@ from tests.fakes import (
     MISMATCH,
     NOT_FOUND,
     FakeProvider,
+    on,
 )
 
 Bill = Callable[..., PassResult]
@@ -189,7 +190,7 @@ def test_dry_run_changes_nothing(make: Callable[..., Path], db_path: Path) -> No
     before = _dump(db_path)
     store = Store.open(db_path)
     try:
-        preview = preview_pass(store, Command.BILL, due)
+        preview = preview_pass(store, Command.BILL, on(due))
     finally:
         store.close()
     assert _dump(db_path) == before

@@ -26,7 +26,7 @@ from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import claims, runs
 from antaeus_cli.store.database import Store
 from tests.conftest import ME
-from tests.fakes import dead
+from tests.fakes import days_on, dead, on
 
 VALUES = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
@@ -106,7 +106,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
         run = runs.start_run(
             store,
             command="bill",
-            as_of=due,
+            clock=on(due),
             provider="x",
             me=ME,
             now=datetime.now(UTC),
@@ -116,7 +116,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
             first = claims.claim_due(
                 conn,
                 claims.Due.BILL,
-                due,
+                days_on(due),
                 0,
                 4,
                 namespace="ns",
@@ -133,7 +133,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
             second = claims.claim_due(
                 conn,
                 claims.Due.BILL,
-                due,
+                days_on(due),
                 first.upto,
                 4,
                 namespace="ns",
@@ -149,7 +149,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
                 claims.claim_due(
                     conn,
                     claims.Due.BILL,
-                    due,
+                    days_on(due),
                     second.upto,
                     4,
                     namespace="ns",

@@ -17,7 +17,7 @@ from antaeus_cli.domain.limits import RunLimits, parse_cap
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
-from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider
+from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider, on
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -102,7 +102,7 @@ def test_a_dry_run_shows_what_the_guards_would_hold(
     )
     store = Store.open(db_path)
     try:
-        preview = preview_pass(store, Command.BILL, DEC)
+        preview = preview_pass(store, Command.BILL, on(DEC))
     finally:
         store.close()
     assert [(i.invoice_id, i.code) for i in preview.operator_items] == [

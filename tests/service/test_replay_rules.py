@@ -25,7 +25,9 @@ from tests.fakes import (
     Crash,
     FakeProvider,
     FixedClock,
+    days_on,
     dead,
+    on,
 )
 
 Bill = Callable[..., PassResult]
@@ -78,7 +80,7 @@ def test_a_retry_is_claimed_with_its_dunning_state(
         run = runs.start_run(
             store,
             command="retry-failed",
-            as_of=date(2026, 12, 2),
+            clock=on(date(2026, 12, 2)),
             provider="x",
             me=ME,
             now=datetime.now(UTC),
@@ -88,7 +90,7 @@ def test_a_retry_is_claimed_with_its_dunning_state(
             found = claims.claim_due(
                 conn,
                 claims.Due.RETRY,
-                date(2026, 12, 2),
+                days_on(date(2026, 12, 2)),
                 claims.BEFORE_FIRST,
                 10,
                 namespace="ns",

@@ -13,6 +13,7 @@ from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 from antaeus_cli.store import claims, replays
 from antaeus_cli.store.database import Store
 from tests.conftest import ended_run
+from tests.fakes import on
 
 STAMP = "2026-11-30T10:00:00+00:00"
 COLUMNS = (
@@ -63,7 +64,9 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
         with store.reading() as conn:
             pages = []
             after: float = claims.BEFORE_FIRST
-            while (page := replays.open_attempts(conn, after, 2)).last_id is not None:
+            while (
+                page := replays.open_attempts(conn, after, 2, on(date(2026, 12, 1)))
+            ).last_id is not None:
                 pages.append(page)
                 after = page.last_id
     finally:
@@ -80,6 +83,7 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
             DunningState(2, date(2026, 10, 1)),
             InvoiceStatus.FAILED,
             replay=True,
+            local_date=date(2026, 12, 1),
             id=10,
             started_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
             reference="pi_A",
@@ -91,6 +95,7 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
             DunningState(0, None),
             InvoiceStatus.PENDING,
             replay=True,
+            local_date=date(2026, 12, 1),
             id=11,
             started_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
         ),
@@ -101,6 +106,7 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
             DunningState(0, None),
             InvoiceStatus.PENDING,
             replay=True,
+            local_date=date(2026, 12, 1),
             id=19,
             started_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
             no_resend="another attempt charged its invoice already",
@@ -112,6 +118,7 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
             DunningState(0, None),
             InvoiceStatus.PENDING,
             replay=True,
+            local_date=date(2026, 12, 1),
             id=20,
             started_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
             no_resend="its invoice was deleted",

@@ -15,7 +15,7 @@ from antaeus_cli.billing.sources import REFUSED_BY_NAME
 from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.domain.invoice import InvoiceStatus
 from antaeus_cli.errors import NotRetryable
-from tests.fakes import DECLINED, NOT_FOUND, Crash, FakeProvider
+from tests.fakes import DECLINED, NOT_FOUND, Crash, FakeProvider, days_on, on
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -145,22 +145,22 @@ def test_no_second_key_is_issued_while_one_is_open(
         run = runs.start_run(
             store,
             command="bill",
-            as_of=date(2026, 12, 1),
+            clock=on(date(2026, 12, 1)),
             provider="fake://",
             me=ME,
             now=datetime.now(UTC),
             is_alive=dead,
         )
-        context = ClaimContext(run.run_id, "bill", "ns")
+        context = ClaimContext(run.run_id, "bill", "ns", on(date(2026, 12, 1)))
         with store.transaction() as conn:
             rows = claims.due_batch(
-                conn, claims.Due.BILL, date(2026, 12, 1), 0, 1, amount=GUARDS_OFF
+                conn, claims.Due.BILL, days_on(date(2026, 12, 1)), 0, 1, amount=GUARDS_OFF
             )
             first = claim_rows(conn, context, datetime.now(UTC), rows)
         assert [a.invoice.id for a in first.attempts] == [1]
         with store.transaction() as conn:  # invoice 1 is still PENDING, its attempt open
             rows = claims.due_batch(
-                conn, claims.Due.BILL, date(2026, 12, 1), 0, 10, amount=GUARDS_OFF
+                conn, claims.Due.BILL, days_on(date(2026, 12, 1)), 0, 10, amount=GUARDS_OFF
             )
             assert [r.id for r in rows if r.in_flight] == [1]
             again = claim_rows(conn, context, datetime.now(UTC), rows)
@@ -185,9 +185,9 @@ def test_named_invoices_are_checked_again_under_the_lock(
     store = Store.open(db_path)
     try:
         with pytest.raises(NotRetryable, match="already PAID"), store.transaction() as tx:
-            NamedSource((1,), ClaimContext(1, "retry-failed", "ns")).next_batch(
-                tx, datetime.now(UTC), 10
-            )
+            NamedSource(
+                (1,), ClaimContext(1, "retry-failed", "ns", on(date(2026, 12, 1)))
+            ).next_batch(tx, datetime.now(UTC), 10)
     finally:
         store.close()
 

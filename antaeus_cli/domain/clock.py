@@ -1,0 +1,180 @@
+"""The pass's clock: one moment, read as each customer's own calendar date. Pure.
+
+An invoice is due when its due date has begun in its customer's time zone:
+`due_date <= the customer's local date at the pass's instant`. `--as-of` gives that
+moment in one of two forms:
+
+- a date (`2026-12-01`): every customer's local date is that date, whatever their
+  zone (the test clock of old, kept exactly);
+- an instant with an offset (`2026-11-30T23:30:00-08:00`, `...Z`): each customer's
+  local date is computed from it, in their zone.
+
+A customer without a zone is in the company's zone (`--tz`), or the machine's when
+none is given. A zone name that is not in the zone database is unknown: that
+customer's invoices are held for an operator, never charged on a guessed date.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from antaeus_cli.domain.dates import EARLIEST, LATEST, parse_iso_date
+from antaeus_cli.domain.invoice import FailureCode, Rejection
+
+# An IANA key: letters, digits and `_+-`, in `/`-separated parts. Anything else (a
+# path, a space, a NUL) is refused before the zone database is asked.
+_ZONE_KEY = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
+MAX_ZONE_NAME = 64
+# `2026-11-30T23:30:00-08:00`, `...Z`, with optional fractions of a second.
+_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})"
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def zone_named(name: object) -> ZoneInfo | None:
+    """The zone of an IANA name such as `America/Los_Angeles`; None when unknown."""
+    if type(name) is not str or len(name) > MAX_ZONE_NAME or not _ZONE_KEY.fullmatch(name):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # not found, or not a zone file
+        return None
+
+
+def parse_zone(text: str) -> ZoneInfo:
+    """A zone an operator named (--tz); ValueError with the next step when unknown."""
+    zone = zone_named(text.strip())
+    if zone is None:
+        raise ValueError(
+            f"unknown time zone {text!r}: expected an IANA name such as Europe/Copenhagen "
+            "or America/Los_Angeles"
+        )
+    return zone
+
+
+def unknown_zone(customer_id: object, name: object) -> Rejection:
+    """Why an invoice of a customer whose zone is unknown is held, and the next step."""
+    shown = repr(name)[:80]
+    return Rejection(
+        FailureCode.MALFORMED,
+        f"customer {customer_id!r} has time zone {shown}, which the zone database does not "
+        "know, so the date it is due there cannot be told: set customer.timezone to an IANA "
+        "name such as Europe/Copenhagen, or to NULL for the company zone (--tz); nothing "
+        "was sent",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AsOf:
+    """The moment a pass runs as of: an aware instant, or one date for everybody."""
+
+    instant: datetime | None = None  # in UTC
+    day: date | None = None  # the date form
+
+    @classmethod
+    def at(cls, instant: datetime) -> AsOf:
+        if instant.tzinfo is None:
+            raise ValueError("an instant needs an offset, e.g. 2026-12-01T00:00:00Z")
+        return cls(instant=instant.astimezone(UTC))
+
+    @classmethod
+    def on(cls, day: date) -> AsOf:
+        return cls(day=day)
+
+    @classmethod
+    def parse(cls, text: str) -> AsOf:
+        """`2026-12-01`, or an instant with an offset; ValueError an operator can act on."""
+        stripped = text.strip()
+        if len(stripped) <= 10:
+            return cls.on(parse_iso_date(stripped))
+        wrong = ValueError(
+            f"expected a date like 2026-12-01 or an instant with an offset like "
+            f"2026-11-30T23:30:00-08:00 or 2026-12-01T08:00:00Z, got {text!r}"
+        )
+        if not _INSTANT.fullmatch(stripped):
+            raise wrong
+        try:
+            instant = datetime.fromisoformat(stripped.replace("z", "Z"))
+            parse_iso_date(stripped[:10])  # the same range as the date form
+            return cls.at(instant)
+        except (ValueError, OverflowError):
+            raise wrong from None
+
+    def local_date(self, zone: tzinfo | None) -> date:
+        """The calendar date at this moment in `zone` (None: the machine's zone)."""
+        if self.day is not None:
+            return self.day
+        assert self.instant is not None  # noqa: S101 - one of the two is always set
+        try:
+            local = self.instant.astimezone(zone) if zone else self.instant.astimezone()
+        except OverflowError:  # an instant at the edge of the calendar: the UTC date
+            return self.instant.date()
+        return min(max(local.date(), EARLIEST), LATEST)
+
+    def stamp(self) -> str:
+        """As billing_run records it: the date, or the instant in UTC ISO-8601."""
+        if self.day is not None:
+            return self.day.isoformat()
+        assert self.instant is not None  # noqa: S101
+        return self.instant.isoformat()
+
+    def __str__(self) -> str:
+        return self.stamp()
+
+
+@dataclass(frozen=True, slots=True)
+class PassClock:
+    """A pass's moment and the company zone: every customer's local date."""
+
+    as_of: AsOf
+    company: tzinfo | None = None  # None: the machine's local zone
+
+    @property
+    def company_date(self) -> date:
+        return self.as_of.local_date(self.company)
+
+    def local_date(self, zone_name: object) -> date | None:
+        """The customer's local date for their stored zone name (None: the company's);
+        None when the name is not a known zone."""
+        if zone_name is None:
+            return self.company_date
+        zone = zone_named(zone_name)
+        return None if zone is None else self.as_of.local_date(zone)
+
+    def days(self, zone_names: Iterable[object]) -> ZoneDays:
+        """Each known zone's local date, for the zones customers have (once per pass)."""
+        known = {}
+        for name in zone_names:
+            if name is not None and (day := self.local_date(name)) is not None:
+                known[str(name)] = day
+        return ZoneDays(self.company_date, known)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneDays:
+    """The local date in each zone that occurs, at one moment: what the claim's SQL
+    compares due dates against, so no date is converted per invoice."""
+
+    company: date  # for customers without a zone
+    known: dict[str, date]  # the zones customers have that the zone database knows
+
+    @property
+    def earliest(self) -> date:
+        """The date that has begun everywhere: an invoice due by then is due for all."""
+        return min([self.company, *self.known.values()])
+
+    @property
+    def latest(self) -> date:
+        """The date that has begun somewhere: nothing due after it is due for anyone."""
+        return max([self.company, *self.known.values()])
+
+    def zones_due(self, day: date) -> list[str]:
+        """The zones in which `day` has begun, by name (the company's as `company`)."""
+        names = sorted(name for name, local in self.known.items() if local >= day)
+        return (["company"] if self.company >= day else []) + names

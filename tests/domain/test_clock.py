@@ -1,0 +1,264 @@
+"""The pass's clock: an invoice is due exactly when its due date has begun in its
+customer's zone, for any instant and any zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from antaeus_cli.domain.clock import AsOf, PassClock, ZoneDays, parse_zone, zone_named
+from antaeus_cli.domain.invoice import FailureCode
+
+# The zones at the edges of the clock, the ones whose midnight moves with daylight
+# saving time (Havana and Santiago change their clocks at midnight itself), half and
+# quarter hours, and a zone that once skipped a whole day (Apia, 2011-12-30).
+EDGE_ZONES = [
+    "Pacific/Kiritimati",  # UTC+14
+    "Etc/GMT+12",  # UTC-12
+    "Pacific/Apia",
+    "America/Havana",
+    "America/Santiago",
+    "America/Los_Angeles",
+    "America/St_Johns",
+    "Europe/Copenhagen",
+    "Europe/London",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "Asia/Tehran",
+    "Africa/Casablanca",
+    "UTC",
+]
+zones = st.sampled_from(EDGE_ZONES).map(ZoneInfo)
+instants = st.datetimes(
+    # hypothesis takes naive bounds and attaches the zone itself
+    min_value=datetime(1971, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+days = st.dates(min_value=date(1971, 1, 2), max_value=date(2099, 12, 30))
+
+
+def local_midnight(day: date, zone: tzinfo) -> datetime:
+    """The first instant of `day` in `zone`, by the wall clock rather than by conversion:
+    fold 0 is the earlier of a midnight that happens twice, and for a midnight that
+    never happens (a gap) it is the moment of the jump."""
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+def is_due(due: date, instant: datetime, zone: tzinfo) -> bool:
+    local = PassClock(AsOf.at(instant), UTC).as_of.local_date(zone)
+    return due <= local
+
+
+@given(instant=instants, zone=zones, due=days)
+def test_an_invoice_is_due_exactly_when_its_local_date_has_begun(
+    instant: datetime, zone: ZoneInfo, due: date
+) -> None:
+    assert is_due(due, instant, zone) == (instant >= local_midnight(due, zone))
+
+
+@given(zone=zones, due=days, offset=st.integers(-90, 90))
+def test_around_local_midnight_to_the_second(zone: ZoneInfo, due: date, offset: int) -> None:
+    """Instants within a minute and a half of the midnight, where mistakes live."""
+    instant = local_midnight(due, zone) + timedelta(seconds=offset)
+    assert is_due(due, instant, zone) == (offset >= 0)
+
+
+def _midnight_transitions(zone: ZoneInfo, year: int) -> list[date]:
+    """Days of `year` on which `zone` changes its offset within an hour of midnight."""
+    found = []
+    day = date(year, 1, 1)
+    while day.year == year:
+        before = datetime.combine(day, time(), zone) - timedelta(hours=1)
+        after = before + timedelta(hours=2)
+        if before.utcoffset() != after.utcoffset():
+            found.append(day)
+        day += timedelta(days=1)
+    return found
+
+
+@pytest.mark.parametrize(("name", "year"), [("America/Havana", 2026), ("America/Santiago", 2026)])
+def test_daylight_saving_at_midnight_in_both_directions(name: str, year: int) -> None:
+    """Havana and Santiago move their clocks at midnight: one day begins at 01:00 (the
+    midnight never happens), another has its midnight twice. Either way the invoice
+    is due from the first instant of its day, and not a second before."""
+    zone = ZoneInfo(name)
+    transitions = _midnight_transitions(zone, year)
+    assert len(transitions) >= 2
+    for day in transitions:
+        for due in (day, day + timedelta(days=1)):
+            start = local_midnight(due, zone)
+            assert not is_due(due, start - timedelta(seconds=1), zone)
+            assert is_due(due, start, zone)
+            assert is_due(due, start + timedelta(hours=25), zone)
+
+
+def test_daylight_saving_in_europe_moves_the_midnight_by_an_hour_in_utc() -> None:
+    copenhagen = ZoneInfo("Europe/Copenhagen")
+    # Winter: midnight is 23:00 UTC the day before; summer: 22:00 UTC.
+    assert local_midnight(date(2026, 3, 29), copenhagen) == datetime(2026, 3, 28, 23, tzinfo=UTC)
+    assert local_midnight(date(2026, 3, 30), copenhagen) == datetime(2026, 3, 29, 22, tzinfo=UTC)
+    assert local_midnight(date(2026, 10, 26), copenhagen) == datetime(2026, 10, 25, 23, tzinfo=UTC)
+    assert not is_due(date(2026, 3, 30), datetime(2026, 3, 29, 21, 59, 59, tzinfo=UTC), copenhagen)
+    assert is_due(date(2026, 3, 30), datetime(2026, 3, 29, 22, tzinfo=UTC), copenhagen)
+
+
+def test_the_first_and_the_last_zones_on_earth() -> None:
+    """UTC+14 begins the 1st at 10:00 UTC on the 30th; UTC-12 at 12:00 UTC on the 1st:
+    26 hours in which some customers are due and others not."""
+    first, last = ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12")
+    december = date(2026, 12, 1)
+    assert not is_due(december, datetime(2026, 11, 30, 9, 59, 59, tzinfo=UTC), first)
+    assert is_due(december, datetime(2026, 11, 30, 10, tzinfo=UTC), first)
+    assert not is_due(december, datetime(2026, 12, 1, 11, 59, 59, tzinfo=UTC), last)
+    assert is_due(december, datetime(2026, 12, 1, 12, tzinfo=UTC), last)
+
+
+@pytest.mark.parametrize(
+    ("due", "day_before"),
+    [
+        (date(2028, 2, 29), date(2028, 2, 28)),  # leap year
+        (date(2028, 3, 1), date(2028, 2, 29)),
+        (date(2027, 3, 1), date(2027, 2, 28)),  # common year: no 29th
+        (date(2026, 12, 1), date(2026, 11, 30)),  # after a month of 30 days
+        (date(2027, 1, 1), date(2026, 12, 31)),  # after a month of 31 days, a new year
+    ],
+)
+@pytest.mark.parametrize("name", ["Pacific/Kiritimati", "Etc/GMT+12", "America/Los_Angeles"])
+def test_month_ends_of_every_length(due: date, day_before: date, name: str) -> None:
+    zone = ZoneInfo(name)
+    last_second = local_midnight(due, zone) - timedelta(seconds=1)
+    clock = PassClock(AsOf.at(last_second), UTC)
+    assert clock.as_of.local_date(zone) == day_before
+    assert not is_due(due, last_second, zone)
+    assert is_due(due, last_second + timedelta(seconds=1), zone)
+
+
+@given(day=days, zone=zones)
+def test_the_date_form_is_that_date_for_everybody(day: date, zone: ZoneInfo) -> None:
+    clock = PassClock(AsOf.on(day), UTC)
+    assert clock.as_of.local_date(zone) == day
+    assert clock.local_date("Pacific/Kiritimati") == clock.local_date("Etc/GMT+12") == day
+    assert clock.company_date == day
+
+
+@given(instant=instants, names=st.lists(st.sampled_from(EDGE_ZONES), max_size=6))
+def test_zone_days_bound_every_customers_date(instant: datetime, names: list[str]) -> None:
+    """`earliest` has begun everywhere and nothing after `latest` has begun anywhere:
+    the claim compares against these and looks up a zone only in between."""
+    clock = PassClock(AsOf.at(instant), ZoneInfo("Europe/Copenhagen"))
+    zone_days = clock.days([*names, "Not/AZone"])
+    assert set(zone_days.known) == set(names)
+    dates = [clock.local_date(name) for name in names] + [clock.company_date]
+    assert zone_days.earliest == min(d for d in dates if d)
+    assert zone_days.latest == max(d for d in dates if d)
+    assert zone_days.latest - zone_days.earliest <= timedelta(days=2)  # 26 hours apart at most
+
+
+def test_zones_due_names_the_zones_in_which_a_date_has_begun() -> None:
+    zone_days = ZoneDays(
+        date(2026, 11, 30), {"Pacific/Auckland": date(2026, 12, 1), "UTC": date(2026, 11, 30)}
+    )
+    assert zone_days.zones_due(date(2026, 12, 1)) == ["Pacific/Auckland"]
+    assert zone_days.zones_due(date(2026, 11, 30)) == ["company", "Pacific/Auckland", "UTC"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-01", AsOf(day=date(2026, 12, 1))),
+        (" 2026-12-01 ", AsOf(day=date(2026, 12, 1))),
+        ("2026-11-30T23:30:00-08:00", AsOf(instant=datetime(2026, 12, 1, 7, 30, tzinfo=UTC))),
+        ("2026-12-01T08:00:00Z", AsOf(instant=datetime(2026, 12, 1, 8, tzinfo=UTC))),
+        ("2026-12-01t08:00:00z", None),  # a lower-case T is not ISO-8601's
+        ("2026-12-01T08:00Z", AsOf(instant=datetime(2026, 12, 1, 8, tzinfo=UTC))),
+        ("2026-12-01 08:00:00+05:45", AsOf(instant=datetime(2026, 12, 1, 2, 15, tzinfo=UTC))),
+        (
+            "2026-12-01T08:00:00.250+00:00",
+            AsOf(instant=datetime(2026, 12, 1, 8, 0, 0, 250000, UTC)),
+        ),
+        ("2026-12-01T08:00:00", None),  # no offset: whose 08:00?
+        ("2026-12-01T25:00:00Z", None),
+        ("2026-02-30", None),
+        ("tomorrow", None),
+        ("0001-01-01T00:00:00+14:00", None),  # outside the calendar the tool accepts
+        ("2026-12-01T08:00:00+24:00", None),
+        ("", None),
+    ],
+)
+def test_as_of_takes_a_date_or_an_instant_with_an_offset(text: str, expected: AsOf | None) -> None:
+    if expected is None:
+        with pytest.raises(ValueError, match="expected a date"):
+            AsOf.parse(text)
+    else:
+        assert AsOf.parse(text) == expected
+
+
+def test_an_instant_is_recorded_in_utc_and_a_date_as_itself() -> None:
+    assert AsOf.parse("2026-11-30T23:30:00-08:00").stamp() == "2026-12-01T07:30:00+00:00"
+    assert AsOf.parse("2026-12-01").stamp() == "2026-12-01"
+    with pytest.raises(ValueError, match="offset"):
+        AsOf.at(datetime(2026, 12, 1))  # noqa: DTZ001 - the naive instant is the point
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Mars/Olympus_Mons",
+        "",
+        "europe/copenhagen ",
+        "../../etc/passwd",
+        "/usr/share/zoneinfo/UTC",
+        "Europe/Copenhagen\x00",
+        "Europe",  # a folder of the zone database, not a zone
+        "A" * 65,
+        7,
+        b"UTC",
+        None,
+    ],
+)
+def test_unknown_zone_names_are_unknown_never_an_error(name: object) -> None:
+    assert zone_named(name) is None
+    clock = PassClock(AsOf.on(date(2026, 12, 1)), UTC)
+    if name is not None:
+        assert clock.local_date(name) is None
+
+
+def test_a_customer_without_a_zone_is_in_the_company_zone() -> None:
+    clock = PassClock(AsOf.parse("2026-11-30T23:30:00Z"), ZoneInfo("Europe/Copenhagen"))
+    assert clock.local_date(None) == date(2026, 12, 1)
+    assert clock.local_date("UTC") == date(2026, 11, 30)
+
+
+def test_an_unknown_company_zone_is_refused_with_an_example() -> None:
+    with pytest.raises(ValueError, match="IANA name such as Europe/Copenhagen"):
+        parse_zone("Europe/Atlantis")
+    assert str(parse_zone(" Pacific/Auckland ")) == "Pacific/Auckland"
+
+
+def test_the_reason_for_an_unknown_zone_says_what_to_do() -> None:
+    from antaeus_cli.domain.clock import unknown_zone
+
+    rejection = unknown_zone(7, "Mars/Base\n")
+    assert rejection.code is FailureCode.MALFORMED
+    assert "'Mars/Base\\n'" in rejection.detail
+    assert "set customer.timezone" in rejection.detail
+    assert "nothing was sent" in rejection.detail
+
+
+def test_the_zone_data_comes_with_the_package_when_the_machine_has_none() -> None:
+    """With no system zone files (an empty TZPATH), zoneinfo reads the tzdata package,
+    a dependency, so a slim container bills Auckland on Auckland's date."""
+    import zoneinfo
+
+    saved = zoneinfo.TZPATH
+    zoneinfo.reset_tzpath(to=[])
+    try:
+        zone = ZoneInfo.no_cache("Pacific/Auckland")
+        assert datetime(2026, 11, 30, 11, tzinfo=UTC).astimezone(zone).date() == date(2026, 12, 1)
+    finally:
+        zoneinfo.reset_tzpath(to=saved)
