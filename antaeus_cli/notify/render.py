@@ -10,8 +10,10 @@ channel from the subject and the address alone, neither of which holds a line br
 from __future__ import annotations
 
 import html
+from datetime import UTC
 from typing import NamedTuple
 
+from antaeus_cli.domain.clock import zone_named
 from antaeus_cli.domain.money import display_amount
 from antaeus_cli.domain.notices import NoticeKind
 from antaeus_cli.store.deliveries import Pending
@@ -70,8 +72,13 @@ def amount_of(notice: Pending) -> str:
 
 
 def _day(notice: Pending) -> str:
+    """The day of the charge in the customer's zone, the zone their retry dates are in;
+    in UTC, saying so, for a customer without one (or with a zone that is unknown)."""
     when = notice.charged_at or notice.created_at
-    return when.date().isoformat()
+    zone = zone_named(notice.customer_zone)
+    if zone is None:
+        return f"{when.astimezone(UTC).date().isoformat()} (UTC)"
+    return when.astimezone(zone).date().isoformat()
 
 
 def content(notice: Pending, company: str) -> Content:

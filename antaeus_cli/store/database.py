@@ -8,8 +8,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from antaeus_cli.errors import (
     DatabaseNotFound,
@@ -26,6 +25,9 @@ from antaeus_cli.store.schema import (
     user_version,
 )
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 class Store:
     """An open, migrated antaeus database. Only `antaeus_cli.store` speaks SQL."""
@@ -33,8 +35,19 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._db: sqlite_utils.Database | None = None
         self._namespace: str | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection, for the reports' queries. Built when
+        first asked for: a pass speaks plain SQL, and importing sqlite-utils costs
+        about 50 ms of an hourly pass that finds nothing to do."""
+        if self._db is None:
+            import sqlite_utils  # noqa: PLC0415 - lazily, see above
+
+            self._db = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._db
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -165,7 +178,7 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
                 "this antaeus understands: upgrade antaeus; the file was not changed"
             )
         return
-    tables = sqlite_utils.Database(conn, execute_plugins=False).table_names()
+    tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     if app_id == 0 and version == 0 and not tables:
         raise NotAnAntaeusDatabase(
             f"'{path}' is an empty file, not an antaeus database: run "

@@ -32,7 +32,8 @@ from antaeus_cli.store.runs import LEASE_TTL
 _CLAIMABLE = (
     "SELECT n.id, n.dedupe_key, n.kind, n.run_id, n.recipient, n.next_retry_on, n.body, "
     "n.tries, n.created_at, a.invoice_id, a.customer_id, a.amount, a.currency, "
-    "a.provider_ref, a.decline_code, a.decline_class, a.finished_at, a.outcome "
+    "a.provider_ref, a.decline_code, a.decline_class, a.finished_at, a.outcome, "
+    "(SELECT c.timezone FROM customer c WHERE c.id = a.customer_id) "
     "FROM notification n LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
     "WHERE n.status = 'pending' AND n.next_attempt_at <= :now AND n.next_attempt_at < :cutoff "
     "ORDER BY n.next_attempt_at, n.id LIMIT :limit"
@@ -106,6 +107,7 @@ class Pending(NamedTuple):
     decline_code: str | None
     decline_class: str | None
     charged_at: datetime | None
+    customer_zone: str | None = None  # customer.timezone: the zone its dates are told in
 
     def summary(self) -> dict[str, object]:
         """A run summary's body; empty when it is not one, or cannot be read."""
@@ -123,7 +125,7 @@ def _no_constant(name: str) -> object:
 def _pending(row: tuple[object, ...]) -> Pending:
     """Raises ValueError or TypeError for a row edited into something unreadable."""
     (nid, key, kind, run_id, recipient, next_retry, body, tries, created, *facts) = row
-    invoice_id, customer_id, amount, currency, reference, code, klass, charged_at, told = facts
+    invoice_id, customer_id, amount, currency, reference, code, klass, charged_at, told, tz = facts
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"its dedupe_key {str(key)[:80]!r} cannot name a message")
     notice_kind = NoticeKind(str(kind))
@@ -149,6 +151,7 @@ def _pending(row: tuple[object, ...]) -> Pending:
         _text(code),
         _text(klass),
         None if charged_at is None else datetime.fromisoformat(str(charged_at)),
+        _text(tz),
     )
 
 

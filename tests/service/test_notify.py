@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -111,6 +111,26 @@ def test_what_the_messages_say_comes_from_the_ledger(
     assert receipt.recipient == "c1@example.com"
     assert "the card did not have enough funds" in declined.text
     assert "We will try again on 2026-12-02" in declined.text
+
+
+def test_a_notice_tells_the_day_in_the_customers_zone(
+    make: Callable[..., Path],
+    bill: Bill,
+    notify: Notify,
+    clock: FixedClock,
+    edit: Callable[..., None],
+) -> None:
+    """Charged at 10:30 UTC on 30 November: already 1 December in Kiritimati, whose
+    retry dates are dates there too. A customer without a zone is told the UTC date."""
+    make((1, 100, "EUR"), (2, 200, "EUR"), due=date(2026, 11, 30))
+    edit("UPDATE customer SET timezone = 'Pacific/Kiritimati' WHERE id = 1")
+    clock.now = datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
+    bill(FakeProvider(), as_of=date(2026, 11, 30))
+    channel = FakeChannel()
+    notify(channel)
+    texts = {m.recipient: m.text for m in channel.delivered}
+    assert "for invoice 1 on 2026-12-01." in texts["c1@example.com"]
+    assert "for invoice 2 on 2026-11-30 (UTC)." in texts["c2@example.com"]
 
 
 def test_a_failure_for_now_is_retried_within_the_run(
