@@ -87,11 +87,11 @@ def preview_pass(
     )
 
 
-def _zones(clock: PassClock, names: list[str], due_in: Counter[object]) -> list[ZoneDue]:
+def _zones(clock: PassClock, names: list[str | None], due_in: Counter[object]) -> list[ZoneDue]:
     """The company's zone, then the zones customers have (the first LISTED_LIMIT by name),
     each with its local date now."""
     zones = [ZoneDue(None, clock.company_date, due_in[None])]
-    for name in names[:LISTED_LIMIT]:
+    for name in [name for name in names if name is not None][:LISTED_LIMIT]:
         local = clock.local_date(name)
         zones.append(ZoneDue(name, local, due_in[name], known=local is not None))
     return zones

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from antaeus_cli.domain.attempt import Attempt
-from antaeus_cli.domain.clock import PassClock, unknown_zone
+from antaeus_cli.domain.clock import PassClock, has_begun, unknown_zone
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import (
     FailureCode,
@@ -51,9 +51,16 @@ class ClaimContext:
 
 
 def claim_rows(
-    conn: sqlite3.Connection, context: ClaimContext, now: datetime, rows: Sequence[InvoiceRow]
+    conn: sqlite3.Connection,
+    context: ClaimContext,
+    now: datetime,
+    rows: Sequence[InvoiceRow],
+    due: claims.Due | None = None,
 ) -> Batch:
-    """Check each invoice locally; reject the bad ones, claim the rest under fresh keys."""
+    """Check each invoice locally; reject the bad ones, claim the rest under fresh keys.
+    With `due`, an invoice whose date has not begun in its customer's zone is left as
+    it is: the SQL selected it by the zones customers had when the pass began, and
+    its customer's zone may have changed since."""
     batch = Batch()
     approved = []
     for row in rows:
@@ -63,6 +70,8 @@ def claim_rows(
         local_date = context.clock.local_date(row.timezone)
         if local_date is None and not isinstance(checked, Rejection):
             checked = unknown_zone(row.customer_id, row.timezone)
+        elif local_date is not None and due is not None and not has_begun(due.on(row), local_date):
+            continue  # not due yet where the customer is
         if isinstance(checked, Rejection):
             batch.rejected.append((row, checked))
             continue
@@ -116,7 +125,7 @@ class DueSource:
                 # pragma: no mutate start - equivalent while test_claims pins the SQL
                 # prefilter to the Python check: no row it leaves is approved, so the
                 # context (which names new keys) and the order below are never used
-                batch = claim_rows(conn, context, now, found.others)
+                batch = claim_rows(conn, context, now, found.others, self._due)
                 # pragma: no mutate end
         except Exception as exc:
             if not careful.is_row_error(exc):
@@ -137,7 +146,7 @@ class DueSource:
                 with careful.savepoint(conn):
                     guards = claims.Guards(self._due, self._amount)
                     rows = claims.invoices_by_id(conn, [invoice_id], guards)
-                    one = claim_rows(conn, self._context, now, list(rows.values()))
+                    one = claim_rows(conn, self._context, now, list(rows.values()), self._due)
             except Exception as exc:
                 if not careful.is_row_error(exc):
                     raise

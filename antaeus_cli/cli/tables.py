@@ -88,7 +88,7 @@ def report_tables(report: Report, section: str | None) -> None:
         console.print(f"collected through antaeus (ledger): {collected or 'nothing yet'}")
         if report.retries_due:
             console.print(
-                "retries scheduled: "
+                "retries scheduled (dates in each customer's zone): "
                 + ", ".join(f"{day}: {count}" for day, count in report.retries_due)
             )
     if section in (None, "needs-operator"):
@@ -178,7 +178,7 @@ def _orphans_table(report: Report) -> Table:
 
 
 def _open_table(report: Report) -> Table:
-    table = Table(title="open attempts: why each is not settled yet")
+    table = Table(title="open attempts: why each is not settled yet (times in UTC)")
     for name in ("attempt", "invoice", "outcome", "reference", "started (UTC)", "why"):
         table.add_column(name)
     for row in report.open_listed[:LISTED_ON_SCREEN]:
@@ -194,7 +194,7 @@ def _open_table(report: Report) -> Table:
 
 
 def _runs_table(report: Report) -> Table:
-    runs = Table(title="recent runs")
+    runs = Table(title="recent runs (times in UTC)")
     for name in (
         "run",
         "command",

@@ -58,6 +58,14 @@ def parse_zone(text: str) -> ZoneInfo:
     return zone
 
 
+def has_begun(day: object, local_date: date) -> bool:
+    """The rule: a due date (or a retry date) is due once it has begun in the customer's
+    zone, `day <= local_date`. store.claims.Due is its SQL form, for speed; a property
+    test holds the two to the same answer. A stored date is ISO text (the schema checks
+    it), which orders as the dates do."""
+    return isinstance(day, str) and day <= local_date.isoformat()
+
+
 def unknown_zone(customer_id: object, name: object) -> Rejection:
     """Why an invoice of a customer whose zone is unknown is held, and the next step."""
     shown = repr(name)[:80]
@@ -148,12 +156,15 @@ class PassClock:
         return None if zone is None else self.as_of.local_date(zone)
 
     def days(self, zone_names: Iterable[object]) -> ZoneDays:
-        """Each known zone's local date, for the zones customers have (once per pass)."""
-        known = {}
+        """Each known zone's local date, for the zones customers have (once per pass;
+        None among them: some customers have none, and are in the company's)."""
+        known, company_used = {}, False
         for name in zone_names:
-            if name is not None and (day := self.local_date(name)) is not None:
+            if name is None:
+                company_used = True
+            elif (day := self.local_date(name)) is not None:
                 known[str(name)] = day
-        return ZoneDays(self.company_date, known)
+        return ZoneDays(self.company_date, known, company_used or not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,16 +174,21 @@ class ZoneDays:
 
     company: date  # for customers without a zone
     known: dict[str, date]  # the zones customers have that the zone database knows
+    company_used: bool = True  # some customers have no zone of their own
+
+    @property
+    def _dates(self) -> list[date]:
+        return [*self.known.values(), *([self.company] if self.company_used else [])]
 
     @property
     def earliest(self) -> date:
         """The date that has begun everywhere: an invoice due by then is due for all."""
-        return min([self.company, *self.known.values()])
+        return min(self._dates)
 
     @property
     def latest(self) -> date:
         """The date that has begun somewhere: nothing due after it is due for anyone."""
-        return max([self.company, *self.known.values()])
+        return max(self._dates)
 
     def zones_due(self, day: date) -> list[str]:
         """The zones in which `day` has begun, by name (the company's as `company`)."""

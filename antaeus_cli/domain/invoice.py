@@ -116,6 +116,8 @@ class InvoiceRow(NamedTuple):
     # (domain.guards.AmountGuard, as store.claims.ANOMALY applies it; bill only).
     usual_amount: object = None
     timezone: object = None  # customer.timezone, as stored (None: the company's zone)
+    due_date: object = None  # as stored: ISO text
+    next_retry_on: object = None
 
     @property
     def next_attempt_no(self) -> int:

@@ -37,7 +37,8 @@ _LATEST = (
 )
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
-    f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref, c.timezone"
+    f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref, c.timezone, "
+    "i.due_date, i.next_retry_on"
 )
 _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
 # Guard rail: another invoice that bills the same customer for the same month (by its
@@ -124,16 +125,19 @@ def days_sql(days: ZoneDays) -> Days:
 
 
 # The zones customers have, one index probe each: skipping from one name to the next
-# through customer_by_timezone reads as many entries as there are zones, not customers.
+# through customer_by_timezone reads as many entries as there are zones, not customers;
+# and NULL if some customers have none (one more probe).
 _ZONES = (
     "WITH RECURSIVE z(name) AS (SELECT min(timezone) FROM customer WHERE timezone IS NOT NULL "
     "UNION ALL SELECT (SELECT min(timezone) FROM customer WHERE timezone > z.name) FROM z "
-    "WHERE z.name IS NOT NULL) SELECT name FROM z WHERE name IS NOT NULL"
+    "WHERE z.name IS NOT NULL) SELECT name FROM z WHERE name IS NOT NULL "
+    "UNION ALL SELECT NULL WHERE EXISTS (SELECT 1 FROM customer WHERE timezone IS NULL)"
 )
 
 
-def zones(conn: sqlite3.Connection) -> list[str]:
-    """The distinct zone names customers have, as stored (known or not)."""
+def zones(conn: sqlite3.Connection) -> list[str | None]:
+    """The distinct zone names customers have, as stored (known or not), and None when
+    some customers have none."""
     return [row[0] for row in conn.execute(_ZONES)]
 
 
@@ -157,6 +161,10 @@ class Due(enum.Enum):
     @property
     def invoices(self) -> str:
         return f"invoice i INDEXED BY {self.value[0]}"
+
+    def on(self, row: InvoiceRow) -> object:
+        """The row's date that must have begun: its due date, or its retry date."""
+        return row.due_date if self is Due.BILL else row.next_retry_on
 
     def condition(self, days: Days) -> str:
         """Due where the date has begun: by `earliest` it has begun everywhere, after
@@ -392,9 +400,11 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         bool(latest & 1),
         row[9],
         bool(latest & 2),
+        row[13],
+        row[14],
+        row[10],
         row[11],
         row[12],
-        row[10],
     )
 
 

@@ -146,14 +146,18 @@ def test_the_date_form_is_that_date_for_everybody(day: date, zone: ZoneInfo) -> 
     assert clock.company_date == day
 
 
-@given(instant=instants, names=st.lists(st.sampled_from(EDGE_ZONES), max_size=6))
-def test_zone_days_bound_every_customers_date(instant: datetime, names: list[str]) -> None:
+@given(instant=instants, names=st.lists(st.sampled_from([None, *EDGE_ZONES]), max_size=6))
+def test_zone_days_bound_every_customers_date(instant: datetime, names: list[str | None]) -> None:
     """`earliest` has begun everywhere and nothing after `latest` has begun anywhere:
-    the claim compares against these and looks up a zone only in between."""
+    the claim compares against these and looks up a zone only in between. The
+    company's date counts when some customers have no zone (None), or none has one."""
     clock = PassClock(AsOf.at(instant), ZoneInfo("Europe/Copenhagen"))
     zone_days = clock.days([*names, "Not/AZone"])
-    assert set(zone_days.known) == set(names)
-    dates = [clock.local_date(name) for name in names] + [clock.company_date]
+    known = [name for name in names if name is not None]
+    assert set(zone_days.known) == set(known)
+    dates = [clock.local_date(name) for name in known]
+    if None in names or not known:
+        dates.append(clock.company_date)
     assert zone_days.earliest == min(d for d in dates if d)
     assert zone_days.latest == max(d for d in dates if d)
     assert zone_days.latest - zone_days.earliest <= timedelta(days=2)  # 26 hours apart at most

@@ -101,11 +101,28 @@ def test_invoice_rows_carry_their_ledger_and_dunning_state(
     finally:
         store.close()
     pending, paid = InvoiceStatus.PENDING, InvoiceStatus.PAID
+    dated = {
+        1: {"due_date": "2026-12-01", "next_retry_on": "2026-12-02"},
+        2: {"due_date": "2026-12-01"},
+        3: {"due_date": "2026-12-01"},
+        4: {"due_date": "2027-01-01"},
+        5: {"due_date": "2027-02-01"},
+    }
     assert rows == {
         1: InvoiceRow(
-            1, 1, 100, "EUR", "EUR", InvoiceStatus.FAILED, DunningState(1, date(2026, 12, 1)), 1
+            1,
+            1,
+            100,
+            "EUR",
+            "EUR",
+            InvoiceStatus.FAILED,
+            DunningState(1, date(2026, 12, 1)),
+            1,
+            **dated[1],
         ),
-        2: InvoiceRow(2, 2, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, charged_before=True),
+        2: InvoiceRow(
+            2, 2, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, charged_before=True, **dated[2]
+        ),
         3: InvoiceRow(
             3,
             3,
@@ -117,9 +134,12 @@ def test_invoice_rows_carry_their_ledger_and_dunning_state(
             1,
             customer_ref="cus_3",
             charged_before=True,
+            **dated[3],
         ),
-        4: InvoiceRow(4, 4, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, in_flight=True),
-        5: InvoiceRow(5, 1, 300, "EUR", "EUR", pending, NEVER_DECLINED, 0),
+        4: InvoiceRow(
+            4, 4, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, in_flight=True, **dated[4]
+        ),
+        5: InvoiceRow(5, 1, 300, "EUR", "EUR", pending, NEVER_DECLINED, 0, **dated[5]),
     }
 
 

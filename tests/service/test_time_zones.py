@@ -248,3 +248,38 @@ def test_the_claims_sql_selects_exactly_what_the_python_rule_says(
         if invoice.due_date <= (local or zone_days.earliest):
             expected.add(invoice.id)
     assert {row.id for row in rows} == expected
+
+
+def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now(
+    db_path: Path, clock: FixedClock, edit: Callable[..., None]
+) -> None:
+    """The pass reads the zones once, at its start. A customer moved meanwhile to a zone
+    the pass did not read (UTC-12, still 30 November) is not charged early: the
+    Python check judges its date where the customer is now."""
+    from antaeus_cli.billing.sources import ClaimContext, DueSource
+    from antaeus_cli.store import runs
+    from tests.conftest import ME
+    from tests.fakes import dead
+
+    make_db(db_path, world(["Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"]), clock)
+    pass_clock = PassClock(AsOf.parse("2026-11-30T16:00:00Z"), COMPANY)  # 01:00 in Tokyo
+    store = Store.open(db_path)
+    try:
+        started = runs.start_run(
+            store, command="bill", clock=pass_clock, provider="x", me=ME, now=clock(), is_alive=dead
+        )
+        with store.reading() as conn:
+            days = claims.days_sql(pass_clock.days(claims.zones(conn)))
+        assert days.uniform
+        edit("UPDATE customer SET timezone = 'Etc/GMT+12' WHERE id = 2")
+        edit("UPDATE customer SET timezone = 'Pacific/Kiritimati' WHERE id = 3")
+        context = ClaimContext(started.run_id, "bill", "ns", pass_clock)
+        source = DueSource(claims.Due.BILL, days, context, GUARDS_OFF)
+        with store.transaction() as conn:
+            batch = source.next_batch(conn, clock(), 10)
+    finally:
+        store.close()
+    assert batch is not None
+    assert [a.invoice.id for a in batch.attempts] == [10, 30]
+    assert [a.local_date for a in batch.attempts] == [DEC_1, DEC_1]
+    assert batch.rejected == []
