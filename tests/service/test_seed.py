@@ -61,6 +61,18 @@ def test_the_same_seed_gives_the_same_data() -> None:
     assert rows(options) != rows(GenerateOptions(as_of=options.as_of, customers=30, seed=12))
 
 
+def test_customers_live_in_a_few_real_zones_of_their_market() -> None:
+    from antaeus_cli.domain.clock import zone_named
+    from antaeus_cli.seeding.generate import ZONES
+
+    customers = list(generate(GenerateOptions(as_of=date(2026, 11, 25), customers=400)).customers())
+    by_currency: dict[str, set[str | None]] = {}
+    for customer in customers:
+        by_currency.setdefault(customer.currency, set()).add(customer.timezone)
+    assert {c: set(z) for c, z in ZONES.items()} == by_currency  # every zone of each market
+    assert all(zone_named(name) is not None for zones in ZONES.values() for name in zones)
+
+
 def test_seed_refuses_an_existing_database_without_force(tmp_path: Path) -> None:
     db = tmp_path / "antaeus.db"
     db.write_bytes(b"precious")
