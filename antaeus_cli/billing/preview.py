@@ -48,7 +48,9 @@ def preview_pass(
             names = claims.zones(conn)
             due_in: Counter[object] = Counter()
             days = claims.days_sql(clock.days(names))
-            batches = _batches(conn, command, days, invoice_ids, batch_size, amount=amount_guard)
+            batches = _batches(
+                conn, command, days, invoice_ids, batch_size, amount=amount_guard, clock=clock
+            )
             for rows in batches:
                 for row in rows:
                     if row.in_flight:
@@ -105,11 +107,12 @@ def _batches(
     batch_size: int,
     *,
     amount: AmountGuard,
+    clock: PassClock,
 ) -> Iterator[list[InvoiceRow]]:
     """Due invoices a batch at a time (keyset pagination), never all in memory."""
     if invoice_ids:
         found = claims.invoices_by_id(conn, invoice_ids)
-        check_named(found, invoice_ids)
+        check_named(found, invoice_ids, clock)
         yield [found[i] for i in invoice_ids]
         return
     due = claims.Due.BILL if command is Command.BILL else claims.Due.RETRY

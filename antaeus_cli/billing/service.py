@@ -61,7 +61,8 @@ def run_pass(
     settings = request.settings
     if request.invoice_ids:
         with store.reading() as conn:
-            check_named(claims.invoices_by_id(conn, request.invoice_ids), request.invoice_ids)
+            found = claims.invoices_by_id(conn, request.invoice_ids)
+            check_named(found, request.invoice_ids, settings.clock)
     clock = settings.clock
     started = runs.start_run(
         store,

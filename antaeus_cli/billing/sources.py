@@ -11,6 +11,7 @@ from typing import Protocol
 
 from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import PassClock, has_begun, unknown_zone
+from antaeus_cli.domain.edits import shown
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import (
     FailureCode,
@@ -178,7 +179,8 @@ class NamedSource:
             return None
         chunk, self._remaining = self._remaining[:limit], self._remaining[limit:]
         found = claims.invoices_by_id(conn, chunk)
-        check_named(found, chunk)  # again, under the lock: another pass may have run since
+        # again, under the lock: another pass may have run since
+        check_named(found, chunk, self._context.clock)
         return claim_rows(conn, self._context, now, [found[i] for i in chunk])
 
     def total(self, conn: sqlite3.Connection) -> int:  # noqa: ARG002 - known up front
@@ -216,11 +218,14 @@ class OpenAttemptSource:
 REFUSED_BY_NAME = frozenset({InvoiceStatus.PAID, InvoiceStatus.PROCESSING, InvoiceStatus.PENDING})
 
 
-def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int]) -> None:
-    """Refuse --invoice names that must not be charged now, all reasons in one line."""
+def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int], clock: PassClock) -> None:
+    """Refuse --invoice names that must not be charged now, all reasons in one line.
+    --invoice overrides a retry date, never a due date: an invoice whose due date has
+    not begun in its customer's zone is refused (an unknown zone is held again)."""
     problems = []
     for invoice_id in invoice_ids:
         row = found.get(invoice_id)
+        local_date = None if row is None else clock.local_date(row.timezone)
         if row is None:
             problems.append(f"invoice {invoice_id} does not exist")
         elif row.status is InvoiceStatus.PAID:
@@ -233,6 +238,12 @@ def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int]) -> Non
         elif row.status is InvoiceStatus.PENDING:
             problems.append(
                 f"invoice {invoice_id} is PENDING: 'antaeus bill' charges it once it is due"
+            )
+        elif local_date is not None and not has_begun(row.due_date, local_date):
+            problems.append(
+                f"invoice {invoice_id} is due {shown(row.due_date)}, which has not begun in its "
+                f"customer's zone (it is {local_date} there); it is never charged before its "
+                "due date: retry it once that date has begun"
             )
     if problems:
         raise NotRetryable("; ".join(problems) + "; nothing was charged")

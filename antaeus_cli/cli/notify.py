@@ -48,6 +48,7 @@ def command(
             "wait this long before another run sends them again.",
         ),
     ] = 600,
+    tz: opt.Tz = None,
 ) -> None:
     """Deliver pending receipts, decline notices and run summaries, then exit.
 
@@ -78,6 +79,7 @@ def command(
         batch_size=batch_size,
         limit=limit or None,
         lease=timedelta(seconds=lease),
+        company_zone=opt.company_zone(tz),
     )
     failpoints = Failpoints.from_env(os.environ)
     channel = channel_spec.open_channel(spec)

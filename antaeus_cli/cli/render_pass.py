@@ -10,7 +10,7 @@ from antaeus_cli.billing.results import PassResult, PreviewResult, ZoneDue
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.progress import interactive
-from antaeus_cli.cli.text import moment, safe
+from antaeus_cli.cli.text import capped, moment, safe
 from antaeus_cli.domain.money import CurrencyTotal
 
 
@@ -26,7 +26,7 @@ def _instant(instant: datetime | None) -> str | None:
 
 
 def _zone_line(zone: ZoneDue) -> str:
-    name = "company zone" if zone.zone is None else f"zone {safe(zone.zone)}"
+    name = "company zone" if zone.zone is None else f"zone {capped(safe(zone.zone), 80)}"
     if not zone.known:
         return f"{name}: not a known time zone; its customers' invoices are held"
     return f"{name}: local date {zone.local_date}, {zone.due} invoices due"

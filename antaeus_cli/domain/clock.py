@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from antaeus_cli.domain.dates import EARLIEST, LATEST, parse_iso_date
@@ -30,6 +31,15 @@ from antaeus_cli.domain.invoice import FailureCode, Rejection
 # path, a space, a NUL) is refused before the zone database is asked.
 _ZONE_KEY = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 MAX_ZONE_NAME = 64
+# Names the zone database holds that are not a place: the machine's own zone by another
+# name, a template, a zone with no offset of its own, and the copies with and without
+# leap seconds (whose midnights are 27 seconds off).
+_NOT_A_PLACE = frozenset({"localtime", "posixrules", "Factory"})
+_NOT_A_PLACE_PREFIXES = ("posix/", "right/")
+# An instant whose UTC date is within these has a date within EARLIEST to LATEST in every
+# zone (they are at most 14 hours from UTC).
+FIRST_INSTANT_DAY = EARLIEST + timedelta(days=1)
+LAST_INSTANT_DAY = LATEST - timedelta(days=1)
 # `2026-11-30T23:30:00-08:00`, `...Z`, with optional fractions of a second.
 _INSTANT = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})"
@@ -40,6 +50,8 @@ _INSTANT = re.compile(
 def zone_named(name: object) -> ZoneInfo | None:
     """The zone of an IANA name such as `America/Los_Angeles`; None when unknown."""
     if type(name) is not str or len(name) > MAX_ZONE_NAME or not _ZONE_KEY.fullmatch(name):
+        return None
+    if name in _NOT_A_PLACE or name.startswith(_NOT_A_PLACE_PREFIXES):
         return None
     try:
         return ZoneInfo(name)
@@ -109,21 +121,27 @@ class AsOf:
             raise wrong
         try:
             instant = datetime.fromisoformat(stripped.replace("z", "Z"))
-            parse_iso_date(stripped[:10])  # the same range as the date form
-            return cls.at(instant)
+            parsed = cls.at(instant)
         except (ValueError, OverflowError):
             raise wrong from None
+        day = parsed.instant.date() if parsed.instant else None
+        if day is None or not FIRST_INSTANT_DAY <= day <= LAST_INSTANT_DAY:
+            raise ValueError(
+                f"{stripped} is {day} in UTC, outside {FIRST_INSTANT_DAY} to {LAST_INSTANT_DAY}: "
+                f"every zone's date must fall within {EARLIEST} to {LATEST}"
+            )
+        return parsed
 
     def local_date(self, zone: tzinfo | None) -> date:
-        """The calendar date at this moment in `zone` (None: the machine's zone)."""
+        """The calendar date at this moment in `zone` (None: the machine's zone, as the C
+        library reads TZ: it takes offsets Python's own timezone type refuses)."""
         if self.day is not None:
             return self.day
         assert self.instant is not None  # noqa: S101 - one of the two is always set
-        try:
-            local = self.instant.astimezone(zone) if zone else self.instant.astimezone()
-        except OverflowError:  # an instant at the edge of the calendar: the UTC date
-            return self.instant.date()
-        return min(max(local.date(), EARLIEST), LATEST)
+        if zone is not None:
+            return self.instant.astimezone(zone).date()
+        local = time.localtime(self.instant.timestamp())
+        return date(local.tm_year, local.tm_mon, local.tm_mday)
 
     def stamp(self) -> str:
         """As billing_run records it: the date, or the instant in UTC ISO-8601."""

@@ -10,10 +10,10 @@ channel from the subject and the address alone, neither of which holds a line br
 from __future__ import annotations
 
 import html
-from datetime import UTC
+from datetime import UTC, tzinfo
 from typing import NamedTuple
 
-from antaeus_cli.domain.clock import zone_named
+from antaeus_cli.domain.clock import AsOf, zone_named
 from antaeus_cli.domain.money import display_amount
 from antaeus_cli.domain.notices import NoticeKind
 from antaeus_cli.store.deliveries import Pending
@@ -71,21 +71,28 @@ def amount_of(notice: Pending) -> str:
     return flat(display_amount(notice.amount, notice.currency))
 
 
-def _day(notice: Pending) -> str:
-    """The day of the charge in the customer's zone, the zone their retry dates are in;
-    in UTC, saying so, for a customer without one (or with a zone that is unknown)."""
-    when = notice.charged_at or notice.created_at
-    zone = zone_named(notice.customer_zone)
-    if zone is None:
-        return f"{when.astimezone(UTC).date().isoformat()} (UTC)"
-    return when.astimezone(zone).date().isoformat()
+def _day(notice: Pending, company_zone: tzinfo | None) -> str:
+    """The day of the charge in the customer's zone, the zone their retry dates are in
+    (the company's for a customer without one); in UTC, saying so, for a zone that is
+    unknown, or a time that no zone can show (a row edited by hand)."""
+    moment = notice.charged_at or notice.created_at
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # ours are all UTC
+    when = AsOf.at(moment)
+    zone = company_zone if notice.customer_zone is None else zone_named(notice.customer_zone)
+    if notice.customer_zone is None or zone is not None:
+        try:
+            return when.local_date(zone).isoformat()
+        except (OverflowError, ValueError, OSError):
+            pass
+    return f"{moment.astimezone(UTC).date().isoformat()} (UTC)"
 
 
-def content(notice: Pending, company: str) -> Content:
+def content(notice: Pending, company: str, company_zone: tzinfo | None = None) -> Content:
     """The e-mail a notice becomes."""
     if notice.kind is NoticeKind.RUN_SUMMARY:
         return _summary(notice)
-    invoice, amount, day = notice.invoice_id, amount_of(notice), _day(notice)
+    invoice, amount, day = notice.invoice_id, amount_of(notice), _day(notice, company_zone)
     if notice.kind is NoticeKind.RECEIPT:
         subject = f"Receipt for invoice {invoice}: {amount}"
         lines = [

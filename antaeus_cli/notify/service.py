@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from tenacity import (
     Retrying,
@@ -68,6 +68,8 @@ class NotifySettings:
     # crash repeats only the notice it interrupted (a commit costs far less than a send).
     flush_every: int = 1
     limit: int | None = None  # at most this many notices this run
+    # The zone in which customers without one are told their dates (None: the machine's).
+    company_zone: tzinfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,9 @@ class NotifyRuntime:
     failpoints: fp.Failpoints = fp.NONE
 
 
-def message_for(notice: Pending, channel: Channel, company: str) -> Message:
+def message_for(
+    notice: Pending, channel: Channel, company: str, zone: tzinfo | None = None
+) -> Message:
     """A notice rendered for its channel: an e-mail's parts, or an event."""
     if channel.renders == "event":
         return Message(
@@ -91,7 +95,7 @@ def message_for(notice: Pending, channel: Channel, company: str) -> Message:
             "",
             render.event(notice),
         )
-    parts = render.content(notice, company)
+    parts = render.content(notice, company, zone)
     return Message(notice.key, notice.kind, notice.created_at, notice.recipient, *parts, None)
 
 
@@ -102,7 +106,7 @@ def preview(
         due, shown = deliveries.peek(conn, now=now, limit=20)
     listed = []
     for notice in shown:
-        message = message_for(notice, channel, settings.company)
+        message = message_for(notice, channel, settings.company, settings.company_zone)
         subject = message.subject or f"{notice.kind.value} event"
         listed.append(PreviewNotice(notice.key, notice.kind.value, notice.recipient, subject))
     return NotifyPreview(channel.description, due, listed)
@@ -187,7 +191,8 @@ class _Delivery:
 
     def _one(self, notice: Pending) -> None:
         try:
-            message = message_for(notice, self._channel, self._settings.company)
+            settings = self._settings
+            message = message_for(notice, self._channel, settings.company, settings.company_zone)
             self._deliver(message)
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             # a value no message can carry (this row's), found as it was rendered

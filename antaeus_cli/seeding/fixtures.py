@@ -15,7 +15,7 @@ from typing import Any
 
 from antaeus_cli.channels.email import checked_address
 from antaeus_cli.channels.port import Permanent
-from antaeus_cli.domain.clock import parse_zone
+from antaeus_cli.domain.clock import zone_named
 from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.invoice import MAX_REF_LENGTH, is_customer_ref
 from antaeus_cli.errors import FixtureError
@@ -108,10 +108,11 @@ def _zone(obj: dict[str, object], where: str) -> str | None:
     if obj.get("timezone") is None:
         return None
     text = _str(obj, "timezone", where)
-    try:
-        parse_zone(text)
-    except ValueError as exc:
-        raise FixtureError(f"{where}.timezone: {exc}") from None
+    if zone_named(text) is None:  # exactly as it will be stored: no space is stripped
+        raise FixtureError(
+            f"{where}.timezone: unknown time zone {text!r}: expected an IANA name such as "
+            "Europe/Copenhagen or America/Los_Angeles"
+        )
     return text
 
 

@@ -27,6 +27,7 @@ from antaeus_cli.domain.invoice import (
     Rejection,
 )
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
+from antaeus_cli.store.database import lenient_text
 
 # The invoice's latest attempt, as attempt_no * 4 + 2 if it charged + 1 if it is still
 # open: one index probe answers "which key comes next", "is one in flight" and "was
@@ -117,6 +118,7 @@ def days_sql(days: ZoneDays) -> Days:
         "latest": days.latest.isoformat(),
         "company": days.company.isoformat(),
         "zones": json.dumps(list(days.known)),
+        "company_used": int(days.company_used),
     }
     for n, (name, day) in enumerate(days.known.items()):
         params[f"zone{n:d}"], params[f"day{n:d}"] = name, day.isoformat()
@@ -130,20 +132,26 @@ def days_sql(days: ZoneDays) -> Days:
 _ZONES = (
     "WITH RECURSIVE z(name) AS (SELECT min(timezone) FROM customer WHERE timezone IS NOT NULL "
     "UNION ALL SELECT (SELECT min(timezone) FROM customer WHERE timezone > z.name) FROM z "
-    "WHERE z.name IS NOT NULL) SELECT name FROM z WHERE name IS NOT NULL "
+    "WHERE z.name IS NOT NULL) SELECT CAST(name AS BLOB) FROM z WHERE name IS NOT NULL "
     "UNION ALL SELECT NULL WHERE EXISTS (SELECT 1 FROM customer WHERE timezone IS NULL)"
 )
 
 
 def zones(conn: sqlite3.Connection) -> list[str | None]:
     """The distinct zone names customers have, as stored (known or not), and None when
-    some customers have none."""
-    return [row[0] for row in conn.execute(_ZONES)]
+    some customers have none. Read as bytes: a name that is not UTF-8 is an unknown
+    zone (its customers' invoices are held), not a pass that cannot start."""
+    return [None if row[0] is None else lenient_text(row[0]) for row in conn.execute(_ZONES)]
 
 
 # The customers whose zone is known, for the claim's prefilter: the Python check holds
 # the others (domain.clock.unknown_zone), and judges a zone that appeared mid-pass.
-KNOWN_ZONE = "(c.timezone IS NULL OR c.timezone IN (SELECT value FROM json_each(:zones)))"
+# A customer without a zone only when the company's date was counted (some customers
+# had none when the pass began): else `earliest` may be ahead of the company's date.
+KNOWN_ZONE = (
+    "(CASE WHEN c.timezone IS NULL THEN :company_used "
+    "ELSE c.timezone IN (SELECT value FROM json_each(:zones)) END)"
+)
 
 
 class Due(enum.Enum):

@@ -26,6 +26,7 @@ from antaeus_cli.domain.invoice import (
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 from antaeus_cli.store import careful
 from antaeus_cli.store.careful import Held
+from antaeus_cli.store.database import lenient_text
 
 # LEFT JOIN: an attempt whose invoice was deleted while in flight is replayed all the
 # same, because its key may have moved money.
@@ -33,7 +34,7 @@ _OPEN_ATTEMPTS = (
     "SELECT a.id, a.invoice_id, a.attempt_no, a.idempotency_key, a.amount, a.currency, "
     "a.from_status, a.customer_id, i.decline_count, i.first_declined_on, a.customer_ref, "
     "a.started_at, a.provider_ref, "
-    "(SELECT z.timezone FROM customer z WHERE z.id = a.customer_id), "
+    "(SELECT CAST(z.timezone AS BLOB) FROM customer z WHERE z.id = a.customer_id), "
     "CASE WHEN i.id IS NULL THEN 'its invoice was deleted' "
     "WHEN EXISTS (SELECT 1 FROM payment_attempt c WHERE c.invoice_id = a.invoice_id "
     "AND c.outcome = 'charged') THEN 'another attempt charged its invoice already' END "
@@ -61,7 +62,8 @@ def open_attempts(
     for row in conn.execute(_OPEN_ATTEMPTS, (after_id, limit)):
         last_id = row[0]
         try:
-            found.append(_open_attempt(row, clock.local_date(row[13]) or clock.company_date))
+            zone = None if row[13] is None else lenient_text(row[13])
+            found.append(_open_attempt(row, clock.local_date(zone) or clock.company_date))
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             reason = (
                 f"attempt {row[0]} is open but cannot be replayed ({careful.reason_of(exc)}); "

@@ -472,3 +472,11 @@ def test_a_fixture_with_an_unknown_zone_is_refused_with_where(
     code, _, err = run(runner, tmp_path / "antaeus.db", "seed", "--from", str(fixture))
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "customers[0].timezone: unknown time zone 'CET/Nowhere'")
+    fixture.write_text(  # stored as written, so checked as written: no space is stripped
+        json.dumps(
+            {"customers": [{"id": 1, "currency": "EUR", "timezone": "UTC "}], "invoices": []}
+        )
+    )
+    code, _, err = run(runner, tmp_path / "antaeus.db", "seed", "--from", str(fixture))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "unknown time zone 'UTC '")

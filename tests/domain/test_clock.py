@@ -219,6 +219,11 @@ def test_an_instant_is_recorded_in_utc_and_a_date_as_itself() -> None:
         "/usr/share/zoneinfo/UTC",
         "Europe/Copenhagen\x00",
         "Europe",  # a folder of the zone database, not a zone
+        "localtime",  # the machine's zone under another name
+        "posixrules",
+        "Factory",
+        "posix/Europe/Copenhagen",
+        "right/UTC",  # with leap seconds: its midnight is 27 seconds off
         "A" * 65,
         7,
         b"UTC",
@@ -266,3 +271,32 @@ def test_the_zone_data_comes_with_the_package_when_the_machine_has_none() -> Non
         assert datetime(2026, 11, 30, 11, tzinfo=UTC).astimezone(zone).date() == date(2026, 12, 1)
     finally:
         zoneinfo.reset_tzpath(to=saved)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1970-01-01T00:00:00+23:59", "1970-01-01T05:00:00+06:00", "9998-12-31T12:00:00Z"],
+)
+def test_an_instant_whose_date_somewhere_leaves_the_calendar_is_refused(text: str) -> None:
+    """1970-01-01T00:00+23:59 is 1969-12-31 in UTC: rounding it up into the calendar
+    would bill 1 January early. Instants are kept where every zone's date is in range."""
+    with pytest.raises(ValueError, match="in UTC, outside 1970-01-02 to 9998-12-30"):
+        AsOf.parse(text)
+    assert AsOf.parse("1970-01-02T00:00:00Z").instant == datetime(1970, 1, 2, tzinfo=UTC)
+
+
+def test_the_machine_zone_is_read_as_the_c_library_reads_tz(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TZ=XXX-24 is a zone 24 hours ahead, which Python's timezone type refuses and the
+    C library takes: the company's date is still told, not an internal error."""
+    import time as clock_time
+
+    monkeypatch.setenv("TZ", "XXX-24")
+    clock_time.tzset()
+    try:
+        clock = PassClock(AsOf.parse("2026-11-30T12:00:00Z"), None)
+        assert clock.company_date == date(2026, 12, 1)
+    finally:
+        monkeypatch.undo()
+        clock_time.tzset()

@@ -121,16 +121,21 @@ def test_a_notice_tells_the_day_in_the_customers_zone(
     edit: Callable[..., None],
 ) -> None:
     """Charged at 10:30 UTC on 30 November: already 1 December in Kiritimati, whose
-    retry dates are dates there too. A customer without a zone is told the UTC date."""
-    make((1, 100, "EUR"), (2, 200, "EUR"), due=date(2026, 11, 30))
+    retry dates are dates there too. A customer without a zone is told the date in the
+    company's zone; one whose zone is unknown, the UTC date, saying so."""
+    from zoneinfo import ZoneInfo
+
+    make((1, 100, "EUR"), (2, 200, "EUR"), (3, 300, "EUR"), due=date(2026, 11, 30))
     edit("UPDATE customer SET timezone = 'Pacific/Kiritimati' WHERE id = 1")
     clock.now = datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
     bill(FakeProvider(), as_of=date(2026, 11, 30))
+    edit("UPDATE customer SET timezone = 'Mars/Base' WHERE id = 3")  # since
     channel = FakeChannel()
-    notify(channel)
+    notify(channel, company_zone=ZoneInfo("Etc/GMT+12"))
     texts = {m.recipient: m.text for m in channel.delivered}
     assert "for invoice 1 on 2026-12-01." in texts["c1@example.com"]
-    assert "for invoice 2 on 2026-11-30 (UTC)." in texts["c2@example.com"]
+    assert "for invoice 2 on 2026-11-29." in texts["c2@example.com"]  # 22:30 at UTC-12
+    assert "for invoice 3 on 2026-11-30 (UTC)." in texts["c3@example.com"]
 
 
 def test_a_failure_for_now_is_retried_within_the_run(

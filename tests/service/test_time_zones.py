@@ -254,14 +254,15 @@ def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now
     db_path: Path, clock: FixedClock, edit: Callable[..., None]
 ) -> None:
     """The pass reads the zones once, at its start. A customer moved meanwhile to a zone
-    the pass did not read (UTC-12, still 30 November) is not charged early: the
-    Python check judges its date where the customer is now."""
+    the pass did not read (UTC-12, still 30 November; the company's, whose date the pass
+    did not count) is not charged early: the Python check judges its date where the
+    customer is now."""
     from antaeus_cli.billing.sources import ClaimContext, DueSource
     from antaeus_cli.store import runs
     from tests.conftest import ME
     from tests.fakes import dead
 
-    make_db(db_path, world(["Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"]), clock)
+    make_db(db_path, world(["Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"]), clock)
     pass_clock = PassClock(AsOf.parse("2026-11-30T16:00:00Z"), COMPANY)  # 01:00 in Tokyo
     store = Store.open(db_path)
     try:
@@ -273,6 +274,8 @@ def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now
         assert days.uniform
         edit("UPDATE customer SET timezone = 'Etc/GMT+12' WHERE id = 2")
         edit("UPDATE customer SET timezone = 'Pacific/Kiritimati' WHERE id = 3")
+        # Nobody was in the company's zone (Copenhagen, 17:00 on the 30th) at the start.
+        edit("UPDATE customer SET timezone = NULL WHERE id = 4")
         context = ClaimContext(started.run_id, "bill", "ns", pass_clock)
         source = DueSource(claims.Due.BILL, days, context, GUARDS_OFF)
         with store.transaction() as conn:
@@ -283,3 +286,38 @@ def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now
     assert [a.invoice.id for a in batch.attempts] == [10, 30]
     assert [a.local_date for a in batch.attempts] == [DEC_1, DEC_1]
     assert batch.rejected == []
+
+
+def test_a_zone_name_that_is_not_utf8_holds_its_customer_and_the_pass_goes_on(
+    db_path: Path, clock: FixedClock, bill: Bill, edit: Callable[..., None]
+) -> None:
+    make_db(db_path, world(["Europe/London", "Europe/London"]), clock)
+    edit("UPDATE customer SET timezone = CAST(X'4575726f70652fff' AS TEXT) WHERE id = 2")
+    edit("INSERT INTO customer (id, currency, timezone) VALUES (9, 'EUR', CAST(X'ff' AS TEXT))")
+    result = bill(FakeProvider(), as_of=AsOf.parse("2026-12-01T12:00:00Z"), company_zone=COMPANY)
+    assert result.counts.paid == 1
+    assert [item.invoice_id for item in result.counts.operator_items] == [20]
+
+
+def test_a_named_invoice_is_never_charged_before_its_due_date_where_the_customer_is(
+    db_path: Path, clock: FixedClock, bill: Bill, edit: Callable[..., None]
+) -> None:
+    """The README's fix for an unknown zone: correct it, then retry-failed --invoice.
+    --invoice overrides a retry date, not a due date: before the customer's midnight
+    the named invoice is refused, and nothing is charged."""
+    import pytest
+
+    from antaeus_cli.errors import NotRetryable
+
+    make_db(db_path, world(["Pacific/Kiritimati", "Mars/Base"]), clock)
+    early = AsOf.parse("2026-11-30T10:30:00Z")  # 00:30 on 1 December in Kiritimati
+    held = bill(FakeProvider(), as_of=early, company_zone=COMPANY)
+    assert [item.invoice_id for item in held.counts.operator_items] == [20]
+    edit("UPDATE customer SET timezone = 'America/Los_Angeles' WHERE id = 2")
+    provider = FakeProvider()
+    with pytest.raises(NotRetryable, match="it is 2026-11-30 there"):
+        bill(provider, command=Command.RETRY_FAILED, invoice_ids=(20,), as_of=early)
+    assert provider.calls == []
+    at_midnight = AsOf.parse("2026-12-01T08:00:00Z")
+    result = bill(provider, command=Command.RETRY_FAILED, invoice_ids=(20,), as_of=at_midnight)
+    assert result.counts.paid == 1
