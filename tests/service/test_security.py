@@ -21,9 +21,9 @@ ALLOWED_IN_SQL = {
     "CHARGEABLE_SQL",
     "in_range",
     "due.invoices",
-    "due.condition(days)",
+    "where",  # due.condition(days): the due rule's SQL, from constants and bound values
     "KNOWN_ZONE",
-    "_local_date(days)",
+    "local_date",  # _local_date(days): a bound value, or a lookup written in constants
     "_CUSTOMER",
     "guards.duplicate",
     "guards.unusual",

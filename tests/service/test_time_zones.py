@@ -149,15 +149,17 @@ def test_dunning_dates_are_dates_in_the_customers_zone(
     db_path: Path, clock: FixedClock, bill: Bill, sql: Callable[..., list[tuple[Any, ...]]]
 ) -> None:
     """Declined at 10:30 UTC on 1 December: 02:30 on the 1st in Los Angeles, 19:30 on the
-    1st in Tokyo, and already the 2nd in the company's zone (Kiritimati). The decline is
-    dated the 1st and each retry is due on the 2nd, in the customer's own zone."""
-    make_db(db_path, world(["America/Los_Angeles", "Asia/Tokyo"]), clock)
-    provider = FakeProvider(script={10: [DECLINED, "charged"], 20: [DECLINED, "charged"]})
+    1st in Tokyo, and already the 2nd in Kiritimati (and in the company's zone, there
+    too). Each decline is dated in its customer's zone, and so is each retry."""
+    make_db(db_path, world(["America/Los_Angeles", "Asia/Tokyo", "Pacific/Kiritimati"]), clock)
+    script = {10: [DECLINED, "charged"], 20: [DECLINED, "charged"], 30: [DECLINED, "charged"]}
+    provider = FakeProvider(script=script)
     company = ZoneInfo("Pacific/Kiritimati")
     bill(provider, as_of=AsOf.parse("2026-12-01T10:30:00Z"), company_zone=company)
     assert sql("SELECT id, first_declined_on, next_retry_on FROM invoice ORDER BY id") == [
         (10, "2026-12-01", "2026-12-02"),
         (20, "2026-12-01", "2026-12-02"),
+        (30, "2026-12-02", "2026-12-03"),
     ]
 
     def retry(at: str) -> set[int]:
@@ -168,6 +170,8 @@ def test_dunning_dates_are_dates_in_the_customers_zone(
     assert retry("2026-12-01T15:00:00Z") == {20}  # Tokyo's 2nd has begun; not LA's
     assert retry("2026-12-02T07:59:00Z") == {20}  # 23:59 on the 1st in Los Angeles
     assert retry("2026-12-02T08:00:00Z") == {10, 20}
+    assert retry("2026-12-02T09:59:59Z") == {10, 20}  # 23:59:59 on the 2nd in Kiritimati
+    assert retry("2026-12-02T10:00:00Z") == {10, 20, 30}
 
 
 def test_billing_run_records_the_instant_or_the_date(
