@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,7 +130,7 @@ def test_an_unknown_zone_holds_that_customers_invoices_and_the_pass_goes_on(
     held = {item.invoice_id: item for item in result.counts.operator_items}
     assert set(held) == {20, 30}
     assert held[20].code == "malformed"
-    assert "time zone 'Mars/Olympus_Mons'" in held[20].detail
+    assert "customer 2 has time zone 'Mars/Olympus_Mons'" in held[20].detail
     assert "'Europe/Copenhagen '" in held[30].detail
     assert [call[0] for call in provider.calls] == [10]
 
@@ -254,8 +255,9 @@ def test_the_claims_sql_selects_exactly_what_the_python_rule_says(
     assert {row.id for row in rows} == expected
 
 
+@pytest.mark.parametrize("path", ["batch", "one by one"])
 def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now(
-    db_path: Path, clock: FixedClock, edit: Callable[..., None]
+    db_path: Path, clock: FixedClock, edit: Callable[..., None], path: str
 ) -> None:
     """The pass reads the zones once, at its start. A customer moved meanwhile to a zone
     the pass did not read (UTC-12, still 30 November; the company's, whose date the pass
@@ -283,7 +285,10 @@ def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now
         context = ClaimContext(started.run_id, "bill", "ns", pass_clock)
         source = DueSource(claims.Due.BILL, days, context, GUARDS_OFF)
         with store.transaction() as conn:
-            batch = source.next_batch(conn, clock(), 10)
+            if path == "batch":
+                batch = source.next_batch(conn, clock(), 10)
+            else:  # the path a row that breaks the batch claim sends its batch down
+                batch = source._one_by_one(conn, clock(), 10)
     finally:
         store.close()
     assert batch is not None
@@ -319,9 +324,106 @@ def test_a_named_invoice_is_never_charged_before_its_due_date_where_the_customer
     assert [item.invoice_id for item in held.counts.operator_items] == [20]
     edit("UPDATE customer SET timezone = 'America/Los_Angeles' WHERE id = 2")
     provider = FakeProvider()
-    with pytest.raises(NotRetryable, match="it is 2026-11-30 there"):
-        bill(provider, command=Command.RETRY_FAILED, invoice_ids=(20,), as_of=early)
+    kiritimati = ZoneInfo("Pacific/Kiritimati")  # the company's 1 December has begun
+    with pytest.raises(NotRetryable) as refused:
+        bill(
+            provider,
+            command=Command.RETRY_FAILED,
+            invoice_ids=(20,),
+            as_of=early,
+            company_zone=kiritimati,
+        )
+    assert str(refused.value) == (
+        "invoice 20 is due 2026-12-01, which has not begun in its customer's zone (it is "
+        "2026-11-30 there); it is never charged before its due date: retry it once that "
+        "date has begun; nothing was charged"
+    )
     assert provider.calls == []
     at_midnight = AsOf.parse("2026-12-01T08:00:00Z")
     result = bill(provider, command=Command.RETRY_FAILED, invoice_ids=(20,), as_of=at_midnight)
     assert result.counts.paid == 1
+
+
+def test_a_retry_whose_customer_moved_during_the_pass_waits_for_its_date_there(
+    db_path: Path, clock: FixedClock, bill: Bill, edit: Callable[..., None]
+) -> None:
+    """The same for a retry: its date is the retry date, not the due date."""
+    from antaeus_cli.billing.sources import ClaimContext, DueSource
+    from antaeus_cli.store import runs
+    from tests.conftest import ME
+    from tests.fakes import dead
+
+    make_db(db_path, world(["Asia/Tokyo", "Asia/Tokyo"]), clock)
+    bill(FakeProvider(script={10: [DECLINED], 20: [DECLINED]}), as_of=DEC_1)  # retry on the 2nd
+    pass_clock = PassClock(AsOf.parse("2026-12-01T16:00:00Z"), COMPANY)  # 01:00 on the 2nd
+    store = Store.open(db_path)
+    try:
+        started = runs.start_run(
+            store, command="retry-failed", clock=pass_clock, provider="x", me=ME, now=clock(),
+            is_alive=dead,
+        )  # fmt: skip
+        with store.reading() as conn:
+            days = claims.days_sql(pass_clock.days(claims.zones(conn)))
+        edit("UPDATE customer SET timezone = 'Etc/GMT+12' WHERE id = 2")  # 04:00 on the 1st
+        context = ClaimContext(started.run_id, "retry-failed", "ns", pass_clock)
+        source = DueSource(claims.Due.RETRY, days, context, GUARDS_OFF)
+        with store.transaction() as conn:
+            batch = source.next_batch(conn, clock(), 10)
+    finally:
+        store.close()
+    assert batch is not None
+    assert [a.invoice.id for a in batch.attempts] == [10]
+
+
+def test_a_replayed_decline_is_dated_where_the_customer_is(
+    db_path: Path, clock: FixedClock, bill: Bill, sql: Callable[..., list[tuple[Any, ...]]]
+) -> None:
+    """A crash leaves a decline's answer unrecorded; the pass that replays its key dates
+    the decline in the customer's zone (Kiritimati: already the 2nd), not the company's."""
+    import pytest
+
+    from tests.fakes import Crash
+
+    make_db(db_path, world(["Pacific/Kiritimati"]), clock)
+    provider = FakeProvider(script={10: [DECLINED]}, crash_after_booking={10})
+    with pytest.raises(Crash):
+        bill(provider, as_of=DEC_1)
+    at = AsOf.parse("2026-12-01T10:30:00Z")  # 00:30 on the 2nd in Kiritimati
+    result = bill(provider, as_of=at, company_zone=ZoneInfo("UTC"))
+    assert result.counts.reconciled == 1
+    assert sql("SELECT first_declined_on, next_retry_on FROM invoice") == [
+        ("2026-12-02", "2026-12-03")
+    ]
+
+
+def test_the_batch_claim_takes_customers_in_known_zones_itself(
+    db_path: Path, clock: FixedClock, edit: Callable[..., None]
+) -> None:
+    """The SQL prefilter claims what it can; only the rest goes to the Python check."""
+    from antaeus_cli.store import runs
+    from tests.conftest import ME
+    from tests.fakes import dead
+
+    make_db(db_path, world(["Europe/Berlin", None, "Asia/Tokyo"]), clock)
+    edit("UPDATE customer SET provider_ref = 'cus_' || id")
+    pass_clock = PassClock(AsOf.parse("2026-12-01T12:00:00Z"), COMPANY)
+    store = Store.open(db_path)
+    try:
+        started = runs.start_run(
+            store, command="bill", clock=pass_clock, provider="x", me=ME, now=clock(), is_alive=dead
+        )
+        with store.transaction() as conn:
+            days = claims.days_sql(pass_clock.days(claims.zones(conn)))
+            found = claims.claim_due(
+                conn, claims.Due.BILL, days, claims.BEFORE_FIRST, 10, namespace="ns",
+                run_id=started.run_id, command="bill", now=clock(), amount=GUARDS_OFF,
+            )  # fmt: skip
+    finally:
+        store.close()
+    assert found is not None
+    assert found.others == []
+    assert [(a.invoice.id, a.invoice.customer_ref, a.local_date) for a in found.attempts] == [
+        (10, "cus_1", DEC_1),
+        (20, "cus_2", DEC_1),
+        (30, "cus_3", DEC_1),
+    ]
