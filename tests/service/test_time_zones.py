@@ -61,6 +61,26 @@ def local_midnight(day: date, zone: str | None) -> datetime:
     return datetime.combine(day, time(), ZoneInfo(zone) if zone else COMPANY).astimezone(UTC)
 
 
+def begin(store: Store, pass_clock: PassClock, command: str = "bill") -> tuple[int, claims.Days]:
+    """A run recorded as started, and the zones' dates read as a pass reads them."""
+    from antaeus_cli.store import runs
+    from tests.conftest import ME
+    from tests.fakes import dead
+
+    started = runs.start_run(
+        store,
+        command=command,
+        clock=pass_clock,
+        provider="x",
+        me=ME,
+        now=datetime.now(UTC),
+        is_alive=dead,
+    )
+    with store.reading() as conn:
+        days = claims.days_sql(pass_clock.days(claims.zones(conn)))
+    return started.run_id, days
+
+
 def hourly(start: datetime, end: datetime) -> list[datetime]:
     hours = int((end - start).total_seconds() // 3600)
     return [start + timedelta(hours=h) for h in range(hours + 1)]
@@ -264,25 +284,18 @@ def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now
     did not count) is not charged early: the Python check judges its date where the
     customer is now."""
     from antaeus_cli.billing.sources import ClaimContext, DueSource
-    from antaeus_cli.store import runs
-    from tests.conftest import ME
-    from tests.fakes import dead
 
     make_db(db_path, world(["Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"]), clock)
     pass_clock = PassClock(AsOf.parse("2026-11-30T16:00:00Z"), COMPANY)  # 01:00 in Tokyo
     store = Store.open(db_path)
     try:
-        started = runs.start_run(
-            store, command="bill", clock=pass_clock, provider="x", me=ME, now=clock(), is_alive=dead
-        )
-        with store.reading() as conn:
-            days = claims.days_sql(pass_clock.days(claims.zones(conn)))
+        run_id, days = begin(store, pass_clock)
         assert days.uniform
         edit("UPDATE customer SET timezone = 'Etc/GMT+12' WHERE id = 2")
         edit("UPDATE customer SET timezone = 'Pacific/Kiritimati' WHERE id = 3")
         # Nobody was in the company's zone (Copenhagen, 17:00 on the 30th) at the start.
         edit("UPDATE customer SET timezone = NULL WHERE id = 4")
-        context = ClaimContext(started.run_id, "bill", "ns", pass_clock)
+        context = ClaimContext(run_id, "bill", "ns", pass_clock)
         source = DueSource(claims.Due.BILL, days, context, GUARDS_OFF)
         with store.transaction() as conn:
             if path == "batch":
@@ -349,23 +362,15 @@ def test_a_retry_whose_customer_moved_during_the_pass_waits_for_its_date_there(
 ) -> None:
     """The same for a retry: its date is the retry date, not the due date."""
     from antaeus_cli.billing.sources import ClaimContext, DueSource
-    from antaeus_cli.store import runs
-    from tests.conftest import ME
-    from tests.fakes import dead
 
     make_db(db_path, world(["Asia/Tokyo", "Asia/Tokyo"]), clock)
     bill(FakeProvider(script={10: [DECLINED], 20: [DECLINED]}), as_of=DEC_1)  # retry on the 2nd
     pass_clock = PassClock(AsOf.parse("2026-12-01T16:00:00Z"), COMPANY)  # 01:00 on the 2nd
     store = Store.open(db_path)
     try:
-        started = runs.start_run(
-            store, command="retry-failed", clock=pass_clock, provider="x", me=ME, now=clock(),
-            is_alive=dead,
-        )  # fmt: skip
-        with store.reading() as conn:
-            days = claims.days_sql(pass_clock.days(claims.zones(conn)))
+        run_id, days = begin(store, pass_clock, "retry-failed")
         edit("UPDATE customer SET timezone = 'Etc/GMT+12' WHERE id = 2")  # 04:00 on the 1st
-        context = ClaimContext(started.run_id, "retry-failed", "ns", pass_clock)
+        context = ClaimContext(run_id, "retry-failed", "ns", pass_clock)
         source = DueSource(claims.Due.RETRY, days, context, GUARDS_OFF)
         with store.transaction() as conn:
             batch = source.next_batch(conn, clock(), 10)
@@ -400,23 +405,16 @@ def test_the_batch_claim_takes_customers_in_known_zones_itself(
     db_path: Path, clock: FixedClock, edit: Callable[..., None]
 ) -> None:
     """The SQL prefilter claims what it can; only the rest goes to the Python check."""
-    from antaeus_cli.store import runs
-    from tests.conftest import ME
-    from tests.fakes import dead
-
     make_db(db_path, world(["Europe/Berlin", None, "Asia/Tokyo"]), clock)
     edit("UPDATE customer SET provider_ref = 'cus_' || id")
     pass_clock = PassClock(AsOf.parse("2026-12-01T12:00:00Z"), COMPANY)
     store = Store.open(db_path)
     try:
-        started = runs.start_run(
-            store, command="bill", clock=pass_clock, provider="x", me=ME, now=clock(), is_alive=dead
-        )
+        run_id, days = begin(store, pass_clock)
         with store.transaction() as conn:
-            days = claims.days_sql(pass_clock.days(claims.zones(conn)))
             found = claims.claim_due(
                 conn, claims.Due.BILL, days, claims.BEFORE_FIRST, 10, namespace="ns",
-                run_id=started.run_id, command="bill", now=clock(), amount=GUARDS_OFF,
+                run_id=run_id, command="bill", now=clock(), amount=GUARDS_OFF,
             )  # fmt: skip
     finally:
         store.close()
