@@ -150,9 +150,6 @@ class AsOf:
         assert self.instant is not None  # noqa: S101
         return self.instant.isoformat()
 
-    def __str__(self) -> str:
-        return self.stamp()
-
 
 @dataclass(frozen=True, slots=True)
 class PassClock:
@@ -207,8 +204,3 @@ class ZoneDays:
     def latest(self) -> date:
         """The date that has begun somewhere: nothing due after it is due for anyone."""
         return max(self._dates)
-
-    def zones_due(self, day: date) -> list[str]:
-        """The zones in which `day` has begun, by name (the company's as `company`)."""
-        names = sorted(name for name, local in self.known.items() if local >= day)
-        return (["company"] if self.company >= day else []) + names

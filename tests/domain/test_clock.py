@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from antaeus_cli.domain.clock import AsOf, PassClock, ZoneDays, parse_zone, zone_named
+from antaeus_cli.domain.clock import AsOf, PassClock, parse_zone, zone_named
 from antaeus_cli.domain.invoice import FailureCode
 
 # The zones at the edges of the clock, the ones whose midnight moves with daylight
@@ -161,14 +161,6 @@ def test_zone_days_bound_every_customers_date(instant: datetime, names: list[str
     assert zone_days.earliest == min(d for d in dates if d)
     assert zone_days.latest == max(d for d in dates if d)
     assert zone_days.latest - zone_days.earliest <= timedelta(days=2)  # 26 hours apart at most
-
-
-def test_zones_due_names_the_zones_in_which_a_date_has_begun() -> None:
-    zone_days = ZoneDays(
-        date(2026, 11, 30), {"Pacific/Auckland": date(2026, 12, 1), "UTC": date(2026, 11, 30)}
-    )
-    assert zone_days.zones_due(date(2026, 12, 1)) == ["Pacific/Auckland"]
-    assert zone_days.zones_due(date(2026, 11, 30)) == ["company", "Pacific/Auckland", "UTC"]
 
 
 @pytest.mark.parametrize(
