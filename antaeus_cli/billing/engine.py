@@ -152,7 +152,10 @@ class Engine:
             return RunStatus.INTERRUPTED, self._stop.reason or "interrupted"
         return RunStatus.COMPLETED, None
 
-    def run_phase(self, phase: Phase, source: Source) -> None:
+    def run_phase(self, phase: Phase, source: Source, *, breaker: bool = True) -> None:
+        """Run one source to its end. `breaker=False`: its first charges are not counted
+        by the decline-rate breaker (those an earlier trip handed back)."""
+        self._limits.watching = breaker
         with self._store.reading() as conn:
             total = source.total(conn)
         self._observer.phase(phase, total)
@@ -271,8 +274,9 @@ class Engine:
         return refused is None
 
     def breaker_tripped(self) -> list[int]:
-        """The invoices whose first charge declined in the breaker's window, when it
-        tripped: they are handed back without a dunning step."""
+        """The invoices whose first charge declined in this pass, when the breaker
+        tripped (in its window, and answered after it): they are handed back without a
+        dunning step or a notice."""
         return self._limits.declined_first if self._tripped is not None else []
 
     def hand_back_declines(self) -> None:

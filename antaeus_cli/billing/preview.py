@@ -19,9 +19,10 @@ from antaeus_cli.billing.results import (
     ZoneDue,
 )
 from antaeus_cli.billing.sources import check_named
-from antaeus_cli.domain.clock import PassClock, unknown_zone
+from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.guards import AmountGuard
-from antaeus_cli.domain.invoice import InvoiceRow, Rejection, check_chargeable, idempotency_key
+from antaeus_cli.domain.invoice import InvoiceRow, Rejection, idempotency_key
+from antaeus_cli.domain.judgement import Path, Wait, judge
 from antaeus_cli.domain.money import Totals
 from antaeus_cli.store import claims, ledger
 from antaeus_cli.store.database import Store
@@ -51,15 +52,15 @@ def preview_pass(
             batches = _batches(
                 conn, command, days, invoice_ids, batch_size, amount=amount_guard, clock=clock
             )
+            # what the pass would do, judged as it would judge it (a bill pass charges
+            # what a tripped breaker handed back too, in its second walk)
+            path = _path(command, invoice_ids)
             for rows in batches:
                 for row in rows:
-                    if row.in_flight:
-                        continue  # counted in to_replay: the replay settles it
-                    checked = check_chargeable(row)
-                    if clock.local_date(row.timezone) is None and not isinstance(
-                        checked, Rejection
-                    ):
-                        checked = unknown_zone(row.customer_id, row.timezone)
+                    on = Path.BILL_HANDED_BACK if path is Path.BILL and row.handed_back else path
+                    checked = judge(on, row, clock.local_date(row.timezone))
+                    if isinstance(checked, Wait):
+                        continue  # in flight (counted in to_replay), or not due yet
                     if isinstance(checked, Rejection):
                         needs_operator += 1
                         if len(operator_items) < LISTED_LIMIT:
@@ -99,6 +100,12 @@ def _zones(clock: PassClock, names: list[str | None], due_in: Counter[object]) -
     return zones
 
 
+def _path(command: Command, invoice_ids: Sequence[int]) -> Path:
+    if invoice_ids:
+        return Path.NAMED
+    return Path.BILL if command is Command.BILL else Path.RETRY
+
+
 def _batches(
     conn: sqlite3.Connection,
     command: Command,
@@ -111,7 +118,7 @@ def _batches(
 ) -> Iterator[list[InvoiceRow]]:
     """Due invoices a batch at a time (keyset pagination), never all in memory."""
     if invoice_ids:
-        found = claims.invoices_by_id(conn, invoice_ids)
+        found = claims.invoices_by_id(conn, invoice_ids, claims.Guards(amount))
         check_named(found, invoice_ids, clock)
         yield [found[i] for i in invoice_ids]
         return

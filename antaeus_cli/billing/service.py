@@ -29,6 +29,7 @@ from antaeus_cli.billing.sources import (
     check_named,
 )
 from antaeus_cli.domain.clock import PassClock
+from antaeus_cli.domain.judgement import Path
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import PaymentProvider
@@ -61,7 +62,8 @@ def run_pass(
     settings = request.settings
     if request.invoice_ids:
         with store.reading() as conn:
-            found = claims.invoices_by_id(conn, request.invoice_ids)
+            guards = claims.Guards(settings.amount_guard)
+            found = claims.invoices_by_id(conn, request.invoice_ids, guards)
             check_named(found, request.invoice_ids, settings.clock)
     clock = settings.clock
     started = runs.start_run(
@@ -146,6 +148,15 @@ def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: Pass
     if engine.stopping:
         return
     engine.run_phase(Phase.CHARGE, work)
+    if isinstance(work, DueSource) and work.path is Path.BILL and not engine.stopping:
+        # What a tripped breaker handed back, once this pass's fresh first charges have
+        # been judged: they are not counted again, so a few customers whose cards
+        # decline can trip a pass once, never every pass.
+        again = work.handed_back()
+        with store.reading() as conn:
+            waiting = again.total(conn)
+        if waiting:
+            engine.run_phase(Phase.CHARGE, again, breaker=False)
     previous = None
     for _ in range(sweeps):
         with store.reading() as conn:
@@ -158,17 +169,18 @@ def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: Pass
 
 def _work(store: Store, request: PassRequest, context: ClaimContext) -> Source:
     if request.invoice_ids:
-        return NamedSource(request.invoice_ids, context)
+        return NamedSource(request.invoice_ids, context, request.settings.amount_guard)
     return DueSource(
-        due_for(request.command),
+        path_for(request.command),
         zone_days(store, context.clock),
         context,
         request.settings.amount_guard,
     )
 
 
-def due_for(command: Command) -> claims.Due:
-    return claims.Due.BILL if command is Command.BILL else claims.Due.RETRY
+def path_for(command: Command) -> Path:
+    """The path of a scheduled pass (domain.judgement)."""
+    return Path.BILL if command is Command.BILL else Path.RETRY
 
 
 def zone_days(store: Store, clock: PassClock) -> claims.Days:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from antaeus_cli.domain.attempt import Attempt
-from antaeus_cli.domain.clock import PassClock, has_begun, unknown_zone
+from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.edits import shown
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import (
@@ -18,9 +18,9 @@ from antaeus_cli.domain.invoice import (
     InvoiceRow,
     InvoiceStatus,
     Rejection,
-    check_chargeable,
     idempotency_key,
 )
+from antaeus_cli.domain.judgement import NOT_DUE, Path, Wait, judge
 from antaeus_cli.errors import NotRetryable
 from antaeus_cli.store import careful, claims, ledger, replays
 from antaeus_cli.store.careful import Held
@@ -56,23 +56,19 @@ def claim_rows(
     context: ClaimContext,
     now: datetime,
     rows: Sequence[InvoiceRow],
-    due: claims.Due | None = None,
+    path: Path,
 ) -> Batch:
-    """Check each invoice locally; reject the bad ones, claim the rest under fresh keys.
-    With `due`, an invoice whose date has not begun in its customer's zone is left as
-    it is: the SQL selected it by the zones customers had when the pass began, and
-    its customer's zone may have changed since."""
+    """Judge each invoice (domain.judgement); hold the refused ones, leave the ones
+    that must wait, claim the rest under fresh keys. The judgement reads each
+    customer's zone now: the SQL selected by the zones customers had when the pass
+    began, and a zone may have changed since."""
     batch = Batch()
     approved = []
     for row in rows:
-        if row.in_flight:
-            continue  # never a second key while one is open: the replay settles it
-        checked = check_chargeable(row)
         local_date = context.clock.local_date(row.timezone)
-        if local_date is None and not isinstance(checked, Rejection):
-            checked = unknown_zone(row.customer_id, row.timezone)
-        elif local_date is not None and due is not None and not has_begun(due.on(row), local_date):
-            continue  # not due yet where the customer is
+        checked = judge(path, row, local_date)
+        if isinstance(checked, Wait):
+            continue
         if isinstance(checked, Rejection):
             batch.rejected.append((row, checked))
             continue
@@ -94,13 +90,32 @@ class DueSource:
     """Invoices the pass's query selects, in id order, a batch at a time."""
 
     def __init__(
-        self, due: claims.Due, days: claims.Days, context: ClaimContext, amount: AmountGuard
+        self,
+        path: Path,
+        days: claims.Days,
+        context: ClaimContext,
+        amount: AmountGuard,
     ) -> None:
-        self._due = due
+        self._path = path
+        self._due = claims.Due.RETRY if path is Path.RETRY else claims.Due.BILL
+        # bill's first walk leaves what a tripped breaker handed back to the second
+        self._latest = {
+            Path.BILL: claims.FRESH,
+            Path.BILL_HANDED_BACK: claims.HANDED_BACK,
+        }.get(path, claims.CLEAN)
         self._days = days
         self._context = context
         self._amount = amount
         self._after: float = claims.BEFORE_FIRST
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def handed_back(self) -> DueSource:
+        """bill's second walk: the invoices a tripped breaker handed back, charged once
+        the pass has judged its fresh first charges (the breaker does not count them)."""
+        return DueSource(Path.BILL_HANDED_BACK, self._days, self._context, self._amount)
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
         """Claim what passes the checks in one statement; the Python check judges the rest
@@ -120,13 +135,14 @@ class DueSource:
                     command=context.command,
                     now=now,
                     amount=self._amount,
+                    latest=self._latest,
                 )
                 if found is None:
                     return None
                 # pragma: no mutate start - equivalent while test_claims pins the SQL
-                # prefilter to the Python check: no row it leaves is approved, so the
+                # prefilter to the judgement: no row it leaves is approved, so the
                 # context (which names new keys) and the order below are never used
-                batch = claim_rows(conn, context, now, found.others, self._due)
+                batch = claim_rows(conn, context, now, found.others, self._path)
                 # pragma: no mutate end
         except Exception as exc:
             if not careful.is_row_error(exc):
@@ -145,9 +161,9 @@ class DueSource:
         for invoice_id in ids:
             try:
                 with careful.savepoint(conn):
-                    guards = claims.Guards(self._due, self._amount)
+                    guards = claims.Guards(self._amount)
                     rows = claims.invoices_by_id(conn, [invoice_id], guards)
-                    one = claim_rows(conn, self._context, now, list(rows.values()), self._due)
+                    one = claim_rows(conn, self._context, now, list(rows.values()), self._path)
             except Exception as exc:
                 if not careful.is_row_error(exc):
                     raise
@@ -163,25 +179,29 @@ class DueSource:
         return batch
 
     def total(self, conn: sqlite3.Connection) -> int:
-        return claims.count_due(conn, self._due, self._days)
+        only = claims.HANDED_BACK if self._path is Path.BILL_HANDED_BACK else None
+        return claims.count_due(conn, self._due, self._days, only)
 
 
 class NamedSource:
     """Invoices an operator named with --invoice, in the order given."""
 
-    def __init__(self, invoice_ids: Sequence[int], context: ClaimContext) -> None:
+    def __init__(
+        self, invoice_ids: Sequence[int], context: ClaimContext, amount: AmountGuard
+    ) -> None:
         self._remaining = list(invoice_ids)
         self._context = context
+        self._guards = claims.Guards(amount)
         self._count = len(self._remaining)  # pragma: no mutate - for the progress bar only
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
         if not self._remaining:
             return None
         chunk, self._remaining = self._remaining[:limit], self._remaining[limit:]
-        found = claims.invoices_by_id(conn, chunk)
+        found = claims.invoices_by_id(conn, chunk, self._guards)
         # again, under the lock: another pass may have run since
         check_named(found, chunk, self._context.clock)
-        return claim_rows(conn, self._context, now, [found[i] for i in chunk])
+        return claim_rows(conn, self._context, now, [found[i] for i in chunk], Path.NAMED)
 
     def total(self, conn: sqlite3.Connection) -> int:  # noqa: ARG002 - known up front
         return self._count
@@ -226,6 +246,7 @@ def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int], clock:
     for invoice_id in invoice_ids:
         row = found.get(invoice_id)
         local_date = None if row is None else clock.local_date(row.timezone)
+        verdict = None if row is None else judge(Path.NAMED, row, local_date)
         if row is None:
             problems.append(f"invoice {invoice_id} does not exist")
         elif row.status is InvoiceStatus.PAID:
@@ -239,7 +260,7 @@ def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int], clock:
             problems.append(
                 f"invoice {invoice_id} is PENDING: 'antaeus bill' charges it once it is due"
             )
-        elif local_date is not None and not has_begun(row.due_date, local_date):
+        elif verdict is NOT_DUE:
             problems.append(
                 f"invoice {invoice_id} is due {shown(row.due_date)}, which has not begun in its "
                 f"customer's zone (it is {local_date} there); it is never charged before its "

@@ -6,7 +6,7 @@ import enum
 from datetime import date
 from typing import NamedTuple, TypeGuard
 
-from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money, format_minor
+from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 
 MAX_REF_LENGTH = 255  # a provider's customer id; Stripe's are far shorter
 
@@ -111,13 +111,21 @@ class InvoiceRow(NamedTuple):
     in_flight: bool = False  # its latest attempt is open: only a replay may touch it
     customer_ref: object = None  # customer.provider_ref, as stored
     charged_before: bool = False  # its latest attempt charged: it was paid already
-    duplicate_of: object = None  # another invoice for the same customer and month (bill)
+    duplicate_of: object = None  # another invoice for the same customer and month
     # The median of the customer's paid invoices, when this amount is unusual beside it
-    # (domain.guards.AmountGuard, as store.claims.ANOMALY applies it; bill only).
+    # (domain.guards.AmountGuard, as store.claims.ANOMALY applies it).
     usual_amount: object = None
     timezone: object = None  # customer.timezone, as stored (None: the company's zone)
     due_date: object = None  # as stored: ISO text
     next_retry_on: object = None
+    # The key of another invoice's charge for this customer's month (its due date's)
+    # that succeeded or may have succeeded (charged, or still open), by the ledger.
+    month_charged: object = None
+    # Its latest attempt was answered with a hard decline or "needs the customer".
+    card_refused: bool = False
+    # PENDING, and its latest attempt was a decline: a tripped breaker handed it back.
+    handed_back: bool = False
+    failure_code: object = None  # as stored: why it is held, for an operator's release
 
     @property
     def next_attempt_no(self) -> int:
@@ -127,7 +135,8 @@ class InvoiceRow(NamedTuple):
 
 
 def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:  # noqa: PLR0911 - one per check
-    """Everything that can be checked without calling the provider."""
+    """The invoice is well formed and was never charged. The guard rails and dates are
+    the rest of domain.judgement.judge, which every path calls."""
     if row.charged_before:
         return Rejection(
             FailureCode.ALREADY_CHARGED,
@@ -164,23 +173,6 @@ def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:  # noqa: PLR0911 -
             FailureCode.MALFORMED,
             f"customer {customer_id} has a malformed provider_ref {str(ref)[:40]!r}: expected "
             f"the provider's id, 1 to {MAX_REF_LENGTH} printable ASCII characters, no spaces",
-        )
-    if row.duplicate_of is not None:
-        return Rejection(
-            FailureCode.DUPLICATE_PERIOD,
-            f"invoice {row.duplicate_of} bills customer {row.customer_id} for the same month: "
-            "both are held, never charged twice for one period; release the right one with "
-            "'retry-failed --invoice'",
-        )
-    usual = row.usual_amount
-    if type(usual) is int:
-        times = f"{amount // usual} times" if usual > 0 else "far above"
-        return Rejection(
-            FailureCode.AMOUNT_ANOMALY,
-            f"{format_minor(amount, currency)} is {times} what customer {customer_id} "
-            "usually pays (the median of their paid invoices is "
-            f"{format_minor(usual, currency)}): held as a likely mistake before "
-            "the provider heard of it; if it is right, release it with 'retry-failed --invoice'",
         )
     return Invoice(row.id, customer_id, Money(amount, currency), ref)
 

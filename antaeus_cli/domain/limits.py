@@ -1,13 +1,19 @@
 """Run limits: stop a pass early when it looks systematically wrong. Pure.
 
 - **Caps** (`--max-total CUR=AMOUNT`): the money a pass may move per currency. Every
-  charge sent reserves its amount before the provider hears of it; an answer that
-  moved no money gives the reservation back. A charge that would pass the cap is
-  never sent, and the pass stops.
+  key sent reserves its amount once, before the provider hears of it (a replay of a
+  key this pass already sent reserves nothing more); an answer that moved no money
+  gives the reservation back. A charge that would pass the cap is never sent, and
+  the pass stops. What it says was reserved is what may have moved, never more.
 - **The decline-rate breaker**: when more than `rate` of the first `window` first
   charges of a pass decline, something is wrong with the whole pass (a provider
   account, a currency, a card network), not with the customers. The pass stops, and
-  those declines are handed back without a dunning step.
+  every first charge of the pass that declined (those answered after the window
+  filled too) is handed back: no dunning step, no notice. A later pass charges what
+  was handed back only after it has judged its own fresh first charges, and does not
+  count them again; a card that said never (a hard decline, or one that needs the
+  customer) is not charged again but held for the customer, and told then. So a few
+  customers whose cards decline can trip one pass, never every pass.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 
 from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
-from antaeus_cli.domain.money import Currency, Money, format_minor
+from antaeus_cli.domain.money import Currency, format_minor
 
 _AMOUNT = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?", re.ASCII)  # plain decimals only
 DEFAULT_BREAKER_RATE = 0.5
@@ -66,52 +72,83 @@ class LimitsState:
     def __init__(self, limits: RunLimits) -> None:
         self._limits = limits
         self._reserved: dict[Currency, int] = {}
+        self._holding: set[str] = set()  # the keys whose amounts are reserved
         self._first_charges = 0
-        self.declined_first: list[int] = []  # invoices whose first charge declined, in the window
+        self._tripped = False
+        self.watching = True  # False: first charges are not counted (handed back ones)
+        # invoices whose first charge declined: in the window, and after a trip
+        self.declined_first: list[int] = []
+        self.decline_codes: dict[str, int] = {}  # what the window's declines said
 
     def admit(self, attempt: Attempt) -> str | None:
         """Reserve a charge's amount; the reason to stop instead, if it would pass a cap.
         Replays count too: one not found at the provider is sent again, and may move
-        money. A replay refused stays open for a later pass."""
+        money; but a key's amount is reserved once however often it is sent. A replay
+        refused stays open for a later pass."""
         money = attempt.invoice.amount
         cap = self._limits.max_total.get(money.currency)
-        if cap is None:
+        if cap is None or attempt.key in self._holding:
             return None
         reserved = self._reserved.get(money.currency, 0)
         if reserved + money.minor > cap:
             return (
                 f"run cap: charging invoice {attempt.invoice.id} ({money}) would take this "
                 f"pass past --max-total {format_minor(cap, money.currency.value)} "
-                f"({format_minor(reserved, money.currency.value)} sent so far); it was not "
-                "sent, and the pass stopped"
+                f"({format_minor(reserved, money.currency.value)} charged or in doubt so "
+                "far); it was not sent, and the pass stopped"
             )
         self._reserved[money.currency] = reserved + money.minor
+        self._holding.add(attempt.key)
         return None
 
     def answered(self, attempt: Attempt, result: CallResult) -> str | None:
         """Account for an answer; the reason to stop if the breaker trips."""
         if self._limits.max_total:
-            self._account(attempt.invoice.amount, result.outcome)
-        if self._first_charges >= self._limits.breaker_window:
-            return None  # the breaker watches the start of a pass only
+            self._account(attempt, result.outcome)
         if attempt.replay or attempt.from_status is not InvoiceStatus.PENDING:
             return None  # retries decline often by nature: only first charges count
+        if not self.watching:
+            return None  # handed back by an earlier trip: judged once already
         outcome = result.outcome
+        if self._tripped:
+            if outcome in _DECLINES:  # answered after the trip: handed back as well
+                self.declined_first.append(attempt.invoice.id)
+            return None
+        if self._first_charges >= self._limits.breaker_window:
+            return None  # the breaker watches the start of a pass only
         self._first_charges += 1
         if outcome in _DECLINES:
             self.declined_first.append(attempt.invoice.id)
+            code = result.decline_code or outcome.value
+            self.decline_codes[code] = self.decline_codes.get(code, 0) + 1
         limits = self._limits
         if len(self.declined_first) > limits.breaker_rate * limits.breaker_window:
-            return (
-                f"decline-rate breaker: {len(self.declined_first)} of the first "
-                f"{self._first_charges} charges declined, more than {limits.breaker_rate:.0%} "
-                f"of {limits.breaker_window}; something is wrong with the pass, not the "
-                "customers: those declines were handed back without a dunning step"
-            )
+            self._tripped = True
+            return self._trip_reason()
         return None
 
-    def _account(self, money: Money, outcome: AttemptOutcome) -> None:
+    def _trip_reason(self) -> str:
+        limits = self._limits
+        said = ", ".join(
+            f"{code} {count}"
+            for code, count in sorted(self.decline_codes.items(), key=lambda kv: -kv[1])[:5]
+        )
+        return (
+            f"decline-rate breaker: {len(self.declined_first)} of the first "
+            f"{self._first_charges} charges declined ({said}), more than "
+            f"{limits.breaker_rate:.0%} of {limits.breaker_window}; something is wrong with "
+            "the pass, not the customers: every first charge of this pass that declined was "
+            "handed back without a dunning step or a notice. The next pass charges them only "
+            "after its own fresh first charges pass the breaker; a card that said never is "
+            "held for its customer then. If these declines are real, let the next pass go on "
+            "(it does not count them again), or raise --breaker-rate for one pass"
+        )
+
+    def _account(self, attempt: Attempt, outcome: AttemptOutcome) -> None:
+        money = attempt.invoice.amount
         if money.currency not in self._limits.max_total:
             return
-        if outcome is not AttemptOutcome.CHARGED and not outcome.is_open:
-            self._reserved[money.currency] -= money.minor  # no money moved: given back
+        moved_none = outcome is not AttemptOutcome.CHARGED and not outcome.is_open
+        if moved_none and attempt.key in self._holding:  # given back, once
+            self._holding.discard(attempt.key)
+            self._reserved[money.currency] -= money.minor

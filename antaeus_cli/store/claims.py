@@ -24,26 +24,54 @@ from antaeus_cli.domain.invoice import (
     DunningState,
     Invoice,
     InvoiceRow,
+    InvoiceStatus,
     Rejection,
 )
+from antaeus_cli.domain.judgement import held_status
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
+from antaeus_cli.store import outbox
 from antaeus_cli.store.database import lenient_text
 
-# The invoice's latest attempt, as attempt_no * 4 + 2 if it charged + 1 if it is still
-# open: one index probe answers "which key comes next", "is one in flight" and "was
-# it charged already" (an invoice set back to PENDING by hand after it was paid).
+# The invoice's latest attempt, as attempt_no * 16, + 8 if it was declined, + 4 if the
+# card said never (a hard decline, or one that needs the customer), + 2 if it charged,
+# + 1 if it is still open: one index probe answers "which key comes next", "is one in
+# flight", "was it charged already" (an invoice set back to PENDING by hand after it
+# was paid), "did its card say never" and "did a tripped breaker hand it back".
 _LATEST = (
-    "coalesce((SELECT a.attempt_no * 4 + 2 * (a.outcome = 'charged') + (a.finished_at IS NULL) "
+    "coalesce((SELECT a.attempt_no * 16 "
+    "+ 8 * (a.outcome = 'declined' OR a.outcome = 'declined_hard' "
+    "OR a.outcome = 'needs_customer') "
+    "+ 4 * (a.outcome = 'declined_hard' OR a.outcome = 'needs_customer') "
+    "+ 2 * (a.outcome = 'charged') + (a.finished_at IS NULL) "
     "FROM payment_attempt a WHERE a.invoice_id = i.id ORDER BY a.attempt_no DESC LIMIT 1), 0)"
 )
+
+
+class Latest(NamedTuple):
+    """Which invoices a walk takes, by their latest attempt (see _LATEST): `bits` of it
+    must be `want`. Every walk takes none open, none charged, none whose card said
+    never; bill's first walk none that a tripped breaker handed back, its second only
+    those (charged after the pass has judged its fresh first charges)."""
+
+    bits: int
+    want: int = 0
+
+    @property
+    def sql(self) -> str:
+        return f"{_LATEST} & {self.bits:d} = {self.want:d}"
+
+
+CLEAN = Latest(7)
+FRESH = Latest(15)
+HANDED_BACK = Latest(15, 8)
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
     f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref, c.timezone, "
-    "i.due_date, i.next_retry_on"
+    "i.due_date, i.next_retry_on, i.failure_code"
 )
 _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
 # Guard rail: another invoice that bills the same customer for the same month (by its
-# due date), so that `bill` holds both rather than charge twice for one period. Only
+# due date), so that a pass holds both rather than charge twice for one period. Only
 # invoices that bill the period count: not an UNCOLLECTIBLE one, nor one an operator
 # holds for a reason other than a guard rail. One probe of
 # invoice_by_customer(customer_id, due_date).
@@ -77,6 +105,15 @@ USUAL = (
     f"CASE WHEN {ANOMALY} IS NOT NULL THEN (SELECT w.amount FROM (SELECT p.amount, "
     "row_number() OVER (ORDER BY p.amount) AS r, count(*) OVER () AS n "
     f"{_PAID}) w WHERE w.r = w.n / 2 + 1) END"
+)
+# The money side of the same rule: the key of a charge for the customer's month, by
+# another invoice, that succeeded or may have (charged, or open), whatever became of
+# the invoice rows since: the month is the one recorded with the charge. One probe of
+# the partial index payment_attempt_period.
+MONTH_CHARGED = (
+    "(SELECT m.idempotency_key FROM payment_attempt m INDEXED BY payment_attempt_period "
+    "WHERE m.customer_id = i.customer_id AND m.period = substr(i.due_date, 1, 7) "
+    "AND m.invoice_id <> i.id AND (m.outcome = 'charged' OR m.finished_at IS NULL) LIMIT 1)"
 )
 _FROM = f"FROM invoice i {_CUSTOMER}"
 
@@ -179,49 +216,41 @@ class Due(enum.Enum):
         """Due where the date has begun: by `earliest` it has begun everywhere, after
         `latest` nowhere; in between (a day or so around midnights) the customer's
         zone decides, looked up for those invoices only. A customer whose zone is
-        unknown (or who does not exist) counts from `earliest`, to be held then."""
-        on = f"i.{self.value[2]}"
-        return (
-            f"i.status = '{self.value[1]}' AND {on} <= :latest AND ({on} <= :earliest "
-            f"OR {on} <= (SELECT {days.local} FROM customer z WHERE z.id = i.customer_id))"
-        )
+        unknown (or who does not exist) counts from `earliest`, to be held then. A
+        retry's due date must have begun too: a retry date never charges early."""
+        begun = [_begun(f"i.{self.value[2]}", days)]
+        if self is Due.RETRY:
+            begun.append(_begun("i.due_date", days))
+        return f"i.status = '{self.value[1]}' AND " + " AND ".join(begun)
+
+
+def _begun(on: str, days: Days) -> str:
+    return (
+        f"{on} <= :latest AND ({on} <= :earliest "
+        f"OR {on} <= (SELECT {days.local} FROM customer z WHERE z.id = i.customer_id))"
+    )
 
 
 class Guards(NamedTuple):
-    """The guard rails a selection of invoices is checked against.
+    """The guard rails every selection of invoices is read with, on every path: the
+    judgement (domain.judgement) decides what an operator's word releases."""
 
-    Only `bill` applies them: a retry charges a period that was checked when it was
-    first billed, and invoices an operator names are released from them on purpose.
-    """
-
-    due: Due | None  # None: invoices an operator named
     amount: AmountGuard = GUARDS_OFF
-
-    @property
-    def _on(self) -> bool:
-        return self.due is Due.BILL
-
-    @property
-    def duplicate(self) -> str:
-        """The id of an invoice for the same customer and month, or NULL."""
-        return DUPLICATE if self._on else "NULL"
 
     @property
     def unusual(self) -> str:
         """Not NULL when the amount is unusual for the customer (see ANOMALY)."""
-        return ANOMALY if self._on and self.amount.on else "NULL"
+        return ANOMALY if self.amount.on else "NULL"
 
     @property
     def columns(self) -> str:
-        """The two guard columns of a row for the Python check: duplicate_of, usual_amount."""
-        return f"{self.duplicate}, {USUAL if self.unusual != 'NULL' else 'NULL'}"
+        """The guard columns of a row for the judgement: duplicate_of, usual_amount,
+        month_charged."""
+        return f"{DUPLICATE}, {USUAL if self.amount.on else 'NULL'}, {MONTH_CHARGED}"
 
     @property
     def params(self) -> dict[str, object]:
         return {"factor": self.amount.factor, "history": self.amount.history}
-
-
-NAMED = Guards(None)
 
 
 class ClaimedBatch(NamedTuple):
@@ -242,13 +271,18 @@ def claim_due(
     command: str,
     now: datetime,
     amount: AmountGuard,
+    latest: Latest | None = None,
 ) -> ClaimedBatch | None:
     """Claim the next `limit` due invoices after `after_id` in one INSERT ... SELECT.
 
     Keyset pagination: each batch is an index range scan, however large the table.
-    Returns None when nothing is due past `after_id`.
+    Returns None when nothing is due past `after_id`. `latest`: which invoices the
+    statement takes by their latest attempt (by default, bill's first walk or a
+    retry's); the judgement judges the rest.
     """
-    guards = Guards(due, amount)
+    if latest is None:
+        latest = FRESH if due is Due.BILL else CLEAN
+    guards = Guards(amount)
     where, local_date = due.condition(days), _local_date(days)
     params = {**days.params, "after": after_id, "limit": limit, **guards.params}
     upto, due_count = conn.execute(
@@ -266,21 +300,31 @@ def claim_due(
     # rows the Python check accepts are claimed after these, whatever their invoice).
     claimed = conn.execute(
         "WITH i AS MATERIALIZED (SELECT i.id, i.customer_id, i.amount, i.currency, i.status, "
-        f"{_LATEST} AS latest, {guards.duplicate} AS duplicate, {guards.unusual} AS unusual "
+        f"i.due_date, {_LATEST} AS latest, {DUPLICATE} AS duplicate, "
+        f"{guards.unusual} AS unusual, {MONTH_CHARGED} AS month "
         f"FROM {due.invoices} "
         f"WHERE {in_range}) "
         "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, attempt_no, "
-        "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
-        "SELECT i.id, i.customer_id, c.provider_ref, (i.latest >> 2) + 1, "
+        "idempotency_key, run_id, command, amount, currency, from_status, started_at, period) "
+        "SELECT i.id, i.customer_id, c.provider_ref, (i.latest >> 4) + 1, "
         # The key, as domain.invoice.idempotency_key builds it; test_claims pins the two.
-        ":ns || '-inv-' || i.id || '-' || ((i.latest >> 2) + 1), "
-        ":run, :command, i.amount, i.currency, i.status, :stamp "
+        ":ns || '-inv-' || i.id || '-' || ((i.latest >> 4) + 1), "
+        ":run, :command, i.amount, i.currency, i.status, :stamp, substr(i.due_date, 1, 7) "
         "FROM i LEFT JOIN customer c ON c.id = i.customer_id "
-        "WHERE i.latest & 3 = 0 AND i.duplicate IS NULL AND i.unusual IS NULL "
+        "WHERE i.latest & :bits = :want AND i.duplicate IS NULL AND i.unusual IS NULL "
+        "AND i.month IS NULL "
         f"AND {CHARGEABLE_SQL} AND {KNOWN_ZONE} "
         "RETURNING id, invoice_id, customer_id, attempt_no, idempotency_key, amount, currency, "
         f"from_status, customer_ref, {local_date}",
-        {**params, "ns": namespace, "run": run_id, "command": command, "stamp": now.isoformat()},
+        {
+            **params,
+            "ns": namespace,
+            "run": run_id,
+            "command": command,
+            "stamp": now.isoformat(),
+            "bits": latest.bits,
+            "want": latest.want,
+        },
     ).fetchall()
     others: list[tuple[Any, ...]] = []
     # what the prefilter left, for the Python check to judge; with nothing left, the query
@@ -364,7 +408,7 @@ def due_batch(
     amount: AmountGuard,
 ) -> list[InvoiceRow]:
     """The next due invoices after `after_id`, in id order, as rows to check (read-only)."""
-    guards, where = Guards(due, amount), due.condition(days)
+    guards, where = Guards(amount), due.condition(days)
     rows = conn.execute(
         f"SELECT {_ROW_COLUMNS}, {guards.columns} FROM {due.invoices} {_CUSTOMER} "
         f"WHERE {where} AND i.id > :after ORDER BY i.id LIMIT :limit",
@@ -373,9 +417,9 @@ def due_batch(
     return [_invoice_row(row) for row in rows]
 
 
-def count_due(conn: sqlite3.Connection, due: Due, days: Days) -> int:
+def count_due(conn: sqlite3.Connection, due: Due, days: Days, only: Latest | None = None) -> int:
     """How many invoices a pass would select; for progress reporting only."""
-    where = due.condition(days)
+    where = due.condition(days) + ("" if only is None else f" AND {only.sql}")
     row = conn.execute(
         f"SELECT count(*) FROM {due.invoices} WHERE {where}",
         days.params,
@@ -384,10 +428,10 @@ def count_due(conn: sqlite3.Connection, due: Due, days: Days) -> int:
 
 
 def invoices_by_id(
-    conn: sqlite3.Connection, ids: Sequence[int], guards: Guards = NAMED
+    conn: sqlite3.Connection, ids: Sequence[int], guards: Guards
 ) -> dict[int, InvoiceRow]:
-    """Invoices by id, checked against `guards`: by default none, as an operator who
-    names an invoice releases it from them."""
+    """Invoices by id, read with `guards` (what an operator's word releases is the
+    judgement's to say)."""
     rows = conn.execute(
         f"SELECT {_ROW_COLUMNS}, {guards.columns} {_FROM} "
         "WHERE i.id IN (SELECT value FROM json_each(:ids))",
@@ -398,24 +442,28 @@ def invoices_by_id(
 
 def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
     """Columns the schema constrains are typed; the others stay raw, to be checked."""
-    latest = row[8]
+    latest, status = row[8], STATUS_BY_VALUE[row[5]]
     return InvoiceRow(
         row[0],
         row[1],
         row[2],
         row[3],
         row[4],
-        STATUS_BY_VALUE[row[5]],
+        status,
         _dunning_state(row[6], row[7]),
-        latest >> 2,
+        latest >> 4,
         bool(latest & 1),
         row[9],
         bool(latest & 2),
-        row[13],
         row[14],
+        row[15],
         row[10],
         row[11],
         row[12],
+        row[16],
+        bool(latest & 4),
+        status is InvoiceStatus.PENDING and bool(latest & 8),
+        row[13],
     )
 
 
@@ -446,8 +494,9 @@ def claim(
     for a in attempts:
         (row_id,) = conn.execute(
             "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, attempt_no, "
-            "idempotency_key, run_id, command, amount, currency, from_status, started_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "idempotency_key, run_id, command, amount, currency, from_status, started_at, "
+            "period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT substr(due_date, 1, 7) FROM invoice WHERE id = ?)) RETURNING id",
             (
                 a.invoice.id,
                 a.invoice.customer_id,
@@ -460,6 +509,7 @@ def claim(
                 a.invoice.amount.currency,
                 a.from_status,
                 stamp,
+                a.invoice.id,
             ),
         ).fetchone()
         claimed.append(a._replace(id=row_id))
@@ -484,13 +534,29 @@ def due_ids(
 def reject(
     conn: sqlite3.Connection, *, now: datetime, rejected: Sequence[tuple[InvoiceRow, Rejection]]
 ) -> None:
-    """Send invoices that failed a local check to an operator, without calling the provider."""
+    """Hold invoices the judgement refused, without calling the provider: for an
+    operator, or (the card said never) for the customer, whose withdrawn notice of
+    that answer is then delivered after all."""
     stamp = now.isoformat()
     conn.executemany(
-        "UPDATE invoice SET status = 'NEEDS_OPERATOR', failure_code = ?, failure_detail = ?, "
+        "UPDATE invoice SET status = ?, failure_code = ?, failure_detail = ?, "
         "next_retry_on = NULL, updated_at = ? WHERE id = ? AND status = ?",
         [
-            (rejection.code.value, rejection.detail, stamp, row.id, row.status.value)
+            (
+                held_status(rejection).value,
+                rejection.code.value,
+                rejection.detail,
+                stamp,
+                row.id,
+                row.status.value,
+            )
             for row, rejection in rejected
         ],
     )
+    awaiting = [
+        row.id
+        for row, rejection in rejected
+        if held_status(rejection) is InvoiceStatus.AWAITING_CUSTOMER
+    ]
+    if awaiting:
+        outbox.reinstate_latest(conn, invoice_ids=awaiting)

@@ -82,3 +82,19 @@ def withdraw_declines(conn: sqlite3.Connection, *, run_id: int, invoice_ids: Ite
     kinds = json.dumps(sorted(kind.value for kind in DECLINE_KINDS))
     ids = json.dumps(list(invoice_ids))
     return int(conn.execute(_WITHDRAW, (WITHDRAWN_BY_BREAKER, kinds, run_id, ids)).rowcount)
+
+
+# A decline a tripped breaker handed back, whose card had said never: once a later
+# pass's judgement holds its invoice for the customer, the notice of that answer is
+# true after all, and goes out.
+_REINSTATE = (
+    "UPDATE notification SET status = 'pending', last_error = NULL "
+    "WHERE status = 'withdrawn' AND last_error = ? AND attempt_id IN ("
+    "SELECT (SELECT a.id FROM payment_attempt a WHERE a.invoice_id = k.value "
+    "ORDER BY a.attempt_no DESC LIMIT 1) FROM json_each(?) k)"
+)
+
+
+def reinstate_latest(conn: sqlite3.Connection, *, invoice_ids: Iterable[int]) -> int:
+    ids = json.dumps(list(invoice_ids))
+    return int(conn.execute(_REINSTATE, (WITHDRAWN_BY_BREAKER, ids)).rowcount)

@@ -23,6 +23,7 @@ from antaeus_cli.domain.invoice import (
     Rejection,
     is_customer_ref,
 )
+from antaeus_cli.domain.judgement import replay_verdict
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 from antaeus_cli.store import careful
 from antaeus_cli.store.careful import Held
@@ -35,9 +36,14 @@ _OPEN_ATTEMPTS = (
     "a.from_status, a.customer_id, i.decline_count, i.first_declined_on, a.customer_ref, "
     "a.started_at, a.provider_ref, "
     "(SELECT CAST(z.timezone AS BLOB) FROM customer z WHERE z.id = a.customer_id), "
-    "CASE WHEN i.id IS NULL THEN 'its invoice was deleted' "
-    "WHEN EXISTS (SELECT 1 FROM payment_attempt c WHERE c.invoice_id = a.invoice_id "
-    "AND c.outcome = 'charged') THEN 'another attempt charged its invoice already' END "
+    # the money facts domain.judgement.replay_verdict reads: the invoice is gone, another
+    # attempt charged it, another invoice's charge for the month succeeded or may have
+    "i.id IS NULL, (SELECT c.id FROM payment_attempt c WHERE c.invoice_id = a.invoice_id "
+    "AND c.outcome = 'charged' LIMIT 1), "
+    "(SELECT m.idempotency_key FROM payment_attempt m INDEXED BY payment_attempt_period "
+    "WHERE m.customer_id = a.customer_id AND m.period = a.period "
+    "AND m.invoice_id <> a.invoice_id AND (m.outcome = 'charged' OR m.finished_at IS NULL) "
+    "LIMIT 1) "
     "FROM payment_attempt a LEFT JOIN invoice i ON i.id = a.invoice_id "
     "WHERE a.finished_at IS NULL AND a.id > ? ORDER BY a.id LIMIT ?"
 )
@@ -106,7 +112,9 @@ def _open_attempt(row: tuple[Any, ...], local_date: date) -> Attempt:
         id=row[0],
         started_at=started,
         reference=row[12],
-        no_resend=row[14],
+        no_resend=replay_verdict(
+            invoice_gone=bool(row[14]), charged_by=row[15], month_charged=row[16]
+        ),
         local_date=local_date,
     )
 

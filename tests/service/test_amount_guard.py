@@ -117,14 +117,18 @@ def test_only_paid_invoices_in_the_invoices_currency_count(
     assert [invoice for invoice, _ in provider.calls] == [1]
 
 
-def test_a_retry_charges_what_was_checked_when_it_was_first_billed(
+def test_a_retry_holds_an_unusual_amount_as_bill_would(
     make: Callable[..., Path], bill: Bill, sql: Sql
 ) -> None:
+    """The amount may be edited after a decline: the retry judges it as it is now."""
     make(*history(1, 10, 100, 100, 100), SeedInvoice(1, 1, 5000, "EUR", DEC), customers={1: "EUR"})
     provider = FakeProvider(script={1: [DECLINED, CHARGED]})
     bill(provider, amount_guard=GUARDS_OFF)  # billed as it was, say, before the guard
     bill(provider, command=Command.RETRY_FAILED, as_of=date(2026, 12, 2))
-    assert sql("SELECT status FROM invoice WHERE id = 1") == [("PAID",)]
+    assert sql("SELECT status, failure_code FROM invoice WHERE id = 1") == [
+        ("NEEDS_OPERATOR", "amount_anomaly")
+    ]
+    assert len(provider.calls) == 1  # the first charge only
 
 
 def test_an_invoice_held_by_the_guard_still_holds_its_month(
@@ -216,8 +220,8 @@ def test_the_anomaly_sql_holds_exactly_what_the_domain_guard_holds(
             "updated_at) VALUES (-1, 1, ?, 'EUR', '2026-12-01', 'x', 'x')",
             (amount,),
         )
-        guards = claims.Guards(claims.Due.BILL, AmountGuard(factor, required))
-        sql_flag, _, sql_usual = conn.execute(
+        guards = claims.Guards(AmountGuard(factor, required))
+        sql_flag, _, sql_usual, _ = conn.execute(
             f"SELECT {guards.unusual}, {guards.columns} FROM invoice i WHERE i.id = -1",
             guards.params,
         ).fetchone()

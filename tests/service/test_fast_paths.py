@@ -97,7 +97,7 @@ def test_invoice_rows_carry_their_ledger_and_dunning_state(
     store = Store.open(db_path)
     try:
         with store.reading() as conn:
-            rows = claims.invoices_by_id(conn, [5, 4, 3, 2, 1])
+            rows = claims.invoices_by_id(conn, [5, 4, 3, 2, 1], claims.Guards())
     finally:
         store.close()
     pending, paid = InvoiceStatus.PENDING, InvoiceStatus.PAID
@@ -119,6 +119,7 @@ def test_invoice_rows_carry_their_ledger_and_dunning_state(
             DunningState(1, date(2026, 12, 1)),
             1,
             **dated[1],
+            failure_code="declined",
         ),
         2: InvoiceRow(
             2, 2, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, charged_before=True, **dated[2]
@@ -167,7 +168,7 @@ def test_a_dunning_state_written_by_hand_is_read_as_it_stands(
     store = Store.open(db_path)
     try:
         with store.reading() as conn:
-            rows = claims.invoices_by_id(conn, [1, 2, 3])
+            rows = claims.invoices_by_id(conn, [1, 2, 3], claims.Guards())
     finally:
         store.close()
     assert [rows[i].dunning for i in (1, 2, 3)] == [

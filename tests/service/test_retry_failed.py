@@ -14,6 +14,7 @@ from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.billing.sources import REFUSED_BY_NAME
 from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.domain.invoice import InvoiceStatus
+from antaeus_cli.domain.judgement import Path as Judged
 from antaeus_cli.errors import NotRetryable
 from tests.fakes import DECLINED, NOT_FOUND, Crash, FakeProvider, days_on, on
 
@@ -156,14 +157,14 @@ def test_no_second_key_is_issued_while_one_is_open(
             rows = claims.due_batch(
                 conn, claims.Due.BILL, days_on(date(2026, 12, 1)), 0, 1, amount=GUARDS_OFF
             )
-            first = claim_rows(conn, context, datetime.now(UTC), rows)
+            first = claim_rows(conn, context, datetime.now(UTC), rows, Judged.BILL)
         assert [a.invoice.id for a in first.attempts] == [1]
         with store.transaction() as conn:  # invoice 1 is still PENDING, its attempt open
             rows = claims.due_batch(
                 conn, claims.Due.BILL, days_on(date(2026, 12, 1)), 0, 10, amount=GUARDS_OFF
             )
             assert [r.id for r in rows if r.in_flight] == [1]
-            again = claim_rows(conn, context, datetime.now(UTC), rows)
+            again = claim_rows(conn, context, datetime.now(UTC), rows, Judged.BILL)
         assert [a.invoice.id for a in again.attempts] == [2]
     finally:
         store.close()
@@ -186,7 +187,7 @@ def test_named_invoices_are_checked_again_under_the_lock(
     try:
         with pytest.raises(NotRetryable, match="already PAID"), store.transaction() as tx:
             NamedSource(
-                (1,), ClaimContext(1, "retry-failed", "ns", on(date(2026, 12, 1)))
+                (1,), ClaimContext(1, "retry-failed", "ns", on(date(2026, 12, 1))), GUARDS_OFF
             ).next_batch(tx, datetime.now(UTC), 10)
     finally:
         store.close()

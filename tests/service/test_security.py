@@ -25,7 +25,9 @@ ALLOWED_IN_SQL = {
     "KNOWN_ZONE",
     "local_date",  # _local_date(days): a bound value, or a lookup written in constants
     "_CUSTOMER",
-    "guards.duplicate",
+    "DUPLICATE",
+    "MONTH_CHARGED",
+    "only.sql",  # claims.Latest: whole numbers written with :d
     "guards.unusual",
     "guards.columns",
     "assignments",

@@ -18,6 +18,7 @@ from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.guards import GUARDS_OFF
+from antaeus_cli.domain.judgement import Path as Judged
 from antaeus_cli.provider.sim_ledger import Account
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 from antaeus_cli.store import claims
@@ -296,7 +297,7 @@ def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now
         # Nobody was in the company's zone (Copenhagen, 17:00 on the 30th) at the start.
         edit("UPDATE customer SET timezone = NULL WHERE id = 4")
         context = ClaimContext(run_id, "bill", "ns", pass_clock)
-        source = DueSource(claims.Due.BILL, days, context, GUARDS_OFF)
+        source = DueSource(Judged.BILL, days, context, GUARDS_OFF)
         with store.transaction() as conn:
             if path == "batch":
                 batch = source.next_batch(conn, clock(), 10)
@@ -371,7 +372,7 @@ def test_a_retry_whose_customer_moved_during_the_pass_waits_for_its_date_there(
         run_id, days = begin(store, pass_clock, "retry-failed")
         edit("UPDATE customer SET timezone = 'Etc/GMT+12' WHERE id = 2")  # 04:00 on the 1st
         context = ClaimContext(run_id, "retry-failed", "ns", pass_clock)
-        source = DueSource(claims.Due.RETRY, days, context, GUARDS_OFF)
+        source = DueSource(Judged.RETRY, days, context, GUARDS_OFF)
         with store.transaction() as conn:
             batch = source.next_batch(conn, clock(), 10)
     finally:

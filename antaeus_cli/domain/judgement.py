@@ -1,0 +1,194 @@
+"""May this money move now? The one judgement every path that charges calls. Pure.
+
+Every path that can send a charge asks `judge` first: `bill`, the scheduled
+`retry-failed`, `retry-failed --invoice`, the claim that follows a tripped breaker,
+and `--dry-run` (which asks what each of them would). A replay sends a request
+already judged when it was claimed; `replay_verdict` says whether it may be sent
+again should the provider not know its key. The SQL in `store.claims` selects and
+claims most invoices in one statement for speed, but only as a prefilter: a property
+test holds it to this module, on every path.
+
+The rules, in the order they are asked:
+
+| rule               | what it asks                                          | if not         |
+|--------------------|-------------------------------------------------------|----------------|
+| in flight          | no open attempt: only its replay may settle it        | left as it is  |
+| zone               | the customer's zone is one the zone database knows    | held           |
+| due                | its due date has begun where the customer is          | left as it is  |
+| retry date         | (scheduled retries) its retry date has begun there    | left as it is  |
+| after the breaker  | (bill) handed back by a tripped breaker: charged in   | left for later |
+|                    | a second walk, once the fresh first charges passed    |                |
+| charged once       | its own latest attempt did not charge it              | held           |
+| well formed        | amount, currency, customer, provider id               | held           |
+| the card said never| its latest answer was no hard decline and no "needs   | awaits the     |
+|                    | the customer" (lost card, authentication)             | customer       |
+| one charge a month | no other invoice bills the customer's month, and no   | held           |
+|                    | charge for that month succeeded or may have           |                |
+| usual amount       | not far above what the customer usually pays          | held           |
+
+An operator's word (`retry-failed --invoice`) releases exactly the hold it names:
+the invoice's own failure code (a duplicate month, an unusual amount) or, for an
+invoice awaiting its customer, the card rule. It never releases the due date.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+from typing import NamedTuple
+
+from antaeus_cli.domain.clock import has_begun, unknown_zone
+from antaeus_cli.domain.invoice import (
+    FailureCode,
+    Invoice,
+    InvoiceRow,
+    InvoiceStatus,
+    Rejection,
+    check_chargeable,
+)
+from antaeus_cli.domain.money import format_minor
+
+
+class Path(enum.Enum):
+    """Which path asks: what it charges, and what an operator's word released."""
+
+    BILL = "bill"  # due PENDING invoices, in id order
+    BILL_HANDED_BACK = "bill, after the breaker's window"  # those a tripped breaker handed back
+    RETRY = "retry-failed"  # FAILED invoices whose retry date has begun
+    NAMED = "retry-failed --invoice"  # invoices an operator named
+
+
+class Wait(NamedTuple):
+    """Not now, and nothing to record: a later pass judges it again."""
+
+    why: str
+
+
+# The holds that wait for the customer rather than for an operator.
+_CUSTOMER_HOLDS = frozenset({FailureCode.HARD_DECLINE, FailureCode.NEEDS_CUSTOMER})
+# The holds an operator's word may release: the guard rails.
+_GUARD_HOLDS = frozenset({FailureCode.DUPLICATE_PERIOD, FailureCode.AMOUNT_ANOMALY})
+
+IN_FLIGHT = Wait("a charge is in flight: only the replay of its key settles it")
+NOT_DUE = Wait("its due date has not begun where the customer is")
+NOT_RETRY_DAY = Wait("its retry date has not begun where the customer is")
+AFTER_WINDOW = Wait("handed back by a tripped breaker: charged after the fresh first charges")
+FIRST_WALK = Wait("not handed back: bill's first walk charges it")
+
+Verdict = Invoice | Rejection | Wait
+
+
+def held_status(rejection: Rejection) -> InvoiceStatus:
+    """Where a hold puts its invoice: with the customer, or with an operator."""
+    if rejection.code in _CUSTOMER_HOLDS:
+        return InvoiceStatus.AWAITING_CUSTOMER
+    return InvoiceStatus.NEEDS_OPERATOR
+
+
+def released(path: Path, row: InvoiceRow) -> frozenset[FailureCode]:
+    """The holds an operator released by naming this invoice: the one it is held for."""
+    if path is not Path.NAMED:
+        return frozenset()
+    if row.status is InvoiceStatus.AWAITING_CUSTOMER:
+        return _CUSTOMER_HOLDS
+    code = row.failure_code
+    if row.status is InvoiceStatus.NEEDS_OPERATOR:
+        return frozenset(hold for hold in _GUARD_HOLDS if hold.value == code)
+    return frozenset()
+
+
+def judge(path: Path, row: InvoiceRow, local_date: date | None) -> Verdict:  # noqa: PLR0911
+    """Whether `row` may be charged now on `path`, at the customer's `local_date`
+    (None: their zone is unknown); if not, why: a hold to record, or a wait."""
+    if row.in_flight:
+        return IN_FLIGHT
+    if local_date is None:
+        return unknown_zone(row.customer_id, row.timezone)
+    if not has_begun(row.due_date, local_date):
+        return NOT_DUE
+    if path is Path.RETRY and not has_begun(row.next_retry_on, local_date):
+        return NOT_RETRY_DAY
+    if path is Path.BILL and row.handed_back:
+        return AFTER_WINDOW
+    if path is Path.BILL_HANDED_BACK and not row.handed_back:
+        return FIRST_WALK
+    checked = check_chargeable(row)
+    if isinstance(checked, Rejection):
+        return checked
+    free = released(path, row)
+    if row.card_refused and not free & _CUSTOMER_HOLDS:
+        return card_said_never(row)
+    if FailureCode.DUPLICATE_PERIOD not in free:
+        duplicate = period_taken(row)
+        if duplicate is not None:
+            return duplicate
+    if FailureCode.AMOUNT_ANOMALY not in free:
+        unusual = unusual_amount(row, checked)
+        if unusual is not None:
+            return unusual
+    return checked
+
+
+def replay_verdict(*, invoice_gone: bool, charged_by: object, month_charged: object) -> str | None:
+    """Why an open attempt's key must not be sent again should the provider not know
+    it (it is looked up only), or None. Its request was judged when it was claimed and
+    never changes; what may have changed since are the money facts around it."""
+    if invoice_gone:
+        return "its invoice was deleted"
+    if charged_by is not None:
+        return "another attempt charged its invoice already"
+    if month_charged is not None:
+        return (
+            f"a charge for its customer's month under key {str(month_charged)[:80]!r} "
+            "succeeded or may have succeeded"
+        )
+    return None
+
+
+def card_said_never(row: InvoiceRow) -> Rejection:
+    return Rejection(
+        FailureCode.HARD_DECLINE,
+        f"attempt {row.last_attempt_no} was answered with a hard decline or a card that needs "
+        "its holder, so this card is never charged again on its own: once the customer has "
+        "acted, release it with 'retry-failed --invoice'",
+    )
+
+
+def period_taken(row: InvoiceRow) -> Rejection | None:
+    """The one-charge-a-month rule: by the rows (another invoice bills the month) and by
+    the money (a charge for the month succeeded or may have, whatever the rows say)."""
+    if row.month_charged is not None:
+        return Rejection(
+            FailureCode.DUPLICATE_PERIOD,
+            f"a charge for customer {row.customer_id}'s month of {_month(row.due_date)} "
+            f"succeeded or may have succeeded (key {str(row.month_charged)[:80]!r}): never "
+            "charged twice for one period; if this invoice is owed as well, release it with "
+            "'retry-failed --invoice'",
+        )
+    if row.duplicate_of is not None:
+        return Rejection(
+            FailureCode.DUPLICATE_PERIOD,
+            f"invoice {row.duplicate_of} bills customer {row.customer_id} for the same month: "
+            "both are held, never charged twice for one period; release the right one with "
+            "'retry-failed --invoice'",
+        )
+    return None
+
+
+def unusual_amount(row: InvoiceRow, invoice: Invoice) -> Rejection | None:
+    usual = row.usual_amount
+    if type(usual) is not int:
+        return None
+    amount, currency = invoice.amount.minor, invoice.amount.currency
+    times = f"{amount // usual} times" if usual > 0 else "far above"
+    return Rejection(
+        FailureCode.AMOUNT_ANOMALY,
+        f"{format_minor(amount, currency)} is {times} what customer {invoice.customer_id} "
+        "usually pays (the median of their paid invoices is "
+        f"{format_minor(usual, currency)}): held as a likely mistake before "
+        "the provider heard of it; if it is right, release it with 'retry-failed --invoice'",
+    )
+
+
+def _month(due_date: object) -> str:
+    return str(due_date)[:7] if isinstance(due_date, str) else repr(due_date)[:20]
