@@ -179,7 +179,7 @@ class DueSource:
         return batch
 
     def total(self, conn: sqlite3.Connection) -> int:
-        only = claims.HANDED_BACK if self._path is Path.BILL_HANDED_BACK else None
+        only = claims.ANY_HANDED_BACK if self._path is Path.BILL_HANDED_BACK else None
         return claims.count_due(conn, self._due, self._days, only)
 
 

@@ -64,6 +64,9 @@ class Latest(NamedTuple):
 CLEAN = Latest(7)
 FRESH = Latest(15)
 HANDED_BACK = Latest(15, 8)
+# ... and every one a tripped breaker handed back, for the judgement to judge: those
+# whose card said never too (held for their customer, never charged again).
+ANY_HANDED_BACK = Latest(11, 8)
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
     f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref, c.timezone, "

@@ -1,0 +1,200 @@
+"""The decline-rate breaker, sound: a minority of declining customers never stops billing
+for everyone; a trip hands back every first-charge decline of its pass, answers that
+came after the window filled included, with no dunning step and no notice; a card
+that said never is not charged again. And a cap reserves a key's amount once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from antaeus_cli.billing.results import PassResult, RunStatus
+from antaeus_cli.domain.invoice import Invoice
+from antaeus_cli.domain.limits import RunLimits
+from antaeus_cli.domain.money import Currency
+from antaeus_cli.domain.outcomes import Answer
+from tests.fakes import CHARGED, DECLINED, HARD, LOST_REQUEST, FakeProvider
+
+Bill = Callable[..., PassResult]
+Sql = Callable[..., list[tuple[Any, ...]]]
+WINDOW = RunLimits(breaker_rate=0.5, breaker_window=100)
+
+
+def hours(first: int) -> list[datetime]:
+    """Hourly instants on the first of the month, from `first` o'clock UTC."""
+    return [datetime.fromisoformat(f"2026-12-01T{h:02d}:00:00+00:00") for h in range(first, 24)]
+
+
+def test_a_minority_that_declines_first_stops_billing_for_one_pass_only(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """The lowest ids decline: the first pass trips on them; the next judges its fresh
+    first charges, which pass, then charges the handed-back ones uncounted."""
+    make(*[(i, 1000, "EUR") for i in range(1, 301)])
+    provider = FakeProvider(script={i: [DECLINED] for i in range(1, 61)})
+    statuses = []
+    for _ in range(3):
+        result = bill(provider, limits=WINDOW)
+        statuses.append(result.status)
+        if result.status is RunStatus.COMPLETED:
+            break
+    assert statuses == [RunStatus.STOPPED_BREAKER, RunStatus.COMPLETED]
+    assert sql("SELECT status, decline_count, count(*) FROM invoice GROUP BY 1, 2") == [
+        ("FAILED", 1, 60),
+        ("PAID", 0, 240),
+    ]
+    # the handed-back ones were tried once more, after the fresh ones, and told once
+    declined_keys = [key for invoice_id, key in provider.calls if invoice_id <= 60]
+    assert len(declined_keys) == 51 + 60
+    assert sql(
+        "SELECT kind, status, count(*) FROM notification WHERE kind = 'payment_failed' "
+        "GROUP BY 1, 2 ORDER BY 2"
+    ) == [("payment_failed", "pending", 60), ("payment_failed", "withdrawn", 51)]
+
+
+def test_a_pass_that_trips_again_never_touches_what_it_handed_back(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """When the provider itself is wrong, every pass trips on fresh invoices: the cards
+    handed back by earlier trips are not charged hour after hour meanwhile."""
+    make(*[(i, 1000, "EUR") for i in range(1, 41)])
+    provider = FakeProvider(default=DECLINED)
+    limits = RunLimits(breaker_rate=0.5, breaker_window=10)
+    first = bill(provider, limits=limits)
+    tried = {invoice_id for invoice_id, _ in provider.calls}
+    second = bill(provider, limits=limits)
+    assert first.status is second.status is RunStatus.STOPPED_BREAKER
+    again = [invoice_id for invoice_id, _ in provider.calls[len(tried) :]]
+    assert not set(again) & tried
+    assert sql("SELECT DISTINCT status, decline_count FROM invoice") == [("PENDING", 0)]
+
+
+def test_a_card_that_said_never_is_not_charged_again_after_a_trip(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """lost_card in the tripped window: handed back without a notice; the next pass
+    holds it for the customer without calling the provider, and tells them then."""
+    make(*[(i, 1000, "EUR") for i in range(1, 41)])
+    provider = FakeProvider(script={i: [HARD] for i in range(1, 7)})
+    limits = RunLimits(breaker_rate=0.5, breaker_window=10)
+    assert bill(provider, limits=limits).status is RunStatus.STOPPED_BREAKER
+    assert sql(
+        "SELECT count(*) FROM notification WHERE status = 'pending' AND kind <> 'run_summary'"
+    ) == [(0,)]
+    charged_once = len(provider.calls)
+    assert bill(provider, limits=limits).status is RunStatus.COMPLETED
+    hard_calls = [invoice_id for invoice_id, _ in provider.calls if invoice_id <= 6]
+    assert len(hard_calls) == charged_once == 6  # never a second time
+    assert sql("SELECT DISTINCT status, failure_code FROM invoice WHERE id <= 6") == [
+        ("AWAITING_CUSTOMER", "hard_decline")
+    ]
+    assert sql(
+        "SELECT kind, status, count(*) FROM notification WHERE kind = 'action_required' "
+        "GROUP BY 1, 2"
+    ) == [("action_required", "pending", 6)]
+
+
+@dataclass
+class Together:
+    """A provider whose first `parties` calls wait until all of them are in flight, so
+    that answers arrive after the breaker's window filled; later calls go straight on."""
+
+    inner: FakeProvider
+    parties: int
+    requests_per_charge: int = 1
+
+    def __post_init__(self) -> None:
+        self._barrier = threading.Barrier(self.parties, timeout=10)
+        self._entered = 0
+        self._lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    @property
+    def waits_on_io(self) -> bool:
+        return True
+
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
+        with self._lock:
+            self._entered += 1
+            first = self._entered <= self.parties
+        if first:
+            self._barrier.wait()
+        return self.inner.charge(invoice, idempotency_key)
+
+    def lookup(
+        self, invoice: Invoice, idempotency_key: str, *, since: datetime, reference: str | None
+    ) -> Answer | None:
+        return self.inner.lookup(invoice, idempotency_key, since=since, reference=reference)
+
+
+def test_declines_answered_after_the_window_filled_are_handed_back_too(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make(*[(i, 1000, "EUR") for i in range(1, 21)])
+    inner = FakeProvider(default=DECLINED, io_bound=True)
+    limits = RunLimits(breaker_rate=0.75, breaker_window=4)  # trips on the 4th of 4
+    result = bill(Together(inner, 6), concurrency=6, limits=limits)
+    assert result.status is RunStatus.STOPPED_BREAKER
+    sent = len(inner.calls)
+    assert sent >= 6  # at least two answered after the window filled
+    assert sql("SELECT DISTINCT status, decline_count, next_retry_on FROM invoice") == [
+        ("PENDING", 0, None)
+    ]
+    assert sql(
+        "SELECT status, count(*) FROM notification WHERE kind <> 'run_summary' GROUP BY 1"
+    ) == [("withdrawn", sent)]
+
+
+def test_a_trip_says_what_it_saw_and_what_to_do(make: Callable[..., Path], bill: Bill) -> None:
+    make(*[(i, 1000, "EUR") for i in range(1, 31)])
+    script = {i: [HARD] for i in range(1, 3)}
+    result = bill(
+        FakeProvider(default=DECLINED, script=script),
+        limits=RunLimits(breaker_rate=0.5, breaker_window=10),
+    )
+    reason = result.stop_reason or ""
+    assert "6 of the first 6 charges declined" in reason
+    assert "lost_card 2" in reason or "declined_hard 2" in reason
+    assert "--breaker-rate" in reason
+
+
+def test_a_replayed_key_is_reserved_against_the_cap_once(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """Invoice 1's request is lost within the pass; the end-of-pass replay sends the
+    same key: what the cap counts is what may have moved, once."""
+    make(*[(i, 5000, "EUR") for i in range(1, 5)])
+    provider = FakeProvider(script={1: [LOST_REQUEST] * 4 + [CHARGED]})
+    result = bill(provider, limits=RunLimits(max_total={Currency.EUR: 20000}))
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+    assert sql("SELECT DISTINCT status FROM invoice") == [("PAID",)]
+    assert len(provider.charged_keys) == 4
+
+
+def test_a_cap_stop_says_what_may_have_moved(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    make(*[(i, 5000, "EUR") for i in range(1, 6)])
+    provider = FakeProvider(script={1: [LOST_REQUEST] * 4 + [CHARGED]})
+    result = bill(provider, limits=RunLimits(max_total={Currency.EUR: 15000}))
+    assert result.status is RunStatus.STOPPED_CAP
+    # 100.00 charged, 50.00 in doubt (its request was lost, and not yet replayed)
+    assert "EUR 150.00 charged or in doubt so far" in (result.stop_reason or "")
+    assert len(provider.charged_keys) == 2
+    assert sql("SELECT invoice_id FROM payment_attempt WHERE finished_at IS NULL") == [(1,)]
+
+
+def test_breaker_windows_count_fresh_first_charges_only(
+    make: Callable[..., Path], bill: Bill
+) -> None:
+    """Nothing else trips it: no window, no trip, however the pass ends."""
+    make(*[(i, 1000, "EUR") for i in range(1, 5)])
+    result = bill(FakeProvider(default=DECLINED), as_of=date(2026, 12, 1))
+    assert result.status is RunStatus.COMPLETED  # 4 of 4, but the window is 100
