@@ -64,3 +64,16 @@ def test_every_status_and_outcome_is_explained(value: str) -> None:
 )
 def test_every_table_is_described(table: str) -> None:
     assert f"`{table}" in README
+
+
+def test_every_relative_link_in_the_docs_resolves() -> None:
+    root = Path(__file__).resolve().parents[2]
+    pages = [root / "README.md", *sorted((root / "docs").glob("**/*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(root)} -> {target}")
+    assert broken == []
