@@ -53,3 +53,13 @@ def test_errors_about_such_a_path_are_one_line_usage_errors(db: Path) -> None:
     # The name's bytes, escaped: what the file system holds, not Python's stand-ins.
     assert "\\xc3\\xbcn\\xc3\\xaf/d b.db" in again.stderr, again.stderr
     assert len(again.stderr.splitlines()) == 1
+
+
+def test_a_provider_spec_naming_such_a_path_is_used_and_stored_as_utf_8(db: Path) -> None:
+    assert antaeus(db, "seed", "--customers", "5", **C_LOCALE).returncode == 0
+    ledger = db.with_name("d b.provider.db")
+    spec = f"sim://?ledger={ledger}&seed=1"
+    billed = antaeus(db, "bill", "--as-of", "2026-12-01", "--provider", spec, **C_LOCALE)
+    assert billed.returncode in (0, 1), billed.stderr
+    shown = json.loads(antaeus(db, "report", "--format", "json", **C_LOCALE).stdout)
+    assert shown["runs"][0]["provider"] == f"sim://?ledger={ledger}&seed=1".replace(" ", "%20")
