@@ -35,7 +35,9 @@ def connect(
     """
     if create:
         _create_private_file(path)
-    uri = f"file:{quote(str(path.absolute()))}?mode=rw"
+    # The path as the file system spells it: under a C locale a non-ASCII name is
+    # held with surrogate escapes, which no text encoding can write.
+    uri = f"file:{quote(os.fsencode(path.absolute()))}?mode=rw"
     with translate_errors(path):
         return sqlite3.connect(
             uri, uri=True, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False

@@ -186,3 +186,21 @@ def key_past_the_limit(edit: Callable[..., None], invoice_id: int, customer_id: 
         stamp,
         stamp,
     )
+
+
+def stored_text(*paths: Path) -> str:
+    """Every text value in every table of these SQLite files, one per line: to look
+    for what must never be stored."""
+    found: list[str] = []
+    for path in paths:
+        conn = sqlite3.connect(path)
+        try:
+            tables = [
+                n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            for table in tables:
+                for row in conn.execute(f'SELECT * FROM "{table}"'):
+                    found += [str(value) for value in row if isinstance(value, str | bytes)]
+        finally:
+            conn.close()
+    return "\n".join(found)

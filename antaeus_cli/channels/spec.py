@@ -22,6 +22,7 @@ from antaeus_cli.channels.maildir import MaildirChannel
 from antaeus_cli.channels.port import Channel, Permanent
 from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings
 from antaeus_cli.channels.webhook import WebhookChannel, WebhookSettings
+from antaeus_cli.credentials import unknown_parameter
 from antaeus_cli.errors import NotifySpecError
 from antaeus_cli.provider.spec import (
     ProviderSpec,
@@ -60,14 +61,12 @@ def resolve(text: str) -> NotifySpec:
     spec = parse(text)
     if spec.scheme not in SCHEMES:
         known = ", ".join(f"{scheme}://" for scheme in SCHEMES)
-        raise NotifySpecError(f"unknown notify channel {spec.redacted()!r}: known are {known}")
+        raise NotifySpecError(f"unknown notify channel {spec.scheme}://: known are {known}")
     spec = read_secret_files(spec, label="notify", error=NotifySpecError)
     unknown = sorted(set(spec.params) - _KNOWN[spec.scheme])
     if unknown:
-        raise NotifySpecError(
-            f"notify spec {spec.redacted()!r}: unknown parameter {unknown[0]!r}; "
-            f"{spec.scheme}:// takes {', '.join(sorted(_KNOWN[spec.scheme]))}"
-        )
+        takes = sorted(_KNOWN[spec.scheme])
+        raise NotifySpecError(f"notify spec: {unknown_parameter(unknown[0], spec.scheme, takes)}")
     company = " ".join(spec.params.get("company", DEFAULT_COMPANY).split())[:80]
     resolved = NotifySpec(spec, company or DEFAULT_COMPANY)
     open_channel(resolved)  # checks every setting; nothing connects until a message goes
@@ -106,8 +105,11 @@ def _address(spec: ProviderSpec, name: str, *, required: bool) -> str | None:
         return None
     try:
         return checked_address(value, what=name)
-    except Permanent as exc:
-        raise NotifySpecError(f"notify spec: {exc}") from None
+    except Permanent:
+        raise NotifySpecError(
+            f"notify spec: {name}= is not one plain e-mail address, "
+            f"such as {name}=billing@example.com"
+        ) from None
 
 
 def _host_port(spec: ProviderSpec, default_port: int) -> tuple[str, int]:
@@ -115,13 +117,13 @@ def _host_port(spec: ProviderSpec, default_port: int) -> tuple[str, int]:
     try:
         port = default_port if parts.port is None else parts.port
     except ValueError:
-        raise NotifySpecError(f"notify spec {spec.redacted()!r} has a bad port") from None
+        raise NotifySpecError(f"the {spec.scheme}:// spec has a bad port") from None
     if not 0 < port < 65536:
         raise NotifySpecError(
-            f"notify spec {spec.redacted()!r}: port {port} is not one to connect to"
+            f"the {spec.scheme}:// spec's port is not one to connect to: use 1 to 65535"
         )
     if not parts.hostname:
-        raise NotifySpecError(f"notify spec {spec.redacted()!r} names no host")
+        raise NotifySpecError(f"the {spec.scheme}:// spec names no host")
     return parts.hostname, port
 
 
@@ -129,6 +131,8 @@ def _smtp(spec: ProviderSpec, sender: str, operator: str | None) -> SmtpSettings
     implicit = spec.scheme == "smtps"
     host, port = _host_port(spec, 465 if implicit else 25)
     parts = urlsplit(spec.raw)
+    if parts.path not in ("", "/"):
+        raise NotifySpecError(f"{spec.scheme}:// takes no path: {spec.scheme}://[USER@]HOST[:PORT]")
     password = spec.params.get("password")
     if parts.password is not None:
         password = unquote(parts.password)
@@ -147,7 +151,7 @@ def _webhook(spec: ProviderSpec) -> WebhookSettings:
     host, port = _host_port(spec, 80 if plain else 443)
     if plain and not is_loopback(host):
         raise NotifySpecError(
-            f"webhook:// sends plain HTTP (http=1) only to a loopback address, not {host!r}"
+            "webhook:// sends plain HTTP (http=1) only to a loopback address, and its host is not"
         )
     secret = spec.params.get("secret")
     if not secret:
@@ -160,5 +164,5 @@ def _webhook(spec: ProviderSpec) -> WebhookSettings:
 def _flag(spec: ProviderSpec, name: str) -> bool:
     value = spec.params.get(name, "0")
     if value not in {"0", "1"}:
-        raise NotifySpecError(f"{name} must be 0 or 1, got {value!r}")
+        raise NotifySpecError(f"{name} must be 0 or 1")
     return value == "1"

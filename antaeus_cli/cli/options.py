@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from antaeus_cli.credentials import called
 from antaeus_cli.domain import clock
 from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.dunning import DunningSchedule, ScheduleError
@@ -275,8 +276,11 @@ def refuse_inline_credentials(
     """A spec typed on the command line may name its secrets by file, never hold them:
     every user on the machine can read arguments in `ps`."""
     if spec.carries_secrets:
+        held = [called(name) for name in sorted(spec.secret_names)]
+        if spec.has_password:
+            held.append("a password in the URL")
         raise error(
-            f"the {what} spec {spec.redacted()!r} carries credentials; pass it through {env} "
+            f"the {what} spec carries credentials ({', '.join(held)}); pass it through {env} "
             f"or name them by a *_file= parameter, instead of --{what}, where other users "
             "can read it in 'ps'"
         )

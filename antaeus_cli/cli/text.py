@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime
 
 # Control characters (ESC included), and lone surrogates, which no encoder can write.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_BYTE_ESCAPES = (0xDC80, 0xDCFF)
 MAX_LINE = 1000  # characters of one error line; the rest is counted, not shown
 
 
 def safe(value: object) -> str:
     """One printable line: control characters shown as \\xNN escapes, lone surrogates
-    as \\udNNN."""
+    as \\udNNN, except those that stand for a byte a file name held and the locale could
+    not decode (U+DC80..U+DCFF, Python's surrogate escapes): those show the byte, \\xNN."""
     return _UNPRINTABLE.sub(_escape, str(value))
 
 
@@ -33,4 +35,6 @@ def capped(text: str, limit: int = MAX_LINE) -> str:
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if _BYTE_ESCAPES[0] <= code <= _BYTE_ESCAPES[1]:
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"

@@ -47,7 +47,7 @@ def resolve(text: str) -> ProviderSpec:
     adapter = _adapter(spec.scheme)
     if adapter is None:
         raise ProviderSpecError(
-            f"unknown provider {spec.redacted()!r}: known schemes are {', '.join(known_schemes())}"
+            f"unknown provider {spec.scheme}://: known schemes are {', '.join(known_schemes())}"
         )
     spec = read_secret_files(spec)
     adapter.validate(spec)
@@ -59,5 +59,5 @@ def open_provider(
 ) -> PaymentProvider:
     adapter = _adapter(spec.scheme)
     if adapter is None:
-        raise ProviderSpecError(f"unknown provider {spec.redacted()!r}")
+        raise ProviderSpecError(f"unknown provider {spec.scheme}://")
     return adapter.open(spec, db_path, failpoints)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from antaeus_cli import failpoints as fp
+from antaeus_cli.credentials import unknown_parameter
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import CHARGED, Answer, AnswerKind
 from antaeus_cli.errors import AntaeusError, ProviderSpecError
@@ -71,9 +72,7 @@ class SimSettings:
 def settings_from_spec(spec: ProviderSpec) -> SimSettings:
     unknown = sorted(set(spec.params) - set(PARAMETERS))
     if unknown:
-        raise ProviderSpecError(
-            f"unknown parameter {unknown[0]!r} for sim://; known: {', '.join(PARAMETERS)}"
-        )
+        raise ProviderSpecError(unknown_parameter(unknown[0], "sim", PARAMETERS))
     params = spec.params
     latency = int_param(params, "latency_ms", 0, 0, MAX_LATENCY_MS)
     rates = {name: _rate_param(params, name) for name in _RATES}
@@ -106,7 +105,7 @@ def _rate_param(params: dict[str, str], name: str) -> float:
     except ValueError:
         rate = -1.0
     if not 0.0 <= rate <= 1.0:
-        raise ProviderSpecError(f"{name} must be a number from 0 to 1, got {text!r}")
+        raise ProviderSpecError(f"{name} must be a number from 0 to 1")
     return rate
 
 

@@ -1,8 +1,11 @@
-"""Provider specs: URL-like strings such as `sim://?latency_ms=50&seed=7`.
+"""Provider specs: URL-like strings such as `sim://?latency_ms=50&seed=7`. Notify
+specs are parsed here too.
 
 Specs may carry credentials (a password in the URL, or a parameter named like a
-key or token). Those are redacted wherever a spec is shown or stored, and are
-refused on the command line, where any user on the machine can read them in `ps`.
+key or token). Those are hidden wherever a spec is shown or stored (see
+`antaeus_cli.credentials`), and are refused on the command line, where any user on
+the machine can read them in `ps`. An error about a spec names the parameter at
+fault and never quotes the spec or a value.
 """
 
 from __future__ import annotations
@@ -11,30 +14,33 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
+from antaeus_cli.credentials import (
+    ENCODING_HINT,
+    FILE_SUFFIX,
+    REDACTED,
+    called,
+    credential_problem,
+    described,
+    is_secret_name,
+)
 from antaeus_cli.errors import InputError, ProviderSpecError
 
 DEFAULT_SPEC = "sim://"
-FILE_SUFFIX = "_file"
-REDACTED = "***"
-_SECRET_NAME = re.compile(r"(key|secret|token|password|passwd|credential|auth)", re.IGNORECASE)
+MAX_SECRET_FILE = 64 * 1024  # bytes: a credential file holds one credential
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
-# Parameters whose names look secret but hold none: how long a provider keeps a key.
-NOT_SECRET = frozenset({"key_retention_h"})
-
-
-def _is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name)) and name not in NOT_SECRET
+_USERINFO_HINT = "a '/', '?' or '#' in a user name or password is written %2F, %3F or %23"
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
     scheme: str
-    params: dict[str, str]
-    secret_names: frozenset[str]
+    params: dict[str, str]  # names and values percent-decoded; files read once resolved
+    secret_names: frozenset[str]  # parameters that hold a credential themselves
     has_password: bool
-    raw: str
+    raw: str  # as written, for the host and path a scheme reads itself; never shown
+    shown: str  # as shown: every credential, and every file holding one, as ***
 
     @property
     def carries_secrets(self) -> bool:
@@ -42,7 +48,7 @@ class ProviderSpec:
 
     def redacted(self) -> str:
         """The spec with every credential replaced by ***, safe for logs and the run table."""
-        return redact(self.raw)
+        return self.shown
 
 
 def parse_spec(
@@ -55,29 +61,63 @@ def parse_spec(
     """A spec, parsed; `label`, `example` and `error` say whose spec it is (the
     provider's, or the notification channel's)."""
     stripped = text.strip()
+    if "#" in stripped:
+        raise error(f"the {label} spec holds a '#', which would end it there: {ENCODING_HINT}")
     try:
         parts = urlsplit(stripped)
         parts.port  # noqa: B018 - a port that is no number raises here, not later
-    except ValueError as exc:
-        raise error(f"{label} spec {redact(stripped)!r} is not a URL: {exc}") from None
-    scheme = parts.scheme.lower()
-    if not scheme or not _SCHEME.match(scheme):
-        raise error(f"{label} spec {redact(stripped)!r} has no scheme: use one like {example!r}")
-    try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
         raise error(
-            f"{label} spec {redact(stripped)!r} has a malformed query: use name=value&name=value"
+            f"the {label} spec is not a URL like {example!r}: its host part is malformed "
+            f"(a '[' left open, or a port that is no number from 0 to 65535; {_USERINFO_HINT})"
+        ) from None
+    scheme = parts.scheme.lower()
+    if not scheme or not _SCHEME.match(scheme):
+        raise error(f"the {label} spec has no scheme: use one like {example!r}")
+    if "@" in parts.path:
+        raise error(f"the {label} spec has an '@' after its host: {_USERINFO_HINT}")
+    _check_userinfo(parts, label, error)
+    params = _query(parts.query, label, error)
+    secrets = frozenset(
+        name for name in params if is_secret_name(name) and not name.endswith(FILE_SUFFIX)
+    )
+    for name in sorted(secrets):
+        problem = credential_problem(params[name])
+        if problem:
+            raise error(f"{called(name)} in the {label} spec {problem}")
+    shown = described(scheme, _location(parts), params)
+    return ProviderSpec(scheme, params, secrets, parts.password is not None, stripped, shown)
+
+
+def _check_userinfo(parts: SplitResult, label: str, error: type[InputError]) -> None:
+    for what, value in (("user name", parts.username), ("password", parts.password)):
+        problem = None if value is None else credential_problem(unquote(value))
+        if problem:
+            raise error(f"the {what} in the {label} spec {problem}")
+
+
+def _query(query: str, label: str, error: type[InputError]) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise error(
+            f"the {label} spec has a malformed query: use name=value&name=value ({ENCODING_HINT})"
         ) from None
     params: dict[str, str] = {}
     for name, value in pairs:
         if name in params:
-            raise error(f"{label} spec repeats the parameter {name!r}")
+            raise error(f"the {label} spec repeats {called(name)}")
         params[name] = value
-    secrets = frozenset(
-        name for name in params if _is_secret_name(name) and not name.endswith(FILE_SUFFIX)
-    )
-    return ProviderSpec(scheme, params, secrets, parts.password is not None, stripped)
+    return params
+
+
+def _location(parts: SplitResult) -> str:
+    """Host and path as written, a password replaced by ***."""
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{host}"
+    return netloc + parts.path
 
 
 def read_secret_files(
@@ -86,7 +126,8 @@ def read_secret_files(
     """`NAME_file=PATH` reads the credential NAME from PATH, e.g. a mounted secret.
 
     A path is not a secret, so a spec that names its credentials by file may be
-    given on the command line; the credential itself never is.
+    given on the command line; the credential itself never is. The file holds the
+    credential alone, on one line; whitespace around it is not part of it.
     """
     params = dict(spec.params)
     for name, path in spec.params.items():
@@ -94,46 +135,39 @@ def read_secret_files(
             continue
         target = name.removesuffix(FILE_SUFFIX)
         if target in params:
-            raise error(f"{label} spec gives both {target!r} and {name!r}")
-        try:
-            params[target] = Path(path).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise error(f"cannot read {name}={path!r}: {reason}") from None
+            raise error(f"the {label} spec gives both {called(target)} and {called(name)}")
+        params[target] = _read_secret(path, called(name), error)
         del params[name]
-    secrets = spec.secret_names | {n for n in params if _is_secret_name(n)}
-    return ProviderSpec(spec.scheme, params, frozenset(secrets), spec.has_password, spec.raw)
-
-
-def redact(text: str) -> str:
-    """Hide a URL password and the values of secret-looking parameters."""
-    try:
-        parts = urlsplit(text)
-        password = parts.password
-    except ValueError:  # not a URL at all: no password part to find, hide the rest alike
-        return re.sub(r"(?<=[:/])[^:/@]*@", f"{REDACTED}@", _redact_params(text))
-    if password is not None:
-        host = parts.hostname or ""
-        port = f":{parts.port}" if _has_valid_port(parts) else ""
-        user = parts.username or ""
-        text = text.replace(parts.netloc, f"{user}:{REDACTED}@{host}{port}", 1)
-    return _redact_params(text)
-
-
-def _redact_params(text: str) -> str:
-    return re.sub(
-        r"(?P<name>[^?&=]*(?:key|secret|token|password|passwd|credential|auth)[^?&=]*)=[^&]*",
-        lambda m: m.group(0) if m.group("name") in NOT_SECRET else f"{m.group('name')}={REDACTED}",
-        text,
-        flags=re.IGNORECASE,
+    secrets = spec.secret_names | {n for n in params if is_secret_name(n)}
+    return ProviderSpec(
+        spec.scheme, params, frozenset(secrets), spec.has_password, spec.raw, spec.shown
     )
 
 
-def _has_valid_port(parts: SplitResult) -> bool:
+def _read_secret(path: str, name: str, error: type[InputError]) -> str:
     try:
-        return parts.port is not None
-    except ValueError:
-        return False
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_SECRET_FILE + 1)
+        text = data.decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise error(f"cannot read the file named by {name}: {reason}") from None
+    if len(data) > MAX_SECRET_FILE:
+        raise error(
+            f"the file named by {name} is over {MAX_SECRET_FILE // 1024} KiB: it must hold the "
+            "credential alone"
+        )
+    problem = credential_problem(text)
+    if problem:
+        rotation = (
+            "; during a key rotation, point the spec at the file of the key in use"
+            if len(text.splitlines()) > 1
+            else ""
+        )
+        raise error(
+            f"the file named by {name} {problem}: it must hold the credential alone{rotation}"
+        )
+    return text
 
 
 def int_param(
@@ -152,7 +186,7 @@ def int_param(
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        raise error(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+        raise error(f"{name} must be a whole number from {low} to {high}")
     return value
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from antaeus_cli import failpoints as fp
+from antaeus_cli.credentials import credential_problem, unknown_parameter
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
@@ -63,14 +64,10 @@ class StripeSettings:
     def __init__(self, spec: ProviderSpec) -> None:
         unknown = sorted(set(spec.params) - set(PARAMETERS))
         if unknown:
-            raise ProviderSpecError(
-                f"unknown parameter {unknown[0]!r} for stripe://; known: {', '.join(PARAMETERS)}"
-            )
+            raise ProviderSpecError(unknown_parameter(unknown[0], "stripe", PARAMETERS))
         self.transport = spec.params.get("transport", "http")
         if self.transport not in TRANSPORTS:
-            raise ProviderSpecError(
-                f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport[:20]!r}"
-            )
+            raise ProviderSpecError(f"transport must be one of {', '.join(TRANSPORTS)}")
         needs = "stripe" if self.transport == "sdk" else "urllib3"
         if importlib.util.find_spec(needs) is None:
             raise ProviderSpecError(
@@ -83,6 +80,9 @@ class StripeSettings:
                 "api_key_file=PATH (a file holding the key)"
             )
         self.api_key = key.strip()
+        problem = credential_problem(self.api_key)  # the spec's parser checks it too
+        if problem:
+            raise ProviderSpecError(f"api_key {problem}")
         self.api_base = _api_base(spec.params.get("api_base", DEFAULT_API_BASE))
         self.timeout_s = int_param(spec.params, "timeout_s", 30, 1, 300)
         self.retention = timedelta(
@@ -95,11 +95,18 @@ def settings_from_spec(spec: ProviderSpec) -> StripeSettings:
 
 
 def _api_base(text: str) -> str:
-    parts = urlsplit(text)
+    refusal = ProviderSpecError(f"api_base must be a URL such as {DEFAULT_API_BASE}")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - a port that is no number raises here, not later
+    except ValueError:
+        raise refusal from None
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host or parts.path not in ("", "/"):
+        raise refusal
+    if parts.username is not None or parts.query or parts.fragment:
         raise ProviderSpecError(
-            f"api_base must be a URL such as {DEFAULT_API_BASE}, got {text[:80]!r}"
+            "api_base takes a scheme, a host and a port only: the key goes in api_key"
         )
     if parts.scheme == "http" and not is_loopback(host):
         raise ProviderSpecError("api_base may use plain http only on a loopback address")

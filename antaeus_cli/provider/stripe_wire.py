@@ -22,6 +22,7 @@ holds one process to about 340 charges/s however many are in flight. README,
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -34,6 +35,9 @@ from antaeus_cli.provider.port import (
 )
 
 TRANSPORTS = ("http", "sdk")
+# A key as Stripe quotes it in an error ("Invalid API Key provided: sk_test_****1234"):
+# masked, but with its last characters, which are ours to keep out of logs.
+_QUOTED_KEY = re.compile(r"\b[a-z]{2,4}_(?:test|live)_[A-Za-z0-9_*]*|\*{3,}[A-Za-z0-9_]*")
 
 
 class Declined(Exception):
@@ -168,8 +172,8 @@ def error_of(status: int, body: dict[str, Any], retry_after: str | None) -> Exce
         return RateLimited(message, _seconds(retry_after))
     if status in (401, 403):
         return CredentialsRejected(
-            f"Stripe refused the API key ({status}: {message}); nothing was charged: "
-            "check ANTAEUS_PROVIDER or api_key_file"
+            f"Stripe refused the API key ({status}: {_QUOTED_KEY.sub('***', message)}); "
+            "nothing was charged: check ANTAEUS_PROVIDER or api_key_file"
         )
     if status in (400, 404):
         if error.get("type") == "idempotency_error":

@@ -262,7 +262,7 @@ def test_credentials_can_come_from_a_file(runner: CliRunner, seeded: Path, tmp_p
     assert "sk_live_4f9a" not in out + err
     code, _, err = run(runner, seeded, "bill", "--provider", "sim://?api_key_file=/nonexistent")
     assert code == ExitCode.USAGE
-    assert_one_line_error(err, "cannot read api_key_file='/nonexistent'")
+    assert_one_line_error(err, "cannot read the file named by 'api_key_file'")
 
 
 def test_every_command_has_help(runner: CliRunner) -> None:
@@ -368,11 +368,11 @@ def test_notify_delivers_into_a_maildir_and_says_how_many(
         ("smtp://mail.example.com?from=b@example.com%0d%0aBcc:x", "not one plain e-mail address"),
         ("smtp://mail.example.com?from=b@example.com&colour=red", "unknown parameter 'colour'"),
         ("webhook://hooks.example.com/x", "needs secret_file=FILE"),
-        ("webhook://hooks.example.com/x?secret_file=/nonexistent", "cannot read secret_file"),
+        ("webhook://hooks.example.com/x?secret_file=/nonexistent", "cannot read the file"),
         ("maildir://?from=b@example.com", "needs a path"),
-        ("webhook://127.0.0.1:9/x?secret_file=%00&http=1", "cannot read secret_file"),
+        ("webhook://127.0.0.1:9/x?secret_file=%00&http=1", "cannot read the file"),
         ("smtp://[::1", "is not a URL"),
-        ("smtp://127.0.0.1:0?from=b@example.com", "port 0 is not one to connect to"),
+        ("smtp://127.0.0.1:0?from=b@example.com", "port is not one to connect to"),
         ("smtp://127.0.0.1:99999?from=b@example.com", "is not a URL"),
     ],
 )

@@ -142,8 +142,11 @@ class Api:
             return await handler(request)  # type: ignore[no-any-return]
         s = self.s
         s.count("requests")
-        if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
-            return error(401, "invalid_request_error", "Invalid API Key provided")
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not key.startswith("sk_"):
+            # As Stripe words it: the key masked, but for its prefix and last four.
+            masked = f"{key[:8]}{'*' * max(0, len(key) - 12)}{key[-4:]}"
+            return error(401, "invalid_request_error", f"Invalid API Key provided: {masked}")
         if s.latency_s:
             await asyncio.sleep(s.latency_s)
         if not self._take_token():

@@ -14,6 +14,7 @@ import pytest
 from antaeus_cli.billing.calls import RetryPolicy
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.provider import registry
+from antaeus_cli.provider.port import CredentialsRejected
 from antaeus_cli.provider.stripe_api import StripeProvider
 from antaeus_cli.provider.stripe_wire import TRANSPORTS
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
@@ -239,3 +240,16 @@ def test_a_clock_that_runs_ahead_of_stripe_still_finds_the_charge(
     bill(provider(shaped))
     assert sql("SELECT attempt_no, outcome FROM payment_attempt") == [(1, "charged")]
     assert shaped.succeeded_per_invoice() == {1: 1}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_refused_key_is_named_in_the_error_but_none_of_it_is_quoted(
+    shaped: Shaped, transport: str
+) -> None:
+    """Stripe quotes a refused key masked, with its prefix and last four characters."""
+    spec = f"stripe://?api_base={shaped.base}&api_key=xk_test_QZXJVKWQPY4321&transport={transport}"
+    with pytest.raises(CredentialsRejected) as refused:
+        registry.open_provider(registry.resolve(spec), db_path=Path("."))
+    assert "Stripe refused the API key (401" in refused.value.message
+    for piece in ("xk_test", "QZXJ", "4321"):
+        assert piece not in refused.value.message
