@@ -112,7 +112,7 @@ USUAL = (
 # The money side of the same rule: the key of a charge for the customer's month, by
 # another invoice, that succeeded or may have (charged, or open), whatever became of
 # the invoice rows since: the month is the one recorded with the charge. One probe of
-# the partial index payment_attempt_period.
+# the index payment_attempt_period.
 MONTH_CHARGED = (
     "(SELECT m.idempotency_key FROM payment_attempt m INDEXED BY payment_attempt_period "
     "WHERE m.customer_id = i.customer_id AND m.period = substr(i.due_date, 1, 7) "

@@ -7,7 +7,10 @@
   since (a due date edited, an invoice deleted). Rows written before this version
   take their invoice's due date as it is now, the best fact there is.
 - `payment_attempt_period`: one probe answers "did any charge for this customer's
-  month succeed, or may it have?": only charged and open attempts are in it.
+  month, by another invoice, succeed, or may it have?". It holds every attempt, not
+  only charged and open ones: a partial index on the outcome would be rewritten by
+  every settlement, while this one is written once, at the claim; the probe reads a
+  row only for another invoice's attempts in the same month, which are rare.
 - `payment_attempt_request_is_final` covers the new column.
 """
 
@@ -18,8 +21,7 @@ UPDATE payment_attempt SET period = (
     SELECT CASE WHEN typeof(i.due_date) = 'text' AND length(i.due_date) >= 7
            THEN substr(i.due_date, 1, 7) END
     FROM invoice i WHERE i.id = payment_attempt.invoice_id);
-CREATE INDEX payment_attempt_period ON payment_attempt(customer_id, period, invoice_id)
-    WHERE outcome = 'charged' OR finished_at IS NULL;
+CREATE INDEX payment_attempt_period ON payment_attempt(customer_id, period, invoice_id);
 DROP TRIGGER payment_attempt_request_is_final;
 CREATE TRIGGER payment_attempt_request_is_final BEFORE UPDATE OF
     id, invoice_id, customer_id, customer_ref, attempt_no, idempotency_key, run_id, command,
