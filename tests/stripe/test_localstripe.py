@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process.helpers import antaeus
+from tests.process.helpers import age_attempts, antaeus
 from tests.stripe.conftest import DECLINES, NEEDS_3DS, SUCCESS, Server
 
 pytestmark = pytest.mark.process
@@ -182,3 +182,46 @@ def test_a_crash_after_the_charge_never_makes_a_second_payment_intent(
     (listed,) = json.loads(report.stdout)["open-attempts"]
     assert listed["invoice_id"] == 1
     assert "cannot look the charge up" in listed["error"]
+    assert listed["lookup_passes"] == 2
+
+
+def test_a_charge_no_look_up_can_settle_is_never_silent(
+    localstripe: Server, tmp_path: Path
+) -> None:
+    """The crash above, and passes that cannot look the charge up: a few hours and a few
+    passes later, the pass exits 1 and names the key, and every later pass does, while
+    the attempt stays open and is never settled as failed."""
+    db = tmp_path / "antaeus.db"
+    seed(db, {1: localstripe.customer(SUCCESS)})
+    done = antaeus(
+        db,
+        "bill",
+        "--as-of",
+        DUE,
+        ANTAEUS_PROVIDER=localstripe.spec(),
+        ANTAEUS_FAILPOINT="after-provider-charge:1",
+    )
+    assert done.returncode == -9
+    for _ in range(3):
+        code, result = bill(db, localstripe)
+        assert code == 0, result  # only minutes old: nobody is called yet
+    age_attempts(db, 7)
+    for _ in range(2):
+        code, result = bill(db, localstripe)
+        assert code == 1, result
+        (late,) = result["overdue_attempts"]
+        assert late["invoice_id"] == 1
+        assert (late["amount"], late["currency"]) == (1001, "EUR")
+        assert late["lookup_passes"] >= 4
+        assert "settled by hand" in late["action"]
+    ((key, outcome, finished),) = rows(
+        db, "SELECT idempotency_key, outcome, finished_at FROM payment_attempt"
+    )
+    assert (late["idempotency_key"], outcome, finished) == (key, "unknown", None)
+    assert rows(db, "SELECT status FROM invoice") == [("PROCESSING",)]
+    report = antaeus(db, "report", "--format", "json", "--section", "overdue-attempts")
+    assert json.loads(report.stdout)["overdue-attempts"][0]["idempotency_key"] == key
+    plain = antaeus(db, "bill", "--as-of", DUE, ANTAEUS_PROVIDER=localstripe.spec())
+    assert plain.returncode == 1
+    assert "overdue: attempt 1 (invoice 1, EUR 10.01" in plain.stdout
+    assert len(mine(localstripe, db)) == 1  # never charged again
