@@ -6,7 +6,7 @@ import pytest
 
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import AnswerKind
-from antaeus_cli.provider.stripe_api import ZERO_DECIMAL, answer_of_intent, stripe_currency
+from antaeus_cli.provider.stripe_objects import ZERO_DECIMAL, answer_of_intent, stripe_currency
 
 
 @pytest.mark.parametrize("currency", list(Currency))
