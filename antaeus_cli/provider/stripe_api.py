@@ -11,7 +11,8 @@ every charge, so a card the customer replaced is never charged.
 A look-up lists the customer's PaymentIntents created since the attempt began and
 matches our key in their metadata (or retrieves one by its `pi_...` reference).
 
-What Stripe's objects say is read in `stripe_objects`.
+A PaymentIntent that requires action (3-D Secure) is marked and canceled: see
+`stripe_objects`.
 
 This module reports what Stripe said; `antaeus_cli.domain.outcomes` judges it. No
 transport retries: the pass's retry policy owns retries.
@@ -32,6 +33,8 @@ from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
 from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
 from antaeus_cli.provider.spec import ProviderSpec, int_param, is_loopback
 from antaeus_cli.provider.stripe_objects import (
+    CANCELED_FOR_ACTION,
+    METADATA_CANCELED,
     METADATA_INVOICE,
     METADATA_KEY,
     answer_of_intent,
@@ -247,24 +250,25 @@ class StripeProvider:
 
         A PaymentIntent that requires action stays live: were the customer to
         authenticate it later, it would charge, and a retry under a new key would then
-        charge twice. So it is canceled before the invoice waits for the customer. A
-        cancel that fails raises NetworkError: the attempt stays open and the next
-        look-up cancels it again."""
+        charge twice. So it is marked and canceled before the invoice waits for the
+        customer. A mark or cancel that fails raises NetworkError: the attempt stays
+        open and the next look-up marks and cancels it again."""
         answer = answer_of_intent(intent)
-        if answer.kind is AnswerKind.REQUIRES_ACTION and answer.reference is not None:
-            reference = answer.reference
-            try:
-                self._wire.post(
-                    f"/v1/payment_intents/{quote(reference, safe='')}/cancel",
-                    {},
-                    f"cancel-{reference}",
-                )
-            except (Declined, Refused) as refused:
-                # Already canceled, or no longer cancelable: find out what it became.
-                current = self._wire.get(f"/v1/payment_intents/{quote(reference, safe='')}")
-                if current.get("status") != "canceled":
-                    raise NetworkError(f"could not cancel {reference}: {refused}") from None
+        if intent.get("status") == "requires_action" and answer.reference is not None:
+            self._cancel_for_action(answer.reference)
         return answer
+
+    def _cancel_for_action(self, reference: str) -> None:
+        path = f"/v1/payment_intents/{quote(reference, safe='')}"
+        try:
+            mark = {"metadata": {METADATA_CANCELED: CANCELED_FOR_ACTION}}
+            self._wire.post(path, mark, f"mark-{reference}")
+            self._wire.post(f"{path}/cancel", {}, f"cancel-{reference}")
+        except (Declined, Refused) as refused:
+            # Already canceled, or no longer cancelable: find out what it became.
+            current = self._wire.get(path)
+            if current.get("status") != "canceled":
+                raise NetworkError(f"could not cancel {reference}: {refused}") from None
 
     def _customer(self, ref: str) -> dict[str, Any] | Answer:
         try:

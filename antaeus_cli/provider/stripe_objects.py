@@ -3,6 +3,14 @@ currency Stripe is sent, a customer's default payment method. No judgement:
 `antaeus_cli.domain.outcomes` judges the answers.
 
 Our PaymentIntents carry our idempotency key and the invoice id in their metadata.
+One that requires action (3-D Secure) is canceled by antaeus (`stripe_api`), and
+marked first (`antaeus_canceled: requires_action`), because nothing else on a
+canceled PaymentIntent says why: it keeps no status history, `last_payment_error` is
+empty while it requires action (and Stripe clears it on any update), and
+`cancellation_reason` is one any Dashboard user may give (localstripe refuses the
+parameter). A canceled PaymentIntent with the mark reads as requiring action: a
+look-up after a crash between the cancel and our commit finds what the charge
+found, that the customer must act.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from antaeus_cli.domain.outcomes import Answer, AnswerKind
 
 METADATA_KEY = "antaeus_key"
 METADATA_INVOICE = "antaeus_invoice_id"
+METADATA_CANCELED = "antaeus_canceled"  # why antaeus canceled it: set just before the cancel
+CANCELED_FOR_ACTION = "requires_action"
 
 # Stripe's zero-decimal currencies (https://docs.stripe.com/currencies#zero-decimal):
 # their amounts are whole units. None of ours is one; a test keeps it so.
@@ -44,6 +54,8 @@ def answer_of_intent(intent: dict[str, Any]) -> Answer:
     kind = _PI_KINDS.get(str(status))
     if kind is not None:
         return Answer(kind, reference=reference)
+    if status == "canceled" and metadata_of(intent).get(METADATA_CANCELED) == CANCELED_FOR_ACTION:
+        return Answer(AnswerKind.REQUIRES_ACTION, reference=reference)  # as when it was sent
     error = intent.get("last_payment_error") or {}
     if status == "requires_payment_method":
         if not error:  # created, not yet confirmed: a request may still be running

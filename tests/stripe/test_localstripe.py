@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from antaeus_cli.domain.invoice import Invoice
+from antaeus_cli.domain.money import Currency, Money
+from antaeus_cli.domain.outcomes import result_of
+from antaeus_cli.provider import registry
 from tests.process.helpers import age_attempts, antaeus
 from tests.stripe.conftest import DECLINES, NEEDS_3DS, SUCCESS, Server
 
@@ -125,6 +130,24 @@ def test_a_pass_pays_declines_and_classifies_as_the_tables_say(
         assert intent["customer"] == refs[invoice]
     # The other intents (a decline, a 3-D Secure) never succeeded.
     assert len(intents) == len(succeeded) + 2
+    # The 3-D Secure one was marked and canceled, and a look-up reads it as it was read
+    # when it was sent: it needs the customer.
+    (three_ds,) = [i for i in intents if i["metadata"]["antaeus_invoice_id"] == "4"]  # type: ignore[index]
+    assert three_ds["status"] == "canceled"
+    assert three_ds["metadata"]["antaeus_canceled"] == "requires_action"  # type: ignore[index]
+    assert attempts[4][3] == three_ds["id"]
+    stripe_ = registry.open_provider(registry.resolve(localstripe.spec()), db_path=db)
+    invoice = Invoice(4, 4, Money(1004, Currency.EUR), refs[4])
+    found = stripe_.lookup(
+        invoice, str(attempts[4][4]), since=datetime.now(UTC), reference=str(three_ds["id"])
+    )
+    assert found is not None
+    judged = result_of(found, 1)
+    assert (judged.outcome, judged.decline_code, judged.decline_class) == (
+        "needs_customer",
+        "requires_action",
+        "needs_customer",
+    )
 
 
 def test_a_bad_api_key_is_one_usage_error_before_anything_is_claimed(

@@ -51,3 +51,24 @@ def test_a_declined_payment_intent_carries_its_codes() -> None:
     )
     assert answer.kind is AnswerKind.DECLINED
     assert (answer.code, answer.advice_code) == ("stolen_card", "do_not_try_again")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "kind"),
+    [
+        ({"antaeus_key": "k", "antaeus_canceled": "requires_action"}, AnswerKind.REQUIRES_ACTION),
+        ({"antaeus_key": "k"}, AnswerKind.REFUSED),  # canceled by somebody else
+        ({"antaeus_key": "k", "antaeus_canceled": "something else"}, AnswerKind.REFUSED),
+        (None, AnswerKind.REFUSED),
+        ("not an object", AnswerKind.REFUSED),
+    ],
+)
+def test_a_payment_intent_antaeus_canceled_because_it_required_action_still_says_so(
+    metadata: object, kind: AnswerKind
+) -> None:
+    """Canceled, the PaymentIntent no longer says it required action: our mark does."""
+    answer = answer_of_intent(
+        {"id": "pi_3", "status": "canceled", "metadata": metadata, "last_payment_error": None}
+    )
+    assert answer.kind is kind
+    assert answer.reference == "pi_3"
