@@ -4,10 +4,12 @@ needs a human. Read-only; takes no lock, so it runs safely beside a pass."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from antaeus_cli.domain import overdue
 from antaeus_cli.domain.money import CurrencyTotal, format_minor
-from antaeus_cli.store import ledger, queries, runs
+from antaeus_cli.store import ledger, queries, replays, runs
 from antaeus_cli.store.database import Store
 
 RECENT_RUNS = 10
@@ -35,6 +37,8 @@ class Report:
     retries_due: list[tuple[str, int]]
     open_attempts: int
     open_listed: list[dict[str, Any]]  # the oldest open attempts, with why they are open
+    overdue: list[dict[str, Any]]  # open attempts a person must settle (domain.overdue)
+    overdue_total: int
     declines: list[dict[str, Any]]  # settled declines per provider code and class
     orphans: list[dict[str, Any]]  # charges whose invoice was deleted while in flight
     running: str | None  # the pass holding the lock right now, if any
@@ -45,12 +49,19 @@ class Report:
 
 
 def build_report(
-    store: Store, *, recent_runs: int = RECENT_RUNS, limit: int | None = LISTED
+    store: Store,
+    *,
+    recent_runs: int = RECENT_RUNS,
+    limit: int | None = LISTED,
+    now: datetime | None = None,
 ) -> Report:
-    """The report; `limit` caps the needs-operator list (None: all of them)."""
+    """The report; `limit` caps the needs-operator and overdue lists (None: all of
+    them); `now` (the clock by default) is what an open attempt's age counts to."""
+    now = now or datetime.now(UTC)
     with store.reading_any_text() as conn:
         conn.execute("BEGIN")  # one consistent snapshot for every section
         try:
+            late = overdue.overdue(replays.looked_up_often(conn), now)
             totals = [StatusTotal(*row) for row in queries.totals_by_status_and_currency(conn)]
             operator = list(queries.needs_operator(store.db, limit))
             for row in operator:
@@ -67,6 +78,8 @@ def build_report(
                 retries_due=queries.retries_due(conn),
                 open_attempts=ledger.count_open_attempts(conn),
                 open_listed=queries.open_attempts(store.db, LISTED if limit is None else limit),
+                overdue=[overdue.described(attempt) for attempt in late[:limit]],
+                overdue_total=len(late),
                 declines=[
                     {"code": code, "class": klass, "count": count}
                     for code, klass, count in queries.declines_by_code(conn)

@@ -11,6 +11,7 @@ from antaeus_cli.domain.attempt import PAID_FIRST_TIME, RESTORE, Settled
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
 from antaeus_cli.domain.money import CurrencyTotal, Totals
+from antaeus_cli.domain.overdue import OpenAttempt, described
 
 # How many needs-operator invoices a result lists; `antaeus report` lists them all.
 LISTED_LIMIT = 100
@@ -128,12 +129,32 @@ class PassCounts:
             self.add_operator_item(attempt.invoice.id, transition.failure)
 
 
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """Open attempts no pass could settle for so long that a person must
+    (`domain.overdue`): the first LISTED_LIMIT of them, and how many there are."""
+
+    listed: tuple[OpenAttempt, ...] = ()
+    total: int = 0
+
+    @classmethod
+    def of(cls, attempts: list[OpenAttempt]) -> Overdue:
+        return cls(tuple(attempts[:LISTED_LIMIT]), len(attempts))
+
+
 def run_summary(
-    command: Command, clock: PassClock, status: RunStatus, reason: str | None, counts: PassCounts
+    command: Command,
+    clock: PassClock,
+    status: RunStatus,
+    reason: str | None,
+    counts: PassCounts,
+    *,
+    overdue: Overdue | None = None,
 ) -> dict[str, object] | None:
-    """What the operator is told of a run that held invoices or stopped early; None
-    for a run that completed with nothing for them."""
-    if status is RunStatus.COMPLETED and not counts.needs_operator:
+    """What the operator is told of a run that held invoices, left attempts overdue or
+    stopped early; None for a run that completed with nothing for them."""
+    overdue = overdue or Overdue()
+    if status is RunStatus.COMPLETED and not counts.needs_operator and not overdue.total:
         return None
     return {
         "command": command.value,
@@ -147,6 +168,8 @@ def run_summary(
             {"invoice_id": item.invoice_id, "code": item.code, "detail": item.detail}
             for item in counts.operator_items
         ],
+        "overdue_total": overdue.total,
+        "overdue": [described(attempt) for attempt in overdue.listed],
     }
 
 
@@ -162,6 +185,12 @@ class PassResult:
     unresolved: int  # attempts anywhere in the ledger still open when the run ended
     took_over_from: int | None
     as_of_instant: datetime | None = None  # in UTC; None for the date form
+    overdue: Overdue = field(default_factory=Overdue)  # open attempts a person must settle
+
+    @property
+    def needs_operator(self) -> bool:
+        """Whether some invoice or attempt needs a person: the pass exits 1."""
+        return bool(self.counts.needs_operator or self.overdue.total)
 
     @property
     def paid(self) -> list[CurrencyTotal]:

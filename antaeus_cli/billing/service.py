@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.engine import Clock, Engine, PassSettings, StopRequest
 from antaeus_cli.billing.results import (
     Command,
     Observer,
+    Overdue,
     PassResult,
     Phase,
     RunStatus,
@@ -28,12 +30,13 @@ from antaeus_cli.billing.sources import (
     Source,
     check_named,
 )
+from antaeus_cli.domain import overdue
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.judgement import Path
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.store import claims, ledger, runs
+from antaeus_cli.store import claims, ledger, replays, runs
 from antaeus_cli.store.database import Store
 
 
@@ -120,14 +123,22 @@ def run_pass(
     status, reason = engine.ending()
     with store.reading() as conn:
         engine.counts.unknown = ledger.count_open_attempts(conn)
+    now = runtime.clock()
+    late = overdue_attempts(store, now)
+    if late.total:
+        runtime.observer.note(
+            f"{late.total} open attempts are overdue: no pass could settle them, and money may "
+            "have moved under their keys; 'antaeus report --section overdue-attempts' says what "
+            "to do"
+        )
     runs.finish_run(
         store,
         run_id,
         status=status.value,
         reason=reason,
         counts=engine.counts.as_columns(),
-        now=runtime.clock(),
-        summary=run_summary(request.command, clock, status, reason, engine.counts),
+        now=now,
+        summary=run_summary(request.command, clock, status, reason, engine.counts, overdue=late),
     )
     return PassResult(
         run_id=run_id,
@@ -140,7 +151,14 @@ def run_pass(
         counts=engine.counts,
         unresolved=engine.counts.unknown,
         took_over_from=started.took_over_from,
+        overdue=late,
     )
+
+
+def overdue_attempts(store: Store, now: datetime) -> Overdue:
+    """The open attempts a person must settle now (domain.overdue), read for display."""
+    with store.reading_any_text() as conn:
+        return Overdue.of(overdue.overdue(replays.looked_up_often(conn), now))
 
 
 def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: PassClock) -> None:

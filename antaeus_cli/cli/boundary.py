@@ -68,7 +68,7 @@ _STOPPED = frozenset(
 def exit_code_for_pass(result: PassResult) -> ExitCode:
     if result.status in _STOPPED:
         return ExitCode.STOPPED
-    if result.counts.needs_operator:
+    if result.needs_operator:  # invoices held, or open attempts overdue
         return ExitCode.NEEDS_OPERATOR
     return ExitCode.OK
 

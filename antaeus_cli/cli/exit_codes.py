@@ -7,7 +7,9 @@ import enum
 
 class ExitCode(enum.IntEnum):
     OK = 0  # the pass completed; declines are business outcomes, not errors
-    NEEDS_OPERATOR = 1  # the pass completed, but it sent some invoices to an operator
+    # the pass completed, but it sent some invoices to an operator, or some open attempt
+    # is overdue (no pass could settle it; money may have moved): 0 means nobody is needed
+    NEEDS_OPERATOR = 1
     USAGE = 2  # bad option, argument, file or invoice id; nothing was changed
     STOPPED = 3  # stopped early: provider outage, or SIGINT/SIGTERM/SIGHUP; re-run to finish
     LOCKED = 4  # another pass holds the lock, or the database stayed busy; try later

@@ -12,6 +12,7 @@ from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.progress import interactive
 from antaeus_cli.cli.text import capped, moment, safe
 from antaeus_cli.domain.money import CurrencyTotal
+from antaeus_cli.domain.overdue import OpenAttempt, described
 
 
 def _totals_json(rows: list[CurrencyTotal]) -> list[dict[str, Any]]:
@@ -50,6 +51,8 @@ def pass_json(result: PassResult, code: ExitCode) -> dict[str, Any]:
             for i in result.counts.operator_items
         ],
         "unresolved_attempts": result.unresolved,
+        "overdue_total": result.overdue.total,
+        "overdue_attempts": [described(attempt) for attempt in result.overdue.listed],
         "took_over_from_run": result.took_over_from,
     }
 
@@ -90,7 +93,22 @@ def pass_lines(result: PassResult, code: ExitCode) -> list[str]:
     ]
     if counts.needs_operator > len(counts.operator_items):
         lines.append("  ... more in 'antaeus report'")
+    late = result.overdue
+    lines += [f"  overdue: {overdue_line(attempt)}" for attempt in late.listed]
+    if late.total > len(late.listed):
+        lines.append("  ... more in 'antaeus report --section overdue-attempts'")
     return lines
+
+
+def overdue_line(attempt: OpenAttempt) -> str:
+    """An overdue attempt on one line: what was sent, when, how often it was looked up
+    in vain, and what to do."""
+    shown = described(attempt)
+    return safe(
+        f"attempt {attempt.attempt_id} (invoice {attempt.invoice_id}, "
+        f"{shown['amount_formatted']}, sent {attempt.started_at}, {attempt.outcome}, "
+        f"{attempt.lookup_passes} passes could not settle it): {shown['action']}"
+    )
 
 
 def preview_json(preview: PreviewResult) -> dict[str, Any]:

@@ -35,6 +35,7 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
             for c in report.collected
         ],
         "needs-operator": report.needs_operator,
+        "overdue-attempts": report.overdue,
         "declines": report.declines,
         "open-attempts": report.open_listed,
         "charges-without-invoice": report.orphans,
@@ -47,11 +48,14 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
     }
     if section == "needs-operator":
         return {section: parts[section], "needs_operator_total": report.needs_operator_total}
+    if section == "overdue-attempts":
+        return {section: parts[section], "overdue_total": report.overdue_total}
     if section is not None:
         return {section: parts[section]}
     return {
         **parts,
         "needs_operator_total": report.needs_operator_total,
+        "overdue_total": report.overdue_total,
         "open_attempts": report.open_attempts,
         "retries_scheduled": [{"date": d, "count": n} for d, n in report.retries_due],
         "pass_running": report.running,
@@ -88,7 +92,23 @@ def _write_csv(report: Report, section: str) -> None:
             "outcome",
             "provider_ref",
             "started_at",
+            "lookup_passes",
             "error",
+        ]
+    elif section == "overdue-attempts":
+        columns = [
+            "attempt_id",
+            "invoice_id",
+            "idempotency_key",
+            "amount",
+            "currency",
+            "amount_formatted",
+            "started_at",
+            "outcome",
+            "lookup_passes",
+            "provider_ref",
+            "error",
+            "action",
         ]
     elif section == "charges-without-invoice":
         columns = [

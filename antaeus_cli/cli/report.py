@@ -18,6 +18,7 @@ class Section(enum.StrEnum):
     TOTALS = "totals"
     COLLECTED = "collected"
     NEEDS_OPERATOR = "needs-operator"
+    OVERDUE_ATTEMPTS = "overdue-attempts"
     DECLINES = "declines"
     OPEN_ATTEMPTS = "open-attempts"
     CHARGES_WITHOUT_INVOICE = "charges-without-invoice"
@@ -44,7 +45,7 @@ def command(
             "--limit",
             min=0,
             max=1_000_000_000,
-            help="Invoices needing an operator to list (0: all of them).",
+            help="Invoices needing an operator, and overdue attempts, to list (0: all of them).",
         ),
     ] = 100,
 ) -> None:
@@ -52,13 +53,15 @@ def command(
 
     Amounts are totalled per currency and never added across currencies.
     """
+    from datetime import UTC, datetime
+
     from antaeus_cli.cli.render_report import render_report
     from antaeus_cli.reports import build_report
     from antaeus_cli.store.database import Store
 
     store = Store.open(ctx.obj.db_path)
     try:
-        report = build_report(store, recent_runs=runs, limit=limit or None)
+        report = build_report(store, recent_runs=runs, limit=limit or None, now=datetime.now(UTC))
     finally:
         store.close()
     render_report(report, output_format.value, None if section is None else section.value)

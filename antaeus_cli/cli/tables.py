@@ -9,6 +9,7 @@ from rich.text import Text
 
 from antaeus_cli.billing.results import PassResult
 from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.render_pass import overdue_line
 from antaeus_cli.cli.text import moment, safe
 from antaeus_cli.domain.money import format_minor
 from antaeus_cli.reports import Report
@@ -44,6 +45,7 @@ def pass_table(result: PassResult, code: ExitCode) -> None:
     table.add_row("not processed (rate limited, lapsed)", str(counts.not_processed), "")
     table.add_row("network retries", str(counts.network_retries), "")
     table.add_row("still unresolved", str(result.unresolved), "")
+    table.add_row("overdue: an operator must settle them", str(result.overdue.total), "")
     console.print(table)
     if result.stop_reason:
         console.print(Text(f"why: {safe(result.stop_reason)}", style="yellow"))
@@ -54,6 +56,8 @@ def pass_table(result: PassResult, code: ExitCode) -> None:
                 more=counts.needs_operator - len(counts.operator_items),
             )
         )
+    for attempt in result.overdue.listed[:LISTED_ON_SCREEN]:
+        console.print(Text(f"overdue: {overdue_line(attempt)}", style="yellow"))
 
 
 def _operator_table(rows: list[tuple[object, object, object]], *, more: int) -> Table:
@@ -77,6 +81,8 @@ def report_tables(report: Report, section: str | None) -> None:
         if report.running:
             console.print(Text(f"pass lock held by {safe(report.running)}", style="cyan"))
         console.print(f"open attempts awaiting reconciliation: {report.open_attempts}")
+    if section in (None, "overdue-attempts") and (report.overdue or section):
+        console.print(_overdue_table(report))
     if section in (None, "open-attempts") and (report.open_listed or section):
         console.print(_open_table(report))
     if section in (None, "declines") and (report.declines or section):
@@ -179,7 +185,7 @@ def _orphans_table(report: Report) -> Table:
 
 def _open_table(report: Report) -> Table:
     table = Table(title="open attempts: why each is not settled yet (times in UTC)")
-    for name in ("attempt", "invoice", "outcome", "reference", "started (UTC)", "why"):
+    for name in ("attempt", "invoice", "outcome", "reference", "started (UTC)", "passes", "why"):
         table.add_column(name)
     for row in report.open_listed[:LISTED_ON_SCREEN]:
         table.add_row(
@@ -188,7 +194,32 @@ def _open_table(report: Report) -> Table:
             _cell(row["outcome"]),
             _cell(row["provider_ref"]),
             _cell(row["started_at"]),
+            str(row["lookup_passes"]),
             _cell(row["error"] or "not answered yet: the next pass looks it up"),
+        )
+    return table
+
+
+def _overdue_table(report: Report) -> Table:
+    table = Table(
+        title="overdue attempts: no pass could settle them, money may have moved (times in UTC)"
+    )
+    for name in ("attempt", "invoice", "key", "amount", "sent (UTC)", "passes", "what to do"):
+        table.add_column(name)
+    for row in report.overdue[:LISTED_ON_SCREEN]:
+        table.add_row(
+            str(row["attempt_id"]),
+            str(row["invoice_id"]),
+            _cell(row["idempotency_key"]),
+            _cell(row["amount_formatted"]),
+            _cell(row["started_at"]),
+            str(row["lookup_passes"]),
+            _cell(row["action"]),
+        )
+    hidden = report.overdue_total - min(len(report.overdue), LISTED_ON_SCREEN)
+    if hidden:
+        table.caption = (
+            f"... and {hidden} more: antaeus report --format csv --section overdue-attempts"
         )
     return table
 

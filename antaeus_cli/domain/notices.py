@@ -1,12 +1,12 @@
 """Which notice an outcome causes, and the identity it keeps on every delivery. Pure.
 
-| what was recorded                          | notice          | to           |
-|--------------------------------------------|-----------------|--------------|
-| a charge (whatever became of its invoice)  | receipt         | the customer |
-| a decline, the invoice FAILED (a retry)    | payment_failed  | the customer |
-| a decline, the invoice AWAITING_CUSTOMER   | action_required | the customer |
-| a decline, the invoice UNCOLLECTIBLE       | final_notice    | the customer |
-| a run that held invoices or stopped early  | run_summary     | the operator |
+| what was recorded                                              | notice          | to           |
+|----------------------------------------------------------------|-----------------|--------------|
+| a charge (whatever became of its invoice)                      | receipt         | the customer |
+| a decline, the invoice FAILED (a retry)                        | payment_failed  | the customer |
+| a decline, the invoice AWAITING_CUSTOMER                       | action_required | the customer |
+| a decline, the invoice UNCOLLECTIBLE                           | final_notice    | the customer |
+| a run with held invoices or overdue attempts, or stopped early | run_summary     | the operator |
 
 Anything else (an answer still unknown, an invoice held for an operator, nothing
 sent) tells the customer nothing: there is nothing true to tell them yet.
@@ -30,7 +30,7 @@ class NoticeKind(enum.StrEnum):
     PAYMENT_FAILED = "payment_failed"  # declined; the next try is scheduled
     ACTION_REQUIRED = "action_required"  # declined; the customer must act first
     FINAL_NOTICE = "final_notice"  # declined on every try of the dunning schedule
-    RUN_SUMMARY = "run_summary"  # to the operator: what a run held, or why it stopped
+    RUN_SUMMARY = "run_summary"  # to the operator: what a run held or found overdue, why it stopped
 
 
 class NoticeStatus(enum.StrEnum):

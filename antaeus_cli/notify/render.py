@@ -132,9 +132,13 @@ def _summary(notice: Pending) -> Content:
     items = held if isinstance(held, list) else []
     status = flat(body.get("status", "unknown"))
     needs = body.get("needs_operator", len(items))
+    listed = body.get("overdue")
+    late = listed if isinstance(listed, list) else []
+    late_total = body.get("overdue_total", len(late))
+    overdue = f" and {flat(late_total)} overdue charges" if late_total else ""
     subject = (
         f"antaeus: run {notice.run_id} ({flat(body.get('command', '?'))}) {status}: "
-        f"{flat(needs)} invoices need an operator"
+        f"{flat(needs)} invoices{overdue} need an operator"
     )
     when = body.get("as_of_instant") or body.get("as_of", "?")
     lines = [f"Run {notice.run_id} as of {flat(when)} ended {status}. Times are in UTC."]
@@ -148,7 +152,23 @@ def _summary(notice: Pending) -> Content:
     )
     if isinstance(needs, int) and needs > len(items[:MAX_LISTED]):
         lines.append(f"... and {needs - len(items[:MAX_LISTED])} more: see 'antaeus report'.")
+    lines.extend(_overdue_line(item) for item in late[:MAX_LISTED] if isinstance(item, dict))
+    if isinstance(late_total, int) and late_total > len(late[:MAX_LISTED]):
+        lines.append(
+            f"... and {late_total - len(late[:MAX_LISTED])} more overdue: see "
+            "'antaeus report --section overdue-attempts'."
+        )
     return _compose(subject, lines, "antaeus")
+
+
+def _overdue_line(item: dict[str, object]) -> str:
+    return (
+        f"Overdue: attempt {flat(item.get('attempt_id'))} for invoice "
+        f"{flat(item.get('invoice_id'))}, {flat(item.get('amount_formatted'))}, key "
+        f"{flat(item.get('idempotency_key'))}, sent {flat(item.get('started_at'))}: "
+        f"{flat(item.get('lookup_passes'))} passes could not settle it. "
+        f"{flat(item.get('action'), 400)}."
+    )
 
 
 def _compose(subject: str, lines: list[str], signature: str) -> Content:

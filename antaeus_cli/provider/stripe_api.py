@@ -11,6 +11,9 @@ every charge, so a card the customer replaced is never charged.
 A look-up lists the customer's PaymentIntents created since the attempt began and
 matches our key in their metadata (or retrieves one by its `pi_...` reference).
 
+A PaymentIntent that requires action (3-D Secure) is marked and canceled: see
+`stripe_objects`.
+
 This module reports what Stripe said; `antaeus_cli.domain.outcomes` judges it. No
 transport retries: the pass's retry policy owns retries.
 """
@@ -26,18 +29,25 @@ from urllib.parse import quote, urlsplit
 from antaeus_cli import failpoints as fp
 from antaeus_cli.credentials import credential_problem, unknown_parameter
 from antaeus_cli.domain.invoice import Invoice
-from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
 from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
 from antaeus_cli.provider.spec import ProviderSpec, int_param, is_loopback
+from antaeus_cli.provider.stripe_objects import (
+    CANCELED_FOR_ACTION,
+    METADATA_CANCELED,
+    METADATA_INVOICE,
+    METADATA_KEY,
+    answer_of_intent,
+    default_payment_method,
+    metadata_of,
+    stripe_currency,
+)
 from antaeus_cli.provider.stripe_wire import TRANSPORTS, Declined, Refused, open_transport
 
 PARAMETERS = ("api_key", "api_base", "timeout_s", "key_retention_h", "transport")
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_RETENTION_H = 24  # Stripe keeps a key for at least 24 hours
-METADATA_KEY = "antaeus_key"
-METADATA_INVOICE = "antaeus_invoice_id"
 LIST_PAGE = 100
 MAX_LOOKUP_PAGES = 10
 PROBE_TRIES = 3
@@ -45,19 +55,6 @@ POOL = 64  # connections kept open; more are opened, and closed after, past it
 # Our clock and Stripe's may differ: list a whole day before the attempt began. A
 # customer has a few PaymentIntents a month, so the pages stay few.
 LOOKUP_SLACK = timedelta(days=1)
-# Stripe's zero-decimal currencies (https://docs.stripe.com/currencies#zero-decimal):
-# their amounts are whole units. None of ours is one; a test keeps it so.
-ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905
-)
-_PI_KINDS = {
-    "succeeded": AnswerKind.CHARGED,
-    "processing": AnswerKind.PROCESSING,
-    "requires_action": AnswerKind.REQUIRES_ACTION,
-    # Not final: funds held, or a request still confirming it. Open: looked up again.
-    "requires_capture": AnswerKind.PROCESSING,
-    "requires_confirmation": AnswerKind.PROCESSING,
-}
 
 
 class StripeSettings:
@@ -190,7 +187,7 @@ class StripeProvider:
         customer = self._customer(ref)
         if isinstance(customer, Answer):
             return customer
-        method = _default_payment_method(customer)
+        method = default_payment_method(customer)
         if method is None:
             return Answer(
                 AnswerKind.REQUIRES_ACTION,
@@ -245,7 +242,7 @@ class StripeProvider:
             page = self._wire.get("/v1/payment_intents", params)
             data = page.get("data") or []
             for intent in data:
-                if (intent.get("metadata") or {}).get(METADATA_KEY) == key:
+                if metadata_of(intent).get(METADATA_KEY) == key:
                     return self._final(intent)
             if not page.get("has_more") or not data:
                 return None
@@ -260,24 +257,25 @@ class StripeProvider:
 
         A PaymentIntent that requires action stays live: were the customer to
         authenticate it later, it would charge, and a retry under a new key would then
-        charge twice. So it is canceled before the invoice waits for the customer. A
-        cancel that fails raises NetworkError: the attempt stays open and the next
-        look-up cancels it again."""
+        charge twice. So it is marked and canceled before the invoice waits for the
+        customer. A mark or cancel that fails raises NetworkError: the attempt stays
+        open and the next look-up marks and cancels it again."""
         answer = answer_of_intent(intent)
-        if answer.kind is AnswerKind.REQUIRES_ACTION and answer.reference is not None:
-            reference = answer.reference
-            try:
-                self._wire.post(
-                    f"/v1/payment_intents/{quote(reference, safe='')}/cancel",
-                    {},
-                    f"cancel-{reference}",
-                )
-            except (Declined, Refused) as refused:
-                # Already canceled, or no longer cancelable: find out what it became.
-                current = self._wire.get(f"/v1/payment_intents/{quote(reference, safe='')}")
-                if current.get("status") != "canceled":
-                    raise NetworkError(f"could not cancel {reference}: {refused}") from None
+        if intent.get("status") == "requires_action" and answer.reference is not None:
+            self._cancel_for_action(answer.reference)
         return answer
+
+    def _cancel_for_action(self, reference: str) -> None:
+        path = f"/v1/payment_intents/{quote(reference, safe='')}"
+        try:
+            mark = {"metadata": {METADATA_CANCELED: CANCELED_FOR_ACTION}}
+            self._wire.post(path, mark, f"mark-{reference}")
+            self._wire.post(f"{path}/cancel", {}, f"cancel-{reference}")
+        except (Declined, Refused) as refused:
+            # Already canceled, or no longer cancelable: find out what it became.
+            current = self._wire.get(path)
+            if current.get("status") != "canceled":
+                raise NetworkError(f"could not cancel {reference}: {refused}") from None
 
     def _customer(self, ref: str) -> dict[str, Any] | Answer:
         try:
@@ -300,45 +298,3 @@ class StripeProvider:
 
     def close(self) -> None:
         pass
-
-
-def stripe_currency(currency: Currency) -> str:
-    code = currency.value.lower()
-    if code in ZERO_DECIMAL and currency.minor_digits != 0:
-        raise ValueError(f"{currency} has {currency.minor_digits} minor digits; Stripe has none")
-    return code
-
-
-def answer_of_intent(intent: dict[str, Any]) -> Answer:
-    """What a PaymentIntent says, as an answer."""
-    status = intent.get("status")
-    reference = intent.get("id")
-    kind = _PI_KINDS.get(str(status))
-    if kind is not None:
-        return Answer(kind, reference=reference)
-    error = intent.get("last_payment_error") or {}
-    if status == "requires_payment_method":
-        if not error:  # created, not yet confirmed: a request may still be running
-            return Answer(AnswerKind.PROCESSING, reference=reference)
-        return Answer(
-            AnswerKind.DECLINED,
-            reference=reference,
-            code=error.get("decline_code") or error.get("code"),
-            advice_code=error.get("advice_code"),
-            message=error.get("message"),
-        )
-    return Answer(
-        AnswerKind.REFUSED,
-        reference=reference,
-        code=f"status_{status}",
-        message=f"PaymentIntent {reference} is {status}, which an off-session charge never is",
-    )
-
-
-def _default_payment_method(customer: dict[str, Any]) -> str | None:
-    settings = customer.get("invoice_settings") or {}
-    for given in (settings.get("default_payment_method"), customer.get("default_source")):
-        method = given.get("id") if isinstance(given, dict) else given
-        if isinstance(method, str) and method:
-            return method
-    return None

@@ -28,7 +28,7 @@ from antaeus_cli.domain.invoice import (
 )
 from antaeus_cli.domain.money import Totals
 from antaeus_cli.domain.notices import NoticeKind, after_decline
-from antaeus_cli.store import careful, outbox
+from antaeus_cli.store import careful, outbox, replays
 from antaeus_cli.store.careful import Held
 
 # Each update in two forms. A group of ids that get the same values is written by one
@@ -104,6 +104,11 @@ def settle(
         found = careful.settle_one(conn, run_id=run_id, stamp=stamp, settled=one)
         if found is not None:
             held.append(found)
+    still_open = [
+        one.attempt.id for one in one_by_one if one.attempt.replay and one.transition is None
+    ]
+    if still_open:
+        replays.count_lookups(conn, run_id=run_id, attempt_ids=still_open)
     return held
 
 

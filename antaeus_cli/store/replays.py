@@ -25,6 +25,7 @@ from antaeus_cli.domain.invoice import (
 )
 from antaeus_cli.domain.judgement import replay_verdict
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
+from antaeus_cli.domain.overdue import LOOKUP_PASSES, OpenAttempt
 from antaeus_cli.store import careful
 from antaeus_cli.store.careful import Held
 from antaeus_cli.store.database import lenient_text
@@ -46,6 +47,18 @@ _OPEN_ATTEMPTS = (
     "LIMIT 1) "
     "FROM payment_attempt a LEFT JOIN invoice i ON i.id = a.invoice_id "
     "WHERE a.finished_at IS NULL AND a.id > ? ORDER BY a.id LIMIT ?"
+)
+
+# A pass counts once on each attempt its replays left open, whatever its sweeps do.
+_LOOKED_UP = (
+    "UPDATE payment_attempt SET lookup_passes = lookup_passes + 1, looked_up_by_run_id = ? "
+    "WHERE id = ? AND finished_at IS NULL AND looked_up_by_run_id IS NOT ?"
+)
+# The open attempts enough passes have looked up to be judged by domain.overdue.
+_LOOKED_UP_OFTEN = (
+    "SELECT id, invoice_id, idempotency_key, amount, currency, started_at, outcome, "
+    "lookup_passes, provider_ref, error FROM payment_attempt INDEXED BY payment_attempt_open "
+    "WHERE finished_at IS NULL AND lookup_passes >= ? ORDER BY id"
 )
 
 
@@ -123,3 +136,20 @@ def hold(conn: sqlite3.Connection, *, now: datetime, held: Sequence[Held]) -> No
     """Send the invoices of attempts that cannot be replayed to an operator."""
     for item in held:
         careful.hold(conn, now.isoformat(), item)
+
+
+def count_lookups(conn: sqlite3.Connection, *, run_id: int, attempt_ids: Sequence[int]) -> None:
+    """Count this pass on each attempt whose replay it could not settle. A count a hand
+    edit left at the 64-bit limit is past every bar already: it holds only itself."""
+    for attempt_id in attempt_ids:
+        try:
+            with careful.savepoint(conn):
+                conn.execute(_LOOKED_UP, (run_id, attempt_id, run_id))
+        except Exception as exc:
+            if not careful.is_row_error(exc):
+                raise
+
+
+def looked_up_often(conn: sqlite3.Connection) -> list[OpenAttempt]:
+    """Open attempts that LOOKUP_PASSES passes or more could not settle, oldest first."""
+    return [OpenAttempt(*row) for row in conn.execute(_LOOKED_UP_OFTEN, (LOOKUP_PASSES,))]

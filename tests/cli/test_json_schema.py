@@ -95,3 +95,30 @@ def test_a_schema_rejects_what_it_does_not_describe(db: Path) -> None:
     document["paid_totals"] = document.pop("paid")
     validator = Draft202012Validator(schema("pass"))
     assert not validator.is_valid(document)
+
+
+def test_an_overdue_attempt_follows_the_schemas(db: Path) -> None:
+    """Passes whose every request is lost leave attempts open; once enough passes have
+    looked them up in vain and they are old enough, the pass and the report list them."""
+    from tests.process.helpers import age_attempts
+
+    down = ("--backoff-ms", "0", "--provider", "sim://?seed=1&network_error_rate=1")
+
+    def lost_pass() -> dict[str, Any]:
+        result = CliRunner().invoke(app, ["--db", str(db), "bill", "--json", *AS_OF, *down])
+        assert result.exit_code == 3, result.stderr  # an outage: every request lost
+        document: dict[str, Any] = json.loads(result.stdout)
+        return document
+
+    for _ in range(4):  # the charges, then three passes whose look-ups are all lost
+        assert lost_pass()["overdue_total"] == 0
+    age_attempts(db, 7)
+    late = lost_pass()
+    valid("pass", late)
+    assert late["overdue_total"] == len(late["overdue_attempts"]) > 0
+    whole = output(db, "report", "--format", "json")
+    valid("report", whole)
+    assert whole["overdue-attempts"] == late["overdue_attempts"]
+    part = output(db, "report", "--format", "json", "--section", "overdue-attempts")
+    valid("report", part)
+    assert part["overdue_total"] == late["overdue_total"]

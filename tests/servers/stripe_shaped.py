@@ -17,10 +17,15 @@ It follows Stripe's documented idempotency rules
 [--retention-h H] [--retry-after S]` binds 127.0.0.1 on a free port and prints it.
 Test-only endpoints under /_test/ set customers, faults and the clock, and read
 what was charged. Faults are consumed per invoice (metadata `antaeus_invoice_id`),
-or drawn at random with a seed:
+one per request that creates one of its PaymentIntents, or drawn at random with a
+seed:
 `lost_request` (the connection drops before anything happens), `lost_response`
 (the charge happens, then the connection drops), `status_500` (saved under the key,
-nothing charged), `conflict_409`, `rate_limit_429`.
+nothing charged), `conflict_409`, `rate_limit_429`. Updates and cancels have plans
+of their own, per invoice, of the two lost kinds only (never drawn at random).
+
+A PaymentIntent may be updated (its metadata is merged; like Stripe, the update
+clears `last_payment_error`), and canceled, with or without a `cancellation_reason`.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ CANCELABLE = frozenset(
     {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"}
 )
 FAULTS = ("lost_request", "lost_response", "status_500", "conflict_409", "rate_limit_429")
+CANCELLATION_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
 
 
 @dataclass
@@ -79,6 +85,8 @@ class State:
     order: list[str] = field(default_factory=list)  # intent ids, oldest first
     keys: dict[str, Saved] = field(default_factory=dict)
     planned: dict[str, list[str]] = field(default_factory=dict)  # invoice id -> faults
+    planned_update: dict[str, list[str]] = field(default_factory=dict)  # the same, for updates
+    planned_cancel: dict[str, list[str]] = field(default_factory=dict)  # and for cancels
     random_rate: float = 0.0
     random_kinds: tuple[str, ...] = ()
     rng: random.Random = field(default_factory=random.Random)
@@ -126,6 +134,7 @@ class Api:
             web.post("/v1/payment_intents", self.create_intent),
             web.get("/v1/payment_intents", self.list_intents),
             web.get("/v1/payment_intents/{id}", self.retrieve_intent),
+            web.post("/v1/payment_intents/{id}", self.update_intent),
             web.post("/v1/payment_intents/{id}/cancel", self.cancel_intent),
             web.get("/v1/customers/{id}", self.retrieve_customer),
             web.post("/_test/customers", self.put_customers),
@@ -254,6 +263,8 @@ class Api:
             "created": int(s.now()),
             "status": "succeeded",
             "last_payment_error": None,
+            "canceled_at": None,
+            "cancellation_reason": None,
         }
         method = params["payment_method"]
         s.intents[intent["id"]] = intent
@@ -307,16 +318,42 @@ class Api:
             self.s.count("charged")
         return web.json_response(intent)
 
-    async def cancel_intent(self, request: web.Request) -> web.Response:
+    async def update_intent(self, request: web.Request) -> web.StreamResponse:
         intent = self.s.intents.get(request.match_info["id"])
         if intent is None:
             return error(404, "invalid_request_error", "No such PaymentIntent", code=MISSING)
+        params = unflatten(parse_qsl(await request.text(), keep_blank_values=True))
+        fault = _planned(self.s.planned_update, intent)
+        if fault == "lost_request":
+            return self._drop(request)
+        intent["metadata"] = {**intent["metadata"], **(params.get("metadata") or {})}
+        intent["last_payment_error"] = None  # Stripe clears it on any update
+        self.s.count("updated")
+        if fault == "lost_response":
+            return self._drop(request)
+        return web.json_response(intent)
+
+    async def cancel_intent(self, request: web.Request) -> web.StreamResponse:
+        intent = self.s.intents.get(request.match_info["id"])
+        if intent is None:
+            return error(404, "invalid_request_error", "No such PaymentIntent", code=MISSING)
+        params = unflatten(parse_qsl(await request.text(), keep_blank_values=True))
+        reason = params.get("cancellation_reason")
+        if reason is not None and reason not in CANCELLATION_REASONS:
+            return error(400, "invalid_request_error", "Invalid cancellation_reason")
+        fault = _planned(self.s.planned_cancel, intent)
+        if fault == "lost_request":
+            return self._drop(request)
         if intent["status"] not in CANCELABLE:
             return error(
                 400, "invalid_request_error", f"cannot cancel a {intent['status']} PaymentIntent"
             )
         intent["status"] = "canceled"
+        intent["canceled_at"] = int(self.s.now())
+        intent["cancellation_reason"] = reason
         self.s.count("canceled")
+        if fault == "lost_response":
+            return self._drop(request)
         return web.json_response(intent)
 
     async def retrieve_customer(self, request: web.Request) -> web.Response:
@@ -338,8 +375,13 @@ class Api:
     async def put_faults(self, request: web.Request) -> web.Response:
         plan = await request.json()
         s = self.s
-        for invoice, faults in (plan.get("planned") or {}).items():
-            s.planned.setdefault(str(invoice), []).extend(faults)
+        for name, planned in (
+            ("planned", s.planned),
+            ("update", s.planned_update),
+            ("cancel", s.planned_cancel),
+        ):
+            for invoice, faults in (plan.get(name) or {}).items():
+                planned.setdefault(str(invoice), []).extend(faults)
         if "random_rate" in plan:
             s.random_rate = float(plan["random_rate"])
             s.random_kinds = tuple(plan.get("random_kinds") or FAULTS)
@@ -365,6 +407,12 @@ class Api:
         if transport is not None:
             transport.abort()
         return web.Response(status=499)
+
+
+def _planned(plan: dict[str, list[str]], intent: dict[str, Any]) -> str | None:
+    """The next fault planned for a request on this PaymentIntent's invoice, if any."""
+    faults = plan.get(str(intent["metadata"].get("antaeus_invoice_id")))
+    return faults.pop(0) if faults else None
 
 
 def _invalid(params: dict[str, Any], customers: dict[str, Any]) -> web.Response | None:

@@ -486,3 +486,27 @@ def test_a_pass_that_died_holds_notices_back_only_until_its_lease_is_over(
     assert notify(FakeChannel()).sent == 0  # its heartbeat is fresh: it may still withdraw
     clock.advance(minutes=6)  # past the lock's lease: nobody will withdraw anything
     assert notify(FakeChannel()).sent == 2
+
+
+def test_the_operator_is_told_of_an_overdue_attempt_in_the_run_summary(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql, clock: FixedClock
+) -> None:
+    """An attempt no look-up could settle for three passes and six hours: the summary of
+    the pass that finds it overdue names its key, amount and time, and what to do."""
+    make((1, 4321, "EUR"))
+    blind = FakeProvider(script={1: ["lost_response"]}, can_lookup=False)
+    for _ in range(3):
+        bill(blind)
+        clock.advance(hours=2)
+    assert notify(FakeChannel()).sent == 0  # nothing for the operator yet: 4 hours old
+    bill(blind)
+    channel = FakeChannel()
+    notify(channel)
+    (summary,) = [m for m in channel.delivered if m.kind == "run_summary"]
+    ((key, started),) = sql("SELECT idempotency_key, started_at FROM payment_attempt")
+    assert "1 overdue charges need an operator" in summary.subject
+    assert key in summary.text
+    assert "EUR 43.21" in summary.text
+    assert started in summary.text
+    assert "4 passes could not settle it" in summary.text
+    assert "settled by hand" in summary.text

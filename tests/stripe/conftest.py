@@ -100,8 +100,15 @@ class Shaped:
     def customers(self, methods: dict[str, str | None]) -> None:
         self._post("/_test/customers", methods)
 
-    def faults(self, planned: dict[int, list[str]] | None = None, **random: object) -> None:
-        self._post("/_test/faults", {"planned": planned or {}, **random})
+    def faults(
+        self,
+        planned: dict[int, list[str]] | None = None,
+        *,
+        cancel: dict[int, list[str]] | None = None,
+        **random: object,
+    ) -> None:
+        """Faults per invoice for its creates (`planned`) and its cancels, or at random."""
+        self._post("/_test/faults", {"planned": planned or {}, "cancel": cancel or {}, **random})
 
     def advance(self, hours: float) -> None:
         self._post("/_test/clock", {"advance_s": hours * 3600})

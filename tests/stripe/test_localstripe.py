@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.process.helpers import antaeus
+from antaeus_cli.domain.invoice import Invoice
+from antaeus_cli.domain.money import Currency, Money
+from antaeus_cli.domain.outcomes import result_of
+from antaeus_cli.provider import registry
+from tests.process.helpers import age_attempts, antaeus
 from tests.stripe.conftest import DECLINES, NEEDS_3DS, SUCCESS, Server
 
 pytestmark = pytest.mark.process
@@ -125,6 +130,24 @@ def test_a_pass_pays_declines_and_classifies_as_the_tables_say(
         assert intent["customer"] == refs[invoice]
     # The other intents (a decline, a 3-D Secure) never succeeded.
     assert len(intents) == len(succeeded) + 2
+    # The 3-D Secure one was marked and canceled, and a look-up reads it as it was read
+    # when it was sent: it needs the customer.
+    (three_ds,) = [i for i in intents if i["metadata"]["antaeus_invoice_id"] == "4"]  # type: ignore[index]
+    assert three_ds["status"] == "canceled"
+    assert three_ds["metadata"]["antaeus_canceled"] == "requires_action"  # type: ignore[index]
+    assert attempts[4][3] == three_ds["id"]
+    stripe_ = registry.open_provider(registry.resolve(localstripe.spec()), db_path=db)
+    invoice = Invoice(4, 4, Money(1004, Currency.EUR), refs[4])
+    found = stripe_.lookup(
+        invoice, str(attempts[4][4]), since=datetime.now(UTC), reference=str(three_ds["id"])
+    )
+    assert found is not None
+    judged = result_of(found, 1)
+    assert (judged.outcome, judged.decline_code, judged.decline_class) == (
+        "needs_customer",
+        "requires_action",
+        "needs_customer",
+    )
 
 
 def test_a_bad_api_key_is_one_usage_error_before_anything_is_claimed(
@@ -182,3 +205,46 @@ def test_a_crash_after_the_charge_never_makes_a_second_payment_intent(
     (listed,) = json.loads(report.stdout)["open-attempts"]
     assert listed["invoice_id"] == 1
     assert "cannot look the charge up" in listed["error"]
+    assert listed["lookup_passes"] == 2
+
+
+def test_a_charge_no_look_up_can_settle_is_never_silent(
+    localstripe: Server, tmp_path: Path
+) -> None:
+    """The crash above, and passes that cannot look the charge up: a few hours and a few
+    passes later, the pass exits 1 and names the key, and every later pass does, while
+    the attempt stays open and is never settled as failed."""
+    db = tmp_path / "antaeus.db"
+    seed(db, {1: localstripe.customer(SUCCESS)})
+    done = antaeus(
+        db,
+        "bill",
+        "--as-of",
+        DUE,
+        ANTAEUS_PROVIDER=localstripe.spec(),
+        ANTAEUS_FAILPOINT="after-provider-charge:1",
+    )
+    assert done.returncode == -9
+    for _ in range(3):
+        code, result = bill(db, localstripe)
+        assert code == 0, result  # only minutes old: nobody is called yet
+    age_attempts(db, 7)
+    for _ in range(2):
+        code, result = bill(db, localstripe)
+        assert code == 1, result
+        (late,) = result["overdue_attempts"]
+        assert late["invoice_id"] == 1
+        assert (late["amount"], late["currency"]) == (1001, "EUR")
+        assert late["lookup_passes"] >= 4
+        assert "settled by hand" in late["action"]
+    ((key, outcome, finished),) = rows(
+        db, "SELECT idempotency_key, outcome, finished_at FROM payment_attempt"
+    )
+    assert (late["idempotency_key"], outcome, finished) == (key, "unknown", None)
+    assert rows(db, "SELECT status FROM invoice") == [("PROCESSING",)]
+    report = antaeus(db, "report", "--format", "json", "--section", "overdue-attempts")
+    assert json.loads(report.stdout)["overdue-attempts"][0]["idempotency_key"] == key
+    plain = antaeus(db, "bill", "--as-of", DUE, ANTAEUS_PROVIDER=localstripe.spec())
+    assert plain.returncode == 1
+    assert "overdue: attempt 1 (invoice 1, EUR 10.01" in plain.stdout
+    assert len(mine(localstripe, db)) == 1  # never charged again

@@ -6,7 +6,7 @@ import pytest
 
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import AnswerKind
-from antaeus_cli.provider.stripe_api import ZERO_DECIMAL, answer_of_intent, stripe_currency
+from antaeus_cli.provider.stripe_objects import ZERO_DECIMAL, answer_of_intent, stripe_currency
 
 
 @pytest.mark.parametrize("currency", list(Currency))
@@ -51,3 +51,24 @@ def test_a_declined_payment_intent_carries_its_codes() -> None:
     )
     assert answer.kind is AnswerKind.DECLINED
     assert (answer.code, answer.advice_code) == ("stolen_card", "do_not_try_again")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "kind"),
+    [
+        ({"antaeus_key": "k", "antaeus_canceled": "requires_action"}, AnswerKind.REQUIRES_ACTION),
+        ({"antaeus_key": "k"}, AnswerKind.REFUSED),  # canceled by somebody else
+        ({"antaeus_key": "k", "antaeus_canceled": "something else"}, AnswerKind.REFUSED),
+        (None, AnswerKind.REFUSED),
+        ("not an object", AnswerKind.REFUSED),
+    ],
+)
+def test_a_payment_intent_antaeus_canceled_because_it_required_action_still_says_so(
+    metadata: object, kind: AnswerKind
+) -> None:
+    """Canceled, the PaymentIntent no longer says it required action: our mark does."""
+    answer = answer_of_intent(
+        {"id": "pi_3", "status": "canceled", "metadata": metadata, "last_payment_error": None}
+    )
+    assert answer.kind is kind
+    assert answer.reference == "pi_3"

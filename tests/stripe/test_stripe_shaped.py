@@ -159,9 +159,9 @@ def test_declines_and_authentication_are_classified_as_the_tables_say(
         (6, "FAILED", "declined", "generic_decline", "soft", 1),
     ]
     assert shaped.succeeded_per_invoice() == {}
-    # The key check, 6 customers, 5 charges, and the cancel of the PaymentIntent that
-    # requires action.
-    assert shaped.stats()["requests"] == 1 + 6 + 5 + 1
+    # The key check, 6 customers, 5 charges, and the mark and the cancel of the
+    # PaymentIntent that requires action.
+    assert shaped.stats()["requests"] == 1 + 6 + 5 + 2
 
 
 def test_a_processing_charge_is_looked_up_on_later_passes_until_it_settles(
@@ -205,6 +205,28 @@ def test_a_payment_intent_that_requires_action_is_canceled_before_the_invoice_wa
     bill(provider(shaped))
     assert sql("SELECT status FROM invoice") == [("AWAITING_CUSTOMER",)]
     assert [i["status"] for i in shaped.intents()] == ["canceled"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_payment_intent_canceled_for_authentication_is_found_as_waiting_for_the_customer(
+    db_path: Path, clock: FixedClock, shaped: Shaped, bill: Bill, sql: Sql, transport: str
+) -> None:
+    """The cancel went through, but its answer was lost: the look-up finds a canceled
+    PaymentIntent, and reads it as what it was, one that needs the customer, not as a
+    provider error for an operator."""
+    setup(db_path, clock, shaped, {1: "pm_card_authenticationRequired"})
+    shaped.faults(cancel={1: ["lost_response"]})
+    result = bill(provider(shaped, transport=transport))
+    assert result.counts.needs_operator == 0
+    assert result.counts.awaiting_customer == 1
+    assert sql(
+        "SELECT i.status, i.failure_code, a.outcome, a.decline_code, a.decline_class "
+        "FROM invoice i JOIN payment_attempt a ON a.invoice_id = i.id"
+    ) == [("AWAITING_CUSTOMER", "needs_customer", "needs_customer", "requires_action", CUSTOMER)]
+    (intent,) = shaped.intents()
+    assert intent["status"] == "canceled"
+    assert intent["metadata"]["antaeus_canceled"] == "requires_action"
+    assert shaped.stats()["canceled"] == 1
 
 
 def test_a_key_reused_with_other_parameters_stays_open_and_is_looked_up(

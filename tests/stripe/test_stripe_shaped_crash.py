@@ -77,3 +77,59 @@ def test_a_crash_after_the_charge_is_settled_by_lookup(
     theirs = {i["metadata"]["antaeus_key"] for i in shaped.intents()}
     assert theirs == charged_keys
     assert shaped.stats().get("replayed", 0) == 0  # every open key was looked up, not re-sent
+
+
+def test_a_crash_after_antaeus_canceled_a_3ds_charge_leaves_it_waiting_for_the_customer(
+    tmp_path: Path, shaped: Shaped
+) -> None:
+    """Killed after the PaymentIntent that required authentication was canceled, before
+    the answer was committed: the next pass finds it canceled, and records what the
+    charge would have, an invoice waiting for the customer. Nothing for an operator."""
+    db = tmp_path / "antaeus.db"
+    seed(db, shaped, 2)
+    shaped.customers({"cus_1": "pm_card_authenticationRequired"})
+    crashed = antaeus(
+        db,
+        "bill",
+        "--as-of",
+        "2026-12-01",
+        "--concurrency",
+        "1",
+        ANTAEUS_PROVIDER=shaped.spec(),
+        ANTAEUS_FAILPOINT="after-provider-charge:1",
+    )
+    assert crashed.returncode == -9
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(
+            "SELECT outcome FROM payment_attempt WHERE invoice_id = 1"
+        ).fetchall() == [("started",)]
+    (canceled,) = [i for i in shaped.intents() if i["metadata"]["antaeus_invoice_id"] == "1"]
+    assert canceled["status"] == "canceled"
+    done = antaeus(db, "bill", "--as-of", "2026-12-01", "--json", ANTAEUS_PROVIDER=shaped.spec())
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["needs_operator"] == []
+    assert result["counts"]["awaiting_customer"] == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(
+            "SELECT i.status, i.failure_code, a.outcome, a.decline_code, a.decline_class, "
+            "a.provider_ref FROM invoice i JOIN payment_attempt a ON a.invoice_id = i.id "
+            "WHERE i.id = 1"
+        ).fetchall() == [
+            (
+                "AWAITING_CUSTOMER",
+                "needs_customer",
+                "needs_customer",
+                "requires_action",
+                "needs_customer",
+                canceled["id"],
+            )
+        ]
+        # The customer is asked to act, as after a pass that was never killed.
+        assert conn.execute(
+            "SELECT n.kind FROM notification n JOIN payment_attempt a ON a.id = n.attempt_id "
+            "WHERE a.invoice_id = 1"
+        ).fetchall() == [("action_required",)]
+        assert conn.execute("SELECT status FROM invoice WHERE id = 2").fetchall() == [("PAID",)]
+    assert shaped.succeeded_per_invoice() == {2: 1}
+    assert shaped.stats()["canceled"] == 1  # canceled once, before the kill
