@@ -173,7 +173,7 @@ def ended_run(edit: Callable[..., None], stamp: str, status: str = "completed") 
 
 def key_past_the_limit(edit: Callable[..., None], invoice_id: int, customer_id: int) -> None:
     """A declined attempt numbered at the 64-bit limit: the invoice's next key cannot be
-    built, so claiming it breaks a batch claim."""
+    built (the judgement holds it as malformed)."""
     stamp = "2026-11-01T00:00:00+00:00"
     ended_run(edit, stamp)
     edit(
@@ -183,6 +183,23 @@ def key_past_the_limit(edit: Callable[..., None], invoice_id: int, customer_id: 
         invoice_id,
         customer_id,
         2**63 - 1,
+        stamp,
+        stamp,
+    )
+
+
+def key_taken_by_hand(edit: Callable[..., None], invoice_id: int, customer_id: int) -> None:
+    """The key the invoice's first claim will take, already taken by an attempt written
+    by hand for an invoice that does not exist: claiming it breaks a batch claim."""
+    stamp = "2026-11-01T00:00:00+00:00"
+    ended_run(edit, stamp)
+    edit(
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
+        "SELECT 999999, ?, 1, value || '-inv-' || ? || '-1', 1, 'bill', 100, 'EUR', "
+        "'PENDING', 'declined', ?, ? FROM meta WHERE key = 'namespace'",
+        customer_id,
+        invoice_id,
         stamp,
         stamp,
     )

@@ -20,7 +20,7 @@ from antaeus_cli.domain.invoice import (
     Rejection,
     idempotency_key,
 )
-from antaeus_cli.domain.judgement import NOT_DUE, Path, Wait, judge
+from antaeus_cli.domain.judgement import NOT_DUE, Path, Wait, judge, month_of
 from antaeus_cli.errors import NotRetryable
 from antaeus_cli.store import careful, claims, ledger, replays
 from antaeus_cli.store.careful import Held
@@ -57,21 +57,26 @@ def claim_rows(
     now: datetime,
     rows: Sequence[InvoiceRow],
     path: Path,
+    *,
+    claimed: dict[tuple[object, str], int] | None = None,
 ) -> Batch:
     """Judge each invoice (domain.judgement); hold the refused ones, leave the ones
     that must wait, claim the rest under fresh keys. The judgement reads each
     customer's zone now: the SQL selected by the zones customers had when the pass
-    began, and a zone may have changed since."""
+    began, and a zone may have changed since. `claimed`: the months this claim has
+    taken, by customer (kept across the batches of invoices an operator named)."""
     batch = Batch()
     approved = []
+    months: dict[tuple[object, str], int] = {} if claimed is None else claimed
     for row in rows:
         local_date = context.clock.local_date(row.timezone)
-        checked = judge(path, row, local_date)
+        checked = judge(path, row, local_date, months)
         if isinstance(checked, Wait):
             continue
         if isinstance(checked, Rejection):
             batch.rejected.append((row, checked))
             continue
+        months[row.customer_id, month_of(row)] = row.id
         attempt_no = row.next_attempt_no
         key = idempotency_key(context.namespace, row.id, attempt_no)
         approved.append(  # fresh
@@ -192,6 +197,7 @@ class NamedSource:
         self._remaining = list(invoice_ids)
         self._context = context
         self._guards = claims.Guards(amount)
+        self._claimed: dict[tuple[object, str], int] = {}  # months named invoices took
         self._count = len(self._remaining)  # pragma: no mutate - for the progress bar only
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
@@ -201,7 +207,8 @@ class NamedSource:
         found = claims.invoices_by_id(conn, chunk, self._guards)
         # again, under the lock: another pass may have run since
         check_named(found, chunk, self._context.clock)
-        return claim_rows(conn, self._context, now, [found[i] for i in chunk], Path.NAMED)
+        rows = [found[i] for i in chunk]
+        return claim_rows(conn, self._context, now, rows, Path.NAMED, claimed=self._claimed)
 
     def total(self, conn: sqlite3.Connection) -> int:  # noqa: ARG002 - known up front
         return self._count

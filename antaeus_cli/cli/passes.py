@@ -26,7 +26,7 @@ from antaeus_cli.cli.boundary import exit_code_for_pass
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.progress import observer_for
 from antaeus_cli.cli.render_pass import render_pass, render_preview
-from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
+from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.failpoints import Failpoints
 from antaeus_cli.host import current_process, is_alive
@@ -54,7 +54,7 @@ class PassOptions:
     max_rate: float | None
     batch_size: int
     limits: RunLimits
-    amount_guard: AmountGuard = GUARDS_OFF  # bill's; a retry is not judged again
+    amount_guard: AmountGuard  # every path's (domain.judgement)
     invoice_ids: tuple[int, ...] = ()
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.domain.guards import DEFAULT_ANOMALY_FACTOR, DEFAULT_ANOMALY_HISTORY
 from antaeus_cli.domain.limits import DEFAULT_BREAKER_RATE, DEFAULT_BREAKER_WINDOW
 
 
@@ -39,6 +40,8 @@ def command(
     max_total: opt.MaxTotal = None,
     breaker_rate: opt.BreakerRate = DEFAULT_BREAKER_RATE,
     breaker_window: opt.BreakerWindow = DEFAULT_BREAKER_WINDOW,
+    anomaly_factor: opt.AnomalyFactor = DEFAULT_ANOMALY_FACTOR,
+    anomaly_history: opt.AnomalyHistory = DEFAULT_ANOMALY_HISTORY,
 ) -> None:
     """Charge FAILED invoices whose retry date has begun in the customer's zone.
 
@@ -47,6 +50,7 @@ def command(
     """
     from antaeus_cli.billing.results import Command
     from antaeus_cli.cli.passes import PassOptions, run_command
+    from antaeus_cli.domain.guards import AmountGuard
 
     options = PassOptions(
         command=Command.RETRY_FAILED,
@@ -63,6 +67,7 @@ def command(
         max_rate=max_rate,
         batch_size=batch_size,
         limits=opt.run_limits(max_total, breaker_rate, breaker_window),
+        amount_guard=AmountGuard(anomaly_factor, anomaly_history),
         invoice_ids=tuple(dict.fromkeys(invoice or ())),
     )
     run_command(ctx.obj.db_path, options)

@@ -9,6 +9,9 @@ from typing import NamedTuple, TypeGuard
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 
 MAX_REF_LENGTH = 255  # a provider's customer id; Stripe's are far shorter
+# The highest attempt number a claim reads exactly (store.claims packs it with four
+# flags into one 64-bit integer): a ledger written past it by hand is held.
+MAX_ATTEMPT_NO = 2**59 - 1
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -137,6 +140,13 @@ class InvoiceRow(NamedTuple):
 def check_chargeable(row: InvoiceRow) -> Invoice | Rejection:  # noqa: PLR0911 - one per check
     """The invoice is well formed and was never charged. The guard rails and dates are
     the rest of domain.judgement.judge, which every path calls."""
+    if row.last_attempt_no >= MAX_ATTEMPT_NO:
+        return Rejection(
+            FailureCode.MALFORMED,
+            f"its ledger numbers an attempt {row.last_attempt_no} or more, past the last "
+            "number a key can take: was the attempt written by hand? Settle the invoice by "
+            "hand; nothing was sent",
+        )
     if row.charged_before:
         return Rejection(
             FailureCode.ALREADY_CHARGED,

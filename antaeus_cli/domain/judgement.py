@@ -34,7 +34,9 @@ invoice awaiting its customer, the card rule. It never releases the due date.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import date
+from types import MappingProxyType
 from typing import NamedTuple
 
 from antaeus_cli.domain.clock import has_begun, unknown_zone
@@ -76,6 +78,7 @@ AFTER_WINDOW = Wait("handed back by a tripped breaker: charged after the fresh f
 FIRST_WALK = Wait("not handed back: bill's first walk charges it")
 
 Verdict = Invoice | Rejection | Wait
+EMPTY: Mapping[tuple[object, str], int] = MappingProxyType({})
 
 
 def held_status(rejection: Rejection) -> InvoiceStatus:
@@ -86,20 +89,31 @@ def held_status(rejection: Rejection) -> InvoiceStatus:
 
 
 def released(path: Path, row: InvoiceRow) -> frozenset[FailureCode]:
-    """The holds an operator released by naming this invoice: the one it is held for."""
+    """The holds an operator released by naming this invoice: the one it is held for.
+
+    A guard-rail hold on an invoice whose card said never was reached past the card
+    rule, which is asked first: by an earlier word. That word stands, so naming the
+    invoice again releases both, and no invoice swaps between two holds for ever."""
     if path is not Path.NAMED:
         return frozenset()
     if row.status is InvoiceStatus.AWAITING_CUSTOMER:
         return _CUSTOMER_HOLDS
     code = row.failure_code
     if row.status is InvoiceStatus.NEEDS_OPERATOR:
-        return frozenset(hold for hold in _GUARD_HOLDS if hold.value == code)
+        guard = frozenset(hold for hold in _GUARD_HOLDS if hold.value == code)
+        return guard | _CUSTOMER_HOLDS if guard and row.card_refused else guard
     return frozenset()
 
 
-def judge(path: Path, row: InvoiceRow, local_date: date | None) -> Verdict:  # noqa: PLR0911
+Months = Mapping[tuple[object, str], int]  # (customer, YYYY-MM) -> the invoice charging it
+
+
+def judge(  # noqa: PLR0911 - one return per rule
+    path: Path, row: InvoiceRow, local_date: date | None, claimed: Months = EMPTY
+) -> Verdict:
     """Whether `row` may be charged now on `path`, at the customer's `local_date`
-    (None: their zone is unknown); if not, why: a hold to record, or a wait."""
+    (None: their zone is unknown); if not, why: a hold to record, or a wait.
+    `claimed`: the months the same claim has taken already (no word releases those)."""
     if row.in_flight:
         return IN_FLIGHT
     if local_date is None:
@@ -118,10 +132,9 @@ def judge(path: Path, row: InvoiceRow, local_date: date | None) -> Verdict:  # n
     free = released(path, row)
     if row.card_refused and not free & _CUSTOMER_HOLDS:
         return card_said_never(row)
-    if FailureCode.DUPLICATE_PERIOD not in free:
-        duplicate = period_taken(row)
-        if duplicate is not None:
-            return duplicate
+    duplicate = month_rule(row, claimed, FailureCode.DUPLICATE_PERIOD in free)
+    if duplicate is not None:
+        return duplicate
     if FailureCode.AMOUNT_ANOMALY not in free:
         unusual = unusual_amount(row, checked)
         if unusual is not None:
@@ -154,13 +167,27 @@ def card_said_never(row: InvoiceRow) -> Rejection:
     )
 
 
+def month_rule(row: InvoiceRow, claimed: Months, released: bool) -> Rejection | None:
+    """One charge a month: a month this claim took already holds the row, whatever an
+    operator said; the rows and the ledger hold it unless an operator released it."""
+    twin = claimed.get((row.customer_id, month_of(row)))
+    if twin is not None and twin != row.id:
+        return Rejection(
+            FailureCode.DUPLICATE_PERIOD,
+            f"invoice {twin} is being charged for customer {row.customer_id}'s month of "
+            f"{month_of(row)} by the same pass: never charged twice for one period; if this "
+            "invoice is owed as well, name it alone with 'retry-failed --invoice'",
+        )
+    return None if released else period_taken(row)
+
+
 def period_taken(row: InvoiceRow) -> Rejection | None:
     """The one-charge-a-month rule: by the rows (another invoice bills the month) and by
     the money (a charge for the month succeeded or may have, whatever the rows say)."""
     if row.month_charged is not None:
         return Rejection(
             FailureCode.DUPLICATE_PERIOD,
-            f"a charge for customer {row.customer_id}'s month of {_month(row.due_date)} "
+            f"a charge for customer {row.customer_id}'s month of {month_of(row)} "
             f"succeeded or may have succeeded (key {str(row.month_charged)[:80]!r}): never "
             "charged twice for one period; if this invoice is owed as well, release it with "
             "'retry-failed --invoice'",
@@ -190,5 +217,7 @@ def unusual_amount(row: InvoiceRow, invoice: Invoice) -> Rejection | None:
     )
 
 
-def _month(due_date: object) -> str:
-    return str(due_date)[:7] if isinstance(due_date, str) else repr(due_date)[:20]
+def month_of(row: InvoiceRow) -> str:
+    """The month an invoice bills: its due date's, as the ledger records it."""
+    due = row.due_date
+    return due[:7] if isinstance(due, str) else repr(due)[:20]

@@ -18,6 +18,7 @@ from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import ZoneDays
 from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
 from antaeus_cli.domain.invoice import (
+    MAX_ATTEMPT_NO,
     MAX_REF_LENGTH,
     NEVER_DECLINED,
     STATUS_BY_VALUE,
@@ -74,18 +75,17 @@ _ROW_COLUMNS = (
 )
 _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
 # Guard rail: another invoice that bills the same customer for the same month (by its
-# due date), so that a pass holds both rather than charge twice for one period. Only
-# invoices that bill the period count: not an UNCOLLECTIBLE one, nor one an operator
-# holds for a reason other than a guard rail. One probe of
-# invoice_by_customer(customer_id, due_date).
+# due date), so that a pass holds both rather than charge twice for one period. Every
+# invoice counts but an UNCOLLECTIBLE one (the month was given up), whatever it is held
+# for: what a pass decides about one row never changes what it decides about its twin,
+# whatever the order or the batch. One probe of invoice_by_customer(customer_id,
+# due_date).
 DUPLICATE = (
     "(SELECT min(d.id) FROM invoice d INDEXED BY invoice_by_customer "
     "WHERE d.customer_id = i.customer_id "
     "AND d.due_date BETWEEN substr(i.due_date, 1, 7) || '-01' "
     "AND substr(i.due_date, 1, 7) || '-31' AND d.id <> i.id "
-    "AND d.status <> 'UNCOLLECTIBLE' "
-    "AND (d.status <> 'NEEDS_OPERATOR' OR d.failure_code = 'duplicate_period' "
-    "OR d.failure_code = 'amount_anomaly'))"
+    "AND d.status <> 'UNCOLLECTIBLE')"
 )
 # Guard rail: an amount far above what the customer usually pays, as
 # domain.guards.AmountGuard defines it, in its counting form: more than half of the
@@ -446,6 +446,8 @@ def invoices_by_id(
 def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
     """Columns the schema constrains are typed; the others stay raw, to be checked."""
     latest, status = row[8], STATUS_BY_VALUE[row[5]]
+    if type(latest) is not int:  # attempt numbers written by hand past MAX_ATTEMPT_NO
+        latest = MAX_ATTEMPT_NO << 4
     return InvoiceRow(
         row[0],
         row[1],

@@ -19,7 +19,7 @@ from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import claims, schema
 from antaeus_cli.store.database import Store
-from tests.conftest import key_past_the_limit
+from tests.conftest import key_taken_by_hand
 from tests.fakes import CHARGED, DECLINED, FakeProvider, on
 
 Bill = Callable[..., PassResult]
@@ -159,7 +159,7 @@ def test_the_guards_hold_when_a_batch_is_claimed_one_invoice_at_a_time(
         SeedInvoice(4, 3, 100, "EUR", DEC),
         customers={1: "EUR", 2: "EUR", 3: "EUR"},
     )
-    key_past_the_limit(edit, 4, 3)
+    key_taken_by_hand(edit, 4, 3)
     provider = FakeProvider()
     result = bill(provider)
     assert provider.calls == []

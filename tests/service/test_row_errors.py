@@ -19,7 +19,7 @@ from antaeus_cli.domain.invoice import Rejection
 from antaeus_cli.errors import LockLost
 from antaeus_cli.store.careful import MAX_REASON, is_row_error, reason_of
 from antaeus_cli.store.database import Store
-from tests.conftest import ME, ended_run, key_past_the_limit
+from tests.conftest import ME, ended_run, key_past_the_limit, key_taken_by_hand
 from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider, FixedClock, dead
 
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -137,14 +137,14 @@ def test_a_row_that_breaks_a_batch_claim_holds_itself_and_the_pass_goes_on(
     make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
 ) -> None:
     make(*[(i, 100, "EUR") for i in range(1, 8)])
-    key_past_the_limit(edit, 2, 2)
+    key_taken_by_hand(edit, 2, 2)
     provider = FakeProvider()
     result = bill(provider, batch_size=3, sweeps=0)
     assert sorted(invoice for invoice, _ in provider.calls) == [1, 3, 4, 5, 6, 7]
     [held] = result.counts.operator_items
     assert (held.invoice_id, held.code) == (2, "malformed")
     assert held.detail.startswith(
-        "this invoice or its ledger holds a value the claim cannot take (TypeError: "
+        "this invoice or its ledger holds a value the claim cannot take (IntegrityError: "
     )
     assert held.detail.endswith("); nothing was sent")
     assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(0,)]
@@ -301,3 +301,38 @@ def test_an_answer_neither_the_attempt_nor_the_invoice_can_take_stops_nothing(
     assert sorted(told.held_ids) == [2, 4, 5]
     assert sorted(told.codes) == ["edited_in_flight", "edited_in_flight", "malformed"]
     assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 2") == [("started",)]
+
+
+def test_a_ledger_numbered_past_the_limit_is_held_on_every_path(
+    make: Callable[..., Path],
+    bill: Callable[..., PassResult],
+    sql: Sql,
+    edit: Edit,
+    db_path: Path,
+) -> None:
+    """Attempt numbers written by hand past what a claim reads exactly: --dry-run, bill
+    and a named retry each hold the invoice; none ends in an internal error."""
+    from antaeus_cli.billing.preview import preview_pass
+    from antaeus_cli.billing.results import Command
+    from antaeus_cli.store.database import Store
+    from tests.fakes import on
+
+    make(*[(i, 100, "EUR") for i in range(1, 4)])
+    key_past_the_limit(edit, 2, 2)
+    store = Store.open(db_path)
+    try:
+        preview = preview_pass(store, Command.BILL, on(date(2026, 12, 1)))
+    finally:
+        store.close()
+    assert [(i.invoice_id, i.code) for i in preview.operator_items] == [(2, "malformed")]
+    provider = FakeProvider()
+    bill(provider)
+    assert sorted(invoice for invoice, _ in provider.calls) == [1, 3]
+    assert sql("SELECT status, failure_code FROM invoice WHERE id = 2") == [
+        ("NEEDS_OPERATOR", "malformed")
+    ]
+    bill(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
+    assert sorted(invoice for invoice, _ in provider.calls) == [1, 3]
+    assert sql("SELECT status, failure_code FROM invoice WHERE id = 2") == [
+        ("NEEDS_OPERATOR", "malformed")
+    ]
