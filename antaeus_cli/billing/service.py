@@ -8,10 +8,11 @@ then it replays its own unknown outcomes a few more times before it ends.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.engine import Clock, Engine, PassSettings, StopRequest
+from antaeus_cli.billing.pacing import most_at_once
 from antaeus_cli.billing.results import (
     Command,
     Observer,
@@ -28,6 +29,7 @@ from antaeus_cli.billing.sources import (
     Source,
     check_named,
 )
+from antaeus_cli.domain import waits
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
@@ -58,7 +60,7 @@ class Runtime:
 def run_pass(
     store: Store, provider: PaymentProvider, request: PassRequest, runtime: Runtime
 ) -> PassResult:
-    settings = request.settings
+    settings = _within_the_bound(request.settings, provider, runtime.observer)
     if request.invoice_ids:
         with store.reading() as conn:
             found = claims.invoices_by_id(conn, request.invoice_ids)
@@ -139,6 +141,24 @@ def run_pass(
         unresolved=engine.counts.unknown,
         took_over_from=started.took_over_from,
     )
+
+
+def _within_the_bound(
+    settings: PassSettings, provider: PaymentProvider, observer: Observer
+) -> PassSettings:
+    """At a fixed pace, no more calls at once than wait their rate slots within the
+    bound on waits (`pacing.most_at_once`); they would add no speed, only waiting."""
+    if settings.max_rate is None or not provider.waits_on_io:
+        return settings  # no pace, or calls made one at a time: nothing waits in line
+    most = most_at_once(settings.max_rate, provider.requests_per_charge)
+    if settings.concurrency <= most:
+        return settings
+    observer.note(
+        f"--concurrency {settings.concurrency} lowered to {most}: at --max-rate "
+        f"{settings.max_rate:g} more calls would wait longer than {waits.MAX_WAIT_S:g} s "
+        "for their turn"
+    )
+    return replace(settings, concurrency=most)
 
 
 def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: PassClock) -> None:

@@ -20,7 +20,8 @@ what was charged. Faults are consumed per invoice (metadata `antaeus_invoice_id`
 or drawn at random with a seed:
 `lost_request` (the connection drops before anything happens), `lost_response`
 (the charge happens, then the connection drops), `status_500` (saved under the key,
-nothing charged), `conflict_409`, `rate_limit_429`.
+nothing charged), `conflict_409`, `rate_limit_429` (with the `Retry-After` text the
+plan gives, if any, sent as it is).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class State:
     counts: dict[str, int] = field(default_factory=dict)
     first_admitted: float = float("inf")
     last_admitted: float = float("-inf")
+    fault_retry_after: str | None = None  # the Retry-After of a planned 429, verbatim
 
     def now(self) -> float:
         return time.time() + self.offset_s
@@ -189,7 +191,10 @@ class Api:
             return self._drop(request)
         if fault == "rate_limit_429":
             s.count("rate_limited")
-            return error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+            limited = error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+            if s.fault_retry_after is not None:
+                limited.headers["Retry-After"] = s.fault_retry_after
+            return limited
         invalid = _invalid(params, s.customers)
         if invalid is not None:
             return invalid  # fails validation: nothing saved
@@ -337,6 +342,8 @@ class Api:
         s = self.s
         for invoice, faults in (plan.get("planned") or {}).items():
             s.planned.setdefault(str(invoice), []).extend(faults)
+        if "retry_after" in plan:
+            s.fault_retry_after = plan["retry_after"]
         if "random_rate" in plan:
             s.random_rate = float(plan["random_rate"])
             s.random_kinds = tuple(plan.get("random_kinds") or FAULTS)

@@ -101,6 +101,8 @@ class Shaped:
         self._post("/_test/customers", methods)
 
     def faults(self, planned: dict[int, list[str]] | None = None, **random: object) -> None:
+        """Faults per invoice, or at random; `retry_after="..."` is the header a
+        planned 429 carries, as it is given."""
         self._post("/_test/faults", {"planned": planned or {}, **random})
 
     def advance(self, hours: float) -> None:
