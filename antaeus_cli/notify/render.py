@@ -16,6 +16,7 @@ from typing import NamedTuple
 from antaeus_cli.domain.clock import AsOf, zone_named
 from antaeus_cli.domain.money import display_amount
 from antaeus_cli.domain.notices import NoticeKind
+from antaeus_cli.domain.words import counted
 from antaeus_cli.store.deliveries import Pending
 
 EVENT_SCHEMA_VERSION = 1
@@ -132,10 +133,12 @@ def _summary(notice: Pending) -> Content:
     items = held if isinstance(held, list) else []
     status = flat(body.get("status", "unknown"))
     needs = body.get("needs_operator", len(items))
-    subject = (
-        f"antaeus: run {notice.run_id} ({flat(body.get('command', '?'))}) {status}: "
-        f"{flat(needs)} invoices need an operator"
+    held = (
+        f"{counted(needs, 'invoice needs', 'invoices need')} an operator"
+        if isinstance(needs, int)
+        else f"{flat(needs)} invoices need an operator"
     )
+    subject = f"antaeus: run {notice.run_id} ({flat(body.get('command', '?'))}) {status}: {held}"
     when = body.get("as_of_instant") or body.get("as_of", "?")
     lines = [f"Run {notice.run_id} as of {flat(when)} ended {status}. Times are in UTC."]
     if body.get("stop_reason"):
