@@ -34,6 +34,7 @@ from antaeus_cli.domain.attempt import CHARGED_ONCE, Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome
 from antaeus_cli.domain.outcomes import CHARGED, Answer, result_of
 from antaeus_cli.provider.port import (
+    CredentialsRejected,
     LookupUnavailable,
     NetworkError,
     PaymentProvider,
@@ -105,6 +106,9 @@ def call_provider(
         return call.run(first_error)
     except NotSent:
         return None
+    except CredentialsRejected as refused:
+        # Refused before it was processed, as a 429 is: nothing under the key moved.
+        return CallResult(AttemptOutcome.NOT_PROCESSED, _refusal(refused), 1)
     # The common case, one call, shares one immutable result.
     # result_of gives the shared CHARGED_ONCE too: this only saves the call
     return CHARGED_ONCE if answer is CHARGED else result_of(answer, 1)  # pragma: no mutate
@@ -172,6 +176,9 @@ class _KeyCall:
             return self._open(f"{NO_LOOKUP}, so it is not re-sent: {error}")
         except NotSent:
             return self._open("stopped before retrying")
+        except CredentialsRejected as refused:
+            # This request moved nothing; one before it under the key may have.
+            return self._open(_refusal(refused))
         except NetworkError as error:
             return self._open(f"network: {error}")
         except RateLimited as error:
@@ -245,6 +252,10 @@ class _KeyCall:
 
 def _hours(span: timedelta) -> str:
     return f"{span.total_seconds() / 3600:.1f} h"
+
+
+def _refusal(refused: CredentialsRejected) -> str:
+    return f"the provider refused the credentials: {refused.refusal}"
 
 
 class _WaitedTheBound(stop_base):

@@ -11,6 +11,7 @@ from antaeus_cli.domain.attempt import PAID_FIRST_TIME, RESTORE, Settled
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
 from antaeus_cli.domain.money import CurrencyTotal, Totals
+from antaeus_cli.errors import AntaeusError
 
 # How many needs-operator invoices a result lists; `antaeus report` lists them all.
 LISTED_LIMIT = 100
@@ -31,7 +32,7 @@ class RunStatus(enum.StrEnum):
     STOPPED_BREAKER = "stopped_breaker"  # too many of the pass's first charges declined
     INTERRUPTED = "interrupted"
     CRASHED = "crashed"  # set by the next pass when the process died mid-run
-    FAILED = "failed"  # the pass hit an error it could not continue past
+    FAILED = "failed"  # an error it could not continue past (a refused credential among them)
 
 
 class Phase(enum.StrEnum):
@@ -193,6 +194,9 @@ class PassResult:
     unresolved: int  # attempts anywhere in the ledger still open when the run ended
     took_over_from: int | None
     as_of_instant: datetime | None = None  # in UTC; None for the date form
+    # The error that ended the pass part-way (a credential refused mid-pass), whose
+    # exit code the run takes; None for a pass that ended any other way.
+    error: AntaeusError | None = None
 
     @property
     def paid(self) -> list[CurrencyTotal]:

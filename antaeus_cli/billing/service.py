@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.engine import Clock, Engine, PassSettings, StopRequest
 from antaeus_cli.billing.pacing import most_at_once
+from antaeus_cli.billing.refusals import RefusalWatch, refused_midway
 from antaeus_cli.billing.results import (
     Command,
     Observer,
@@ -82,9 +83,10 @@ def run_pass(
             f"run {started.took_over_from} ended without finishing (crash or kill); "
             "its open attempts are replayed first"
         )
+    watch = RefusalWatch(provider, runtime.stop)
     engine = Engine(
         store,
-        provider,
+        watch,
         settings,
         run_id=run_id,
         clock=runtime.clock,
@@ -121,6 +123,8 @@ def run_pass(
     status, reason = engine.ending()
     with store.reading() as conn:
         engine.counts.unknown = ledger.count_open_attempts(conn)
+    if watch.refused is not None:  # this outranks how the engine saw the pass end
+        status, reason = RunStatus.FAILED, refused_midway(watch.refused, engine.counts)
     runs.finish_run(
         store,
         run_id,
@@ -141,6 +145,7 @@ def run_pass(
         counts=engine.counts,
         unresolved=engine.counts.unknown,
         took_over_from=started.took_over_from,
+        error=watch.refused,
     )
 
 

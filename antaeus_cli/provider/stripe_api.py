@@ -28,7 +28,12 @@ from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
-from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
+from antaeus_cli.provider.port import (
+    CredentialsRejected,
+    LookupUnavailable,
+    NetworkError,
+    RateLimited,
+)
 from antaeus_cli.provider.spec import ProviderSpec, int_param, is_loopback
 from antaeus_cli.provider.stripe_wire import TRANSPORTS, Declined, Refused, open_transport
 
@@ -166,6 +171,11 @@ class StripeProvider:
         )
         try:
             retrying(self._wire.get, "/v1/payment_intents", {"limit": 1})
+        except CredentialsRejected as refused:
+            raise CredentialsRejected(
+                f"{refused.refusal} before the pass claimed anything, so nothing was charged",
+                fix=refused.fix,
+            ) from None
         except (NetworkError, RateLimited, Refused, Declined) as exc:
             raise ProviderUnreachable(
                 f"Stripe at {self._settings.api_base} did not answer a first request ({exc}); "
@@ -255,22 +265,27 @@ class StripeProvider:
         authenticate it later, it would charge, and a retry under a new key would then
         charge twice. So it is canceled before the invoice waits for the customer. A
         cancel that fails raises NetworkError: the attempt stays open and the next
-        look-up cancels it again."""
+        look-up cancels it again, as does a cancel whose key was refused meanwhile."""
         answer = answer_of_intent(intent)
         if answer.kind is AnswerKind.REQUIRES_ACTION and answer.reference is not None:
-            reference = answer.reference
             try:
-                self._wire.post(
-                    f"/v1/payment_intents/{quote(reference, safe='')}/cancel",
-                    {},
-                    f"cancel-{reference}",
-                )
-            except (Declined, Refused) as refused:
-                # Already canceled, or no longer cancelable: find out what it became.
-                current = self._wire.get(f"/v1/payment_intents/{quote(reference, safe='')}")
-                if current.get("status") != "canceled":
-                    raise NetworkError(f"could not cancel {reference}: {refused}") from None
+                self._cancel(answer.reference)
+            except CredentialsRejected as refused:
+                # The PaymentIntent exists and may be live: the attempt must stay open, to
+                # be canceled by a later look-up, not end as if nothing had happened.
+                raise NetworkError(
+                    f"could not cancel {answer.reference}: {refused.refusal}"
+                ) from None
         return answer
+
+    def _cancel(self, reference: str) -> None:
+        path = f"/v1/payment_intents/{quote(reference, safe='')}"
+        try:
+            self._wire.post(f"{path}/cancel", {}, f"cancel-{reference}")
+        except (Declined, Refused) as refused:
+            # Already canceled, or no longer cancelable: find out what it became.
+            if self._wire.get(path).get("status") != "canceled":
+                raise NetworkError(f"could not cancel {reference}: {refused}") from None
 
     def _customer(self, ref: str) -> dict[str, Any] | Answer:
         try:

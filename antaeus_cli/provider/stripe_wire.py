@@ -178,8 +178,8 @@ def error_of(status: int, body: dict[str, Any], wait: float | None = None) -> Ex
         return RateLimited(message, wait)
     if status in (401, 403):
         return CredentialsRejected(
-            f"Stripe refused the API key ({status}: {message}); nothing was charged: "
-            "check ANTAEUS_PROVIDER or api_key_file"
+            f"Stripe refused the API key ({status}: {message})",
+            fix="check ANTAEUS_PROVIDER or api_key_file",
         )
     if status in (400, 404):
         if error.get("type") == "idempotency_error":

@@ -36,6 +36,8 @@ COUNT_COLUMNS = (
     "unknown",
     "released",
     "network_retries",
+    "awaiting_customer",
+    "not_processed",
 )
 
 Liveness = Callable[[ProcessIdentity], "bool | None"]

@@ -13,11 +13,15 @@ It follows Stripe's documented idempotency rules
 - keys are forgotten after the retention period (Stripe: at least 24 hours); a
   request under a forgotten key is a new request.
 
+The API key expires too, when a test says so: after a number of charges (a key
+revoked in the middle of a pass), every request under it is answered 401, as Stripe
+answers a revoked key.
+
 `python -m tests.servers.stripe_shaped [--latency-ms N] [--limit-rps R]
 [--retention-h H] [--retry-after S]` binds 127.0.0.1 on a free port and prints it.
-Test-only endpoints under /_test/ set customers, faults and the clock, and read
-what was charged. Faults are consumed per invoice (metadata `antaeus_invoice_id`),
-or drawn at random with a seed:
+Test-only endpoints under /_test/ set customers, faults, the clock and the API key's
+expiry, and read what was charged. Faults are consumed per invoice (metadata
+`antaeus_invoice_id`), or drawn at random with a seed:
 `lost_request` (the connection drops before anything happens), `lost_response`
 (the charge happens, then the connection drops), `status_500` (saved under the key,
 nothing charged), `conflict_409`, `rate_limit_429` (with the `Retry-After` text the
@@ -89,6 +93,7 @@ class State:
     first_admitted: float = float("inf")
     last_admitted: float = float("-inf")
     fault_retry_after: str | None = None  # the Retry-After of a planned 429, verbatim
+    key_expires_after: int | None = None  # charges after which the API key is refused
 
     def now(self) -> float:
         return time.time() + self.offset_s
@@ -133,6 +138,7 @@ class Api:
             web.post("/_test/customers", self.put_customers),
             web.post("/_test/faults", self.put_faults),
             web.post("/_test/clock", self.move_clock),
+            web.post("/_test/api_key", self.expire_key),
             web.get("/_test/intents", self.all_intents),
             web.get("/_test/stats", self.stats),
         ]
@@ -144,7 +150,11 @@ class Api:
             return await handler(request)  # type: ignore[no-any-return]
         s = self.s
         s.count("requests")
-        if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
+        expired = s.key_expires_after is not None and s.counts.get("charged", 0) >= (
+            s.key_expires_after
+        )
+        if expired or not request.headers.get("Authorization", "").startswith("Bearer sk_"):
+            s.count("unauthorized")
             return error(401, "invalid_request_error", "Invalid API Key provided")
         if s.latency_s:
             await asyncio.sleep(s.latency_s)
@@ -353,6 +363,11 @@ class Api:
     async def move_clock(self, request: web.Request) -> web.Response:
         self.s.offset_s += float((await request.json())["advance_s"])
         return web.json_response({"now": self.s.now()})
+
+    async def expire_key(self, request: web.Request) -> web.Response:
+        """`{"after_charges": N}`: the API key is refused once N charges succeeded."""
+        self.s.key_expires_after = int((await request.json())["after_charges"])
+        return web.json_response({"ok": True})
 
     async def all_intents(self, _request: web.Request) -> web.Response:
         return web.json_response([self.s.intents[i] for i in self.s.order])

@@ -20,6 +20,7 @@ from tests.conftest import Sleeps
 from tests.fakes import (
     CHARGED,
     DECLINED,
+    KEY_REFUSED,
     LOST_REQUEST,
     LOST_RESPONSE,
     MISMATCH,
@@ -351,3 +352,23 @@ def test_a_keys_waits_add_up_to_the_bound_at_most(sleeps: Sleeps) -> None:
     call(limited, many, max_calls=20)
     assert sum(many.waits) == MAX_WAIT_S
     assert many.waits[-1] == MAX_WAIT_S - 8 * 7.0
+
+
+def test_refused_credentials_process_nothing_and_end_the_attempt_not_processed(
+    sleeps: Sleeps,
+) -> None:
+    result = call(FakeProvider(script={5: [KEY_REFUSED]}), sleeps)
+    assert result.outcome is AttemptOutcome.NOT_PROCESSED
+    assert (result.detail or "").startswith("the provider refused the credentials: ")
+    after_a_429 = call(FakeProvider(script={5: [RATE_LIMITED, KEY_REFUSED]}), sleeps)
+    assert after_a_429.outcome is AttemptOutcome.NOT_PROCESSED
+    assert sleeps.waits == [0.2]  # a refusal is never retried
+
+
+def test_refused_credentials_after_a_lost_request_leave_the_attempt_open(
+    sleeps: Sleeps,
+) -> None:
+    """The lost request may have arrived before the key was revoked: looked up later."""
+    result = call(FakeProvider(script={5: [LOST_REQUEST, KEY_REFUSED]}), sleeps)
+    assert result.outcome is AttemptOutcome.UNKNOWN
+    assert "refused the credentials" in (result.detail or "")
