@@ -135,7 +135,8 @@ def sql(db_path: Path) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
 
     def query(statement: str, *params: Any) -> list[tuple[Any, ...]]:
         if not conns:
-            conns.append(sqlite3.connect(db_path))
+            # A provider's hook may look from a call thread: one thread at a time.
+            conns.append(sqlite3.connect(db_path, check_same_thread=False))
         return conns[0].execute(statement, params).fetchall()
 
     yield query

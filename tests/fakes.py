@@ -14,7 +14,12 @@ from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import CHARGED as CHARGED_ANSWER
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.host import ProcessIdentity
-from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
+from antaeus_cli.provider.port import (
+    CredentialsRejected,
+    LookupUnavailable,
+    NetworkError,
+    RateLimited,
+)
 from antaeus_cli.store import claims
 
 # Scripted behaviours, consumed one per call for an invoice; the last one repeats.
@@ -29,6 +34,7 @@ HARD = "declined_hard"  # a lost card
 NEEDS_CUSTOMER = "needs_customer"  # 3-D Secure required off-session
 PROCESSING = "processing"  # accepted; settles as charged on the next look-up
 RATE_LIMITED = "rate_limited"  # HTTP 429: nothing processed
+KEY_REFUSED = "key_refused"  # HTTP 401: the credentials were refused, nothing processed
 
 
 class Crash(BaseException):
@@ -80,6 +86,8 @@ class FakeProvider:
                 raise NetworkError("request lost")
             if step == RATE_LIMITED:
                 raise RateLimited("too many requests", retry_after=self.retry_after)
+            if step == KEY_REFUSED:
+                raise CredentialsRejected("the key was revoked (401)", fix="use a live key")
             answer = self.booked.get(idempotency_key)
             if answer is None:
                 answer = self._book(step)

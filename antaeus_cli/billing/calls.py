@@ -26,12 +26,15 @@ from tenacity import (
     stop_when_event_set,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from antaeus_cli.billing.pacing import NotSent
+from antaeus_cli.domain import waits
 from antaeus_cli.domain.attempt import CHARGED_ONCE, Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome
 from antaeus_cli.domain.outcomes import CHARGED, Answer, result_of
 from antaeus_cli.provider.port import (
+    CredentialsRejected,
     LookupUnavailable,
     NetworkError,
     PaymentProvider,
@@ -43,7 +46,6 @@ Clock = Callable[[], datetime]
 # so that a slow pass cannot carry a re-send past it.
 _T = TypeVar("_T")
 MAX_KEY_MARGIN = timedelta(hours=1)
-MAX_RETRY_AFTER_S = 60.0
 NO_LOOKUP = "cannot look the charge up"
 
 
@@ -61,10 +63,12 @@ def lost_to_the_network(result: CallResult) -> bool:
 class RetryPolicy:
     """In-pass retries of a lost or rate-limited request, always under the same key.
 
-    Bounded twice: by tries per key and by seconds per key. Waits grow exponentially
-    with jitter, so many invoices failing together do not retry in lock-step; a 429's
-    Retry-After is honoured. Only NetworkError and RateLimited are retried; every
-    other answer is final.
+    Bounded three times: by tries per key, by seconds per key, and by the pass's bound
+    on waits (`waits.MAX_WAIT_S`), which no wait of a key passes, nor all its waits
+    added up. Waits grow exponentially with jitter, so many invoices failing together
+    do not retry in lock-step; a 429's Retry-After is honoured up to that bound, and a
+    key refused again once it has waited the bound ends `not_processed`. Only
+    NetworkError and RateLimited are retried; every other answer is final.
     """
 
     max_calls: int = 4
@@ -102,6 +106,9 @@ def call_provider(
         return call.run(first_error)
     except NotSent:
         return None
+    except CredentialsRejected as refused:
+        # Refused before it was processed, as a 429 is: nothing under the key moved.
+        return CallResult(AttemptOutcome.NOT_PROCESSED, _refusal(refused), 1)
     # The common case, one call, shares one immutable result.
     # result_of gives the shared CHARGED_ONCE too: this only saves the call
     return CHARGED_ONCE if answer is CHARGED else result_of(answer, 1)  # pragma: no mutate
@@ -155,6 +162,7 @@ class _KeyCall:
                 stop_after_attempt(policy.max_calls)
                 | stop_after_delay(policy.max_seconds)
                 | stop_when_event_set(self._stop)
+                | _WaitedTheBound()
             ),
             wait=_wait(policy),
             sleep=policy.sleep or _waiter(self._stop),
@@ -168,14 +176,18 @@ class _KeyCall:
             return self._open(f"{NO_LOOKUP}, so it is not re-sent: {error}")
         except NotSent:
             return self._open("stopped before retrying")
+        except CredentialsRejected as refused:
+            # This request moved nothing; one before it under the key may have.
+            return self._open(_refusal(refused))
         except NetworkError as error:
             return self._open(f"network: {error}")
         except RateLimited as error:
             if self.maybe_sent:  # an earlier request may still have arrived
                 return self._open(f"rate limited after a lost request: {error}")
-            return CallResult(
-                AttemptOutcome.NOT_PROCESSED, f"rate limited on every try: {error}", self.calls
-            )
+            return self._not_processed(f"rate limited on every try: {error}")
+
+    def _not_processed(self, why: str) -> CallResult:
+        return CallResult(AttemptOutcome.NOT_PROCESSED, why, self.calls)
 
     def _open(self, why: str) -> CallResult:
         if not self.sent_any:
@@ -242,6 +254,19 @@ def _hours(span: timedelta) -> str:
     return f"{span.total_seconds() / 3600:.1f} h"
 
 
+def _refusal(refused: CredentialsRejected) -> str:
+    return f"the provider refused the credentials: {refused.refusal}"
+
+
+class _WaitedTheBound(stop_base):
+    """A key whose waits add up to the bound is not retried again: a provider that
+    still refuses it after that is answered `not_processed` (or, if an earlier request
+    may have arrived, left open), never waited for longer."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.idle_for >= waits.MAX_WAIT_S
+
+
 def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     backoff = wait_exponential_jitter(
         multiplier=policy.first_wait, max=policy.max_wait, jitter=policy.jitter
@@ -254,10 +279,11 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
         # pragma: no mutate end
         if isinstance(error, RateLimited):
             # The provider said when, or else the pacer spaces the retry: no growth.
-            if error.retry_after is not None:
-                return min(error.retry_after, MAX_RETRY_AFTER_S)
-            return policy.first_wait
-        return float(backoff(state))
+            wanted = policy.first_wait if error.retry_after is None else error.retry_after
+        else:
+            wanted = float(backoff(state))
+        # What is left of the key's share of the bound: all its waits add up to it.
+        return min(waits.bounded(wanted), max(0.0, waits.MAX_WAIT_S - state.idle_for))
 
     return wait
 

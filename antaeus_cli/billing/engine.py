@@ -162,7 +162,9 @@ class Engine:
         self._flushed = 0
         if total == 0:
             return
-        pooled = self._settings.concurrency > 1 and self._provider.waits_on_io
+        # A provider that waits on the network is called from the pool, even one call at a
+        # time, so that this thread never waits on it and keeps the lease meanwhile.
+        pooled = self._provider.waits_on_io
         if pooled:
             self._drive_pooled(source)
         else:

@@ -10,6 +10,12 @@ pass starts.
 Without `--max-rate`, a network provider is paced adaptively (`AdaptivePacer`): no
 limit until it answers 429, then additive increase, multiplicative decrease, as TCP
 does. A charge that costs several requests (Stripe's two) books that many slots.
+
+No request waits for a slot longer than the pass's bound on waits
+(`waits.MAX_WAIT_S`). At a fixed pace, a request waits for the ones booked before
+it, so a pass sends no more calls at once than the rate serves within the bound
+(`most_at_once`). The adaptive pace is a guess at the provider's limit: a request
+that has waited the bound for it goes, and the provider's answer decides.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from antaeus_cli.domain import waits
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.provider.port import PaymentProvider, RateLimited
@@ -64,22 +71,30 @@ class Pacer:
         """A fixed pace learns nothing from 429s either: the operator set it."""
 
 
+def most_at_once(rate: float, cost: int) -> int:
+    """How many calls may wait for slots of a fixed pace at once, none of them longer
+    than the bound on waits. Each waits for those booked before it: c calls of `cost`
+    requests at `rate` wait c * cost / rate seconds. More would add no speed (a call
+    takes far less than the bound), only waiting. At least one."""
+    return max(1, int(waits.MAX_WAIT_S * rate / cost))
+
+
 class AdaptivePacer:
     """No limit until the provider answers 429; then it probes, and then additive
-        increase, multiplicative decrease, as TCP does. Thread-safe. Rates are in requests
-        a second; a charge of several requests books and reports that many.
+    increase, multiplicative decrease, as TCP does. Thread-safe. Rates are in requests
+    a second; a charge of several requests books and reports that many.
 
-        At the first 429 the rate becomes what was answered in the last second, or
-        MIN_RATE if nothing was yet. It then grows eightfold a second (each answered request
-        adds ln 8) until the next 429, which ends the probing and multiplies the rate by
-        PROBE_EXIT: by then it has grown a few round trips past the limit. From then on each 429
-        multiplies the rate by DECREASE, at most once a COOLDOWN_S (the requests already in
-        flight meet the same limit and say nothing new), and the answers make it grow by
-        INCREASE of the rate the limit was last met at, each second. A Retry-After holds
-        every request until it has passed. The rate grows only while it binds (requests
-    wait for it), so a pass that sends less than it may does not inflate it. The cycle
-    averages about (1 + DECREASE) / 2 of
-        the limit, and each crossing costs a few rejected requests.
+    At the first 429 the rate becomes what was answered in the last second, or
+    MIN_RATE if nothing was yet. It then grows eightfold a second (each answered
+    request adds ln 8) until the next 429, which ends the probing and multiplies the
+    rate by PROBE_EXIT: by then it has grown a few round trips past the limit. From
+    then on each 429 multiplies the rate by DECREASE, at most once a COOLDOWN_S (the
+    requests already in flight meet the same limit and say nothing new), and the
+    answers make it grow by INCREASE of the rate the limit was last met at, each
+    second. A Retry-After holds every request until it has passed, or the bound on
+    waits has. The rate grows only while it binds (requests wait for it), so a pass
+    that sends less than it may does not inflate it. The cycle averages about
+    (1 + DECREASE) / 2 of the limit, and each crossing costs a few rejected requests.
     """
 
     DECREASE = 0.9
@@ -127,12 +142,23 @@ class AdaptivePacer:
             return 0.0
 
     def wait_for_slot(self, stop: threading.Event, cost: int = 1) -> bool:
+        deadline = self._clock() + waits.MAX_WAIT_S
         while True:
             delay = self.book(cost)
             if delay <= 0.0:
                 return not stop.is_set()
-            if stop.wait(min(delay, self.RECHECK_S)):
+            left = deadline - self._clock()
+            if left <= 0.0:
+                # Waited the bound: it goes, and the provider's answer decides. A 429 is
+                # harmless (nothing processed) and teaches the pace.
+                self._sent_anyway(cost)
+                return not stop.is_set()
+            if stop.wait(min(delay, self.RECHECK_S, left)):
                 return False
+
+    def _sent_anyway(self, cost: int) -> None:
+        with self._lock:
+            self._last = (self._clock(), cost)
 
     def answered(self, cost: int = 1) -> None:
         with self._lock:
@@ -149,7 +175,7 @@ class AdaptivePacer:
         with self._lock:
             now = self._clock()
             if retry_after is not None:
-                self._next = max(self._next, now + retry_after)
+                self._next = max(self._next, now + waits.bounded(retry_after))
             if now - self._decreased_at < self.COOLDOWN_S:
                 return
             if self.rate is None:

@@ -12,6 +12,7 @@ from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
 from antaeus_cli.domain.money import CurrencyTotal, Totals
 from antaeus_cli.domain.overdue import OpenAttempt, described
+from antaeus_cli.errors import AntaeusError
 
 # How many needs-operator invoices a result lists; `antaeus report` lists them all.
 LISTED_LIMIT = 100
@@ -32,7 +33,7 @@ class RunStatus(enum.StrEnum):
     STOPPED_BREAKER = "stopped_breaker"  # too many of the pass's first charges declined
     INTERRUPTED = "interrupted"
     CRASHED = "crashed"  # set by the next pass when the process died mid-run
-    FAILED = "failed"  # the pass hit an error it could not continue past
+    FAILED = "failed"  # an error it could not continue past (a refused credential among them)
 
 
 class Phase(enum.StrEnum):
@@ -50,9 +51,23 @@ class OperatorItem:
     detail: str
 
 
+# What a first charge's decline made of its invoice, by the count it went to.
+_DECLINE_COUNTS = {
+    InvoiceStatus.FAILED.value: "declined",
+    InvoiceStatus.UNCOLLECTIBLE.value: "uncollectible",
+    InvoiceStatus.AWAITING_CUSTOMER.value: "awaiting_customer",
+}
+
+
 @dataclass(slots=True)
 class PassCounts:
-    """Running tallies; the names match the billing_run columns."""
+    """Running tallies; the names match the billing_run columns (but `handed_back`).
+
+    A decline counts once, in one of `declined` (FAILED: retried on the dunning
+    schedule), `uncollectible` and `awaiting_customer`; `declines` is their sum, and
+    `declined_totals` holds the same invoices' amounts. A decline the breaker hands
+    back leaves all three for `handed_back`.
+    """
 
     reconciled: int = 0
     paid: int = 0
@@ -64,6 +79,7 @@ class PassCounts:
     network_retries: int = 0
     awaiting_customer: int = 0  # hard declines and cards that need their holder
     not_processed: int = 0  # rate limited on every try, or lapsed: charged again later
+    handed_back: int = 0  # declines the decline-rate breaker handed back, as never charged
     paid_totals: Totals = field(default_factory=Totals)
     declined_totals: Totals = field(default_factory=Totals)
     operator_items: list[OperatorItem] = field(default_factory=list)
@@ -80,7 +96,23 @@ class PassCounts:
             "network_retries": self.network_retries,
             "awaiting_customer": self.awaiting_customer,
             "not_processed": self.not_processed,
+            "handed_back": self.handed_back,
         }
+
+    @property
+    def declines(self) -> int:
+        """Every decline recorded: retried later, uncollectible, or awaiting the customer."""
+        return self.declined + self.uncollectible + self.awaiting_customer
+
+    def hand_back(self, status: str, currency: str, minor: int) -> None:
+        """A decline the breaker handed back: it was counted by the invoice `status` it
+        made, and is now as if never charged."""
+        name = _DECLINE_COUNTS.get(status)
+        if name is None:
+            return  # not a decline this tally counted
+        setattr(self, name, getattr(self, name) - 1)
+        self.declined_totals.take(currency, minor)
+        self.handed_back += 1
 
     def add_operator_item(self, invoice_id: int, rejection: Rejection) -> None:
         self.needs_operator += 1
@@ -191,6 +223,10 @@ class PassResult:
     def needs_operator(self) -> bool:
         """Whether some invoice or attempt needs a person: the pass exits 1."""
         return bool(self.counts.needs_operator or self.overdue.total)
+
+    # The error that ended the pass part-way (a credential refused mid-pass), whose
+    # exit code the run takes; None for a pass that ended any other way.
+    error: AntaeusError | None = None
 
     @property
     def paid(self) -> list[CurrencyTotal]:

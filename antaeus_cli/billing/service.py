@@ -8,11 +8,13 @@ then it replays its own unknown outcomes a few more times before it ends.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.engine import Clock, Engine, PassSettings, StopRequest
+from antaeus_cli.billing.pacing import most_at_once
+from antaeus_cli.billing.refusals import RefusalWatch, refused_midway
 from antaeus_cli.billing.results import (
     Command,
     Observer,
@@ -30,8 +32,9 @@ from antaeus_cli.billing.sources import (
     Source,
     check_named,
 )
-from antaeus_cli.domain import overdue
+from antaeus_cli.domain import overdue, waits
 from antaeus_cli.domain.clock import PassClock
+from antaeus_cli.domain.invoice import InvoiceStatus
 from antaeus_cli.domain.judgement import Path
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
@@ -62,7 +65,7 @@ class Runtime:
 def run_pass(
     store: Store, provider: PaymentProvider, request: PassRequest, runtime: Runtime
 ) -> PassResult:
-    settings = request.settings
+    settings = _within_the_bound(request.settings, provider, runtime.observer)
     if request.invoice_ids:
         with store.reading() as conn:
             guards = claims.Guards(settings.amount_guard)
@@ -84,9 +87,10 @@ def run_pass(
             f"run {started.took_over_from} ended without finishing (crash or kill); "
             "its open attempts are replayed first"
         )
+    watch = RefusalWatch(provider, runtime.stop)
     engine = Engine(
         store,
-        provider,
+        watch,
         settings,
         run_id=run_id,
         clock=runtime.clock,
@@ -119,7 +123,7 @@ def run_pass(
         raise
     # Anything else (the process being torn down) leaves the run 'running': the next
     # pass finds its holder gone, marks it crashed and replays its open attempts.
-    engine.hand_back_declines()
+    _hand_back(engine, store)
     status, reason = engine.ending()
     with store.reading() as conn:
         engine.counts.unknown = ledger.count_open_attempts(conn)
@@ -131,6 +135,8 @@ def run_pass(
             "have moved under their keys; 'antaeus report --section overdue-attempts' says what "
             "to do"
         )
+    if watch.refused is not None:  # this outranks how the engine saw the pass end
+        status, reason = RunStatus.FAILED, refused_midway(watch.refused, engine.counts)
     runs.finish_run(
         store,
         run_id,
@@ -152,6 +158,7 @@ def run_pass(
         unresolved=engine.counts.unknown,
         took_over_from=started.took_over_from,
         overdue=late,
+        error=watch.refused,
     )
 
 
@@ -159,6 +166,43 @@ def overdue_attempts(store: Store, now: datetime) -> Overdue:
     """The open attempts a person must settle now (domain.overdue), read for display."""
     with store.reading_any_text() as conn:
         return Overdue.of(overdue.overdue(replays.looked_up_often(conn), now))
+
+
+def _within_the_bound(
+    settings: PassSettings, provider: PaymentProvider, observer: Observer
+) -> PassSettings:
+    """At a fixed pace, no more calls at once than wait their rate slots within the
+    bound on waits (`pacing.most_at_once`); they would add no speed, only waiting."""
+    if settings.max_rate is None or not provider.waits_on_io:
+        return settings  # no pace, or calls made one at a time: nothing waits in line
+    most = most_at_once(settings.max_rate, provider.requests_per_charge)
+    if settings.concurrency <= most:
+        return settings
+    observer.note(
+        f"--concurrency {settings.concurrency} lowered to {most}: at --max-rate "
+        f"{settings.max_rate:g} more calls would wait longer than {waits.MAX_WAIT_S:g} s "
+        "for their turn"
+    )
+    return replace(settings, concurrency=most)
+
+
+def _hand_back(engine: Engine, store: Store) -> None:
+    """Let the breaker hand its declines back, and take the ones it did out of the
+    declines counted: their invoices are as if never charged, and the summary says
+    so. What was handed back is read from the ledger, before and after."""
+    tripped = engine.ending()[0] is RunStatus.STOPPED_BREAKER
+    before = []
+    if tripped:
+        with store.reading() as conn:
+            before = ledger.first_declines(conn, run_id=engine.run_id)
+    engine.hand_back_declines()
+    if not before:
+        return
+    with store.reading() as conn:
+        now = {row[0]: row[1] for row in ledger.first_declines(conn, run_id=engine.run_id)}
+    for invoice_id, status, currency, minor in before:
+        if now.get(invoice_id) == InvoiceStatus.PENDING.value:
+            engine.counts.hand_back(status, currency, minor)
 
 
 def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: PassClock) -> None:

@@ -66,6 +66,8 @@ _STOPPED = frozenset(
 
 
 def exit_code_for_pass(result: PassResult) -> ExitCode:
+    if result.error is not None:  # ended part-way by an error: that error's code
+        return exit_code_for_error(result.error)
     if result.status in _STOPPED:
         return ExitCode.STOPPED
     if result.needs_operator:  # invoices held, or open attempts overdue

@@ -22,7 +22,7 @@ from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
 from antaeus_cli.cli import options as opt
-from antaeus_cli.cli.boundary import exit_code_for_pass
+from antaeus_cli.cli.boundary import exit_code_for_pass, print_error
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.progress import observer_for
 from antaeus_cli.cli.render_pass import render_pass, render_preview
@@ -100,6 +100,8 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
         store.close()
     code = exit_code_for_pass(result)
     render_pass(result, code, json_output=options.json_output)
+    if result.error is not None:  # the one error line, as for any other, and the truth
+        print_error(result.stop_reason or result.error.message)
     raise typer.Exit(code)
 
 

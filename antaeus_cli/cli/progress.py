@@ -13,6 +13,7 @@ from antaeus_cli.billing.results import Observer, Phase, SilentObserver
 from antaeus_cli.cli.text import safe
 from antaeus_cli.domain.attempt import Settled
 from antaeus_cli.domain.invoice import InvoiceRow, InvoiceStatus, Rejection
+from antaeus_cli.domain.words import counted
 
 if TYPE_CHECKING:
     from antaeus_cli.cli.passes import PassOptions
@@ -54,8 +55,11 @@ class LogObserver:
 
     def phase(self, phase: Phase, total: int) -> None:
         self._phase, self._total, self._done = phase, total, 0
-        what = "open attempts to replay" if phase is not Phase.CHARGE else "invoices due"
-        self._line(f"{phase.value}: {total} {what}")
+        if phase is Phase.CHARGE:
+            what = f"{counted(total, 'invoice')} due"
+        else:
+            what = f"{counted(total, 'open attempt')} to replay"
+        self._line(f"{phase.value}: {what}")
 
     def settled(self, settled: Settled) -> None:
         self._done += 1

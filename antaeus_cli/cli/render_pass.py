@@ -13,6 +13,7 @@ from antaeus_cli.cli.progress import interactive
 from antaeus_cli.cli.text import capped, moment, safe
 from antaeus_cli.domain.money import CurrencyTotal
 from antaeus_cli.domain.overdue import OpenAttempt, described
+from antaeus_cli.domain.words import counted
 
 
 def _totals_json(rows: list[CurrencyTotal]) -> list[dict[str, Any]]:
@@ -30,7 +31,7 @@ def _zone_line(zone: ZoneDue) -> str:
     name = "company zone" if zone.zone is None else f"zone {capped(safe(zone.zone), 80)}"
     if not zone.known:
         return f"{name}: not a known time zone; its customers' invoices are held"
-    return f"{name}: local date {zone.local_date}, {zone.due} invoices due"
+    return f"{name}: local date {zone.local_date}, {counted(zone.due, 'invoice')} due"
 
 
 def pass_json(result: PassResult, code: ExitCode) -> dict[str, Any]:
@@ -79,12 +80,8 @@ def pass_lines(result: PassResult, code: ExitCode) -> list[str]:
     lines = [head]
     if result.stop_reason:
         lines.append(f"  why: {safe(result.stop_reason)}")
-    lines.append(
-        f"  paid {counts.paid}, declined {counts.declined}, uncollectible {counts.uncollectible}, "
-        f"needs operator {counts.needs_operator}, reconciled {counts.reconciled}, "
-        f"released {counts.released}, network retries {counts.network_retries}, "
-        f"unresolved {result.unresolved}"
-    )
+    lines.append("  " + ", ".join(count_words(result)))
+    # The same invoices as the counts above: "paid" all paid, "declined" every decline.
     lines += [f"  paid {r.formatted} ({r.count})" for r in result.paid]
     lines += [f"  declined {r.formatted} ({r.count})" for r in result.declined]
     lines += [
@@ -109,6 +106,31 @@ def overdue_line(attempt: OpenAttempt) -> str:
         f"{shown['amount_formatted']}, sent {attempt.started_at}, {attempt.outcome}, "
         f"{attempt.lookup_passes} passes could not settle it): {shown['action']}"
     )
+
+
+def count_words(result: PassResult) -> list[str]:
+    """The counts of a pass, each once, in words that match the totals below them:
+    "declined" is every decline, with the three things a decline may make of an
+    invoice in brackets."""
+    counts = result.counts
+    declined = f"declined {counts.declines}"
+    if counts.declines:
+        declined += (
+            f" (retry scheduled {counts.declined}, uncollectible {counts.uncollectible}, "
+            f"awaiting the customer {counts.awaiting_customer})"
+        )
+    words = [f"paid {counts.paid}", declined]
+    if counts.handed_back:
+        words.append(f"handed back by the breaker {counts.handed_back}")
+    return [
+        *words,
+        f"needs operator {counts.needs_operator}",
+        f"not processed {counts.not_processed}",
+        f"reconciled {counts.reconciled}",
+        f"released {counts.released}",
+        f"network retries {counts.network_retries}",
+        f"unresolved {result.unresolved}",
+    ]
 
 
 def preview_json(preview: PreviewResult) -> dict[str, Any]:
@@ -154,11 +176,11 @@ def render_preview(preview: PreviewResult, *, json_output: bool) -> None:
     out.write(f"dry run of '{preview.command.value}' as of {when}: nothing was changed\n")
     for zone in preview.zones:
         out.write(f"  {_zone_line(zone)}\n")
-    out.write(f"  would replay {preview.to_replay} open attempts first\n")
+    out.write(f"  would replay {counted(preview.to_replay, 'open attempt')} first\n")
     if not preview.to_charge:
         out.write("  nothing to charge\n")
     for row in preview.to_charge:
-        out.write(f"  would charge {row.count} invoices, {row.formatted}\n")
+        out.write(f"  would charge {counted(row.count, 'invoice')}, {row.formatted}\n")
     for item in preview.listed:
         out.write(f"    invoice {item.invoice_id}: {item.amount} under key {item.key}\n")
     for op in preview.operator_items:

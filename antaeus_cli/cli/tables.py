@@ -36,9 +36,13 @@ def pass_table(result: PassResult, code: ExitCode) -> None:
     paid = "\n".join(f"{r.formatted} ({r.count})" for r in result.paid)
     declined = "\n".join(f"{r.formatted} ({r.count})" for r in result.declined)
     table.add_row("paid", str(counts.paid), paid)
-    table.add_row("declined, retry scheduled", str(counts.declined), declined)
-    table.add_row("uncollectible", str(counts.uncollectible), "")
-    table.add_row("awaiting the customer", str(counts.awaiting_customer), "")
+    # One row for every decline, with its amounts; then what the declines became.
+    table.add_row("declined", str(counts.declines), declined)
+    table.add_row("  retry scheduled", str(counts.declined), "")
+    table.add_row("  uncollectible", str(counts.uncollectible), "")
+    table.add_row("  awaiting the customer", str(counts.awaiting_customer), "")
+    if counts.handed_back:
+        table.add_row("handed back by the breaker", str(counts.handed_back), "")
     table.add_row("needs operator", str(counts.needs_operator), "")
     table.add_row("reconciled from earlier runs", str(counts.reconciled), "")
     table.add_row("released unsent", str(counts.released), "")

@@ -136,6 +136,16 @@ class Totals:
             entry[0] += 1
             entry[1] += minor
 
+    def take(self, currency: str, minor: int) -> None:
+        """Take back one amount added before (a currency seen last goes from the rows)."""
+        entry = self._by_currency.get(currency)
+        if entry is None:
+            return
+        entry[0] -= 1
+        entry[1] -= minor
+        if entry[0] <= 0:
+            del self._by_currency[currency]
+
     def rows(self) -> list[CurrencyTotal]:
         """One row per currency, in a stable order."""
         return [

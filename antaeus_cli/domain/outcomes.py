@@ -16,7 +16,7 @@ into an attempt outcome (`result_of`), and an outcome into what the invoice beco
 | customer not found            | customer_not_found | NEEDS_OPERATOR                     |
 | currency mismatch             | currency_mismatch  | NEEDS_OPERATOR                     |
 | any other refusal             | provider_error     | NEEDS_OPERATOR                     |
-| 429 on every try              | not_processed      | as it was; a later pass charges it |
+| 429 on every try, or 401/403  | not_processed      | as it was; a later pass charges it |
 | network, timeout, 5xx, 409    | unknown            | PROCESSING, looked up, re-sent     |
 | not found, key past retention | lapsed             | as it was; a new key charges it    |
 

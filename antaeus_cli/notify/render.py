@@ -16,6 +16,7 @@ from typing import NamedTuple
 from antaeus_cli.domain.clock import AsOf, zone_named
 from antaeus_cli.domain.money import display_amount
 from antaeus_cli.domain.notices import NoticeKind
+from antaeus_cli.domain.words import counted
 from antaeus_cli.store.deliveries import Pending
 
 EVENT_SCHEMA_VERSION = 1
@@ -136,9 +137,15 @@ def _summary(notice: Pending) -> Content:
     late = listed if isinstance(listed, list) else []
     late_total = body.get("overdue_total", len(late))
     overdue = f" and {flat(late_total)} overdue charges" if late_total else ""
+    held_words = (
+        f"{counted(needs, 'invoice', 'invoices')}{overdue} need an operator"
+        if isinstance(needs, int) and (overdue or needs != 1)
+        else f"{counted(needs, 'invoice needs', 'invoices need')} an operator"
+        if isinstance(needs, int)
+        else f"{flat(needs)} invoices{overdue} need an operator"
+    )
     subject = (
-        f"antaeus: run {notice.run_id} ({flat(body.get('command', '?'))}) {status}: "
-        f"{flat(needs)} invoices{overdue} need an operator"
+        f"antaeus: run {notice.run_id} ({flat(body.get('command', '?'))}) {status}: {held_words}"
     )
     when = body.get("as_of_instant") or body.get("as_of", "?")
     lines = [f"Run {notice.run_id} as of {flat(when)} ended {status}. Times are in UTC."]

@@ -43,7 +43,17 @@ class LookupUnavailable(Exception):
 
 
 class CredentialsRejected(InputError):
-    """The provider refused our credentials: a usage error of the whole pass."""
+    """The provider refused our credentials: a usage error of the whole pass.
+
+    `refusal` says what the provider said, `fix` what to do; the message joins them.
+    The adapter cannot know what the pass had done before, so neither says it: the
+    pass does (before anything was claimed, nothing was charged; in the middle of a
+    pass, its summary says what was)."""
+
+    def __init__(self, refusal: str, *, fix: str) -> None:
+        super().__init__(f"{refusal}: {fix}")
+        self.refusal = refusal
+        self.fix = fix
 
 
 class PaymentProvider(Protocol):

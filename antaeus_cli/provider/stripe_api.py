@@ -31,7 +31,12 @@ from antaeus_cli.credentials import credential_problem, unknown_parameter
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
-from antaeus_cli.provider.port import LookupUnavailable, NetworkError, RateLimited
+from antaeus_cli.provider.port import (
+    CredentialsRejected,
+    LookupUnavailable,
+    NetworkError,
+    RateLimited,
+)
 from antaeus_cli.provider.spec import ProviderSpec, int_param, is_loopback
 from antaeus_cli.provider.stripe_objects import (
     CANCELED_FOR_ACTION,
@@ -170,6 +175,11 @@ class StripeProvider:
         )
         try:
             retrying(self._wire.get, "/v1/payment_intents", {"limit": 1})
+        except CredentialsRejected as refused:
+            raise CredentialsRejected(
+                f"{refused.refusal} before the pass claimed anything, so nothing was charged",
+                fix=refused.fix,
+            ) from None
         except (NetworkError, RateLimited, Refused, Declined) as exc:
             raise ProviderUnreachable(
                 f"Stripe at {self._settings.api_base} did not answer a first request ({exc}); "
@@ -259,10 +269,18 @@ class StripeProvider:
         authenticate it later, it would charge, and a retry under a new key would then
         charge twice. So it is marked and canceled before the invoice waits for the
         customer. A mark or cancel that fails raises NetworkError: the attempt stays
-        open and the next look-up marks and cancels it again."""
+        open and the next look-up marks and cancels it again, as does a cancel whose key
+        was refused meanwhile."""
         answer = answer_of_intent(intent)
         if intent.get("status") == "requires_action" and answer.reference is not None:
-            self._cancel_for_action(answer.reference)
+            try:
+                self._cancel_for_action(answer.reference)
+            except CredentialsRejected as refused:
+                # The PaymentIntent exists and may be live: the attempt must stay open, to
+                # be canceled by a later look-up, not end as if nothing had happened.
+                raise NetworkError(
+                    f"could not cancel {answer.reference}: {refused.refusal}"
+                ) from None
         return answer
 
     def _cancel_for_action(self, reference: str) -> None:

@@ -21,11 +21,15 @@ holds one process to about 340 charges/s however many are in flight. README,
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 import re
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from antaeus_cli.domain import waits
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.provider.port import (
     CredentialsRejected,
@@ -122,7 +126,10 @@ class HttpTransport:
             raise NetworkError(f"HTTP {response.status} with an answer that is not JSON")
         if response.status == 200:
             return data
-        raise error_of(response.status, data, response.headers.get("Retry-After"))
+        said = response.headers
+        raise error_of(
+            response.status, data, retry_after(said.get("Retry-After"), said.get("Date"))
+        )
 
 
 class SdkTransport:
@@ -154,26 +161,29 @@ class SdkTransport:
             body = exc.json_body if isinstance(exc.json_body, dict) else {}
             if isinstance(exc, stripe.APIConnectionError) or status is None:
                 raise NetworkError(f"{type(exc).__name__}: {exc.user_message or exc}") from None
-            raise error_of(status, body, (exc.headers or {}).get("Retry-After")) from None
+            headers = exc.headers or {}
+            wait = retry_after(headers.get("Retry-After"), headers.get("Date"))
+            raise error_of(status, body, wait) from None
         data: Any = response.data
         if not isinstance(data, dict):
             raise NetworkError("an answer that is not a JSON object")
         return data
 
 
-def error_of(status: int, body: dict[str, Any], retry_after: str | None) -> Exception:
-    """The port's error for a Stripe error answer."""
+def error_of(status: int, body: dict[str, Any], wait: float | None = None) -> Exception:
+    """The port's error for a Stripe error answer; `wait` is a 429's Retry-After, in
+    seconds (see `retry_after`)."""
     error = body.get("error")
     error = error if isinstance(error, dict) else {}
     message = str(error.get("message") or f"HTTP {status}")
     if status == 402:
         return Declined(declined(error))
     if status == 429:
-        return RateLimited(message, _seconds(retry_after))
+        return RateLimited(message, wait)
     if status in (401, 403):
         return CredentialsRejected(
-            f"Stripe refused the API key ({status}: {_QUOTED_KEY.sub('***', message)}); "
-            "nothing was charged: check ANTAEUS_PROVIDER or api_key_file"
+            f"Stripe refused the API key ({status}: {_QUOTED_KEY.sub('***', message)})",
+            fix="check ANTAEUS_PROVIDER or api_key_file",
         )
     if status in (400, 404):
         if error.get("type") == "idempotency_error":
@@ -210,8 +220,37 @@ def flatten(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return pairs
 
 
-def _seconds(text: str | None) -> float | None:
-    try:
-        return max(0.0, float(text)) if text is not None else None
-    except ValueError:
+def retry_after(text: str | None, date: str | None = None) -> float | None:
+    """A Retry-After header as seconds to wait, within the pass's bound on waits.
+
+    Seconds or an HTTP date (RFC 9110), the date counted from the answer's own `Date`
+    header when it has one (the server's clock, not ours), else from our clock. None
+    when there is none, or it says nothing (not a number, not a date, NaN): the
+    pass's own pace applies then. Whatever it says, the wait is clamped to 0 and
+    `waits.MAX_WAIT_S`: a date in the past is 0, one in a thousand years the bound."""
+    if text is None:
         return None
+    text = text.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        return _until(text, date)
+    if math.isnan(seconds):
+        return None
+    return waits.bounded(seconds)
+
+
+def _until(text: str, date: str | None) -> float | None:
+    when = _http_date(text)
+    if when is None:
+        return None
+    now = _http_date(date) if date is not None else None
+    return waits.bounded((when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

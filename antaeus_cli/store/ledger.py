@@ -261,6 +261,24 @@ def hand_back_declines(
     return int(handed_back.rowcount)
 
 
+_FIRST_DECLINES = (
+    "SELECT DISTINCT i.id, i.status, i.currency, i.amount FROM invoice i "
+    "JOIN payment_attempt a ON a.invoice_id = i.id WHERE a.run_id = ? "
+    "AND a.from_status = 'PENDING' AND (a.outcome = 'declined' "
+    "OR a.outcome = 'declined_hard' OR a.outcome = 'needs_customer') ORDER BY i.id"
+)
+
+
+def first_declines(conn: sqlite3.Connection, *, run_id: int) -> list[tuple[int, str, str, int]]:
+    """The invoices whose first charge this run saw declined, as they are now: id,
+    status, currency and amount. Read before and after the breaker hands declines
+    back, it says which it handed back, and from what."""
+    return [
+        (int(row[0]), str(row[1]), str(row[2]), int(row[3]))
+        for row in conn.execute(_FIRST_DECLINES, (run_id,))
+    ]
+
+
 def count_open_attempts(conn: sqlite3.Connection) -> int:
     return int(
         conn.execute("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL").fetchone()[0]

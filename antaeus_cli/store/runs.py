@@ -21,6 +21,9 @@ from antaeus_cli.store.database import Store
 
 # A holder whose process cannot be checked (another host, or another pid namespace)
 # is presumed dead after this long without a heartbeat; a pass renews it more often.
+# The thread that renews it never waits on a network provider (its calls go to a
+# pool), and waits out an in-process one's retries for at most the bound on waits
+# (domain.waits.MAX_WAIT_S, 60 s) per key: renewals stay well inside the lease.
 LEASE_TTL = timedelta(minutes=5)
 HEARTBEAT_EVERY = timedelta(seconds=15)
 
@@ -33,6 +36,8 @@ COUNT_COLUMNS = (
     "unknown",
     "released",
     "network_retries",
+    "awaiting_customer",
+    "not_processed",
 )
 
 Liveness = Callable[[ProcessIdentity], "bool | None"]

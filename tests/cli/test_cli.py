@@ -443,7 +443,7 @@ def test_an_instant_bills_each_customer_on_their_own_date(
     code, out, err = run(runner, db, "bill", "--dry-run", "--as-of", "2026-11-30T23:30:00Z")
     assert code == ExitCode.OK, err
     assert "as of 2026-11-30 23:30:00 UTC" in out
-    assert "company zone: local date 2026-12-01, 1 invoices due" in out
+    assert "company zone: local date 2026-12-01, 1 invoice due" in out
     assert "zone America/Los_Angeles: local date 2026-11-30, 0 invoices due" in out
     code, out, err = run(runner, db, "bill", "--as-of", "2026-11-30T23:30:00Z", "--json")
     assert code == ExitCode.OK, err

@@ -13,16 +13,21 @@ It follows Stripe's documented idempotency rules
 - keys are forgotten after the retention period (Stripe: at least 24 hours); a
   request under a forgotten key is a new request.
 
+The API key expires too, when a test says so: after a number of charges (a key
+revoked in the middle of a pass), every request under it is answered 401, as Stripe
+answers a revoked key.
+
 `python -m tests.servers.stripe_shaped [--latency-ms N] [--limit-rps R]
 [--retention-h H] [--retry-after S]` binds 127.0.0.1 on a free port and prints it.
-Test-only endpoints under /_test/ set customers, faults and the clock, and read
-what was charged. Faults are consumed per invoice (metadata `antaeus_invoice_id`),
-one per request that creates one of its PaymentIntents, or drawn at random with a
-seed:
+Test-only endpoints under /_test/ set customers, faults, the clock and the API key's
+expiry, and read what was charged. Faults are consumed per invoice (metadata
+`antaeus_invoice_id`), one per request that creates one of its PaymentIntents, or
+drawn at random with a seed:
 `lost_request` (the connection drops before anything happens), `lost_response`
 (the charge happens, then the connection drops), `status_500` (saved under the key,
-nothing charged), `conflict_409`, `rate_limit_429`. Updates and cancels have plans
-of their own, per invoice, of the two lost kinds only (never drawn at random).
+nothing charged), `conflict_409`, `rate_limit_429` (with the `Retry-After` text the
+plan gives, if any, sent as it is). Updates and cancels have plans of their own, per
+invoice, of the two lost kinds only (never drawn at random).
 
 A PaymentIntent may be updated (its metadata is merged; like Stripe, the update
 clears `last_payment_error`), and canceled, with or without a `cancellation_reason`.
@@ -95,6 +100,8 @@ class State:
     counts: dict[str, int] = field(default_factory=dict)
     first_admitted: float = float("inf")
     last_admitted: float = float("-inf")
+    fault_retry_after: str | None = None  # the Retry-After of a planned 429, verbatim
+    key_expires_after: int | None = None  # charges after which the API key is refused
 
     def now(self) -> float:
         return time.time() + self.offset_s
@@ -140,6 +147,7 @@ class Api:
             web.post("/_test/customers", self.put_customers),
             web.post("/_test/faults", self.put_faults),
             web.post("/_test/clock", self.move_clock),
+            web.post("/_test/api_key", self.expire_key),
             web.get("/_test/intents", self.all_intents),
             web.get("/_test/stats", self.stats),
         ]
@@ -152,7 +160,11 @@ class Api:
         s = self.s
         s.count("requests")
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not key.startswith("sk_"):
+        expired = s.key_expires_after is not None and s.counts.get("charged", 0) >= (
+            s.key_expires_after
+        )
+        if expired or not key.startswith("sk_"):
+            s.count("unauthorized")
             # As Stripe words it: the key masked, but for its prefix and last four.
             masked = f"{key[:8]}{'*' * max(0, len(key) - 12)}{key[-4:]}"
             return error(401, "invalid_request_error", f"Invalid API Key provided: {masked}")
@@ -201,7 +213,10 @@ class Api:
             return self._drop(request)
         if fault == "rate_limit_429":
             s.count("rate_limited")
-            return error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+            limited = error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+            if s.fault_retry_after is not None:
+                limited.headers["Retry-After"] = s.fault_retry_after
+            return limited
         invalid = _invalid(params, s.customers)
         if invalid is not None:
             return invalid  # fails validation: nothing saved
@@ -382,6 +397,8 @@ class Api:
         ):
             for invoice, faults in (plan.get(name) or {}).items():
                 planned.setdefault(str(invoice), []).extend(faults)
+        if "retry_after" in plan:
+            s.fault_retry_after = plan["retry_after"]
         if "random_rate" in plan:
             s.random_rate = float(plan["random_rate"])
             s.random_kinds = tuple(plan.get("random_kinds") or FAULTS)
@@ -391,6 +408,11 @@ class Api:
     async def move_clock(self, request: web.Request) -> web.Response:
         self.s.offset_s += float((await request.json())["advance_s"])
         return web.json_response({"now": self.s.now()})
+
+    async def expire_key(self, request: web.Request) -> web.Response:
+        """`{"after_charges": N}`: the API key is refused once N charges succeeded."""
+        self.s.key_expires_after = int((await request.json())["after_charges"])
+        return web.json_response({"ok": True})
 
     async def all_intents(self, _request: web.Request) -> web.Response:
         return web.json_response([self.s.intents[i] for i in self.s.order])

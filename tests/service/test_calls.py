@@ -14,11 +14,13 @@ from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, InvoiceStatus
 from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.domain.outcomes import Answer
+from antaeus_cli.domain.waits import MAX_WAIT_S
 from antaeus_cli.provider.port import KeyConflict, NetworkError
 from tests.conftest import Sleeps
 from tests.fakes import (
     CHARGED,
     DECLINED,
+    KEY_REFUSED,
     LOST_REQUEST,
     LOST_RESPONSE,
     MISMATCH,
@@ -313,3 +315,60 @@ def test_a_retry_stopped_before_it_was_sent_processed_nothing(sleeps: Sleeps) ->
 def test_durations_are_shown_in_hours_to_a_tenth() -> None:
     assert _hours(timedelta(hours=4, minutes=27)) == "4.5 h"
     assert _hours(timedelta(minutes=3)) == "0.1 h"
+
+
+@pytest.mark.parametrize("asked", [3600.0, float("inf"), float("nan"), 1e308, MAX_WAIT_S + 1])
+def test_a_429_asking_past_the_bound_is_waited_the_bound_once_then_not_processed(
+    sleeps: Sleeps, asked: float
+) -> None:
+    """However often the key may be tried, it waits the bound once; refused again,
+    nothing happened, and the invoice goes back as it was."""
+    provider = FakeProvider(script={5: [RATE_LIMITED]}, retry_after=asked)
+    result = call(provider, sleeps, max_calls=20)
+    assert result.outcome is AttemptOutcome.NOT_PROCESSED
+    assert sleeps.waits == [MAX_WAIT_S]
+    assert len(provider.calls) == 2
+    assert provider.booked == {}
+
+
+@pytest.mark.parametrize("asked", [-5.0, float("-inf"), 0.0])
+def test_a_429_asking_for_no_wait_or_less_gets_none(sleeps: Sleeps, asked: float) -> None:
+    provider = FakeProvider(script={5: [RATE_LIMITED, CHARGED]}, retry_after=asked)
+    assert call(provider, sleeps).outcome is AttemptOutcome.CHARGED
+    assert sleeps.waits == [0.0]
+
+
+def test_a_keys_waits_add_up_to_the_bound_at_most(sleeps: Sleeps) -> None:
+    """--backoff-ms 60000: first waits of a minute and more; the key's share is spent
+    at once, and the key is left for a later pass."""
+    provider = FakeProvider(script={5: [LOST_REQUEST]})
+    result = call(provider, sleeps, max_calls=20, first_wait=60, max_wait=240, jitter=60)
+    assert result.outcome is AttemptOutcome.UNKNOWN
+    assert sum(sleeps.waits) <= MAX_WAIT_S
+    assert all(wait <= MAX_WAIT_S for wait in sleeps.waits)
+    # Many short 429 waits are bounded the same way.
+    many = Sleeps()
+    limited = FakeProvider(script={5: [RATE_LIMITED]}, retry_after=7.0)
+    call(limited, many, max_calls=20)
+    assert sum(many.waits) == MAX_WAIT_S
+    assert many.waits[-1] == MAX_WAIT_S - 8 * 7.0
+
+
+def test_refused_credentials_process_nothing_and_end_the_attempt_not_processed(
+    sleeps: Sleeps,
+) -> None:
+    result = call(FakeProvider(script={5: [KEY_REFUSED]}), sleeps)
+    assert result.outcome is AttemptOutcome.NOT_PROCESSED
+    assert (result.detail or "").startswith("the provider refused the credentials: ")
+    after_a_429 = call(FakeProvider(script={5: [RATE_LIMITED, KEY_REFUSED]}), sleeps)
+    assert after_a_429.outcome is AttemptOutcome.NOT_PROCESSED
+    assert sleeps.waits == [0.2]  # a refusal is never retried
+
+
+def test_refused_credentials_after_a_lost_request_leave_the_attempt_open(
+    sleeps: Sleeps,
+) -> None:
+    """The lost request may have arrived before the key was revoked: looked up later."""
+    result = call(FakeProvider(script={5: [LOST_REQUEST, KEY_REFUSED]}), sleeps)
+    assert result.outcome is AttemptOutcome.UNKNOWN
+    assert "refused the credentials" in (result.detail or "")

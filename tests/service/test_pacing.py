@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from antaeus_cli.billing.engine import StopRequest
-from antaeus_cli.billing.pacing import AdaptivePacer, Pacer
+from antaeus_cli.billing.pacing import AdaptivePacer, Pacer, most_at_once
+from antaeus_cli.domain.waits import MAX_WAIT_S
 from tests.fakes import FakeProvider
 
 
@@ -168,3 +169,81 @@ def test_a_charge_of_two_requests_books_two_slots() -> None:
     clock = Clock()
     pacer = Pacer(10, burst=1, clock=clock)
     assert [pacer.book(2) for _ in range(3)] == pytest.approx([0.0, 0.2, 0.4])
+
+
+class Ticking(threading.Event):
+    """A stop event whose waits pass on the test's clock, at once: no sleeping."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        if not self.is_set():
+            self.clock.now += timeout
+        return self.is_set()
+
+
+@pytest.mark.parametrize("asked", [3600.0, float("inf"), float("nan"), 1e308])
+def test_a_retry_after_holds_requests_no_longer_than_the_bound(asked: float) -> None:
+    clock = Clock()
+    pacer = AdaptivePacer(clock=clock)
+    pacer.rate_limited(asked)
+    assert pacer.book() == MAX_WAIT_S
+    started = clock.now
+    assert pacer.wait_for_slot(Ticking(clock))
+    assert clock.now - started == pytest.approx(MAX_WAIT_S)
+
+
+def test_a_negative_retry_after_holds_nothing() -> None:
+    clock = Clock()
+    pacer = AdaptivePacer(clock=clock)
+    pacer.rate_limited(-30.0)
+    assert pacer.book() == 0.0
+
+
+def test_no_request_waits_past_the_bound_for_an_adaptive_slot() -> None:
+    """The pace fell to its least, and a charge ahead booked much: the next request
+    waits the bound, then goes, and the provider decides."""
+    clock = Clock()
+    pacer = AdaptivePacer(clock=clock)
+    pacer.rate_limited(None)  # the first 429: the least rate, one request a second
+    assert pacer.book(1000) == 0.0  # a request of 1,000 slots ahead
+    started = clock.now
+    assert pacer.wait_for_slot(Ticking(clock))
+    assert clock.now - started <= MAX_WAIT_S + AdaptivePacer.RECHECK_S
+
+
+def test_a_stop_ends_a_wait_for_a_slot_at_once() -> None:
+    clock = Clock()
+    pacer = AdaptivePacer(clock=clock)
+    pacer.rate_limited(3600.0)
+    stop = Ticking(clock)
+    stop.set()
+    assert not pacer.wait_for_slot(stop)
+    assert clock.now == 100.0
+
+
+@given(
+    rate=st.floats(0.1, 1000),  # --max-rate's range, in part
+    cost=st.integers(1, 3),
+    concurrency=st.integers(1, 256),  # --concurrency's range
+)
+def test_at_a_fixed_pace_no_call_waits_past_the_bound(
+    rate: float, cost: int, concurrency: int
+) -> None:
+    """Every call books its slot, waits, is sent at once and books the next: the most
+    any call waits, with no more calls at once than `most_at_once` allows."""
+    clock = Clock()
+    at_once = min(concurrency, most_at_once(rate, cost))
+    pacer = Pacer(rate, burst=at_once, clock=clock)
+    ready = [clock.now] * at_once  # when each call books its next slot
+    longest = 0.0
+    for _ in range(8 * at_once):
+        call = min(range(at_once), key=ready.__getitem__)
+        clock.now = ready[call]
+        wait = pacer.book(cost)
+        longest = max(longest, wait)
+        ready[call] = clock.now + wait
+    assert longest <= max(MAX_WAIT_S, cost / rate) + 1e-6

@@ -122,7 +122,7 @@ def test_a_call_stopped_while_it_waits_for_a_rate_slot_is_handed_back(
             stop.request("SIGTERM")
 
     provider = FakeProvider(io_bound=True, after_call=second_call)
-    result = bill(provider, stop=stop, concurrency=2, max_rate=0.01)  # then 100 s a slot
+    result = bill(provider, stop=stop, concurrency=2, max_rate=0.05)  # then 20 s a slot
     assert result.status is RunStatus.INTERRUPTED
     assert sorted(invoice for invoice, _ in provider.calls) == [1, 2]
     assert sql("SELECT outcome, count(*) FROM payment_attempt GROUP BY outcome") == [

@@ -107,8 +107,13 @@ class Shaped:
         cancel: dict[int, list[str]] | None = None,
         **random: object,
     ) -> None:
-        """Faults per invoice for its creates (`planned`) and its cancels, or at random."""
+        """Faults per invoice for its creates (`planned`) and its cancels, or at random;
+        `retry_after="..."` is the header a planned 429 carries, as it is given."""
         self._post("/_test/faults", {"planned": planned or {}, "cancel": cancel or {}, **random})
+
+    def expire_key(self, after_charges: int) -> None:
+        """The API key is refused (401) once this many charges have succeeded."""
+        self._post("/_test/api_key", {"after_charges": after_charges})
 
     def advance(self, hours: float) -> None:
         self._post("/_test/clock", {"advance_s": hours * 3600})

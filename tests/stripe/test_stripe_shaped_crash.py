@@ -1,16 +1,19 @@
 """`antaeus bill` killed after Stripe charged and before the answer was committed, then
 run again, at once and a day and a half later: the Stripe-shaped server (which, like
-Stripe, forgets keys after 24 hours) never gets a second PaymentIntent."""
+Stripe, forgets keys after 24 hours) never gets a second PaymentIntent. And SIGTERM
+while a pass waits out a 429 that asked for an hour."""
 
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.process.helpers import age_attempts, antaeus
+from tests.process.helpers import age_attempts, antaeus, start
 from tests.stripe.conftest import Shaped
 
 pytestmark = pytest.mark.process
@@ -133,3 +136,27 @@ def test_a_crash_after_antaeus_canceled_a_3ds_charge_leaves_it_waiting_for_the_c
         assert conn.execute("SELECT status FROM invoice WHERE id = 2").fetchall() == [("PAID",)]
     assert shaped.succeeded_per_invoice() == {2: 1}
     assert shaped.stats()["canceled"] == 1  # canceled once, before the kill
+
+
+def test_sigterm_ends_a_wait_for_an_hour_long_retry_after_within_seconds(
+    tmp_path: Path, shaped: Shaped
+) -> None:
+    db = tmp_path / "antaeus.db"
+    seed(db, shaped, 3)
+    shaped.faults({1: ["rate_limit_429"] * 20}, retry_after="3600")
+    proc = start(
+        db, "bill", "--as-of", "2026-12-01", "--concurrency", "1", ANTAEUS_PROVIDER=shaped.spec()
+    )
+    deadline = time.monotonic() + 30
+    while not shaped.stats().get("rate_limited"):
+        assert time.monotonic() < deadline, "no 429 was answered"
+        time.sleep(0.05)
+    time.sleep(0.5)  # waiting now: for the Retry-After, up to the 60 s bound
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 3, err
+    runs = json.loads(antaeus(db, "report", "--format", "json").stdout)["runs"]
+    assert (runs[0]["status"], runs[0]["stop_reason"][:16]) == ("interrupted", "received SIGTERM")
+    assert 1 not in shaped.succeeded_per_invoice()
