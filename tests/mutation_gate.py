@@ -5,7 +5,8 @@
 
 It reads what mutmut 3 records, `mutants/<module>.meta` for every module in `[tool.mutmut]
 only_mutate` (pyproject.toml): the exit code of each mutant's test run, which mutmut turns
-into a status by the table below (its own, from mutmut/stats.py). Only `killed` passes.
+into a status by the table below (its own, from mutmut/stats.py; the gate refuses to judge
+when the installed mutmut's differs). Only `killed` passes.
 Every other status fails the gate: a survivor, a timeout (the test run was stopped, not
 failed: a mutant that hangs is a finding to look at, not a kill), a segfault, a mutant
 caught by the type checker rather than a test, an interrupted run, a mutant not checked
@@ -61,6 +62,19 @@ PRAGMA = "no mutate"
 
 def status_of(exit_code: int | None) -> str:
     return STATUS_BY_EXIT_CODE.get(exit_code, UNKNOWN_CODE)
+
+
+def agrees_with_mutmut() -> bool:
+    """Whether the installed mutmut reads exit codes as the table above does (True when
+    mutmut is not installed: the table is then all there is)."""
+    try:
+        from mutmut.stats import status_by_exit_code
+    except ImportError:
+        return True
+    return (
+        dict(status_by_exit_code) == STATUS_BY_EXIT_CODE
+        and status_by_exit_code.default_factory() == UNKNOWN_CODE
+    )
 
 
 @dataclass
@@ -210,6 +224,9 @@ def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
     ]
     if not paths:
         print(f"no module of only_mutate is under {' '.join(prefixes)}", file=sys.stderr)
+        return 2
+    if not agrees_with_mutmut():
+        print("mutmut reads exit codes otherwise: update STATUS_BY_EXIT_CODE", file=sys.stderr)
         return 2
     excuse_sql = rows_by_position(root, paths)
     if not excuse_sql:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mutation_gate import judge, main, pragmas, report
+from tests.mutation_gate import agrees_with_mutmut, judge, main, pragmas, report
 from tests.mutation_sql import sql_case_only
 
 MODULE = "pkg/store.py"
@@ -223,3 +223,7 @@ def test_the_gate_can_be_narrowed_to_modules_under_a_path(tmp_path: Path) -> Non
     results(tmp_path, [0])
     assert main(["pkg/"], root=tmp_path) == 1
     assert main(["other/"], root=tmp_path) == 2
+
+
+def test_the_gate_reads_exit_codes_as_the_installed_mutmut_does() -> None:
+    assert agrees_with_mutmut()
