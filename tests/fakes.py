@@ -46,7 +46,11 @@ class FakeProvider:
     """An idempotent provider with a script per invoice.
 
     It keeps its own books like a real provider: the first answer for a key is
-    recorded and every replay of the key returns it, without moving money again.
+    recorded and every replay of the key returns it, without moving money again. An
+    answer that carries a reference (a charge processing, or waiting for the customer)
+    carries that charge's own, and a look-up given a reference finds the charge by it,
+    as Stripe retrieves a PaymentIntent by its id: whatever the key, and nothing for a
+    reference it never issued.
     """
 
     script: dict[int, list[str]] = field(default_factory=dict)
@@ -55,6 +59,7 @@ class FakeProvider:
     db_path: Path | None = None  # when set, each call checks its attempt row was committed
     crash_after_booking: set[int] = field(default_factory=set)
     booked: dict[str, str] = field(default_factory=dict)  # key -> first answer
+    references: dict[str, str] = field(default_factory=dict)  # a charge's reference -> its key
     calls: list[tuple[int, str]] = field(default_factory=list)  # (invoice id, key)
     charged_keys: list[str] = field(default_factory=list)
     after_call: Callable[[int], None] | None = None  # told the invoice id after every call
@@ -90,10 +95,7 @@ class FakeProvider:
                 raise CredentialsRejected("the key was revoked (401)", fix="use a live key")
             answer = self.booked.get(idempotency_key)
             if answer is None:
-                answer = self._book(step)
-                self.booked[idempotency_key] = answer
-                if answer == CHARGED:
-                    self.charged_keys.append(idempotency_key)
+                answer = self._record(idempotency_key, self._book(step))
             if invoice.id in self.crash_after_booking:
                 self.crash_after_booking.discard(invoice.id)
                 raise Crash(f"crashed after booking invoice {invoice.id}")
@@ -101,7 +103,23 @@ class FakeProvider:
                 self.after_call(invoice.id)
             if step == LOST_RESPONSE:
                 raise NetworkError("response lost")
-        return _answer(answer)
+        return _answer(answer, idempotency_key)
+
+    def book(self, key: str, step: str) -> str | None:
+        """Book `step` under `key` as a charge sent earlier would have; its reference, if
+        its answer carries one."""
+        with self._lock:
+            self._record(key, step)
+        return _answer(step, key).reference
+
+    def _record(self, key: str, answer: str) -> str:
+        self.booked[key] = answer
+        if answer == CHARGED:
+            self.charged_keys.append(key)
+        reference = _answer(answer, key).reference
+        if reference is not None:
+            self.references[reference] = key
+        return answer
 
     def lookup(
         self, invoice: Invoice, idempotency_key: str, *, since: datetime, reference: str | None
@@ -111,10 +129,12 @@ class FakeProvider:
             self.lookup_args.append((invoice, idempotency_key, since, reference))
             if not self.can_lookup:
                 raise LookupUnavailable("this provider cannot list charges by key")
-            answer = self.booked.get(idempotency_key)
-            if answer == PROCESSING:
-                answer = self.booked[idempotency_key] = CHARGED
-        return None if answer is None else _answer(answer)
+            # By the reference when there is one, else by the key: never the key instead.
+            key = idempotency_key if reference is None else self.references.get(reference)
+            answer = None if key is None else self.booked.get(key)
+            if key is not None and answer == PROCESSING:
+                answer = self.booked[key] = CHARGED
+        return None if key is None or answer is None else _answer(answer, key)
 
     @staticmethod
     def _book(step: str) -> str:
@@ -131,17 +151,19 @@ _ANSWERS = {
     CHARGED: CHARGED_ANSWER,
     DECLINED: Answer(AnswerKind.DECLINED, code="insufficient_funds", message="no funds"),
     HARD: Answer(AnswerKind.DECLINED, code="lost_card", message="the card was lost"),
-    NEEDS_CUSTOMER: Answer(AnswerKind.REQUIRES_ACTION, reference="pi_3ds"),
-    PROCESSING: Answer(AnswerKind.PROCESSING, reference="pi_later"),
+    NEEDS_CUSTOMER: Answer(AnswerKind.REQUIRES_ACTION, reference="pi_"),  # + the key
+    PROCESSING: Answer(AnswerKind.PROCESSING, reference="pi_"),
     NOT_FOUND: Answer(AnswerKind.CUSTOMER_NOT_FOUND, message="no such customer"),
     MISMATCH: Answer(AnswerKind.CURRENCY_MISMATCH, message="account in another currency"),
 }
 
 
-def _answer(answer: str) -> Answer:
-    return _ANSWERS.get(
+def _answer(answer: str, key: str) -> Answer:
+    """The answer to a charge under `key`; one with a reference names its own charge."""
+    found = _ANSWERS.get(
         answer, Answer(AnswerKind.REFUSED, message="refused for a reason nobody named")
     )
+    return found if found.reference is None else found._replace(reference=f"pi_{key}")
 
 
 def _assert_attempt_committed(db_path: Path, key: str) -> None:

@@ -1,104 +1,237 @@
-"""The score of the last `mutmut run`, per module; fails while any mutant survives.
+"""The figure of the last `mutmut run`, per module; fails unless every mutant is killed.
 
-    python -m tests.mutation_gate          # what `make mutants` runs after mutmut
+    python -m tests.mutation_gate                       # what `make mutants` runs
+    python -m tests.mutation_gate antaeus_cli/domain/   # only the modules under a path
 
-A mutant is killed when a test fails (or times out) with it in place. One that
-survives, or that no test reaches, is a promise no test holds: `make mutants` fails
-until a test holds it, or the code that only it could break is marked with
-`# pragma: no mutate` and a written reason that the change is equivalent.
+It reads what mutmut 3 records, `mutants/<module>.meta` for every module in `[tool.mutmut]
+only_mutate` (pyproject.toml): the exit code of each mutant's test run, which mutmut turns
+into a status by the table below (its own, from mutmut/stats.py; the gate refuses to judge
+when the installed mutmut's differs). Only `killed` passes.
+Every other status fails the gate: a survivor, a timeout (the test run was stopped, not
+failed: a mutant that hangs is a finding to look at, not a kill), a segfault, a mutant
+caught by the type checker rather than a test, an interrupted run, a mutant not checked
+or reached by no test, a suspicious or skipped one, and any exit code mutmut does not know.
 
-One class of survivors is recognised here as equivalent, by a rule rather than by a
-pragma on every SQL line: a mutant that only changes the case of a SQL statement's
-keywords and names. SQLite reads those without regard to case; the rule checks that
-the change lies inside Python string literals of a SQL statement (the line, or the
-lines around it, hold a SQL keyword), that the code around the strings is unchanged,
-that every quoted SQL literal and every named parameter, which are case-sensitive, is
-as it was, and that the line names no column alias (`AS name`), which a row read by
-name would see.
+A survivor passes in two ways only. Code that no test can tell from its mutants is marked
+`# pragma: no mutate` beside it, with its reason (on the line, after the pragma, or in the
+comment line just above); mutmut then makes no mutant of it, and the gate fails on a mark
+without a reason. And one class of survivor is excused by a rule, not a mark: a mutant that
+only changes the letter case of SQL keywords inside a SQL statement's string literals
+(`tests.mutation_sql` states the rule exactly). The figure counts both: the mutants the rule
+excused, and the pragma lines in the mutated modules.
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
+import io
+import json
 import sys
-from collections import Counter, defaultdict
+import tokenize
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-_LITERALS = re.compile(r"'[^']*'|:[A-Za-z_][A-Za-z_0-9]*")
-_SQL = re.compile(
-    r"\b(SELECT|UPDATE|INSERT|DELETE|WHERE|VALUES|ORDER BY|RETURNING|FROM|JOIN|INTO)\b", re.I
-)
-_PY_STRING = re.compile(r'f?"(?:[^"\\]|\\.)*"')
-_ALIAS = re.compile(r"\bAS\s+(?!(?:NOT\s+)?MATERIALIZED\b)[A-Za-z_]", re.I)
+from tests.mutation_sql import sql_case_only
 
-KILLED = frozenset({"killed", "timeout"})
-UNHELD = frozenset({"survived", "no tests", "not checked", "suspicious"})
+# mutmut 3.8's reading of a mutant's exit code (mutmut/stats.py, `status_by_exit_code`).
+STATUS_BY_EXIT_CODE: dict[int | None, str] = {
+    1: "killed",
+    3: "killed",  # an internal error of pytest, which mutmut counts as a kill
+    0: "survived",
+    5: "no tests",
+    2: "check was interrupted by user",
+    None: "not checked",
+    33: "no tests",
+    34: "skipped",
+    35: "suspicious",
+    36: "timeout",
+    37: "caught by type check",
+    -24: "timeout",  # SIGXCPU
+    24: "timeout",
+    152: "timeout",
+    255: "timeout",
+    -11: "segfault",
+    -9: "segfault",
+}
+UNKNOWN_CODE = "suspicious"  # mutmut's reading of an exit code not in its table
+KILLED, SURVIVED, EQUIVALENT = "killed", "survived", "equivalent"
+PRAGMA = "no mutate"
 
 
-def main() -> int:
-    mutmut = Path(sys.executable).with_name("mutmut")
-    listed = subprocess.run(
-        [str(mutmut), "results", "--all", "true"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout
-    by_module: dict[str, Counter[str]] = defaultdict(Counter)
-    unheld = []
-    for line in listed.splitlines():
-        name, sep, status = line.strip().rpartition(": ")
-        if not sep:
+def status_of(exit_code: int | None) -> str:
+    return STATUS_BY_EXIT_CODE.get(exit_code, UNKNOWN_CODE)
+
+
+def agrees_with_mutmut() -> bool:
+    """Whether the installed mutmut reads exit codes as the table above does (True when
+    mutmut is not installed: the table is then all there is)."""
+    try:
+        from mutmut.stats import status_by_exit_code
+    except ImportError:
+        return True
+    return (
+        dict(status_by_exit_code) == STATUS_BY_EXIT_CODE
+        and status_by_exit_code.default_factory() == UNKNOWN_CODE
+    )
+
+
+@dataclass
+class Module:
+    """One mutated module's results."""
+
+    path: str
+    statuses: Counter[str] = field(default_factory=Counter)
+    failing: list[tuple[str, str]] = field(default_factory=list)  # (mutant, status)
+    pragma_lines: int = 0
+    unreasoned: list[int] = field(default_factory=list)  # pragma lines without a reason
+    missing: bool = False  # no results for it: mutmut never ran over it
+
+    @property
+    def name(self) -> str:
+        return self.path.removesuffix(".py").replace("/", ".")
+
+    @property
+    def passes(self) -> bool:
+        return not (self.failing or self.unreasoned or self.missing)
+
+
+def judge(root: Path, path: str, *, excuse_sql: bool = True) -> Module:
+    """The results of one module of `only_mutate`, read from `root/mutants`."""
+    module = Module(path)
+    source = root / path
+    if source.exists():
+        module.pragma_lines, module.unreasoned = pragmas(source.read_text(encoding="utf-8"))
+    meta = root / "mutants" / f"{path}.meta"
+    if not meta.exists():
+        module.missing = True
+        return module
+    exit_codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))[
+        "exit_code_by_key"
+    ]
+    mutated = root / "mutants" / path
+    mutated_source = mutated.read_text(encoding="utf-8") if mutated.exists() else None
+    for mutant, exit_code in sorted(exit_codes.items(), key=lambda item: _order(item[0])):
+        status = status_of(exit_code)
+        if (
+            status == SURVIVED
+            and excuse_sql
+            and mutated_source is not None
+            and sql_case_only(mutated_source, mutant)
+        ):
+            status = EQUIVALENT
+        module.statuses[status] += 1
+        if status not in (KILLED, EQUIVALENT):
+            module.failing.append((mutant, status))
+    return module
+
+
+def _order(mutant: str) -> tuple[str, int]:
+    """Mutants in the order of their functions, then of their numbers."""
+    function, _, number = mutant.rpartition("__mutmut_")
+    return function, int(number) if number.isdigit() else 0
+
+
+def pragmas(source: str) -> tuple[int, list[int]]:
+    """How many comment lines hold `pragma: no mutate`, and those among them with no
+    reason: none after the pragma, and no comment line just above it. The `end` of a
+    marked block needs none; its `start` does."""
+    lines = source.splitlines()
+    count, unreasoned = 0, []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type != tokenize.COMMENT or "pragma:" not in token.string:
             continue
-        if status == "survived" and _sql_case_only(mutmut, name):
-            status = "equivalent"
-        module = name.split(".x", 1)[0]
-        by_module[module][status] += 1
-        if status in UNHELD:
-            unheld.append(f"  {status}: {name}")
-    if not by_module:
-        print("no mutation results: run 'mutmut run' first", file=sys.stderr)
-        return 2
+        _, found, tail = token.string.partition(PRAGMA)
+        if not found:
+            continue
+        count += 1
+        words = tail.strip(" :-,").split(maxsplit=1)
+        if words and words[0] in ("start", "end", "block"):
+            if words[0] == "end":
+                continue
+            words = words[1:]
+        reason = bool(words and words[0].strip(" :-,"))
+        row = token.start[0]
+        above = lines[row - 2].strip() if row >= 2 else ""
+        if not reason and not (above.startswith("#") and PRAGMA not in above):
+            unreasoned.append(row)
+    return count, unreasoned
+
+
+def only_mutate(root: Path) -> list[str]:
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    return list(config["tool"]["mutmut"]["only_mutate"])
+
+
+def rows_by_position(root: Path, paths: Iterable[str]) -> bool:
+    """The premise of the SQL rule: no module of the mutated packages sets a row_factory,
+    so every row the DB-API returns is a tuple, read by position."""
+    packages = {path.split("/", 1)[0] for path in paths}
+    return not any(
+        "row_factory" in source.read_text(encoding="utf-8")
+        for package in packages
+        for source in (root / package).rglob("*.py")
+    )
+
+
+def report(modules: Sequence[Module], out: io.TextIOBase | None = None) -> int:
+    """Print the figure; 0 when every mutant is killed or excused, else 1."""
+    write = (out or sys.stdout).write
     total = Counter[str]()
-    print(f"{'module':<34} {'mutants':>8} {'killed':>8} {'equivalent':>11} {'score':>7}")
-    for module, counts in sorted(by_module.items()):
-        total.update(counts)
-        print(_line(module, counts))
-    print(_line("all", total))
-    if unheld:
-        print(f"\n{len(unheld)} mutants no test kills:", *unheld, sep="\n")
+    write(
+        f"{'module':<34} {'mutants':>8} {'killed':>8} {'equivalent':>11} {'other':>6} "
+        f"{'score':>7}\n"
+    )
+    for module in modules:
+        total.update(module.statuses)
+        write(_line(module.name + (" (no results)" if module.missing else ""), module.statuses))
+    write(_line("all", total))
+    others = {
+        status: n for status, n in sorted(total.items()) if status not in (KILLED, EQUIVALENT)
+    }
+    pragma_lines = sum(module.pragma_lines for module in modules)
+    write(
+        f"\nnot killed: {', '.join(f'{n} {status}' for status, n in others.items()) or 'none'}\n"
+        f"pragma: no mutate: {pragma_lines} lines in these {len(modules)} modules\n"
+    )
+    failing = [
+        *(f"  no results: {m.path}: run mutmut first" for m in modules if m.missing),
+        *(f"  {status}: {name}" for m in modules for name, status in m.failing),
+        *(f"  pragma without a reason: {m.path}:{row}" for m in modules for row in m.unreasoned),
+    ]
+    if failing:
+        write(f"\n{len(failing)} findings fail the gate:\n" + "\n".join(failing) + "\n")
         return 1
     return 0
 
 
-def _sql_case_only(mutmut: Path, name: str) -> bool:
-    """Whether the mutant only changes the case of SQL keywords and names."""
-    shown = subprocess.run(
-        [str(mutmut), "show", name], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.splitlines()
-    removed = [line[1:] for line in shown if line.startswith("-") and not line.startswith("---")]
-    added = [line[1:] for line in shown if line.startswith("+") and not line.startswith("+++")]
-    context = [line[1:] for line in shown if line.startswith(" ")]
-    if not removed or len(removed) != len(added):
-        return False
-    in_sql = any(_SQL.search(line) for line in [*removed, *context])
-    for old, new in zip(removed, added, strict=True):
-        if old.lower() != new.lower() or _LITERALS.findall(old) != _LITERALS.findall(new):
-            return False
-        if not in_sql or _ALIAS.search(old) or not _PY_STRING.search(old):
-            return False
-        if _PY_STRING.sub('""', old) != _PY_STRING.sub('""', new):
-            return False  # the change reaches code outside the strings
-    return True
-
-
-def _line(module: str, counts: Counter[str]) -> str:
-    mutants = sum(n for status, n in counts.items() if status != "skipped")
-    killed = sum(counts[status] for status in KILLED)
-    equivalent = counts["equivalent"]
+def _line(label: str, counts: Counter[str]) -> str:
+    mutants = sum(counts.values())
+    killed, equivalent = counts[KILLED], counts[EQUIVALENT]
+    other = mutants - killed - equivalent
     score = f"{100 * killed / (mutants - equivalent):.1f}%" if mutants > equivalent else "-"
-    return f"{module:<34} {mutants:>8} {killed:>8} {equivalent:>11} {score:>7}"
+    return f"{label:<34} {mutants:>8} {killed:>8} {equivalent:>11} {other:>6} {score:>7}\n"
+
+
+def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
+    root = root or Path.cwd()
+    prefixes = list(sys.argv[1:] if argv is None else argv)
+    paths = [
+        path
+        for path in only_mutate(root)
+        if not prefixes or any(path.startswith(prefix) for prefix in prefixes)
+    ]
+    if not paths:
+        print(f"no module of only_mutate is under {' '.join(prefixes)}", file=sys.stderr)
+        return 2
+    if not agrees_with_mutmut():
+        print("mutmut reads exit codes otherwise: update STATUS_BY_EXIT_CODE", file=sys.stderr)
+        return 2
+    excuse_sql = rows_by_position(root, paths)
+    if not excuse_sql:
+        print("a row_factory is set: no SQL-case mutant is excused", file=sys.stderr)
+    return report([judge(root, path, excuse_sql=excuse_sql) for path in sorted(paths)])
 
 
 if __name__ == "__main__":

@@ -120,12 +120,12 @@ class AsOf:
         if not _INSTANT.fullmatch(stripped):
             raise wrong
         try:
-            instant = datetime.fromisoformat(stripped.replace("z", "Z"))
-            parsed = cls.at(instant)
+            parsed = cls.at(datetime.fromisoformat(stripped.replace("z", "Z")))
         except (ValueError, OverflowError):
             raise wrong from None
-        day = parsed.instant.date() if parsed.instant else None
-        if day is None or not FIRST_INSTANT_DAY <= day <= LAST_INSTANT_DAY:
+        assert parsed.instant is not None  # noqa: S101 - `at` always sets it
+        day = parsed.instant.date()
+        if not FIRST_INSTANT_DAY <= day <= LAST_INSTANT_DAY:
             raise ValueError(
                 f"{stripped} is {day} in UTC, outside {FIRST_INSTANT_DAY} to {LAST_INSTANT_DAY}: "
                 f"every zone's date must fall within {EARLIEST} to {LATEST}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
@@ -44,24 +44,24 @@ class RunLimits:
 
 def parse_cap(text: str) -> tuple[Currency, int]:
     """`EUR=50000` or `EUR=50000.00`: a currency and an amount in major units."""
-    code, sep, amount = text.partition("=")
+    # Not mutated: with rpartition, a text with two '=' fails on its currency rather than
+    # its amount, with the same message quoting the whole text.
+    code, sep, amount = text.partition("=")  # pragma: no mutate
     currency = Currency.parse(code.strip().upper())
     if not sep or currency is None or not _AMOUNT.fullmatch(amount):
         raise ValueError(
             f"expected CUR=AMOUNT with a known currency, such as EUR=50000; got {text[:40]!r}"
         )
-    try:
-        major = Decimal(amount.strip())
-    except InvalidOperation:
-        raise ValueError(f"{amount.strip()[:40]!r} is not an amount") from None
-    minor = major.scaleb(currency.minor_digits)
-    if not major.is_finite() or minor != minor.to_integral_value() or minor < 0:
+    # Exact: the pattern admits plain decimals only (no sign, exponent, NaN or infinity),
+    # and a Fraction, unlike a Decimal's arithmetic, never rounds a long one.
+    minor = Fraction(amount) * 10**currency.minor_digits
+    if minor.denominator != 1:
         raise ValueError(
-            f"{amount.strip()[:40]!r} is not an amount of {currency} "
-            f"(at most {currency.minor_digits} decimals, not negative)"
+            f"{amount[:40]!r} is not an amount of {currency}: "
+            f"at most {currency.minor_digits} decimals"
         )
     if minor >= 2**63:
-        raise ValueError(f"{amount.strip()[:40]!r} is beyond any cap")
+        raise ValueError(f"{amount[:40]!r} is beyond any cap")
     return currency, int(minor)
 
 

@@ -80,7 +80,10 @@ _MAX_BACKOFF_S = 6 * 3600
 
 def backoff(tries: int) -> timedelta:
     """How long a notice tried `tries` times waits before its next try."""
-    exponent = min(max(tries, 1) - 1, 20)
+    exponent = max(tries, 1) - 1
+    # Not mutated: the cap only keeps the power small; a minute times 2**20 is far past
+    # the six-hour ceiling, as is any larger power.
+    exponent = min(exponent, 20)  # pragma: no mutate
     return timedelta(seconds=min(_FIRST_BACKOFF_S * 2**exponent, _MAX_BACKOFF_S))
 
 

@@ -207,11 +207,11 @@ def _storable(text: str | None) -> str | None:
     """A provider's text as the ledger can hold it: no lone surrogates (which no UTF-8
     column takes; a JSON body may carry them), and at most MAX_PROVIDER_TEXT characters.
     The ledger records every answer, so what the provider says must never break that."""
-    if text is None or (len(text) <= MAX_PROVIDER_TEXT and text.isascii()):
-        return text
+    if text is None:
+        return None
     if len(text) > MAX_PROVIDER_TEXT:
         text = f"{text[:MAX_PROVIDER_TEXT]}... ({len(text)} chars)"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.encode(errors="backslashreplace").decode()  # str's codec is always UTF-8
 
 
 def _detail(answer: Answer, klass: DeclineClass) -> str:
@@ -245,7 +245,9 @@ def settle(
     if outcome is AttemptOutcome.CHARGED:
         return (
             PAID_FIRST_TIME
-            if state is NEVER_DECLINED or state == NEVER_DECLINED  # the common case: shared
+            # Not mutated: PAID_FIRST_TIME equals Transition(PAID, dunning=NEVER_DECLINED);
+            # it is shared so that the ledger and the counts spot the common case by identity
+            if state is NEVER_DECLINED or state == NEVER_DECLINED  # pragma: no mutate
             else Transition(InvoiceStatus.PAID, dunning=state)
         )
     if outcome is AttemptOutcome.DECLINED:

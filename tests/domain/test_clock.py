@@ -292,3 +292,89 @@ def test_the_machine_zone_is_read_as_the_c_library_reads_tz(
     finally:
         monkeypatch.undo()
         clock_time.tzset()
+
+
+def test_a_lower_case_z_is_utc_too() -> None:
+    assert AsOf.parse("2026-12-01T08:00:00z") == AsOf(instant=datetime(2026, 12, 1, 8, tzinfo=UTC))
+    assert AsOf.parse("2026-12-01 08:00z") == AsOf(instant=datetime(2026, 12, 1, 8, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("text", ["2026-12-01Z", "2026-12-01T", "2026-12-01T08:00:00"])
+def test_text_longer_than_a_date_is_read_as_an_instant_and_refused_as_one(text: str) -> None:
+    with pytest.raises(ValueError, match="or an instant with an offset") as refused:
+        AsOf.parse(text)
+    assert str(refused.value) == (
+        "expected a date like 2026-12-01 or an instant with an offset like "
+        f"2026-11-30T23:30:00-08:00 or 2026-12-01T08:00:00Z, got {text!r}"
+    )
+
+
+def test_the_first_and_last_instant_days_are_accepted() -> None:
+    first, last = AsOf.parse("1970-01-02T00:00:00Z"), AsOf.parse("9998-12-30T23:59:59Z")
+    assert first.instant == datetime(1970, 1, 2, tzinfo=UTC)
+    assert last.instant == datetime(9998, 12, 30, 23, 59, 59, tzinfo=UTC)
+
+
+def test_an_instant_without_an_offset_is_refused_with_an_example() -> None:
+    with pytest.raises(ValueError, match="needs an offset") as refused:
+        AsOf.at(datetime(2026, 12, 1))  # noqa: DTZ001 - the naive instant is the point
+    assert str(refused.value) == "an instant needs an offset, e.g. 2026-12-01T00:00:00Z"
+
+
+def test_an_unknown_company_zone_is_refused_with_two_examples() -> None:
+    with pytest.raises(ValueError, match="unknown time zone") as refused:
+        parse_zone("Europe/Atlantis")
+    assert str(refused.value) == (
+        "unknown time zone 'Europe/Atlantis': expected an IANA name such as "
+        "Europe/Copenhagen or America/Los_Angeles"
+    )
+
+
+def test_the_reason_for_an_unknown_zone_is_whole_and_quotes_at_most_80_characters() -> None:
+    from antaeus_cli.domain.clock import unknown_zone
+
+    name = "Mars/" + "x" * 100
+    assert unknown_zone(7, name).detail == (
+        f"customer 7 has time zone {repr(name)[:80]}, which the zone database does not know, "
+        "so the date it is due there cannot be told: set customer.timezone to an IANA name "
+        "such as Europe/Copenhagen, or to NULL for the company zone (--tz); nothing was sent"
+    )
+
+
+def test_each_customer_is_on_the_date_of_their_own_zone_not_the_machines() -> None:
+    """At noon UTC it is already tomorrow in Kiritimati and still this morning in Pago
+    Pago: whatever the machine's zone, one of the two differs from it."""
+    clock = PassClock(AsOf.parse("2026-12-01T12:00:00Z"), UTC)
+    assert clock.local_date("Pacific/Kiritimati") == date(2026, 12, 2)
+    assert clock.local_date("Pacific/Pago_Pago") == date(2026, 12, 1)
+    late = PassClock(AsOf.parse("2026-12-01T23:00:00Z"), UTC)
+    assert late.local_date("Pacific/Pago_Pago") == date(2026, 12, 1)
+    assert late.local_date("Pacific/Kiritimati") == date(2026, 12, 2)
+
+
+def test_customers_without_a_zone_bring_the_company_date_into_the_bounds() -> None:
+    clock = PassClock(AsOf.parse("2026-12-01T12:00:00Z"), ZoneInfo("Pacific/Pago_Pago"))
+    with_company = clock.days(["Pacific/Kiritimati", None])
+    assert (with_company.earliest, with_company.latest) == (date(2026, 12, 1), date(2026, 12, 2))
+    assert with_company.company_used
+    without = clock.days(["Pacific/Kiritimati"])
+    assert (without.earliest, without.latest) == (date(2026, 12, 2), date(2026, 12, 2))
+    assert not without.company_used
+    nobody = clock.days([])
+    assert (nobody.earliest, nobody.latest) == (date(2026, 12, 1), date(2026, 12, 1))
+
+
+@pytest.mark.parametrize(
+    ("day", "begun"),
+    [
+        ("2026-11-30", True),
+        ("2026-12-01", True),  # due today: begun
+        ("2026-12-02", False),
+        (None, False),  # no date stored: never due
+        (date(2026, 11, 30), False),  # not a stored date
+    ],
+)
+def test_a_stored_date_has_begun_on_that_date_and_after(day: object, begun: bool) -> None:
+    from antaeus_cli.domain.clock import has_begun
+
+    assert has_begun(day, date(2026, 12, 1)) is begun

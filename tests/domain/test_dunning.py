@@ -63,6 +63,47 @@ def test_retries_are_after_today_and_stop_after_the_schedule(
         assert retry >= first + timedelta(days=offsets[declines - 1])
 
 
-def test_a_corrupt_first_decline_near_the_end_of_time_does_not_overflow() -> None:
-    retry = DunningSchedule().next_retry_on(date(9999, 12, 30), 1, date(2026, 12, 1))
+def test_twelve_retries_are_the_most_a_schedule_holds() -> None:
+    days = tuple(range(1, 13))
+    assert DunningSchedule(days).offsets_days == days
+    with pytest.raises(ScheduleError) as refused:
+        DunningSchedule((*days, 13))
+    assert str(refused.value) == "at most 12 retries, got 13"
+
+
+@pytest.mark.parametrize(
+    ("offsets", "message"),
+    [
+        ((0, 3), "retry days must be between 1 and 365"),
+        ((1, 366), "retry days must be between 1 and 365"),
+        ((1, 3, 3), "retry days must be strictly increasing, e.g. 1,3,7"),
+        ((3, 1), "retry days must be strictly increasing, e.g. 1,3,7"),
+    ],
+)
+def test_an_unusable_schedule_is_refused_with_what_to_write(
+    offsets: tuple[int, ...], message: str
+) -> None:
+    with pytest.raises(ScheduleError) as refused:
+        DunningSchedule(offsets)
+    assert str(refused.value) == message
+    assert DunningSchedule((1, 365)).offsets_days == (1, 365)
+
+
+def test_text_that_is_not_whole_days_is_refused_with_an_example() -> None:
+    with pytest.raises(ScheduleError) as refused:
+        DunningSchedule.parse("1,3.5")
+    assert str(refused.value) == "expected comma-separated whole days such as 1,3,7, got '1,3.5'"
+
+
+@pytest.mark.parametrize(
+    ("offsets", "shown"), [((1, 3, 7), "1,3,7"), ((30,), "30"), ((), "(no retries)")]
+)
+def test_a_schedule_is_shown_as_it_is_written(offsets: tuple[int, ...], shown: str) -> None:
+    assert str(DunningSchedule(offsets)) == shown
+
+
+@pytest.mark.parametrize("declines", [1, 2, 3])
+def test_a_corrupt_first_decline_near_the_end_of_time_does_not_overflow(declines: int) -> None:
+    """One day after 9999-12-30 is date.max itself; three and seven days are past it."""
+    retry = DunningSchedule().next_retry_on(date(9999, 12, 30), declines, date(2026, 12, 1))
     assert retry == date.max

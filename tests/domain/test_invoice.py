@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from antaeus_cli.domain.invoice import (
@@ -11,8 +13,10 @@ from antaeus_cli.domain.invoice import (
     Rejection,
     check_chargeable,
     idempotency_key,
+    is_customer_ref,
 )
-from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
+from antaeus_cli.domain.judgement import Path, judge
+from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money, format_minor
 
 
 def row(
@@ -68,5 +72,91 @@ def test_the_largest_sane_amount_is_still_chargeable() -> None:
 
 def test_keys_are_deterministic_per_invoice_and_attempt() -> None:
     assert idempotency_key("ab12cd34", 17, 2) == "ab12cd34-inv-17-2"
-    assert idempotency_key("ab12cd34", 17, 2) == idempotency_key("ab12cd34", 17, 2)
     assert idempotency_key("ab12cd34", 17, 2) != idempotency_key("ffffffff", 17, 2)
+
+
+def held(**fields: object) -> Rejection:
+    """Why the judgement every path asks (domain.judgement) holds a due invoice."""
+    due = {"due_date": "2026-12-01", **fields}
+    checked = judge(Path.BILL, row()._replace(**due), date(2026, 12, 1))
+    assert isinstance(checked, Rejection)
+    return checked
+
+
+def test_the_smallest_amount_is_chargeable() -> None:
+    assert check_chargeable(row(amount=1)) == Invoice(1, 7, Money(1, Currency.EUR))
+
+
+def test_an_invoice_its_ledger_says_was_charged_is_never_charged_again() -> None:
+    assert held(charged_before=True, last_attempt_no=3) == Rejection(
+        FailureCode.ALREADY_CHARGED,
+        "attempt 3 charged this invoice already (the ledger says so), yet it is due again: "
+        "was it set back by hand? Mark it PAID, or bill the customer with a new invoice; "
+        "it is never charged twice",
+    )
+
+
+def test_the_providers_customer_id_travels_with_the_invoice() -> None:
+    checked = check_chargeable(row()._replace(customer_ref="cus_Q1w2E3"))
+    assert checked == Invoice(1, 7, Money(1000, Currency.EUR), "cus_Q1w2E3")
+
+
+@pytest.mark.parametrize("ref", ["", "cus 1", "cus_\u00e9", "x" * 256, 42])
+def test_a_malformed_customer_id_is_held_before_the_provider_hears_of_it(ref: object) -> None:
+    assert held(customer_ref=ref) == Rejection(
+        FailureCode.MALFORMED,
+        f"customer 7 has a malformed provider_ref {str(ref)[:40]!r}: expected the provider's "
+        "id, 1 to 255 printable ASCII characters, no spaces",
+    )
+
+
+@pytest.mark.parametrize(
+    ("ref", "accepted"),
+    [
+        ("c", True),
+        ("x" * 255, True),
+        ("!~", True),  # the first and the last printable ASCII characters
+        ("cus_AbZ09-._", True),
+        ("", False),
+        ("x" * 256, False),
+        ("cus 1", False),
+        ("cus\x7f", False),
+        ("cus\t1", False),
+        ("cus_\u00e9", False),
+        (b"cus_1", False),
+        (None, False),
+    ],
+)
+def test_a_customer_id_is_one_to_255_printable_ascii_characters(
+    ref: object, accepted: bool
+) -> None:
+    assert is_customer_ref(ref) is accepted
+
+
+def test_a_second_invoice_for_the_same_month_is_held() -> None:
+    assert held(duplicate_of=12) == Rejection(
+        FailureCode.DUPLICATE_PERIOD,
+        "invoice 12 bills customer 7 for the same month: both are held, never charged twice "
+        "for one period; release the right one with 'retry-failed --invoice'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "usual", "times"),
+    [
+        (125_000, 1000, "125 times"),
+        (125_099, 1000, "125 times"),  # whole times, rounded down
+        (5000, 1, "5000 times"),
+        (5000, 0, "far above"),  # every paid invoice was free
+    ],
+)
+def test_an_amount_far_above_the_usual_one_is_held_with_both_amounts(
+    amount: int, usual: int, times: str
+) -> None:
+    shown, usually = format_minor(amount, "EUR"), format_minor(usual, "EUR")
+    assert held(amount=amount, usual_amount=usual) == Rejection(
+        FailureCode.AMOUNT_ANOMALY,
+        f"{shown} is {times} what customer 7 usually pays (the median of their paid invoices "
+        f"is {usually}): held as a likely mistake before the provider heard of it; if it is "
+        "right, release it with 'retry-failed --invoice'",
+    )

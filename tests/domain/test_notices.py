@@ -55,7 +55,19 @@ def test_the_key_names_the_attempt_and_the_kind() -> None:
 
 def test_backoff_doubles_to_a_cap_and_the_tries_span_more_than_a_day() -> None:
     waits = [backoff(n) for n in range(1, MAX_TRIES)]
-    assert waits[0] == timedelta(minutes=1)
+    assert [wait.total_seconds() / 60 for wait in waits[:10]] == [
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+        64,
+        128,
+        256,
+        360,
+    ]
+    assert backoff(0) == backoff(-3) == timedelta(minutes=1)
     assert all(a <= b for a, b in itertools.pairwise(waits))
     assert max(waits) == timedelta(hours=6)
     assert backoff(10**9) == timedelta(hours=6)

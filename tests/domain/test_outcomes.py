@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from antaeus_cli.domain.attempt import RESTORE, CallResult, Transition
 from antaeus_cli.domain.dunning import DunningSchedule
-from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, FailureCode, InvoiceStatus
+from antaeus_cli.domain.invoice import (
+    AttemptOutcome,
+    DunningState,
+    FailureCode,
+    InvoiceStatus,
+    Rejection,
+)
 from antaeus_cli.domain.outcomes import (
     DECLINE_CLASSES,
     MAX_PROVIDER_TEXT,
@@ -298,3 +304,211 @@ def test_a_providers_text_is_made_storable_and_kept_short() -> None:
     assert huge.reference == "pi_\\udfff"
     plain = Answer(AnswerKind.CHARGED, reference="pi_" + "a" * (MAX_PROVIDER_TEXT - 3))
     assert result_of(plain, 1).reference == plain.reference
+
+
+def test_a_charge_counts_every_request_it_took() -> None:
+    from antaeus_cli.domain.outcomes import CHARGED
+
+    assert result_of(CHARGED, 1) == CallResult(AttemptOutcome.CHARGED, None, 1)
+    for calls in (2, 3):
+        assert result_of(CHARGED, calls) == CallResult(AttemptOutcome.CHARGED, None, calls)
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail", "code", "klass"),
+    [
+        (
+            Answer(
+                AnswerKind.DECLINED, "pi_1", "insufficient_funds", None, "Your card has no funds"
+            ),
+            "soft decline (insufficient_funds): Your card has no funds",
+            "insufficient_funds",
+            "soft",
+        ),
+        (
+            Answer(AnswerKind.DECLINED, "pi_1", "insufficient_funds", "do_not_try_again"),
+            "hard decline (insufficient_funds, advice do_not_try_again)",
+            "insufficient_funds",
+            "hard",
+        ),
+        (
+            Answer(AnswerKind.DECLINED, code="generic_decline", advice_code="confirm_card_data"),
+            "needs_customer decline (generic_decline, advice confirm_card_data)",
+            "generic_decline",
+            "needs_customer",
+        ),
+        (Answer(AnswerKind.DECLINED), "soft_unknown decline (no code)", None, "soft_unknown"),
+        (
+            Answer(AnswerKind.REQUIRES_ACTION, "pi_2"),
+            "needs_customer decline (no code)",
+            "requires_action",
+            "needs_customer",
+        ),
+        (
+            Answer(AnswerKind.REQUIRES_ACTION, "pi_2", "authentication_required", message="3DS"),
+            "needs_customer decline (authentication_required): 3DS",
+            "authentication_required",
+            "needs_customer",
+        ),
+    ],
+)
+def test_a_decline_keeps_the_providers_code_and_says_why(
+    answer: Answer, detail: str, code: str | None, klass: str
+) -> None:
+    assert result_of(answer, 1) == CallResult(
+        DECLINE_OUTCOMES[klass], detail, 1, answer.reference, code, klass
+    )
+
+
+DECLINE_OUTCOMES = {
+    "soft": AttemptOutcome.DECLINED,
+    "soft_unknown": AttemptOutcome.DECLINED,
+    "hard": AttemptOutcome.DECLINED_HARD,
+    "needs_customer": AttemptOutcome.NEEDS_CUSTOMER,
+}
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "detail"),
+    [
+        ("resource_missing", "No such customer", "resource_missing: No such customer"),
+        ("resource_missing", None, "resource_missing"),
+        (
+            "resource_missing",
+            "resource_missing: no such customer",
+            "resource_missing: no such customer",
+        ),
+        (None, "No such customer", "No such customer"),
+        (None, None, None),
+        ("X", None, "X"),  # however short
+    ],
+)
+def test_a_refusal_names_its_code_once_beside_the_message(
+    code: str | None, message: str | None, detail: str | None
+) -> None:
+    answer = Answer(AnswerKind.CUSTOMER_NOT_FOUND, code=code, message=message)
+    assert result_of(answer, 1) == CallResult(AttemptOutcome.CUSTOMER_NOT_FOUND, detail, 1)
+
+
+def test_every_text_of_an_answer_is_kept_short_codes_included() -> None:
+    long = "c" * 2000
+    declined = result_of(Answer(AnswerKind.DECLINED, code=long, advice_code=long), 1)
+    kept = f"{'c' * MAX_PROVIDER_TEXT}... (2000 chars)"
+    assert declined.decline_code == kept
+    assert declined.detail == f"soft_unknown decline ({kept}, advice {kept})"
+    refused = result_of(Answer(AnswerKind.REFUSED, code="\udc80"), 1)
+    assert refused.detail == "\\udc80"
+
+
+def test_a_text_of_exactly_the_limit_is_kept_whole_whatever_its_characters() -> None:
+    text = "\u00e9" * MAX_PROVIDER_TEXT
+    assert result_of(Answer(AnswerKind.REFUSED, message=text), 1).detail == text
+    longer = "\u00e9" * (MAX_PROVIDER_TEXT + 1)
+    assert result_of(Answer(AnswerKind.REFUSED, message=longer), 1).detail == (
+        f"{text}... ({MAX_PROVIDER_TEXT + 1} chars)"
+    )
+
+
+SCHEDULE = DunningSchedule()
+
+
+def test_a_decline_without_a_reason_still_says_it_was_declined() -> None:
+    t = settle(AttemptOutcome.DECLINED, None, DunningState(), as_of=DAY, schedule=SCHEDULE)
+    assert t == Transition(
+        InvoiceStatus.FAILED,
+        Rejection(FailureCode.DECLINED, "declined; decline 1"),
+        date(2026, 12, 2),
+        DunningState(1, DAY),
+    )
+    second = settle(
+        AttemptOutcome.DECLINED,
+        "soft decline (do_not_honor)",
+        t.dunning,
+        as_of=DAY,
+        schedule=SCHEDULE,
+    )
+    assert second is not None
+    assert second.failure == Rejection(
+        FailureCode.DECLINED, "soft decline (do_not_honor); decline 2"
+    )
+
+
+def test_a_listed_soft_code_is_retried_to_the_end_of_the_schedule() -> None:
+    state = DunningState()
+    for declines in (1, 2, 3):
+        t = settle(
+            AttemptOutcome.DECLINED, "x", state, as_of=DAY, schedule=SCHEDULE, decline_class="soft"
+        )
+        assert t is not None
+        assert t.status is InvoiceStatus.FAILED, declines
+        state = t.dunning
+    last = settle(
+        AttemptOutcome.DECLINED, "x", state, as_of=DAY, schedule=SCHEDULE, decline_class="soft"
+    )
+    assert last == Transition(
+        InvoiceStatus.UNCOLLECTIBLE,
+        Rejection(
+            FailureCode.DUNNING_EXHAUSTED, "declined 4 times; the dunning schedule (1,3,7) is spent"
+        ),
+        None,
+        DunningState(4, DAY),
+    )
+
+
+def test_an_unlisted_code_says_it_was_retried_once_only() -> None:
+    state = DunningState(1, DAY)
+    t = settle(
+        AttemptOutcome.DECLINED,
+        "x",
+        state,
+        as_of=DAY,
+        schedule=SCHEDULE,
+        decline_class="soft_unknown",
+    )
+    assert t is not None
+    assert t.failure == Rejection(
+        FailureCode.DUNNING_EXHAUSTED,
+        "declined 2 times; a decline code nobody listed is retried only 1 time(s)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "code", "counted"),
+    [
+        (
+            AttemptOutcome.CUSTOMER_NOT_FOUND,
+            InvoiceStatus.NEEDS_OPERATOR,
+            FailureCode.CUSTOMER_NOT_FOUND,
+            False,
+        ),
+        (
+            AttemptOutcome.PROVIDER_ERROR,
+            InvoiceStatus.NEEDS_OPERATOR,
+            FailureCode.PROVIDER_ERROR,
+            False,
+        ),
+        (
+            AttemptOutcome.DECLINED_HARD,
+            InvoiceStatus.AWAITING_CUSTOMER,
+            FailureCode.HARD_DECLINE,
+            True,
+        ),
+    ],
+)
+def test_a_parked_invoice_keeps_the_reason_or_names_the_outcome(
+    outcome: AttemptOutcome, status: InvoiceStatus, code: FailureCode, counted: bool
+) -> None:
+    state = DunningState(2, date(2026, 11, 20))
+    after = DunningState(3, date(2026, 11, 20)) if counted else state
+    with_reason = settle(outcome, "why", state, as_of=DAY, schedule=SCHEDULE)
+    assert with_reason == Transition(status, Rejection(code, "why"), None, after)
+    without = settle(outcome, None, state, as_of=DAY, schedule=SCHEDULE)
+    assert without == Transition(status, Rejection(code, outcome.value), None, after)
+
+
+def test_a_charge_after_declines_keeps_the_dunning_it_went_through() -> None:
+    state = DunningState(2, date(2026, 11, 20))
+    t = settle(AttemptOutcome.CHARGED, None, state, as_of=DAY, schedule=SCHEDULE)
+    assert t == Transition(InvoiceStatus.PAID, dunning=state)
+    first = settle(AttemptOutcome.CHARGED, None, DunningState(), as_of=DAY, schedule=SCHEDULE)
+    assert first == Transition(InvoiceStatus.PAID)

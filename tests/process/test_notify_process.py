@@ -1,8 +1,10 @@
 """`notify` as cron runs it, against a real SMTP server on loopback: killed between a
-delivery and its mark, and run twice at once."""
+delivery and its mark, stopped by a signal, and run twice at once."""
 
 from __future__ import annotations
 
+import json
+import signal
 import sqlite3
 import time
 from collections import Counter
@@ -83,3 +85,39 @@ def test_overlapping_runs_never_send_a_notice_twice(
     seen = arrived(box)
     assert set(seen) == set(keys(db).values())
     assert max(seen.values()) == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_stops_notify_between_notices_and_the_next_run_sends_the_rest(
+    tmp_path: Path, smtp: tuple[int, Mailbox], sig: signal.Signals
+) -> None:
+    port, box = smtp
+    db = billed(tmp_path)
+    notices = keys(db)
+    box.data_delay = 0.2  # a slow server: the run is mid-way when the signal comes
+    args = ("notify", "--notify", spec(port), "--batch-size", "5", "--json")
+    proc = start(db, *args)
+    deadline = time.monotonic() + 30
+    while len(box.message_ids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    result = json.loads(out)
+    assert result["stop_reason"] == "stopped by a signal; the rest is delivered next run"
+    assert 2 <= result["sent"] < len(notices)
+    assert result["sent"] == len(box.message_ids())  # what arrived is what is marked sent
+    with sqlite3.connect(db) as conn:
+        by_status = dict(conn.execute("SELECT status, count(*) FROM notification GROUP BY 1"))
+        leased = conn.execute("SELECT count(*) FROM notification WHERE lease_owner IS NOT NULL")
+        assert leased.fetchone() == (0,)  # what it had claimed and not sent was handed back
+    assert by_status == {"sent": result["sent"], "pending": len(notices) - result["sent"]}
+    box.data_delay = 0
+    done = antaeus(db, *args)
+    assert done.returncode == 0, done.stderr
+    seen = arrived(box)
+    assert set(seen) == set(notices.values())
+    assert max(seen.values()) == 1  # each notice once, across both runs

@@ -3,6 +3,7 @@ process, with a handler that keeps what it received and refuses on request."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -25,6 +26,7 @@ class Mailbox:
     sessions: int = 0
     refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
     refuse_data: str | None = None  # a reply to every DATA, e.g. '451 try later'
+    data_delay: float = 0.0  # seconds to take over each DATA: a slow server
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def message_ids(self) -> list[str]:
@@ -56,6 +58,8 @@ class _Handler:
     async def handle_DATA(  # noqa: N802
         self, _server: SMTP, _session: Session, envelope: Envelope
     ) -> str:
+        if self.box.data_delay:
+            await asyncio.sleep(self.box.data_delay)
         if self.box.refuse_data is not None:
             return self.box.refuse_data
         raw = envelope.original_content or envelope.content

@@ -24,6 +24,7 @@ from tests.fakes import (
     LOST_REQUEST,
     LOST_RESPONSE,
     MISMATCH,
+    NEEDS_CUSTOMER,
     NOT_FOUND,
     PROCESSING,
     RATE_LIMITED,
@@ -247,8 +248,8 @@ def test_without_a_recorder_retries_wait_on_the_stop_event() -> None:
 
 def test_a_processing_charge_is_looked_up_by_reference_until_it_settles(sleeps: Sleeps) -> None:
     provider = FakeProvider()
-    provider.booked["ns-inv-5-1"] = PROCESSING
-    result = call(provider, sleeps, attempt=replay(timedelta(hours=1), reference="pi_later"))
+    reference = provider.book("ns-inv-5-1", PROCESSING)
+    result = call(provider, sleeps, attempt=replay(timedelta(hours=1), reference=reference))
     assert result.outcome is AttemptOutcome.CHARGED  # the fake settles it on look-up
     assert provider.calls == []
     gone = FakeProvider()
@@ -256,6 +257,31 @@ def test_a_processing_charge_is_looked_up_by_reference_until_it_settles(sleeps: 
     assert result.outcome is AttemptOutcome.UNKNOWN  # never re-sent: a charge exists
     assert result.reference == "pi_gone"
     assert gone.calls == []
+
+
+def test_a_replay_is_settled_by_its_own_charge_not_another_one(sleeps: Sleeps) -> None:
+    """The provider answers for the charge the reference names: a replay that sent
+    another charge's reference would be told of that charge."""
+    provider = FakeProvider()
+    own = provider.book("ns-inv-5-1", PROCESSING)
+    other = provider.book("ns-inv-6-1", NEEDS_CUSTOMER)
+    assert own != other
+    result = call(provider, sleeps, attempt=replay(timedelta(hours=1), reference=own))
+    assert (result.outcome, result.calls) == (AttemptOutcome.CHARGED, 1)
+    waiting = call(provider, sleeps, attempt=replay(timedelta(hours=1), reference=other))
+    assert waiting.outcome is AttemptOutcome.NEEDS_CUSTOMER
+    assert waiting.reference == other
+
+
+def test_a_reference_the_provider_never_issued_finds_nothing_even_with_a_charge_under_the_key(
+    sleeps: Sleeps,
+) -> None:
+    provider = FakeProvider()
+    provider.book("ns-inv-5-1", PROCESSING)
+    result = call(provider, sleeps, attempt=replay(timedelta(hours=1), reference="pi_unknown"))
+    assert result.outcome is AttemptOutcome.UNKNOWN  # never re-sent: a charge exists
+    assert provider.calls == []
+    assert provider.booked["ns-inv-5-1"] == PROCESSING  # the look-up did not reach it
 
 
 def test_a_rate_limited_request_is_retried_after_retry_after(sleeps: Sleeps) -> None:

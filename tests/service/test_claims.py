@@ -7,10 +7,12 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.domain.invoice import (
     NEVER_DECLINED,
@@ -25,7 +27,9 @@ from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import claims, runs
 from antaeus_cli.store.database import Store
 from tests.conftest import ME
-from tests.fakes import days_on, dead, on
+from tests.fakes import CHARGED, DECLINED, FakeProvider, days_on, dead, on
+
+Sql = Callable[..., list[tuple[Any, ...]]]
 
 VALUES = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
@@ -189,3 +193,20 @@ def test_the_claim_sql_builds_the_key_exactly_as_the_domain_does(
     ).fetchone()
     conn.close()
     assert built == idempotency_key(namespace, invoice_id, attempt_no)
+
+
+def test_every_key_a_pass_claims_is_the_domains_key(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql
+) -> None:
+    """What the provider is sent, for first attempts and retries, large ids included: the
+    expression above is the one the claim's SQL uses."""
+    ids = [1, 123_456_789_012, 2**63 - 1]
+    make(*[(i, 100, "EUR") for i in ids])
+    provider = FakeProvider(script={i: [DECLINED, DECLINED, CHARGED] for i in ids})
+    bill(provider)
+    bill(provider, command=Command.RETRY_FAILED, as_of=date(2026, 12, 2))
+    bill(provider, command=Command.RETRY_FAILED, as_of=date(2026, 12, 4))
+    ((namespace,),) = sql("SELECT value FROM meta WHERE key = 'namespace'")
+    expected = [(i, idempotency_key(namespace, i, n)) for n in (1, 2, 3) for i in ids]
+    assert provider.calls == expected
+    assert sql("SELECT invoice_id, idempotency_key FROM payment_attempt ORDER BY id") == expected

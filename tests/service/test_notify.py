@@ -227,9 +227,11 @@ def test_a_channel_that_refuses_us_stops_the_run_and_spends_nothing(
     assert sql("SELECT status, tries, lease_owner FROM notification") == [("pending", 0, None)] * 3
 
 
-def test_a_signal_stops_the_run_between_notices(
+def test_a_stop_request_stops_the_run_between_notices(
     make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
 ) -> None:
+    """The stop event that the CLI's signal handlers set, set here by the channel; the
+    real signals, sent to a real `antaeus notify`, are in tests/process."""
     billed(make, bill, 4)
     stop = threading.Event()
     channel = FakeChannel(after=lambda _message: stop.set())

@@ -204,8 +204,9 @@ def test_the_lease_is_renewed_while_calls_go_on(
     assert seen[3] == (start + timedelta(minutes=3)).isoformat()
 
 
-class SignalDuringWait(threading.Event):
-    """A stop event set by a signal that arrives while a call waits for its rate slot."""
+class StoppedDuringWait(threading.Event):
+    """A stop event that is set, as the CLI's signal handler would set it, while a call
+    waits for its rate slot (real signals: tests/process)."""
 
     def wait(self, timeout: float | None = None) -> bool:
         if timeout is not None and timeout > 1:
@@ -219,7 +220,7 @@ def test_an_inline_call_stopped_while_it_waits_for_a_rate_slot_is_handed_back(
     """The simulator's path: one call at a time, paced by --max-rate."""
     make(*[(i, 100, "EUR") for i in range(1, 5)])
     stop = StopRequest()
-    stop.event = SignalDuringWait()
+    stop.event = StoppedDuringWait()
     provider = FakeProvider()
     result = bill(provider, stop=stop, concurrency=1, max_rate=0.01)
     assert (result.status, result.stop_reason) == (RunStatus.INTERRUPTED, "interrupted")
