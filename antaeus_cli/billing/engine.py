@@ -29,6 +29,8 @@ from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.edits import unrecordable
 from antaeus_cli.domain.guards import AmountGuard
+from antaeus_cli.domain.invoice import InvoiceStatus
+from antaeus_cli.domain.judgement import held_status
 from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.outcomes import settle
 from antaeus_cli.provider.port import PaymentProvider
@@ -110,6 +112,7 @@ class Engine:
         self._limits = LimitsState(settings.limits)
         self._capped: str | None = None  # why a run cap stopped the pass
         self._tripped: str | None = None  # why the decline-rate breaker stopped it
+        self._handed = 0  # how many of the breaker's declines were handed back
         self._unknown_streak = 0
         self._unknown_results = 0  # answers lost to the network, this pass
         self._answered = False  # pragma: no mutate - only tested for truth: None is as false
@@ -282,14 +285,32 @@ class Engine:
         return self._limits.declined_first if self._tripped is not None else []
 
     def hand_back_declines(self) -> None:
-        """Once the breaker has tripped: the declines it counted burn no dunning step."""
-        invoice_ids = self.breaker_tripped()
-        if not invoice_ids:
+        """Once the breaker has tripped: whatever is left to hand back (each flush after
+        the trip hands back what it recorded, in its own transaction)."""
+        if self._tripped is None or len(self._limits.declined_first) == self._handed:
             return
         now = self._clock()
         with self._store.transaction() as conn:
             self._heartbeat(conn, now)
-            ledger.hand_back_declines(conn, run_id=self._run_id, now=now, invoice_ids=invoice_ids)
+            self._hand_back(conn, now)
+
+    def _hand_back(self, conn: sqlite3.Connection, now: datetime) -> None:
+        """Hand back the first-charge declines of this pass not handed back yet: no
+        dunning step, no notice. Run in the transaction that records the answer that
+        tripped the breaker (and each later one), so no commit leaves a decline the
+        breaker counted with its dunning step. What was handed back is read from the
+        ledger, before and after, and taken out of the declines counted."""
+        invoice_ids = self._limits.declined_first[self._handed :]
+        if not invoice_ids:
+            return
+        self._handed = len(self._limits.declined_first)
+        before = ledger.first_declines(conn, run_id=self._run_id)
+        ledger.hand_back_declines(conn, run_id=self._run_id, now=now, invoice_ids=invoice_ids)
+        after = {row[0]: row[1] for row in ledger.first_declines(conn, run_id=self._run_id)}
+        pending = InvoiceStatus.PENDING.value
+        for invoice_id, status, currency, minor in before:
+            if status != pending and after.get(invoice_id) == pending:
+                self.counts.hand_back(status, currency, minor)
 
     def _call(self, attempt: Attempt) -> CallResult | None:
         return call_provider(
@@ -307,7 +328,10 @@ class Engine:
         if batch is None:
             return None
         for row, rejection in batch.rejected:
-            self.counts.add_operator_item(row.id, rejection)
+            if held_status(rejection) is InvoiceStatus.AWAITING_CUSTOMER:
+                self.counts.awaiting_customer += 1  # the card said never: not an operator's
+            else:
+                self.counts.add_operator_item(row.id, rejection)
             self._observer.rejected(row, rejection)
         for held in batch.held:
             if self._first_time(held):
@@ -361,6 +385,8 @@ class Engine:
             return False
         held = ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
         self._count(held)
+        if self._tripped is not None:
+            self._hand_back(conn, now)
         return True
 
     def _count(self, held: list[Held]) -> None:

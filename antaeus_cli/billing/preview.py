@@ -22,7 +22,7 @@ from antaeus_cli.billing.sources import check_named
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import InvoiceRow, Rejection, idempotency_key
-from antaeus_cli.domain.judgement import Path, Wait, judge
+from antaeus_cli.domain.judgement import Path, Wait, judge, waits_for_customer
 from antaeus_cli.domain.money import Totals
 from antaeus_cli.store import claims, ledger
 from antaeus_cli.store.database import Store
@@ -42,6 +42,8 @@ def preview_pass(
     listed: list[PreviewItem] = []
     operator_items: list[OperatorItem] = []
     needs_operator = 0
+    awaiting_items: list[OperatorItem] = []
+    awaiting = 0
     with store.reading() as conn:
         conn.execute("BEGIN")  # one read snapshot for the whole preview
         try:
@@ -61,6 +63,13 @@ def preview_pass(
                     checked = judge(on, row, clock.local_date(row.timezone))
                     if isinstance(checked, Wait):
                         continue  # in flight (counted in to_replay), or not due yet
+                    if isinstance(checked, Rejection) and waits_for_customer(checked):
+                        awaiting += 1
+                        if len(awaiting_items) < LISTED_LIMIT:
+                            awaiting_items.append(
+                                OperatorItem(row.id, checked.code.value, checked.detail)
+                            )
+                        continue
                     if isinstance(checked, Rejection):
                         needs_operator += 1
                         if len(operator_items) < LISTED_LIMIT:
@@ -87,6 +96,8 @@ def preview_pass(
         listed=listed,
         operator_items=operator_items,
         needs_operator=needs_operator,
+        awaiting_items=awaiting_items,
+        awaiting_customer=awaiting,
     )
 
 

@@ -257,6 +257,9 @@ class PreviewResult:
     operator_items: list[OperatorItem]
     needs_operator: int
     as_of_instant: datetime | None = None
+    # holds that wait for the customer (the card said never), not for an operator
+    awaiting_items: list[OperatorItem] = field(default_factory=list)
+    awaiting_customer: int = 0
     zones: list[ZoneDue] = field(default_factory=list)
 
 

@@ -34,7 +34,6 @@ from antaeus_cli.billing.sources import (
 )
 from antaeus_cli.domain import overdue, waits
 from antaeus_cli.domain.clock import PassClock
-from antaeus_cli.domain.invoice import InvoiceStatus
 from antaeus_cli.domain.judgement import Path
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
@@ -123,7 +122,7 @@ def run_pass(
         raise
     # Anything else (the process being torn down) leaves the run 'running': the next
     # pass finds its holder gone, marks it crashed and replays its open attempts.
-    _hand_back(engine, store)
+    engine.hand_back_declines()
     status, reason = engine.ending()
     with store.reading() as conn:
         engine.counts.unknown = ledger.count_open_attempts(conn)
@@ -184,25 +183,6 @@ def _within_the_bound(
         "for their turn"
     )
     return replace(settings, concurrency=most)
-
-
-def _hand_back(engine: Engine, store: Store) -> None:
-    """Let the breaker hand its declines back, and take the ones it did out of the
-    declines counted: their invoices are as if never charged, and the summary says
-    so. What was handed back is read from the ledger, before and after."""
-    tripped = engine.ending()[0] is RunStatus.STOPPED_BREAKER
-    before = []
-    if tripped:
-        with store.reading() as conn:
-            before = ledger.first_declines(conn, run_id=engine.run_id)
-    engine.hand_back_declines()
-    if not before:
-        return
-    with store.reading() as conn:
-        now = {row[0]: row[1] for row in ledger.first_declines(conn, run_id=engine.run_id)}
-    for invoice_id, status, currency, minor in before:
-        if now.get(invoice_id) == InvoiceStatus.PENDING.value:
-            engine.counts.hand_back(status, currency, minor)
 
 
 def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: PassClock) -> None:

@@ -164,6 +164,11 @@ def preview_json(preview: PreviewResult) -> dict[str, Any]:
             {"invoice_id": i.invoice_id, "code": i.code, "detail": i.detail}
             for i in preview.operator_items
         ],
+        "awaiting_customer_count": preview.awaiting_customer,
+        "awaiting_customer": [
+            {"invoice_id": i.invoice_id, "code": i.code, "detail": i.detail}
+            for i in preview.awaiting_items
+        ],
     }
 
 
@@ -186,4 +191,9 @@ def render_preview(preview: PreviewResult, *, json_output: bool) -> None:
     for op in preview.operator_items:
         out.write(
             f"  would need an operator: invoice {op.invoice_id}: {op.code}: {safe(op.detail)}\n"
+        )
+    for op in preview.awaiting_items:
+        out.write(
+            f"  would wait for the customer: invoice {op.invoice_id}: {op.code}: "
+            f"{safe(op.detail)}\n"
         )

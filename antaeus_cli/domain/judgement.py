@@ -88,6 +88,10 @@ def held_status(rejection: Rejection) -> InvoiceStatus:
     return InvoiceStatus.NEEDS_OPERATOR
 
 
+def waits_for_customer(rejection: Rejection) -> bool:
+    return held_status(rejection) is InvoiceStatus.AWAITING_CUSTOMER
+
+
 def released(path: Path, row: InvoiceRow) -> frozenset[FailureCode]:
     """The holds an operator released by naming this invoice: the one it is held for.
 

@@ -86,7 +86,11 @@ def test_a_card_that_said_never_is_not_charged_again_after_a_trip(
         "SELECT count(*) FROM notification WHERE status = 'pending' AND kind <> 'run_summary'"
     ) == [(0,)]
     charged_once = len(provider.calls)
-    assert bill(provider, limits=limits).status is RunStatus.COMPLETED
+    second = bill(provider, limits=limits)
+    assert second.status is RunStatus.COMPLETED
+    # they wait for their customers, not for an operator: nothing for a person, exit 0
+    assert (second.counts.awaiting_customer, second.counts.needs_operator) == (6, 0)
+    assert not second.needs_operator
     hard_calls = [invoice_id for invoice_id, _ in provider.calls if invoice_id <= 6]
     assert len(hard_calls) == charged_once == 6  # never a second time
     assert sql("SELECT DISTINCT status, failure_code FROM invoice WHERE id <= 6") == [
