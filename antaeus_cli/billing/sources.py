@@ -24,6 +24,7 @@ from antaeus_cli.domain.judgement import NOT_DUE, Path, Wait, judge, month_of
 from antaeus_cli.errors import NotRetryable
 from antaeus_cli.store import careful, claims, ledger, replays
 from antaeus_cli.store.careful import Held
+from antaeus_cli.store.spread import spread_ids
 
 
 @dataclass(slots=True)
@@ -100,8 +101,13 @@ class DueSource:
         days: claims.Days,
         context: ClaimContext,
         amount: AmountGuard,
+        *,
+        sample: int = 0,
     ) -> None:
         self._path = path
+        # bill's first batch: this many due invoices spread over the whole id range, for
+        # the decline-rate breaker to judge the pass by (store.spread)
+        self._sample = sample if path is Path.BILL else 0
         self._due = claims.Due.RETRY if path is Path.RETRY else claims.Due.BILL
         # bill's first walk leaves what a tripped breaker handed back to the second
         self._latest = {
@@ -123,6 +129,15 @@ class DueSource:
         return DueSource(Path.BILL_HANDED_BACK, self._days, self._context, self._amount)
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
+        if self._sample:
+            count, self._sample = min(self._sample, limit), 0
+            ids = spread_ids(conn, self._due, self._days, count)
+            if ids:
+                rows = claims.invoices_by_id(conn, ids, claims.Guards(self._amount))
+                return claim_rows(conn, self._context, now, [rows[i] for i in ids], self._path)
+        return self._walk(conn, now, limit)
+
+    def _walk(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
         """Claim what passes the checks in one statement; the Python check judges the rest
         (it rejects the bad ones, and would claim any the SQL prefilter missed). Should
         a row's values break the batch, it is claimed again one invoice at a time."""

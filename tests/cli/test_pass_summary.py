@@ -99,14 +99,14 @@ def test_the_last_decline_of_a_schedule_is_a_decline_too(
 def test_declines_the_breaker_handed_back_are_not_declines(
     make: Callable[..., Path], bill: Bill, sql: Sql, concurrency: int
 ) -> None:
-    """Four charges, then declines: the breaker trips at the sixth of its first ten.
-    Declines answered after its window (calls in flight) stay declines; the ones it
-    handed back are PENDING again, and the summary counts them apart."""
+    """Four charges, then declines: the breaker trips at the seventh decline of its 30
+    (a window that holds every invoice, so it judges them in id order). Every decline
+    it saw is PENDING again, and the summary counts them apart."""
     make(*[(i, 1000, "EUR") for i in range(1, 31)])
     provider = FakeProvider(
         script={n: [CHARGED] for n in range(1, 5)}, default=DECLINED, io_bound=concurrency > 1
     )
-    limits = RunLimits(breaker_rate=0.5, breaker_window=10)
+    limits = RunLimits(breaker_rate=0.2, breaker_window=30)
     result = bill(provider, concurrency=concurrency, limits=limits)
     assert result.status is RunStatus.STOPPED_BREAKER
     lines = agrees(result, sql)

@@ -29,31 +29,48 @@ def hours(first: int) -> list[datetime]:
     return [datetime.fromisoformat(f"2026-12-01T{h:02d}:00:00+00:00") for h in range(first, 24)]
 
 
-def test_a_minority_that_declines_first_stops_billing_for_one_pass_only(
+def test_a_minority_that_declines_first_never_trips_the_breaker(
     make: Callable[..., Path], bill: Bill, sql: Sql
 ) -> None:
-    """The lowest ids decline: the first pass trips on them; the next judges its fresh
-    first charges, which pass, then charges the handed-back ones uncounted."""
-    make(*[(i, 1000, "EUR") for i in range(1, 301)])
-    provider = FakeProvider(script={i: [DECLINED] for i in range(1, 61)})
+    """The lowest 40% of ids decline: the breaker judges a sample spread over every due
+    invoice, not the first hundred, and the pass completes on the first try."""
+    make(*[(i, 1000, "EUR") for i in range(1, 2001)])
+    provider = FakeProvider(script={i: [DECLINED] for i in range(1, 801)})
+    result = bill(provider, limits=WINDOW)
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+    assert sql("SELECT status, count(*) FROM invoice GROUP BY 1") == [
+        ("FAILED", 800),
+        ("PAID", 1200),
+    ]
+
+
+def test_after_a_trip_the_next_pass_completes_and_charges_what_was_handed_back(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """A window that holds every invoice judges them in id order, and the lowest ids
+    decline: the first pass trips; the next judges its fresh first charges, which pass,
+    then charges the handed-back ones, uncounted, and tells each customer once."""
+    make(*[(i, 1000, "EUR") for i in range(1, 101)])
+    provider = FakeProvider(script={i: [DECLINED] for i in range(1, 31)})
+    limits = RunLimits(breaker_rate=0.2, breaker_window=100)
     statuses = []
     for _ in range(3):
-        result = bill(provider, limits=WINDOW)
+        result = bill(provider, limits=limits)
         statuses.append(result.status)
         if result.status is RunStatus.COMPLETED:
             break
     assert statuses == [RunStatus.STOPPED_BREAKER, RunStatus.COMPLETED]
     assert sql("SELECT status, decline_count, count(*) FROM invoice GROUP BY 1, 2") == [
-        ("FAILED", 1, 60),
-        ("PAID", 0, 240),
+        ("FAILED", 1, 30),
+        ("PAID", 0, 70),
     ]
     # the handed-back ones were tried once more, after the fresh ones, and told once
-    declined_keys = [key for invoice_id, key in provider.calls if invoice_id <= 60]
-    assert len(declined_keys) == 51 + 60
+    declined_keys = [key for invoice_id, key in provider.calls if invoice_id <= 30]
+    assert len(declined_keys) == 21 + 30
     assert sql(
         "SELECT kind, status, count(*) FROM notification WHERE kind = 'payment_failed' "
         "GROUP BY 1, 2 ORDER BY 2"
-    ) == [("payment_failed", "pending", 60), ("payment_failed", "withdrawn", 51)]
+    ) == [("payment_failed", "pending", 30), ("payment_failed", "withdrawn", 21)]
 
 
 def test_a_pass_that_trips_again_never_touches_what_it_handed_back(
@@ -80,7 +97,7 @@ def test_a_card_that_said_never_is_not_charged_again_after_a_trip(
     holds it for the customer without calling the provider, and tells them then."""
     make(*[(i, 1000, "EUR") for i in range(1, 41)])
     provider = FakeProvider(script={i: [HARD] for i in range(1, 7)})
-    limits = RunLimits(breaker_rate=0.5, breaker_window=10)
+    limits = RunLimits(breaker_rate=0.1, breaker_window=50)  # every invoice, in id order
     assert bill(provider, limits=limits).status is RunStatus.STOPPED_BREAKER
     assert sql(
         "SELECT count(*) FROM notification WHERE status = 'pending' AND kind <> 'run_summary'"
@@ -159,13 +176,10 @@ def test_declines_answered_after_the_window_filled_are_handed_back_too(
 def test_a_trip_says_what_it_saw_and_what_to_do(make: Callable[..., Path], bill: Bill) -> None:
     make(*[(i, 1000, "EUR") for i in range(1, 31)])
     script = {i: [HARD] for i in range(1, 3)}
-    result = bill(
-        FakeProvider(default=DECLINED, script=script),
-        limits=RunLimits(breaker_rate=0.5, breaker_window=10),
-    )
+    limits = RunLimits(breaker_rate=0.1, breaker_window=40)  # every invoice, in id order
+    result = bill(FakeProvider(default=DECLINED, script=script), limits=limits)
     reason = result.stop_reason or ""
-    assert "6 of the first 6 charges declined" in reason
-    assert "lost_card 2" in reason or "declined_hard 2" in reason
+    assert "5 of the first 5 charges declined (insufficient_funds 3, lost_card 2)" in reason
     assert "--breaker-rate" in reason
 
 
