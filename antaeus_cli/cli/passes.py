@@ -26,6 +26,7 @@ from antaeus_cli.cli.boundary import exit_code_for_pass, print_error
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.progress import observer_for
 from antaeus_cli.cli.render_pass import render_pass, render_preview
+from antaeus_cli.domain import clock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.failpoints import Failpoints
@@ -60,8 +61,16 @@ class PassOptions:
 
 def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     """Run one pass with these options, render its result, and exit with its code."""
+    now = datetime.now(UTC)
+    as_of = opt.as_of(options.as_of, now)
+    if not options.dry_run and clock.ahead_of(as_of, now):
+        raise typer.BadParameter(
+            f"{options.as_of} is later than now ({now:%Y-%m-%dT%H:%MZ}): a pass charges what "
+            "is due by now, never ahead of it; --dry-run shows what a later moment would do",
+            param_hint="'--as-of'",
+        )
     settings = PassSettings(
-        as_of=opt.as_of(options.as_of, datetime.now(UTC)),
+        as_of=as_of,
         company_zone=opt.company_zone(options.tz),
         schedule=opt.dunning_schedule(options.dunning),
         concurrency=options.concurrency,

@@ -90,6 +90,23 @@ def unknown_zone(customer_id: object, name: object) -> Rejection:
     )
 
 
+# How far past the machine's clock an --as-of instant may be: the skew between hosts.
+AHEAD_TOLERANCE = timedelta(minutes=5)
+# The zone furthest ahead of UTC (Kiritimati, UTC+14): a date has begun somewhere once
+# it has begun there.
+FURTHEST_AHEAD = timedelta(hours=14)
+
+
+def ahead_of(as_of: AsOf, now: datetime) -> bool:
+    """Whether a pass's moment is later than `now`: an instant past it (beyond the
+    tolerance), or a date that has not begun anywhere yet. A pass that ran then would
+    charge invoices before they are due; only a dry run may look ahead."""
+    if as_of.instant is not None:
+        return as_of.instant > now + AHEAD_TOLERANCE
+    assert as_of.day is not None  # noqa: S101 - one of the two is always set
+    return as_of.day > (now.astimezone(UTC) + FURTHEST_AHEAD).date()
+
+
 @dataclass(frozen=True, slots=True)
 class AsOf:
     """The moment a pass runs as of: an aware instant, or one date for everybody."""

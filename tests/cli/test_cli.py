@@ -480,3 +480,27 @@ def test_a_fixture_with_an_unknown_zone_is_refused_with_where(
     code, _, err = run(runner, tmp_path / "antaeus.db", "seed", "--from", str(fixture))
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "unknown time zone 'UTC '")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("bill", "--as-of", "2099-01-01"),
+        ("bill", "--as-of", "2099-01-01T00:00:00Z"),
+        ("retry-failed", "--as-of", "2099-01-01"),
+        ("retry-failed", "--as-of", "2099-01-01", "--invoice", "1"),
+    ],
+)
+def test_a_pass_never_runs_as_of_a_moment_later_than_now(
+    runner: CliRunner, seeded: Path, args: tuple[str, ...]
+) -> None:
+    """It would charge invoices before they are due; a dry run may look ahead."""
+    before = sqlite3.connect(seeded).execute("SELECT count(*) FROM payment_attempt").fetchone()
+    code, _, err = run(runner, seeded, *args)
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "is later than now")
+    assert sqlite3.connect(seeded).execute("SELECT count(*) FROM payment_attempt").fetchone() == (
+        before
+    )
+    code, out, _ = run(runner, seeded, *args[:3], "--dry-run")
+    assert code == ExitCode.OK, out

@@ -64,7 +64,7 @@ def test_every_json_output_follows_its_schema(db: Path) -> None:
     first = output(db, "bill", "--json", *AS_OF, *SIM)
     valid("pass", first)
     assert first["counts"]["paid"] > 0
-    valid("pass", output(db, "retry-failed", "--json", "--as-of", "2026-12-09", *SIM))
+    valid("pass", output(db, "retry-failed", "--json", "--as-of", "2026-12-05", *SIM))
     valid(
         "preview", output(db, "retry-failed", "--dry-run", "--json", "--as-of", "2026-12-20", *SIM)
     )

@@ -378,3 +378,17 @@ def test_a_stored_date_has_begun_on_that_date_and_after(day: object, begun: bool
     from antaeus_cli.domain.clock import has_begun
 
     assert has_begun(day, date(2026, 12, 1)) is begun
+
+
+def test_a_moment_ahead_of_now_is_told_apart_to_the_microsecond() -> None:
+    from antaeus_cli.domain.clock import AHEAD_TOLERANCE, ahead_of
+
+    now = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
+    assert not ahead_of(AsOf.at(now + AHEAD_TOLERANCE), now)
+    assert ahead_of(AsOf.at(now + AHEAD_TOLERANCE + timedelta(microseconds=1)), now)
+    assert not ahead_of(AsOf.at(now - timedelta(days=400)), now)
+    # a date has begun somewhere once it has begun at UTC+14
+    assert not ahead_of(AsOf.on(date(2026, 12, 7)), now)  # 18:00 at UTC+14
+    assert ahead_of(AsOf.on(date(2026, 12, 8)), now)
+    assert not ahead_of(AsOf.on(date(2026, 12, 8)), datetime(2026, 12, 7, 10, 0, tzinfo=UTC))
+    assert ahead_of(AsOf.on(date(2026, 12, 8)), datetime(2026, 12, 7, 9, 59, 59, tzinfo=UTC))
