@@ -179,7 +179,9 @@ class DueSource:
         return batch
 
     def total(self, conn: sqlite3.Connection) -> int:
-        only = claims.HANDED_BACK if self._path is Path.BILL_HANDED_BACK else None
+        # the second walk runs when anything was handed back, a card that said never
+        # included: the walk holds that one for its customer
+        only = claims.DECLINED_LAST if self._path is Path.BILL_HANDED_BACK else None
         return claims.count_due(conn, self._due, self._days, only)
 
 

@@ -64,6 +64,10 @@ class Latest(NamedTuple):
 CLEAN = Latest(7)
 FRESH = Latest(15)
 HANDED_BACK = Latest(15, 8)
+# What a tripped breaker handed back, as the judgement counts it (InvoiceRow.handed_back):
+# every decline, a card that said never included. The second walk's statement claims
+# the soft ones (HANDED_BACK); the judgement holds the others for their customers.
+DECLINED_LAST = Latest(8, 8)
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
     f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref, c.timezone, "
