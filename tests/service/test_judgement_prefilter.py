@@ -444,6 +444,9 @@ def check(run: Pass, path: Judged, state: State) -> None:
     # (b) and leaves nothing the judgement charges out of the selection
     assert go <= by_statement.keys() | to_python, (go, by_statement.keys(), to_python)
     assert not by_statement.keys() & to_python
+    # In fact it claims all of them (with the zones as the pass began): the Python check
+    # finds nothing left to charge, as billing.sources.DueSource.next_batch counts on.
+    assert not go & to_python, (go, to_python)
 
     # The whole walk, statement and Python check together, charges exactly that. In
     # one batch: a hold the walk records changes what a later batch reads (a twin held
