@@ -159,7 +159,7 @@ class DueSource:
                 )
                 if found is None:
                     return None
-                # pragma: no mutate start - equivalent while test_claims pins the SQL
+                # pragma: no mutate start - equivalent while test_judgement_prefilter pins the SQL
                 # prefilter to the judgement: no row it leaves is approved, so the
                 # context (which names new keys) and the order below are never used
                 batch = claim_rows(conn, context, now, found.others, self._path)
