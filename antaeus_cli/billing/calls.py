@@ -30,7 +30,7 @@ from tenacity.stop import stop_base
 
 from antaeus_cli.billing.pacing import NotSent
 from antaeus_cli.domain import waits
-from antaeus_cli.domain.attempt import CHARGED_ONCE, Attempt, CallResult
+from antaeus_cli.domain.attempt import CHARGED_ONCE, Attempt, CallResult, KeepOpen
 from antaeus_cli.domain.invoice import AttemptOutcome
 from antaeus_cli.domain.outcomes import CHARGED, Answer, result_of
 from antaeus_cli.provider.port import (
@@ -118,6 +118,10 @@ class _Lapsed(Exception):
     """Not found at the provider, and the key is past its retention: no money moved."""
 
 
+class _KeptOpen(Exception):
+    """Not found at the provider, and not sent again in this pass: it stays open."""
+
+
 class _KeyCall:
     """The retries and look-ups for one key, after its first call failed (or, for a
     replay, before any is sent)."""
@@ -172,6 +176,8 @@ class _KeyCall:
             return result_of(retrying(once), self.calls)
         except _Lapsed as lapsed:
             return CallResult(AttemptOutcome.LAPSED, str(lapsed), self.calls)
+        except _KeptOpen as kept:
+            return self._open(str(kept))
         except LookupUnavailable as error:
             return self._open(f"{NO_LOOKUP}, so it is not re-sent: {error}")
         except NotSent:
@@ -209,6 +215,11 @@ class _KeyCall:
             if attempt.reference is not None:
                 raise LookupUnavailable(
                     f"the provider no longer knows the charge {attempt.reference}"
+                )
+            if isinstance(attempt.no_resend, KeepOpen):
+                raise _KeptOpen(
+                    f"no charge under {attempt.key} at the provider, and it is not sent "
+                    f"again in this pass: {attempt.no_resend}"
                 )
             if attempt.no_resend is not None:
                 raise _Lapsed(

@@ -24,7 +24,7 @@ from antaeus_cli.billing.calls import RetryPolicy, call_provider, lost_to_the_ne
 from antaeus_cli.billing.pacing import AdaptivePacer, AnyPacer, PacedProvider, Pacer
 from antaeus_cli.billing.results import Observer, PassCounts, Phase, RunStatus
 from antaeus_cli.billing.sources import Source
-from antaeus_cli.domain.attempt import Attempt, CallResult, Settled
+from antaeus_cli.domain.attempt import Attempt, CallResult, KeepOpen, Settled
 from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.edits import unrecordable
@@ -191,13 +191,11 @@ class Engine:
             attempts = self._claim(source)
             if attempts is None:
                 return
-            for index, attempt in enumerate(attempts):
-                if (
-                    self._outage is not None
-                    or self._tripped is not None
-                    or stopped()
-                    or (capped and not self._admit(attempt))
-                ):
+            for index, claimed in enumerate(attempts):
+                attempt: Attempt | None = claimed
+                if capped and not (self._outage or self._tripped or stopped()):
+                    attempt = self._admitted(claimed)  # None: the cap stopped the pass
+                if attempt is None or self._outage or self._tripped or stopped():
                     self._release(attempts[index:])
                     break
                 result = call_provider(provider, attempt, retry, event, clock)
@@ -233,10 +231,11 @@ class Engine:
                         exhausted = attempts is None
                         claimed.extend(attempts or ())
                     while claimed and _room(inflight, concurrency) and not self.stopping:
-                        if not self._admit(claimed[0]):
+                        admitted = self._admitted(claimed[0])
+                        if admitted is None:
                             break  # not sent: handed back with the rest of the claim
-                        attempt = claimed.popleft()
-                        inflight[pool.submit(self._call, attempt)] = attempt
+                        claimed.popleft()
+                        inflight[pool.submit(self._call, admitted)] = admitted
                 if not inflight:
                     if self.stopping or (exhausted and not claimed):
                         break
@@ -271,12 +270,19 @@ class Engine:
         return time.monotonic() - self._last_flush >= self._settings.flush_seconds
         # pragma: no mutate end
 
-    def _admit(self, attempt: Attempt) -> bool:
-        """A run cap's say before an attempt is sent; False stops the pass."""
+    def _admitted(self, attempt: Attempt) -> Attempt | None:
+        """A run cap's say before an attempt is sent; None stops the pass. A replay the
+        cap refuses is looked up all the same, which moves no money: it is sent as a
+        look-up only, and stays open if the provider has no charge under its key."""
         refused = self._limits.admit(attempt)
-        if refused is not None:  # the first refusal, as both loops stop at it
-            self._capped = refused
-        return refused is None
+        if refused is None:
+            return attempt
+        if attempt.replay:
+            if attempt.no_resend is not None:
+                return attempt  # looked up only already
+            return attempt._replace(no_resend=KeepOpen(refused))
+        self._capped = refused  # the first refusal, as both loops stop at it
+        return None
 
     def breaker_tripped(self) -> list[int]:
         """The invoices whose first charge declined in this pass, when the breaker

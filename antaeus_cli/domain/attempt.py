@@ -39,6 +39,14 @@ class Attempt(NamedTuple):
     local_date: date | None = None
 
 
+class KeepOpen(str):
+    """A replay's reason not to send its key again in this pass that leaves it open for
+    a later one (a run cap): the key is looked up only; found, its answer stands; not
+    found, it stays open. Unlike the other reasons, which end it `lapsed`."""
+
+    __slots__ = ()
+
+
 class CallResult(NamedTuple):
     """What the provider said about one key, after any in-pass retries and look-ups."""
 

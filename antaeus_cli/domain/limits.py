@@ -90,6 +90,15 @@ class LimitsState:
         if cap is None or attempt.key in self._holding:
             return None
         reserved = self._reserved.get(money.currency, 0)
+        if reserved + money.minor > cap and attempt.replay:
+            return (
+                f"run cap: sending key {attempt.key} of invoice {attempt.invoice.id} ({money}) "
+                f"again would take this pass past --max-total "
+                f"{format_minor(cap, money.currency.value)} "
+                f"({format_minor(reserved, money.currency.value)} charged or in doubt so "
+                "far); it is looked up only and stays open for a later pass: raise "
+                "--max-total for one pass to settle it"
+            )
         if reserved + money.minor > cap:
             return (
                 f"run cap: charging invoice {attempt.invoice.id} ({money}) would take this "

@@ -17,7 +17,7 @@ from antaeus_cli.domain.limits import RunLimits, parse_cap
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
-from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider, on
+from tests.fakes import DECLINED, LOST_REQUEST, Crash, FakeProvider, on
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -181,8 +181,32 @@ def test_a_replay_that_would_pass_a_cap_is_not_sent_and_stays_open(
     bill(lost, sweeps=0, outage_threshold=100)  # both stay open: nothing reached the provider
     provider = FakeProvider()
     result = bill(provider, limits=RunLimits(max_total={Currency.EUR: 1500}))
-    assert result.status is RunStatus.STOPPED_CAP
     # The first replay is looked up, not found, and re-sent: it counts against the cap.
+    # The second would pass it: it is looked up only, and stays open for a later pass;
+    # the pass goes on (a look-up moves no money).
+    assert result.status is RunStatus.COMPLETED
     assert provider.charged_keys == [key for _, key in provider.calls][:1]
     assert len(provider.charged_keys) == 1
+    assert len(set(provider.lookups)) == 2  # both keys looked up (the sweep asks again)
     assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(1,)]
+    (error,) = sql("SELECT error FROM payment_attempt WHERE finished_at IS NULL")[0]
+    assert "looked up only and stays open for a later pass" in error
+
+
+def test_an_in_doubt_charge_larger_than_a_cap_is_looked_up_and_billing_goes_on(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """A charge booked before a crash, above the next pass's cap: its look-up settles
+    it, and the cap holds for what this pass sends."""
+    make((1, 200_000, "EUR"), (2, 1000, "EUR"), (3, 1000, "EUR"))
+    provider = FakeProvider(crash_after_booking={1})
+    with pytest.raises(Crash):
+        bill(provider)
+    result = bill(provider, limits=RunLimits(max_total={Currency.EUR: 100_000}))
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+    assert sql("SELECT id, status FROM invoice ORDER BY id") == [
+        (1, "PAID"),
+        (2, "PAID"),
+        (3, "PAID"),
+    ]
+    assert len(provider.charged_keys) == 3
