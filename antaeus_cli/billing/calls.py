@@ -47,14 +47,16 @@ Clock = Callable[[], datetime]
 _T = TypeVar("_T")
 MAX_KEY_MARGIN = timedelta(hours=1)
 NO_LOOKUP = "cannot look the charge up"
+KEPT_OPEN = "not sent again in this pass"
 
 
 def lost_to_the_network(result: CallResult) -> bool:
     """The answer was lost (network, timeout, 5xx): what an outage is made of. An
-    attempt left open because the provider cannot look charges up was answered."""
+    attempt left open because the provider cannot look charges up, or because a run cap
+    kept its key from being sent again, was answered."""
     # pragma: no mutate start - an unknown outcome always carries its reason
     return result.outcome is AttemptOutcome.UNKNOWN and not (result.detail or "").startswith(
-        NO_LOOKUP
+        (NO_LOOKUP, KEPT_OPEN)
     )
     # pragma: no mutate end
 
@@ -218,8 +220,8 @@ class _KeyCall:
                 )
             if isinstance(attempt.no_resend, KeepOpen):
                 raise _KeptOpen(
-                    f"no charge under {attempt.key} at the provider, and it is not sent "
-                    f"again in this pass: {attempt.no_resend}"
+                    f"{KEPT_OPEN}: no charge under {attempt.key} at the provider, and "
+                    f"{attempt.no_resend}"
                 )
             if attempt.no_resend is not None:
                 raise _Lapsed(

@@ -280,6 +280,7 @@ class Engine:
         if attempt.replay:
             if attempt.no_resend is not None:
                 return attempt  # looked up only already
+            self._observer.note(refused)  # an operator must raise the cap to settle it
             return attempt._replace(no_resend=KeepOpen(refused))
         self._capped = refused  # the first refusal, as both loops stop at it
         return None

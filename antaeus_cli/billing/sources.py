@@ -105,9 +105,11 @@ class DueSource:
         sample: int = 0,
     ) -> None:
         self._path = path
-        # bill's first batch: this many due invoices spread over the whole id range, for
-        # the decline-rate breaker to judge the pass by (store.spread)
+        # bill's first batches: this many due invoices spread over the whole id range, for
+        # the decline-rate breaker to judge the pass by (store.spread), whatever the
+        # batch size
         self._sample = sample if path is Path.BILL else 0
+        self._sampled: list[int] = []
         self._due = claims.Due.RETRY if path is Path.RETRY else claims.Due.BILL
         # bill's first walk leaves what a tripped breaker handed back to the second
         self._latest = {
@@ -130,11 +132,14 @@ class DueSource:
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
         if self._sample:
-            count, self._sample = min(self._sample, limit), 0
-            ids = spread_ids(conn, self._due, self._days, count)
-            if ids:
-                rows = claims.invoices_by_id(conn, ids, claims.Guards(self._amount))
-                return claim_rows(conn, self._context, now, [rows[i] for i in ids], self._path)
+            self._sampled = spread_ids(conn, self._due, self._days, self._sample)
+            self._sample = 0
+        if self._sampled:
+            ids, self._sampled = self._sampled[:limit], self._sampled[limit:]
+            rows = claims.invoices_by_id(conn, ids, claims.Guards(self._amount))
+            return claim_rows(
+                conn, self._context, now, [rows[i] for i in ids if i in rows], self._path
+            )
         return self._walk(conn, now, limit)
 
     def _walk(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:

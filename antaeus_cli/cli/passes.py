@@ -69,9 +69,18 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             "is due by now, never ahead of it; --dry-run shows what a later moment would do",
             param_hint="'--as-of'",
         )
+    company = opt.company_zone(options.tz)
+    if not options.dry_run and clock.PassClock(as_of, company).ahead_of(now):
+        raise typer.BadParameter(
+            f"the company zone (the machine's TZ) puts this moment on "
+            f"{clock.PassClock(as_of, company).company_date}, a date that has begun nowhere "
+            "yet (no place is more than 14 hours ahead of UTC); set ANTAEUS_TZ or --tz to "
+            "an IANA zone such as Europe/Copenhagen",
+            param_hint="'--tz'",
+        )
     settings = PassSettings(
         as_of=as_of,
-        company_zone=opt.company_zone(options.tz),
+        company_zone=company,
         schedule=opt.dunning_schedule(options.dunning),
         concurrency=options.concurrency,
         batch_size=options.batch_size,

@@ -179,6 +179,13 @@ class PassClock:
     def company_date(self) -> date:
         return self.as_of.local_date(self.company)
 
+    def ahead_of(self, now: datetime) -> bool:
+        """Whether this clock would judge some customer's date later than it is anywhere
+        at `now`: its moment is ahead (see `ahead_of`), or the company zone is further
+        ahead of UTC than any place (a machine TZ such as XXX-24)."""
+        furthest = (now.astimezone(UTC) + FURTHEST_AHEAD).date()
+        return ahead_of(self.as_of, now) or self.company_date > furthest
+
     def local_date(self, zone_name: object) -> date | None:
         """The customer's local date for their stored zone name (None: the company's);
         None when the name is not a known zone."""

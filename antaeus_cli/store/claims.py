@@ -522,10 +522,17 @@ def claim(
 
 
 def due_ids(
-    conn: sqlite3.Connection, due: Due, days: Days, after_id: float, limit: int
+    conn: sqlite3.Connection,
+    due: Due,
+    days: Days,
+    after_id: float,
+    limit: int,
+    *,
+    only: Latest | None = None,
 ) -> list[int]:
-    """Only the ids of the next due invoices, for claiming them one at a time."""
-    where = due.condition(days)
+    """Only the ids of the next due invoices (`only`: those whose latest attempt is so),
+    for claiming them one at a time."""
+    where = due.condition(days) + ("" if only is None else f" AND {only.sql}")
     return [
         int(row[0])
         for row in conn.execute(

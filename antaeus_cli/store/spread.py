@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 
-from antaeus_cli.store.claims import Days, Due, due_ids
+from antaeus_cli.store.claims import FRESH, Days, Due, due_ids
 
 
 def spread_ids(conn: sqlite3.Connection, due: Due, days: Days, count: int) -> list[int]:
     """Up to `count` due invoice ids, evenly spread from the first due id to the highest
     id there is: one index seek each, never the same id twice. Once a seek finds
     nothing, none after it would: the seeks together read the index at most once.
-    None when no more than `count` are due: the window then holds them all anyway."""
+    Fresh first charges only: none in flight, none a tripped breaker handed back (those
+    wait for the second walk, and a sample of them would judge nothing). None when no
+    more than `count` are due: the window then holds them all anyway."""
     if count <= 0:
         return []
-    first = due_ids(conn, due, days, float("-inf"), count + 1)
+    first = due_ids(conn, due, days, float("-inf"), count + 1, only=FRESH)
     if len(first) <= count:
         return []  # the window holds every due invoice: nothing to spread
     (highest,) = conn.execute("SELECT max(id) FROM invoice").fetchone()
@@ -31,7 +33,7 @@ def spread_ids(conn: sqlite3.Connection, due: Due, days: Days, count: int) -> li
             continue  # the last seek landed past this target already
         # ids are 64-bit: the one before the lowest is "before every row"
         after = target - 1 if target > -(2**63) else float("-inf")
-        step = due_ids(conn, due, days, after, 1)
+        step = due_ids(conn, due, days, after, 1, only=FRESH)
         if not step:
             break
         found.append(step[0])

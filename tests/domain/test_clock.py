@@ -392,3 +392,15 @@ def test_a_moment_ahead_of_now_is_told_apart_to_the_microsecond() -> None:
     assert ahead_of(AsOf.on(date(2026, 12, 8)), now)
     assert not ahead_of(AsOf.on(date(2026, 12, 8)), datetime(2026, 12, 7, 10, 0, tzinfo=UTC))
     assert ahead_of(AsOf.on(date(2026, 12, 8)), datetime(2026, 12, 7, 9, 59, 59, tzinfo=UTC))
+
+
+def test_a_company_zone_ahead_of_every_place_is_ahead_of_now() -> None:
+    """A machine TZ such as XXX-24 puts the company's date where no place is yet."""
+    from datetime import timezone
+
+    now = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+    at_now = AsOf.at(now)
+    assert not PassClock(at_now, timezone(timedelta(hours=14))).ahead_of(now)
+    assert PassClock(at_now, timezone(timedelta(hours=20))).ahead_of(now)
+    assert not PassClock(at_now, timezone(timedelta(hours=-12))).ahead_of(now)
+    assert PassClock(AsOf.at(now + timedelta(hours=1)), None).ahead_of(now)

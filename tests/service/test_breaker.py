@@ -216,3 +216,26 @@ def test_breaker_windows_count_fresh_first_charges_only(
     make(*[(i, 1000, "EUR") for i in range(1, 5)])
     result = bill(FakeProvider(default=DECLINED), as_of=date(2026, 12, 1))
     assert result.status is RunStatus.COMPLETED  # 4 of 4, but the window is 100
+
+
+def test_the_sample_is_the_whole_window_whatever_the_batch_size(
+    make: Callable[..., Path], bill: Bill
+) -> None:
+    make(*[(i, 1000, "EUR") for i in range(1, 1001)])
+    provider = FakeProvider(script={i: [DECLINED] for i in range(1, 401)})
+    result = bill(provider, limits=WINDOW, batch_size=10)
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+
+
+def test_after_a_pass_the_provider_got_wrong_the_next_samples_fresh_invoices(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """A pass trips on a provider wrong for an hour and hands its sample back; the next
+    one samples fresh first charges, not what was handed back, and completes."""
+    make(*[(i, 1000, "EUR") for i in range(1, 1001)])
+    wrong = bill(FakeProvider(default=DECLINED), limits=WINDOW)
+    assert wrong.status is RunStatus.STOPPED_BREAKER
+    provider = FakeProvider(script={i: [DECLINED] for i in range(1, 401)})
+    result = bill(provider, limits=WINDOW)
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+    assert sql("SELECT count(*) FROM invoice WHERE status = 'PENDING'") == [(0,)]

@@ -210,3 +210,27 @@ def test_an_in_doubt_charge_larger_than_a_cap_is_looked_up_and_billing_goes_on(
         (3, "PAID"),
     ]
     assert len(provider.charged_keys) == 3
+
+
+def test_replays_a_cap_keeps_open_are_no_outage_and_billing_goes_on(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    """Six in-doubt charges, each above the cap: each is looked up, not found, and kept
+    open; no answer was lost to the network, so the pass is no outage."""
+    make(*[(i, 10_000, "EUR") for i in range(1, 7)])
+    lost = FakeProvider(default=LOST_REQUEST, can_lookup=False)
+    bill(lost, sweeps=0, outage_threshold=100)
+    for i in range(7, 13):  # their customers' invoices of the month before
+        edit(
+            "INSERT INTO invoice (id, customer_id, amount, currency, due_date, created_at, "
+            "updated_at) VALUES (?, ?, 100, 'EUR', '2026-11-01', 'x', 'x')",
+            i,
+            i - 6,
+        )
+    assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(6,)]
+    provider = FakeProvider()
+    result = bill(provider, limits=RunLimits(max_total={Currency.EUR: 5000}))
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+    assert provider.charged_keys == [key for invoice, key in provider.calls if invoice >= 7]
+    assert len(provider.charged_keys) == 6
+    assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(6,)]
