@@ -10,10 +10,12 @@ fault and never quotes the spec or a value.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
 import re
+import stat
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from antaeus_cli.credentials import (
@@ -112,11 +114,15 @@ def _query(query: str, label: str, error: type[InputError]) -> dict[str, str]:
 
 
 def _location(parts: SplitResult) -> str:
-    """Host and path as written, a password replaced by ***."""
+    """Host and path as written, a password replaced by ***. A user name is kept only
+    beside a password (an account's name, as for SMTP); alone, or beside an empty
+    password, it is hidden too: that is how Stripe's own convention writes a key
+    (`sk_...:@host`)."""
     netloc = parts.netloc
-    if parts.password is not None:
+    if "@" in netloc:
         userinfo, _, host = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{host}"
+        user = userinfo.partition(":")[0] if parts.password else ""
+        netloc = f"{user}:{REDACTED}@{host}" if user else f"{REDACTED}@{host}"
     return netloc + parts.path
 
 
@@ -146,8 +152,7 @@ def read_secret_files(
 
 def _read_secret(path: str, name: str, error: type[InputError]) -> str:
     try:
-        with Path(path).open("rb") as file:
-            data = file.read(MAX_SECRET_FILE + 1)
+        data = _read_regular(path)
         text = data.decode("utf-8").strip()
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte
         reason = getattr(exc, "strerror", None) or type(exc).__name__
@@ -168,6 +173,19 @@ def _read_secret(path: str, name: str, error: type[InputError]) -> str:
             f"the file named by {name} {problem}: it must hold the credential alone{rotation}"
         )
     return text
+
+
+def _read_regular(path: str) -> bytes:
+    """At most MAX_SECRET_FILE + 1 bytes of a regular file. Opened without blocking, so a
+    FIFO with no writer (or a device) is refused at once, never waited on."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        with os.fdopen(descriptor, "rb", closefd=False) as file:
+            return file.read(MAX_SECRET_FILE + 1)
+    finally:
+        os.close(descriptor)
 
 
 def int_param(

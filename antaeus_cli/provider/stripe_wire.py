@@ -86,6 +86,7 @@ class HttpTransport:
         self._urllib3 = urllib3
         self._base = api_base
         self._headers = {"Authorization": f"Bearer {api_key}", "User-Agent": "antaeus"}
+        self._key = api_key
         scheme = api_base.split(":", 1)[0]
         proxy = urllib.request.getproxies().get(scheme)
         if urllib.request.proxy_bypass(api_base.split("://", 1)[1].split("/", 1)[0]):
@@ -128,7 +129,10 @@ class HttpTransport:
             return data
         said = response.headers
         raise error_of(
-            response.status, data, retry_after(said.get("Retry-After"), said.get("Date"))
+            response.status,
+            data,
+            retry_after(said.get("Retry-After"), said.get("Date")),
+            key=self._key,
         )
 
 
@@ -139,6 +143,7 @@ class SdkTransport:
         import stripe  # noqa: PLC0415 - an optional extra, imported only for transport=sdk
 
         self._stripe = stripe
+        self._key = api_key
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base},
@@ -163,19 +168,22 @@ class SdkTransport:
                 raise NetworkError(f"{type(exc).__name__}: {exc.user_message or exc}") from None
             headers = exc.headers or {}
             wait = retry_after(headers.get("Retry-After"), headers.get("Date"))
-            raise error_of(status, body, wait) from None
+            raise error_of(status, body, wait, key=self._key) from None
         data: Any = response.data
         if not isinstance(data, dict):
             raise NetworkError("an answer that is not a JSON object")
         return data
 
 
-def error_of(status: int, body: dict[str, Any], wait: float | None = None) -> Exception:
+def error_of(
+    status: int, body: dict[str, Any], wait: float | None = None, *, key: str = ""
+) -> Exception:
     """The port's error for a Stripe error answer; `wait` is a 429's Retry-After, in
-    seconds (see `retry_after`)."""
+    seconds (see `retry_after`). Whatever the server quotes of `key` is scrubbed from
+    every message first: the key, its first eight and its last four characters."""
     error = body.get("error")
     error = error if isinstance(error, dict) else {}
-    message = str(error.get("message") or f"HTTP {status}")
+    message = scrubbed(str(error.get("message") or f"HTTP {status}"), key)
     if status == 402:
         return Declined(declined(error))
     if status == 429:
@@ -192,6 +200,14 @@ def error_of(status: int, body: dict[str, Any], wait: float | None = None) -> Ex
         return Refused(status, error.get("code"), message)
     # 409: another request under the key is still running; 5xx: Stripe's side.
     return NetworkError(f"HTTP {status}: {message}")
+
+
+def scrubbed(text: str, key: str) -> str:
+    """`text` with the key and the pieces of it a server may quote replaced by ***."""
+    for piece in (key, key[:8], key[-4:]) if key else ():
+        if piece:
+            text = text.replace(piece, "***")
+    return text
 
 
 def declined(error: dict[str, Any]) -> Answer:

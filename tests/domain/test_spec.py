@@ -119,3 +119,17 @@ def test_a_spec_is_shown_as_its_decoded_parameters_with_every_secret_hidden(
     shown = parse_spec(text).redacted()
     expected = {name: REDACTED if is_secret_name(name) else v for name, v in params.items()}
     assert parse_spec(shown).params == expected
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "stripe://sk_test_Zq9Xw7Vv5Uu3Tt1:@127.0.0.1:9?api_key_file=k",  # Stripe's curl form
+        "sim://sk_test_Zq9Xw7Vv5Uu3Tt1@x",
+        "stripe://sk_test_Zq9Xw7Vv5Uu3Tt1@127.0.0.1:9",
+    ],
+)
+def test_a_user_part_without_a_password_is_hidden_whole(spec: str) -> None:
+    shown = parse_spec(spec).redacted()
+    assert "Zq9Xw7" not in shown
+    assert "***@" in shown
