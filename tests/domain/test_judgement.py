@@ -30,6 +30,7 @@ from antaeus_cli.domain.judgement import (
     Wait,
     held_status,
     judge,
+    month_of,
     released,
     replay_verdict,
 )
@@ -544,3 +545,56 @@ def test_a_key_shown_in_a_replay_verdict_is_cut_short() -> None:
     assert why is not None
     assert "k" * 80 in why
     assert "k" * 81 not in why
+
+
+# -- the words an operator reads ---------------------------------------------------------
+
+HARD, DUPLICATE = FailureCode.HARD_DECLINE, FailureCode.DUPLICATE_PERIOD
+
+
+def test_a_card_that_said_never_is_held_with_the_next_step() -> None:
+    held = rejected(judge(Path.BILL, row(card_refused=True, last_attempt_no=2), TODAY), HARD)
+    assert held.detail == (
+        "attempt 2 was answered with a hard decline or a card that needs its holder, so this "
+        "card is never charged again on its own: once the customer has acted, release it "
+        "with 'retry-failed --invoice'"
+    )
+
+
+def test_a_month_the_ledger_says_was_charged_is_held_with_its_key() -> None:
+    key = "ns-inv-5-1" + "x" * 100
+    held = rejected(judge(Path.BILL, row(month_charged=key), TODAY), DUPLICATE)
+    assert held.detail == (
+        "a charge for customer 3's month of 2026-11 succeeded or may have "
+        f"succeeded (key {key[:80]!r}): never charged twice for one period; if this invoice "
+        "is owed as well, release it with 'retry-failed --invoice'"
+    )
+
+
+@pytest.mark.parametrize("path", EVERY_PATH)
+def test_a_month_this_claim_took_holds_every_other_invoice_whatever_was_said(
+    path: Path,
+) -> None:
+    """Two invoices of one month in one claim (named together, say): the first takes the
+    month, the second is held, even by an operator's word for the month."""
+    fields: dict[str, Any] = {}
+    if path is Path.NAMED:
+        fields = {"status": InvoiceStatus.NEEDS_OPERATOR, "failure_code": "duplicate_period"}
+    second = row(path, id=8, **fields)
+    month = second.due_date[:7]
+    held = rejected(judge(path, second, TODAY, {(3, month): 7}), DUPLICATE)
+    assert held.detail == (
+        f"invoice 7 is being charged for customer 3's month of {month} by the same pass: "
+        "never charged twice for one period; if this invoice is owed as well, name it alone "
+        "with 'retry-failed --invoice'"
+    )
+    # the invoice that took the month is itself charged; another customer's month is free
+    assert isinstance(judge(path, row(path, **fields), TODAY, {(3, month): 7}), Invoice)
+    assert isinstance(judge(path, second, TODAY, {(4, month): 7}), Invoice)
+    assert isinstance(judge(path, second, TODAY, {(3, "2026-10"): 7}), Invoice)
+
+
+def test_the_month_of_a_due_date_not_stored_as_text_is_shown_not_guessed() -> None:
+    assert month_of(row(due_date="2026-12-01")) == "2026-12"
+    assert month_of(row(due_date=20261201)) == "20261201"
+    assert month_of(row(due_date=b"x" * 40)) == repr(b"x" * 40)[:20]
