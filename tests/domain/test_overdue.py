@@ -82,3 +82,53 @@ def test_an_overdue_attempt_says_what_was_sent_when_and_what_to_do() -> None:
     assert "pi_1" in action
     assert "attempt 7" in action
     assert "invoice 3" in action
+
+
+def test_an_overdue_attempt_is_described_whole() -> None:
+    """Every field the pass's JSON, the run summary and `report` show, and the advice."""
+    late = OpenAttempt(
+        7, 3, "ns-inv-3-1", 1234, "EUR", sent(UNKNOWN_AGE), "unknown", 3, "pi_1", "no look-up"
+    )
+    assert described(late) == {
+        "attempt_id": 7,
+        "invoice_id": 3,
+        "idempotency_key": "ns-inv-3-1",
+        "amount": 1234,
+        "currency": "EUR",
+        "amount_formatted": "EUR 12.34",
+        "started_at": sent(UNKNOWN_AGE),
+        "outcome": "unknown",
+        "lookup_passes": 3,
+        "provider_ref": "pi_1",
+        "error": "no look-up",
+        "action": (
+            "money may have moved under key ns-inv-3-1: find that charge at the provider "
+            "(reference pi_1). The attempt stays open: every pass looks it up again, and exits "
+            "1, until it is settled. Once you know, close attempt 7 by hand (error 'settled by "
+            "hand: ...') and set invoice 3 to match: README, Overdue attempts"
+        ),
+    }
+    # written by hand: an amount that is no whole number is shown as it is, and an
+    # attempt without a reference says nothing of one
+    odd = described(late._replace(amount="12.34", reference=None))
+    assert odd["amount_formatted"] == "12.34"
+    assert "(reference" not in str(odd["action"])
+    assert str(odd["action"]).startswith(
+        "money may have moved under key ns-inv-3-1: find that charge at the provider. "
+    )
+
+
+def test_only_a_processing_charge_gets_three_weeks() -> None:
+    old = sent(UNKNOWN_AGE)
+    attempts = [
+        OpenAttempt(1, 1, "k1", 100, "EUR", old, "processing", LOOKUP_PASSES, None, None),
+        OpenAttempt(2, 2, "k2", 100, "EUR", old, "unknown", LOOKUP_PASSES, None, None),
+    ]
+    assert [a.attempt_id for a in overdue(attempts, NOW)] == [2]
+
+
+def test_a_start_time_with_its_own_zone_is_read_in_it() -> None:
+    """+01:00: an hour earlier in UTC than the same wall time without a zone."""
+    wall = (NOW - UNKNOWN_AGE + timedelta(minutes=30)).replace(tzinfo=None).isoformat()
+    assert not is_overdue("unknown", LOOKUP_PASSES, wall, NOW)
+    assert is_overdue("unknown", LOOKUP_PASSES, wall + "+01:00", NOW)
