@@ -74,7 +74,7 @@ class LimitsState:
         self._reserved: dict[Currency, int] = {}
         self._holding: set[str] = set()  # the keys whose amounts are reserved
         self._first_charges = 0
-        self._tripped = False
+        self._tripped = False  # pragma: no mutate - only tested for truth: None reads the same
         self.watching = True  # False: first charges are not counted (handed back ones)
         # invoices whose first charge declined: in the window, and after a trip
         self.declined_first: list[int] = []

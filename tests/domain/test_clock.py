@@ -404,3 +404,21 @@ def test_a_company_zone_ahead_of_every_place_is_ahead_of_now() -> None:
     assert PassClock(at_now, timezone(timedelta(hours=20))).ahead_of(now)
     assert not PassClock(at_now, timezone(timedelta(hours=-12))).ahead_of(now)
     assert PassClock(AsOf.at(now + timedelta(hours=1)), None).ahead_of(now)
+
+
+def test_a_date_ahead_is_told_by_utc_whatever_the_machine_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time as clocks
+
+    from antaeus_cli.domain.clock import ahead_of
+
+    monkeypatch.setenv("TZ", "XXX-12")  # the machine twelve hours ahead of UTC
+    clocks.tzset()
+    try:
+        now = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)  # 00:30 on the 8th at UTC+14
+        assert not ahead_of(AsOf.on(date(2026, 12, 8)), now)
+        assert ahead_of(AsOf.on(date(2026, 12, 9)), now)
+    finally:
+        monkeypatch.undo()
+        clocks.tzset()

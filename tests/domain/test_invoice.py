@@ -160,3 +160,17 @@ def test_an_amount_far_above_the_usual_one_is_held_with_both_amounts(
         f"is {usually}): held as a likely mistake before the provider heard of it; if it is "
         "right, release it with 'retry-failed --invoice'",
     )
+
+
+def test_a_ledger_numbered_past_what_a_claim_reads_is_held_with_the_next_step() -> None:
+    from antaeus_cli.domain.invoice import MAX_ATTEMPT_NO
+
+    assert held(last_attempt_no=MAX_ATTEMPT_NO) == Rejection(
+        FailureCode.MALFORMED,
+        f"its ledger numbers an attempt {MAX_ATTEMPT_NO} or more, past the last number a key "
+        "can take: was the attempt written by hand? Settle the invoice by hand; nothing was "
+        "sent",
+    )
+    assert not isinstance(
+        check_chargeable(row()._replace(last_attempt_no=MAX_ATTEMPT_NO - 1)), Rejection
+    )

@@ -248,3 +248,27 @@ def test_a_key_sent_again_is_reserved_once_and_given_back_once() -> None:
     assert state.answered(again, DECLINED) is None
     assert state.admit(attempt(3, 600)) is None
     assert state.admit(attempt(4, 1)) is not None
+
+
+def test_a_replay_the_cap_refuses_is_told_to_stay_open_with_the_next_step() -> None:
+    state = LimitsState(RunLimits(max_total={EUR: 1000}))
+    assert state.admit(attempt(1, 600)) is None
+    replay = attempt(2, 400)._replace(replay=True, key="ns-inv-2-1")
+    assert state.admit(replay) is None  # 1000: at the cap, not past it
+    late = attempt(3, 1)._replace(replay=True, key="ns-inv-3-1")
+    assert state.admit(late) == (
+        "run cap: sending key ns-inv-3-1 of invoice 3 (EUR 0.01) again would take this pass "
+        "past --max-total EUR 10.00 (EUR 10.00 charged or in doubt so far); it is looked up "
+        "only and stays open for a later pass: raise --max-total for one pass to settle it"
+    )
+
+
+def test_a_trip_names_the_five_commonest_decline_codes() -> None:
+    state = LimitsState(RunLimits(breaker_rate=0.75, breaker_window=12))
+    codes = ["a", "a", "a", "b", "b", "c", "d", "e", "f", "g"]
+    reason = None
+    for n, code in enumerate(codes, start=1):
+        said = CallResult(AttemptOutcome.DECLINED, None, 1, decline_code=code)
+        reason = state.answered(attempt(n, 100), said) or reason
+    assert reason is not None
+    assert "(a 3, b 2, c 1, d 1, e 1)" in reason
