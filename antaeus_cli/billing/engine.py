@@ -285,22 +285,6 @@ class Engine:
         self._capped = refused  # the first refusal, as both loops stop at it
         return None
 
-    def breaker_tripped(self) -> list[int]:
-        """The invoices whose first charge declined in this pass, when the breaker
-        tripped (in its window, and answered after it): they are handed back without a
-        dunning step or a notice."""
-        return self._limits.declined_first if self._tripped is not None else []
-
-    def hand_back_declines(self) -> None:
-        """Once the breaker has tripped: whatever is left to hand back (each flush after
-        the trip hands back what it recorded, in its own transaction)."""
-        if self._tripped is None or len(self._limits.declined_first) == self._handed:
-            return
-        now = self._clock()
-        with self._store.transaction() as conn:
-            self._heartbeat(conn, now)
-            self._hand_back(conn, now)
-
     def _hand_back(self, conn: sqlite3.Connection, now: datetime) -> None:
         """Hand back the first-charge declines of this pass not handed back yet: no
         dunning step, no notice. Run in the transaction that records the answer that

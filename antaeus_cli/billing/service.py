@@ -122,7 +122,6 @@ def run_pass(
         raise
     # Anything else (the process being torn down) leaves the run 'running': the next
     # pass finds its holder gone, marks it crashed and replays its open attempts.
-    engine.hand_back_declines()
     status, reason = engine.ending()
     with store.reading() as conn:
         engine.counts.unknown = ledger.count_open_attempts(conn)

@@ -98,7 +98,9 @@ def test_a_card_that_said_never_is_not_charged_again_after_a_trip(
     make(*[(i, 1000, "EUR") for i in range(1, 41)])
     provider = FakeProvider(script={i: [HARD] for i in range(1, 7)})
     limits = RunLimits(breaker_rate=0.1, breaker_window=50)  # every invoice, in id order
-    assert bill(provider, limits=limits).status is RunStatus.STOPPED_BREAKER
+    first = bill(provider, limits=limits)
+    assert first.status is RunStatus.STOPPED_BREAKER
+    assert (first.counts.handed_back, first.counts.awaiting_customer) == (6, 0)
     assert sql(
         "SELECT count(*) FROM notification WHERE status = 'pending' AND kind <> 'run_summary'"
     ) == [(0,)]
@@ -165,6 +167,10 @@ def test_declines_answered_after_the_window_filled_are_handed_back_too(
     assert result.status is RunStatus.STOPPED_BREAKER
     sent = len(inner.calls)
     assert sent >= 6  # at least two answered after the window filled
+    # what was handed back is no decline of this pass: counted apart, with no total
+    counts = result.counts
+    assert (counts.handed_back, counts.declined, counts.declines) == (sent, 0, 0)
+    assert counts.declined_totals.rows() == []
     assert sql("SELECT DISTINCT status, decline_count, next_retry_on FROM invoice") == [
         ("PENDING", 0, None)
     ]
