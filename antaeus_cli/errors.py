@@ -72,6 +72,11 @@ class ProviderUnreachable(AntaeusError):
     """The provider did not answer before the pass began; nothing was claimed."""
 
 
+class StoppedBeforeStart(AntaeusError):
+    """A signal arrived before the pass began (while the provider was checked): nothing
+    was claimed, nothing was charged."""
+
+
 class StorageError(AntaeusError):
     """The database could not be read or written: permissions, space or hardware."""
 

@@ -16,6 +16,7 @@ from antaeus_cli.errors import (
     Contention,
     InputError,
     ProviderUnreachable,
+    StoppedBeforeStart,
     StorageError,
 )
 
@@ -29,6 +30,7 @@ _BY_ERROR: tuple[tuple[type[AntaeusError], ExitCode], ...] = (
     (Contention, ExitCode.LOCKED),
     (StorageError, ExitCode.STORAGE),
     (ProviderUnreachable, ExitCode.STOPPED),
+    (StoppedBeforeStart, ExitCode.STOPPED),
 )
 
 

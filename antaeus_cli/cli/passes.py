@@ -29,6 +29,7 @@ from antaeus_cli.cli.render_pass import render_pass, render_preview
 from antaeus_cli.domain import clock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.limits import RunLimits
+from antaeus_cli.errors import StoppedBeforeStart
 from antaeus_cli.failpoints import Failpoints
 from antaeus_cli.host import current_process, is_alive
 from antaeus_cli.provider import registry
@@ -109,7 +110,8 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             )
             render_preview(preview, json_output=options.json_output)
             raise typer.Exit(ExitCode.OK)
-        provider = registry.open_provider(spec, db_path=db_path, failpoints=failpoints)
+        with signals_stop_at_once():  # the provider's first request may take a while
+            provider = registry.open_provider(spec, db_path=db_path, failpoints=failpoints)
         try:
             result = _run(store, provider, options, settings, failpoints)
         finally:
@@ -158,6 +160,25 @@ def signals_stop(stop: StopRequest) -> Iterator[None]:
         if stop.event.is_set():
             raise KeyboardInterrupt(name)
         stop.request(f"received {name}; stopped claiming, settled what was in flight")
+
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def signals_stop_at_once() -> Iterator[None]:
+    """Before the pass begins (the provider's credentials checked by a first request),
+    a stop signal ends the command at once: nothing was claimed, so nothing winds down."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        raise StoppedBeforeStart(
+            f"received {signal.Signals(signum).name} while the provider was checked, "
+            "before the pass began: nothing was claimed or charged"
+        )
 
     previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
     try:

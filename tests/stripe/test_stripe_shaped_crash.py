@@ -160,3 +160,26 @@ def test_sigterm_ends_a_wait_for_an_hour_long_retry_after_within_seconds(
     runs = json.loads(antaeus(db, "report", "--format", "json").stdout)["runs"]
     assert (runs[0]["status"], runs[0]["stop_reason"][:16]) == ("interrupted", "received SIGTERM")
     assert 1 not in shaped.succeeded_per_invoice()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_while_the_provider_is_checked_ends_the_command_at_once(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Stripe takes its time with the first request: a stop signal meanwhile ends the
+    command within seconds, with the code of a stopped pass, and nothing claimed."""
+    from tests.stripe.conftest import shaped_server
+
+    with shaped_server("--latency-ms", "20000") as slow:
+        db = tmp_path / "antaeus.db"
+        seed(db, slow, 2)
+        proc = start(db, "bill", "--as-of", "2026-12-01", ANTAEUS_PROVIDER=slow.spec())
+        time.sleep(1.5)  # the first request is waiting on the server now
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - sent < 5
+        assert proc.returncode == 3, err
+        assert "before the pass began: nothing was claimed or charged" in err
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
