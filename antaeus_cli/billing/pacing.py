@@ -24,12 +24,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from antaeus_cli.domain import waits
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer
-from antaeus_cli.provider.port import PaymentProvider, RateLimited
+from antaeus_cli.provider.port import PaymentProvider, ProviderWrapper, RateLimited
 
 
 class Pacer:
@@ -206,30 +206,14 @@ class NotSent(Exception):
     """The pass began stopping while a request waited for its slot: it was not sent."""
 
 
-class PacedProvider:
+class PacedProvider(ProviderWrapper):
     """The port, with every request (retries included) waiting for a slot first."""
 
     def __init__(self, provider: PaymentProvider, pacer: AnyPacer, stop: threading.Event) -> None:
-        self._provider = provider
+        super().__init__(provider)
         self._pacer = pacer
         self._stop = stop
         self._cost = provider.requests_per_charge
-
-    @property
-    def description(self) -> str:
-        return self._provider.description
-
-    @property
-    def waits_on_io(self) -> bool:
-        return self._provider.waits_on_io
-
-    @property
-    def key_retention(self) -> timedelta | None:
-        return self._provider.key_retention
-
-    @property
-    def requests_per_charge(self) -> int:
-        return self._cost
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         pacer = self._pacer
@@ -263,6 +247,3 @@ class PacedProvider:
             raise
         pacer.answered()
         return found
-
-    def close(self) -> None:
-        self._provider.close()

@@ -13,43 +13,27 @@ credential: a configuration error that running again will not mend.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from antaeus_cli.billing.engine import StopRequest
 from antaeus_cli.billing.results import PassCounts
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.domain.words import counted
-from antaeus_cli.provider.port import CredentialsRejected, PaymentProvider
+from antaeus_cli.provider.port import CredentialsRejected, PaymentProvider, ProviderWrapper
 
 STOPPING = "the provider refused the credentials; stopped claiming, settled what was in flight"
 
 
-class RefusalWatch:
+class RefusalWatch(ProviderWrapper):
     """The port, asking the pass to stop at the first refusal of its credentials. The
     refusal still reaches the caller, which records what it did to the attempt."""
 
     def __init__(self, provider: PaymentProvider, stop: StopRequest) -> None:
-        self._provider = provider
+        super().__init__(provider)
         self._stop = stop
         self._lock = threading.Lock()
         self.refused: CredentialsRejected | None = None  # the first refusal, if any
-
-    @property
-    def description(self) -> str:
-        return self._provider.description
-
-    @property
-    def waits_on_io(self) -> bool:
-        return self._provider.waits_on_io
-
-    @property
-    def key_retention(self) -> timedelta | None:
-        return self._provider.key_retention
-
-    @property
-    def requests_per_charge(self) -> int:
-        return self._provider.requests_per_charge
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         try:
@@ -71,9 +55,6 @@ class RefusalWatch:
         except CredentialsRejected as refused:
             self._saw(refused)
             raise
-
-    def close(self) -> None:
-        self._provider.close()
 
     def _saw(self, refused: CredentialsRejected) -> None:
         with self._lock:

@@ -7,7 +7,7 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,12 +161,8 @@ def signals_stop(stop: StopRequest) -> Iterator[None]:
             raise KeyboardInterrupt(name)
         stop.request(f"received {name}; stopped claiming, settled what was in flight")
 
-    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
-    try:
+    with _handling(handle):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -180,6 +176,13 @@ def signals_stop_at_once() -> Iterator[None]:
             "before the pass began: nothing was claimed or charged"
         )
 
+    with _handling(handle):
+        yield
+
+
+@contextlib.contextmanager
+def _handling(handle: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """`handle` for every stop signal while the block runs; the previous handlers after."""
     previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
     try:
         yield

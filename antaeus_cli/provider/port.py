@@ -98,3 +98,43 @@ class PaymentProvider(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class ProviderWrapper:
+    """A port around a port: everything passes through to `inner`. Wrappers that add
+    something to a call (pacing, watching for refused credentials) override only it."""
+
+    def __init__(self, inner: PaymentProvider) -> None:
+        self._provider = inner
+
+    @property
+    def description(self) -> str:
+        return self._provider.description
+
+    @property
+    def waits_on_io(self) -> bool:
+        return self._provider.waits_on_io
+
+    @property
+    def key_retention(self) -> timedelta | None:
+        return self._provider.key_retention
+
+    @property
+    def requests_per_charge(self) -> int:
+        return self._provider.requests_per_charge
+
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
+        return self._provider.charge(invoice, idempotency_key)
+
+    def lookup(
+        self,
+        invoice: Invoice,
+        idempotency_key: str,
+        *,
+        since: datetime,
+        reference: str | None,
+    ) -> Answer | None:
+        return self._provider.lookup(invoice, idempotency_key, since=since, reference=reference)
+
+    def close(self) -> None:
+        self._provider.close()
