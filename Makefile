@@ -41,7 +41,7 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --trials 30 --provider stripe
 	HYPOTHESIS_PROFILE=chaos $(BIN)/pytest -q --timeout 900 tests/service/test_stateful.py tests/service/test_hand_edits.py
 
-# Pass marks of a million-invoice pass and of notify; figures in the README. About 15 minutes.
+# Pass marks of a million-invoice pass and of notify; figures in docs/performance.md. About 15 minutes.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_bill.py
 

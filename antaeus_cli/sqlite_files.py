@@ -56,7 +56,7 @@ def _create_private_file(path: Path) -> None:
 
 
 def set_wal(conn: sqlite3.Connection, path: Path) -> None:
-    """Switch to WAL with synchronous=NORMAL; see the README for why this is safe here."""
+    """Switch to WAL with synchronous=NORMAL; see docs/design.md for why this is safe here."""
     with translate_errors(path):
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous=NORMAL")

@@ -3,7 +3,7 @@
 A provider adapter does not judge: it reports what the provider said as an `Answer`
 (what kind of answer, the provider's reference, its codes). This module turns that
 into an attempt outcome (`result_of`), and an outcome into what the invoice becomes
-(`settle`). The README quotes these tables.
+(`settle`). docs/design.md quotes these tables.
 
 | answer                        | outcome            | the invoice becomes                |
 |-------------------------------|--------------------|------------------------------------|

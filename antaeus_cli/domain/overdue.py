@@ -67,7 +67,7 @@ def advice(attempt: OpenAttempt) -> str:
         f"money may have moved under key {attempt.key}: find that charge at the provider"
         f"{known}. The attempt stays open: every pass looks it up again, and exits 1, until "
         f"it is settled. Once you know, close attempt {attempt.attempt_id} by hand (error "
-        f"'settled by hand: ...') and set invoice {attempt.invoice_id} to match: README, "
+        f"'settled by hand: ...') and set invoice {attempt.invoice_id} to match: docs/design.md, "
         "Overdue attempts"
     )
 

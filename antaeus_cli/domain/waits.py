@@ -5,7 +5,7 @@ waiting request's business: a `Retry-After` of an hour, a rate slot far off or a
 backoff that grows without end would stall every invoice behind it, and hold the
 lock while doing so. Every wait of a pass (a 429's `Retry-After`, a pacer's hold, a
 retry's backoff, and the waits of one key added up) is therefore at most
-`MAX_WAIT_S`. The README ("Waits") says why 60 seconds.
+`MAX_WAIT_S`. docs/design.md ("Waits") says why 60 seconds.
 
 Read the bound as `waits.MAX_WAIT_S` at the moment of use, never copied into another
 name, so that there is one.

@@ -15,7 +15,7 @@ and lost connections may or may not have happened.
 
 Why two: the package costs about 3 ms of CPU a charge here (2.9 ms measured in a
 profile of 1,500 charges against a loopback server; `urllib3` alone, 0.7 ms), which
-holds one process to about 340 charges/s however many are in flight. README,
+holds one process to about 340 charges/s however many are in flight. docs/performance.md,
 "Stripe", has the figures.
 """
 

@@ -1,4 +1,5 @@
-"""The README stays true: commands, options, exit codes and statuses all documented."""
+"""The README and docs/ stay true: commands, options, exit codes and statuses all
+documented, and every relative link resolves."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
 from antaeus_cli.domain.notices import NoticeKind, NoticeStatus
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[2]
+# The front door and the pages behind it, read as one: what is documented anywhere.
+README = "\n".join(
+    page.read_text() for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+)
 COMMAND = typer.main.get_command(app)
 
 

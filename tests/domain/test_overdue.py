@@ -105,7 +105,7 @@ def test_an_overdue_attempt_is_described_whole() -> None:
             "money may have moved under key ns-inv-3-1: find that charge at the provider "
             "(reference pi_1). The attempt stays open: every pass looks it up again, and exits "
             "1, until it is settled. Once you know, close attempt 7 by hand (error 'settled by "
-            "hand: ...') and set invoice 3 to match: README, Overdue attempts"
+            "hand: ...') and set invoice 3 to match: docs/design.md, Overdue attempts"
         ),
     }
     # written by hand: an amount that is no whole number is shown as it is, and an
