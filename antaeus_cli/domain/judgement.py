@@ -146,10 +146,35 @@ def judge(  # noqa: PLR0911 - one return per rule
     return checked
 
 
-def replay_verdict(*, invoice_gone: bool, charged_by: object, month_charged: object) -> str | None:
+class InvoiceNow(NamedTuple):
+    """An open attempt's invoice as it is now (as stored)."""
+
+    status: object
+    amount: object
+    currency: object
+    due_date: object
+
+
+# While its attempt is open, an invoice stays where it was claimed, or goes PROCESSING
+# (an answer came back unknown); anything else was done by hand meanwhile.
+_IN_FLIGHT = frozenset({InvoiceStatus.PROCESSING.value})
+
+
+def replay_verdict(  # noqa: PLR0911 - one return per reason
+    *,
+    invoice_gone: bool,
+    charged_by: object,
+    month_charged: object,
+    now: InvoiceNow | None = None,
+    sent: tuple[int, object, InvoiceStatus] | None = None,
+    local_date: date | None = None,
+) -> str | None:
     """Why an open attempt's key must not be sent again should the provider not know
     it (it is looked up only), or None. Its request was judged when it was claimed and
-    never changes; what may have changed since are the money facts around it."""
+    never changes; but a key the provider does not know, sent again, is a new charge:
+    it goes only while the money facts around it stand, and while its invoice is still
+    the one that was judged (`now` against the `sent` amount, currency and status),
+    due where its customer is (`local_date`; None: their zone is unknown now)."""
     if invoice_gone:
         return "its invoice was deleted"
     if charged_by is not None:
@@ -159,6 +184,17 @@ def replay_verdict(*, invoice_gone: bool, charged_by: object, month_charged: obj
             f"a charge for its customer's month under key {str(month_charged)[:80]!r} "
             "succeeded or may have succeeded"
         )
+    if now is None or sent is None:
+        return None
+    amount, currency, status = sent
+    if now.status != status.value and now.status not in _IN_FLIGHT:
+        return f"its invoice was set to {str(now.status)[:20]} meanwhile"
+    if now.amount != amount or now.currency != currency:
+        return "its invoice's amount or currency was edited meanwhile"
+    if local_date is None:
+        return "its customer's time zone is not one the zone database knows"
+    if not has_begun(now.due_date, local_date):
+        return "its invoice's due date has not begun where the customer is"
     return None
 
 

@@ -23,7 +23,7 @@ from antaeus_cli.domain.invoice import (
     Rejection,
     is_customer_ref,
 )
-from antaeus_cli.domain.judgement import replay_verdict
+from antaeus_cli.domain.judgement import InvoiceNow, replay_verdict
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 from antaeus_cli.domain.overdue import LOOKUP_PASSES, OpenAttempt
 from antaeus_cli.store import careful
@@ -44,7 +44,9 @@ _OPEN_ATTEMPTS = (
     "(SELECT m.idempotency_key FROM payment_attempt m INDEXED BY payment_attempt_period "
     "WHERE m.customer_id = a.customer_id AND m.period = a.period "
     "AND m.invoice_id <> a.invoice_id AND (m.outcome = 'charged' OR m.finished_at IS NULL) "
-    "LIMIT 1) "
+    "LIMIT 1), "
+    # and the invoice as it is now, which a re-send (a new charge) must still fit
+    "i.status, i.amount, i.currency, i.due_date "
     "FROM payment_attempt a LEFT JOIN invoice i ON i.id = a.invoice_id "
     "WHERE a.finished_at IS NULL AND a.id > ? ORDER BY a.id LIMIT ?"
 )
@@ -82,7 +84,10 @@ def open_attempts(
         last_id = row[0]
         try:
             zone = None if row[13] is None else lenient_text(row[13])
-            found.append(_open_attempt(row, clock.local_date(zone) or clock.company_date))
+            local = clock.local_date(zone)
+            found.append(
+                _open_attempt(row, local or clock.company_date, zone_known=local is not None)
+            )
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             reason = (
                 f"attempt {row[0]} is open but cannot be replayed ({careful.reason_of(exc)}); "
@@ -93,7 +98,7 @@ def open_attempts(
     return OpenAttempts(found, unreadable, last_id)
 
 
-def _open_attempt(row: tuple[Any, ...], local_date: date) -> Attempt:
+def _open_attempt(row: tuple[Any, ...], local_date: date, *, zone_known: bool) -> Attempt:
     """The request an open attempt recorded, checked as a claim would check it: a row
     written by hand is never sent unless it is one antaeus could have written."""
     if type(row[7]) is not int or type(row[1]) is not int or type(row[2]) is not int:
@@ -126,7 +131,12 @@ def _open_attempt(row: tuple[Any, ...], local_date: date) -> Attempt:
         started_at=started,
         reference=row[12],
         no_resend=replay_verdict(
-            invoice_gone=bool(row[14]), charged_by=row[15], month_charged=row[16]
+            invoice_gone=bool(row[14]),
+            charged_by=row[15],
+            month_charged=row[16],
+            now=InvoiceNow(row[17], row[18], row[19], row[20]),
+            sent=(amount, row[5], STATUS_BY_VALUE[row[6]]),
+            local_date=local_date if zone_known else None,
         ),
         local_date=local_date,
     )

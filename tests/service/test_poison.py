@@ -93,7 +93,8 @@ def test_a_charge_in_flight_whose_invoice_was_edited_goes_to_an_operator_with_bo
         ("FAILED", "charged", "NEEDS_OPERATOR"),
         ("PAID", "charged", "NEEDS_OPERATOR"),
         ("PENDING", "charged", "NEEDS_OPERATOR"),
-        # No money moved: the hand edit stands.
+        # No money moved: the hand edit stands, and the key is not sent again (sent, it
+        # would be a new charge of an invoice settled by hand): it lapses.
         ("PAID", DECLINED, "PAID"),  # paid by other means: it stays PAID
         ("UNCOLLECTIBLE", DECLINED, "UNCOLLECTIBLE"),
     ],
@@ -128,7 +129,11 @@ def test_a_processing_invoice_edited_to_another_status_never_stops_billing(
     assert result.status is RunStatus.COMPLETED
     assert sql("SELECT status FROM invoice WHERE id = 1") == [(ends,)]
     assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(0,)]
-    assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 1") == [(answer,)]
+    if answer == DECLINED:
+        assert 1 not in {invoice for invoice, _ in settles.calls}  # never re-sent
+        assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 1") == [("lapsed",)]
+    else:
+        assert sql("SELECT outcome FROM payment_attempt WHERE invoice_id = 1") == [(answer,)]
     if ends == "NEEDS_OPERATOR":
         assert [i.invoice_id for i in result.counts.operator_items] == [1]
         assert sql("SELECT failure_code FROM invoice WHERE id = 1") == [("edited_in_flight",)]

@@ -149,3 +149,25 @@ def test_a_key_is_not_re_sent_within_a_tenth_of_a_short_retention_of_its_end(
     assert outcome == "lapsed"
     assert "the key is 4.5 h old, past the 4.5 h it may safely be re-sent within" in why
     assert sql("SELECT status FROM invoice WHERE id = 2") == [("PAID",)]  # under a new key
+
+
+def test_a_key_not_found_is_sent_again_only_while_its_invoice_is_still_the_one_judged(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Any, edit: Any
+) -> None:
+    """Sent again, a key the provider does not know is a new charge: not once its
+    invoice was re-dated, edited, settled by hand, or its customer's zone went unknown."""
+    from tests.fakes import LOST_REQUEST, FakeProvider
+
+    make(*[(i, 100, "EUR") for i in range(1, 6)])
+    bill(FakeProvider(default=LOST_REQUEST), sweeps=0, outage_threshold=100)
+    assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(5,)]
+    edit("UPDATE invoice SET due_date = '2027-03-01' WHERE id = 1")
+    edit("UPDATE invoice SET amount = 99 WHERE id = 2")
+    edit("UPDATE invoice SET status = 'PAID', paid_at = '2026-12-01T09:00:00+00:00' WHERE id = 3")
+    edit("UPDATE customer SET timezone = 'Mars/Base' WHERE id = 4")
+    provider = FakeProvider()
+    bill(provider)
+    assert [invoice for invoice, _ in provider.calls] == [5]
+    assert sql(
+        "SELECT invoice_id, outcome FROM payment_attempt WHERE attempt_no = 1 ORDER BY 1"
+    ) == [(1, "lapsed"), (2, "lapsed"), (3, "lapsed"), (4, "lapsed"), (5, "charged")]

@@ -89,6 +89,8 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
             id=10,
             started_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
             reference="pi_A",
+            # written by hand beside an invoice that does not match it: looked up only
+            no_resend="its invoice was set to PENDING meanwhile",
         ),
         Attempt(
             Invoice(2, 2, Money(MAX_CHARGE_MINOR, eur)),
@@ -100,6 +102,7 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
             local_date=date(2026, 12, 1),
             id=11,
             started_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
+            no_resend="its invoice's amount or currency was edited meanwhile",
         ),
         Attempt(
             Invoice(9, 9, Money(100, eur)),
