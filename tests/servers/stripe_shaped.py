@@ -31,6 +31,13 @@ invoice, of the two lost kinds only (never drawn at random).
 
 A PaymentIntent may be updated (its metadata is merged; like Stripe, the update
 clears `last_payment_error`), and canceled, with or without a `cancellation_reason`.
+
+A slow server, per request line (`/_test/slow`, keyed by a prefix of "METHOD /path"):
+`delay` holds an answer back that many seconds after the request was handled (a
+charge is made at once, its answer is late), and `trickle` sends an answer's body one
+byte at a time, that many seconds apart, so that no single read waits long. Every
+request's arrival is logged (`/_test/requests`: its wall-clock time, method, path and
+idempotency key), for tests that ask what reached the server after a signal.
 """
 
 from __future__ import annotations
@@ -102,6 +109,9 @@ class State:
     last_admitted: float = float("-inf")
     fault_retry_after: str | None = None  # the Retry-After of a planned 429, verbatim
     key_expires_after: int | None = None  # charges after which the API key is refused
+    delays: dict[str, float] = field(default_factory=dict)  # "METHOD /prefix" -> seconds
+    trickles: dict[str, float] = field(default_factory=dict)  # the same, per body byte
+    arrivals: list[dict[str, Any]] = field(default_factory=list)  # every API request
 
     def now(self) -> float:
         return time.time() + self.offset_s
@@ -150,6 +160,8 @@ class Api:
             web.post("/_test/api_key", self.expire_key),
             web.get("/_test/intents", self.all_intents),
             web.get("/_test/stats", self.stats),
+            web.post("/_test/slow", self.set_slow),
+            web.get("/_test/requests", self.requests),
         ]
 
     @web.middleware
@@ -159,6 +171,14 @@ class Api:
             return await handler(request)  # type: ignore[no-any-return]
         s = self.s
         s.count("requests")
+        s.arrivals.append(
+            {
+                "at": time.time(),
+                "method": request.method,
+                "path": request.path,
+                "key": request.headers.get("Idempotency-Key"),
+            }
+        )
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
         expired = s.key_expires_after is not None and s.counts.get("charged", 0) >= (
             s.key_expires_after
@@ -177,7 +197,32 @@ class Api:
             response.headers.update(headers)
             return response
         s.admitted(time.monotonic())
-        return await handler(request)  # type: ignore[no-any-return]
+        response: web.StreamResponse = await handler(request)
+        return await self._slowly(request, response)
+
+    async def _slowly(
+        self, request: web.Request, response: web.StreamResponse
+    ) -> web.StreamResponse:
+        """The answer, as late and as slow as `/_test/slow` asks for this request."""
+        line = f"{request.method} {request.path}"
+        delay = _first_match(self.s.delays, line)
+        if delay:
+            await asyncio.sleep(delay)
+        trickle = _first_match(self.s.trickles, line)
+        if not trickle or not isinstance(response, web.Response) or response.body is None:
+            return response
+        body = bytes(response.body)  # type: ignore[arg-type]
+        slow = web.StreamResponse(status=response.status, headers=response.headers)
+        slow.content_length = len(body)
+        try:
+            await slow.prepare(request)
+            for byte in body:
+                await slow.write(bytes([byte]))
+                await asyncio.sleep(trickle)
+            await slow.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client went away: nothing more to send
+        return slow
 
     def _take_token(self) -> bool:
         s = self.s
@@ -414,6 +459,17 @@ class Api:
         self.s.key_expires_after = int((await request.json())["after_charges"])
         return web.json_response({"ok": True})
 
+    async def set_slow(self, request: web.Request) -> web.Response:
+        """`{"delay": {"GET /v1/customers": 5}, "trickle": {"POST /v1/payment_intents":
+        0.5}}`: replaces what was slow before (`{}`: nothing is)."""
+        plan = await request.json()
+        self.s.delays = {str(k): float(v) for k, v in (plan.get("delay") or {}).items()}
+        self.s.trickles = {str(k): float(v) for k, v in (plan.get("trickle") or {}).items()}
+        return web.json_response({"ok": True})
+
+    async def requests(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.s.arrivals)
+
     async def all_intents(self, _request: web.Request) -> web.Response:
         return web.json_response([self.s.intents[i] for i in self.s.order])
 
@@ -429,6 +485,11 @@ class Api:
         if transport is not None:
             transport.abort()
         return web.Response(status=499)
+
+
+def _first_match(slow: dict[str, float], line: str) -> float:
+    """The seconds of the first "METHOD /prefix" that `line` begins with, else 0."""
+    return next((seconds for prefix, seconds in slow.items() if line.startswith(prefix)), 0.0)
 
 
 def _planned(plan: dict[str, list[str]], intent: dict[str, Any]) -> str | None:

@@ -9,6 +9,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,8 +82,11 @@ class Shaped:
     base: str
 
     def spec(self, **params: str) -> str:
+        """The spec of this server; a request waits 5 s for its answer unless
+        `timeout_s=` says otherwise."""
+        params = {"timeout_s": "5", **params}
         extra = "".join(f"&{k}={v}" for k, v in params.items())
-        return f"stripe://?api_base={self.base}&api_key={API_KEY}&timeout_s=5{extra}"
+        return f"stripe://?api_base={self.base}&api_key={API_KEY}{extra}"
 
     def _post(self, path: str, body: object) -> object:
         request = urllib.request.Request(  # noqa: S310 - loopback
@@ -115,6 +119,23 @@ class Shaped:
         """The API key is refused (401) once this many charges have succeeded."""
         self._post("/_test/api_key", {"after_charges": after_charges})
 
+    def slow(
+        self, *, delay: dict[str, float] | None = None, trickle: dict[str, float] | None = None
+    ) -> None:
+        """Answers to requests whose "METHOD /path" begins with a key come that many
+        seconds late (`delay`), or their bodies a byte every that many seconds
+        (`trickle`). Replaces what was slow before."""
+        self._post("/_test/slow", {"delay": delay or {}, "trickle": trickle or {}})
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """Every API request that reached the server, in order of arrival (each with
+        its wall-clock `at`), or those of one method and path."""
+        return [
+            r
+            for r in self._get("/_test/requests")
+            if (method is None or r["method"] == method) and (path is None or r["path"] == path)
+        ]
+
     def advance(self, hours: float) -> None:
         self._post("/_test/clock", {"advance_s": hours * 3600})
 
@@ -130,6 +151,32 @@ class Shaped:
             for i in self.intents()
             if i["status"] == "succeeded"
         )
+
+
+def seed(db: Path, server: Shaped, count: int) -> None:
+    """A database seeded by the CLI with invoices 1..count of EUR 5.01.., each due on
+    2026-12-01 and billed to its own customer cus_N, who has a card on the server."""
+    from tests.process.helpers import antaeus
+
+    server.customers({f"cus_{n}": "pm_card_visa" for n in range(1, count + 1)})
+    fixture = {
+        "customers": [
+            {"id": n, "currency": "EUR", "provider_ref": f"cus_{n}"} for n in range(1, count + 1)
+        ],
+        "invoices": [
+            {
+                "id": n,
+                "customer_id": n,
+                "amount": 500 + n,
+                "currency": "EUR",
+                "due_date": "2026-12-01",
+            }
+            for n in range(1, count + 1)
+        ],
+    }
+    path = db.with_name("fixture.json")
+    path.write_text(json.dumps(fixture))
+    assert antaeus(db, "seed", "--from", str(path)).returncode == 0
 
 
 @contextlib.contextmanager

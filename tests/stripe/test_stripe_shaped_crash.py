@@ -14,31 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.process.helpers import age_attempts, antaeus, start
-from tests.stripe.conftest import Shaped
+from tests.stripe.conftest import Shaped, seed
 
 pytestmark = pytest.mark.process
-
-
-def seed(db: Path, server: Shaped, count: int) -> None:
-    server.customers({f"cus_{n}": "pm_card_visa" for n in range(1, count + 1)})
-    fixture = {
-        "customers": [
-            {"id": n, "currency": "EUR", "provider_ref": f"cus_{n}"} for n in range(1, count + 1)
-        ],
-        "invoices": [
-            {
-                "id": n,
-                "customer_id": n,
-                "amount": 500 + n,
-                "currency": "EUR",
-                "due_date": "2026-12-01",
-            }
-            for n in range(1, count + 1)
-        ],
-    }
-    path = db.with_name("fixture.json")
-    path.write_text(json.dumps(fixture))
-    assert antaeus(db, "seed", "--from", str(path)).returncode == 0
 
 
 @pytest.mark.parametrize("hours_later", [0, 36])
