@@ -28,15 +28,16 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from antaeus_cli.billing.pacing import NotSent
 from antaeus_cli.domain import waits
 from antaeus_cli.domain.attempt import CHARGED_ONCE, Attempt, CallResult, KeepOpen
 from antaeus_cli.domain.invoice import AttemptOutcome
 from antaeus_cli.domain.outcomes import CHARGED, Answer, result_of
 from antaeus_cli.provider.port import (
     CredentialsRejected,
+    Interrupted,
     LookupUnavailable,
     NetworkError,
+    NotSent,
     PaymentProvider,
     RateLimited,
 )
@@ -48,15 +49,17 @@ _T = TypeVar("_T")
 MAX_KEY_MARGIN = timedelta(hours=1)
 NO_LOOKUP = "cannot look the charge up"
 KEPT_OPEN = "not sent again in this pass"
+STOPPED = "stopped"
 
 
 def lost_to_the_network(result: CallResult) -> bool:
     """The answer was lost (network, timeout, 5xx): what an outage is made of. An
-    attempt left open because the provider cannot look charges up, or because a run cap
-    kept its key from being sent again, was answered."""
+    attempt left open because the provider cannot look charges up, because a run cap
+    kept its key from being sent again, or because the pass stopped (before a retry, or
+    with its request in flight), was not lost to the network."""
     # pragma: no mutate start - an unknown outcome always carries its reason
     return result.outcome is AttemptOutcome.UNKNOWN and not (result.detail or "").startswith(
-        (NO_LOOKUP, KEPT_OPEN)
+        (NO_LOOKUP, KEPT_OPEN, STOPPED)
     )
     # pragma: no mutate end
 
@@ -94,7 +97,8 @@ def call_provider(
 
     The first call goes straight to the provider: tenacity is only set up once a
     call has failed, so the success path pays nothing for it. None means the
-    request was never sent (the pass stopped while it waited for a rate slot).
+    request under the key was never sent (the pass stopped while it waited for a rate
+    slot, or between the requests of the charge): nothing moved.
     """
     if attempt.replay:
         return _KeyCall(provider, attempt, policy, stop, clock, maybe_sent=True).run(None)
@@ -183,10 +187,12 @@ class _KeyCall:
         except LookupUnavailable as error:
             return self._open(f"{NO_LOOKUP}, so it is not re-sent: {error}")
         except NotSent:
-            return self._open("stopped before retrying")
+            return self._open(f"{STOPPED} before retrying")
         except CredentialsRejected as refused:
             # This request moved nothing; one before it under the key may have.
             return self._open(_refusal(refused))
+        except Interrupted as error:
+            return self._open(f"{STOPPED} with the request in flight: {error}")
         except NetworkError as error:
             return self._open(f"network: {error}")
         except RateLimited as error:

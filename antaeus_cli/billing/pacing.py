@@ -29,7 +29,7 @@ from datetime import datetime
 from antaeus_cli.domain import waits
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer
-from antaeus_cli.provider.port import PaymentProvider, ProviderWrapper, RateLimited
+from antaeus_cli.provider.port import NotSent, PaymentProvider, ProviderWrapper, RateLimited
 
 
 class Pacer:
@@ -200,10 +200,6 @@ def _wait(delay: float, stop: threading.Event) -> bool:
     if delay > 0:
         return not stop.wait(delay)
     return not stop.is_set()
-
-
-class NotSent(Exception):
-    """The pass began stopping while a request waited for its slot: it was not sent."""
 
 
 class PacedProvider(ProviderWrapper):

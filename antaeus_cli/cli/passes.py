@@ -98,6 +98,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     )
     spec = opt.provider_spec(options.provider)
     failpoints = Failpoints.from_env(os.environ)
+    stop = StopRequest()
     store = Store.open(db_path)
     try:
         if options.dry_run:
@@ -111,9 +112,11 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             render_preview(preview, json_output=options.json_output)
             raise typer.Exit(ExitCode.OK)
         with signals_stop_at_once():  # the provider's first request may take a while
-            provider = registry.open_provider(spec, db_path=db_path, failpoints=failpoints)
+            provider = registry.open_provider(
+                spec, db_path=db_path, failpoints=failpoints, stop=stop.event
+            )
         try:
-            result = _run(store, provider, options, settings, failpoints)
+            result = _run(store, provider, options, settings, failpoints, stop)
         finally:
             provider.close()
     finally:
@@ -131,8 +134,8 @@ def _run(
     options: PassOptions,
     settings: PassSettings,
     failpoints: Failpoints,
+    stop: StopRequest,
 ) -> PassResult:
-    stop = StopRequest()
     request = PassRequest(options.command, settings, options.invoice_ids)
     _tune_garbage_collector()
     with observer_for(options, sys.stderr) as observer, signals_stop(stop):
@@ -153,13 +156,18 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 @contextlib.contextmanager
 def signals_stop(stop: StopRequest) -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP (the terminal or the ssh session went away) ask the
-    pass to wind down; a second one stops it at once."""
+    pass to wind down: nothing more is claimed or sent, and a request in flight gets a
+    moment's grace (`waits.STOP_GRACE_S`) before the provider cuts it. A second signal
+    stops it at once."""
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if stop.event.is_set():
             raise KeyboardInterrupt(name)
-        stop.request(f"received {name}; stopped claiming, settled what was in flight")
+        stop.request(
+            f"received {name}; stopped claiming and sending; what was in flight is recorded, "
+            "or left open for the next pass to look up"
+        )
 
     with _handling(handle):
         yield

@@ -7,6 +7,10 @@ lock while doing so. Every wait of a pass (a 429's `Retry-After`, a pacer's hold
 retry's backoff, and the waits of one key added up) is therefore at most
 `MAX_WAIT_S`. docs/design.md ("Waits") says why 60 seconds.
 
+A stop (SIGTERM, SIGINT, SIGHUP) ends every wait at once, and a request already in
+flight when it comes gets `STOP_GRACE_S` to be answered before it is cut: so a pass
+ends within a few seconds of a signal, however slow the provider.
+
 Read the bound as `waits.MAX_WAIT_S` at the moment of use, never copied into another
 name, so that there is one.
 """
@@ -19,6 +23,9 @@ import math
 # short beside the lock's lease (store.runs.LEASE_TTL, 5 minutes), which a pass renews
 # every 15 seconds while it waits.
 MAX_WAIT_S = 60.0
+# Most answers come in well under a second: a request in flight when the pass is asked
+# to stop is waited for this long, so that its answer is recorded, not left in doubt.
+STOP_GRACE_S = 2.0
 
 
 def bounded(seconds: float) -> float:

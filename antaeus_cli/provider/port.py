@@ -2,10 +2,15 @@
 
 An adapter reports what the provider said as an `Answer` and never judges it:
 `antaeus_cli.domain.outcomes` does, in one table. It raises only for the answers
-that are not about the charge: the request may be lost (`NetworkError`), it was
-refused unprocessed (`RateLimited`), the provider cannot look a charge up
-(`LookupUnavailable`), or the credentials are wrong for the whole pass
+that are not about the charge: the request may be lost (`NetworkError`; `Interrupted`
+when the pass's stop cut it in flight), it was refused unprocessed (`RateLimited`),
+it was never sent because the pass is stopping (`NotSent`), the provider cannot look
+a charge up (`LookupUnavailable`), or the credentials are wrong for the whole pass
 (`CredentialsRejected`).
+
+An adapter is given the pass's stop event when it is opened (None: never stopped).
+Once it is set, the adapter sends no new request of a charge or a look-up, and cuts
+a request still in flight after `waits.STOP_GRACE_S`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,17 @@ class KeyConflict(NetworkError):
     """The provider already holds the key for a request with other parameters: an
     earlier request under it was processed, so money may have moved. Open, like any
     NetworkError: only a look-up settles it."""
+
+
+class Interrupted(NetworkError):
+    """The pass stopped while a request was in flight, and cut it: the charge may or may
+    not have happened. Open, like any NetworkError: only a look-up settles it."""
+
+
+class NotSent(Exception):
+    """The pass began stopping before the request under the key was sent (while it
+    waited for a rate slot, or between the requests of one exchange): nothing under the
+    key reached the provider, so nothing moved."""
 
 
 class RateLimited(Exception):

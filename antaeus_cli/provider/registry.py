@@ -7,6 +7,7 @@ Each adapter's module is imported only when its scheme is used, so `--help` and 
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -19,7 +20,8 @@ from antaeus_cli.provider.spec import ProviderSpec, parse_spec, read_secret_file
 
 class Adapter(NamedTuple):
     validate: Callable[[ProviderSpec], object]  # raises ProviderSpecError
-    open: Callable[[ProviderSpec, Path, Failpoints], PaymentProvider]
+    # the spec, the database's path, failpoints, and the pass's stop event (None: none)
+    open: Callable[[ProviderSpec, Path, Failpoints, threading.Event | None], PaymentProvider]
 
 
 # scheme -> (module, provider class); each module has a settings_from_spec(spec).
@@ -55,9 +57,15 @@ def resolve(text: str) -> ProviderSpec:
 
 
 def open_provider(
-    spec: ProviderSpec, *, db_path: Path, failpoints: Failpoints = NONE
+    spec: ProviderSpec,
+    *,
+    db_path: Path,
+    failpoints: Failpoints = NONE,
+    stop: threading.Event | None = None,
 ) -> PaymentProvider:
+    """The provider of `spec`. Once `stop` is set, it sends no new request, and cuts one
+    still in flight after a moment's grace (see `provider.port`)."""
     adapter = _adapter(spec.scheme)
     if adapter is None:
         raise ProviderSpecError(f"unknown provider {spec.scheme}://")
-    return adapter.open(spec, db_path, failpoints)
+    return adapter.open(spec, db_path, failpoints, stop)

@@ -24,10 +24,17 @@ from pathlib import Path
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.credentials import unknown_parameter
+from antaeus_cli.domain import waits
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import CHARGED, Answer, AnswerKind
 from antaeus_cli.errors import AntaeusError, ProviderSpecError
-from antaeus_cli.provider.port import KeyConflict, NetworkError, RateLimited
+from antaeus_cli.provider.port import (
+    Interrupted,
+    KeyConflict,
+    NetworkError,
+    NotSent,
+    RateLimited,
+)
 from antaeus_cli.provider.sim_ledger import (
     MEMORY,
     Books,
@@ -125,11 +132,13 @@ class SimProvider:
         sleep: Callable[[float], None] = time.sleep,
         failpoints: fp.Failpoints = fp.NONE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stop: threading.Event | None = None,
     ) -> None:
         self._ledger = ledger
         self._settings = settings
         self._description = description
         self._sleep = sleep
+        self._stop = stop
         self._failpoints = failpoints
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
@@ -142,7 +151,11 @@ class SimProvider:
 
     @classmethod
     def from_spec(
-        cls, spec: ProviderSpec, db_path: Path, failpoints: fp.Failpoints = fp.NONE
+        cls,
+        spec: ProviderSpec,
+        db_path: Path,
+        failpoints: fp.Failpoints = fp.NONE,
+        stop: threading.Event | None = None,
     ) -> SimProvider:
         settings = settings_from_spec(spec)
         ledger: Books
@@ -150,7 +163,7 @@ class SimProvider:
             ledger = MemoryBooks.copy_of(default_ledger_path(db_path))
         else:
             ledger = SimLedger.open(ledger_path(settings, db_path))
-        return cls(ledger, settings, spec.redacted(), failpoints=failpoints)
+        return cls(ledger, settings, spec.redacted(), failpoints=failpoints, stop=stop)
 
     @property
     def description(self) -> str:
@@ -170,9 +183,9 @@ class SimProvider:
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         settings = self._settings
+        if settings.latency_ms and not self._travel(idempotency_key):
+            raise Interrupted("the pass stopped while the request was on its way: not booked")
         fault = self._fault(idempotency_key) if settings.network_error_rate else None
-        if settings.latency_ms:
-            self._sleep(settings.latency_ms / 1000)
         if settings.rate_limit_rate and self._draw("429", idempotency_key, fresh=True) < (
             settings.rate_limit_rate
         ):
@@ -212,8 +225,8 @@ class SimProvider:
         reference: str | None,  # noqa: ARG002 - the key is the simulator's reference
     ) -> Answer | None:
         settings = self._settings
-        if settings.latency_ms:
-            self._sleep(settings.latency_ms / 1000)
+        if settings.latency_ms and not self._travel(idempotency_key):
+            raise NotSent(idempotency_key)  # a look-up left unfinished moved nothing
         if settings.network_error_rate and (
             self._draw("lookup", idempotency_key, fresh=True) < settings.network_error_rate
         ):
@@ -226,6 +239,25 @@ class SimProvider:
         if outcome is None:
             return None
         return CHARGED if outcome == "charged" else _answer(outcome, invoice)
+
+    def _travel(self, key: str) -> bool:
+        """A request's way to the provider, `latency_ms` long. With the pass's stop: not
+        sent once it is set (NotSent), and False when it came while the request was on
+        its way and the rest of the way is longer than the grace a request in flight
+        gets (`waits.STOP_GRACE_S`): the request is cut there, after that grace."""
+        latency = self._settings.latency_ms / 1000
+        stop = self._stop
+        if stop is None:
+            self._sleep(latency)
+            return True
+        if stop.is_set():
+            raise NotSent(key)
+        started = time.monotonic()
+        if not stop.wait(latency):
+            return True
+        left = latency - (time.monotonic() - started)
+        self._sleep(min(left, waits.STOP_GRACE_S))
+        return left <= waits.STOP_GRACE_S
 
     def _twist(self, key: str) -> str | None:
         """What this key's first request is drawn to end as, beyond the balance."""

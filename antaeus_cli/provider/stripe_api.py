@@ -14,6 +14,12 @@ matches our key in their metadata (or retrieves one by its `pi_...` reference).
 A PaymentIntent that requires action (3-D Secure) is marked and canceled: see
 `stripe_objects`.
 
+A charge and a look-up are each one exchange (`provider.exchange`): `timeout_s` is
+the deadline of all its requests together. Once the pass is stopping, no request is
+sent: a charge stopped before its PaymentIntent was sent moved nothing (`NotSent`);
+one whose PaymentIntent was cut in flight may have (`Interrupted`), and so may one
+stopped before a PaymentIntent that requires action was canceled.
+
 This module reports what Stripe said; `antaeus_cli.domain.outcomes` judges it. No
 transport retries: the pass's retry policy owns retries.
 """
@@ -21,6 +27,7 @@ transport retries: the pass's retry policy owns retries.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,10 +38,13 @@ from antaeus_cli.credentials import credential_problem, unknown_parameter
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
+from antaeus_cli.provider.exchange import Stopped
 from antaeus_cli.provider.port import (
     CredentialsRejected,
+    Interrupted,
     LookupUnavailable,
     NetworkError,
+    NotSent,
     RateLimited,
 )
 from antaeus_cli.provider.spec import ProviderSpec, int_param, is_loopback
@@ -118,7 +128,9 @@ def _api_base(text: str) -> str:
 class StripeProvider:
     """Thread-safe, as its transport is."""
 
-    def __init__(self, settings: StripeSettings, description: str) -> None:
+    def __init__(
+        self, settings: StripeSettings, description: str, stop: threading.Event | None = None
+    ) -> None:
         self._settings = settings
         self._description = description
         self._wire = open_transport(
@@ -127,6 +139,7 @@ class StripeProvider:
             api_key=settings.api_key,
             timeout_s=settings.timeout_s,
             pool=POOL,
+            stop=stop,
         )
 
     @classmethod
@@ -135,8 +148,9 @@ class StripeProvider:
         spec: ProviderSpec,
         db_path: Path,  # noqa: ARG003 - Stripe keeps its own books
         failpoints: fp.Failpoints = fp.NONE,  # noqa: ARG003 - failpoints sit in the engine
+        stop: threading.Event | None = None,
     ) -> StripeProvider:
-        provider = cls(settings_from_spec(spec), spec.redacted())
+        provider = cls(settings_from_spec(spec), spec.redacted(), stop)
         provider.check_credentials()
         return provider
 
@@ -194,7 +208,14 @@ class StripeProvider:
                 message=f"customer {invoice.customer_id} has no provider_ref: set "
                 "customer.provider_ref to its Stripe customer id (cus_...)",
             )
-        customer = self._customer(ref)
+        with self._wire.exchange():
+            return self._charge(invoice, ref, idempotency_key)
+
+    def _charge(self, invoice: Invoice, ref: str, idempotency_key: str) -> Answer:
+        try:
+            customer = self._customer(ref)
+        except Stopped:
+            raise NotSent(idempotency_key) from None  # only the customer was read
         if isinstance(customer, Answer):
             return customer
         method = default_payment_method(customer)
@@ -220,6 +241,13 @@ class StripeProvider:
             return declined.answer
         except Refused as refused:
             return Answer(AnswerKind.REFUSED, code=refused.code, message=str(refused))
+        except Stopped as stopped:
+            if not stopped.in_flight:
+                raise NotSent(idempotency_key) from None
+            raise Interrupted(
+                f"the pass stopped while the PaymentIntent under {idempotency_key} was in "
+                "flight: Stripe may have made it"
+            ) from None
         return self._final(intent)
 
     def lookup(
@@ -231,12 +259,15 @@ class StripeProvider:
         reference: str | None,
     ) -> Answer | None:
         try:
-            if reference is not None:
-                intent = self._wire.get(f"/v1/payment_intents/{quote(reference, safe='')}")
-                return self._final(intent)
-            if invoice.customer_ref is None:
-                return None  # nothing is ever sent for a customer without a reference
-            return self._find(invoice.customer_ref, idempotency_key, since)
+            with self._wire.exchange():
+                if reference is not None:
+                    intent = self._wire.get(f"/v1/payment_intents/{quote(reference, safe='')}")
+                    return self._final(intent)
+                if invoice.customer_ref is None:
+                    return None  # nothing is ever sent for a customer without a reference
+                return self._find(invoice.customer_ref, idempotency_key, since)
+        except Stopped:
+            raise NotSent(idempotency_key) from None  # a look-up left unfinished moved nothing
         except Declined as declined:
             raise LookupUnavailable(f"the look-up was refused: {declined.answer.message}") from None
         except Refused as refused:
@@ -275,6 +306,13 @@ class StripeProvider:
         if intent.get("status") == "requires_action" and answer.reference is not None:
             try:
                 self._cancel_for_action(answer.reference)
+            except Stopped:
+                # Not canceled yet, so it may still charge: the attempt stays open, and
+                # the next look-up cancels it.
+                raise Interrupted(
+                    f"the pass stopped before {answer.reference}, which requires action, "
+                    "was canceled"
+                ) from None
             except CredentialsRejected as refused:
                 # The PaymentIntent exists and may be live: the attempt must stay open, to
                 # be canceled by a later look-up, not end as if nothing had happened.
@@ -315,4 +353,4 @@ class StripeProvider:
         return customer
 
     def close(self) -> None:
-        pass
+        self._wire.close()

@@ -125,6 +125,42 @@ def test_a_signal_stops_the_pass_within_seconds(db: Path, sig: signal.Signals) -
     assert assert_charged_exactly_once(db, ledger(db))["PENDING"] == 0
 
 
+def test_a_signal_ends_a_pass_within_seconds_when_every_request_takes_half_a_minute(
+    db: Path,
+) -> None:
+    """The simulated provider takes 30 s a request. The requests on their way when
+    SIGTERM comes are cut after the grace a request in flight gets: they may have
+    reached the provider, so their attempts stay open, and the next pass looks each up
+    before it sends anything again."""
+    proc = start(
+        db,
+        "bill",
+        "--as-of",
+        "2026-12-01",
+        "--concurrency",
+        "4",
+        "--outage-threshold",
+        "2",  # requests the stop cut are no outage, however many in a row
+        "--provider",
+        "sim://?latency_ms=30000&seed=3",
+    )
+    wait_for(db, "SELECT count(*) FROM payment_attempt", 4)
+    time.sleep(0.5)  # the four requests are on their way
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 3, err
+    outcomes = counts(db, "SELECT outcome, count(*) FROM payment_attempt GROUP BY outcome")
+    assert outcomes["unknown"] == 4  # in flight: in doubt
+    assert set(outcomes) == {"unknown", "abandoned"}  # the rest of the claim never left
+    runs = json.loads(antaeus(db, "report", "--format", "json").stdout)["runs"]
+    assert runs[0]["status"] == "interrupted"
+    done = antaeus(db, "bill", "--as-of", "2026-12-01", "--provider", "sim://?seed=3")
+    assert done.returncode in (0, 1), done.stderr
+    assert assert_charged_exactly_once(db, ledger(db))["PENDING"] == 0
+
+
 def _without_root_powers() -> list[str]:
     """File permissions bind root only once it gives up CAP_DAC_OVERRIDE."""
     if os.geteuid() != 0:

@@ -8,14 +8,19 @@ from typing import Any
 
 import pytest
 
-from antaeus_cli.billing.calls import RetryPolicy, _hours, _waiter, call_provider
-from antaeus_cli.billing.pacing import NotSent
+from antaeus_cli.billing.calls import (
+    RetryPolicy,
+    _hours,
+    _waiter,
+    call_provider,
+    lost_to_the_network,
+)
 from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, DunningState, Invoice, InvoiceStatus
 from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.domain.waits import MAX_WAIT_S
-from antaeus_cli.provider.port import KeyConflict, NetworkError
+from antaeus_cli.provider.port import Interrupted, KeyConflict, NetworkError, NotSent
 from tests.conftest import Sleeps
 from tests.fakes import (
     CHARGED,
@@ -336,6 +341,25 @@ def test_a_retry_stopped_before_it_was_sent_processed_nothing(sleeps: Sleeps) ->
     result = call(provider, sleeps)
     # Two requests were sent, both refused before processing; the third never left.
     assert result == CallResult(AttemptOutcome.NOT_PROCESSED, "stopped before retrying", 2)
+
+
+class CutInFlight(FakeProvider):
+    """The pass stopped while the charge was in flight: the provider cut the request."""
+
+    def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
+        self.calls.append((invoice.id, idempotency_key))
+        raise Interrupted("cut while in flight: the pass is stopping")
+
+
+def test_a_charge_cut_in_flight_stays_open_and_is_no_network_failure(sleeps: Sleeps) -> None:
+    stop = threading.Event()
+    stop.set()
+    provider = CutInFlight()
+    result = call(provider, sleeps, stop=stop)
+    assert result.outcome is AttemptOutcome.UNKNOWN  # it may have reached the provider
+    assert not lost_to_the_network(result)  # the stop, not an outage
+    assert provider.lookups == []  # nothing more is sent once the pass is stopping
+    assert len(provider.calls) == 1
 
 
 def test_durations_are_shown_in_hours_to_a_tenth() -> None:
