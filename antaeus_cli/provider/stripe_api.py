@@ -26,18 +26,16 @@ transport retries: the pass's retry policy owns retries.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from antaeus_cli import failpoints as fp
-from antaeus_cli.credentials import credential_problem, unknown_parameter
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
-from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
+from antaeus_cli.errors import ProviderUnreachable
 from antaeus_cli.provider.exchange import Stopped
 from antaeus_cli.provider.port import (
     CredentialsRejected,
@@ -47,7 +45,7 @@ from antaeus_cli.provider.port import (
     NotSent,
     RateLimited,
 )
-from antaeus_cli.provider.spec import ProviderSpec, int_param, is_loopback
+from antaeus_cli.provider.spec import ProviderSpec
 from antaeus_cli.provider.stripe_objects import (
     CANCELED_FOR_ACTION,
     METADATA_CANCELED,
@@ -58,11 +56,11 @@ from antaeus_cli.provider.stripe_objects import (
     metadata_of,
     stripe_currency,
 )
-from antaeus_cli.provider.stripe_wire import TRANSPORTS, Declined, Refused, open_transport
+from antaeus_cli.provider.stripe_settings import StripeSettings, settings_from_spec
+from antaeus_cli.provider.stripe_wire import Declined, Refused, open_transport
 
-PARAMETERS = ("api_key", "api_base", "timeout_s", "key_retention_h", "transport")
-DEFAULT_API_BASE = "https://api.stripe.com"
-DEFAULT_RETENTION_H = 24  # Stripe keeps a key for at least 24 hours
+__all__ = ["StripeProvider", "settings_from_spec"]  # the registry reads both from here
+
 LIST_PAGE = 100
 MAX_LOOKUP_PAGES = 10
 PROBE_TRIES = 3
@@ -70,59 +68,6 @@ POOL = 64  # connections kept open; more are opened, and closed after, past it
 # Our clock and Stripe's may differ: list a whole day before the attempt began. A
 # customer has a few PaymentIntents a month, so the pages stay few.
 LOOKUP_SLACK = timedelta(days=1)
-
-
-class StripeSettings:
-    def __init__(self, spec: ProviderSpec) -> None:
-        unknown = sorted(set(spec.params) - set(PARAMETERS))
-        if unknown:
-            raise ProviderSpecError(unknown_parameter(unknown[0], "stripe", PARAMETERS))
-        self.transport = spec.params.get("transport", "http")
-        if self.transport not in TRANSPORTS:
-            raise ProviderSpecError(f"transport must be one of {', '.join(TRANSPORTS)}")
-        needs = "stripe" if self.transport == "sdk" else "urllib3"
-        if importlib.util.find_spec(needs) is None:
-            raise ProviderSpecError(
-                f"stripe:// needs the {needs} package: pip install 'antaeus-cli[stripe]'"
-            )
-        key = spec.params.get("api_key", "")
-        if not key.strip():
-            raise ProviderSpecError(
-                "stripe:// needs an API key: api_key=... in ANTAEUS_PROVIDER, or "
-                "api_key_file=PATH (a file holding the key)"
-            )
-        self.api_key = key.strip()
-        problem = credential_problem(self.api_key)  # the spec's parser checks it too
-        if problem:
-            raise ProviderSpecError(f"api_key {problem}")
-        self.api_base = _api_base(spec.params.get("api_base", DEFAULT_API_BASE))
-        self.timeout_s = int_param(spec.params, "timeout_s", 30, 1, 300)
-        self.retention = timedelta(
-            hours=int_param(spec.params, "key_retention_h", DEFAULT_RETENTION_H, 1, 24)
-        )
-
-
-def settings_from_spec(spec: ProviderSpec) -> StripeSettings:
-    return StripeSettings(spec)
-
-
-def _api_base(text: str) -> str:
-    refusal = ProviderSpecError(f"api_base must be a URL such as {DEFAULT_API_BASE}")
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - a port that is no number raises here, not later
-    except ValueError:
-        raise refusal from None
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not host or parts.path not in ("", "/"):
-        raise refusal
-    if parts.username is not None or parts.query or parts.fragment:
-        raise ProviderSpecError(
-            "api_base takes a scheme, a host and a port only: the key goes in api_key"
-        )
-    if parts.scheme == "http" and not is_loopback(host):
-        raise ProviderSpecError("api_base may use plain http only on a loopback address")
-    return text.rstrip("/")
 
 
 class StripeProvider:

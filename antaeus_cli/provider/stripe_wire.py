@@ -3,7 +3,7 @@
 - `http` (the default): Stripe's wire protocol (form-encoded requests, JSON answers,
   HTTP status codes) over a `urllib3` connection pool.
 - `sdk`: the official `stripe` package (`pip install 'antaeus-cli[stripe]'`), with
-  its own retries off.
+  its own retries off (`stripe_sdk`).
 
 Both read answers the same way and raise the same errors, by the rules of Stripe's
 API reference (https://docs.stripe.com/api/errors): 402 is a card error; 429 is a
@@ -92,6 +92,8 @@ def open_transport(
     """`timeout_s` is the deadline of one exchange; `stop`, the pass's stop event."""
     exchanges = Exchanges(seconds=timeout_s, stop=stop)
     if name == "sdk":
+        from antaeus_cli.provider.stripe_sdk import SdkTransport  # noqa: PLC0415 - optional
+
         return SdkTransport(api_base=api_base, api_key=api_key, exchanges=exchanges, pool=pool)
     return HttpTransport(api_base=api_base, api_key=api_key, exchanges=exchanges, pool=pool)
 
@@ -166,89 +168,6 @@ class HttpTransport:
             retry_after(said.get("Retry-After"), said.get("Date")),
             key=self._key,
         )
-
-
-class SdkTransport:
-    """The official package. Thread-safe: its one `requests` session sends through
-    urllib3's pools, which hand each request a connection of its own (the session
-    keeps no cookies or other state of ours between requests)."""
-
-    def __init__(self, *, api_base: str, api_key: str, exchanges: Exchanges, pool: int) -> None:
-        import stripe  # noqa: PLC0415 - an optional extra, imported only for transport=sdk
-
-        self._stripe = stripe
-        self._key = api_key
-        self._exchanges = exchanges
-        self._session = _session(exchanges, pool)
-        self._client = stripe.StripeClient(
-            api_key,
-            base_addresses={"api": api_base},
-            max_network_retries=0,
-            # Its timeout bounds each read; the exchange's watchdog bounds them together.
-            http_client=stripe.RequestsClient(timeout=exchanges.seconds, session=self._session),
-        )
-
-    def exchange(self) -> contextlib.AbstractContextManager[Exchange]:
-        return self._exchanges.exchange()
-
-    def close(self) -> None:
-        self._exchanges.close()
-        self._session.close()
-
-    def get(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self._call("get", path, query or {})
-
-    def post(self, path: str, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        return self._call("post", path, {**params, "idempotency_key": idempotency_key})
-
-    def _call(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        stripe = self._stripe
-        try:
-            with self._exchanges.request():
-                try:
-                    response = self._client.raw_request(method, path, **params)
-                except stripe.StripeError as exc:
-                    if isinstance(exc, stripe.APIConnectionError) or exc.http_status is None:
-                        raise self._exchanges.failure(
-                            f"{type(exc).__name__}: {exc.user_message or exc}"
-                        ) from None
-                    raise
-        except stripe.StripeError as exc:
-            status = exc.http_status or 0
-            body = exc.json_body if isinstance(exc.json_body, dict) else {}
-            headers = exc.headers or {}
-            wait = retry_after(headers.get("Retry-After"), headers.get("Date"))
-            raise error_of(status, body, wait, key=self._key) from None
-        data: Any = response.data
-        if not isinstance(data, dict):
-            raise NetworkError("an answer that is not a JSON object")
-        return data
-
-
-def _session(exchanges: Exchanges, pool: int) -> Any:
-    """A `requests` session whose connections tell the exchanges which request they
-    carry, so that the watchdog can cut them."""
-    import requests  # noqa: PLC0415 - the stripe package's own dependency
-    import urllib3  # noqa: PLC0415
-
-    classes = exchanges.pool_classes()
-
-    class Adapter(requests.adapters.HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = classes
-
-        def proxy_manager_for(self, proxy: Any, **kwargs: Any) -> Any:
-            manager = super().proxy_manager_for(proxy, **kwargs)
-            if type(manager) is urllib3.ProxyManager:  # a SOCKS proxy keeps its own pools
-                manager.pool_classes_by_scheme = classes
-            return manager
-
-    session = requests.Session()
-    adapter = Adapter(pool_maxsize=max(1, pool))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 def error_of(
