@@ -17,6 +17,9 @@ from urllib.parse import quote
 REDACTED = "***"
 FILE_SUFFIX = "_file"
 _SECRET_NAME = re.compile(r"(key|secret|token|password|passwd|credential|auth)", re.IGNORECASE)
+# A password may hold spaces ("correct horse battery staple"); any other credential (an
+# API key, a signing secret, a token) is one word, so a space in one is two of them.
+_PASSWORD_NAME = re.compile(r"pass", re.IGNORECASE)
 # Parameters whose names look secret but hold none: how long a provider keeps a key.
 NOT_SECRET = frozenset({"key_retention_h"})
 # What a parameter's name looks like. Only such a name is quoted in an error: any other
@@ -59,8 +62,16 @@ def unknown_parameter(name: str, scheme: str, known: Iterable[str]) -> str:
     return f"unknown parameter {name!r} for {scheme}://{hint}; known: {', '.join(known)}"
 
 
-def credential_problem(value: str) -> str | None:
-    """What makes `value` no credential, in words that never quote it; None if none."""
+def is_password_name(name: str) -> bool:
+    """Whether a credential, by its decoded name, is a password (which may hold spaces)
+    rather than a key, a secret or a token (which is one word)."""
+    return bool(_PASSWORD_NAME.search(name))
+
+
+def credential_problem(value: str, *, one_word: bool = False) -> str | None:
+    """What makes `value` no credential, in words that never quote it; None if none.
+    `one_word`: a key, not a password, so a space inside it is two keys (as during a
+    rotation, the old and the new), and no HTTP header carries a key with one."""
     lines = len(value.splitlines())
     if lines > 1:
         return f"holds {lines} lines, where a credential is one line"
@@ -69,7 +80,15 @@ def credential_problem(value: str) -> str | None:
             "holds a tab, a control character or a character outside printable ASCII, "
             "which no credential can hold: it goes into an HTTP header or an SMTP login"
         )
+    words = len(value.split())
+    if one_word and words > 1:
+        return f"holds {words} words separated by spaces, where a key is one word"
     return None
+
+
+def several(value: str) -> bool:
+    """Whether `value` looks like several credentials at once: the hint of a rotation."""
+    return len(value.splitlines()) > 1 or len(value.split()) > 1
 
 
 def described(scheme: str, location: str, params: Mapping[str, str]) -> str:

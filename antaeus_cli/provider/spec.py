@@ -25,7 +25,9 @@ from antaeus_cli.credentials import (
     called,
     credential_problem,
     described,
+    is_password_name,
     is_secret_name,
+    several,
 )
 from antaeus_cli.errors import InputError, ProviderSpecError
 
@@ -84,7 +86,7 @@ def parse_spec(
         name for name in params if is_secret_name(name) and not name.endswith(FILE_SUFFIX)
     )
     for name in sorted(secrets):
-        problem = credential_problem(params[name])
+        problem = credential_problem(params[name], one_word=not is_password_name(name))
         if problem:
             raise error(f"{called(name)} in the {label} spec {problem}")
     shown = described(scheme, _location(parts), params)
@@ -142,7 +144,9 @@ def read_secret_files(
         target = name.removesuffix(FILE_SUFFIX)
         if target in params:
             raise error(f"the {label} spec gives both {called(target)} and {called(name)}")
-        params[target] = _read_secret(path, called(name), error)
+        params[target] = _read_secret(
+            path, called(name), error, one_word=not is_password_name(target)
+        )
         del params[name]
     secrets = spec.secret_names | {n for n in params if is_secret_name(n)}
     return ProviderSpec(
@@ -150,7 +154,7 @@ def read_secret_files(
     )
 
 
-def _read_secret(path: str, name: str, error: type[InputError]) -> str:
+def _read_secret(path: str, name: str, error: type[InputError], *, one_word: bool) -> str:
     try:
         data = _read_regular(path)
         text = data.decode("utf-8").strip()
@@ -162,11 +166,11 @@ def _read_secret(path: str, name: str, error: type[InputError]) -> str:
             f"the file named by {name} is over {MAX_SECRET_FILE // 1024} KiB: it must hold the "
             "credential alone"
         )
-    problem = credential_problem(text)
+    problem = credential_problem(text, one_word=one_word)
     if problem:
         rotation = (
             "; during a key rotation, point the spec at the file of the key in use"
-            if len(text.splitlines()) > 1
+            if several(text)
             else ""
         )
         raise error(

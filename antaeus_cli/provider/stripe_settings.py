@@ -37,7 +37,8 @@ class StripeSettings:
                 "api_key_file=PATH (a file holding the key)"
             )
         self.api_key = key.strip()
-        problem = credential_problem(self.api_key)  # the spec's parser checks it too
+        # the spec's parser checks it too
+        problem = credential_problem(self.api_key, one_word=True)
         if problem:
             raise ProviderSpecError(f"api_key {problem}")
         self.api_base = _api_base(spec.params.get("api_base", DEFAULT_API_BASE))

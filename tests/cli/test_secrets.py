@@ -82,6 +82,52 @@ def test_a_key_file_of_two_lines_is_a_usage_error_that_shows_neither_key(
     assert db.read_bytes() == before
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["bill", "dry-run"])
+@pytest.mark.parametrize(
+    "spec",
+    [f"stripe://?api_base={NOWHERE}&api_key_file=KEY", "sim://?api_key_file=KEY&seed=1"],
+    ids=["stripe", "sim"],
+)
+@pytest.mark.parametrize("between", [" ", "   "], ids=["space", "spaces"])
+def test_a_key_file_of_two_keys_on_one_line_is_a_usage_error_that_shows_neither(
+    runner: CliRunner, db: Path, tmp_path: Path, spec: str, dry_run: bool, between: str
+) -> None:
+    key = tmp_path / "key"
+    key.write_text(f"{OLD}{between}{NEW}\n")  # the old key and the new, on one line
+    spec = spec.replace("KEY", str(key))
+    before = db.read_bytes()
+    code, output = cli(
+        runner, db, "bill", "--as-of", AS_OF, *(["--dry-run"] * dry_run), "--provider", spec
+    )
+    assert code == ExitCode.USAGE, output
+    line = one_line_error(output)
+    assert "'api_key_file'" in line
+    assert "2 words" in line
+    assert "QZXJVKWQPY" not in output
+    assert "WVQJXZKPMF" not in output
+    assert db.read_bytes() == before
+
+
+def test_two_keys_given_inline_are_refused_too(runner: CliRunner, db: Path) -> None:
+    spec = f"stripe://?api_base={NOWHERE}&api_key={OLD}%20{NEW}"
+    code, output = cli(runner, db, "bill", "--as-of", AS_OF, ANTAEUS_PROVIDER=spec)
+    assert code == ExitCode.USAGE, output
+    assert "'api_key'" in one_line_error(output)
+    assert "QZXJVKWQPY" not in output
+    assert "WVQJXZKPMF" not in output
+
+
+def test_a_password_may_hold_spaces(runner: CliRunner, db: Path, tmp_path: Path) -> None:
+    """A password is not a key: 'correct horse battery staple' is one password. The
+    notify spec is read, and the run goes as far as the mail server (none listens)."""
+    secret = tmp_path / "password"
+    secret.write_text("correct horse battery staple\n")
+    spec = f"smtp://billing@127.0.0.1:9?from=b@example.com&password_file={secret}"
+    code, output = cli(runner, db, "notify", "--dry-run", "--notify", spec)
+    assert code == ExitCode.OK, output
+    assert "horse" not in output
+
+
 @pytest.mark.parametrize(
     "content",
     [
