@@ -9,7 +9,7 @@ happened. Like a real provider it may forget a key after `key_retention_h`, answ
 `needs_customer_rate` and `processing_rate` are the shares of first requests that
 end so (drawn from the seed and the key, so a seeded run repeats).
 
-A request travels `latency_ms` each way it is sent; told the pass's stop, it is not
+A request takes `latency_ms` to reach the provider. Told the pass's stop, it is not
 sent once the stop has come, and one on its way is cut after the grace a request in
 flight gets (waits.STOP_GRACE_S), before it is booked.
 """
