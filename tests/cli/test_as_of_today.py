@@ -1,0 +1,90 @@
+"""`--as-of` in its date form for a real pass, on the real clock: today's date has
+begun somewhere (in UTC, at least), so a pass runs as of it; a date that has begun
+nowhere yet (not even at UTC+14, where every date begins first) is refused with exit
+2 and nothing charged. Tomorrow is such a date until 10:00 UTC today, when it begins
+at UTC+14."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from antaeus_cli.cli.app import app
+from antaeus_cli.cli.exit_codes import ExitCode
+
+FURTHEST_AHEAD = timedelta(hours=14)  # Kiritimati: where every date begins first
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for name in ("ANTAEUS_DB", "ANTAEUS_PROVIDER", "ANTAEUS_DUNNING", "ANTAEUS_TZ"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return CliRunner()
+
+
+def run(runner: CliRunner, db: Path, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--db", str(db), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def seeded(runner: CliRunner, db: Path, day: date) -> Path:
+    """Invoices due on the 1st of `day`'s month."""
+    code, _, err = run(runner, db, "seed", "--customers", "6", "--seed", "4", "--as-of", str(day))
+    assert code == ExitCode.OK, err
+    return db
+
+
+def attempts(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM payment_attempt").fetchone()[0])
+
+
+def away_from_a_date_beginning() -> datetime:
+    """Now, but not within a few seconds of 10:00 UTC, when tomorrow begins at UTC+14:
+    a test must not straddle the instant its answer changes."""
+    while True:
+        now = datetime.now(UTC)
+        begins = now.replace(hour=10, minute=0, second=0, microsecond=0)
+        if abs((now - begins).total_seconds()) > 5:
+            return now
+        time.sleep(1)
+
+
+def test_a_real_pass_runs_as_of_todays_date(runner: CliRunner, tmp_path: Path) -> None:
+    today = datetime.now(UTC).date()
+    db = seeded(runner, tmp_path / "antaeus.db", today)
+    code, out, err = run(runner, db, "bill", "--as-of", today.isoformat(), "--json")
+    assert code in (ExitCode.OK, ExitCode.NEEDS_OPERATOR), err
+    result = json.loads(out)
+    assert result["status"] == "completed"
+    assert result["as_of"] == today.isoformat()
+    assert result["counts"]["paid"] > 0
+
+
+def test_a_date_begun_nowhere_yet_is_refused_and_tomorrow_once_it_has_begun_is_not(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    now = away_from_a_date_beginning()
+    db = seeded(runner, tmp_path / "antaeus.db", now.date())
+    unbegun = (now + FURTHEST_AHEAD).date() + timedelta(days=1)
+    code, _, err = run(runner, db, "bill", "--as-of", unbegun.isoformat())
+    assert code == ExitCode.USAGE, err
+    assert "is later than now" in err
+    assert attempts(db) == 0
+
+    tomorrow = now.date() + timedelta(days=1)
+    begun_at_kiritimati = (now + FURTHEST_AHEAD).date() >= tomorrow  # from 10:00 UTC
+    code, _, err = run(runner, db, "bill", "--as-of", tomorrow.isoformat())
+    if begun_at_kiritimati:
+        assert code in (ExitCode.OK, ExitCode.NEEDS_OPERATOR), err
+    else:
+        assert code == ExitCode.USAGE, err
+        assert "is later than now" in err
+        assert attempts(db) == 0
