@@ -2,6 +2,14 @@
 
 No lock is taken and no run is recorded, so a dry run is safe while a real pass
 is running; its figures describe the database as it was when it started.
+
+It walks the invoices in the order the pass would charge them (the open attempts it
+replays first; for `bill`, the breaker's spread sample, then id order, then what a
+tripped breaker handed back), judges each as the pass would (domain.judgement), and
+holds each charge to the run caps as the pass would (domain.limits): it stops where a
+cap would stop the pass, taking every charge before it as paid (a decline gives its
+share back, so a real pass may go a little further), and says why. The breaker
+cannot be foreseen: it trips on the provider's answers.
 """
 
 from __future__ import annotations
@@ -19,13 +27,16 @@ from antaeus_cli.billing.results import (
     ZoneDue,
 )
 from antaeus_cli.billing.sources import check_named
+from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.guards import AmountGuard
-from antaeus_cli.domain.invoice import InvoiceRow, Rejection, idempotency_key
+from antaeus_cli.domain.invoice import Invoice, InvoiceRow, Rejection, idempotency_key
 from antaeus_cli.domain.judgement import Path, Wait, judge, waits_for_customer
-from antaeus_cli.domain.money import Totals
-from antaeus_cli.store import claims, ledger
+from antaeus_cli.domain.limits import LimitsState, RunLimits
+from antaeus_cli.domain.money import Totals, format_minor
+from antaeus_cli.store import claims, ledger, replays
 from antaeus_cli.store.database import Store
+from antaeus_cli.store.spread import spread_ids
 
 
 def preview_pass(
@@ -36,78 +47,157 @@ def preview_pass(
     invoice_ids: Sequence[int] = (),
     batch_size: int = 1000,
     amount_guard: AmountGuard = AmountGuard(),  # noqa: B008 - frozen
+    limits: RunLimits = RunLimits(),  # noqa: B008 - frozen
 ) -> PreviewResult:
-    namespace = store.namespace
-    totals = Totals()
-    listed: list[PreviewItem] = []
-    operator_items: list[OperatorItem] = []
-    needs_operator = 0
-    awaiting_items: list[OperatorItem] = []
-    awaiting = 0
+    tally = _Tally(store.namespace, limits)
     with store.reading() as conn:
         conn.execute("BEGIN")  # one read snapshot for the whole preview
         try:
             to_replay = ledger.count_open_attempts(conn)
             names = claims.zones(conn)
-            due_in: Counter[object] = Counter()
             days = claims.days_sql(clock.days(names))
-            batches = _batches(
-                conn, command, days, invoice_ids, batch_size, amount=amount_guard, clock=clock
+            if limits.max_total:
+                tally.replays(_open_attempts(conn, clock, batch_size))
+            order = _in_pass_order(
+                conn,
+                _path(command, invoice_ids),
+                days,
+                invoice_ids,
+                batch_size,
+                amount=amount_guard,
+                clock=clock,
+                sample=limits.sample,
             )
-            # what the pass would do, judged as it would judge it (a bill pass charges
-            # what a tripped breaker handed back too, in its second walk)
-            path = _path(command, invoice_ids)
-            for rows in batches:
-                for row in rows:
-                    on = Path.BILL_HANDED_BACK if path is Path.BILL and row.handed_back else path
-                    checked = judge(on, row, clock.local_date(row.timezone))
-                    if isinstance(checked, Wait):
-                        continue  # in flight (counted in to_replay), or not due yet
-                    if isinstance(checked, Rejection) and waits_for_customer(checked):
-                        awaiting += 1
-                        if len(awaiting_items) < LISTED_LIMIT:
-                            awaiting_items.append(
-                                OperatorItem(row.id, checked.code.value, checked.detail)
-                            )
-                        continue
-                    if isinstance(checked, Rejection):
-                        needs_operator += 1
-                        if len(operator_items) < LISTED_LIMIT:
-                            operator_items.append(
-                                OperatorItem(row.id, checked.code.value, checked.detail)
-                            )
-                        continue
-                    due_in[row.timezone] += 1
-                    totals.add(checked.amount.currency.value, checked.amount.minor)
-                    if len(listed) < LISTED_LIMIT:
-                        key = idempotency_key(namespace, row.id, row.next_attempt_no)
-                        listed.append(
-                            PreviewItem(row.id, row.customer_id, str(checked.amount), key)
-                        )
+            for path, row in order:
+                tally.judge(path, row, clock)
         finally:
             conn.execute("ROLLBACK")
     return PreviewResult(
         command=command,
         as_of=clock.company_date,
         as_of_instant=clock.as_of.instant,
-        zones=_zones(clock, names, due_in),
+        zones=_zones(clock, names, tally.due_in, tally.held_in),
         to_replay=to_replay,
-        to_charge=totals.rows(),
-        listed=listed,
-        operator_items=operator_items,
-        needs_operator=needs_operator,
-        awaiting_items=awaiting_items,
-        awaiting_customer=awaiting,
+        to_charge=tally.totals.rows(),
+        listed=tally.listed,
+        operator_items=tally.operator_items,
+        needs_operator=tally.needs_operator,
+        awaiting_items=tally.awaiting_items,
+        awaiting_customer=tally.awaiting,
+        stop_reason=tally.stop_reason,
+        beyond_cap=tally.beyond_cap,
+        beyond_cap_totals=tally.beyond.rows(),
+        replays_kept_open=tally.kept_open,
     )
 
 
-def _zones(clock: PassClock, names: list[str | None], due_in: Counter[object]) -> list[ZoneDue]:
+class _Tally:
+    """What the pass would do with each invoice it meets, in the order it meets them."""
+
+    def __init__(self, namespace: str, limits: RunLimits) -> None:
+        self._namespace = namespace
+        self._limits = limits
+        self._caps = LimitsState(limits)
+        self.totals = Totals()
+        self.listed: list[PreviewItem] = []
+        self.operator_items: list[OperatorItem] = []
+        self.needs_operator = 0
+        self.awaiting_items: list[OperatorItem] = []
+        self.awaiting = 0
+        self.due_in: Counter[object] = Counter()
+        self.held_in: Counter[object] = Counter()
+        self.stop_reason: str | None = None
+        self.beyond_cap = 0
+        self.beyond = Totals()
+        self.kept_open = 0
+
+    def replays(self, attempts: Iterator[Attempt]) -> None:
+        """The open attempts the pass replays first: each reserves its amount, and one
+        the cap refuses is looked up only and stays open, which stops nothing."""
+        for attempt in attempts:
+            if self._caps.admit(attempt) is not None:
+                self.kept_open += 1
+
+    def judge(self, path: Path, row: InvoiceRow, clock: PassClock) -> None:
+        local_date = clock.local_date(row.timezone)
+        checked = judge(path, row, local_date)
+        if isinstance(checked, Wait):
+            return  # in flight (counted in to_replay), or not due yet
+        self.due_in[row.timezone] += 1
+        if self.stop_reason is not None:
+            self._beyond(checked)  # the pass stopped before it: not even judged
+            return
+        if isinstance(checked, Rejection):
+            self._held(row, checked)
+            return
+        key = idempotency_key(self._namespace, row.id, row.next_attempt_no)
+        attempt = Attempt(
+            checked, row.next_attempt_no, key, row.dunning, row.status, local_date=local_date
+        )
+        if self._caps.admit(attempt) is not None:
+            self.stop_reason = self._stopped_at(checked)
+            self._beyond(checked)
+            return
+        self.totals.add(checked.amount.currency.value, checked.amount.minor)
+        if len(self.listed) < LISTED_LIMIT:
+            self.listed.append(PreviewItem(row.id, row.customer_id, str(checked.amount), key))
+
+    def _held(self, row: InvoiceRow, rejection: Rejection) -> None:
+        self.held_in[row.timezone] += 1
+        item = OperatorItem(row.id, rejection.code.value, rejection.detail)
+        if waits_for_customer(rejection):
+            self.awaiting += 1
+            if len(self.awaiting_items) < LISTED_LIMIT:
+                self.awaiting_items.append(item)
+        else:
+            self.needs_operator += 1
+            if len(self.operator_items) < LISTED_LIMIT:
+                self.operator_items.append(item)
+
+    def _beyond(self, checked: Invoice | Rejection) -> None:
+        self.beyond_cap += 1
+        if isinstance(checked, Invoice):
+            self.beyond.add(checked.amount.currency.value, checked.amount.minor)
+
+    def _stopped_at(self, invoice: Invoice) -> str:
+        money = invoice.amount
+        currency = money.currency
+        cap = format_minor(self._limits.max_total[currency], currency.value)
+        before = format_minor(self._caps.reserved(currency), currency.value)
+        return (
+            f"run cap: charging invoice {invoice.id} ({money}) would take the pass past "
+            f"--max-total {cap} ({before} charged or in doubt before it, every charge "
+            "before it taken as paid); the pass would stop there"
+        )
+
+
+def _open_attempts(
+    conn: sqlite3.Connection, clock: PassClock, batch_size: int
+) -> Iterator[Attempt]:
+    """The open attempts the pass would replay, in the order it replays them."""
+    after: float = claims.BEFORE_FIRST
+    while True:
+        found = replays.open_attempts(conn, after, batch_size, clock)
+        if found.last_id is None:
+            return
+        after = found.last_id
+        yield from found.attempts
+
+
+def _zones(
+    clock: PassClock,
+    names: list[str | None],
+    due_in: Counter[object],
+    held_in: Counter[object],
+) -> list[ZoneDue]:
     """The company's zone, then the zones customers have (the first LISTED_LIMIT by name),
     each with its local date now."""
-    zones = [ZoneDue(None, clock.company_date, due_in[None])]
+    zones = [ZoneDue(None, clock.company_date, due_in[None], held=held_in[None])]
     for name in [name for name in names if name is not None][:LISTED_LIMIT]:
         local = clock.local_date(name)
-        zones.append(ZoneDue(name, local, due_in[name], known=local is not None))
+        zones.append(
+            ZoneDue(name, local, due_in[name], known=local is not None, held=held_in[name])
+        )
     return zones
 
 
@@ -117,24 +207,53 @@ def _path(command: Command, invoice_ids: Sequence[int]) -> Path:
     return Path.BILL if command is Command.BILL else Path.RETRY
 
 
-def _batches(
+def _in_pass_order(
     conn: sqlite3.Connection,
-    command: Command,
+    path: Path,
     days: claims.Days,
     invoice_ids: Sequence[int],
     batch_size: int,
     *,
     amount: AmountGuard,
     clock: PassClock,
-) -> Iterator[list[InvoiceRow]]:
-    """Due invoices a batch at a time (keyset pagination), never all in memory."""
-    if invoice_ids:
-        found = claims.invoices_by_id(conn, invoice_ids, claims.Guards(amount))
+    sample: int,
+) -> Iterator[tuple[Path, InvoiceRow]]:
+    """Due invoices in the order the pass charges them, each with the path that judges
+    it (billing.sources): named ones as named; for `bill`, the breaker's spread sample
+    first, then the rest in id order, then what a tripped breaker handed back (its
+    second walk); a batch at a time (keyset pagination), never all in memory."""
+    guards = claims.Guards(amount)
+    if path is Path.NAMED:
+        found = claims.invoices_by_id(conn, invoice_ids, guards)
         check_named(found, invoice_ids, clock)
-        yield [found[i] for i in invoice_ids]
+        for invoice_id in invoice_ids:
+            yield path, found[invoice_id]
         return
-    due = claims.Due.BILL if command is Command.BILL else claims.Due.RETRY
+    due = claims.Due.BILL if path is Path.BILL else claims.Due.RETRY
+    sampled = spread_ids(conn, due, days, sample) if path is Path.BILL else []
+    if sampled:
+        rows = claims.invoices_by_id(conn, sampled, guards)
+        yield from ((path, rows[i]) for i in sampled if i in rows)
+    taken, handed_back = set(sampled), False
+    for row in _walk(conn, due, days, batch_size, amount):
+        if path is Path.BILL and row.handed_back:
+            handed_back = True  # left for the second walk
+        elif row.id not in taken:
+            yield path, row
+    if handed_back:
+        for row in _walk(conn, due, days, batch_size, amount):
+            if row.handed_back:
+                yield Path.BILL_HANDED_BACK, row
+
+
+def _walk(
+    conn: sqlite3.Connection,
+    due: claims.Due,
+    days: claims.Days,
+    batch_size: int,
+    amount: AmountGuard,
+) -> Iterator[InvoiceRow]:
     after: float = claims.BEFORE_FIRST
     while rows := claims.due_batch(conn, due, days, after, batch_size, amount=amount):
-        yield rows
+        yield from rows
         after = rows[-1].id

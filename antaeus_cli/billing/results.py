@@ -261,18 +261,27 @@ class PreviewResult:
     awaiting_items: list[OperatorItem] = field(default_factory=list)
     awaiting_customer: int = 0
     zones: list[ZoneDue] = field(default_factory=list)
+    # Why a run cap would stop the pass (None: it would not), and the due invoices it
+    # would leave: the one that would take it past the cap and every one after it.
+    stop_reason: str | None = None
+    beyond_cap: int = 0
+    beyond_cap_totals: list[CurrencyTotal] = field(default_factory=list)  # chargeable ones
+    replays_kept_open: int = 0  # open attempts the cap keeps open: looked up only
 
 
 @dataclass(frozen=True, slots=True)
 class ZoneDue:
-    """A zone customers have, its local date at the pass's moment, and how many of its
-    invoices the pass would charge (None is the company's zone; `known` is False for a
-    name the zone database does not know, whose invoices are held)."""
+    """A zone customers have, its local date at the pass's moment, how many of its
+    invoices are due (the pass would charge them, hold them, or leave them at a run
+    cap), and how many of those it would hold, for an operator or the customer. None is
+    the company's zone; `known` is False for a name the zone database does not know,
+    whose invoices are held."""
 
     zone: str | None
     local_date: date | None
     due: int
     known: bool = True
+    held: int = 0
 
 
 class Observer(Protocol):

@@ -211,14 +211,13 @@ def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: Pass
 def _work(store: Store, request: PassRequest, context: ClaimContext) -> Source:
     if request.invoice_ids:
         return NamedSource(request.invoice_ids, context, request.settings.amount_guard)
-    limits = request.settings.limits
     return DueSource(
         path_for(request.command),
         zone_days(store, context.clock),
         context,
         request.settings.amount_guard,
         # the breaker judges a spread sample first, not the lowest ids (store.spread)
-        sample=limits.breaker_window if limits.breaker_rate < 1 else 0,
+        sample=request.settings.limits.sample,
     )
 
 

@@ -108,6 +108,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
                 settings.clock,
                 invoice_ids=options.invoice_ids,
                 amount_guard=options.amount_guard,
+                limits=options.limits,
             )
             render_preview(preview, json_output=options.json_output)
             raise typer.Exit(ExitCode.OK)

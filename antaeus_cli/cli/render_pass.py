@@ -30,8 +30,12 @@ def _instant(instant: datetime | None) -> str | None:
 def _zone_line(zone: ZoneDue) -> str:
     name = "company zone" if zone.zone is None else f"zone {capped(safe(zone.zone), 80)}"
     if not zone.known:
-        return f"{name}: not a known time zone; its customers' invoices are held"
-    return f"{name}: local date {zone.local_date}, {counted(zone.due, 'invoice')} due"
+        return (
+            f"{name}: not a known time zone; its customers' invoices are held "
+            f"({counted(zone.due, 'invoice')} due)"
+        )
+    held = f", {zone.held} held" if zone.held else ""
+    return f"{name}: local date {zone.local_date}, {counted(zone.due, 'invoice')} due{held}"
 
 
 def pass_json(result: PassResult, code: ExitCode) -> dict[str, Any]:
@@ -145,6 +149,7 @@ def preview_json(preview: PreviewResult) -> dict[str, Any]:
                 "known": z.known,
                 "local_date": z.local_date.isoformat() if z.local_date else None,
                 "due": z.due,
+                "held": z.held,
             }
             for z in preview.zones
         ],
@@ -169,6 +174,10 @@ def preview_json(preview: PreviewResult) -> dict[str, Any]:
             {"invoice_id": i.invoice_id, "code": i.code, "detail": i.detail}
             for i in preview.awaiting_items
         ],
+        "stop_reason": preview.stop_reason,
+        "beyond_cap_count": preview.beyond_cap,
+        "beyond_cap": _totals_json(preview.beyond_cap_totals),
+        "replays_kept_open": preview.replays_kept_open,
     }
 
 
@@ -181,7 +190,12 @@ def render_preview(preview: PreviewResult, *, json_output: bool) -> None:
     out.write(f"dry run of '{preview.command.value}' as of {when}: nothing was changed\n")
     for zone in preview.zones:
         out.write(f"  {_zone_line(zone)}\n")
-    out.write(f"  would replay {counted(preview.to_replay, 'open attempt')} first\n")
+    kept = preview.replays_kept_open
+    out.write(
+        f"  would replay {counted(preview.to_replay, 'open attempt')} first"
+        + (f" ({kept} of them only looked up: the run cap keeps them open)" if kept else "")
+        + "\n"
+    )
     if not preview.to_charge:
         out.write("  nothing to charge\n")
     for row in preview.to_charge:
@@ -196,4 +210,12 @@ def render_preview(preview: PreviewResult, *, json_output: bool) -> None:
         out.write(
             f"  would wait for the customer: invoice {op.invoice_id}: {op.code}: "
             f"{safe(op.detail)}\n"
+        )
+    if preview.stop_reason is not None:
+        out.write(f"  would stop: {preview.stop_reason}\n")
+        left = "; ".join(f"{row.formatted} ({row.count})" for row in preview.beyond_cap_totals)
+        out.write(
+            f"  would leave {counted(preview.beyond_cap, 'due invoice')} for a later pass"
+            + (f": {left}" if left else "")
+            + "\n"
         )

@@ -41,6 +41,13 @@ class RunLimits:
     breaker_rate: float = DEFAULT_BREAKER_RATE  # 1.0: never trips
     breaker_window: int = DEFAULT_BREAKER_WINDOW
 
+    @property
+    def sample(self) -> int:
+        """How many due invoices a bill pass charges first, spread over the whole id
+        range, for the breaker to judge the pass by (store.spread): its window, unless
+        the breaker is off."""
+        return self.breaker_window if self.breaker_rate < 1 else 0
+
 
 def parse_cap(text: str) -> tuple[Currency, int]:
     """`EUR=50000` or `EUR=50000.00`: a currency and an amount in major units."""
@@ -109,6 +116,10 @@ class LimitsState:
         self._reserved[money.currency] = reserved + money.minor
         self._holding.add(attempt.key)
         return None
+
+    def reserved(self, currency: Currency) -> int:
+        """What the pass has reserved in `currency`: charged or in doubt so far."""
+        return self._reserved.get(currency, 0)
 
     def answered(self, attempt: Attempt, result: CallResult) -> str | None:
         """Account for an answer; the reason to stop if the breaker trips."""
