@@ -18,14 +18,8 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
-from antaeus_cli.billing.results import (
-    LISTED_LIMIT,
-    Command,
-    OperatorItem,
-    PreviewItem,
-    PreviewResult,
-    ZoneDue,
-)
+from antaeus_cli.billing.preview_result import PreviewItem, PreviewResult, ZoneDue
+from antaeus_cli.billing.results import LISTED_LIMIT, Command, OperatorItem
 from antaeus_cli.billing.sources import check_named
 from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import PassClock

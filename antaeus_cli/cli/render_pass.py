@@ -6,7 +6,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from antaeus_cli.billing.results import PassResult, PreviewResult, ZoneDue
+from antaeus_cli.billing.preview_result import PreviewResult, ZoneDue
+from antaeus_cli.billing.results import PassResult
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.progress import interactive

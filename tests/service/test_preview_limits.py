@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from antaeus_cli.billing.preview import preview_pass
-from antaeus_cli.billing.results import Command, PassResult, PreviewResult, RunStatus
+from antaeus_cli.billing.preview_result import PreviewResult
+from antaeus_cli.billing.results import Command, PassResult, RunStatus
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
