@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +15,11 @@ from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.domain.outcomes import CHARGED, AnswerKind
 from antaeus_cli.errors import ProviderSpecError
-from antaeus_cli.provider.port import KeyConflict, NetworkError, RateLimited
+from antaeus_cli.provider.port import Interrupted, KeyConflict, NetworkError, NotSent, RateLimited
 from antaeus_cli.provider.sim import SimProvider, SimSettings, settings_from_spec
 from antaeus_cli.provider.sim_ledger import Account, SimLedger
 from antaeus_cli.provider.spec import parse_spec
+from tests.conftest import Sleeps
 from tests.fakes import FixedClock
 
 EUR = Currency.EUR
@@ -216,3 +218,48 @@ def test_a_version_1_ledger_is_upgraded_with_its_charges(tmp_path: Path) -> None
     assert sim.charge(inv(1, 1, 100), "k1") is CHARGED  # a replay of the old key
     charges = SimLedger.open(path).charges()
     assert [(c["idempotency_key"], c["replays"]) for c in charges] == [("k1", 1)]
+
+
+def stopping_sim(
+    tmp_path: Path, latency_ms: int, stop: threading.Event
+) -> tuple[SimProvider, Sleeps]:
+    path = tmp_path / "provider.db"
+    SimLedger.create(path, [Account(1, "EUR", 10**6)]).close()
+    sleeps = Sleeps()
+    sim = SimProvider(
+        SimLedger.open(path), SimSettings(latency_ms), "sim://", sleep=sleeps, stop=stop
+    )
+    return sim, sleeps
+
+
+def test_a_stopping_pass_sends_the_simulator_nothing(tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    sim, sleeps = stopping_sim(tmp_path, 30_000, stop)
+    with pytest.raises(NotSent):
+        sim.charge(inv(1, 1, 600), "k1")
+    with pytest.raises(NotSent):
+        sim.lookup(inv(1, 1, 600), "k1", since=datetime.now(UTC), reference=None)
+    assert sleeps.waits == []
+    assert SimLedger.open(tmp_path / "provider.db").charges() == []
+
+
+def test_a_stop_cuts_a_request_on_its_way_after_two_seconds_of_grace(tmp_path: Path) -> None:
+    """30 s on its way; the stop comes at once: the request gets the 2 s a request in
+    flight gets, then it is cut before it is booked, its fate unknown to the pass."""
+    stop = threading.Event()
+    sim, sleeps = stopping_sim(tmp_path, 30_000, stop)
+    threading.Timer(0.05, stop.set).start()
+    with pytest.raises(Interrupted):
+        sim.charge(inv(1, 1, 600), "k1")
+    assert sleeps.waits == [2.0]
+    assert SimLedger.open(tmp_path / "provider.db").charges() == []
+
+
+def test_a_request_whose_way_ends_within_the_grace_is_booked(tmp_path: Path) -> None:
+    stop = threading.Event()
+    sim, sleeps = stopping_sim(tmp_path, 1_000, stop)
+    threading.Timer(0.05, stop.set).start()
+    assert sim.charge(inv(1, 1, 600), "k1") is CHARGED
+    assert len(sleeps.waits) == 1
+    assert 0.8 < sleeps.waits[0] < 1.0  # the rest of its way
