@@ -272,3 +272,20 @@ def test_a_trip_names_the_five_commonest_decline_codes() -> None:
         reason = state.answered(attempt(n, 100), said) or reason
     assert reason is not None
     assert "(a 3, b 2, c 1, d 1, e 1)" in reason
+
+
+def test_what_is_reserved_is_told_per_currency() -> None:
+    state = LimitsState(RunLimits(max_total={EUR: 5000}))
+    assert state.reserved(EUR) == 0  # nothing yet
+    first = Attempt(Invoice(1, 1, Money(1200, EUR)), 1, "k1", DunningState(), InvoiceStatus.PENDING)
+    assert state.admit(first) is None
+    assert (state.reserved(EUR), state.reserved(USD)) == (1200, 0)
+
+
+@pytest.mark.parametrize(
+    ("rate", "window", "sample"), [(0.5, 100, 100), (0.2, 7, 7), (1.0, 100, 0), (0.99, 3, 3)]
+)
+def test_a_bill_pass_judges_the_breakers_window_first_unless_it_is_off(
+    rate: float, window: int, sample: int
+) -> None:
+    assert RunLimits(breaker_rate=rate, breaker_window=window).sample == sample

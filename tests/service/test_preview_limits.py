@@ -45,15 +45,17 @@ def previewed(result: PreviewResult) -> list[int]:
 
 
 @pytest.mark.parametrize(
-    "limits",
+    ("limits", "first"),
     [
-        RunLimits(max_total={Currency.EUR: 2500}, breaker_rate=1.0),
-        RunLimits(max_total={Currency.EUR: 3500}, breaker_rate=0.5, breaker_window=4),
+        # the breaker off: id order, though more are due than its window holds
+        (RunLimits(max_total={Currency.EUR: 2500}, breaker_rate=1.0, breaker_window=4), [1, 2]),
+        # its window of 4 spread over ids 1 to 12 first: 1, 3, 6, 9
+        (RunLimits(max_total={Currency.EUR: 3500}, breaker_window=4), [1, 3, 6]),
     ],
     ids=["id order", "the breaker's sample first"],
 )
 def test_a_dry_run_stops_where_the_cap_stops_the_pass(
-    make: Callable[..., Path], bill: Bill, db_path: Path, limits: RunLimits
+    make: Callable[..., Path], bill: Bill, db_path: Path, limits: RunLimits, first: list[int]
 ) -> None:
     """Ten EUR 10.00 invoices, then two in USD. The pass charges in its own order and
     stops at the first charge that would pass the EUR cap, USD included; the dry run
@@ -63,7 +65,7 @@ def test_a_dry_run_stops_where_the_cap_stops_the_pass(
     provider = FakeProvider()
     result = bill(provider, limits=limits)
     assert result.status is RunStatus.STOPPED_CAP
-    assert previewed(shown) == charged(provider)
+    assert previewed(shown) == charged(provider) == first
     assert [(r.currency, r.count, r.minor) for r in shown.to_charge] == [
         ("EUR", len(charged(provider)), 1000 * len(charged(provider)))
     ]
@@ -101,7 +103,10 @@ def test_replays_reserve_their_amounts_first_and_one_the_cap_refuses_stays_open(
     assert shown.replays_kept_open == 1
     assert shown.to_charge == []
     assert shown.beyond_cap == 1  # invoice 4: EUR 10.00 would pass the 5.00 left
-    assert "invoice 4" in (shown.stop_reason or "")
+    assert (shown.stop_reason or "").startswith(
+        "run cap: charging invoice 4 (EUR 10.00) would take the pass past --max-total "
+        "EUR 15.00 (EUR 10.00 charged or in doubt before it"
+    )
     provider = FakeProvider()
     result = bill(provider, limits=caps)
     assert result.status is RunStatus.STOPPED_CAP
