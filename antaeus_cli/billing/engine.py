@@ -69,11 +69,14 @@ class PassSettings:
     limits: RunLimits = field(default_factory=RunLimits)  # caps and the decline breaker
     amount_guard: AmountGuard = field(default_factory=AmountGuard)  # bill's anomaly guard
     company_zone: tzinfo | None = None
+    # The real moment a pass that charges starts: no customer's date is later than it
+    # is where they are then (domain.clock.PassClock). None: tests' clocks, dry runs.
+    not_after: datetime | None = None
 
     @property
     def clock(self) -> PassClock:
         as_of = self.as_of if isinstance(self.as_of, AsOf) else AsOf.on(self.as_of)
-        return PassClock(as_of, self.company_zone)
+        return PassClock(as_of, self.company_zone, self.not_after)
 
 
 class Engine:

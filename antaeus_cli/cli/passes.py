@@ -82,6 +82,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     settings = PassSettings(
         as_of=as_of,
         company_zone=company,
+        not_after=None if options.dry_run else now,
         schedule=opt.dunning_schedule(options.dunning),
         concurrency=options.concurrency,
         batch_size=options.batch_size,

@@ -170,21 +170,33 @@ class AsOf:
 
 @dataclass(frozen=True, slots=True)
 class PassClock:
-    """A pass's moment and the company zone: every customer's local date."""
+    """A pass's moment and the company zone: every customer's local date.
+
+    `not_after`: the real moment a pass that charges runs at. No customer's date is
+    then later than it is where they are: the date form gives everybody one date, and
+    a date that has begun at UTC+14 has not begun yet in Los Angeles. None for a dry
+    run, which may look ahead."""
 
     as_of: AsOf
     company: tzinfo | None = None  # None: the machine's local zone
+    not_after: datetime | None = None
 
     @property
     def company_date(self) -> date:
-        return self.as_of.local_date(self.company)
+        return self._capped(self.company)
+
+    def _capped(self, zone: tzinfo | None) -> date:
+        day = self.as_of.local_date(zone)
+        if self.not_after is None:
+            return day
+        return min(day, AsOf.at(self.not_after).local_date(zone))
 
     def ahead_of(self, now: datetime) -> bool:
         """Whether this clock would judge some customer's date later than it is anywhere
         at `now`: its moment is ahead (see `ahead_of`), or the company zone is further
         ahead of UTC than any place (a machine TZ such as XXX-24)."""
         furthest = (now.astimezone(UTC) + FURTHEST_AHEAD).date()
-        return ahead_of(self.as_of, now) or self.company_date > furthest
+        return ahead_of(self.as_of, now) or self.as_of.local_date(self.company) > furthest
 
     def local_date(self, zone_name: object) -> date | None:
         """The customer's local date for their stored zone name (None: the company's);
@@ -192,7 +204,7 @@ class PassClock:
         if zone_name is None:
             return self.company_date
         zone = zone_named(zone_name)
-        return None if zone is None else self.as_of.local_date(zone)
+        return None if zone is None else self._capped(zone)
 
     def days(self, zone_names: Iterable[object]) -> ZoneDays:
         """Each known zone's local date, for the zones customers have (once per pass;

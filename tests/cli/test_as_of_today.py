@@ -57,6 +57,46 @@ def away_from_a_date_beginning() -> datetime:
         time.sleep(1)
 
 
+def away_from_a_date_change() -> datetime:
+    """Now, not within a few seconds of a date beginning in UTC or at UTC+14."""
+    while True:
+        now = away_from_a_date_beginning()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if 5 < (now - midnight).total_seconds() < 86_400 - 5:
+            return now
+        time.sleep(1)
+
+
+def test_the_date_form_charges_nobody_before_their_own_date_has_begun(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A date begun somewhere is accepted, but a customer whose own date is still the day
+    before is not charged as of it: the date form gives every customer one date, and a
+    pass that charges caps it at each customer's date now."""
+    now = away_from_a_date_change()
+    if now.hour >= 10:  # tomorrow has begun at UTC+14, not in UTC
+        as_of, behind = now.date() + timedelta(days=1), "UTC"
+    else:  # today has begun in UTC, not yet at UTC-12 (until noon UTC)
+        as_of, behind = now.date(), "Etc/GMT+12"
+    db = tmp_path / "antaeus.db"
+    code, _, err = run(
+        runner, db, "seed", "--customers", "2", "--invoices-per-customer", "1",
+        "--seed", "4", "--as-of", str(now.date()),
+    )  # fmt: skip
+    assert code == ExitCode.OK, err
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE customer SET timezone = 'Pacific/Kiritimati' WHERE id = 1")
+        conn.execute("UPDATE customer SET timezone = ? WHERE id = 2", (behind,))
+        conn.execute("UPDATE invoice SET due_date = ?", (as_of.isoformat(),))
+    code, out, err = run(runner, db, "bill", "--as-of", as_of.isoformat(), "--json")
+    assert code in (ExitCode.OK, ExitCode.NEEDS_OPERATOR), err
+    with sqlite3.connect(db) as conn:
+        charged = {row[0] for row in conn.execute("SELECT customer_id FROM payment_attempt")}
+        status = dict(conn.execute("SELECT customer_id, status FROM invoice"))
+    assert charged == {1}, out
+    assert status[2] == "PENDING"
+
+
 def test_a_real_pass_runs_as_of_todays_date(runner: CliRunner, tmp_path: Path) -> None:
     today = datetime.now(UTC).date()
     db = seeded(runner, tmp_path / "antaeus.db", today)

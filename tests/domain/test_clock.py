@@ -422,3 +422,37 @@ def test_a_date_ahead_is_told_by_utc_whatever_the_machine_zone(
     finally:
         monkeypatch.undo()
         clocks.tzset()
+
+
+@given(
+    day=st.dates(min_value=date(2001, 1, 2), max_value=date(2098, 12, 30)),
+    now=st.datetimes(
+        min_value=datetime(2001, 1, 2),
+        max_value=datetime(2098, 12, 30),
+        timezones=st.just(UTC),  # noqa: DTZ001 - hypothesis bounds are naive
+    ),
+    zone=st.sampled_from([ZoneInfo(n) for n in ("Pacific/Kiritimati", "UTC", "Etc/GMT+12")]),
+)
+def test_a_pass_that_charges_never_reads_a_date_later_than_it_is_where_the_customer_is(
+    day: date, now: datetime, zone: ZoneInfo
+) -> None:
+    """The date form gives everybody one date; a real pass caps each customer's date at
+    their own date now, so a date begun at UTC+14 charges nobody in Los Angeles early."""
+    for as_of in (AsOf.on(day), AsOf.at(now + timedelta(minutes=4))):
+        capped = PassClock(as_of, zone, not_after=now)
+        here_now = now.astimezone(zone).date()
+        expected = min(as_of.local_date(zone), here_now)
+        assert capped.local_date(None) == capped.company_date == expected
+        assert capped.local_date(zone.key) == expected
+        assert PassClock(as_of, zone).local_date(zone.key) == as_of.local_date(zone)
+
+
+def test_the_date_begun_only_at_utc_plus_14_is_not_yet_due_in_los_angeles() -> None:
+    now = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)  # 8 December at Kiritimati, 7th in UTC
+    clock = PassClock(AsOf.on(date(2026, 12, 8)), ZoneInfo("UTC"), not_after=now)
+    assert not clock.ahead_of(now)
+    assert clock.local_date("Pacific/Kiritimati") == date(2026, 12, 8)
+    assert clock.local_date("UTC") == date(2026, 12, 7)
+    assert clock.local_date("America/Los_Angeles") == date(2026, 12, 7)  # 03:00 there
+    days = clock.days(["Pacific/Kiritimati", "America/Los_Angeles", None])
+    assert (days.earliest, days.latest) == (date(2026, 12, 7), date(2026, 12, 8))
