@@ -61,6 +61,7 @@ def set_wal(conn: sqlite3.Connection, path: Path) -> None:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA wal_autocheckpoint=10000")
+        conn.execute("PRAGMA temp_store=MEMORY")
     if str(mode).lower() != "wal":
         raise StorageError(
             f"cannot switch '{path}' to WAL mode (got {mode}): is the file on a network share?"
