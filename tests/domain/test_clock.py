@@ -427,9 +427,9 @@ def test_a_date_ahead_is_told_by_utc_whatever_the_machine_zone(
 @given(
     day=st.dates(min_value=date(2001, 1, 2), max_value=date(2098, 12, 30)),
     now=st.datetimes(
-        min_value=datetime(2001, 1, 2),
-        max_value=datetime(2098, 12, 30),
-        timezones=st.just(UTC),  # noqa: DTZ001 - hypothesis bounds are naive
+        min_value=datetime(2001, 1, 2),  # noqa: DTZ001 - hypothesis bounds are naive
+        max_value=datetime(2098, 12, 30),  # noqa: DTZ001
+        timezones=st.just(UTC),
     ),
     zone=st.sampled_from([ZoneInfo(n) for n in ("Pacific/Kiritimati", "UTC", "Etc/GMT+12")]),
 )
