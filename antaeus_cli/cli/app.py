@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from antaeus_cli import __version__
-from antaeus_cli.cli import bill, notify, report, retry_failed, seed, streams
+from antaeus_cli.cli import bill, init, notify, report, retry_failed, seed, streams
 from antaeus_cli.cli.boundary import (
     describe_os_error,
     exit_code_for_error,
@@ -135,6 +135,7 @@ def root(
     ctx.obj = Wiring(db_path=Path(from_env(db, DB_ENV, DEFAULT_DB)))
 
 
+app.command("init")(init.command)
 app.command("seed")(seed.command)
 app.command("bill")(bill.command)
 app.command("retry-failed")(retry_failed.command)

@@ -63,7 +63,9 @@ Provider = Annotated[
         "--provider",
         metavar="SPEC",
         help="Payment provider, e.g. 'sim://?latency_ms=50&network_error_rate=0.1&seed=7'. "
-        f"Default: ${PROVIDER_ENV}, else sim://. Credentials only through ${PROVIDER_ENV}.",
+        f"Default: ${PROVIDER_ENV}, else sim:// on a database made by seed (a demo); a "
+        "database made by init charges through a real provider only. Credentials only "
+        f"through ${PROVIDER_ENV}.",
         show_default=False,
     ),
 ]
@@ -253,6 +255,11 @@ def provider_spec(given: str | None) -> ProviderSpec:
     if given is not None:
         refuse_inline_credentials(parse_spec(text), "provider", PROVIDER_ENV, ProviderSpecError)
     return registry.resolve(text)
+
+
+def provider_named(given: str | None) -> bool:
+    """Whether the provider was named (the option, or its variable), not defaulted."""
+    return given is not None or PROVIDER_ENV in os.environ
 
 
 def notify_spec(given: str | None, env: str) -> NotifySpec:

@@ -29,7 +29,8 @@ from antaeus_cli.cli.render_pass import render_pass, render_preview
 from antaeus_cli.domain import clock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.limits import RunLimits
-from antaeus_cli.errors import StoppedBeforeStart
+from antaeus_cli.domain.purpose import provider_refusal
+from antaeus_cli.errors import ProviderSpecError, StoppedBeforeStart
 from antaeus_cli.failpoints import Failpoints
 from antaeus_cli.host import current_process, is_alive
 from antaeus_cli.provider import registry
@@ -113,6 +114,14 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             )
             render_preview(preview, json_output=options.json_output)
             raise typer.Exit(ExitCode.OK)
+        refused = provider_refusal(
+            store.purpose,
+            spec.scheme,
+            named=opt.provider_named(options.provider),
+            setting=opt.PROVIDER_ENV,
+        )
+        if refused is not None:  # before the lock, a run row or any claim
+            raise ProviderSpecError(refused)
         with signals_stop_at_once():  # the provider's first request may take a while
             provider = registry.open_provider(
                 spec, db_path=db_path, failpoints=failpoints, stop=stop.event

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import DatabaseExists, InputError, LockHeld
 from antaeus_cli.provider.sim_ledger import SimLedger
 from antaeus_cli.seeding.scenario import Scenario, SeedInvoice
@@ -65,7 +66,7 @@ def seed(
     by_status: Counter[str] = Counter()
     tally = Counter[str]()
     try:
-        store = Store.create(staged[db_path])
+        store = Store.create(staged[db_path], Purpose.DEMO)
         try:
             load_rows(
                 store,
@@ -97,6 +98,35 @@ def seed(
         planted=scenario.planted,
         moved_aside=moved,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    db_path: Path
+
+
+def init(db_path: Path) -> InitResult:
+    """Create an empty production database at `db_path`, which must not exist: `init`
+    never replaces a file, not even under a race with another `init` (the new file is
+    linked into place, which fails if the name is taken)."""
+    _check_targets(db_path, None)
+    if _lexists(db_path):
+        raise DatabaseExists(
+            f"'{db_path}' already exists: init never replaces a database; pass --db with a new path"
+        )
+    staged = db_path.with_name(f".{db_path.name}.init-{os.getpid()}")
+    _remove_with_side_files(staged)
+    try:
+        Store.create(staged, Purpose.PRODUCTION).close()
+        try:
+            os.link(staged, db_path)
+        except FileExistsError:
+            raise DatabaseExists(
+                f"'{db_path}' was created while init ran: init never replaces a database"
+            ) from None
+    finally:
+        _remove_with_side_files(staged)
+    return InitResult(db_path=db_path)
 
 
 def _refuse_if_a_pass_runs(db_path: Path, now: datetime, is_alive: runs.Liveness) -> None:

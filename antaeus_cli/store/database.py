@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import (
     DatabaseNotFound,
     NotAnAntaeusDatabase,
@@ -78,8 +79,9 @@ class Store:
         return cls(conn, path)
 
     @classmethod
-    def create(cls, path: Path) -> Store:
-        """Create a new, empty database at `path` (which must not exist yet)."""
+    def create(cls, path: Path, purpose: Purpose) -> Store:
+        """Create a new, empty database at `path` (which must not exist yet), for
+        `purpose` (see `antaeus_cli.domain.purpose`)."""
         _require_sqlite()
         conn = connect(path, create=True)
         try:
@@ -89,7 +91,8 @@ class Store:
                 conn.execute("PRAGMA foreign_keys = ON")
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('namespace', ?)", (secrets.token_hex(4),)
+                    "INSERT INTO meta (key, value) VALUES ('namespace', ?), ('purpose', ?)",
+                    (secrets.token_hex(4), purpose.value),
                 )
                 conn.execute("COMMIT")
         except BaseException:
@@ -110,6 +113,14 @@ class Store:
                 )
             self._namespace = str(row[0])
         return self._namespace
+
+    @property
+    def purpose(self) -> Purpose:
+        """What the database is for: a demo, production, or unknown (made before the
+        purpose was recorded)."""
+        with self.reading():
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'purpose'").fetchone()
+        return Purpose.stored(None if row is None else row[0])
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
