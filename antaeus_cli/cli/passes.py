@@ -29,7 +29,7 @@ from antaeus_cli.cli.render_pass import render_pass, render_preview
 from antaeus_cli.domain import clock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.limits import RunLimits
-from antaeus_cli.domain.purpose import provider_refusal
+from antaeus_cli.domain.purpose import Purpose, binding_refusal, provider_refusal
 from antaeus_cli.errors import ProviderSpecError, StoppedBeforeStart
 from antaeus_cli.failpoints import Failpoints
 from antaeus_cli.host import current_process, is_alive
@@ -127,6 +127,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
                 spec, db_path=db_path, failpoints=failpoints, stop=stop.event
             )
         try:
+            _bind_account(store, provider)
             result = _run(store, provider, options, settings, failpoints, stop)
         finally:
             provider.close()
@@ -137,6 +138,23 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     if result.error is not None:  # the one error line, as for any other, and the truth
         print_error(result.stop_reason or result.error.message)
     raise typer.Exit(code)
+
+
+def _bind_account(store: Store, provider: PaymentProvider) -> None:
+    """A database that is not a demo charges through one provider account: the first
+    pass records the account its key charges into, and a pass with a key of another
+    account, or of the other mode, is refused before anything is claimed."""
+    if store.purpose is Purpose.DEMO:
+        return
+    account = provider.account()
+    if account is None:  # the simulator: one world, no accounts
+        return
+    bound = store.bound_account()
+    if bound is None:
+        bound = store.bind_account(account.stored())
+    refused = binding_refusal(bound, account)
+    if refused is not None:
+        raise ProviderSpecError(refused)
 
 
 def _run(

@@ -11,6 +11,7 @@ forgotten setting can never mark real invoices paid while no money moves.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 SIMULATOR_SCHEME = "sim"
 
@@ -52,3 +53,55 @@ def provider_refusal(purpose: Purpose, scheme: str, *, named: bool, setting: str
             f"marks invoices paid while no money moves: set {setting} to the real provider"
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderAccount:
+    """The provider account a key charges into, as the provider names it: for Stripe,
+    the account id (`acct_...`) and whether the key is live (None: it cannot tell)."""
+
+    provider: str
+    account: str
+    live: bool | None
+
+    @property
+    def mode(self) -> str:
+        return {True: "live", False: "test", None: "unknown"}[self.live]
+
+    def stored(self) -> str:
+        """How the database records it (`meta.provider_account`)."""
+        return f"{self.provider} {self.account} {self.mode}"
+
+    @classmethod
+    def parse(cls, text: str) -> ProviderAccount | None:
+        """The account a database recorded; None if the text is not one."""
+        parts = text.split(" ")
+        if len(parts) != 3 or not all(parts) or parts[2] not in _MODES:
+            return None
+        return cls(parts[0], parts[1], _MODES[parts[2]])
+
+    def __str__(self) -> str:
+        return f"{self.provider} account {self.account} in {self.mode} mode"
+
+
+_MODES: dict[str, bool | None] = {"live": True, "test": False, "unknown": None}
+
+
+def binding_refusal(bound: str | None, found: ProviderAccount) -> str | None:
+    """Why a pass may not charge through the account `found` from a database bound to
+    the account recorded as `bound` (None: not bound yet, and the pass binds it)."""
+    if bound is None:
+        return None
+    recorded = ProviderAccount.parse(bound)
+    if recorded is None:
+        return (
+            "the provider account this database is bound to is recorded in a form this "
+            "version cannot read (meta.provider_account): restore the row, or ask for help"
+        )
+    if recorded == found:
+        return None
+    return (
+        f"this database charges through {recorded}, but the key given is for {found}: "
+        "nothing was charged; give a key of the bound account (a test key for a live "
+        "database, or another account's key, is the usual cause)"
+    )

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer
+from antaeus_cli.domain.purpose import ProviderAccount
 from antaeus_cli.errors import InputError
 
 
@@ -99,6 +100,11 @@ class PaymentProvider(Protocol):
         """How many requests one charge sends, as the provider's rate limit counts them."""
         ...
 
+    def account(self) -> ProviderAccount | None:
+        """The account the credentials charge into, asked of the provider (None: the
+        provider has no accounts to tell apart, as the simulator)."""
+        ...
+
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer: ...
 
     def lookup(
@@ -138,6 +144,9 @@ class ProviderWrapper:
     @property
     def requests_per_charge(self) -> int:
         return self._provider.requests_per_charge
+
+    def account(self) -> ProviderAccount | None:
+        return self._provider.account()
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         return self._provider.charge(invoice, idempotency_key)

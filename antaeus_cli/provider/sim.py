@@ -29,6 +29,7 @@ from antaeus_cli import failpoints as fp
 from antaeus_cli.domain import waits
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import CHARGED, Answer, AnswerKind
+from antaeus_cli.domain.purpose import ProviderAccount
 from antaeus_cli.errors import AntaeusError
 from antaeus_cli.provider.port import (
     Interrupted,
@@ -108,6 +109,9 @@ class SimProvider:
     @property
     def requests_per_charge(self) -> int:
         return 1
+
+    def account(self) -> ProviderAccount | None:
+        return None  # one simulated world: no accounts to tell apart
 
     @property
     def key_retention(self) -> timedelta | None:

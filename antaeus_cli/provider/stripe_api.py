@@ -35,7 +35,8 @@ from urllib.parse import quote
 from antaeus_cli import failpoints as fp
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
-from antaeus_cli.errors import ProviderUnreachable
+from antaeus_cli.domain.purpose import ProviderAccount
+from antaeus_cli.errors import ProviderSpecError, ProviderUnreachable
 from antaeus_cli.provider.exchange import Stopped
 from antaeus_cli.provider.port import (
     CredentialsRejected,
@@ -61,6 +62,8 @@ from antaeus_cli.provider.stripe_wire import Declined, Refused, open_transport
 
 __all__ = ["StripeProvider", "settings_from_spec"]  # the registry reads both from here
 
+_LIVE = ("sk_live_", "rk_live_")
+_TEST = ("sk_test_", "rk_test_")
 LIST_PAGE = 100
 MAX_LOOKUP_PAGES = 10
 PROBE_TRIES = 3
@@ -119,6 +122,36 @@ class StripeProvider:
         """One cheap request before any invoice is claimed: a bad key is a usage error
         of the whole pass, not one operator row per invoice. Transient failures are
         tried again a few times, briefly."""
+        self._probe("/v1/payment_intents", {"limit": 1})
+
+    def account(self) -> ProviderAccount:
+        """The account the key charges into (`GET /v1/account`), and its mode, which
+        Stripe writes into the key itself (`sk_live_`, `rk_test_`, ...)."""
+        try:
+            found = self._probe("/v1/account", None, refusals=(Refused,))
+        except Refused as exc:
+            raise ProviderSpecError(
+                f"Stripe at {self._settings.api_base} refused to name the account of the key "
+                f"(GET /v1/account: {exc}); a production database is bound to its account "
+                "before its first charge: use a secret key, or a restricted key that may "
+                "read the account; nothing was charged"
+            ) from None
+        account = found.get("id")
+        if not isinstance(account, str) or not account or " " in account:
+            raise ProviderUnreachable(
+                f"Stripe at {self._settings.api_base} did not name the account of the key "
+                "(GET /v1/account); nothing was charged"
+            )
+        key = self._settings.api_key
+        live = True if key.startswith(_LIVE) else False if key.startswith(_TEST) else None
+        return ProviderAccount("stripe", account, live)
+
+    def _probe(
+        self,
+        path: str,
+        query: dict[str, Any] | None,
+        refusals: tuple[type[Exception], ...] = (),
+    ) -> dict[str, Any]:
         from tenacity import (  # noqa: PLC0415 - kept off the start-up path
             Retrying,
             retry_if_exception_type,
@@ -133,7 +166,9 @@ class StripeProvider:
             reraise=True,
         )
         try:
-            retrying(self._wire.get, "/v1/payment_intents", {"limit": 1})
+            return retrying(self._wire.get, path, query)
+        except refusals:
+            raise
         except CredentialsRejected as refused:
             raise CredentialsRejected(
                 f"{refused.refusal} before the pass claimed anything, so nothing was charged",

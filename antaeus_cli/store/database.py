@@ -122,6 +122,26 @@ class Store:
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'purpose'").fetchone()
         return Purpose.stored(None if row is None else row[0])
 
+    def bound_account(self) -> str | None:
+        """The provider account the database charges through, as recorded by the first
+        pass that charged (None: none yet); `ProviderAccount.parse` reads it."""
+        with self.reading():
+            row = self.conn.execute(
+                "SELECT value FROM meta WHERE key = 'provider_account'"
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def bind_account(self, account: str) -> str:
+        """Record the provider account unless one is recorded already (a pass racing
+        this one may have bound it first); return what is recorded."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('provider_account', ?)",
+                (account,),
+            )
+            row = conn.execute("SELECT value FROM meta WHERE key = 'provider_account'").fetchone()
+        return str(row[0])
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so

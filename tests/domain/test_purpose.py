@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from antaeus_cli.domain.purpose import Purpose, provider_refusal
+from antaeus_cli.domain.purpose import ProviderAccount, Purpose, binding_refusal, provider_refusal
 
 SETTING = "ANTAEUS_PROVIDER"
 
@@ -65,3 +65,50 @@ def test_the_words_of_each_refusal() -> None:
 )
 def test_a_stored_purpose_is_read_exactly(stored: object, purpose: Purpose) -> None:
     assert Purpose.stored(stored) is purpose
+
+
+BOUND = ProviderAccount("stripe", "acct_1", live=True)
+
+
+@pytest.mark.parametrize(
+    "account",
+    [
+        BOUND,
+        ProviderAccount("stripe", "acct_2", live=False),
+        ProviderAccount("stripe", "acct_3", live=None),
+    ],
+)
+def test_a_recorded_account_reads_back_as_itself(account: ProviderAccount) -> None:
+    assert ProviderAccount.parse(account.stored()) == account
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "stripe acct_1",
+        "stripe acct_1 live extra",
+        "stripe  live",
+        "stripe acct_1 LIVE",
+        " stripe acct_1 live",
+    ],
+)
+def test_a_recorded_account_in_another_form_is_not_read(text: str) -> None:
+    assert ProviderAccount.parse(text) is None
+
+
+def test_only_the_bound_account_in_its_mode_may_charge() -> None:
+    assert binding_refusal(None, BOUND) is None  # not bound yet: this pass binds it
+    assert binding_refusal(BOUND.stored(), BOUND) is None
+    test_key = ProviderAccount("stripe", "acct_1", live=False)
+    assert binding_refusal(BOUND.stored(), test_key) == (
+        "this database charges through stripe account acct_1 in live mode, but the key "
+        "given is for stripe account acct_1 in test mode: nothing was charged; give a key "
+        "of the bound account (a test key for a live database, or another account's key, "
+        "is the usual cause)"
+    )
+    assert binding_refusal(BOUND.stored(), ProviderAccount("stripe", "acct_9", live=True))
+    assert binding_refusal(BOUND.stored(), ProviderAccount("other", "acct_1", live=True))
+    unreadable = binding_refusal("garbled", BOUND)
+    assert unreadable is not None
+    assert "cannot read (meta.provider_account)" in unreadable

@@ -154,6 +154,7 @@ class Api:
             web.post("/v1/payment_intents/{id}", self.update_intent),
             web.post("/v1/payment_intents/{id}/cancel", self.cancel_intent),
             web.get("/v1/customers/{id}", self.retrieve_customer),
+            web.get("/v1/account", self.retrieve_account),
             web.post("/_test/customers", self.put_customers),
             web.post("/_test/faults", self.put_faults),
             web.post("/_test/clock", self.move_clock),
@@ -421,6 +422,18 @@ class Api:
         if customer is None:
             return error(404, "invalid_request_error", "No such customer", code=MISSING)
         return web.json_response(customer)
+
+    async def retrieve_account(self, request: web.Request) -> web.Response:
+        """The account a key belongs to: `sk_test_NAME` and `sk_live_NAME` are the two
+        modes of account `acct_NAME`; a NAME of `noaccount` gets a 404, as from a
+        Stripe-compatible server without the endpoint."""
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        name = key.removeprefix("sk_test_").removeprefix("sk_live_")
+        if name == "noaccount":
+            return error(
+                404, "invalid_request_error", "Unrecognized request URL (GET: /v1/account)"
+            )
+        return web.json_response({"id": f"acct_{name}", "object": "account"})
 
     async def put_customers(self, request: web.Request) -> web.Response:
         for cid, method in (await request.json()).items():

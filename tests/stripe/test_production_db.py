@@ -1,5 +1,8 @@
 """A production database from `antaeus init`, its rows written by SQL as an upstream
-system would, charged through the Stripe-shaped server: the one provider it accepts."""
+system would, charged through the Stripe-shaped server: the one provider it accepts,
+and one account of it, in one mode. The first pass binds the database to the account
+its key charges into; a key of another account or of the other mode is refused
+before anything is claimed."""
 
 from __future__ import annotations
 
@@ -16,20 +19,93 @@ from tests.cli.test_purpose import AS_OF, add_invoice
 from tests.stripe.conftest import Shaped
 
 
-def test_a_production_database_charges_through_the_real_provider(
-    tmp_path: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def production(tmp_path: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("ANTAEUS_DB", "ANTAEUS_DUNNING", "ANTAEUS_TZ", "ANTAEUS_FAILPOINT"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
     db = tmp_path / "prod.db"
-    runner = CliRunner()
-    assert runner.invoke(app, ["--db", str(db), "init"]).exit_code == ExitCode.OK
+    assert CliRunner().invoke(app, ["--db", str(db), "init"]).exit_code == ExitCode.OK
     add_invoice(db)
     shaped.customers({"cus_1": "pm_card_visa"})
-    monkeypatch.setenv("ANTAEUS_PROVIDER", shaped.spec())
-    result = runner.invoke(app, ["--db", str(db), "bill", "--as-of", AS_OF, "--json"])
-    assert result.exit_code == ExitCode.OK, result.stderr
-    assert json.loads(result.stdout)["counts"]["paid"] == 1
-    assert sorted(shaped.succeeded_per_invoice()) == [1]
+    return db
+
+
+def bill(db: Path, spec: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    monkeypatch.setenv("ANTAEUS_PROVIDER", spec)
+    result = CliRunner().invoke(app, ["--db", str(db), "bill", "--as-of", AS_OF, "--json"])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def meta(db: Path, key: str) -> object:
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT status FROM invoice").fetchall() == [("PAID",)]
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def attempts(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM payment_attempt").fetchone()[0])
+
+
+def test_the_first_pass_binds_the_account_and_charges(
+    production: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = bill(production, shaped.spec(), monkeypatch)
+    assert code == ExitCode.OK, err
+    assert json.loads(out)["counts"]["paid"] == 1
+    assert sorted(shaped.succeeded_per_invoice()) == [1]
+    assert meta(production, "provider_account") == "stripe acct_antaeus test"
+    code, _, err = bill(production, shaped.spec(), monkeypatch)  # the same account again
+    assert code == ExitCode.OK, err
+
+
+@pytest.mark.parametrize(
+    ("key", "found"),
+    [
+        ("sk_test_other", "stripe account acct_other in test mode"),
+        ("sk_live_antaeus", "stripe account acct_antaeus in live mode"),
+    ],
+    ids=["another-account", "another-mode"],
+)
+def test_a_key_of_another_account_or_mode_is_refused_before_anything_is_claimed(
+    production: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch, key: str, found: str
+) -> None:
+    with sqlite3.connect(production) as conn:  # bound by an earlier pass
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('provider_account', 'stripe acct_antaeus test')"
+        )
+    code, out, err = bill(production, shaped.spec().replace("sk_test_antaeus", key), monkeypatch)
+    assert code == ExitCode.USAGE, out + err
+    assert "charges through stripe account acct_antaeus in test mode" in err
+    assert f"the key given is for {found}" in err
+    assert key not in err
+    assert attempts(production) == 0
+    assert shaped.intents() == []
+    assert meta(production, "provider_account") == "stripe acct_antaeus test"
+
+
+def test_a_server_that_cannot_name_the_account_charges_nothing_on_a_production_database(
+    production: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = shaped.spec().replace("sk_test_antaeus", "sk_test_noaccount")
+    code, out, err = bill(production, spec, monkeypatch)
+    assert code == ExitCode.USAGE, out + err
+    assert "refused to name the account of the key (GET /v1/account" in err
+    assert attempts(production) == 0
+    assert meta(production, "provider_account") is None
+
+
+def test_a_demo_database_is_never_bound(
+    tmp_path: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "demo.db"
+    runner = CliRunner()
+    assert runner.invoke(app, ["--db", str(db), "seed", "--customers", "0"]).exit_code == 0
+    add_invoice(db)
+    shaped.customers({"cus_1": "pm_card_visa"})
+    code, _, err = bill(
+        db, shaped.spec().replace("sk_test_antaeus", "sk_test_noaccount"), monkeypatch
+    )
+    assert code == ExitCode.OK, err
+    assert meta(db, "provider_account") is None
