@@ -82,3 +82,13 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(root)} -> {target}")
     assert broken == []
+
+
+def test_the_changelog_names_this_release_and_the_schema_it_writes() -> None:
+    from antaeus_cli import __version__
+    from antaeus_cli.store.schema import SCHEMA_VERSION
+
+    text = (ROOT / "CHANGELOG.md").read_text()
+    first = re.search(r"^## (\S+) .*schema version (\d+)$", text, flags=re.MULTILINE)
+    assert first is not None
+    assert (first.group(1), int(first.group(2))) == (__version__, SCHEMA_VERSION)
