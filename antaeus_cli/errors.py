@@ -28,6 +28,10 @@ class SchemaTooNew(InputError):
     """The database was written by a newer version of this tool."""
 
 
+class SchemaTooOld(InputError):
+    """The database has an older schema: `antaeus migrate` moves it forward."""
+
+
 class DatabaseExists(InputError):
     """`seed` would overwrite a database without --force."""
 

@@ -15,6 +15,7 @@ from antaeus_cli.errors import (
     DatabaseNotFound,
     NotAnAntaeusDatabase,
     SchemaTooNew,
+    SchemaTooOld,
     StorageError,
 )
 from antaeus_cli.sqlite_files import connect, set_wal, translate_errors
@@ -51,11 +52,14 @@ class Store:
         return self._db
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open an existing database, refusing anything that is not ours, and migrate it.
+    def open(cls, path: Path, *, migrate_schema: bool = False) -> Store:
+        """Open an existing database, refusing anything that is not ours, or at another
+        schema version than this code's (`migrate_schema`: move an older one forward,
+        which only `antaeus migrate` does, after its backup).
 
-        Nothing is written until the file is known to be an antaeus database, so a
-        wrong --db leaves the file exactly as it was.
+        Nothing is written until the file is known to be an antaeus database at the
+        right version, so a wrong --db, or an upgrade not yet migrated, leaves the file
+        exactly as it was.
         """
         if not path.exists():
             raise DatabaseNotFound(
@@ -68,7 +72,9 @@ class Store:
         conn = connect(path)
         try:
             with translate_errors(path):
-                _check_identity(conn, path)
+                check_identity(conn, path)
+                if not migrate_schema:
+                    _check_current(conn, path)
             set_wal(conn, path)
             with translate_errors(path):
                 migrate(conn)
@@ -199,7 +205,7 @@ def lenient_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+def check_identity(conn: sqlite3.Connection, path: Path) -> None:
     version = user_version(conn)
     app_id = application_id(conn)
     if app_id == APPLICATION_ID:
@@ -218,6 +224,16 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
     raise NotAnAntaeusDatabase(
         f"'{path}' is a SQLite database but not an antaeus one: pass --db with the right file"
     )
+
+
+def _check_current(conn: sqlite3.Connection, path: Path) -> None:
+    version = user_version(conn)
+    if version < SCHEMA_VERSION:
+        raise SchemaTooOld(
+            f"database '{path}' has schema version {version}; this antaeus writes version "
+            f"{SCHEMA_VERSION}: run 'antaeus --db {path} migrate', which backs the file up "
+            "first; the file was not changed"
+        )
 
 
 MIN_SQLITE = (3, 38, 0)  # JSON functions built in: answers are recorded through json_each

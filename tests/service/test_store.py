@@ -133,7 +133,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
         "(2, 2, 900, 'EUR', '2026-12-01', 't', 't')"
     )
     conn.close()
-    store = Store.open(path)
+    store = Store.open(path, migrate_schema=True)
     try:
         assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 10
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
@@ -194,7 +194,7 @@ def test_a_version_2_database_gets_its_totals_from_its_rows(tmp_path: Path) -> N
         "(3, 2, 1, 'k3', 1, 'bill', 300, 'USD', 'PENDING', 'charged', 1, 't', 't')"
     )
     conn.close()
-    store = Store.open(path)
+    store = Store.open(path, migrate_schema=True)
     try:
         assert schema.user_version(store.conn) == schema.SCHEMA_VERSION
         fast = queries.totals_by_status_and_currency(store.conn)
@@ -241,7 +241,7 @@ def test_a_version_2_database_whose_amounts_pass_64_bits_still_opens(tmp_path: P
         (huge, huge),
     )
     conn.close()
-    store = Store.open(path)
+    store = Store.open(path, migrate_schema=True)
     try:
         assert schema.user_version(store.conn) == schema.SCHEMA_VERSION
         totals = queries.totals_by_status_and_currency(store.conn)

@@ -1,0 +1,140 @@
+"""Upgrades and backups: only `antaeus migrate` moves a schema forward, after a
+verified backup; every other command refuses an older schema and leaves the file
+exactly as it was; `antaeus backup` makes a private, verified copy of a live file."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.store import schema
+from tests.cli.test_cli import assert_one_line_error, run
+from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
+
+
+def old_database(path: Path) -> Path:
+    """A database at schema version 1, with two invoices, as an older antaeus left it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, schema.MIGRATIONS[:1]) == [1]
+    conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d')")
+    conn.execute("INSERT INTO customer VALUES (1, 'EUR'), (2, 'EUR')")
+    conn.execute(
+        "INSERT INTO invoice (id, customer_id, amount, currency, due_date, created_at, "
+        "updated_at) VALUES (1, 1, 700, 'EUR', '2026-12-01', 't', 't'), "
+        "(2, 2, 900, 'EUR', '2026-12-01', 't', 't')"
+    )
+    conn.close()
+    os.chmod(path, 0o600)
+    return path
+
+
+def version_and_invoices(path: Path) -> tuple[int, int]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return schema.user_version(conn), conn.execute("SELECT count(*) FROM invoice").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report"],
+        ["report", "--format", "json"],
+        ["bill", "--dry-run", "--as-of", "2026-12-01"],
+        ["bill", "--as-of", "2026-12-01", "--provider", "sim://"],
+        ["retry-failed", "--dry-run", "--as-of", "2026-12-01"],
+        ["notify", "--dry-run", "--notify", "maildir://mail?from=billing@example.com"],
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_an_older_schema_is_refused_by_every_other_command_and_left_untouched(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    args: list[str],
+) -> None:
+    db = old_database(tmp_path / "old.db")
+    before = db.read_bytes()
+    code, out, err = run(runner, db, *args)
+    assert code == ExitCode.USAGE, out + err
+    assert_one_line_error(err, "has schema version 1; this antaeus writes version")
+    assert f"run 'antaeus --db {db} migrate'" in err
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]  # no WAL, no journal
+
+
+def test_migrate_backs_up_first_then_moves_the_schema_forward_once(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = old_database(tmp_path / "old.db")
+    code, out, err = run(runner, db, "migrate", "--json")
+    assert code == ExitCode.OK, err
+    result = json.loads(out)
+    saved = Path(result["backup"]["backup"])
+    assert result["from_version"] == 1
+    assert result["to_version"] == schema.SCHEMA_VERSION
+    assert saved.parent == tmp_path
+    assert saved.name.startswith("old.db.v1-")
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert version_and_invoices(saved) == (1, 2)
+    assert version_and_invoices(db) == (schema.SCHEMA_VERSION, 2)
+    code, _, err = run(runner, db, "report", "--format", "json")
+    assert code == ExitCode.OK, err
+
+    files = sorted(tmp_path.iterdir())
+    code, out, err = run(runner, db, "migrate")
+    assert code == ExitCode.OK, err
+    assert "nothing to do" in out
+    assert sorted(tmp_path.iterdir()) == files  # no second backup
+
+
+def test_migrate_never_writes_its_backup_over_a_file(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = old_database(tmp_path / "old.db")
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    code, _, err = run(runner, db, "migrate", "--backup", str(taken))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "a backup never replaces a file")
+    assert taken.read_text() == "keep me"
+    assert version_and_invoices(db) == (1, 2)  # no backup, no migration
+
+
+def test_backup_makes_a_private_verified_copy_and_refuses_what_it_cannot_do(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "antaeus.db"
+    code, _, err = run(runner, db, "seed", "--customers", "5", "--seed", "3")
+    assert code == ExitCode.OK, err
+    target = tmp_path / "copy.db"
+    code, out, err = run(runner, db, "backup", str(target))
+    assert code == ExitCode.OK, err
+    assert "verified" in out
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert version_and_invoices(target) == version_and_invoices(db)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".copy.db")]
+
+    code, _, err = run(runner, db, "backup", str(target))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "already exists")
+    code, _, err = run(runner, db, "backup", str(tmp_path / "nowhere" / "copy.db"))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "does not exist")
+    stranger = tmp_path / "notes.db"
+    with sqlite3.connect(stranger) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    code, _, err = run(runner, stranger, "backup", str(tmp_path / "notes-copy.db"))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "not an antaeus one")
+    assert not (tmp_path / "notes-copy.db").exists()
