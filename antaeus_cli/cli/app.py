@@ -12,7 +12,17 @@ import typer
 from typer.core import TyperGroup
 
 from antaeus_cli import __version__
-from antaeus_cli.cli import bill, init, notify, report, retry_failed, seed, streams, upkeep
+from antaeus_cli.cli import (
+    bill,
+    check,
+    init,
+    notify,
+    report,
+    retry_failed,
+    seed,
+    streams,
+    upkeep,
+)
 from antaeus_cli.cli.boundary import (
     describe_os_error,
     exit_code_for_error,
@@ -141,6 +151,7 @@ app.command("bill")(bill.command)
 app.command("retry-failed")(retry_failed.command)
 app.command("notify")(notify.command)
 app.command("report")(report.command)
+app.command("check")(check.command)
 app.command("backup")(upkeep.backup_command)
 app.command("migrate")(upkeep.migrate_command)
 

@@ -193,6 +193,19 @@ def as_of(text: str | None, now: datetime) -> clock.AsOf:
         raise typer.BadParameter(str(exc), param_hint="'--as-of'") from None
 
 
+def instant(text: str, hint: str) -> datetime:
+    """An instant with an offset, as UTC."""
+    try:
+        parsed = clock.AsOf.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{hint}'") from None
+    if parsed.instant is None:
+        raise typer.BadParameter(
+            "expected an instant with an offset, e.g. 2026-12-01T06:00:00Z", param_hint=f"'{hint}'"
+        )
+    return parsed.instant
+
+
 def company_zone(given: str | None) -> tzinfo | None:
     """--tz, else ANTAEUS_TZ, else None: the machine's own zone."""
     text = given if given is not None else os.environ.get(TZ_ENV)

@@ -214,3 +214,26 @@ def collected_by_currency(conn: sqlite3.Connection) -> list[tuple[str, int, int]
         entry[0] += 1
         entry[1] += int(amount)
     return [(currency, count, total) for currency, (count, total) in sorted(sums.items())]
+
+
+def last_completed_bill(conn: sqlite3.Connection) -> str | None:
+    """When the last `bill` pass that completed finished (ISO text), or None."""
+    row = conn.execute(
+        "SELECT max(finished_at) FROM billing_run WHERE command = 'bill' AND status = 'completed'"
+    ).fetchone()
+    return None if row[0] is None else str(row[0])
+
+
+def notices_waiting(conn: sqlite3.Connection) -> tuple[int, int, str | None]:
+    """The notices failed for good, those waiting to go, and when the oldest of these
+    was written (ISO text; None: none waits)."""
+    failed = int(
+        conn.execute(
+            "SELECT count(*) FROM notification INDEXED BY notification_undelivered "
+            "WHERE status = 'failed'"
+        ).fetchone()[0]
+    )
+    pending, oldest = conn.execute(
+        "SELECT count(*), min(created_at) FROM notification WHERE status = 'pending'"
+    ).fetchone()
+    return failed, int(pending), None if oldest is None else str(oldest)

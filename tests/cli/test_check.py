@@ -1,0 +1,136 @@
+"""`antaeus check` as a monitoring system runs it: the Nagios exit codes, one line
+first, JSON, the metrics file; read-only."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from antaeus_cli.cli.exit_codes import ExitCode
+from tests.cli.test_cli import run
+from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
+from tests.cli.test_upkeep import old_database
+
+AS_OF = "2026-12-01"
+
+
+def metrics(path: Path) -> dict[str, float]:
+    found = {}
+    for family in text_string_to_metric_families(path.read_text()):
+        for sample in family.samples:
+            label = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            found[sample.name + (f"{{{label}}}" if label else "")] = sample.value
+    return found
+
+
+def billed(runner: CliRunner, tmp_path: Path, customers: int = 6) -> Path:  # noqa: F811
+    """A seeded file after one pass: 6 customers need nobody; 20 plant every case."""
+    db = tmp_path / "antaeus.db"
+    code, _, err = run(
+        runner, db, "seed", "--customers", str(customers), "--seed", "1", "--as-of", AS_OF
+    )
+    assert code == ExitCode.OK, err
+    code, _, err = run(runner, db, "bill", "--as-of", AS_OF, "--provider", "sim://")
+    assert code in (ExitCode.OK, ExitCode.NEEDS_OPERATOR), err
+    return db
+
+
+def test_a_fresh_database_is_critical_until_a_pass_completes(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "prod.db"
+    assert run(runner, db, "init")[0] == ExitCode.OK
+    code, out, _ = run(runner, db, "check")
+    assert code == 2
+    assert out == "ANTAEUS CRITICAL - no bill pass has completed yet\n"
+
+
+def test_after_a_pass_then_two_days_later_with_the_metrics(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path)
+    with sqlite3.connect(db) as conn:  # nothing held; the notices gone: a healthy file
+        held = conn.execute("SELECT count(*) FROM invoice WHERE status = 'NEEDS_OPERATOR'")
+        assert held.fetchone() == (0,)
+        conn.execute("UPDATE notification SET status = 'sent', sent_at = created_at")
+        (finished,) = conn.execute("SELECT finished_at FROM billing_run").fetchone()
+    soon = finished[:19] + "Z"
+    prom = tmp_path / "antaeus.prom"
+    code, out, err = run(runner, db, "check", "--as-of", soon, "--metrics-file", str(prom))
+    assert code == 0, out + err
+    assert out == "ANTAEUS OK - billing is healthy\n"
+    found = metrics(prom)
+    assert found["antaeus_check_status"] == 0
+    assert found["antaeus_invoices_needing_operator"] == 0
+    assert found["antaeus_last_bill_completed_timestamp_seconds"] > 1.7e9
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("antaeus.prom.")]
+
+    from datetime import datetime, timedelta
+
+    later = (datetime.fromisoformat(finished) + timedelta(days=2)).isoformat()
+    code, out, _ = run(runner, db, "check", "--as-of", later, "--json", "--metrics-file", str(prom))
+    assert code == 2
+    result = json.loads(out)
+    assert result["status"] == "CRITICAL"
+    assert [f["check"] for f in result["findings"]] == ["last_pass"]
+    assert "48 hours ago" in result["findings"][0]["text"]
+    assert metrics(prom)["antaeus_check_finding_level{check=last_pass}"] == 2
+
+
+def test_held_invoices_and_waiting_notices_are_warnings(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path, customers=20)
+    with sqlite3.connect(db) as conn:
+        held = conn.execute(
+            "SELECT count(*) FROM invoice WHERE status = 'NEEDS_OPERATOR'"
+        ).fetchone()[0]
+        (finished,) = conn.execute("SELECT finished_at FROM billing_run").fetchone()
+    assert held > 0
+    from datetime import datetime, timedelta
+
+    later = (datetime.fromisoformat(finished) + timedelta(minutes=90)).isoformat()
+    code, out, _ = run(runner, db, "check", "--as-of", later)
+    assert code == 1, out
+    lines = out.splitlines()
+    assert lines[0].startswith("ANTAEUS WARNING - ")
+    assert any(f"{held} invoices held for an operator" in line for line in lines)
+    assert any("notices waiting to go, the oldest for 90 minutes" in line for line in lines)
+
+
+def test_a_database_that_needs_migrating_is_critical_and_one_that_cannot_be_read_unknown(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = old_database(tmp_path / "old.db")
+    before = db.read_bytes()
+    prom = tmp_path / "m.prom"
+    code, out, _ = run(runner, db, "check", "--metrics-file", str(prom))
+    assert code == 2
+    assert out.startswith("ANTAEUS CRITICAL - database ")
+    assert "migrate" in out
+    assert db.read_bytes() == before
+    assert metrics(prom) == {"antaeus_check_status": 2}
+    code, out, _ = run(runner, tmp_path / "missing.db", "check", "--json")
+    assert code == 3
+    assert json.loads(out)["status"] == "UNKNOWN"
+
+
+def test_check_never_writes(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = db.read_bytes()
+    code, out, err = run(runner, db, "check")
+    assert code in (0, 1, 2), out + err
+    assert db.read_bytes() == before
