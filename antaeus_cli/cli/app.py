@@ -15,6 +15,7 @@ from antaeus_cli import __version__
 from antaeus_cli.cli import (
     bill,
     check,
+    imports,
     init,
     notify,
     report,
@@ -152,6 +153,7 @@ app.command("retry-failed")(retry_failed.command)
 app.command("notify")(notify.command)
 app.command("report")(report.command)
 app.command("check")(check.command)
+app.add_typer(imports.app, name="import")
 app.command("backup")(upkeep.backup_command)
 app.command("migrate")(upkeep.migrate_command)
 

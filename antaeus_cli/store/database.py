@@ -6,7 +6,7 @@ import contextlib
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -161,6 +161,16 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def rolled_back_unless(self, keep: Callable[[], bool]) -> Iterator[None]:
+        """Inside `transaction()`: at the end of the block, roll everything back unless
+        `keep()` says to commit (a dry run, or an all-or-nothing load that found an
+        error). The transaction then commits nothing."""
+        yield
+        if not keep():
+            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN")  # for transaction() to commit: an empty one
 
     @contextlib.contextmanager
     def writing_unjournaled(self) -> Iterator[None]:

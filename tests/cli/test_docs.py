@@ -28,10 +28,21 @@ def test_every_exit_code_is_in_the_readme_table() -> None:
     assert rows == {str(code.value): code.name for code in ExitCode}
 
 
-@pytest.mark.parametrize("name", sorted(COMMAND.commands))  # type: ignore[attr-defined]
+def _commands() -> dict[str, typer.core.TyperCommand]:
+    """Every command by its full name, the subcommands of a group (`import
+    customers`) as well as the group."""
+    found = {}
+    for name, command in COMMAND.commands.items():  # type: ignore[attr-defined]
+        found[name] = command
+        for sub, subcommand in getattr(command, "commands", {}).items():
+            found[f"{name} {sub}"] = subcommand
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
 def test_every_command_and_option_is_documented(name: str) -> None:
-    assert f"`antaeus {name}`" in README
-    command = COMMAND.commands[name]  # type: ignore[attr-defined]
+    assert f"`antaeus {name}" in README
+    command = _commands()[name]
     assert command.help, name
     for param in command.params:
         for opt in param.opts:

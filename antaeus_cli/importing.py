@@ -1,0 +1,206 @@
+"""`antaeus import customers|invoices FILE`: load what an upstream system exported.
+
+CSV (a header row names the columns) or JSON Lines (one object per line). Every
+record is checked (`domain.imported`) and matched by its `external_id`: a new one is
+added, one stored with the same values is left alone, and a customer's contact
+details (`provider_ref`, `email`, `timezone`) are updated. An invoice is never
+changed by an import, nor a customer's currency: those differences are errors.
+All or nothing: the file is applied in one transaction, and any error, on any line,
+leaves the database as it was. A dry run does the same and always rolls back.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from antaeus_cli.domain import imported
+from antaeus_cli.errors import InputError
+from antaeus_cli.store import imports as rows
+from antaeus_cli.store.database import Store
+
+Kind = Literal["customers", "invoices"]
+Format = Literal["csv", "jsonl"]
+SHOWN_ERRORS = 20
+
+
+@dataclass(slots=True)
+class ImportResult:
+    kind: Kind
+    path: Path
+    dry_run: bool
+    records: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, text), the first few
+    error_count: int = 0
+
+    @property
+    def applied(self) -> bool:
+        return not self.dry_run and self.error_count == 0
+
+    def refuse(self, line: int, text: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < SHOWN_ERRORS:
+            self.errors.append((line, text))
+
+
+def format_of(path: Path, given: Format | None) -> Format:
+    if given is not None:
+        return given
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    raise InputError(f"cannot tell the format of '{path}' from its name: pass --format csv|jsonl")
+
+
+def import_file(
+    store: Store, kind: Kind, path: Path, *, fmt: Format, dry_run: bool, now: datetime
+) -> ImportResult:
+    result = ImportResult(kind, path, dry_run)
+    apply = _customer if kind == "customers" else _invoice
+    stamp = now.isoformat()
+    with store.transaction() as conn, store.rolled_back_unless(lambda: _keep(result)):
+        columns = imported.CUSTOMER_COLUMNS if kind == "customers" else imported.INVOICE_COLUMNS
+        for line, record in _records(path, fmt, result, columns):
+            result.records += 1
+            try:
+                apply(conn, record, result, stamp)
+            except imported.Refused as refused:
+                result.refuse(line, str(refused))
+            except _Conflict as conflict:
+                result.refuse(line, str(conflict))
+    return result
+
+
+def _keep(result: ImportResult) -> bool:
+    return not result.dry_run and result.error_count == 0
+
+
+class _Conflict(Exception):
+    """A record that matches a stored row it may not change."""
+
+
+def _customer(
+    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, _: str
+) -> None:
+    row = imported.customer(record)
+    stored = rows.customer(conn, row.external_id)
+    if stored is None:
+        rows.add_customer(conn, row)
+        result.added += 1
+        return
+    customer_id, currency, *contact = stored
+    if currency != row.currency:
+        raise _Conflict(
+            f"customer {row.external_id!r} is stored in {currency}, not {row.currency}: an "
+            "import never changes a customer's currency"
+        )
+    if contact == [row.provider_ref, row.email, row.timezone]:
+        result.unchanged += 1
+        return
+    rows.update_customer(conn, customer_id, row)
+    result.updated += 1
+
+
+def _invoice(
+    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, now: str
+) -> None:
+    row = imported.invoice(record)
+    owner = rows.customer(conn, row.customer_external_id)
+    if owner is None:
+        raise _Conflict(
+            f"customer_external_id: no customer {row.customer_external_id!r}: import the "
+            "customers first"
+        )
+    stored = rows.invoice(conn, row.external_id)
+    if stored is None:
+        rows.add_invoice(conn, owner[0], row, now)
+        result.added += 1
+        return
+    same = (
+        stored[1] == owner[0]
+        and stored[2] == row.amount_minor
+        and stored[3] == row.currency
+        and stored[4] == row.due_date.isoformat()
+    )
+    if not same:
+        raise _Conflict(
+            f"invoice {row.external_id!r} is stored as invoice {stored[0]} with other values "
+            f"(amount {stored[2]} {stored[3]}, due {stored[4]}): an import never changes an "
+            "invoice; correct it upstream under a new external_id, and settle the old one by hand"
+        )
+    result.unchanged += 1
+
+
+def _records(
+    path: Path, fmt: Format, result: ImportResult, columns: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each record with the line it starts on; a line that is not a record is refused."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read '{path}': {exc.strerror}") from None
+    with handle:
+        text = codecs.getreader("utf-8-sig")(handle, "strict")
+        try:
+            yield from _csv(text, result, columns) if fmt == "csv" else _jsonl(text, result)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"'{path}' is not UTF-8 (byte {exc.start} of a read): export it as UTF-8"
+            ) from None
+        except csv.Error as exc:
+            raise InputError(f"'{path}' is not readable CSV: {exc}") from None
+
+
+def _csv(
+    text: Any, result: ImportResult, columns: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(text, strict=True)
+    header = reader.fieldnames
+    if not header:
+        raise InputError("the CSV file is empty: it needs a header row naming the columns")
+    if len(set(header)) != len(header):
+        raise InputError("the CSV header names a column twice")
+    unknown = [name for name in header if name not in columns]
+    if unknown:
+        raise InputError(
+            f"the CSV header names unknown columns ({', '.join(map(repr, unknown[:5]))}): "
+            f"the columns are {', '.join(columns)}"
+        )
+    start = reader.line_num + 1
+    for record in reader:
+        if None in record:  # more cells than the header has columns
+            result.refuse(
+                start, f"{len(header) + len(record[None])} cells, the header has {len(header)}"
+            )
+        elif any(v is None for v in record.values()):
+            result.refuse(start, f"fewer cells than the header's {len(header)} columns")
+        else:
+            yield start, record
+        start = reader.line_num + 1
+
+
+def _jsonl(text: Any, result: ImportResult) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            result.refuse(number, f"not JSON: {exc}")
+            continue
+        if not isinstance(record, dict):
+            result.refuse(number, "expected a JSON object")
+            continue
+        yield number, record

@@ -1,0 +1,65 @@
+"""The rows `antaeus import` reads and writes, matched by the upstream system's own
+identifier (`external_id`, schema version 11)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from antaeus_cli.domain.imported import CustomerRow, InvoiceRow
+
+StoredCustomer = tuple[int, str, str | None, str | None, str | None]
+StoredInvoice = tuple[int, int, int, str, str, str, str | None]
+
+
+def customer(conn: sqlite3.Connection, external_id: str) -> StoredCustomer | None:
+    """id, currency, provider_ref, email, timezone."""
+    row = conn.execute(
+        "SELECT id, currency, provider_ref, email, timezone FROM customer "
+        "INDEXED BY customer_by_external_id WHERE external_id = ?",
+        (external_id,),
+    ).fetchone()
+    return None if row is None else (int(row[0]), row[1], row[2], row[3], row[4])
+
+
+def add_customer(conn: sqlite3.Connection, row: CustomerRow) -> None:
+    conn.execute(
+        "INSERT INTO customer (currency, provider_ref, email, timezone, external_id) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (row.currency, row.provider_ref, row.email, row.timezone, row.external_id),
+    )
+
+
+def update_customer(conn: sqlite3.Connection, customer_id: int, row: CustomerRow) -> None:
+    """What an upstream system may change of a customer: where to reach and charge them."""
+    conn.execute(
+        "UPDATE customer SET provider_ref = ?, email = ?, timezone = ? WHERE id = ?",
+        (row.provider_ref, row.email, row.timezone, customer_id),
+    )
+
+
+def invoice(conn: sqlite3.Connection, external_id: str) -> StoredInvoice | None:
+    """id, customer_id, amount, currency, due_date, status, paid_at."""
+    row = conn.execute(
+        "SELECT id, customer_id, amount, currency, due_date, status, paid_at FROM invoice "
+        "INDEXED BY invoice_by_external_id WHERE external_id = ?",
+        (external_id,),
+    ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), *row[2:])
+
+
+def add_invoice(conn: sqlite3.Connection, customer_id: int, row: InvoiceRow, now: str) -> None:
+    conn.execute(
+        "INSERT INTO invoice (customer_id, amount, currency, status, due_date, created_at, "
+        "updated_at, paid_at, external_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            customer_id,
+            row.amount_minor,
+            row.currency,
+            row.status,
+            row.due_date.isoformat(),
+            now,
+            now,
+            None if row.paid_at is None else f"{row.paid_at.isoformat()}T00:00:00+00:00",
+            row.external_id,
+        ),
+    )

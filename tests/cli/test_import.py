@@ -1,0 +1,183 @@
+"""`antaeus import`: an upstream system's export into a production database, all or
+nothing, idempotent on external_id, errors with their line numbers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from antaeus_cli.cli.exit_codes import ExitCode
+from tests.cli.test_cli import assert_one_line_error, run
+from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
+
+CUSTOMERS = (
+    "external_id,currency,provider_ref,email,timezone\n"
+    "crm-1,EUR,cus_1,a@example.com,Europe/Berlin\n"
+    "crm-2,USD,cus_2,b@example.com,\n"
+)
+INVOICES = (
+    '{"external_id": "inv-1", "customer_external_id": "crm-1", "amount_minor": 1500, '
+    '"currency": "EUR", "due_date": "2026-12-01"}\n'
+    "\n"
+    '{"external_id": "inv-0", "customer_external_id": "crm-1", "amount_minor": 1400, '
+    '"currency": "EUR", "due_date": "2026-11-01", "status": "PAID", "paid_at": "2026-11-01"}\n'
+)
+
+
+@pytest.fixture
+def db(runner: CliRunner, tmp_path: Path) -> Path:  # noqa: F811 - the fixture
+    path = tmp_path / "prod.db"
+    assert run(runner, path, "init")[0] == ExitCode.OK
+    return path
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def imported(runner: CliRunner, db: Path, *args: str) -> dict[str, object]:  # noqa: F811
+    code, out, err = run(runner, db, "import", *args, "--json")
+    assert code == ExitCode.OK, err
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def test_the_same_export_twice_adds_nothing_the_second_time(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    customers = write(tmp_path, "customers.csv", CUSTOMERS)
+    invoices = write(tmp_path, "invoices.jsonl", INVOICES)
+    first = imported(runner, db, "customers", str(customers))
+    assert (first["added"], first["applied"]) == (2, True)
+    assert imported(runner, db, "invoices", str(invoices))["added"] == 2
+    again = imported(runner, db, "customers", str(customers))
+    assert (again["added"], again["unchanged"]) == (0, 2)
+    assert imported(runner, db, "invoices", str(invoices))["unchanged"] == 2
+    assert rows(db, "SELECT c.external_id, i.external_id, i.amount, i.status, i.paid_at "
+                    "FROM invoice i JOIN customer c ON c.id = i.customer_id ORDER BY i.id") == [
+        ("crm-1", "inv-1", 1500, "PENDING", None),
+        ("crm-1", "inv-0", 1400, "PAID", "2026-11-01T00:00:00+00:00"),
+    ]  # fmt: skip
+    code, out, err = run(runner, db, "bill", "--as-of", "2026-12-01", "--dry-run", "--json")
+    assert code == ExitCode.OK, err
+    assert json.loads(out)["to_charge"][0]["amount_minor"] == 1500
+
+
+def test_a_customer_s_contact_details_are_updated_its_currency_never(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    moved = CUSTOMERS.replace("a@example.com,Europe/Berlin", "new@example.com,Europe/Paris")
+    result = imported(runner, db, "customers", str(write(tmp_path, "c2.csv", moved)))
+    assert (result["updated"], result["unchanged"]) == (1, 1)
+    assert rows(db, "SELECT email, timezone FROM customer WHERE external_id = 'crm-1'") == [
+        ("new@example.com", "Europe/Paris")
+    ]
+    recurrency = write(tmp_path, "c3.csv", CUSTOMERS.replace("crm-2,USD", "crm-2,EUR"))
+    code, _, err = run(runner, db, "import", "customers", str(recurrency))
+    assert code == ExitCode.USAGE
+    assert "c3.csv:3: customer 'crm-2' is stored in USD, not EUR" in err
+
+
+def test_one_bad_line_imports_nothing_and_every_fault_has_its_line(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    bad = INVOICES + (
+        '{"external_id": "inv-2", "customer_external_id": "crm-9", "amount_minor": 100, '
+        '"currency": "EUR", "due_date": "2026-12-01"}\n'
+        "not json\n"
+        '{"external_id": "inv-3", "customer_external_id": "crm-2", "amount_minor": "12.50", '
+        '"currency": "USD", "due_date": "2026-12-01"}\n'
+    )
+    path = write(tmp_path, "i.jsonl", bad)
+    code, out, err = run(runner, db, "import", "invoices", str(path), "--json")
+    assert code == ExitCode.USAGE
+    result = json.loads(out)
+    assert (result["applied"], result["error_count"]) == (False, 3)
+    assert [e["line"] for e in result["errors"]] == [4, 5, 6]
+    assert "no customer 'crm-9': import the customers first" in result["errors"][0]["text"]
+    assert result["errors"][1]["text"].startswith("not JSON")
+    assert "amount_minor: '12.50' is not a whole number" in result["errors"][2]["text"]
+    assert err.strip().splitlines()[-1] == "antaeus: error: 3 records refused; nothing was imported"
+    assert rows(db, "SELECT count(*) FROM invoice") == [(0,)]
+
+
+def test_an_invoice_is_never_changed_by_an_import(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    imported(runner, db, "invoices", str(write(tmp_path, "i.jsonl", INVOICES)))
+    edited = write(tmp_path, "i2.jsonl", INVOICES.replace("1500", "9900"))
+    code, _, err = run(runner, db, "import", "invoices", str(edited))
+    assert code == ExitCode.USAGE
+    assert "i2.jsonl:1: invoice 'inv-1' is stored as invoice 1 with other values" in err
+    assert rows(db, "SELECT amount FROM invoice WHERE external_id = 'inv-1'") == [(1500,)]
+
+
+def test_a_dry_run_counts_and_writes_nothing(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    result = imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)),
+                      "--dry-run")  # fmt: skip
+    assert (result["added"], result["applied"], result["dry_run"]) == (2, False, True)
+    assert rows(db, "SELECT count(*) FROM customer") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("c.csv", "external_id,currency,emial\n", "unknown columns ('emial')"),
+        ("c.csv", "", "the CSV file is empty"),
+        ("c.csv", "external_id,external_id\n", "names a column twice"),
+        ("c.txt", CUSTOMERS, "cannot tell the format"),
+        ("c.csv", "external_id,currency\nx,EUR\n".encode("utf-16").decode("latin-1"), "UTF-8"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_one_error(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+    name: str,
+    content: str,
+    fragment: str,
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content.encode("latin-1"))
+    code, _, err = run(runner, db, "import", "customers", str(path))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, fragment)
+    assert rows(db, "SELECT count(*) FROM customer") == [(0,)]
+
+
+def test_a_csv_row_with_too_many_or_too_few_cells_is_refused_by_line(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "c.csv", CUSTOMERS + "crm-3,EUR,cus_3,c@example.com,,extra\ncrm-4\n")
+    code, _, err = run(runner, db, "import", "customers", str(path))
+    assert code == ExitCode.USAGE
+    assert "c.csv:4: 6 cells, the header has 5" in err
+    assert "c.csv:5: fewer cells than the header's 5 columns" in err
