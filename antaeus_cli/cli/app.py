@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class _OneLineErrors(TyperGroup):
     ) -> Any:
         def invoke() -> Any:
             return super(_OneLineErrors, self).main(
-                args=args,
+                args=global_options_first(sys.argv[1:] if args is None else list(args)),
                 prog_name=prog_name or "antaeus",
                 complete_var=complete_var,
                 standalone_mode=False,
@@ -64,6 +65,28 @@ class _OneLineErrors(TyperGroup):
             )
 
         sys.exit(_guarded(invoke))
+
+
+def global_options_first(args: list[str]) -> list[str]:
+    """`--db PATH` is the one global option with a value; it may also follow the command
+    (`antaeus report --db x.db`), as operators type it. It is moved in front of the
+    command, as Click reads it. Nothing after a `--` is touched."""
+    moved: list[str] = []
+    rest: list[str] = []
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            rest.append(word)
+            rest.extend(words)
+            break
+        if word == "--db":
+            moved.append(word)
+            moved.extend(list(itertools.islice(words, 1)))
+        elif word.startswith("--db="):
+            moved.append(word)
+        else:
+            rest.append(word)
+    return [*moved, *rest]
 
 
 def _guarded(invoke: Callable[[], Any]) -> int:

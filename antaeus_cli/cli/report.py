@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from antaeus_cli.cli import options as opt
+
 
 class Format(enum.StrEnum):
     TABLE = "table"
@@ -48,6 +50,7 @@ def command(
             help="Invoices needing an operator, and overdue attempts, to list (0: all of them).",
         ),
     ] = 100,
+    json_output: opt.Json = False,
 ) -> None:
     """Where every invoice stands. Read-only: safe to run while a pass is running.
 
@@ -59,6 +62,13 @@ def command(
     from antaeus_cli.reports import build_report
     from antaeus_cli.store.database import Store
 
+    if json_output:
+        if output_format not in (Format.TABLE, Format.JSON):
+            raise typer.BadParameter(
+                f"--json and --format {output_format.value} ask for two formats: give one",
+                param_hint="'--json'",
+            )
+        output_format = Format.JSON
     store = Store.open(ctx.obj.db_path)
     try:
         report = build_report(store, recent_runs=runs, limit=limit or None, now=datetime.now(UTC))

@@ -504,3 +504,27 @@ def test_a_pass_never_runs_as_of_a_moment_later_than_now(
     )
     code, out, _ = run(runner, seeded, *args[:3], "--dry-run")
     assert code == ExitCode.OK, out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--db", "{db}", "report", "--json"],
+        ["report", "--db", "{db}", "--json"],
+        ["report", "--json", "--db={db}"],
+        ["report", "--format", "json"],
+    ],
+)
+def test_db_may_follow_the_command_and_report_takes_json_like_the_others(
+    runner: CliRunner, seeded: Path, args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(seeded.parent)  # the last form finds ./antaeus.db
+    result = runner.invoke(app, [a.replace("{db}", str(seeded)) for a in args])
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert json.loads(result.stdout)["totals"]
+
+
+def test_report_refuses_two_formats(runner: CliRunner, seeded: Path) -> None:
+    code, _, err = run(runner, seeded, "report", "--json", "--format", "csv")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "ask for two formats")
