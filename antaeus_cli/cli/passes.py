@@ -19,6 +19,7 @@ import typer
 from antaeus_cli.billing.calls import RetryPolicy
 from antaeus_cli.billing.engine import PassSettings, StopRequest
 from antaeus_cli.billing.preview import preview_pass
+from antaeus_cli.billing.refused_start import record_refused_start
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
 from antaeus_cli.cli import options as opt
@@ -30,11 +31,12 @@ from antaeus_cli.domain import clock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.purpose import Purpose, binding_refusal, provider_refusal
-from antaeus_cli.errors import ProviderSpecError, StoppedBeforeStart
+from antaeus_cli.errors import AntaeusError, ProviderSpecError, StoppedBeforeStart
 from antaeus_cli.failpoints import Failpoints
 from antaeus_cli.host import current_process, is_alive
 from antaeus_cli.provider import registry
 from antaeus_cli.provider.port import PaymentProvider
+from antaeus_cli.provider.spec import ProviderSpec
 from antaeus_cli.store.database import Store
 
 
@@ -114,20 +116,8 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             )
             render_preview(preview, json_output=options.json_output)
             raise typer.Exit(ExitCode.OK)
-        refused = provider_refusal(
-            store.purpose,
-            spec.scheme,
-            named=opt.provider_named(options.provider),
-            setting=opt.PROVIDER_ENV,
-        )
-        if refused is not None:  # before the lock, a run row or any claim
-            raise ProviderSpecError(refused)
-        with signals_stop_at_once():  # the provider's first request may take a while
-            provider = registry.open_provider(
-                spec, db_path=db_path, failpoints=failpoints, stop=stop.event
-            )
+        provider = _open_provider(store, spec, options, settings, failpoints, stop)
         try:
-            _bind_account(store, provider)
             result = _run(store, provider, options, settings, failpoints, stop)
         finally:
             provider.close()
@@ -138,6 +128,50 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     if result.error is not None:  # the one error line, as for any other, and the truth
         print_error(result.stop_reason or result.error.message)
     raise typer.Exit(code)
+
+
+def _open_provider(
+    store: Store,
+    spec: ProviderSpec,
+    options: PassOptions,
+    settings: PassSettings,
+    failpoints: Failpoints,
+    stop: StopRequest,
+) -> PaymentProvider:
+    """The provider, once this database may charge through it, its credentials were
+    accepted, and its account is the database's. Before anything is claimed; a refusal
+    is recorded as a run, with the operator's summary of it."""
+    try:
+        refused = provider_refusal(
+            store.purpose,
+            spec.scheme,
+            named=opt.provider_named(options.provider),
+            setting=opt.PROVIDER_ENV,
+        )
+        if refused is not None:
+            raise ProviderSpecError(refused)
+        with signals_stop_at_once():  # the provider's first request may take a while
+            provider = registry.open_provider(
+                spec, db_path=store.path, failpoints=failpoints, stop=stop.event
+            )
+        try:
+            _bind_account(store, provider)
+        except BaseException:
+            provider.close()
+            raise
+    except AntaeusError as exc:
+        record_refused_start(
+            store,
+            command=options.command,
+            clock=settings.clock,
+            provider=spec.redacted(),
+            reason=exc.message,
+            now=datetime.now(UTC),
+            me=current_process(),
+            is_alive=is_alive,
+        )
+        raise
+    return provider
 
 
 def _bind_account(store: Store, provider: PaymentProvider) -> None:

@@ -43,11 +43,24 @@ def add_invoice(db: Path) -> None:
         )
 
 
-def nothing_ran(db: Path) -> None:
+def nothing_ran(db: Path, reason: str | None = None) -> None:
+    """Nothing charged or claimed; the refusal recorded as a failed run with its reason
+    (`reason`), and the operator's summary of it queued."""
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM billing_run").fetchone() == (0,)
         assert conn.execute("SELECT status FROM invoice").fetchall() == [("PENDING",)]
+        recorded = conn.execute("SELECT status, stop_reason FROM billing_run").fetchall()
+        summaries = conn.execute(
+            "SELECT count(*) FROM notification WHERE kind = 'run_summary'"
+        ).fetchone()
+    if reason is None:
+        assert recorded == []
+        return
+    ((status, stop_reason),) = recorded
+    assert status == "failed"
+    assert stop_reason.startswith("refused before it began: ")
+    assert reason in stop_reason
+    assert summaries == (1,)
 
 
 @pytest.fixture
@@ -106,7 +119,7 @@ def test_a_production_database_without_a_provider_charges_nothing(
     assert code == ExitCode.USAGE, out + err
     assert_one_line_error(err, "no payment provider")
     assert "set ANTAEUS_PROVIDER" in err
-    nothing_ran(production)
+    nothing_ran(production, "no payment provider")
 
 
 @pytest.mark.parametrize("named", ["option", "variable"])
@@ -124,7 +137,7 @@ def test_a_production_database_refuses_the_simulator_however_it_is_named(
     code, out, err = run(runner, production, *args)
     assert code == ExitCode.USAGE, out + err
     assert_one_line_error(err, "never charges through the simulator")
-    nothing_ran(production)
+    nothing_ran(production, "never charges through the simulator")
 
 
 def test_a_dry_run_on_a_production_database_needs_no_provider(

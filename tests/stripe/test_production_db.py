@@ -109,3 +109,27 @@ def test_a_demo_database_is_never_bound(
     )
     assert code == ExitCode.OK, err
     assert meta(db, "provider_account") is None
+
+
+def test_a_refused_key_or_another_account_is_recorded_as_a_run_with_its_summary(
+    production: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = bill(
+        production, shaped.spec().replace("sk_test_antaeus", "bad_key"), monkeypatch
+    )
+    assert code == ExitCode.USAGE, err
+    assert "bad_key" not in err
+    code, _, _ = bill(production, shaped.spec(), monkeypatch)  # binds acct_antaeus
+    assert code == ExitCode.OK
+    code, _, _ = bill(production, shaped.spec().replace("antaeus", "other"), monkeypatch)
+    assert code == ExitCode.USAGE
+    with sqlite3.connect(production) as conn:
+        runs = conn.execute("SELECT status, stop_reason FROM billing_run ORDER BY id").fetchall()
+        summaries = conn.execute(
+            "SELECT run_id FROM notification WHERE kind = 'run_summary' ORDER BY run_id"
+        ).fetchall()
+    assert [status for status, _ in runs] == ["failed", "completed", "failed"]
+    assert runs[0][1].startswith("refused before it began: Stripe refused the API key (401")
+    assert "bad_key" not in runs[0][1]
+    assert "the key given is for stripe account acct_other" in runs[2][1]
+    assert summaries == [(1,), (3,)]
