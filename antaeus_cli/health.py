@@ -40,6 +40,7 @@ def check(store: Store, *, now: datetime, limits: Thresholds, is_alive: runs.Liv
                 notices_failed=failed,
                 notices_pending=pending,
                 oldest_pending_notice=None if oldest is None else datetime.fromisoformat(oldest),
+                last_bill_ended=queries.last_bill_ending(conn),
                 dead_lock_holder=(
                     str(holder) if holder is not None and not holder.alive(now, is_alive) else None
                 ),

@@ -42,6 +42,7 @@ class Facts:
     notices_pending: int
     oldest_pending_notice: datetime | None
     dead_lock_holder: str | None  # the pass that holds the lock but no longer runs
+    last_bill_ended: str | None = None  # how the latest finished bill pass ended, if not well
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ def judge(facts: Facts, limits: Thresholds) -> list[Finding]:
     """Every finding, worst first; one OK finding when there is nothing to say."""
     found = [
         *_last_pass(facts, limits),
+        *_last_ending(facts),
         *_attempts(facts),
         *_operator(facts),
         *_notices(facts, limits),
@@ -83,6 +85,18 @@ def _last_pass(facts: Facts, limits: Thresholds) -> list[Finding]:
             "last_pass",
             f"the last completed bill pass finished {_hours(age)} ago ({last:%Y-%m-%dT%H:%MZ}): "
             "is cron running it?",
+        )
+    ]
+
+
+def _last_ending(facts: Facts) -> list[Finding]:
+    if facts.last_bill_ended is None:
+        return []
+    return [
+        Finding(
+            Level.WARNING,
+            "last_pass_ended",
+            f"the latest bill pass did not complete: {facts.last_bill_ended}",
         )
     ]
 

@@ -224,6 +224,18 @@ def last_completed_bill(conn: sqlite3.Connection) -> str | None:
     return None if row[0] is None else str(row[0])
 
 
+def last_bill_ending(conn: sqlite3.Connection) -> str | None:
+    """How the latest finished `bill` pass ended, when it did not complete: `run N
+    STATUS: reason`; None when it completed (or none has finished)."""
+    row = conn.execute(
+        "SELECT id, status, stop_reason FROM billing_run WHERE command = 'bill' "
+        "AND status <> 'running' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None or row[1] == "completed":
+        return None
+    return f"run {row[0]} {row[1]}" + (f": {row[2]}" if row[2] else "")
+
+
 def notices_waiting(conn: sqlite3.Connection) -> tuple[int, int, str | None]:
     """The notices failed for good, those waiting to go, and when the oldest of these
     was written (ISO text; None: none waits)."""

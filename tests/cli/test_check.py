@@ -134,3 +134,25 @@ def test_check_never_writes(
     code, out, err = run(runner, db, "check")
     assert code in (0, 1, 2), out + err
     assert db.read_bytes() == before
+
+
+def test_a_latest_pass_that_failed_after_a_completed_one_is_a_warning(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE notification SET status = 'sent', sent_at = created_at")
+        (finished,) = conn.execute("SELECT finished_at FROM billing_run").fetchone()
+        conn.execute(
+            "INSERT INTO billing_run (command, as_of, provider, host, pid, started_at, "
+            "finished_at, status, stop_reason) SELECT command, as_of, provider, host, pid, "
+            "finished_at, finished_at, 'failed', 'refused before it began: no payment provider' "
+            "FROM billing_run"
+        )
+    code, out, _ = run(runner, db, "check", "--as-of", finished[:19] + "Z")
+    assert code == 1, out
+    assert out == (
+        "ANTAEUS WARNING - the latest bill pass did not complete: run 2 failed: refused "
+        "before it began: no payment provider\n"
+    )

@@ -90,3 +90,12 @@ def test_a_notice_waits_up_to_its_threshold_unremarked() -> None:
     young = replace(HEALTHY, oldest_pending_notice=NOW - timedelta(minutes=59, seconds=59))
     assert level_of(judge(young, LIMITS)) is Level.OK
     assert level_of(judge(replace(young, oldest_pending_notice=None), LIMITS)) is Level.OK
+
+
+def test_a_latest_pass_that_did_not_complete_is_a_warning() -> None:
+    ended = replace(HEALTHY, last_bill_ended="run 7 failed: refused before it began: no key")
+    (finding,) = judge(ended, LIMITS)
+    assert (finding.level, finding.check) == (Level.WARNING, "last_pass_ended")
+    assert finding.text == (
+        "the latest bill pass did not complete: run 7 failed: refused before it began: no key"
+    )
