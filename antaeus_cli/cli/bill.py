@@ -32,6 +32,7 @@ def command(
     breaker_window: opt.BreakerWindow = DEFAULT_BREAKER_WINDOW,
     anomaly_factor: opt.AnomalyFactor = DEFAULT_ANOMALY_FACTOR,
     anomaly_history: opt.AnomalyHistory = DEFAULT_ANOMALY_HISTORY,
+    metrics_file: opt.MetricsFile = None,
 ) -> None:
     """Charge every PENDING invoice whose due date has begun in its customer's zone.
 
@@ -57,5 +58,6 @@ def command(
         batch_size=batch_size,
         limits=opt.run_limits(max_total, breaker_rate, breaker_window),
         amount_guard=AmountGuard(anomaly_factor, anomaly_history),
+        metrics_file=metrics_file,
     )
     run_command(ctx.obj.db_path, options)

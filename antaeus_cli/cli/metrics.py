@@ -12,6 +12,7 @@ from antaeus_cli.errors import InputError
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from antaeus_cli.billing.results import PassResult
     from antaeus_cli.domain.health import Level
     from antaeus_cli.health import Health
 
@@ -20,8 +21,75 @@ def write_health(path: Path, health: Health) -> None:
     from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
-    facts = health.facts
     _level(registry, health.level)
+    _facts(registry, health)
+    findings = Gauge(
+        "antaeus_check_finding_level",
+        "Each finding of the check, by name: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+        ["check"],
+        registry=registry,
+    )
+    for finding in health.findings:
+        findings.labels(check=finding.check).set(int(finding.level))
+    _write(path, registry)
+
+
+def write_pass(
+    path: Path,
+    command: str,
+    result: PassResult | None,
+    seconds: float,
+    health: Health,
+) -> None:
+    """A pass's metrics: how it ended, how long it took, its counts and amounts by
+    outcome and currency (none for a pass refused before it began), and billing's
+    health after it (the last completed bill pass, open attempts, the outbox)."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    registry = CollectorRegistry()
+    status = "failed" if result is None else result.status.value
+    Gauge(
+        "antaeus_pass_completed",
+        "1 when the pass completed; 0 when it stopped early, failed or was refused.",
+        ["command", "status"],
+        registry=registry,
+    ).labels(command=command, status=status).set(1 if status == "completed" else 0)
+    Gauge(
+        "antaeus_pass_duration_seconds", "How long the pass took.", ["command"],
+        registry=registry,
+    ).labels(command=command).set(seconds)  # fmt: skip
+    Gauge(
+        "antaeus_pass_finished_timestamp_seconds", "When the pass ended.", ["command"],
+        registry=registry,
+    ).labels(command=command).set_to_current_time()  # fmt: skip
+    counts = Gauge(
+        "antaeus_pass_count",
+        "The pass's counts (billing_run's columns): invoices by what became of them, and retries.",
+        ["command", "outcome"],
+        registry=registry,
+    )
+    amounts = Gauge(
+        "antaeus_pass_amount_minor",
+        "Amounts of the pass in minor units, by outcome and currency (never summed across).",
+        ["command", "outcome", "currency"],
+        registry=registry,
+    )
+    if result is not None:
+        for outcome, n in result.counts.as_columns().items():
+            counts.labels(command=command, outcome=outcome).set(n)
+        for outcome, totals in (("paid", result.paid), ("declined", result.declined)):
+            for total in totals:
+                amounts.labels(command=command, outcome=outcome, currency=total.currency).set(
+                    total.minor
+                )
+    _facts(registry, health)
+    _write(path, registry)
+
+
+def _facts(registry: CollectorRegistry, health: Health) -> None:
+    from prometheus_client import Gauge
+
+    facts = health.facts
     last = facts.last_bill_completed
     Gauge(
         "antaeus_last_bill_completed_timestamp_seconds",
@@ -38,15 +106,6 @@ def write_health(path: Path, health: Health) -> None:
         ("antaeus_notices_pending", "Notices waiting to go.", facts.notices_pending),
     ):  # fmt: skip
         Gauge(name, help_text, registry=registry).set(value)
-    findings = Gauge(
-        "antaeus_check_finding_level",
-        "Each finding of the check, by name: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-        ["check"],
-        registry=registry,
-    )
-    for finding in health.findings:
-        findings.labels(check=finding.check).set(int(finding.level))
-    _write(path, registry)
 
 
 def write_failure(path: Path, level: Level) -> None:

@@ -7,6 +7,7 @@ import gc
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +62,7 @@ class PassOptions:
     limits: RunLimits
     amount_guard: AmountGuard  # every path's (domain.judgement)
     invoice_ids: tuple[int, ...] = ()
+    metrics_file: Path | None = None
 
 
 def run_command(db_path: Path, options: PassOptions) -> NoReturn:
@@ -116,11 +118,17 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             )
             render_preview(preview, json_output=options.json_output)
             raise typer.Exit(ExitCode.OK)
-        provider = _open_provider(store, spec, options, settings, failpoints, stop)
+        started = time.monotonic()
+        try:
+            provider = _open_provider(store, spec, options, settings, failpoints, stop)
+        except AntaeusError:
+            _write_metrics(store, options, None, time.monotonic() - started)
+            raise
         try:
             result = _run(store, provider, options, settings, failpoints, stop)
         finally:
             provider.close()
+        _write_metrics(store, options, result, time.monotonic() - started)
     finally:
         store.close()
     code = exit_code_for_pass(result)
@@ -128,6 +136,20 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     if result.error is not None:  # the one error line, as for any other, and the truth
         print_error(result.stop_reason or result.error.message)
     raise typer.Exit(code)
+
+
+def _write_metrics(
+    store: Store, options: PassOptions, result: PassResult | None, seconds: float
+) -> None:
+    """`--metrics-file`: the pass's outcome, with the health of billing after it."""
+    if options.metrics_file is None:
+        return
+    from antaeus_cli.cli.metrics import write_pass
+    from antaeus_cli.domain.health import Thresholds
+    from antaeus_cli.health import check
+
+    health = check(store, now=datetime.now(UTC), limits=Thresholds(), is_alive=is_alive)
+    write_pass(options.metrics_file, options.command.value, result, seconds, health)
 
 
 def _open_provider(

@@ -42,6 +42,7 @@ def command(
     breaker_window: opt.BreakerWindow = DEFAULT_BREAKER_WINDOW,
     anomaly_factor: opt.AnomalyFactor = DEFAULT_ANOMALY_FACTOR,
     anomaly_history: opt.AnomalyHistory = DEFAULT_ANOMALY_HISTORY,
+    metrics_file: opt.MetricsFile = None,
 ) -> None:
     """Charge FAILED invoices whose retry date has begun in the customer's zone.
 
@@ -69,5 +70,6 @@ def command(
         limits=opt.run_limits(max_total, breaker_rate, breaker_window),
         amount_guard=AmountGuard(anomaly_factor, anomaly_history),
         invoice_ids=tuple(dict.fromkeys(invoice or ())),
+        metrics_file=metrics_file,
     )
     run_command(ctx.obj.db_path, options)

@@ -156,3 +156,33 @@ def test_a_latest_pass_that_failed_after_a_completed_one_is_a_warning(
         "ANTAEUS WARNING - the latest bill pass did not complete: run 2 failed: refused "
         "before it began: no payment provider\n"
     )
+
+
+def test_a_pass_writes_its_metrics_and_a_refused_one_too(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "antaeus.db"
+    assert run(runner, db, "seed", "--customers", "20", "--seed", "1", "--as-of", AS_OF)[0] == 0
+    prom = tmp_path / "bill.prom"
+    code, out, err = run(
+        runner, db, "bill", "--as-of", AS_OF, "--json", "--metrics-file", str(prom)
+    )
+    assert code in (0, 1), err
+    result = json.loads(out)
+    found = metrics(prom)
+    assert found["antaeus_pass_completed{command=bill,status=completed}"] == 1
+    assert found["antaeus_pass_count{command=bill,outcome=paid}"] == result["counts"]["paid"]
+    paid = {row["currency"]: row["amount_minor"] for row in result["paid"]}
+    for currency, minor in paid.items():
+        key = f"antaeus_pass_amount_minor{{command=bill,currency={currency},outcome=paid}}"
+        assert found[key] == minor
+    assert found["antaeus_last_bill_completed_timestamp_seconds"] > 1.7e9
+
+    production = tmp_path / "prod.db"
+    assert run(runner, production, "init")[0] == 0
+    code, _, _ = run(runner, production, "bill", "--metrics-file", str(prom))
+    assert code == ExitCode.USAGE
+    found = metrics(prom)
+    assert found["antaeus_pass_completed{command=bill,status=failed}"] == 0
+    assert found["antaeus_last_bill_completed_timestamp_seconds"] == 0
