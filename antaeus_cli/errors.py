@@ -28,6 +28,11 @@ class SchemaTooNew(InputError):
     """The database was written by a newer version of this tool."""
 
 
+class RestoredDatabase(InputError):
+    """The provider holds charges under the database's keys that its ledger does not
+    know: it was restored from a backup taken before them."""
+
+
 class SchemaTooOld(InputError):
     """The database has an older schema: `antaeus migrate` moves it forward."""
 

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 import typer
 
+from antaeus_cli.billing.admission import admit
 from antaeus_cli.billing.calls import RetryPolicy
 from antaeus_cli.billing.engine import PassSettings, StopRequest
 from antaeus_cli.billing.preview import preview_pass
@@ -31,7 +32,7 @@ from antaeus_cli.cli.render_pass import render_pass, render_preview
 from antaeus_cli.domain import clock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.limits import RunLimits
-from antaeus_cli.domain.purpose import Purpose, binding_refusal, provider_refusal
+from antaeus_cli.domain.purpose import provider_refusal
 from antaeus_cli.errors import AntaeusError, ProviderSpecError, StoppedBeforeStart
 from antaeus_cli.failpoints import Failpoints
 from antaeus_cli.host import current_process, is_alive
@@ -177,7 +178,7 @@ def _open_provider(
                 spec, db_path=store.path, failpoints=failpoints, stop=stop.event
             )
         try:
-            _bind_account(store, provider)
+            admit(store, provider)
         except BaseException:
             provider.close()
             raise
@@ -194,23 +195,6 @@ def _open_provider(
         )
         raise
     return provider
-
-
-def _bind_account(store: Store, provider: PaymentProvider) -> None:
-    """A database that is not a demo charges through one provider account: the first
-    pass records the account its key charges into, and a pass with a key of another
-    account, or of the other mode, is refused before anything is claimed."""
-    if store.purpose is Purpose.DEMO:
-        return
-    account = provider.account()
-    if account is None:  # the simulator: one world, no accounts
-        return
-    bound = store.bound_account()
-    if bound is None:
-        bound = store.bind_account(account.stored())
-    refused = binding_refusal(bound, account)
-    if refused is not None:
-        raise ProviderSpecError(refused)
 
 
 def _run(

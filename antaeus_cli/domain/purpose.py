@@ -105,3 +105,26 @@ def binding_refusal(bound: str | None, found: ProviderAccount) -> str | None:
         "nothing was charged; give a key of the bound account (a test key for a live "
         "database, or another account's key, is the usual cause)"
     )
+
+
+# How far before the ledger's newest attempt the provider's charges are read, for the
+# clocks of this host and the provider's to differ.
+RESTORE_SLACK_S = 600
+
+
+def restore_refusal(unknown_keys: list[str]) -> str | None:
+    """Why a pass may not charge when the provider holds charges made under this
+    database's keys that its ledger does not know (None: it knows them all). Only a
+    database restored from a backup taken before those charges forgets them (the ledger
+    commits every key before it is sent); a pass would charge their invoices again,
+    and once the provider has forgotten a key (Stripe: after 24 hours), twice."""
+    if not unknown_keys:
+        return None
+    shown = ", ".join(unknown_keys[:3]) + (" ..." if len(unknown_keys) > 3 else "")
+    return (
+        f"the provider holds {len(unknown_keys)} charge{'s' if len(unknown_keys) != 1 else ''} "
+        f"made under this database's keys that its ledger does not know ({shown}): it looks "
+        "restored from a backup taken before them, and a pass would charge their invoices "
+        "again; nothing was charged. Settle those charges first (docs/operations.md, "
+        "Restoring)"
+    )

@@ -105,6 +105,12 @@ class PaymentProvider(Protocol):
         provider has no accounts to tell apart, as the simulator)."""
         ...
 
+    def recent_keys(self, prefix: str, since: datetime | None) -> list[str] | None:
+        """The idempotency keys starting with `prefix` of the charges the provider holds
+        that were created at or after `since` (None: the newest), newest first, up to a
+        bound; None when the provider cannot list its charges."""
+        ...
+
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer: ...
 
     def lookup(
@@ -147,6 +153,9 @@ class ProviderWrapper:
 
     def account(self) -> ProviderAccount | None:
         return self._provider.account()
+
+    def recent_keys(self, prefix: str, since: datetime | None) -> list[str] | None:
+        return self._provider.recent_keys(prefix, since)
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         return self._provider.charge(invoice, idempotency_key)

@@ -113,6 +113,9 @@ class SimProvider:
     def account(self) -> ProviderAccount | None:
         return None  # one simulated world: no accounts to tell apart
 
+    def recent_keys(self, prefix: str, since: datetime | None) -> list[str] | None:  # noqa: ARG002
+        return None  # demo databases only: a restored one moves no money
+
     @property
     def key_retention(self) -> timedelta | None:
         return self._retention

@@ -112,3 +112,19 @@ def test_only_the_bound_account_in_its_mode_may_charge() -> None:
     unreadable = binding_refusal("garbled", BOUND)
     assert unreadable is not None
     assert "cannot read (meta.provider_account)" in unreadable
+
+
+def test_a_ledger_that_knows_every_key_is_not_restored() -> None:
+    from antaeus_cli.domain.purpose import restore_refusal
+
+    assert restore_refusal([]) is None
+    one = restore_refusal(["ns-inv-2-1"])
+    assert one is not None
+    assert one.startswith(
+        "the provider holds 1 charge made under this database's keys that its ledger does "
+        "not know (ns-inv-2-1): it looks restored from a backup taken before them"
+    )
+    many = restore_refusal([f"ns-inv-{n}-1" for n in range(5)])
+    assert many is not None
+    assert "holds 5 charges" in many
+    assert "(ns-inv-0-1, ns-inv-1-1, ns-inv-2-1 ...)" in many

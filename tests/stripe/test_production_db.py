@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,39 @@ def test_a_refused_key_or_another_account_is_recorded_as_a_run_with_its_summary(
     assert "bad_key" not in runs[0][1]
     assert "the key given is for stripe account acct_other" in runs[2][1]
     assert summaries == [(1,), (3,)]
+
+
+def test_a_restored_database_charges_nobody_twice_after_the_key_is_forgotten(
+    production: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Back up, bill, restore, bill again past Stripe's key retention: without the
+    check the second pass would send the same keys as new charges."""
+    with closing(sqlite3.connect(production)) as conn, conn:  # November's, December's
+        conn.execute("UPDATE invoice SET due_date = '2026-11-01' WHERE id = 1")
+        conn.execute(
+            "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, "
+            "decline_count, created_at, updated_at) VALUES (2, 1, 1500, 'EUR', 'PENDING', "
+            "'2026-12-01', 0, '2026-11-15T00:00:00+00:00', '2026-11-15T00:00:00+00:00')"
+        )
+    runner = CliRunner()
+    monkeypatch.setenv("ANTAEUS_PROVIDER", shaped.spec())
+    result = runner.invoke(app, ["--db", str(production), "bill", "--as-of", "2026-11-01"])
+    assert result.exit_code == ExitCode.OK, result.stderr  # November: invoice 1
+    backup = tmp_path / "before-december.db"
+    assert runner.invoke(app, ["--db", str(production), "backup", str(backup)]).exit_code == 0
+    result = runner.invoke(app, ["--db", str(production), "bill", "--as-of", "2026-12-01"])
+    assert result.exit_code == ExitCode.OK, result.stderr  # December: invoice 2
+    assert sorted(shaped.succeeded_per_invoice().items()) == [(1, 1), (2, 1)]
+
+    shaped.advance(hours=25)  # the provider has forgotten both keys
+    for side in ("-wal", "-shm"):
+        Path(f"{production}{side}").unlink(missing_ok=True)
+    production.write_bytes(backup.read_bytes())  # restored: December's charge forgotten
+    result = runner.invoke(app, ["--db", str(production), "bill", "--as-of", "2026-12-01"])
+    assert result.exit_code == ExitCode.USAGE, result.stdout
+    assert "that its ledger does not know" in result.stderr
+    assert "looks restored from a backup" in result.stderr
+    assert sorted(shaped.succeeded_per_invoice().items()) == [(1, 1), (2, 1)]  # once each
+    with sqlite3.connect(production) as conn:
+        assert conn.execute("SELECT status FROM invoice WHERE id = 2").fetchone() == ("PENDING",)
+        assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (1,)
