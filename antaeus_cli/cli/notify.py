@@ -27,7 +27,9 @@ def command(
             show_default=False,
         ),
     ] = None,
-    dry_run: opt.DryRun = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be delivered; send nothing.")
+    ] = False,
     json_output: opt.Json = False,
     limit: Annotated[
         int,

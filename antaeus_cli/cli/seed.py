@@ -52,8 +52,9 @@ def command(
     provider: opt.Provider = None,
     json_output: opt.Json = False,
 ) -> None:
-    """Create the database: by default the challenge's data set, 100 customers with
-    10 invoices each, with a few planted cases so a billing pass shows every outcome."""
+    """Create a demo database, which may charge through the simulator: by default 100
+    customers with 10 invoices each, with a few planted cases so a billing pass shows
+    every outcome. For production, use `antaeus init`."""
     import secrets
     from datetime import UTC, datetime
 

@@ -103,3 +103,13 @@ def test_the_changelog_names_this_release_and_the_schema_it_writes() -> None:
     first = re.search(r"^## (\S+) .*schema version (\d+)$", text, flags=re.MULTILINE)
     assert first is not None
     assert (first.group(1), int(first.group(2))) == (__version__, SCHEMA_VERSION)
+
+
+def test_the_cli_reference_is_the_cli_s_own_help() -> None:
+    from tests.tools.cli_reference import reference
+
+    written = (ROOT / "docs" / "cli-reference.md").read_text()
+    assert written == reference(), (
+        "docs/cli-reference.md drifted from the CLI: "
+        "python -m tests.tools.cli_reference > docs/cli-reference.md"
+    )
