@@ -34,6 +34,8 @@ class Report:
     collected: list[CurrencyTotal]  # charged through antaeus, per the ledger
     needs_operator: list[dict[str, Any]]  # the first `limit` of them
     needs_operator_total: int
+    awaiting_customer: list[dict[str, Any]]  # the first `limit` of them
+    retries: list[dict[str, Any]]  # FAILED invoices by their next try, the first `limit`
     retries_due: list[tuple[str, int]]
     open_attempts: int
     open_listed: list[dict[str, Any]]  # the oldest open attempts, with why they are open
@@ -63,9 +65,7 @@ def build_report(
         try:
             late = overdue.overdue(replays.looked_up_often(conn), now)
             totals = [StatusTotal(*row) for row in queries.totals_by_status_and_currency(conn)]
-            operator = list(queries.needs_operator(store.db, limit))
-            for row in operator:
-                row["amount_formatted"] = format_minor(int(row["amount"]), str(row["currency"]))
+            operator = _formatted(list(queries.needs_operator(store.db, limit)))
             holder = runs.lock_holder(conn)
             report = Report(
                 totals=totals,
@@ -75,6 +75,8 @@ def build_report(
                 ],
                 needs_operator=operator,
                 needs_operator_total=sum(t.count for t in totals if t.status == "NEEDS_OPERATOR"),
+                awaiting_customer=_formatted(queries.awaiting_customer(store.db, limit)),
+                retries=_formatted(queries.retries_scheduled(store.db, limit)),
                 retries_due=queries.retries_due(conn),
                 open_attempts=ledger.count_open_attempts(conn),
                 open_listed=queries.open_attempts(store.db, LISTED if limit is None else limit),
@@ -99,3 +101,13 @@ def build_report(
         finally:
             conn.execute("ROLLBACK")
     return report
+
+
+def _formatted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each invoice row with its amount as people read it, in its own currency."""
+    for row in rows:
+        amount, currency = row["amount"], row["currency"]
+        row["amount_formatted"] = (
+            format_minor(amount, str(currency)) if type(amount) is int else str(amount)
+        )
+    return rows

@@ -35,6 +35,8 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
             for c in report.collected
         ],
         "needs-operator": report.needs_operator,
+        "awaiting-customer": report.awaiting_customer,
+        "retries": report.retries,
         "overdue-attempts": report.overdue,
         "declines": report.declines,
         "open-attempts": report.open_listed,
@@ -121,6 +123,28 @@ def _write_csv(report: Report, section: str) -> None:
             "provider_ref",
             "finished_at",
             "error",
+        ]
+    elif section == "awaiting-customer":
+        columns = [
+            "invoice_id",
+            "customer_id",
+            "amount",
+            "currency",
+            "amount_formatted",
+            "failure_code",
+            "failure_detail",
+            "updated_at",
+        ]
+    elif section == "retries":
+        columns = [
+            "invoice_id",
+            "customer_id",
+            "amount",
+            "currency",
+            "amount_formatted",
+            "next_retry_on",
+            "decline_count",
+            "failure_code",
         ]
     elif section == "needs-operator":
         columns = [

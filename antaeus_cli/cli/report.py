@@ -20,6 +20,8 @@ class Section(enum.StrEnum):
     TOTALS = "totals"
     COLLECTED = "collected"
     NEEDS_OPERATOR = "needs-operator"
+    AWAITING_CUSTOMER = "awaiting-customer"
+    RETRIES = "retries"
     OVERDUE_ATTEMPTS = "overdue-attempts"
     DECLINES = "declines"
     OPEN_ATTEMPTS = "open-attempts"
@@ -47,7 +49,8 @@ def command(
             "--limit",
             min=0,
             max=1_000_000_000,
-            help="Invoices needing an operator, and overdue attempts, to list (0: all of them).",
+            help="Invoices to list in each list (needing an operator, waiting for the "
+            "customer, retries) and overdue attempts (0: all of them).",
         ),
     ] = 100,
     json_output: opt.Json = False,

@@ -3,6 +3,10 @@ markup, so an invoice field cannot restyle or inject into the output."""
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -107,10 +111,23 @@ def report_tables(report: Report, section: str | None) -> None:
         ]
         if rows or section:
             console.print(_operator_table(rows, more=report.needs_operator_total - len(rows)))
+    _invoice_lists(console, report, section)
     if section in (None, "notifications"):
         _notifications(console, report)
     if section in (None, "runs"):
         console.print(_runs_table(report))
+
+
+def _invoice_lists(console: Console, report: Report, section: str | None) -> None:
+    """The invoices waiting for their customer, and the retries by date."""
+    if section in (None, "awaiting-customer") and (report.awaiting_customer or section):
+        waiting = ("failure_code", "code"), ("updated_at", "since")
+        console.print(
+            _invoices_table(report.awaiting_customer, "waiting for the customer", *waiting)
+        )
+    if section in (None, "retries") and (report.retries or section):
+        retry = ("next_retry_on", "next try"), ("decline_count", "declines")
+        console.print(_invoices_table(report.retries, "retries (customers' own dates)", *retry))
 
 
 def _declines_table(report: Report) -> Table:
@@ -156,7 +173,7 @@ def _notifications(console: Console, report: Report) -> None:
 def _console() -> Console:
     """Wide enough for the tables when the output is a file or a pipe."""
     console = Console(highlight=False)
-    if not console.is_terminal:
+    if not console.is_terminal and "COLUMNS" not in os.environ:  # COLUMNS: as given
         console = Console(highlight=False, width=160)
     return console
 
@@ -228,32 +245,65 @@ def _overdue_table(report: Report) -> Table:
     return table
 
 
+def _invoices_table(rows: list[dict[str, Any]], title: str, *columns: tuple[str, str]) -> Table:
+    table = Table(title=title)
+    for name in ("invoice", "customer", "amount", *(label for _, label in columns)):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(
+            str(row["invoice_id"]),
+            str(row["customer_id"]),
+            _cell(row["amount_formatted"]),
+            *(_cell(row[key]) for key, _ in columns),
+        )
+    return table
+
+
 def _runs_table(report: Report) -> Table:
-    runs = Table(title="recent runs (times in UTC)")
-    for name in (
-        "run",
-        "command",
-        "as of",
-        "status",
-        "started (UTC)",
-        "paid",
-        "declined",
-        "operator",
-        "unresolved",
-        "why",
+    """Recent runs, narrow enough for an 80-column terminal: minutes, not microseconds;
+    why a run stopped follows the table, a line each."""
+    runs = Table(
+        title="recent runs (times in UTC, MM-DD HH:MM)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name, justify in (
+        ("run", "right"),
+        ("started", "left"),
+        ("cmd", "left"),
+        ("as of", "left"),
+        ("status", "left"),
+        ("paid", "right"),
+        ("decl", "right"),
+        ("held", "right"),
+        ("open", "right"),
     ):
-        runs.add_column(name)
+        runs.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    why = []
     for run in report.runs:
         runs.add_row(
             str(run["id"]),
-            _cell(run["command"]),
-            _cell(run.get("as_of_instant") or run["as_of"]),
+            _cell(_minutes(run["started_at"])),
+            _cell(str(run["command"]).replace("retry-failed", "retry")),
+            _cell(_minutes(run.get("as_of_instant") or run["as_of"])),
             _cell(run["status"]),
-            _cell(run["started_at"]),
             str(run["paid"]),
             str(run["declined"]),
             str(run["needs_operator"]),
             str(run["unknown"]),
-            _cell(run["stop_reason"]),
         )
+        if run["stop_reason"]:
+            why.append(f"run {run['id']}: {safe(str(run['stop_reason']))}")
+    if why:
+        runs.caption = "\n".join(why)
+        runs.caption_justify = "left"
     return runs
+
+
+def _minutes(stamp: object) -> object:
+    """An ISO instant to the minute, without its year (`12-01 06:02`: the table's runs
+    are recent); a date as it is."""
+    text = str(stamp)
+    return text[5:16].replace("T", " ") if len(text) > 10 else text

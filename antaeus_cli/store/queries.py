@@ -96,6 +96,32 @@ def needs_operator(db: Database, limit: int | None) -> Iterator[dict[str, Any]]:
     )
 
 
+def awaiting_customer(db: Database, limit: int | None) -> list[dict[str, Any]]:
+    """Invoices waiting for their customer (a card to authenticate or replace), oldest
+    first; all of them when limit is None."""
+    return list(
+        db.query(
+            "SELECT id AS invoice_id, customer_id, amount, currency, failure_code, "
+            "failure_detail, updated_at FROM invoice INDEXED BY invoice_awaiting "
+            "WHERE status = 'AWAITING_CUSTOMER' ORDER BY id LIMIT ?",
+            (-1 if limit is None else limit,),
+        )
+    )
+
+
+def retries_scheduled(db: Database, limit: int | None) -> list[dict[str, Any]]:
+    """FAILED invoices with the date of their next try (in the customer's zone), soonest
+    first; all of them when limit is None."""
+    return list(
+        db.query(
+            "SELECT id AS invoice_id, customer_id, amount, currency, next_retry_on, "
+            "decline_count, failure_code FROM invoice INDEXED BY invoice_failed "
+            "WHERE status = 'FAILED' ORDER BY next_retry_on, id LIMIT ?",
+            (-1 if limit is None else limit,),
+        )
+    )
+
+
 def open_attempts(db: Database, limit: int) -> list[dict[str, Any]]:
     """Attempts whose outcome is not settled yet, oldest first, with why they are open."""
     return list(

@@ -528,3 +528,41 @@ def test_report_refuses_two_formats(runner: CliRunner, seeded: Path) -> None:
     code, _, err = run(runner, seeded, "report", "--json", "--format", "csv")
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "ask for two formats")
+
+
+def test_report_lists_the_invoices_waiting_for_their_customer_and_the_retries(
+    runner: CliRunner, seeded: Path
+) -> None:
+    run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    with sqlite3.connect(seeded) as conn:
+        failed = conn.execute(
+            "SELECT id, next_retry_on FROM invoice WHERE status = 'FAILED' "
+            "ORDER BY next_retry_on, id"
+        ).fetchall()
+    assert failed
+    code, out, err = run(runner, seeded, "report", "--json", "--section", "retries")
+    assert code == ExitCode.OK, err
+    listed = json.loads(out)["retries"]
+    assert [(r["invoice_id"], r["next_retry_on"]) for r in listed] == failed
+    assert all(r["amount_formatted"] for r in listed)
+    code, out, _ = run(runner, seeded, "report", "--format", "csv", "--section", "retries")
+    assert out.splitlines()[0] == (
+        "invoice_id,customer_id,amount,currency,amount_formatted,next_retry_on,decline_count,"
+        "failure_code"
+    )
+    assert len(out.splitlines()) == len(failed) + 1
+    code, out, _ = run(runner, seeded, "report", "--section", "awaiting-customer")
+    assert code == ExitCode.OK
+    assert "waiting for the customer" in out
+
+
+def test_the_runs_table_reads_at_80_columns(
+    runner: CliRunner, seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(runner, seeded, "report", "--section", "runs")
+    assert code == ExitCode.OK
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "completed" in out
