@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from antaeus_cli.billing.results import PassResult
     from antaeus_cli.domain.health import Level
     from antaeus_cli.health import Health
+    from antaeus_cli.notify.results import NotifyResult
 
 
 def write_health(path: Path, health: Health) -> None:
@@ -82,6 +83,33 @@ def write_pass(
                 amounts.labels(command=command, outcome=outcome, currency=total.currency).set(
                     total.minor
                 )
+    _facts(registry, health)
+    _write(path, registry)
+
+
+def write_notify(path: Path, result: NotifyResult, seconds: float, health: Health) -> None:
+    """A notify run's metrics: what it delivered, deferred and failed, how long it took,
+    and the outbox and billing's health after it."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    registry = CollectorRegistry()
+    Gauge(
+        "antaeus_notify_completed",
+        "1 when the run delivered all it could; 0 when it stopped early.",
+        registry=registry,
+    ).set(1 if result.stop_reason is None else 0)
+    Gauge("antaeus_notify_duration_seconds", "How long the run took.", registry=registry).set(
+        seconds
+    )
+    Gauge(
+        "antaeus_notify_finished_timestamp_seconds", "When the run ended.", registry=registry
+    ).set_to_current_time()
+    notices = Gauge(
+        "antaeus_notify_notices", "Notices of the run by what became of them.", ["outcome"],
+        registry=registry,
+    )  # fmt: skip
+    for outcome in ("sent", "failed", "skipped", "deferred"):
+        notices.labels(outcome=outcome).set(getattr(result, outcome))
     _facts(registry, health)
     _write(path, registry)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -31,6 +32,7 @@ def command(
         bool, typer.Option("--dry-run", help="Show what would be delivered; send nothing.")
     ] = False,
     json_output: opt.Json = False,
+    metrics_file: opt.MetricsFile = None,
     limit: Annotated[
         int,
         typer.Option("--limit", min=0, help="Deliver at most this many notices (0: all due)."),
@@ -99,8 +101,17 @@ def command(
             owner=f"{me.host}/{me.pid}/{secrets.token_hex(4)}",
             failpoints=failpoints,
         )
+        started = time.monotonic()
         with signals_stop(stop):
             result = deliver_pending(store, channel, settings, runtime)
+        if metrics_file is not None:
+            from antaeus_cli.cli.metrics import write_notify
+            from antaeus_cli.domain.health import Thresholds
+            from antaeus_cli.health import check
+            from antaeus_cli.host import is_alive
+
+            health = check(store, now=datetime.now(UTC), limits=Thresholds(), is_alive=is_alive)
+            write_notify(metrics_file, result, time.monotonic() - started, health)
     finally:
         store.close()
     code = exit_code_for_notify(result)

@@ -186,3 +186,21 @@ def test_a_pass_writes_its_metrics_and_a_refused_one_too(
     found = metrics(prom)
     assert found["antaeus_pass_completed{command=bill,status=failed}"] == 0
     assert found["antaeus_last_bill_completed_timestamp_seconds"] == 0
+
+
+def test_notify_writes_its_metrics(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path)
+    prom = tmp_path / "notify.prom"
+    spec = f"maildir://{tmp_path}/mail?from=billing@example.com"
+    code, out, err = run(runner, db, "notify", "--notify", spec, "--json",
+                         "--metrics-file", str(prom))  # fmt: skip
+    assert code == 0, err
+    sent = json.loads(out)["sent"]
+    found = metrics(prom)
+    assert sent > 0
+    assert found["antaeus_notify_notices{outcome=sent}"] == sent
+    assert found["antaeus_notify_completed"] == 1
+    assert found["antaeus_notices_pending"] == 0
