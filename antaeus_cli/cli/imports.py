@@ -88,6 +88,7 @@ def _run(
 def _render(result: ImportResult, *, json_output: bool) -> None:
     from antaeus_cli.cli.boundary import print_error
     from antaeus_cli.cli.text import safe
+    from antaeus_cli.domain.words import counted
 
     if json_output:
         from antaeus_cli.cli.json_out import write_json
@@ -109,7 +110,7 @@ def _render(result: ImportResult, *, json_output: bool) -> None:
     else:
         verb = "would add" if result.dry_run or result.error_count else "added"
         sys.stdout.write(
-            f"{result.kind} from {result.path}: {result.records} records; {verb} "
+            f"{result.kind} from {result.path}: {counted(result.records, 'record')}; {verb} "
             f"{result.added}, updated {result.updated}, unchanged {result.unchanged}"
             f"{' (dry run: nothing written)' if result.dry_run else ''}\n"
         )
@@ -118,6 +119,6 @@ def _render(result: ImportResult, *, json_output: bool) -> None:
             sys.stderr.write(f"{result.path}:{line}: {safe(text)}\n")
         more = result.error_count - len(result.errors)
         print_error(
-            f"{result.error_count} record{'s' if result.error_count != 1 else ''} refused"
+            f"{counted(result.error_count, 'record')} refused"
             f"{f' ({more} not shown)' if more else ''}; nothing was imported"
         )

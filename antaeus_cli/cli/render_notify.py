@@ -7,6 +7,7 @@ import sys
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.text import capped, safe
+from antaeus_cli.domain.words import counted
 from antaeus_cli.notify.results import NotifyPreview, NotifyResult
 
 
@@ -59,7 +60,8 @@ def render_notify_preview(preview: NotifyPreview, *, json_output: bool) -> None:
         )
         return
     sys.stdout.write(
-        f"dry run: {preview.due} notices due via {safe(preview.channel)}; nothing was sent\n"
+        f"dry run: {counted(preview.due, 'notice')} due via {safe(preview.channel)}; "
+        "nothing was sent\n"
     )
     for n in preview.listed:
         to = "the operator" if n.recipient is None and n.kind == "run_summary" else n.recipient

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from antaeus_cli.domain.words import counted
+
 
 class Level(enum.IntEnum):
     OK = 0
@@ -108,7 +110,7 @@ def _attempts(facts: Facts) -> list[Finding]:
         Finding(
             Level.CRITICAL,
             "overdue_attempts",
-            f"{_count(facts.overdue_attempts, 'charge')} open too long, which may have moved "
+            f"{counted(facts.overdue_attempts, 'charge')} open too long, which may have moved "
             "money: see 'antaeus report --section overdue-attempts'",
         )
     ]
@@ -121,7 +123,7 @@ def _operator(facts: Facts) -> list[Finding]:
         Finding(
             Level.WARNING,
             "needs_operator",
-            f"{_count(facts.needs_operator, 'invoice')} held for an operator: see "
+            f"{counted(facts.needs_operator, 'invoice')} held for an operator: see "
             "'antaeus report --section needs-operator'",
         )
     ]
@@ -134,7 +136,7 @@ def _notices(facts: Facts, limits: Thresholds) -> list[Finding]:
             Finding(
                 Level.WARNING,
                 "notices_failed",
-                f"{_count(facts.notices_failed, 'notice')} failed for good: see "
+                f"{counted(facts.notices_failed, 'notice')} failed for good: see "
                 "'antaeus report --section notifications'",
             )
         )
@@ -144,7 +146,7 @@ def _notices(facts: Facts, limits: Thresholds) -> list[Finding]:
             Finding(
                 Level.WARNING,
                 "notices_waiting",
-                f"{_count(facts.notices_pending, 'notice')} waiting to go, the oldest for "
+                f"{counted(facts.notices_pending, 'notice')} waiting to go, the oldest for "
                 f"{_hours(facts.now - oldest)}: is 'antaeus notify' running, and can it reach "
                 "its channel?",
             )
@@ -165,12 +167,8 @@ def _lock(facts: Facts) -> list[Finding]:
     ]
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _hours(age: timedelta) -> str:
     minutes = max(0, int(age.total_seconds() // 60))
     if minutes < 120:
-        return _count(minutes, "minute")
-    return _count(minutes // 60, "hour")
+        return counted(minutes, "minute")
+    return counted(minutes // 60, "hour")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from antaeus_cli.domain.words import counted
+
 SIMULATOR_SCHEME = "sim"
 
 
@@ -122,8 +124,8 @@ def restore_refusal(unknown_keys: list[str]) -> str | None:
         return None
     shown = ", ".join(unknown_keys[:3]) + (" ..." if len(unknown_keys) > 3 else "")
     return (
-        f"the provider holds {len(unknown_keys)} charge{'s' if len(unknown_keys) != 1 else ''} "
-        f"made under this database's keys that its ledger does not know ({shown}): it looks "
+        f"the provider holds {counted(len(unknown_keys), 'charge')} made under this "
+        f"database's keys that its ledger does not know ({shown}): it looks "
         "restored from a backup taken before them, and a pass would charge their invoices "
         "again; nothing was charged. Settle those charges first (docs/operations.md, "
         "Restoring)"
