@@ -113,3 +113,17 @@ def test_the_cli_reference_is_the_cli_s_own_help() -> None:
         "docs/cli-reference.md drifted from the CLI: "
         "python -m tests.tools.cli_reference > docs/cli-reference.md"
     )
+
+
+def test_the_defaults_the_configuration_page_states_are_the_code_s() -> None:
+    from antaeus_cli.cli.options import DEFAULT_DUNNING
+    from antaeus_cli.domain import waits
+    from antaeus_cli.domain.guards import DEFAULT_ANOMALY_FACTOR, DEFAULT_ANOMALY_HISTORY
+    from antaeus_cli.domain.limits import DEFAULT_BREAKER_RATE, DEFAULT_BREAKER_WINDOW
+
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    assert f"`{DEFAULT_DUNNING}` days" in page
+    assert f"more than {DEFAULT_BREAKER_RATE:.0%} of the first {DEFAULT_BREAKER_WINDOW}" in page
+    assert f"{DEFAULT_ANOMALY_FACTOR} times the customer's median" in page
+    assert f"once they have {DEFAULT_ANOMALY_HISTORY} paid invoices" in page
+    assert f"at most {waits.MAX_WAIT_S:g} s" in page
