@@ -48,6 +48,7 @@ class ImportResult:
         return not self.dry_run and self.error_count == 0
 
     def refuse(self, line: int, text: str) -> None:
+        """A record refused: by its rules, or a line that is not a record at all."""
         self.error_count += 1
         if len(self.errors) < SHOWN_ERRORS:
             self.errors.append((line, text))
@@ -181,10 +182,12 @@ def _csv(
     start = reader.line_num + 1
     for record in reader:
         if None in record:  # more cells than the header has columns
+            result.records += 1
             result.refuse(
                 start, f"{len(header) + len(record[None])} cells, the header has {len(header)}"
             )
         elif any(v is None for v in record.values()):
+            result.records += 1
             result.refuse(start, f"fewer cells than the header's {len(header)} columns")
         else:
             yield start, record
@@ -198,9 +201,11 @@ def _jsonl(text: Any, result: ImportResult) -> Iterator[tuple[int, dict[str, Any
         try:
             record = json.loads(line)
         except ValueError as exc:
+            result.records += 1
             result.refuse(number, f"not JSON: {exc}")
             continue
         if not isinstance(record, dict):
+            result.records += 1
             result.refuse(number, "expected a JSON object")
             continue
         yield number, record

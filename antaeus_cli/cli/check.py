@@ -3,6 +3,7 @@ convention (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.errors import AntaeusError
 
 if TYPE_CHECKING:
     from antaeus_cli.domain.health import Level
@@ -77,7 +79,7 @@ def command(
     from datetime import UTC, datetime
 
     from antaeus_cli.domain.health import Level, Thresholds
-    from antaeus_cli.errors import AntaeusError, SchemaTooOld
+    from antaeus_cli.errors import SchemaTooOld
     from antaeus_cli.health import check
     from antaeus_cli.host import is_alive
     from antaeus_cli.store.database import Store
@@ -101,7 +103,12 @@ def command(
     if metrics_file is not None:
         from antaeus_cli.cli.metrics import write_health
 
-        write_health(metrics_file, health)
+        try:
+            write_health(metrics_file, health)
+        except (AntaeusError, OSError) as exc:  # a monitor reads exit 2 as CRITICAL
+            reason = exc.message if isinstance(exc, AntaeusError) else str(exc)
+            _fail(Level.UNKNOWN, f"cannot write --metrics-file: {reason}",
+                  json_output=json_output, metrics_file=None)  # fmt: skip
     _render(health, json_output=json_output)
     raise typer.Exit(int(health.level))
 
@@ -133,7 +140,8 @@ def _fail(level: Level, message: str, *, json_output: bool, metrics_file: Path |
     if metrics_file is not None:
         from antaeus_cli.cli.metrics import write_failure
 
-        write_failure(metrics_file, level)
+        with contextlib.suppress(AntaeusError, OSError):  # the level is the news
+            write_failure(metrics_file, level)
     if json_output:
         from antaeus_cli.cli.json_out import write_json
 

@@ -108,11 +108,17 @@ def _render(result: ImportResult, *, json_output: bool) -> None:
             }
         )
     else:
-        verb = "would add" if result.dry_run or result.error_count else "added"
+        if result.error_count:
+            outcome = "nothing imported"
+        else:
+            would = "would be " if result.dry_run else ""
+            outcome = (
+                f"{result.added} {would}added, {result.updated} {would}updated, "
+                f"{result.unchanged} unchanged"
+                f"{' (dry run: nothing written)' if result.dry_run else ''}"
+            )
         sys.stdout.write(
-            f"{result.kind} from {result.path}: {counted(result.records, 'record')}; {verb} "
-            f"{result.added}, updated {result.updated}, unchanged {result.unchanged}"
-            f"{' (dry run: nothing written)' if result.dry_run else ''}\n"
+            f"{result.kind} from {result.path}: {counted(result.records, 'record')}; {outcome}\n"
         )
     if result.error_count:
         for line, text in result.errors:

@@ -22,7 +22,7 @@ def command(ctx: typer.Context, json_output: opt.Json = False) -> None:
             {
                 "database": str(result.db_path),
                 "purpose": "production",
-                "schema_version": SCHEMA_VERSION,
+                "db_schema_version": SCHEMA_VERSION,
             }
         )
         return

@@ -290,7 +290,7 @@ def _runs_table(report: Report) -> Table:
             _cell(_minutes(run.get("as_of_instant") or run["as_of"])),
             _cell(run["status"]),
             str(run["paid"]),
-            str(run["declined"]),
+            str(run["declined"] + run["uncollectible"] + run["awaiting_customer"]),
             str(run["needs_operator"]),
             str(run["unknown"]),
         )

@@ -65,8 +65,8 @@ def migrate_command(
         write_json(
             {
                 "database": str(result.db_path),
-                "from_version": result.from_version,
-                "to_version": result.to_version,
+                "from_db_schema_version": result.from_version,
+                "to_db_schema_version": result.to_version,
                 "backup": None if result.backup is None else _backup_json(result.backup),
             }
         )
@@ -84,6 +84,6 @@ def _backup_json(result: BackupResult) -> dict[str, object]:
     return {
         "database": str(result.source),
         "backup": str(result.backup),
-        "schema_version": result.schema_version,
+        "db_schema_version": result.schema_version,
         "size_bytes": result.size_bytes,
     }

@@ -102,10 +102,14 @@ def binding_refusal(bound: str | None, found: ProviderAccount) -> str | None:
         )
     if recorded == found:
         return None
+    if recorded.account == found.account and recorded.provider == found.provider:
+        cause = f"a {found.mode}-mode key for a {recorded.mode}-mode database"
+    else:
+        cause = "another account's key"
     return (
         f"this database charges through {recorded}, but the key given is for {found}: "
-        "nothing was charged; give a key of the bound account (a test key for a live "
-        "database, or another account's key, is the usual cause)"
+        f"nothing was charged; give a key of the bound account and mode ({cause} is the "
+        "usual cause)"
     )
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 def add_invoice(db: Path) -> None:
     """One customer and one due invoice, written by SQL as an upstream system would."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute(
             "INSERT INTO customer (id, currency, provider_ref, email, timezone) "
             "VALUES (1, 'EUR', 'cus_1', 'a@example.com', 'Europe/Copenhagen')"
@@ -71,7 +72,8 @@ def production(runner: CliRunner, tmp_path: Path) -> Path:
     assert json.loads(out) == {
         "database": str(db),
         "purpose": "production",
-        "schema_version": SCHEMA_VERSION,
+        "db_schema_version": SCHEMA_VERSION,
+        "schema_version": 1,  # of the JSON
     }
     add_invoice(db)
     return db

@@ -79,8 +79,8 @@ def test_migrate_backs_up_first_then_moves_the_schema_forward_once(
     assert code == ExitCode.OK, err
     result = json.loads(out)
     saved = Path(result["backup"]["backup"])
-    assert result["from_version"] == 1
-    assert result["to_version"] == schema.SCHEMA_VERSION
+    assert result["from_db_schema_version"] == 1
+    assert result["to_db_schema_version"] == schema.SCHEMA_VERSION
     assert saved.parent == tmp_path
     assert saved.name.startswith("old.db.v1-")
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600

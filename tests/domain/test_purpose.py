@@ -104,10 +104,15 @@ def test_only_the_bound_account_in_its_mode_may_charge() -> None:
     assert binding_refusal(BOUND.stored(), test_key) == (
         "this database charges through stripe account acct_1 in live mode, but the key "
         "given is for stripe account acct_1 in test mode: nothing was charged; give a key "
-        "of the bound account (a test key for a live database, or another account's key, "
-        "is the usual cause)"
+        "of the bound account and mode (a test-mode key for a live-mode database is the "
+        "usual cause)"
     )
-    assert binding_refusal(BOUND.stored(), ProviderAccount("stripe", "acct_9", live=True))
+    live_key = binding_refusal(test_key.stored(), BOUND)
+    assert live_key is not None
+    assert "(a live-mode key for a test-mode database is the usual cause)" in live_key
+    other = binding_refusal(BOUND.stored(), ProviderAccount("stripe", "acct_9", live=True))
+    assert other is not None
+    assert "(another account's key is the usual cause)" in other
     assert binding_refusal(BOUND.stored(), ProviderAccount("other", "acct_1", live=True))
     unreadable = binding_refusal("garbled", BOUND)
     assert unreadable is not None

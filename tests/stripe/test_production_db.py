@@ -7,6 +7,7 @@ before anything is claimed."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -39,13 +40,13 @@ def bill(db: Path, spec: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str
 
 
 def meta(db: Path, key: str) -> object:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return None if row is None else row[0]
 
 
 def attempts(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return int(conn.execute("SELECT count(*) FROM payment_attempt").fetchone()[0])
 
 
@@ -161,7 +162,9 @@ def test_a_restored_database_charges_nobody_twice_after_the_key_is_forgotten(
     shaped.advance(hours=25)  # the provider has forgotten both keys
     for side in ("-wal", "-shm"):
         Path(f"{production}{side}").unlink(missing_ok=True)
-    production.write_bytes(backup.read_bytes())  # restored: December's charge forgotten
+    restored = production.with_name("restoring.db")
+    restored.write_bytes(backup.read_bytes())
+    os.replace(restored, production)  # restored: December's charge forgotten
     result = runner.invoke(app, ["--db", str(production), "bill", "--as-of", "2026-12-01"])
     assert result.exit_code == ExitCode.USAGE, result.stdout
     assert "that its ledger does not know" in result.stderr
