@@ -18,8 +18,9 @@ from antaeus_cli.store import restores
 from antaeus_cli.store.database import Store
 
 
-def admit(store: Store, provider: PaymentProvider) -> None:
-    """Raise when the pass may not charge through `provider` from `store`."""
+def admit(store: Store, provider: PaymentProvider, *, restored_ok: bool = False) -> None:
+    """Raise when the pass may not charge through `provider` from `store`
+    (`restored_ok`: for `antaeus reconcile`, which reads the forgotten charges back)."""
     if store.purpose is Purpose.DEMO:
         return
     account = provider.account()
@@ -31,7 +32,8 @@ def admit(store: Store, provider: PaymentProvider) -> None:
     refused = binding_refusal(bound, account)
     if refused is not None:
         raise ProviderSpecError(refused)
-    _refuse_if_restored(store, provider)
+    if not restored_ok:
+        _refuse_if_restored(store, provider)
 
 
 def _refuse_if_restored(store: Store, provider: PaymentProvider) -> None:
@@ -40,10 +42,13 @@ def _refuse_if_restored(store: Store, provider: PaymentProvider) -> None:
     with store.reading() as conn:
         newest = restores.newest_attempt(conn)
     since = None if newest is None else newest - timedelta(seconds=RESTORE_SLACK_S)
-    keys = provider.recent_keys(f"{store.namespace}-", since)
-    if not keys:
+    found = provider.recent_keys(f"{store.namespace}-", since)
+    if not found:
         return
     with store.reading() as conn:
-        refused = restore_refusal(restores.unknown(conn, keys))
+        refused = restore_refusal(restores.unknown(conn, [key for key, _ in found]))
     if refused is not None:
-        raise RestoredDatabase(refused)
+        raise RestoredDatabase(
+            f"{refused}: run 'antaeus --db {store.path} reconcile', which records them in the "
+            "ledger; the next pass then settles them by their keys"
+        )

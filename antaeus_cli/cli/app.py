@@ -19,6 +19,7 @@ from antaeus_cli.cli import (
     imports,
     init,
     notify,
+    reconcile,
     report,
     retry_failed,
     seed,
@@ -179,6 +180,7 @@ app.command("check")(check.command)
 app.add_typer(imports.app, name="import")
 app.command("backup")(upkeep.backup_command)
 app.command("migrate")(upkeep.migrate_command)
+app.command("reconcile")(reconcile.command)
 
 
 def main() -> None:

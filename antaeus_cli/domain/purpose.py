@@ -131,6 +131,19 @@ def restore_refusal(unknown_keys: list[str]) -> str | None:
         f"the provider holds {counted(len(unknown_keys), 'charge')} made under this "
         f"database's keys that its ledger does not know ({shown}): it looks "
         "restored from a backup taken before them, and a pass would charge their invoices "
-        "again; nothing was charged. Settle those charges first (docs/operations.md, "
-        "Restoring)"
+        "again; nothing was charged"
     )
+
+
+def key_parts(namespace: str, key: str) -> tuple[int, int] | None:
+    """The invoice id and attempt number a key of this namespace was made for (as
+    `domain.invoice.idempotency_key` makes it); None for any other text."""
+    head = f"{namespace}-inv-"
+    if not key.startswith(head):
+        return None
+    invoice, _, attempt = key[len(head) :].partition("-")
+    if not (invoice.isascii() and invoice.isdigit() and attempt.isascii() and attempt.isdigit()):
+        return None
+    if invoice.startswith("0") or attempt.startswith("0"):
+        return None
+    return int(invoice), int(attempt)

@@ -105,10 +105,10 @@ class PaymentProvider(Protocol):
         provider has no accounts to tell apart, as the simulator)."""
         ...
 
-    def recent_keys(self, prefix: str, since: datetime | None) -> list[str] | None:
+    def recent_keys(self, prefix: str, since: datetime | None) -> list[tuple[str, datetime]] | None:
         """The idempotency keys starting with `prefix` of the charges the provider holds
-        that were created at or after `since` (None: the newest), newest first, up to a
-        bound; None when the provider cannot list its charges."""
+        that were created at or after `since` (None: the newest), each with when it was
+        created, newest first, up to a bound; None when the provider cannot list them."""
         ...
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer: ...
@@ -154,7 +154,7 @@ class ProviderWrapper:
     def account(self) -> ProviderAccount | None:
         return self._provider.account()
 
-    def recent_keys(self, prefix: str, since: datetime | None) -> list[str] | None:
+    def recent_keys(self, prefix: str, since: datetime | None) -> list[tuple[str, datetime]] | None:
         return self._provider.recent_keys(prefix, since)
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:

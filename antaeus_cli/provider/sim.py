@@ -113,7 +113,7 @@ class SimProvider:
     def account(self) -> ProviderAccount | None:
         return None  # one simulated world: no accounts to tell apart
 
-    def recent_keys(self, prefix: str, since: datetime | None) -> list[str] | None:  # noqa: ARG002
+    def recent_keys(self, prefix: str, since: datetime | None) -> list[tuple[str, datetime]] | None:  # noqa: ARG002
         return None  # demo databases only: a restored one moves no money
 
     @property

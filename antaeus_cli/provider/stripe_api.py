@@ -27,7 +27,7 @@ transport retries: the pass's retry policy owns retries.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -146,20 +146,21 @@ class StripeProvider:
         live = True if key.startswith(_LIVE) else False if key.startswith(_TEST) else None
         return ProviderAccount("stripe", account, live)
 
-    def recent_keys(self, prefix: str, since: datetime | None) -> list[str]:
+    def recent_keys(self, prefix: str, since: datetime | None) -> list[tuple[str, datetime]]:
         """Our keys on the newest PaymentIntents created at or after `since`, read
         from their metadata: at most MAX_LOOKUP_PAGES pages, newest first."""
         params: dict[str, Any] = {"limit": LIST_PAGE}
         if since is not None:
             params["created"] = {"gte": int(since.timestamp())}
-        found: list[str] = []
+        found: list[tuple[str, datetime]] = []
         for _ in range(MAX_LOOKUP_PAGES):
             page = self._probe("/v1/payment_intents", dict(params))
             data = page.get("data") or []
             for intent in data:
                 key = metadata_of(intent).get(METADATA_KEY)
-                if isinstance(key, str) and key.startswith(prefix):
-                    found.append(key)
+                created = intent.get("created")
+                if isinstance(key, str) and key.startswith(prefix) and type(created) is int:
+                    found.append((key, datetime.fromtimestamp(created, UTC)))
             if not page.get("has_more") or not data:
                 break
             params["starting_after"] = data[-1]["id"]

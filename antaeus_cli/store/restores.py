@@ -24,3 +24,35 @@ def unknown(conn: sqlite3.Connection, keys: Iterable[str]) -> list[str]:
         ).fetchone()
         is None
     ]
+
+
+def adopt(
+    conn: sqlite3.Connection,
+    run_id: int,
+    forgotten: Iterable[tuple[int, int, str, datetime]],
+) -> list[str]:
+    """Record each forgotten charge (invoice id, attempt number, key, when the provider
+    created it) as an open attempt of run `run_id`, as a claim would have recorded it
+    before sending: the next pass looks it up under its key and settles it with the
+    provider's answer. Return the keys that could not be recorded (their invoice is
+    not in this database, or cannot carry an attempt)."""
+    refused = []
+    for invoice_id, attempt_no, key, created in forgotten:
+        try:
+            written = conn.execute(
+                "INSERT INTO payment_attempt (invoice_id, customer_id, customer_ref, "
+                "attempt_no, idempotency_key, run_id, command, amount, currency, from_status, "
+                "started_at, period) "
+                "SELECT i.id, i.customer_id, c.provider_ref, ?, ?, ?, 'bill', i.amount, "
+                "i.currency, CASE WHEN i.status = 'PENDING' OR i.status = 'FAILED' "
+                "OR i.status = 'NEEDS_OPERATOR' OR i.status = 'UNCOLLECTIBLE' "
+                "OR i.status = 'AWAITING_CUSTOMER' THEN i.status ELSE 'PENDING' END, ?, "
+                "substr(i.due_date, 1, 7) FROM invoice i "
+                "LEFT JOIN customer c ON c.id = i.customer_id WHERE i.id = ?",
+                (attempt_no, key, run_id, created.isoformat(), invoice_id),
+            ).rowcount
+        except sqlite3.IntegrityError:
+            written = 0
+        if written != 1:
+            refused.append(key)
+    return refused

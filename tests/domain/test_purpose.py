@@ -133,3 +133,28 @@ def test_a_ledger_that_knows_every_key_is_not_restored() -> None:
     assert many is not None
     assert "holds 5 charges" in many
     assert "(ns-inv-0-1, ns-inv-1-1, ns-inv-2-1 ...)" in many
+
+
+@pytest.mark.parametrize(
+    ("key", "parts"),
+    [
+        ("ns-inv-12-3", (12, 3)),
+        ("ns-inv-1-1", (1, 1)),
+        ("other-inv-12-3", None),
+        ("ns-inv-12", None),
+        ("ns-inv-012-3", None),
+        ("ns-inv-12-0", None),
+        ("ns-inv-x-3", None),
+        ("ns-inv-١٢-3", None),
+        ("ns-run-4-run_summary", None),
+    ],
+)
+def test_a_key_is_read_back_as_its_invoice_and_attempt(
+    key: str, parts: tuple[int, int] | None
+) -> None:
+    from antaeus_cli.domain.invoice import idempotency_key
+    from antaeus_cli.domain.purpose import key_parts
+
+    assert key_parts("ns", key) == parts
+    if parts is not None:
+        assert idempotency_key("ns", *parts) == key

@@ -173,3 +173,28 @@ def test_a_restored_database_charges_nobody_twice_after_the_key_is_forgotten(
     with sqlite3.connect(production) as conn:
         assert conn.execute("SELECT status FROM invoice WHERE id = 2").fetchone() == ("PENDING",)
         assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (1,)
+    # reconcile reads the forgotten charge back; the next pass settles it by its key
+    result = runner.invoke(app, ["--db", str(production), "reconcile", "--json"])
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert json.loads(result.stdout)["adopted"] == [stripe_key(shaped, 2)]
+    result = runner.invoke(app, ["--db", str(production), "bill", "--as-of", "2026-12-01",
+                                 "--json"])  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert json.loads(result.stdout)["counts"]["reconciled"] == 1
+    assert sorted(shaped.succeeded_per_invoice().items()) == [(1, 1), (2, 1)]  # still once
+    with closing(sqlite3.connect(production)) as conn:
+        assert conn.execute("SELECT id, status FROM invoice ORDER BY id").fetchall() == [
+            (1, "PAID"),
+            (2, "PAID"),
+        ]
+        assert conn.execute("SELECT count, amount FROM collected").fetchall() == [(2, 3000)]
+
+
+def stripe_key(server: Shaped, invoice: int) -> str:
+    """The idempotency key the server holds for the invoice's charge."""
+    (key,) = {
+        intent["metadata"]["antaeus_key"]
+        for intent in server.intents()
+        if intent["metadata"].get("antaeus_invoice_id") == str(invoice)
+    }
+    return str(key)
