@@ -25,7 +25,7 @@ from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import Invoice, InvoiceRow, Rejection, idempotency_key
-from antaeus_cli.domain.judgement import Path, Wait, judge, waits_for_customer
+from antaeus_cli.domain.judgement import Path, Wait, judge, month_of, waits_for_customer
 from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.money import Totals, format_minor
 from antaeus_cli.store import claims, ledger, replays
@@ -104,6 +104,9 @@ class _Tally:
         self.beyond_cap = 0
         self.beyond = Totals()
         self.kept_open = 0
+        # the months the pass's claims take, by customer, as billing.sources.claim_rows
+        # keeps them: a second invoice for a month the pass charges is held
+        self._months: dict[tuple[object, str], int] = {}
 
     def replays(self, attempts: Iterator[Attempt]) -> None:
         """The open attempts the pass replays first: each reserves its amount, and one
@@ -114,7 +117,7 @@ class _Tally:
 
     def judge(self, path: Path, row: InvoiceRow, clock: PassClock) -> None:
         local_date = clock.local_date(row.timezone)
-        checked = judge(path, row, local_date)
+        checked = judge(path, row, local_date, self._months)
         if isinstance(checked, Wait):
             return  # in flight (counted in to_replay), or not due yet
         self.due_in[row.timezone] += 1
@@ -124,6 +127,7 @@ class _Tally:
         if isinstance(checked, Rejection):
             self._held(row, checked)
             return
+        self._months[row.customer_id, month_of(row)] = row.id
         key = idempotency_key(self._namespace, row.id, row.next_attempt_no)
         attempt = Attempt(
             checked, row.next_attempt_no, key, row.dunning, row.status, local_date=local_date

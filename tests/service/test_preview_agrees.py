@@ -1,0 +1,70 @@
+"""`--dry-run` says what the real pass then does: the invoices it would charge are the
+ones the pass charges, and the ones it would hold are held, with the same codes. Each
+case runs the dry run, then the pass, on the same database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from antaeus_cli.billing.preview import preview_pass
+from antaeus_cli.billing.preview_result import PreviewResult
+from antaeus_cli.billing.results import Command, PassResult
+from antaeus_cli.seeding.scenario import SeedInvoice
+from antaeus_cli.store.database import Store
+from tests.fakes import FakeProvider, on
+
+Bill = Callable[..., PassResult]
+Sql = Callable[..., list[tuple[Any, ...]]]
+DEC = date(2026, 12, 1)
+
+
+def dry_run(db_path: Path, command: Command, invoice_ids: tuple[int, ...] = ()) -> PreviewResult:
+    store = Store.open(db_path)
+    try:
+        return preview_pass(store, command, on(DEC), invoice_ids=invoice_ids)
+    finally:
+        store.close()
+
+
+def said(preview: PreviewResult) -> tuple[list[int], list[tuple[int, str]]]:
+    held = [*preview.operator_items, *preview.awaiting_items]
+    return (
+        sorted(item.invoice_id for item in preview.listed),
+        sorted((item.invoice_id, item.code) for item in held),
+    )
+
+
+def did(provider: FakeProvider, result: PassResult, sql: Sql) -> tuple[list[int], list[Any]]:
+    charged = sorted(invoice for invoice, key in provider.calls if key in provider.charged_keys)
+    held = sql(
+        "SELECT id, failure_code FROM invoice WHERE status IN "
+        "('NEEDS_OPERATOR', 'AWAITING_CUSTOMER') AND updated_at >= "
+        "(SELECT started_at FROM billing_run WHERE id = ?) ORDER BY id",
+        result.run_id,
+    )
+    return charged, held
+
+
+def test_two_named_invoices_for_one_month_one_charged_one_held_as_the_pass_does(
+    make: Callable[..., Path], bill: Bill, sql: Sql, db_path: Path
+) -> None:
+    """Twins held for one month, both named in one word: the pass charges the first
+    and holds the second for the month it has just taken. The dry run says the same,
+    not that both would be charged."""
+    make(
+        SeedInvoice(1, 1, 1000, "EUR", DEC),
+        SeedInvoice(2, 1, 1000, "EUR", DEC),
+        customers={1: "EUR"},
+    )
+    bill(FakeProvider())
+    assert sql("SELECT DISTINCT status, failure_code FROM invoice") == [
+        ("NEEDS_OPERATOR", "duplicate_period")
+    ]
+    preview = dry_run(db_path, Command.RETRY_FAILED, (1, 2))
+    provider = FakeProvider()
+    result = bill(provider, command=Command.RETRY_FAILED, invoice_ids=(1, 2))
+    assert did(provider, result, sql) == ([1], [(2, "duplicate_period")])
+    assert said(preview) == ([1], [(2, "duplicate_period")])
