@@ -12,11 +12,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from antaeus_cli.billing.results import PassResult, RunStatus
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer
+from antaeus_cli.seeding.scenario import SeedInvoice
 from tests.fakes import CHARGED, DECLINED, HARD, LOST_REQUEST, FakeProvider
 
 Bill = Callable[..., PassResult]
@@ -41,6 +44,32 @@ def test_a_minority_that_declines_first_never_trips_the_breaker(
     assert sql("SELECT status, count(*) FROM invoice GROUP BY 1") == [
         ("FAILED", 800),
         ("PAID", 1200),
+    ]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # next month's invoices written already: the highest ids, not due
+        [SeedInvoice(i, i - 2000, 1000, "EUR", date(2027, 1, 1)) for i in range(2001, 4001)],
+        # one invoice of an old month, far below this month's ids, due too
+        [SeedInvoice(-(10**6), 2001, 1000, "EUR", date(2026, 10, 1))],
+    ],
+    ids=["next month above", "an old month far below"],
+)
+def test_a_minority_that_declines_first_never_trips_the_breaker_whatever_the_ids_around(
+    make: Callable[..., Path], bill: Bill, sql: Sql, other: list[SeedInvoice]
+) -> None:
+    """The same, with other invoices' ids around the month's: the sample is spread over
+    the due invoices, not over ids none of them has, so it is neither cut short and
+    filled up from the lowest ids, nor mostly one invoice."""
+    make(*[(i, 1000, "EUR") for i in range(1, 2001)], *other)
+    provider = FakeProvider(script={i: [DECLINED] for i in range(1, 801)})
+    result = bill(provider, limits=WINDOW)
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+    assert sql("SELECT count(*) FROM invoice WHERE id BETWEEN 1 AND 2000 GROUP BY status") == [
+        (800,),
+        (1200,),
     ]
 
 
