@@ -381,6 +381,11 @@ class Engine:
         self._count(held)
         if self._tripped is not None:
             self._hand_back(conn, now)
+        replayed = [done.attempt.id for done in self._done if done.attempt.replay]
+        if replayed:
+            late = ledger.hand_back_late_declines(conn, now=now, attempt_ids=replayed)
+            for status, currency, minor in late:
+                self.counts.hand_back(status, currency, minor)
         return True
 
     def _count(self, held: list[Held]) -> None:
