@@ -113,6 +113,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
                 options.command,
                 settings.clock,
                 invoice_ids=options.invoice_ids,
+                batch_size=options.batch_size,
                 amount_guard=options.amount_guard,
                 limits=options.limits,
             )
