@@ -28,7 +28,14 @@ from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import Invoice, InvoiceRow, Rejection, idempotency_key
-from antaeus_cli.domain.judgement import Path, Wait, judge, month_of, waits_for_customer
+from antaeus_cli.domain.judgement import (
+    AFTER_WINDOW,
+    Path,
+    Wait,
+    judge,
+    month_of,
+    waits_for_customer,
+)
 from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.money import Totals, format_minor
 from antaeus_cli.store import claims, ledger, replays
@@ -246,20 +253,33 @@ def _in_pass_order(
         rows = claims.invoices_by_id(conn, sampled, guards)
         yield from _by_id(path, rows, sampled, batch_size)
         claim = (len(sampled) - 1) // batch_size + 1
-    taken, handed_back = set(sampled), False
+    # Each claim of a walk takes the next `batch_size` invoices still due when it is
+    # made: not those the sample sent already (settled by then). One in flight is in
+    # its claim's range, and left to its replay.
+    # What a tripped breaker handed back is in the first walk's claims too: an earlier
+    # rule (its zone, say) holds it there; the rest waits for the second walk.
+    taken, left, n = set(sampled), set(), 0
     for batch in _walk(conn, due, days, batch_size, amount):
         for row in batch:
-            if path is Path.BILL and row.handed_back:
-                handed_back = True  # left for the second walk
-            elif row.id not in taken:
-                yield path, row, claim
-        claim += 1
-    if handed_back:
+            if row.id in taken:
+                continue
+            at, n = claim + n // batch_size, n + 1
+            if path is Path.BILL and row.handed_back and _after_window(row, clock):
+                left.add(row.id)
+            else:
+                yield path, row, at
+    if left:  # the second walk: only what was handed back is still due then
+        claim, n = claim + -(-n // batch_size), 0
         for batch in _walk(conn, due, days, batch_size, amount):
             for row in batch:
-                if row.handed_back:
-                    yield Path.BILL_HANDED_BACK, row, claim
-            claim += 1
+                if row.id in left:
+                    yield Path.BILL_HANDED_BACK, row, claim + n // batch_size
+                    n += 1
+
+
+def _after_window(row: InvoiceRow, clock: PassClock) -> bool:
+    """Whether bill's first walk leaves the row for the second (no earlier rule holds it)."""
+    return judge(Path.BILL, row, clock.local_date(row.timezone)) is AFTER_WINDOW
 
 
 def _by_id(

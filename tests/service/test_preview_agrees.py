@@ -4,21 +4,33 @@ case runs the dry run, then the pass, on the same database."""
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from antaeus_cli.billing.calls import RetryPolicy
+from antaeus_cli.billing.engine import PassSettings, StopRequest
 from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.preview_result import PreviewResult
-from antaeus_cli.billing.results import Command, PassResult, RunStatus
+from antaeus_cli.billing.results import Command, PassResult, RunStatus, SilentObserver
+from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.domain.clock import PassClock
+from antaeus_cli.domain.guards import GUARDS_OFF
+from antaeus_cli.domain.judgement import Path as Judged
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
-from tests.fakes import FakeProvider, on
+from tests.conftest import ME
+from tests.fakes import FakeProvider, FixedClock, dead, on
+from tests.service import test_judgement_prefilter as prefilter
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -101,3 +113,84 @@ def test_a_dry_run_holds_what_the_claim_the_pass_stops_in_holds(
     assert did(provider, result, sql) == ([1], [(i, "duplicate_period") for i in held])
     assert said(preview) == ([1], [(i, "duplicate_period") for i in held])
     assert preview.beyond_cap == 4 - 1 - len(held)
+
+
+# -- over generated databases ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return prefilter.template.__wrapped__(tmp_path_factory)  # type: ignore[attr-defined]
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+@pytest.mark.parametrize("path", [Judged.BILL, Judged.RETRY])
+def test_a_dry_run_says_what_the_pass_then_does(
+    path: Judged, data: st.DataObject, template: Path, tmp_path: Path
+) -> None:
+    """Whatever the database holds (every guard, hand-written ledgers, zones, caps, the
+    breaker's sample): the invoices the dry run would charge are the ones the pass
+    charges, and the ones it would hold, the ones the pass holds, with the same codes.
+    The provider charges every key and cannot look one up: replays stay open."""
+    # Without the amount guard: what a customer usually pays counts what this pass has
+    # paid already, settled between claims, which a dry run cannot know (see the note
+    # in docs/judgement.md); the guard's own cases are in test_guard_matrix.
+    state = data.draw(prefilter.states(path), label="state")._replace(guard=GUARDS_OFF)
+    cap = data.draw(st.sampled_from([None, 1000, 2500, 6000]), label="EUR cap")
+    limits = RunLimits(
+        max_total={} if cap is None else {Currency.EUR: cap},
+        breaker_window=data.draw(st.integers(1, 4), label="breaker window"),
+    )
+    db = tmp_path / f"{uuid.uuid4().hex}.db"
+    shutil.copyfile(template, db)
+    prefilter.write(db, state)
+    command = Command.BILL if path is Judged.BILL else Command.RETRY_FAILED
+    clock = PassClock(state.as_of, state.company)
+    store = Store.open(db)
+    try:
+        preview = preview_pass(
+            store,
+            command,
+            clock,
+            batch_size=state.limit,
+            amount_guard=state.guard,
+            limits=limits,
+        )
+        before = dict(store.conn.execute("SELECT id, status FROM invoice"))
+        provider = FakeProvider(can_lookup=False)
+        settings_ = PassSettings(
+            as_of=state.as_of,
+            company_zone=state.company,
+            batch_size=state.limit,
+            amount_guard=state.guard,
+            limits=limits,
+            retry=RetryPolicy(sleep=lambda _: None),
+        )
+        result = run_pass(
+            store,
+            provider,
+            PassRequest(command, settings_),
+            Runtime(
+                clock=FixedClock(prefilter.NOW),
+                stop=StopRequest(),
+                observer=SilentObserver(),
+                me=ME,
+                is_alive=dead,
+            ),
+        )
+        after = store.conn.execute(
+            "SELECT id, status, failure_code FROM invoice WHERE status IN "
+            "('NEEDS_OPERATOR', 'AWAITING_CUSTOMER')"
+        ).fetchall()
+    finally:
+        store.close()
+    charged = sorted({invoice for invoice, key in provider.calls if "by-hand" not in key})
+    held = sorted((i, code) for i, status, code in after if before.get(i) != status)
+    assert said(preview)[0] == charged, result
+    assert said(preview)[1] == held, result
+    assert (preview.stop_reason is None) == (result.status is not RunStatus.STOPPED_CAP)
