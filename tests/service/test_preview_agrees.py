@@ -26,6 +26,7 @@ from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.domain.judgement import Path as Judged
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
+from antaeus_cli.errors import NotRetryable
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
 from tests.conftest import ME
@@ -129,18 +130,25 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
-@pytest.mark.parametrize("path", [Judged.BILL, Judged.RETRY])
+@pytest.mark.parametrize("path", [Judged.BILL, Judged.RETRY, Judged.NAMED])
 def test_a_dry_run_says_what_the_pass_then_does(
     path: Judged, data: st.DataObject, template: Path, tmp_path: Path
 ) -> None:
     """Whatever the database holds (every guard, hand-written ledgers, zones, caps, the
-    breaker's sample): the invoices the dry run would charge are the ones the pass
-    charges, and the ones it would hold, the ones the pass holds, with the same codes.
-    The provider charges every key and cannot look one up: replays stay open."""
+    breaker's sample, invoices named in any status): the invoices the dry run would
+    charge are the ones the pass charges, and the ones it would hold, the ones the pass
+    holds, with the same codes; or both refuse the names. The provider charges every
+    key and cannot look one up: replays stay open."""
     # Without the amount guard: what a customer usually pays counts what this pass has
     # paid already, settled between claims, which a dry run cannot know (see the note
     # in docs/judgement.md); the guard's own cases are in test_guard_matrix.
-    state = data.draw(prefilter.states(path), label="state")._replace(guard=GUARDS_OFF)
+    generated = prefilter.states(Judged.RETRY if path is Judged.NAMED else path)
+    state = data.draw(generated, label="state")._replace(guard=GUARDS_OFF)
+    names: tuple[int, ...] = ()
+    if path is Judged.NAMED:
+        every = list(range(1, len(state.invoices) + 1))
+        chosen = st.lists(st.sampled_from(every), min_size=1, max_size=4, unique=True)
+        names = tuple(data.draw(chosen, label="named"))
     cap = data.draw(st.sampled_from([None, 1000, 2500, 6000]), label="EUR cap")
     limits = RunLimits(
         max_total={} if cap is None else {Currency.EUR: cap},
@@ -153,15 +161,19 @@ def test_a_dry_run_says_what_the_pass_then_does(
     clock = PassClock(state.as_of, state.company)
     store = Store.open(db)
     try:
-        preview = preview_pass(
-            store,
-            command,
-            clock,
-            batch_size=state.limit,
-            amount_guard=state.guard,
-            limits=limits,
-        )
-        before = dict(store.conn.execute("SELECT id, status FROM invoice"))
+        try:
+            preview: PreviewResult | None = preview_pass(
+                store,
+                command,
+                clock,
+                invoice_ids=names,
+                batch_size=state.limit,
+                amount_guard=state.guard,
+                limits=limits,
+            )
+        except NotRetryable:
+            preview = None
+        before = dict(store.conn.execute("SELECT id, updated_at FROM invoice"))
         provider = FakeProvider(can_lookup=False)
         settings_ = PassSettings(
             as_of=state.as_of,
@@ -171,26 +183,32 @@ def test_a_dry_run_says_what_the_pass_then_does(
             limits=limits,
             retry=RetryPolicy(sleep=lambda _: None),
         )
-        result = run_pass(
-            store,
-            provider,
-            PassRequest(command, settings_),
-            Runtime(
-                clock=FixedClock(prefilter.NOW),
-                stop=StopRequest(),
-                observer=SilentObserver(),
-                me=ME,
-                is_alive=dead,
-            ),
-        )
+        try:
+            result = run_pass(
+                store,
+                provider,
+                PassRequest(command, settings_, names),
+                Runtime(
+                    clock=FixedClock(prefilter.NOW),
+                    stop=StopRequest(),
+                    observer=SilentObserver(),
+                    me=ME,
+                    is_alive=dead,
+                ),
+            )
+        except NotRetryable:
+            assert preview is None  # both refuse the names, and nothing was sent
+            assert provider.calls == []
+            return
+        assert preview is not None, result
         after = store.conn.execute(
-            "SELECT id, status, failure_code FROM invoice WHERE status IN "
+            "SELECT id, updated_at, failure_code FROM invoice WHERE status IN "
             "('NEEDS_OPERATOR', 'AWAITING_CUSTOMER')"
         ).fetchall()
     finally:
         store.close()
     charged = sorted({invoice for invoice, key in provider.calls if "by-hand" not in key})
-    held = sorted((i, code) for i, status, code in after if before.get(i) != status)
+    held = sorted((i, code) for i, stamp, code in after if before.get(i) != stamp)
     assert said(preview)[0] == charged, result
     assert said(preview)[1] == held, result
     assert (preview.stop_reason is None) == (result.status is not RunStatus.STOPPED_CAP)
