@@ -276,19 +276,24 @@ def test_after_a_pass_the_provider_got_wrong_the_next_samples_fresh_invoices(
     assert sql("SELECT count(*) FROM invoice WHERE status = 'PENDING'") == [(0,)]
 
 
+@pytest.mark.parametrize("killed", [False, True], ids=["stopped", "killed after the trip"])
 def test_a_first_charge_of_a_tripped_pass_that_declines_when_replayed_is_handed_back(
-    make: Callable[..., Path], bill: Bill, sql: Sql
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None], killed: bool
 ) -> None:
     """Invoice 1's first charge is lost in a pass the breaker trips, and cannot be looked
     up: it stays open. The provider is still wrong in the next pass, whose replay finds
     nothing, sends the key again and is declined. That is a first-charge decline of
     the tripped pass, answered late: handed back like the others, with no dunning step
-    and no notice, not a retry scheduled and its customer told."""
+    and no notice, not a retry scheduled and its customer told. So too when the pass
+    was killed after its trip (the next pass finds it crashed, not stopped_breaker:
+    the declines it handed back say it tripped)."""
     make(*[(i, 1000, "EUR") for i in range(1, 21)])
     limits = RunLimits(breaker_rate=0.25, breaker_window=20)  # every invoice, in id order
     lost = FakeProvider(default=DECLINED, script={1: [LOST_REQUEST]}, can_lookup=False)
     first = bill(lost, limits=limits, outage_threshold=100)
     assert first.status is RunStatus.STOPPED_BREAKER
+    if killed:  # as the next pass's take-over records a pass that died
+        edit("UPDATE billing_run SET status = 'crashed', stop_reason = 'killed' WHERE id = 1")
     assert sql("SELECT invoice_id FROM payment_attempt WHERE finished_at IS NULL") == [(1,)]
     still_wrong = FakeProvider(default=DECLINED)
     second = bill(still_wrong, limits=limits)
