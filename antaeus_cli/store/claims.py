@@ -112,15 +112,15 @@ USUAL = (
 # The money side of the same rule: the key of a charge for the customer's month, by
 # another invoice, that succeeded or may have (charged, or open), whatever became of
 # the invoice rows since: the month is the one recorded with the charge. One probe of
-# the index payment_attempt_period. An invoice held for an operator does not count
-# the charges its hold named (domain.judgement.period_taken quotes the key): an
-# operator's word on that hold releases those, and only those; a charge for the month
-# made since the hold, which the operator was not shown, holds it again.
+# the index payment_attempt_period. An invoice held for its month does not count the
+# charges its hold named (domain.judgement.money_taken quotes the key): an operator's
+# word on that hold releases those, and only those; a charge for the month made since
+# the hold, which the operator was not shown, holds it again.
 MONTH_CHARGED = (
     "(SELECT m.idempotency_key FROM payment_attempt m INDEXED BY payment_attempt_period "
     "WHERE m.customer_id = i.customer_id AND m.period = substr(i.due_date, 1, 7) "
     "AND m.invoice_id <> i.id AND (m.outcome = 'charged' OR m.finished_at IS NULL) "
-    "AND NOT (i.status = 'NEEDS_OPERATOR' "
+    "AND NOT (i.status = 'NEEDS_OPERATOR' AND i.failure_code = 'duplicate_period' "
     "AND instr(coalesce(i.failure_detail, ''), m.idempotency_key) > 0) LIMIT 1)"
 )
 _FROM = f"FROM invoice i {_CUSTOMER}"
