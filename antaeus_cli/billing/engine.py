@@ -323,7 +323,7 @@ class Engine:
             return None
         for row, rejection in batch.rejected:
             if held_status(rejection) is InvoiceStatus.AWAITING_CUSTOMER:
-                self.counts.awaiting_customer += 1  # the card said never: not an operator's
+                self.counts.add_awaiting(row)  # the card said never: not an operator's
             else:
                 self.counts.add_operator_item(row.id, rejection)
             self._observer.rejected(row, rejection)

@@ -139,6 +139,9 @@ def test_a_card_that_said_never_is_not_charged_again_after_a_trip(
     # they wait for their customers, not for an operator: nothing for a person, exit 0
     assert (second.counts.awaiting_customer, second.counts.needs_operator) == (6, 0)
     assert not second.needs_operator
+    # counted as declines, their amounts beside them: the summary's lines agree
+    assert second.counts.declines == 6
+    assert [(r.count, r.minor) for r in second.counts.declined_totals.rows()] == [(6, 6000)]
     hard_calls = [invoice_id for invoice_id, _ in provider.calls if invoice_id <= 6]
     assert len(hard_calls) == charged_once == 6  # never a second time
     assert sql("SELECT DISTINCT status, failure_code FROM invoice WHERE id <= 6") == [
