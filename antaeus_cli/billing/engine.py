@@ -323,7 +323,7 @@ class Engine:
             return None
         for row, rejection in batch.rejected:
             if held_status(rejection) is InvoiceStatus.AWAITING_CUSTOMER:
-                self.counts.awaiting_customer += 1  # the card said never: not an operator's
+                self.counts.add_awaiting(row)  # the card said never: not an operator's
             else:
                 self.counts.add_operator_item(row.id, rejection)
             self._observer.rejected(row, rejection)
@@ -381,6 +381,11 @@ class Engine:
         self._count(held)
         if self._tripped is not None:
             self._hand_back(conn, now)
+        replayed = [done.attempt.id for done in self._done if done.attempt.replay]
+        if replayed:
+            late = ledger.hand_back_late_declines(conn, now=now, attempt_ids=replayed)
+            for status, currency, minor in late:
+                self.counts.hand_back(status, currency, minor)
         return True
 
     def _count(self, held: list[Held]) -> None:

@@ -8,8 +8,11 @@ replays first; for `bill`, the breaker's spread sample, then id order, then what
 tripped breaker handed back), judges each as the pass would (domain.judgement), and
 holds each charge to the run caps as the pass would (domain.limits): it stops where a
 cap would stop the pass, taking every charge before it as paid (a decline gives its
-share back, so a real pass may go a little further), and says why. The breaker
-cannot be foreseen: it trips on the provider's answers.
+share back, so a real pass may go a little further), and says why. It meets the
+invoices in the pass's claims, `batch_size` at a time: the invoices of the claim in
+which the pass stops are judged all the same (the pass holds those it refuses), and
+only the later ones are left unjudged. The breaker cannot be foreseen: it trips on
+the provider's answers.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.guards import AmountGuard
 from antaeus_cli.domain.invoice import Invoice, InvoiceRow, Rejection, idempotency_key
-from antaeus_cli.domain.judgement import Path, Wait, judge, waits_for_customer
+from antaeus_cli.domain.judgement import (
+    AFTER_WINDOW,
+    Path,
+    Wait,
+    judge,
+    month_of,
+    waits_for_customer,
+)
 from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.money import Totals, format_minor
 from antaeus_cli.store import claims, ledger, replays
@@ -39,7 +49,7 @@ def preview_pass(
     clock: PassClock,
     *,
     invoice_ids: Sequence[int] = (),
-    batch_size: int = 1000,
+    batch_size: int = 500,
     amount_guard: AmountGuard = AmountGuard(),  # noqa: B008 - frozen
     limits: RunLimits = RunLimits(),  # noqa: B008 - frozen
 ) -> PreviewResult:
@@ -62,8 +72,8 @@ def preview_pass(
                 clock=clock,
                 sample=limits.sample,
             )
-            for path, row in order:
-                tally.judge(path, row, clock)
+            for path, row, claim in order:
+                tally.judge(path, row, clock, claim)
         finally:
             conn.execute("ROLLBACK")
     return PreviewResult(
@@ -104,6 +114,10 @@ class _Tally:
         self.beyond_cap = 0
         self.beyond = Totals()
         self.kept_open = 0
+        self._stopped_in: int | None = None  # the claim in which the cap stopped the pass
+        # the months the pass's claims take, by customer, as billing.sources.claim_rows
+        # keeps them: a second invoice for a month the pass charges is held
+        self._months: dict[tuple[object, str], int] = {}
 
     def replays(self, attempts: Iterator[Attempt]) -> None:
         """The open attempts the pass replays first: each reserves its amount, and one
@@ -112,24 +126,33 @@ class _Tally:
             if self._caps.admit(attempt) is not None:
                 self.kept_open += 1
 
-    def judge(self, path: Path, row: InvoiceRow, clock: PassClock) -> None:
+    def judge(self, path: Path, row: InvoiceRow, clock: PassClock, claim: int) -> None:
+        """`claim`: which of the pass's claims takes the row (a claim judges all its rows
+        before the first is sent)."""
         local_date = clock.local_date(row.timezone)
-        checked = judge(path, row, local_date)
+        checked = judge(path, row, local_date, self._months)
         if isinstance(checked, Wait):
             return  # in flight (counted in to_replay), or not due yet
         self.due_in[row.timezone] += 1
         if self.stop_reason is not None:
-            self._beyond(checked)  # the pass stopped before it: not even judged
+            if claim == self._stopped_in and isinstance(checked, Rejection):
+                self._held(row, checked)  # judged by the claim the pass stopped in
+            else:
+                if isinstance(checked, Invoice):  # claimed, and released unsent
+                    self._months[row.customer_id, month_of(row)] = row.id
+                self._beyond(checked)  # the pass stopped before it: not sent, or not judged
             return
         if isinstance(checked, Rejection):
             self._held(row, checked)
             return
+        self._months[row.customer_id, month_of(row)] = row.id
         key = idempotency_key(self._namespace, row.id, row.next_attempt_no)
         attempt = Attempt(
             checked, row.next_attempt_no, key, row.dunning, row.status, local_date=local_date
         )
         if self._caps.admit(attempt) is not None:
             self.stop_reason = self._stopped_at(checked)
+            self._stopped_in = claim
             self._beyond(checked)
             return
         self.totals.add(checked.amount.currency.value, checked.amount.minor)
@@ -211,33 +234,61 @@ def _in_pass_order(
     amount: AmountGuard,
     clock: PassClock,
     sample: int,
-) -> Iterator[tuple[Path, InvoiceRow]]:
+) -> Iterator[tuple[Path, InvoiceRow, int]]:
     """Due invoices in the order the pass charges them, each with the path that judges
-    it (billing.sources): named ones as named; for `bill`, the breaker's spread sample
-    first, then the rest in id order, then what a tripped breaker handed back (its
-    second walk); a batch at a time (keyset pagination), never all in memory."""
+    it and the number of the claim that takes it (billing.sources): named ones as
+    named, `batch_size` a claim; for `bill`, the breaker's spread sample first, then the
+    rest in id order, then what a tripped breaker handed back (its second walk); a
+    batch at a time (keyset pagination), never all in memory."""
     guards = claims.Guards(amount)
     if path is Path.NAMED:
         found = claims.invoices_by_id(conn, invoice_ids, guards)
         check_named(found, invoice_ids, clock)
-        for invoice_id in invoice_ids:
-            yield path, found[invoice_id]
+        yield from _by_id(path, found, invoice_ids, batch_size)
         return
     due = claims.Due.BILL if path is Path.BILL else claims.Due.RETRY
     sampled = spread_ids(conn, due, days, sample) if path is Path.BILL else []
+    claim = 0
     if sampled:
         rows = claims.invoices_by_id(conn, sampled, guards)
-        yield from ((path, rows[i]) for i in sampled if i in rows)
-    taken, handed_back = set(sampled), False
-    for row in _walk(conn, due, days, batch_size, amount):
-        if path is Path.BILL and row.handed_back:
-            handed_back = True  # left for the second walk
-        elif row.id not in taken:
-            yield path, row
-    if handed_back:
-        for row in _walk(conn, due, days, batch_size, amount):
-            if row.handed_back:
-                yield Path.BILL_HANDED_BACK, row
+        yield from _by_id(path, rows, sampled, batch_size)
+        claim = (len(sampled) - 1) // batch_size + 1
+    # Each claim of a walk takes the next `batch_size` invoices still due when it is
+    # made: not those the sample sent already (settled by then). One in flight is in
+    # its claim's range, and left to its replay.
+    # What a tripped breaker handed back is in the first walk's claims too: an earlier
+    # rule (its zone, say) holds it there; the rest waits for the second walk.
+    taken, left, n = set(sampled), set(), 0
+    for batch in _walk(conn, due, days, batch_size, amount):
+        for row in batch:
+            if row.id in taken:
+                continue
+            at, n = claim + n // batch_size, n + 1
+            if path is Path.BILL and row.handed_back and _after_window(row, clock):
+                left.add(row.id)
+            else:
+                yield path, row, at
+    if left:  # the second walk: only what was handed back is still due then
+        claim, n = claim + -(-n // batch_size), 0
+        for batch in _walk(conn, due, days, batch_size, amount):
+            for row in batch:
+                if row.id in left:
+                    yield Path.BILL_HANDED_BACK, row, claim + n // batch_size
+                    n += 1
+
+
+def _after_window(row: InvoiceRow, clock: PassClock) -> bool:
+    """Whether bill's first walk leaves the row for the second (no earlier rule holds it)."""
+    return judge(Path.BILL, row, clock.local_date(row.timezone)) is AFTER_WINDOW
+
+
+def _by_id(
+    path: Path, rows: dict[int, InvoiceRow], ids: Sequence[int], batch_size: int
+) -> Iterator[tuple[Path, InvoiceRow, int]]:
+    """Invoices the pass claims by id (named, or sampled), `batch_size` a claim."""
+    for n, invoice_id in enumerate(ids):
+        if invoice_id in rows:
+            yield path, rows[invoice_id], n // batch_size
 
 
 def _walk(
@@ -246,8 +297,9 @@ def _walk(
     days: claims.Days,
     batch_size: int,
     amount: AmountGuard,
-) -> Iterator[InvoiceRow]:
+) -> Iterator[list[InvoiceRow]]:
+    """The due invoices a claim at a time: each claim reads the next `batch_size`."""
     after: float = claims.BEFORE_FIRST
     while rows := claims.due_batch(conn, due, days, after, batch_size, amount=amount):
-        yield from rows
+        yield rows
         after = rows[-1].id

@@ -121,6 +121,16 @@ class PassCounts:
                 OperatorItem(invoice_id, rejection.code.value, rejection.detail)
             )
 
+    def add_awaiting(self, row: InvoiceRow) -> None:
+        """An invoice the judgement held for its customer (its card said never, in an
+        earlier answer): a decline that waits for the customer, its amount beside it,
+        so that the count and the totals count the same invoices."""
+        self.awaiting_customer += 1
+        # the card rule is asked after the amount and currency were found well formed:
+        # the test only narrows their types (not mutated: always true here)
+        if type(row.amount) is int and isinstance(row.currency, str):  # pragma: no mutate
+            self.declined_totals.add(row.currency, row.amount)
+
     def add_held(self, settled: Settled, rejection: Rejection) -> None:
         """An answer recorded on its attempt whose invoice was held for an operator."""
         self.network_retries += settled.result.calls - 1

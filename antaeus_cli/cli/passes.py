@@ -70,13 +70,18 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     """Run one pass with these options, render its result, and exit with its code."""
     now = datetime.now(UTC)
     as_of = opt.as_of(options.as_of, now)
+    company = opt.company_zone(options.tz)
+    # A moment later than now: a real pass refuses it, and only a dry run looks ahead.
+    # Any other moment is judged as a real pass judges it, the dry run's included
+    # (no customer's date later than it is where they are now), so that a dry run says
+    # what the pass it previews does.
+    ahead = clock.ahead_of(as_of, now) or clock.PassClock(as_of, company).ahead_of(now)
     if not options.dry_run and clock.ahead_of(as_of, now):
         raise typer.BadParameter(
             f"{options.as_of} is later than now ({now:%Y-%m-%dT%H:%MZ}): a pass charges what "
             "is due by now, never ahead of it; --dry-run shows what a later moment would do",
             param_hint="'--as-of'",
         )
-    company = opt.company_zone(options.tz)
     if not options.dry_run and clock.PassClock(as_of, company).ahead_of(now):
         raise typer.BadParameter(
             f"the company zone (the machine's TZ) puts this moment on "
@@ -88,7 +93,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     settings = PassSettings(
         as_of=as_of,
         company_zone=company,
-        not_after=None if options.dry_run else now,
+        not_after=None if options.dry_run and ahead else now,
         schedule=opt.dunning_schedule(options.dunning),
         concurrency=options.concurrency,
         batch_size=options.batch_size,
@@ -114,6 +119,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
                 options.command,
                 settings.clock,
                 invoice_ids=options.invoice_ids,
+                batch_size=options.batch_size,
                 amount_guard=options.amount_guard,
                 limits=options.limits,
             )

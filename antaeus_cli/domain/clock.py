@@ -174,8 +174,9 @@ class PassClock:
 
     `not_after`: the real moment a pass that charges runs at. No customer's date is
     then later than it is where they are: the date form gives everybody one date, and
-    a date that has begun at UTC+14 has not begun yet in Los Angeles. None for a dry
-    run, which may look ahead."""
+    a date that has begun at UTC+14 has not begun yet in Los Angeles. None for a
+    dry run of a moment later than now, which looks ahead (a dry run of any other
+    moment is capped as the pass it previews)."""
 
     as_of: AsOf
     company: tzinfo | None = None  # None: the machine's local zone

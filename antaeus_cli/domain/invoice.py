@@ -129,6 +129,7 @@ class InvoiceRow(NamedTuple):
     # PENDING, and its latest attempt was a decline: a tripped breaker handed it back.
     handed_back: bool = False
     failure_code: object = None  # as stored: why it is held, for an operator's release
+    failure_detail: object = None  # as stored: what its hold showed the operator
 
     @property
     def next_attempt_no(self) -> int:

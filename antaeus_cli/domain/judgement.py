@@ -139,7 +139,7 @@ def judge(  # noqa: PLR0911 - one return per rule
     duplicate = month_rule(row, claimed, FailureCode.DUPLICATE_PERIOD in free)
     if duplicate is not None:
         return duplicate
-    if FailureCode.AMOUNT_ANOMALY not in free:
+    if FailureCode.AMOUNT_ANOMALY not in free or not amount_shown(row, checked):
         unusual = unusual_amount(row, checked)
         if unusual is not None:
             return unusual
@@ -209,7 +209,10 @@ def card_said_never(row: InvoiceRow) -> Rejection:
 
 def month_rule(row: InvoiceRow, claimed: Months, released: bool) -> Rejection | None:
     """One charge a month: a month this claim took already holds the row, whatever an
-    operator said; the rows and the ledger hold it unless an operator released it."""
+    operator said; the rows and the ledger hold it unless an operator released it. A
+    word releases the charges its hold named, and no other: the store does not count
+    those for an invoice so held (store.claims.MONTH_CHARGED), and a charge for the
+    month made since, which the operator was not shown, holds it again."""
     twin = claimed.get((row.customer_id, month_of(row)))
     if twin is not None and twin != row.id:
         return Rejection(
@@ -218,20 +221,15 @@ def month_rule(row: InvoiceRow, claimed: Months, released: bool) -> Rejection | 
             f"{month_of(row)} by the same pass: never charged twice for one period; if this "
             "invoice is owed as well, name it alone with 'retry-failed --invoice'",
         )
-    return None if released else period_taken(row)
+    return money_taken(row) if released else period_taken(row)
 
 
 def period_taken(row: InvoiceRow) -> Rejection | None:
     """The one-charge-a-month rule: by the rows (another invoice bills the month) and by
     the money (a charge for the month succeeded or may have, whatever the rows say)."""
-    if row.month_charged is not None:
-        return Rejection(
-            FailureCode.DUPLICATE_PERIOD,
-            f"a charge for customer {row.customer_id}'s month of {month_of(row)} "
-            f"succeeded or may have succeeded (key {str(row.month_charged)[:80]!r}): never "
-            "charged twice for one period; if this invoice is owed as well, release it with "
-            "'retry-failed --invoice'",
-        )
+    taken = money_taken(row)
+    if taken is not None:
+        return taken
     if row.duplicate_of is not None:
         return Rejection(
             FailureCode.DUPLICATE_PERIOD,
@@ -240,6 +238,27 @@ def period_taken(row: InvoiceRow) -> Rejection | None:
             "'retry-failed --invoice'",
         )
     return None
+
+
+def money_taken(row: InvoiceRow) -> Rejection | None:
+    """The money side: a charge for the customer's month succeeded or may have."""
+    if row.month_charged is not None:
+        return Rejection(
+            FailureCode.DUPLICATE_PERIOD,
+            f"a charge for customer {row.customer_id}'s month of {month_of(row)} "
+            f"succeeded or may have succeeded (key {str(row.month_charged)[:80]!r}): never "
+            "charged twice for one period; if this invoice is owed as well, release it with "
+            "'retry-failed --invoice'",
+        )
+    return None
+
+
+def amount_shown(row: InvoiceRow, invoice: Invoice) -> bool:
+    """Whether the invoice's hold showed the operator its amount as it is now: a word on
+    an unusual amount releases that amount, not one edited in since (held again)."""
+    detail = row.failure_detail
+    shown = format_minor(invoice.amount.minor, invoice.amount.currency)
+    return isinstance(detail, str) and detail.startswith(f"{shown} is ")
 
 
 def unusual_amount(row: InvoiceRow, invoice: Invoice) -> Rejection | None:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from antaeus_cli.errors import ProviderSpecError
 from antaeus_cli.failpoints import NONE, Failpoints
@@ -51,9 +52,25 @@ def resolve(text: str) -> ProviderSpec:
         raise ProviderSpecError(
             f"unknown provider {spec.scheme}://: known schemes are {', '.join(known_schemes())}"
         )
+    _nowhere_else(spec)
     spec = read_secret_files(spec)
     adapter.validate(spec)
     return spec
+
+
+def _nowhere_else(spec: ProviderSpec) -> None:
+    """No provider reads a host, a path or a user from its spec: each is told where it
+    is by a parameter (stripe's api_base, sim's ledger). Ignored, they would send the
+    charges elsewhere than the operator meant (stripe://127.0.0.1:9 to api.stripe.com),
+    so they are refused, never quoted (a user part may be a key)."""
+    parts = urlsplit(spec.raw)
+    if parts.netloc or parts.path not in ("", "/"):
+        raise ProviderSpecError(
+            f"{spec.scheme}:// reads no host, path or user name from its spec, which "
+            "would be ignored: write SCHEME://?name=value&... (where it is goes in a "
+            "parameter: stripe's api_base=URL, sim's ledger=PATH; a key in api_key= "
+            "or api_key_file=PATH)"
+        )
 
 
 def open_provider(

@@ -71,7 +71,7 @@ ANY_HANDED_BACK = Latest(11, 8)
 _ROW_COLUMNS = (
     "i.id, i.customer_id, i.amount, i.currency, c.currency, i.status, "
     f"i.decline_count, i.first_declined_on, {_LATEST}, c.provider_ref, c.timezone, "
-    "i.due_date, i.next_retry_on, i.failure_code"
+    "i.due_date, i.next_retry_on, i.failure_code, i.failure_detail"
 )
 _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
 # Guard rail: another invoice that bills the same customer for the same month (by its
@@ -112,11 +112,16 @@ USUAL = (
 # The money side of the same rule: the key of a charge for the customer's month, by
 # another invoice, that succeeded or may have (charged, or open), whatever became of
 # the invoice rows since: the month is the one recorded with the charge. One probe of
-# the index payment_attempt_period.
+# the index payment_attempt_period. An invoice held for its month does not count the
+# charges its hold named (domain.judgement.money_taken quotes the key): an operator's
+# word on that hold releases those, and only those; a charge for the month made since
+# the hold, which the operator was not shown, holds it again.
 MONTH_CHARGED = (
     "(SELECT m.idempotency_key FROM payment_attempt m INDEXED BY payment_attempt_period "
     "WHERE m.customer_id = i.customer_id AND m.period = substr(i.due_date, 1, 7) "
-    "AND m.invoice_id <> i.id AND (m.outcome = 'charged' OR m.finished_at IS NULL) LIMIT 1)"
+    "AND m.invoice_id <> i.id AND (m.outcome = 'charged' OR m.finished_at IS NULL) "
+    "AND NOT (i.status = 'NEEDS_OPERATOR' AND i.failure_code = 'duplicate_period' "
+    "AND instr(coalesce(i.failure_detail, ''), m.idempotency_key) > 0) LIMIT 1)"
 )
 _FROM = f"FROM invoice i {_CUSTOMER}"
 
@@ -460,15 +465,16 @@ def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:
         bool(latest & 1),
         row[9],
         bool(latest & 2),
-        row[14],
         row[15],
+        row[16],
         row[10],
         row[11],
         row[12],
-        row[16],
+        row[17],
         bool(latest & 4),
         status is InvoiceStatus.PENDING and bool(latest & 8),
         row[13],
+        row[14],
     )
 
 

@@ -279,6 +279,52 @@ def first_declines(conn: sqlite3.Connection, *, run_id: int) -> list[tuple[int, 
     ]
 
 
+# Replayed first charges of a pass that a tripped breaker stopped, answered with a
+# decline only now (their answers were lost in that pass, and it ran no sweep). A
+# pass killed after its trip ends 'crashed': the notices its trip withdrew say it.
+_LATE_DECLINES = (
+    "SELECT a.run_id, i.id, i.status, i.currency, i.amount FROM payment_attempt a "
+    "JOIN billing_run r ON r.id = a.run_id JOIN invoice i ON i.id = a.invoice_id "
+    "WHERE a.id IN (SELECT value FROM json_each(?)) AND a.from_status = 'PENDING' "
+    "AND (a.outcome = 'declined' OR a.outcome = 'declined_hard' "
+    "OR a.outcome = 'needs_customer') AND (r.status = 'stopped_breaker' "
+    "OR (r.status = 'crashed' AND EXISTS (SELECT 1 FROM notification n "
+    "INDEXED BY notification_undelivered WHERE n.status = 'withdrawn' "
+    "AND n.run_id = a.run_id AND n.last_error = ?))) ORDER BY a.id"
+)
+
+
+def hand_back_late_declines(
+    conn: sqlite3.Connection, *, now: datetime, attempt_ids: Sequence[int]
+) -> list[tuple[str, str, int]]:
+    """Replayed attempts that were first charges of a pass the breaker stopped, and
+    declined: handed back as that pass handed back its own (PENDING, no dunning step,
+    no notice), for a decline answered late is one of that pass's all the same. The
+    status, currency and amount each invoice handed back had, for the tally."""
+    found = conn.execute(
+        _LATE_DECLINES, (json.dumps(list(attempt_ids)), outbox.WITHDRAWN_BY_BREAKER)
+    ).fetchall()
+    by_run: dict[int, list[int]] = defaultdict(list)
+    for run_id, invoice_id, *_ in found:
+        by_run[run_id].append(invoice_id)
+    for run_id, invoice_ids in by_run.items():
+        hand_back_declines(conn, run_id=run_id, now=now, invoice_ids=invoice_ids)
+    ids = json.dumps([row[1] for row in found])
+    pending = {
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM invoice WHERE status = 'PENDING' "
+            "AND id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        )
+    }
+    return [
+        (str(status), str(currency), int(amount))
+        for _, invoice_id, status, currency, amount in found
+        if status != "PENDING" and invoice_id in pending
+    ]
+
+
 def count_open_attempts(conn: sqlite3.Connection) -> int:
     return int(
         conn.execute("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL").fetchone()[0]

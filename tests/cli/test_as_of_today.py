@@ -88,6 +88,10 @@ def test_the_date_form_charges_nobody_before_their_own_date_has_begun(
         conn.execute("UPDATE customer SET timezone = 'Pacific/Kiritimati' WHERE id = 1")
         conn.execute("UPDATE customer SET timezone = ? WHERE id = 2", (behind,))
         conn.execute("UPDATE invoice SET due_date = ?", (as_of.isoformat(),))
+    # the dry run of a moment a real pass accepts says what that pass does: no look-ahead
+    code, out, err = run(runner, db, "bill", "--as-of", as_of.isoformat(), "--dry-run", "--json")
+    assert code == ExitCode.OK, err
+    assert {item["customer_id"] for item in json.loads(out)["invoices"]} == {1}, out
     code, out, err = run(runner, db, "bill", "--as-of", as_of.isoformat(), "--json")
     assert code in (ExitCode.OK, ExitCode.NEEDS_OPERATOR), err
     with sqlite3.connect(db) as conn:

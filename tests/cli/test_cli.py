@@ -566,3 +566,31 @@ def test_the_runs_table_reads_at_80_columns(
     assert "…" not in out
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "completed" in out
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        "stripe://127.0.0.1:9?api_key=sk_test_x",  # meant as a test server: not read
+        "stripe://api.example.com/v1?api_key=sk_test_x",
+        "stripe://sk_test_x:@127.0.0.1:9?api_key=sk_test_x",
+        "sim://elsewhere?seed=1",
+        "sim:///tmp/ledger.db",
+    ],
+)
+def test_a_provider_spec_with_a_host_or_a_path_no_provider_reads_is_refused(
+    runner: CliRunner, seeded: Path, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider is told where it is by its parameters (stripe's api_base, sim's
+    ledger): a host, a path or a user in the spec would be ignored, and the charges
+    go elsewhere than the operator meant (api.stripe.com). Refused, for a dry run
+    too, without quoting them."""
+    monkeypatch.setenv("ANTAEUS_PROVIDER", provider)
+    for dry in (["--dry-run"], []):
+        code, _, err = run(runner, seeded, "bill", *dry)
+        assert code == ExitCode.USAGE, err
+        assert_one_line_error(err, "reads no host")
+        assert "127.0.0.1" not in err
+        assert "sk_test_x" not in err
+    with sqlite3.connect(seeded) as conn:
+        assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)

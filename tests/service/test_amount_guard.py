@@ -63,6 +63,28 @@ def test_an_amount_far_above_the_customers_median_is_held_and_can_be_released(
     assert sql("SELECT status FROM invoice WHERE id = 1") == [("PAID",)]
 
 
+def test_a_word_on_an_unusual_amount_releases_the_amount_it_was_shown_and_no_other(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    """Held at EUR 200.00 (20 times the usual); edited upstream to EUR 20,000.00 before
+    the operator names it: the word was given on EUR 200.00. The new amount is held
+    again, with its own figure; a word on that hold charges it."""
+    make(*history(1, 10, 900, 1000, 1200), SeedInvoice(1, 1, 20_000, "EUR", DEC))
+    provider = FakeProvider()
+    bill(provider)
+    assert sql("SELECT status, failure_code FROM invoice WHERE id = 1") == [
+        ("NEEDS_OPERATOR", "amount_anomaly")
+    ]
+    edit("UPDATE invoice SET amount = 2000000 WHERE id = 1")
+    bill(provider, command=Command.RETRY_FAILED, invoice_ids=(1,))
+    assert provider.calls == []
+    [(status, detail)] = sql("SELECT status, failure_detail FROM invoice WHERE id = 1")
+    assert status == "NEEDS_OPERATOR"
+    assert detail.startswith("EUR 20,000.00 is 2000 times")
+    bill(provider, command=Command.RETRY_FAILED, invoice_ids=(1,))
+    assert sql("SELECT status, amount FROM invoice WHERE id = 1") == [("PAID", 2_000_000)]
+
+
 def test_the_factor_and_the_history_are_settings_and_zero_turns_the_guard_off(
     make: Callable[..., Path], bill: Bill, sql: Sql, db_path: Path
 ) -> None:

@@ -12,11 +12,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from antaeus_cli.billing.results import PassResult, RunStatus
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer
+from antaeus_cli.seeding.scenario import SeedInvoice
 from tests.fakes import CHARGED, DECLINED, HARD, LOST_REQUEST, FakeProvider
 
 Bill = Callable[..., PassResult]
@@ -41,6 +44,32 @@ def test_a_minority_that_declines_first_never_trips_the_breaker(
     assert sql("SELECT status, count(*) FROM invoice GROUP BY 1") == [
         ("FAILED", 800),
         ("PAID", 1200),
+    ]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # next month's invoices written already: the highest ids, not due
+        [SeedInvoice(i, i - 2000, 1000, "EUR", date(2027, 1, 1)) for i in range(2001, 4001)],
+        # one invoice of an old month, far below this month's ids, due too
+        [SeedInvoice(-(10**6), 2001, 1000, "EUR", date(2026, 10, 1))],
+    ],
+    ids=["next month above", "an old month far below"],
+)
+def test_a_minority_that_declines_first_never_trips_the_breaker_whatever_the_ids_around(
+    make: Callable[..., Path], bill: Bill, sql: Sql, other: list[SeedInvoice]
+) -> None:
+    """The same, with other invoices' ids around the month's: the sample is spread over
+    the due invoices, not over ids none of them has, so it is neither cut short and
+    filled up from the lowest ids, nor mostly one invoice."""
+    make(*[(i, 1000, "EUR") for i in range(1, 2001)], *other)
+    provider = FakeProvider(script={i: [DECLINED] for i in range(1, 801)})
+    result = bill(provider, limits=WINDOW)
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+    assert sql("SELECT count(*) FROM invoice WHERE id BETWEEN 1 AND 2000 GROUP BY status") == [
+        (800,),
+        (1200,),
     ]
 
 
@@ -110,6 +139,9 @@ def test_a_card_that_said_never_is_not_charged_again_after_a_trip(
     # they wait for their customers, not for an operator: nothing for a person, exit 0
     assert (second.counts.awaiting_customer, second.counts.needs_operator) == (6, 0)
     assert not second.needs_operator
+    # counted as declines, their amounts beside them: the summary's lines agree
+    assert second.counts.declines == 6
+    assert [(r.count, r.minor) for r in second.counts.declined_totals.rows()] == [(6, 6000)]
     hard_calls = [invoice_id for invoice_id, _ in provider.calls if invoice_id <= 6]
     assert len(hard_calls) == charged_once == 6  # never a second time
     assert sql("SELECT DISTINCT status, failure_code FROM invoice WHERE id <= 6") == [
@@ -245,3 +277,35 @@ def test_after_a_pass_the_provider_got_wrong_the_next_samples_fresh_invoices(
     result = bill(provider, limits=WINDOW)
     assert result.status is RunStatus.COMPLETED, result.stop_reason
     assert sql("SELECT count(*) FROM invoice WHERE status = 'PENDING'") == [(0,)]
+
+
+@pytest.mark.parametrize("killed", [False, True], ids=["stopped", "killed after the trip"])
+def test_a_first_charge_of_a_tripped_pass_that_declines_when_replayed_is_handed_back(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None], killed: bool
+) -> None:
+    """Invoice 1's first charge is lost in a pass the breaker trips, and cannot be looked
+    up: it stays open. The provider is still wrong in the next pass, whose replay finds
+    nothing, sends the key again and is declined. That is a first-charge decline of
+    the tripped pass, answered late: handed back like the others, with no dunning step
+    and no notice, not a retry scheduled and its customer told. So too when the pass
+    was killed after its trip (the next pass finds it crashed, not stopped_breaker:
+    the declines it handed back say it tripped)."""
+    make(*[(i, 1000, "EUR") for i in range(1, 21)])
+    limits = RunLimits(breaker_rate=0.25, breaker_window=20)  # every invoice, in id order
+    lost = FakeProvider(default=DECLINED, script={1: [LOST_REQUEST]}, can_lookup=False)
+    first = bill(lost, limits=limits, outage_threshold=100)
+    assert first.status is RunStatus.STOPPED_BREAKER
+    if killed:  # as the next pass's take-over records a pass that died
+        edit("UPDATE billing_run SET status = 'crashed', stop_reason = 'killed' WHERE id = 1")
+    assert sql("SELECT invoice_id FROM payment_attempt WHERE finished_at IS NULL") == [(1,)]
+    still_wrong = FakeProvider(default=DECLINED)
+    second = bill(still_wrong, limits=limits)
+    assert [invoice for invoice, _ in still_wrong.calls][:1] == [1]  # the replay, sent again
+    assert second.counts.declined == 0
+    assert sql("SELECT status, decline_count, next_retry_on FROM invoice WHERE id = 1") == [
+        ("PENDING", 0, None)
+    ]
+    assert sql(
+        "SELECT n.status FROM notification n JOIN payment_attempt a ON a.id = n.attempt_id "
+        "WHERE a.invoice_id = 1"
+    ) == [("withdrawn",)]

@@ -120,6 +120,7 @@ def test_invoice_rows_carry_their_ledger_and_dunning_state(
             1,
             **dated[1],
             failure_code="declined",
+            failure_detail="soft decline (insufficient_funds): no funds; decline 1",
         ),
         2: InvoiceRow(
             2, 2, 100, "EUR", "EUR", pending, NEVER_DECLINED, 1, charged_before=True, **dated[2]

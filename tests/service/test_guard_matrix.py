@@ -468,3 +468,50 @@ def test_cards_that_said_never_handed_back_by_a_breaker_are_held_for_their_custo
     assert (result.counts.awaiting_customer, result.counts.operator_items) == (6, [])
     # the notices the trip withdrew go out after all: the card did say never
     assert world.sql(notices) == [("pending", 6)]
+
+
+def test_a_word_on_a_twin_does_not_release_a_charge_for_the_month_it_was_not_shown(
+    world: World,
+) -> None:
+    """Twins held for one month; an operator releases the first, which is paid. Naming
+    the second then is a word on the hold it was shown ("invoice 1 bills the same
+    month"), not on the charge that has since paid the month: it is held again, for
+    the money, with the charge's key; only a word on that hold charges the month twice."""
+    duplicate_by_rows(world, "failed")
+    provider = FakeProvider()
+    world.now(provider, command=Command.RETRY_FAILED)
+    world.now(provider)
+    assert world.state(1) == world.state(2) == [("NEEDS_OPERATOR", "duplicate_period")]
+    world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(1,))
+    assert world.state(1) == [("PAID", None)]
+    world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
+    assert [invoice for invoice, _ in provider.calls] == [1]
+    assert world.state(2) == [("NEEDS_OPERATOR", "duplicate_period")]
+    [(detail,)] = world.sql("SELECT failure_detail FROM invoice WHERE id = 2")
+    assert provider.charged_keys[0] in detail
+    world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
+    assert [invoice for invoice, _ in provider.calls] == [1, 2]
+
+
+def test_a_charge_named_in_a_hold_for_something_else_still_holds_the_month(
+    world: World,
+) -> None:
+    """Only a hold for the month releases the charges it named: an invoice held for
+    another reason, whose text happens to quote the key of a charge for its month
+    (written by hand, say), named by an operator, is held for the month (by the
+    money alone: the invoice that was charged has been deleted since)."""
+    duplicate_by_rows(world, "failed")
+    provider = FakeProvider()
+    world.now(provider, command=Command.RETRY_FAILED)
+    world.now(provider)
+    world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(1,))
+    [key] = provider.charged_keys
+    world.edit("DELETE FROM invoice WHERE id = 1")  # its charge still bills the month
+    world.edit(
+        "UPDATE invoice SET status = 'NEEDS_OPERATOR', failure_code = 'malformed', "
+        "failure_detail = ? WHERE id = 2",
+        f"checked by hand against {key}",
+    )
+    world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
+    assert [invoice for invoice, _ in provider.calls] == [1]
+    assert world.state(2) == [("NEEDS_OPERATOR", "duplicate_period")]

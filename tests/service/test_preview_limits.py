@@ -114,11 +114,14 @@ def test_replays_reserve_their_amounts_first_and_one_the_cap_refuses_stays_open(
 
 
 @pytest.mark.parametrize("cap", [None, 1500], ids=["no cap", "a cap"])
-def test_each_zones_due_counts_the_held_invoices_as_held(db_path: Path, cap: int | None) -> None:
+def test_each_zones_due_counts_the_held_invoices_as_held(
+    db_path: Path, bill: Bill, sql: Sql, cap: int | None
+) -> None:
     """Berlin has three invoices due, one of them for a customer whose currency does not
     match (held for an operator): due 3, held 1. Every due invoice is charged, held, or
-    left by the cap (which stops the pass before it reaches the later ones, held or
-    not), so the zones add up to the rest of the preview."""
+    left by the cap, so the zones add up to the rest of the preview. The cap stops the
+    pass at invoice 2, in the claim that judged all five: the invoices it refuses are
+    held all the same, by the pass and in the dry run."""
     customers = [
         SeedCustomer(1, "EUR", None, None, None, "Europe/Berlin"),
         SeedCustomer(2, "EUR", None, None, None, "Europe/Berlin"),
@@ -139,9 +142,16 @@ def test_each_zones_due_counts_the_held_invoices_as_held(db_path: Path, cap: int
     zones = {z.zone: (z.due, z.held) for z in shown.zones}
     if cap is None:
         assert zones == {None: (1, 0), "Europe/Berlin": (3, 1), "Mars/Base": (1, 1)}
-    else:  # invoice 2 would pass the cap: the pass stops before 3 and 5 are held
-        assert zones == {None: (1, 0), "Europe/Berlin": (3, 0), "Mars/Base": (1, 0)}
-        assert shown.beyond_cap == 4
+    else:  # invoice 2 would pass the cap: the pass stops there, 3 and 5 held already
+        assert zones == {None: (1, 0), "Europe/Berlin": (3, 1), "Mars/Base": (1, 1)}
+        assert shown.beyond_cap == 2
+        result = bill(FakeProvider(), limits=caps)
+        assert result.status is RunStatus.STOPPED_CAP
+        assert sql("SELECT id FROM invoice WHERE status = 'NEEDS_OPERATOR' ORDER BY id") == [
+            (3,),
+            (5,),
+        ]
+        assert sql("SELECT id FROM invoice WHERE status = 'PENDING' ORDER BY id") == [(2,), (4,)]
     charged_count = sum(r.count for r in shown.to_charge)
     assert sum(z.due for z in shown.zones) == (
         charged_count + shown.needs_operator + shown.awaiting_customer + shown.beyond_cap

@@ -47,3 +47,18 @@ def test_extreme_ids_and_invoices_not_due_are_stepped_over(
     assert set(found) <= set(ids)
     assert found[0] == -(2**63)
     assert len(found) == 3
+
+
+def test_due_ids_with_gaps_between_them_are_sampled_by_rank(
+    make: Callable[..., Path], db_path: Path
+) -> None:
+    """One invoice far below a hundred others, and next month's far above: seeks over
+    the ids would land on the same invoice again and again; the sample is every
+    (due / count)-th due invoice instead."""
+    make(
+        SeedInvoice(1, 1, 100, "EUR", date(2026, 10, 1)),
+        *[SeedInvoice(i, 1, 100, "EUR", DEC) for i in range(1001, 1101)],
+        SeedInvoice(10**6, 1, 100, "EUR", date(2027, 1, 1)),
+        customers={1: "EUR"},
+    )
+    assert sample(db_path, 4) == [1, 1026, 1051, 1076]
