@@ -83,6 +83,10 @@ def command(
     from antaeus_cli.store.database import Store
 
     now = datetime.now(UTC) if as_of is None else opt.instant(as_of, "--as-of")
+    if metrics_file is not None:
+        from antaeus_cli.cli.metrics import check_target
+
+        check_target(metrics_file)
     limits = Thresholds(
         pass_warning=timedelta(hours=pass_warning),
         pass_critical=timedelta(hours=pass_critical),
@@ -98,11 +102,15 @@ def command(
         health = check(store, now=now, limits=limits, is_alive=is_alive)
     finally:
         store.close()
+    _render(health, json_output=json_output)
     if metrics_file is not None:
+        from antaeus_cli.cli.boundary import print_error
         from antaeus_cli.cli.metrics import write_health
 
-        write_health(metrics_file, health)
-    _render(health, json_output=json_output)
+        try:
+            write_health(metrics_file, health)
+        except AntaeusError as exc:  # the monitoring system still gets the level
+            print_error(exc.message)
     raise typer.Exit(int(health.level))
 
 
@@ -130,10 +138,6 @@ def _render(health: Health, *, json_output: bool) -> None:
 
 
 def _fail(level: Level, message: str, *, json_output: bool, metrics_file: Path | None) -> NoReturn:
-    if metrics_file is not None:
-        from antaeus_cli.cli.metrics import write_failure
-
-        write_failure(metrics_file, level)
     if json_output:
         from antaeus_cli.cli.json_out import write_json
 
@@ -148,4 +152,13 @@ def _fail(level: Level, message: str, *, json_output: bool, metrics_file: Path |
         from antaeus_cli.cli.text import safe
 
         sys.stdout.write(f"ANTAEUS {level.name} - {safe(message)}\n")
+    if metrics_file is not None:
+        from antaeus_cli.cli.boundary import print_error
+        from antaeus_cli.cli.metrics import write_failure
+        from antaeus_cli.errors import AntaeusError
+
+        try:
+            write_failure(metrics_file, level)
+        except AntaeusError as exc:
+            print_error(exc.message)
     raise typer.Exit(int(level))

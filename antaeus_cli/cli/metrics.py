@@ -4,10 +4,11 @@ writes a temporary file beside the target and renames it)."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from antaeus_cli.errors import InputError
+from antaeus_cli.errors import InputError, StorageError
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -127,9 +128,30 @@ def _level(registry: CollectorRegistry, level: Level) -> None:
     ).set(int(level))
 
 
+def check_target(path: Path) -> None:
+    """Refuse, before a command does anything, a --metrics-file that cannot be one: in
+    a directory that does not exist, or naming something other than a regular file (a
+    directory; a device such as /dev/null or a pipe, which the rename would replace)."""
+    if not path.parent.is_dir():
+        raise InputError(f"directory '{path.parent}' for --metrics-file does not exist")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"cannot use '{path}' as --metrics-file: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"'{path}' is not a regular file: --metrics-file replaces its file on every run, "
+            "so it takes the path of a file (or of none yet)"
+        )
+
+
 def _write(path: Path, registry: CollectorRegistry) -> None:
     from prometheus_client import write_to_textfile
 
-    if not path.parent.is_dir():
-        raise InputError(f"directory '{path.parent}' for --metrics-file does not exist")
-    write_to_textfile(str(path), registry)
+    check_target(path)
+    try:
+        write_to_textfile(str(path), registry)
+    except OSError as exc:
+        raise StorageError(f"cannot write --metrics-file '{path}': {exc.strerror or exc}") from None

@@ -104,6 +104,10 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
         ),
     )
     spec = opt.provider_spec(options.provider)
+    if options.metrics_file is not None:
+        from antaeus_cli.cli.metrics import check_target
+
+        check_target(options.metrics_file)  # refused now, not after the pass has charged
     failpoints = Failpoints.from_env(os.environ)
     stop = StopRequest()
     store = Store.open(db_path)
@@ -123,26 +127,36 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
         try:
             provider = _open_provider(store, spec, options, settings, failpoints, stop)
         except AntaeusError:
-            _write_metrics(store, options, None, time.monotonic() - started)
+            with contextlib.suppress(AntaeusError):  # the refusal is the error to report
+                _write_metrics(store, options, None, time.monotonic() - started)
             raise
         try:
             result = _run(store, provider, options, settings, failpoints, stop)
         finally:
             provider.close()
-        _write_metrics(store, options, result, time.monotonic() - started)
+        try:
+            _write_metrics(store, options, result, time.monotonic() - started)
+        except AntaeusError as exc:  # the pass happened: say what it did all the same
+            unwritten: str | None = exc.message
+        else:
+            unwritten = None
     finally:
         store.close()
     code = exit_code_for_pass(result)
     render_pass(result, code, json_output=options.json_output)
     if result.error is not None:  # the one error line, as for any other, and the truth
         print_error(result.stop_reason or result.error.message)
+    if unwritten is not None:
+        print_error(f"the pass ran as shown, but its metrics were not written: {unwritten}")
     raise typer.Exit(code)
 
 
 def _write_metrics(
     store: Store, options: PassOptions, result: PassResult | None, seconds: float
 ) -> None:
-    """`--metrics-file`: the pass's outcome, with the health of billing after it."""
+    """`--metrics-file`: the pass's outcome, with the health of billing after it. A
+    pass refused before it began writes its file too; if that fails, the refusal is
+    still the error the command reports."""
     if options.metrics_file is None:
         return
     from antaeus_cli.cli.metrics import write_pass
