@@ -11,8 +11,8 @@ leaves the database as it was. A dry run does the same and always rolls back.
 
 from __future__ import annotations
 
-import codecs
 import csv
+import io
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -146,21 +146,38 @@ def _invoice(
 def _records(
     path: Path, fmt: Format, result: ImportResult, columns: tuple[str, ...]
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each record with the line it starts on; a line that is not a record is refused."""
+    """Each record with the line it starts on; a line that is not a record is refused.
+
+    Lines end at a line feed, a carriage return or both, as the file system's tools
+    count them; never at a Unicode line separator (U+2028, U+0085, a form feed), which
+    may stand inside a field or a JSON string."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read '{path}': {exc.strerror}") from None
     with handle:
-        text = codecs.getreader("utf-8-sig")(handle, "strict")
+        text = io.TextIOWrapper(
+            handle, encoding="utf-8-sig", errors="strict", newline="" if fmt == "csv" else None
+        )
         try:
             yield from _csv(text, result, columns) if fmt == "csv" else _jsonl(text, result)
-        except UnicodeDecodeError as exc:
+        except UnicodeDecodeError:
             raise InputError(
-                f"'{path}' is not UTF-8 (byte {exc.start} of a read): export it as UTF-8"
+                f"'{path}' is not UTF-8 (line {_undecodable_line(path)}): export it as UTF-8"
             ) from None
         except csv.Error as exc:
             raise InputError(f"'{path}' is not readable CSV: {exc}") from None
+
+
+def _undecodable_line(path: Path) -> int:
+    """The first line that is not UTF-8 (a character never spans a line feed)."""
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
 
 
 def _csv(
@@ -196,7 +213,10 @@ def _jsonl(text: Any, result: ImportResult) -> Iterator[tuple[int, dict[str, Any
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=_each_name_once)
+        except _NamedTwice as twice:
+            result.refuse(number, f"{_shown_name(twice.name)} appears twice in the object")
+            continue
         except ValueError as exc:
             result.refuse(number, f"not JSON: {exc}")
             continue
@@ -204,3 +224,23 @@ def _jsonl(text: Any, result: ImportResult) -> Iterator[tuple[int, dict[str, Any
             result.refuse(number, "expected a JSON object")
             continue
         yield number, record
+
+
+class _NamedTwice(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _each_name_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a member twice: which value was meant?"""
+    record: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in record:
+            raise _NamedTwice(name)
+        record[name] = value
+    return record
+
+
+def _shown_name(name: str) -> str:
+    return repr(name if len(name) <= 40 else name[:40] + "...")

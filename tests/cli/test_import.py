@@ -181,3 +181,76 @@ def test_a_csv_row_with_too_many_or_too_few_cells_is_refused_by_line(
     assert code == ExitCode.USAGE
     assert "c.csv:4: 6 cells, the header has 5" in err
     assert "c.csv:5: fewer cells than the header's 5 columns" in err
+
+
+def test_a_unicode_line_separator_inside_a_field_neither_splits_nor_shifts_a_record(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    customers = (
+        "external_id,currency\r\n"
+        "crm-1\x85x,EUR\r\n"  # NEL in a field: one record, on line 2
+        "crm-2,EUR\r\n"
+        "crm-3,XXX\r\n"  # refused: its line is 4
+    )
+    path = tmp_path / "c.csv"
+    path.write_bytes(customers.encode())
+    _, out, err = run(runner, db, "import", "customers", str(path), "--json")
+    result = json.loads(out)
+    assert result["records"] == 3, err
+    assert [e["line"] for e in result["errors"]] == [4]
+    lines = INVOICES.replace('"inv-1"', '"inv-1\u2028a"').replace('"crm-1"', '"crm-9"', 1)
+    path = tmp_path / "i.jsonl"
+    path.write_bytes(lines.encode())
+    _, out, _ = run(runner, db, "import", "invoices", str(path), "--json")
+    result = json.loads(out)
+    assert result["records"] == 2
+    assert [(e["line"], e["text"][:21]) for e in result["errors"]] == [
+        (1, "customer_external_id:"),
+        (3, "customer_external_id:"),
+    ]
+
+
+def test_bytes_that_are_not_utf_8_are_named_by_their_line(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(CUSTOMERS.encode() + "crm-3,EUR,,m\xfcller@example.com,\n".encode("latin-1"))
+    code, _, err = run(runner, db, "import", "customers", str(path))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "is not UTF-8 (line 4)")
+
+
+def test_a_json_object_naming_a_member_twice_is_refused(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    twice = INVOICES.replace('"due_date": "2026-12-01"', '"due_date": "2026-12-01", '
+                             '"due_date": "2027-01-01"')  # fmt: skip
+    code, out, _ = run(runner, db, "import", "invoices", str(write(tmp_path, "i.jsonl", twice)),
+                       "--json")  # fmt: skip
+    assert code == ExitCode.USAGE
+    assert json.loads(out)["errors"] == [
+        {"line": 1, "text": "'due_date' appears twice in the object"}
+    ]
+    assert rows(db, "SELECT count(*) FROM invoice") == [(0,)]
+
+
+def test_an_amount_too_long_to_be_a_number_is_a_refused_record(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    invoices = (
+        "external_id,customer_external_id,amount_minor,currency,due_date\n"
+        f"inv-1,crm-1,{'9' * 5000},EUR,2026-12-01\n"
+    )
+    code, _, err = run(runner, db, "import", "invoices", str(write(tmp_path, "i.csv", invoices)))
+    assert code == ExitCode.USAGE, err
+    assert "i.csv:2: amount_minor: '9999" in err
