@@ -528,3 +528,31 @@ def test_report_refuses_two_formats(runner: CliRunner, seeded: Path) -> None:
     code, _, err = run(runner, seeded, "report", "--json", "--format", "csv")
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "ask for two formats")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["backup", "x.db", "--db"], "'--db' needs a path"),
+        (["report", "--db"], "'--db' needs a path"),
+        (["--db", "{db}", "backup", "x.db", "--db", "other.db"], "'--db' given twice"),
+        (["report", "--db={db}", "--db", "other.db"], "'--db' given twice"),
+    ],
+)
+def test_db_is_never_taken_from_a_command_name_nor_silently_one_of_two(
+    runner: CliRunner,
+    seeded: Path,
+    args: list[str],
+    fragment: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(seeded.parent)
+    result = runner.invoke(app, [a.replace("{db}", str(seeded)) for a in args])
+    assert result.exit_code == ExitCode.USAGE
+    assert_one_line_error(result.stderr, fragment)
+    assert not (seeded.parent / "x.db").exists()
+
+
+def test_the_same_db_twice_is_one_db(runner: CliRunner, seeded: Path) -> None:
+    result = runner.invoke(app, ["--db", str(seeded), "report", "--db", str(seeded), "--json"])
+    assert result.exit_code == ExitCode.OK, result.stderr

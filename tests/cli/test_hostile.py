@@ -340,7 +340,8 @@ def test_hostile_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     db = tmp_path / "antaeus.db"
     args = case.prepare(tmp_path, db)
     before = db.read_bytes() if db.exists() and case.code == ExitCode.USAGE else None
-    result = CliRunner().invoke(app, ["--db", str(db), *args])
+    given = args if args[:1] == ["--db"] else ["--db", str(db), *args]  # one --db only
+    result = CliRunner().invoke(app, given)
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     assert "\x1b" not in output
