@@ -556,3 +556,21 @@ def test_db_is_never_taken_from_a_command_name_nor_silently_one_of_two(
 def test_the_same_db_twice_is_one_db(runner: CliRunner, seeded: Path) -> None:
     result = runner.invoke(app, ["--db", str(seeded), "report", "--db", str(seeded), "--json"])
     assert result.exit_code == ExitCode.OK, result.stderr
+
+
+def test_a_missing_or_empty_database_points_to_init_before_the_demo(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """An operator going live is sent to `init` (an empty production database), not
+    only to `seed`, whose demo data may charge through the simulator."""
+    missing = tmp_path / "antaeus.db"
+    code, _, err = run(runner, missing, "report")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "'antaeus init'")
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    code, _, err = run(runner, empty, "report")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "init")
+    assert "seed --force" in err
+    assert "demo" in err
