@@ -109,7 +109,7 @@ def init(db_path: Path) -> InitResult:
     """Create an empty production database at `db_path`, which must not exist: `init`
     never replaces a file, not even under a race with another `init` (the new file is
     linked into place, which fails if the name is taken)."""
-    _check_targets(db_path, None)
+    _check_targets(db_path, None, "init")
     if _lexists(db_path):
         raise DatabaseExists(
             f"'{db_path}' already exists: init never replaces a database; pass --db with a new path"
@@ -157,7 +157,7 @@ def _lexists(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def refuse_if_not_a_regular_file(path: Path) -> None:
+def refuse_if_not_a_regular_file(path: Path, command: str = "seed") -> None:
     """Only a regular file is ever replaced: never a device such as /dev/null (even as
     root), a pipe, a directory, or a symbolic link (nor what it points at)."""
     try:
@@ -169,17 +169,17 @@ def refuse_if_not_a_regular_file(path: Path) -> None:
     for test, kind in _NOT_REGULAR:
         if test(mode):
             raise InputError(
-                f"'{path}' is {kind}, not a regular file: seed never replaces it; "
-                "pass --db (or ledger=) with a file path"
+                f"'{path}' is {kind}, not a regular file: {command} never replaces it; "
+                f"pass --db{' (or ledger=)' if command == 'seed' else ''} with a file path"
             )
     if not stat.S_ISREG(mode):
-        raise InputError(f"'{path}' is not a regular file: seed never replaces it")
+        raise InputError(f"'{path}' is not a regular file: {command} never replaces it")
 
 
-def _check_targets(db_path: Path, ledger_path: Path | None) -> None:
+def _check_targets(db_path: Path, ledger_path: Path | None, command: str = "seed") -> None:
     for target in (db_path, ledger_path):
         if target is not None:
-            refuse_if_not_a_regular_file(target)
+            refuse_if_not_a_regular_file(target, command)
     if not db_path.parent.is_dir():
         raise InputError(
             f"directory '{db_path.parent}' does not exist: create it, or pass another --db"

@@ -179,3 +179,13 @@ def test_a_seeded_database_is_a_demo_and_may_use_the_simulator_by_default(
         assert conn.execute("SELECT value FROM meta WHERE key = 'purpose'").fetchone() == ("demo",)
     code, _, err = run(runner, db, "bill", "--as-of", AS_OF)
     assert code == ExitCode.OK, err
+
+
+def test_init_refuses_a_device_or_a_link_in_its_own_name(runner: CliRunner, tmp_path: Path) -> None:
+    link = tmp_path / "prod.db"
+    link.symlink_to(tmp_path / "elsewhere.db")
+    for target in (Path(os.devnull), link):
+        code, _, err = run(runner, target, "init")
+        assert code == ExitCode.USAGE
+        assert_one_line_error(err, "init never replaces it; pass --db with a file path")
+    assert not (tmp_path / "elsewhere.db").exists()
