@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -85,29 +85,8 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             "an IANA zone such as Europe/Copenhagen",
             param_hint="'--tz'",
         )
-    settings = PassSettings(
-        as_of=as_of,
-        company_zone=company,
-        not_after=None if options.dry_run else now,
-        schedule=opt.dunning_schedule(options.dunning),
-        concurrency=options.concurrency,
-        batch_size=options.batch_size,
-        outage_threshold=options.outage_threshold,
-        max_rate=options.max_rate,
-        limits=options.limits,
-        amount_guard=options.amount_guard,
-        retry=RetryPolicy(
-            max_calls=options.network_tries,
-            first_wait=options.backoff_ms / 1000,
-            max_wait=max(2.0, 4 * options.backoff_ms / 1000),
-            jitter=options.backoff_ms / 1000,
-        ),
-    )
-    spec = opt.provider_spec(options.provider)
-    if options.metrics_file is not None:
-        from antaeus_cli.cli.metrics import check_target
-
-        check_target(options.metrics_file)  # refused now, not after the pass has charged
+    settings = _settings(options, as_of, company, now)
+    spec = _provider_spec(db_path, options, settings)
     failpoints = Failpoints.from_env(os.environ)
     stop = StopRequest()
     store = Store.open(db_path)
@@ -149,6 +128,77 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     if unwritten is not None:
         print_error(f"the pass ran as shown, but its metrics were not written: {unwritten}")
     raise typer.Exit(code)
+
+
+def _settings(
+    options: PassOptions, as_of: clock.AsOf, company: tzinfo | None, now: datetime
+) -> PassSettings:
+    return PassSettings(
+        as_of=as_of,
+        company_zone=company,
+        not_after=None if options.dry_run else now,
+        schedule=opt.dunning_schedule(options.dunning),
+        concurrency=options.concurrency,
+        batch_size=options.batch_size,
+        outage_threshold=options.outage_threshold,
+        max_rate=options.max_rate,
+        limits=options.limits,
+        amount_guard=options.amount_guard,
+        retry=RetryPolicy(
+            max_calls=options.network_tries,
+            first_wait=options.backoff_ms / 1000,
+            max_wait=max(2.0, 4 * options.backoff_ms / 1000),
+            jitter=options.backoff_ms / 1000,
+        ),
+    )
+
+
+def _provider_spec(db_path: Path, options: PassOptions, settings: PassSettings) -> ProviderSpec:
+    """The provider's spec, once the --metrics-file is known to be writable (refused
+    now, not after the pass has charged). A spec that cannot be used (no key, a key
+    file gone, a mistyped scheme) stops billing: it is recorded, and told, as any
+    pass refused before it began."""
+    if options.metrics_file is not None:
+        from antaeus_cli.cli.metrics import check_target
+
+        check_target(options.metrics_file)
+    try:
+        return opt.provider_spec(options.provider)
+    except AntaeusError as exc:
+        if not options.dry_run:
+            _record_unusable_provider(db_path, options, settings, exc.message)
+        raise
+
+
+UNUSABLE_PROVIDER = "(a provider setting that could not be used)"
+
+
+def _record_unusable_provider(
+    db_path: Path, options: PassOptions, settings: PassSettings, reason: str
+) -> None:
+    """A provider setting that cannot be read (no key, a key file that is gone, an
+    unknown scheme) is a pass refused before it began, recorded as any other. Its text
+    is never recorded, only the reason, which names no secret. Best effort: a database
+    that cannot be opened says so itself when the setting is fixed."""
+    try:
+        store = Store.open(db_path)
+    except AntaeusError:
+        return
+    try:
+        record_refused_start(
+            store,
+            command=options.command,
+            clock=settings.clock,
+            provider=UNUSABLE_PROVIDER,
+            reason=reason,
+            now=datetime.now(UTC),
+            me=current_process(),
+            is_alive=is_alive,
+        )
+        with contextlib.suppress(AntaeusError):  # the setting is the error to report
+            _write_metrics(store, options, None, 0.0)
+    finally:
+        store.close()
 
 
 def _write_metrics(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.host import current_process
+from tests.conftest import stored_text
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_OUTCOME = ROOT / "fixtures" / "every-outcome.json"
@@ -166,12 +168,34 @@ def test_bad_input_gets_one_line_and_a_documented_code(
 ) -> None:
     run(runner, seeded, "bill", "--as-of", "2026-12-01")
     before = seeded.read_bytes()
+    invoices = _invoices(seeded)
     args = [a.replace("SELF", str(seeded)) for a in args]
     got, out, err = run(runner, seeded, *args)
     assert got == code
     assert_one_line_error(err, fragment)
-    assert seeded.read_bytes() == before
+    if args[0] == "bill" and "--provider" in args and "--dry-run" not in args:
+        refusal_recorded(seeded, invoices)  # billing stopped: the run says why
+    else:
+        assert seeded.read_bytes() == before
     assert "sk_live_1" not in out + err
+    assert "sk_live_1" not in stored_text(seeded)
+
+
+def _invoices(db: Path) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute("SELECT * FROM invoice ORDER BY id").fetchall()
+
+
+def refusal_recorded(db: Path, invoices: list[tuple[object, ...]]) -> None:
+    """A pass refused before it began: the invoices as they were, and the newest run
+    a failed one that says so."""
+    assert _invoices(db) == invoices
+    with closing(sqlite3.connect(db)) as conn:
+        status, reason = conn.execute(
+            "SELECT status, stop_reason FROM billing_run ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert status == "failed"
+    assert reason.startswith("refused before it began: ")
 
 
 @pytest.mark.parametrize(

@@ -189,3 +189,29 @@ def test_init_refuses_a_device_or_a_link_in_its_own_name(runner: CliRunner, tmp_
         assert code == ExitCode.USAGE
         assert_one_line_error(err, "init never replaces it; pass --db with a file path")
     assert not (tmp_path / "elsewhere.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("stripe://", "needs an API key"),
+        ("stripe://?api_key_file=/nonexistent/stripe.key", "cannot read the file"),
+        ("simulator://", "unknown provider"),
+        ("", "set but empty"),
+    ],
+    ids=["no-key", "key-file-missing", "unknown-scheme", "empty"],
+)
+def test_a_provider_setting_that_cannot_be_used_is_recorded_and_told(
+    runner: CliRunner,
+    production: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    spec: str,
+    reason: str,
+) -> None:
+    """A key file gone or a mistyped spec stops billing as surely as a refused key:
+    the run is recorded, with its reason, and the operator is told."""
+    monkeypatch.setenv("ANTAEUS_PROVIDER", spec)
+    code, out, err = run(runner, production, "bill", "--as-of", AS_OF)
+    assert code == ExitCode.USAGE, out + err
+    assert_one_line_error(err, reason)
+    nothing_ran(production, reason)
