@@ -11,6 +11,7 @@ leaves the database as it was. A dry run does the same and always rolls back.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -29,6 +30,7 @@ from antaeus_cli.store.database import Store
 Kind = Literal["customers", "invoices"]
 Format = Literal["csv", "jsonl"]
 SHOWN_ERRORS = 20
+MAX_LINE = 1_000_000  # characters; a CSV field holds at most 131,072 (csv's limit)
 
 
 @dataclass(slots=True)
@@ -159,8 +161,9 @@ def _records(
         text = io.TextIOWrapper(
             handle, encoding="utf-8-sig", errors="strict", newline="" if fmt == "csv" else None
         )
+        lines = _bounded(text, path)
         try:
-            yield from _csv(text, result, columns) if fmt == "csv" else _jsonl(text, result)
+            yield from _csv(lines, result, columns) if fmt == "csv" else _jsonl(lines, result)
         except UnicodeDecodeError:
             raise InputError(
                 f"'{path}' is not UTF-8 (line {_undecodable_line(path)}): export it as UTF-8"
@@ -169,15 +172,33 @@ def _records(
             raise InputError(f"'{path}' is not readable CSV: {exc}") from None
 
 
+def _bounded(text: io.TextIOWrapper, path: Path) -> Iterator[str]:
+    """The file's lines, each read to at most MAX_LINE characters: a file with no line
+    end (a device such as /dev/zero, a binary file) is refused, not read into memory."""
+    number = 0
+    while line := text.readline(MAX_LINE):
+        number += 1
+        if len(line) >= MAX_LINE and not line.endswith(("\n", "\r")):
+            raise InputError(
+                f"line {number} of '{path}' is longer than {MAX_LINE:,} "
+                "characters: is it an export of customers or invoices?"
+            )
+        yield line
+
+
 def _undecodable_line(path: Path) -> int:
-    """The first line that is not UTF-8 (a character never spans a line feed)."""
+    """The line of the first bytes that are not UTF-8, read in chunks (a line may be
+    longer than memory allows)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
     with path.open("rb") as raw:
-        for number, line in enumerate(raw, start=1):
+        while chunk := raw.read(1 << 16):
             try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 1
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return line + chunk[: max(0, exc.start)].count(b"\n")
+            line += chunk.count(b"\n")
+    return line
 
 
 def _csv(

@@ -254,3 +254,33 @@ def test_an_amount_too_long_to_be_a_number_is_a_refused_record(
     code, _, err = run(runner, db, "import", "invoices", str(write(tmp_path, "i.csv", invoices)))
     assert code == ExitCode.USAGE, err
     assert "i.csv:2: amount_minor: '9999" in err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_file_without_line_ends_is_refused_without_reading_it_whole(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+    fmt: str,
+) -> None:
+    """One line longer than any export writes (here 3 MB of one JSON string): refused
+    by its line, read no further than the limit. /dev/zero would never end."""
+    path = tmp_path / f"c.{fmt}"
+    head = "external_id,currency\n" if fmt == "csv" else ""
+    path.write_text(head + '{"external_id": "' + "x" * 3_000_000 + '"}\n')
+    code, _, err = run(runner, db, "import", "customers", str(path))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, f"line {2 if fmt == 'csv' else 1} of ")
+    assert "is longer than 1,000,000 characters" in err
+
+
+def test_a_non_utf_8_byte_far_into_a_long_line_is_named_by_its_line(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"external_id,currency\nok,EUR\n" + b"y" * 200_000 + b"\xff,EUR\n")
+    code, _, err = run(runner, db, "import", "customers", str(path))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "is not UTF-8 (line 3)")
