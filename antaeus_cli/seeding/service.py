@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import DatabaseExists, InputError, LockHeld
@@ -58,6 +60,7 @@ def seed(
             "(the old file is kept beside it, renamed)"
         )
     if db_path.exists():
+        _refuse_a_production_database(db_path)
         _refuse_if_a_pass_runs(db_path, now, is_alive)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     staged = {p: p.with_name(f".{p.name}.seeding-{os.getpid()}") for p in targets}
@@ -127,6 +130,29 @@ def init(db_path: Path) -> InitResult:
     finally:
         _remove_with_side_files(staged)
     return InitResult(db_path=db_path)
+
+
+def _refuse_a_production_database(db_path: Path) -> None:
+    """`seed --force` replaces a demo, never a production database (`antaeus init`):
+    a demo in its place would charge nobody, or charge through the simulator, while
+    every pass looked healthy. A file that is not ours, or records no purpose, is
+    replaced as before (kept beside it, renamed)."""
+    uri = f"file:{quote(os.fsencode(db_path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error:
+        return
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'purpose'").fetchone()
+    except sqlite3.Error:  # not a database, or not ours
+        return
+    finally:
+        conn.close()
+    if row is not None and Purpose.stored(row[0]) is Purpose.PRODUCTION:
+        raise DatabaseExists(
+            f"'{db_path}' is a production database (antaeus init): seed never replaces "
+            "one, not even with --force; pass --db with another path for a demo"
+        )
 
 
 def _refuse_if_a_pass_runs(db_path: Path, now: datetime, is_alive: runs.Liveness) -> None:

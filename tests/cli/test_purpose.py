@@ -215,3 +215,16 @@ def test_a_provider_setting_that_cannot_be_used_is_recorded_and_told(
     assert code == ExitCode.USAGE, out + err
     assert_one_line_error(err, reason)
     nothing_ran(production, reason)
+
+
+def test_seed_never_replaces_a_production_database_even_with_force(
+    runner: CliRunner, production: Path
+) -> None:
+    """A demo in its place would bill nobody, or bill through the simulator, while
+    every pass looked healthy."""
+    before = production.read_bytes()
+    code, _, err = run(runner, production, "seed", "--force", "--customers", "3")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "is a production database")
+    assert production.read_bytes() == before
+    assert not [p.name for p in production.parent.iterdir() if "replaced" in p.name]
