@@ -86,7 +86,7 @@ def command(
     if metrics_file is not None:
         from antaeus_cli.cli.metrics import check_target
 
-        check_target(metrics_file)
+        check_target(metrics_file, ctx.obj.db_path)
     limits = Thresholds(
         pass_warning=timedelta(hours=pass_warning),
         pass_critical=timedelta(hours=pass_critical),

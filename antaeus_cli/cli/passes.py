@@ -161,7 +161,7 @@ def _provider_spec(db_path: Path, options: PassOptions, settings: PassSettings) 
     if options.metrics_file is not None:
         from antaeus_cli.cli.metrics import check_target
 
-        check_target(options.metrics_file)
+        check_target(options.metrics_file, db_path)
     try:
         return opt.provider_spec(options.provider)
     except AntaeusError as exc:

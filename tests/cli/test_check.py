@@ -243,3 +243,31 @@ def test_a_metrics_file_lost_after_the_pass_still_shows_what_the_pass_did(
     assert code == result["exit_code"] == ExitCode.OK
     assert "metrics" in err
     assert "nothing was changed" not in err
+
+
+def test_a_metrics_file_replaces_only_a_metrics_file(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """Never the database (a slip of tab completion), its side files, or any file that
+    holds something else: the rename would destroy it."""
+    db = billed(runner, tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n")
+    at = f"{AS_OF}T06:00:00Z"
+    for target in (db, Path(f"{db}-wal"), notes):
+        before = target.read_bytes() if target.exists() else None
+        code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(target))
+        assert code == ExitCode.USAGE, err
+        assert "--metrics-file" in err
+        assert (target.read_bytes() if target.exists() else None) == before
+    code, _, err = run(runner, db, "bill", "--as-of", AS_OF, "--metrics-file", str(db))
+    assert code == ExitCode.USAGE, err
+    assert db.read_bytes()[:16] == b"SQLite format 3\x00"
+    empty = tmp_path / "antaeus.prom"
+    empty.touch()  # made beforehand, for its owner and mode: fine to fill
+    code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(empty))
+    assert code != ExitCode.USAGE, err
+    assert metrics(empty)["antaeus_check_status"] == code
+    code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(empty))
+    assert metrics(empty)["antaeus_check_status"] == code  # and to replace, once ours
