@@ -74,10 +74,11 @@ def import_file(
     stamp = now.isoformat()
     with store.transaction() as conn, store.rolled_back_unless(lambda: _keep(result)):
         columns = imported.CUSTOMER_COLUMNS if kind == "customers" else imported.INVOICE_COLUMNS
+        file = _ThisFile(rows.next_id(conn, "customer" if kind == "customers" else "invoice"))
         for line, record in _records(path, fmt, result, columns):
             result.records += 1
             try:
-                apply(conn, record, result, stamp)
+                apply(conn, record, result, stamp, file)
             except imported.Refused as refused:
                 result.refuse(line, str(refused))
             except _Conflict as conflict:
@@ -93,9 +94,30 @@ class _Conflict(Exception):
     """A record that matches a stored row it may not change."""
 
 
+@dataclass(slots=True)
+class _ThisFile:
+    """Which rows this file wrote so far: those added (their ids from `first_new` on,
+    as SQLite gives them) and the customers updated. A record that meets one of them
+    with other values names its external_id twice in the file: which is right?"""
+
+    first_new: int
+    updated: set[int] = field(default_factory=set)
+
+    def wrote(self, row_id: int) -> bool:
+        return row_id >= self.first_new or row_id in self.updated
+
+
+def _twice(external_id: str) -> _Conflict:
+    return _Conflict(
+        f"external_id {external_id!r} appears more than once in this file, with other "
+        "values: which is right? Correct the export"
+    )
+
+
 def _customer(
-    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, _: str
-) -> None:
+    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, _: str,
+    file: _ThisFile,
+) -> None:  # fmt: skip
     row = imported.customer(record)
     stored = rows.customer(conn, row.external_id)
     if stored is None:
@@ -103,6 +125,9 @@ def _customer(
         result.added += 1
         return
     customer_id, currency, *contact = stored
+    same = currency == row.currency and contact == [row.provider_ref, row.email, row.timezone]
+    if not same and file.wrote(customer_id):
+        raise _twice(row.external_id)
     if currency != row.currency:
         raise _Conflict(
             f"customer {row.external_id!r} is stored in {currency}, not {row.currency}: an "
@@ -112,12 +137,14 @@ def _customer(
         result.unchanged += 1
         return
     rows.update_customer(conn, customer_id, row)
+    file.updated.add(customer_id)
     result.updated += 1
 
 
 def _invoice(
-    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, now: str
-) -> None:
+    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, now: str,
+    file: _ThisFile,
+) -> None:  # fmt: skip
     row = imported.invoice(record)
     owner = rows.customer(conn, row.customer_external_id)
     if owner is None:
@@ -136,6 +163,8 @@ def _invoice(
         and stored[3] == row.currency
         and stored[4] == row.due_date.isoformat()
     )
+    if not same and file.wrote(stored[0]):
+        raise _twice(row.external_id)
     if not same:
         raise _Conflict(
             f"invoice {row.external_id!r} is stored as invoice {stored[0]} with other values "

@@ -284,3 +284,32 @@ def test_a_non_utf_8_byte_far_into_a_long_line_is_named_by_its_line(
     code, _, err = run(runner, db, "import", "customers", str(path))
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "is not UTF-8 (line 3)")
+
+
+def test_an_external_id_twice_in_one_file_with_other_values_is_refused(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    """Which of the two is right? The export cannot say; the same record twice is fine."""
+    imported(runner, db, "customers", str(write(tmp_path, "c0.csv", CUSTOMERS)))
+    twice = CUSTOMERS + "crm-3,EUR,,c@example.com,\ncrm-3,EUR,,c@example.com,\n"
+    result = imported(runner, db, "customers", str(write(tmp_path, "c1.csv", twice)))
+    assert (result["added"], result["unchanged"]) == (1, 3)
+    for extra in (
+        "crm-4,EUR,,d@example.com,\ncrm-4,EUR,,e@example.com,\n",  # added, then other
+        "crm-1,EUR,cus_9,a@example.com,\ncrm-1,EUR,cus_8,a@example.com,\n",  # updated twice
+    ):
+        path = write(tmp_path, "c2.csv", CUSTOMERS + extra)
+        code, out, _ = run(runner, db, "import", "customers", str(path), "--json")
+        assert code == ExitCode.USAGE
+        (error,) = json.loads(out)["errors"]
+        assert error["line"] == 5
+        assert "appears more than once in this file, with other values" in error["text"]
+    assert rows(db, "SELECT provider_ref FROM customer WHERE external_id = 'crm-1'") == [("cus_1",)]
+    assert rows(db, "SELECT count(*) FROM customer WHERE external_id = 'crm-4'") == [(0,)]
+    twice = INVOICES + INVOICES.splitlines()[0].replace("1500", "1600") + "\n"
+    code, out, _ = run(runner, db, "import", "invoices", str(write(tmp_path, "i.jsonl", twice)),
+                       "--json")  # fmt: skip
+    assert code == ExitCode.USAGE
+    assert "appears more than once in this file" in json.loads(out)["errors"][0]["text"]
