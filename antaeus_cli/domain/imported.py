@@ -161,6 +161,9 @@ def _currency(record: Mapping[str, object], faults: list[str]) -> str | None:
     if text is None:
         faults.append("currency: required")
         return None
+    if Currency.parse(text) is None and Currency.parse(text.upper()) is not None:
+        faults.append(f"currency: {_shown(text)} is in lower case: write {text.upper()}")
+        return None
     if Currency.parse(text) is None:
         known = ", ".join(c.value for c in Currency)
         faults.append(f"currency: {_shown(text)} is not one antaeus charges in ({known})")
