@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from antaeus_cli.store.database import Store
 Kind = Literal["customers", "invoices"]
 Format = Literal["csv", "jsonl"]
 SHOWN_ERRORS = 20
+MAX_LINE = 1_000_000  # characters; a CSV field holds at most 131,072 (csv's limit)
 
 
 @dataclass(slots=True)
@@ -73,10 +75,11 @@ def import_file(
     stamp = now.isoformat()
     with store.transaction() as conn, store.rolled_back_unless(lambda: _keep(result)):
         columns = imported.CUSTOMER_COLUMNS if kind == "customers" else imported.INVOICE_COLUMNS
+        file = _ThisFile(rows.next_id(conn, "customer" if kind == "customers" else "invoice"))
         for line, record in _records(path, fmt, result, columns):
             result.records += 1
             try:
-                apply(conn, record, result, stamp)
+                apply(conn, record, result, stamp, file)
             except imported.Refused as refused:
                 result.refuse(line, str(refused))
             except _Conflict as conflict:
@@ -92,9 +95,30 @@ class _Conflict(Exception):
     """A record that matches a stored row it may not change."""
 
 
+@dataclass(slots=True)
+class _ThisFile:
+    """Which rows this file wrote so far: those added (their ids from `first_new` on,
+    as SQLite gives them) and the customers updated. A record that meets one of them
+    with other values names its external_id twice in the file: which is right?"""
+
+    first_new: int
+    updated: set[int] = field(default_factory=set)
+
+    def wrote(self, row_id: int) -> bool:
+        return row_id >= self.first_new or row_id in self.updated
+
+
+def _twice(external_id: str) -> _Conflict:
+    return _Conflict(
+        f"external_id {external_id!r} appears more than once in this file, with other "
+        "values: which is right? Correct the export"
+    )
+
+
 def _customer(
-    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, _: str
-) -> None:
+    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, _: str,
+    file: _ThisFile,
+) -> None:  # fmt: skip
     row = imported.customer(record)
     stored = rows.customer(conn, row.external_id)
     if stored is None:
@@ -102,6 +126,9 @@ def _customer(
         result.added += 1
         return
     customer_id, currency, *contact = stored
+    same = currency == row.currency and contact == [row.provider_ref, row.email, row.timezone]
+    if not same and file.wrote(customer_id):
+        raise _twice(row.external_id)
     if currency != row.currency:
         raise _Conflict(
             f"customer {row.external_id!r} is stored in {currency}, not {row.currency}: an "
@@ -111,12 +138,14 @@ def _customer(
         result.unchanged += 1
         return
     rows.update_customer(conn, customer_id, row)
+    file.updated.add(customer_id)
     result.updated += 1
 
 
 def _invoice(
-    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, now: str
-) -> None:
+    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, now: str,
+    file: _ThisFile,
+) -> None:  # fmt: skip
     row = imported.invoice(record)
     owner = rows.customer(conn, row.customer_external_id)
     if owner is None:
@@ -135,6 +164,8 @@ def _invoice(
         and stored[3] == row.currency
         and stored[4] == row.due_date.isoformat()
     )
+    if not same and file.wrote(stored[0]):
+        raise _twice(row.external_id)
     if not same:
         raise _Conflict(
             f"invoice {row.external_id!r} is stored as invoice {stored[0]} with other values "
@@ -147,21 +178,57 @@ def _invoice(
 def _records(
     path: Path, fmt: Format, result: ImportResult, columns: tuple[str, ...]
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each record with the line it starts on; a line that is not a record is refused."""
+    """Each record with the line it starts on; a line that is not a record is refused.
+
+    Lines end at a line feed, a carriage return or both, as the file system's tools
+    count them; never at a Unicode line separator (U+2028, U+0085, a form feed), which
+    may stand inside a field or a JSON string."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read '{path}': {exc.strerror}") from None
     with handle:
-        text = codecs.getreader("utf-8-sig")(handle, "strict")
+        text = io.TextIOWrapper(
+            handle, encoding="utf-8-sig", errors="strict", newline="" if fmt == "csv" else None
+        )
+        lines = _bounded(text, path)
         try:
-            yield from _csv(text, result, columns) if fmt == "csv" else _jsonl(text, result)
-        except UnicodeDecodeError as exc:
+            yield from _csv(lines, result, columns) if fmt == "csv" else _jsonl(lines, result)
+        except UnicodeDecodeError:
             raise InputError(
-                f"'{path}' is not UTF-8 (byte {exc.start} of a read): export it as UTF-8"
+                f"'{path}' is not UTF-8 (line {_undecodable_line(path)}): export it as UTF-8"
             ) from None
         except csv.Error as exc:
             raise InputError(f"'{path}' is not readable CSV: {exc}") from None
+
+
+def _bounded(text: io.TextIOWrapper, path: Path) -> Iterator[str]:
+    """The file's lines, each read to at most MAX_LINE characters: a file with no line
+    end (a device such as /dev/zero, a binary file) is refused, not read into memory."""
+    number = 0
+    while line := text.readline(MAX_LINE):
+        number += 1
+        if len(line) >= MAX_LINE and not line.endswith(("\n", "\r")):
+            raise InputError(
+                f"line {number} of '{path}' is longer than {MAX_LINE:,} "
+                "characters: is it an export of customers or invoices?"
+            )
+        yield line
+
+
+def _undecodable_line(path: Path) -> int:
+    """The line of the first bytes that are not UTF-8, read in chunks (a line may be
+    longer than memory allows)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as raw:
+        while chunk := raw.read(1 << 16):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return line + chunk[: max(0, exc.start)].count(b"\n")
+            line += chunk.count(b"\n")
+    return line
 
 
 def _csv(
@@ -199,7 +266,10 @@ def _jsonl(text: Any, result: ImportResult) -> Iterator[tuple[int, dict[str, Any
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=_each_name_once)
+        except _NamedTwice as twice:
+            result.refuse(number, f"{_shown_name(twice.name)} appears twice in the object")
+            continue
         except ValueError as exc:
             result.records += 1
             result.refuse(number, f"not JSON: {exc}")
@@ -209,3 +279,23 @@ def _jsonl(text: Any, result: ImportResult) -> Iterator[tuple[int, dict[str, Any
             result.refuse(number, "expected a JSON object")
             continue
         yield number, record
+
+
+class _NamedTwice(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _each_name_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a member twice: which value was meant?"""
+    record: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in record:
+            raise _NamedTwice(name)
+        record[name] = value
+    return record
+
+
+def _shown_name(name: str) -> str:
+    return repr(name if len(name) <= 40 else name[:40] + "...")

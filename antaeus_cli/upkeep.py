@@ -43,6 +43,13 @@ def backup(db_path: Path, target: Path) -> BackupResult:
     """Copy the database at `db_path` to `target`, which must not exist yet."""
     if os.path.lexists(target):
         raise DatabaseExists(f"'{target}' already exists: a backup never replaces a file")
+    if os.path.realpath(target) in {
+        os.path.realpath(f"{db_path}{side}") for side in ("-wal", "-shm", "-journal")
+    }:
+        raise InputError(
+            f"'{target}' is named as one of the database's own files, which SQLite would "
+            "take for its journal and discard: name the backup otherwise"
+        )
     if not target.parent.is_dir():
         raise InputError(f"directory '{target.parent}' does not exist: create it first")
     source = _open_source(db_path)

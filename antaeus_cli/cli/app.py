@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,9 +70,12 @@ class _OneLineErrors(TyperGroup):
 def global_options_first(args: list[str]) -> list[str]:
     """`--db PATH` is the one global option with a value; it may also follow the command
     (`antaeus report --db x.db`), as operators type it. It is moved in front of the
-    command, as Click reads it. Nothing after a `--` is touched."""
+    command, as Click reads it. Nothing after a `--` is touched. A `--db` with no path
+    after it is refused (moved to the front it would take the command's name for its
+    path), and so are two different paths: which database was meant?"""
     moved: list[str] = []
     rest: list[str] = []
+    paths: list[str] = []
     words = iter(args)
     for word in words:
         if word == "--":
@@ -81,12 +83,21 @@ def global_options_first(args: list[str]) -> list[str]:
             rest.extend(words)
             break
         if word == "--db":
-            moved.append(word)
-            moved.extend(list(itertools.islice(words, 1)))
+            path = next(words, None)
+            if path is None:
+                raise typer.BadParameter("'--db' needs a path after it", param_hint="'--db'")
+            moved.extend((word, path))
+            paths.append(path)
         elif word.startswith("--db="):
             moved.append(word)
+            paths.append(word.removeprefix("--db="))
         else:
             rest.append(word)
+    if len(set(paths)) > 1:
+        raise typer.BadParameter(
+            f"'--db' given twice ({', '.join(map(repr, dict.fromkeys(paths)))}): pass one",
+            param_hint="'--db'",
+        )
     return [*moved, *rest]
 
 

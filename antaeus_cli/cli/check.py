@@ -3,7 +3,6 @@ convention (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from antaeus_cli.cli import options as opt
-from antaeus_cli.errors import AntaeusError
 
 if TYPE_CHECKING:
     from antaeus_cli.domain.health import Level
@@ -79,12 +77,16 @@ def command(
     from datetime import UTC, datetime
 
     from antaeus_cli.domain.health import Level, Thresholds
-    from antaeus_cli.errors import SchemaTooOld
+    from antaeus_cli.errors import AntaeusError, SchemaTooOld
     from antaeus_cli.health import check
     from antaeus_cli.host import is_alive
     from antaeus_cli.store.database import Store
 
     now = datetime.now(UTC) if as_of is None else opt.instant(as_of, "--as-of")
+    if metrics_file is not None:
+        from antaeus_cli.cli.metrics import check_target
+
+        check_target(metrics_file, ctx.obj.db_path)
     limits = Thresholds(
         pass_warning=timedelta(hours=pass_warning),
         pass_critical=timedelta(hours=pass_critical),
@@ -100,16 +102,15 @@ def command(
         health = check(store, now=now, limits=limits, is_alive=is_alive)
     finally:
         store.close()
+    _render(health, json_output=json_output)
     if metrics_file is not None:
+        from antaeus_cli.cli.boundary import print_error
         from antaeus_cli.cli.metrics import write_health
 
         try:
             write_health(metrics_file, health)
-        except (AntaeusError, OSError) as exc:  # a monitor reads exit 2 as CRITICAL
-            reason = exc.message if isinstance(exc, AntaeusError) else str(exc)
-            _fail(Level.UNKNOWN, f"cannot write --metrics-file: {reason}",
-                  json_output=json_output, metrics_file=None)  # fmt: skip
-    _render(health, json_output=json_output)
+        except AntaeusError as exc:  # the monitoring system still gets the level
+            print_error(exc.message)
     raise typer.Exit(int(health.level))
 
 
@@ -137,11 +138,6 @@ def _render(health: Health, *, json_output: bool) -> None:
 
 
 def _fail(level: Level, message: str, *, json_output: bool, metrics_file: Path | None) -> NoReturn:
-    if metrics_file is not None:
-        from antaeus_cli.cli.metrics import write_failure
-
-        with contextlib.suppress(AntaeusError, OSError):  # the level is the news
-            write_failure(metrics_file, level)
     if json_output:
         from antaeus_cli.cli.json_out import write_json
 
@@ -156,4 +152,13 @@ def _fail(level: Level, message: str, *, json_output: bool, metrics_file: Path |
         from antaeus_cli.cli.text import safe
 
         sys.stdout.write(f"ANTAEUS {level.name} - {safe(message)}\n")
+    if metrics_file is not None:
+        from antaeus_cli.cli.boundary import print_error
+        from antaeus_cli.cli.metrics import write_failure
+        from antaeus_cli.errors import AntaeusError
+
+        try:
+            write_failure(metrics_file, level)
+        except AntaeusError as exc:
+            print_error(exc.message)
     raise typer.Exit(int(level))

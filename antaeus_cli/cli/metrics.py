@@ -4,10 +4,12 @@ writes a temporary file beside the target and renames it)."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from antaeus_cli.errors import InputError
+from antaeus_cli.errors import InputError, StorageError
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -155,9 +157,64 @@ def _level(registry: CollectorRegistry, level: Level) -> None:
     ).set(int(level))
 
 
+# How every file this module writes begins: a file that does not is never replaced.
+_OURS = b"# HELP antaeus_"
+_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def check_target(path: Path, db_path: Path | None = None) -> None:
+    """Refuse, before a command does anything, a --metrics-file that cannot be one: in
+    a directory that does not exist; naming something other than a regular file (a
+    directory; a device such as /dev/null or a pipe, which the rename would replace);
+    the database or one of its side files; or a file that holds anything but metrics
+    this command wrote (an empty file, made beforehand for its owner, is fine)."""
+    if not path.parent.is_dir():
+        raise InputError(f"directory '{path.parent}' for --metrics-file does not exist")
+    if db_path is not None and _is_the_database(path, db_path):
+        raise InputError(
+            f"--metrics-file '{path}' is the database or one of its files: name a file of "
+            "its own, such as /var/lib/node_exporter/textfile/antaeus.prom"
+        )
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode):
+            with path.open("rb") as existing:
+                head = existing.read(len(_OURS))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"cannot use '{path}' as --metrics-file: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"'{path}' is not a regular file: --metrics-file replaces its file on every run, "
+            "so it takes the path of a file (or of none yet)"
+        )
+    if head and head != _OURS:
+        raise InputError(
+            f"'{path}' holds something other than antaeus' metrics: --metrics-file replaces "
+            "its file on every run, so it never takes one that holds anything else"
+        )
+
+
+def _is_the_database(path: Path, db_path: Path) -> bool:
+    target = os.path.realpath(path)
+    for side in _SIDE_FILES:
+        database = os.path.realpath(f"{db_path}{side}")
+        if target == database:
+            return True
+        try:
+            if os.path.samefile(path, database):  # another name of the same file
+                return True
+        except OSError:  # one of them does not exist
+            continue
+    return False
+
+
 def _write(path: Path, registry: CollectorRegistry) -> None:
     from prometheus_client import write_to_textfile
 
-    if not path.parent.is_dir():
-        raise InputError(f"directory '{path.parent}' for --metrics-file does not exist")
-    write_to_textfile(str(path), registry)
+    check_target(path)
+    try:
+        write_to_textfile(str(path), registry)
+    except OSError as exc:
+        raise StorageError(f"cannot write --metrics-file '{path}': {exc.strerror or exc}") from None

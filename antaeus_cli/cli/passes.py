@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -90,25 +90,8 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
             "an IANA zone such as Europe/Copenhagen",
             param_hint="'--tz'",
         )
-    settings = PassSettings(
-        as_of=as_of,
-        company_zone=company,
-        not_after=None if options.dry_run and ahead else now,
-        schedule=opt.dunning_schedule(options.dunning),
-        concurrency=options.concurrency,
-        batch_size=options.batch_size,
-        outage_threshold=options.outage_threshold,
-        max_rate=options.max_rate,
-        limits=options.limits,
-        amount_guard=options.amount_guard,
-        retry=RetryPolicy(
-            max_calls=options.network_tries,
-            first_wait=options.backoff_ms / 1000,
-            max_wait=max(2.0, 4 * options.backoff_ms / 1000),
-            jitter=options.backoff_ms / 1000,
-        ),
-    )
-    spec = opt.provider_spec(options.provider)
+    settings = _settings(options, as_of, company, now, ahead=ahead)
+    spec = _provider_spec(db_path, options, settings)
     failpoints = Failpoints.from_env(os.environ)
     stop = StopRequest()
     store = Store.open(db_path)
@@ -129,26 +112,114 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
         try:
             provider = _open_provider(store, spec, options, settings, failpoints, stop)
         except AntaeusError:
-            _write_metrics(store, options, None, time.monotonic() - started)
+            with contextlib.suppress(AntaeusError):  # the refusal is the error to report
+                _write_metrics(store, options, None, time.monotonic() - started)
             raise
         try:
             result = _run(store, provider, options, settings, failpoints, stop)
         finally:
             provider.close()
-        _write_metrics(store, options, result, time.monotonic() - started)
+        try:
+            _write_metrics(store, options, result, time.monotonic() - started)
+        except AntaeusError as exc:  # the pass happened: say what it did all the same
+            unwritten: str | None = exc.message
+        else:
+            unwritten = None
     finally:
         store.close()
     code = exit_code_for_pass(result)
     render_pass(result, code, json_output=options.json_output)
     if result.error is not None:  # the one error line, as for any other, and the truth
         print_error(result.stop_reason or result.error.message)
+    if unwritten is not None:
+        print_error(f"the pass ran as shown, but its metrics were not written: {unwritten}")
     raise typer.Exit(code)
+
+
+def _settings(
+    options: PassOptions,
+    as_of: clock.AsOf,
+    company: tzinfo | None,
+    now: datetime,
+    *,
+    ahead: bool,
+) -> PassSettings:
+    """`ahead`: the moment is later than now, which only a dry run may look at; any
+    other pass reads no customer's date later than it is where they are now."""
+    return PassSettings(
+        as_of=as_of,
+        company_zone=company,
+        not_after=None if options.dry_run and ahead else now,
+        schedule=opt.dunning_schedule(options.dunning),
+        concurrency=options.concurrency,
+        batch_size=options.batch_size,
+        outage_threshold=options.outage_threshold,
+        max_rate=options.max_rate,
+        limits=options.limits,
+        amount_guard=options.amount_guard,
+        retry=RetryPolicy(
+            max_calls=options.network_tries,
+            first_wait=options.backoff_ms / 1000,
+            max_wait=max(2.0, 4 * options.backoff_ms / 1000),
+            jitter=options.backoff_ms / 1000,
+        ),
+    )
+
+
+def _provider_spec(db_path: Path, options: PassOptions, settings: PassSettings) -> ProviderSpec:
+    """The provider's spec, once the --metrics-file is known to be writable (refused
+    now, not after the pass has charged). A spec that cannot be used (no key, a key
+    file gone, a mistyped scheme) stops billing: it is recorded, and told, as any
+    pass refused before it began."""
+    if options.metrics_file is not None:
+        from antaeus_cli.cli.metrics import check_target
+
+        check_target(options.metrics_file, db_path)
+    try:
+        return opt.provider_spec(options.provider)
+    except AntaeusError as exc:
+        if not options.dry_run:
+            _record_unusable_provider(db_path, options, settings, exc.message)
+        raise
+
+
+UNUSABLE_PROVIDER = "(a provider setting that could not be used)"
+
+
+def _record_unusable_provider(
+    db_path: Path, options: PassOptions, settings: PassSettings, reason: str
+) -> None:
+    """A provider setting that cannot be read (no key, a key file that is gone, an
+    unknown scheme) is a pass refused before it began, recorded as any other. Its text
+    is never recorded, only the reason, which names no secret. Best effort: a database
+    that cannot be opened says so itself when the setting is fixed."""
+    try:
+        store = Store.open(db_path)
+    except AntaeusError:
+        return
+    try:
+        record_refused_start(
+            store,
+            command=options.command,
+            clock=settings.clock,
+            provider=UNUSABLE_PROVIDER,
+            reason=reason,
+            now=datetime.now(UTC),
+            me=current_process(),
+            is_alive=is_alive,
+        )
+        with contextlib.suppress(AntaeusError):  # the setting is the error to report
+            _write_metrics(store, options, None, 0.0)
+    finally:
+        store.close()
 
 
 def _write_metrics(
     store: Store, options: PassOptions, result: PassResult | None, seconds: float
 ) -> None:
-    """`--metrics-file`: the pass's outcome, with the health of billing after it."""
+    """`--metrics-file`: the pass's outcome, with the health of billing after it. A
+    pass refused before it began writes its file too; if that fails, the refusal is
+    still the error the command reports."""
     if options.metrics_file is None:
         return
     from antaeus_cli.cli.metrics import write_pass
@@ -277,6 +348,10 @@ def _handling(handle: Callable[[int, FrameType | None], None]) -> Iterator[None]
 def _tune_garbage_collector() -> None:
     """A pass allocates millions of short-lived, acyclic tuples. Freezing what start-up
     allocated and collecting the young generation less often cuts the collector's share
-    of a large pass from about 9% to 1%; everything is still collected."""
+    of a large pass from about 9% to 1%; everything is still collected. What is garbage
+    already is collected first, never frozen: a frozen cycle lives as long as the
+    process, with whatever it holds open (a database connection, in a process that
+    runs more than one command)."""
+    gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)

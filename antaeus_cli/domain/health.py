@@ -78,9 +78,12 @@ def _last_pass(facts: Facts, limits: Thresholds) -> list[Finding]:
     if last is None:
         return [Finding(Level.CRITICAL, "last_pass", "no bill pass has completed yet")]
     age = facts.now - last
-    if age < limits.pass_warning:
+    if age >= limits.pass_critical:  # judged on its own: a larger warning never hides it
+        level = Level.CRITICAL
+    elif age >= limits.pass_warning:
+        level = Level.WARNING
+    else:
         return []
-    level = Level.CRITICAL if age >= limits.pass_critical else Level.WARNING
     return [
         Finding(
             level,

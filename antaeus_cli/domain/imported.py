@@ -22,8 +22,9 @@ MAX_EMAIL = 320
 MAX_PROVIDER_REF = 255  # as the claim checks it (docs/schema.md)
 _PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 _ONE_WORD = re.compile(r"[!-~]+")  # printable ASCII, no space
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")  # no control characters
 _WHOLE = re.compile(r"[0-9]+")
+_MAX_DIGITS = 20  # more is no amount, and too long to read as a number at all
 
 CUSTOMER_COLUMNS = ("external_id", "currency", "provider_ref", "email", "timezone")
 INVOICE_COLUMNS = (
@@ -160,6 +161,9 @@ def _currency(record: Mapping[str, object], faults: list[str]) -> str | None:
     if text is None:
         faults.append("currency: required")
         return None
+    if Currency.parse(text) is None and Currency.parse(text.upper()) is not None:
+        faults.append(f"currency: {_shown(text)} is in lower case: write {text.upper()}")
+        return None
     if Currency.parse(text) is None:
         known = ", ".join(c.value for c in Currency)
         faults.append(f"currency: {_shown(text)} is not one antaeus charges in ({known})")
@@ -174,7 +178,7 @@ def _amount(record: Mapping[str, object], faults: list[str]) -> int | None:
         faults.append("amount_minor: required, in minor units (1250 for 12.50)")
         return None
     whole = type(value) is int or (isinstance(value, str) and _WHOLE.fullmatch(text) is not None)
-    if not whole or not 0 < int(text) <= MAX_CHARGE_MINOR:
+    if not whole or len(text) > _MAX_DIGITS or not 0 < int(text) <= MAX_CHARGE_MINOR:
         faults.append(
             f"amount_minor: {_shown(text)} is not a whole number of minor units from 1 to "
             f"{MAX_CHARGE_MINOR} (1250 for 12.50)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import DatabaseExists, InputError, LockHeld
@@ -58,6 +60,7 @@ def seed(
             "(the old file is kept beside it, renamed)"
         )
     if db_path.exists():
+        _refuse_a_production_database(db_path)
         _refuse_if_a_pass_runs(db_path, now, is_alive)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     staged = {p: p.with_name(f".{p.name}.seeding-{os.getpid()}") for p in targets}
@@ -109,7 +112,7 @@ def init(db_path: Path) -> InitResult:
     """Create an empty production database at `db_path`, which must not exist: `init`
     never replaces a file, not even under a race with another `init` (the new file is
     linked into place, which fails if the name is taken)."""
-    _check_targets(db_path, None)
+    _check_targets(db_path, None, "init")
     if _lexists(db_path):
         raise DatabaseExists(
             f"'{db_path}' already exists: init never replaces a database; pass --db with a new path"
@@ -127,6 +130,29 @@ def init(db_path: Path) -> InitResult:
     finally:
         _remove_with_side_files(staged)
     return InitResult(db_path=db_path)
+
+
+def _refuse_a_production_database(db_path: Path) -> None:
+    """`seed --force` replaces a demo, never a production database (`antaeus init`):
+    a demo in its place would charge nobody, or charge through the simulator, while
+    every pass looked healthy. A file that is not ours, or records no purpose, is
+    replaced as before (kept beside it, renamed)."""
+    uri = f"file:{quote(os.fsencode(db_path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error:
+        return
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'purpose'").fetchone()
+    except sqlite3.Error:  # not a database, or not ours
+        return
+    finally:
+        conn.close()
+    if row is not None and Purpose.stored(row[0]) is Purpose.PRODUCTION:
+        raise DatabaseExists(
+            f"'{db_path}' is a production database (antaeus init): seed never replaces "
+            "one, not even with --force; pass --db with another path for a demo"
+        )
 
 
 def _refuse_if_a_pass_runs(db_path: Path, now: datetime, is_alive: runs.Liveness) -> None:
@@ -157,7 +183,7 @@ def _lexists(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def refuse_if_not_a_regular_file(path: Path) -> None:
+def refuse_if_not_a_regular_file(path: Path, command: str = "seed") -> None:
     """Only a regular file is ever replaced: never a device such as /dev/null (even as
     root), a pipe, a directory, or a symbolic link (nor what it points at)."""
     try:
@@ -169,17 +195,17 @@ def refuse_if_not_a_regular_file(path: Path) -> None:
     for test, kind in _NOT_REGULAR:
         if test(mode):
             raise InputError(
-                f"'{path}' is {kind}, not a regular file: seed never replaces it; "
-                "pass --db (or ledger=) with a file path"
+                f"'{path}' is {kind}, not a regular file: {command} never replaces it; "
+                f"pass --db{' (or ledger=)' if command == 'seed' else ''} with a file path"
             )
     if not stat.S_ISREG(mode):
-        raise InputError(f"'{path}' is not a regular file: seed never replaces it")
+        raise InputError(f"'{path}' is not a regular file: {command} never replaces it")
 
 
-def _check_targets(db_path: Path, ledger_path: Path | None) -> None:
+def _check_targets(db_path: Path, ledger_path: Path | None, command: str = "seed") -> None:
     for target in (db_path, ledger_path):
         if target is not None:
-            refuse_if_not_a_regular_file(target)
+            refuse_if_not_a_regular_file(target, command)
     if not db_path.parent.is_dir():
         raise InputError(
             f"directory '{db_path.parent}' does not exist: create it, or pass another --db"

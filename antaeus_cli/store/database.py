@@ -63,8 +63,9 @@ class Store:
         """
         if not path.exists():
             raise DatabaseNotFound(
-                f"database '{path}' not found: run 'antaeus seed' first, or pass --db "
-                "(or set ANTAEUS_DB) to point at an existing one"
+                f"database '{path}' not found: pass --db (or set ANTAEUS_DB) to point at an "
+                "existing one, or create it: 'antaeus init' for production, 'antaeus seed' for "
+                "a demo"
             )
         if not path.is_file():
             raise NotAnAntaeusDatabase(f"'{path}' is not a file: pass --db with a database file")
@@ -228,8 +229,9 @@ def check_identity(conn: sqlite3.Connection, path: Path) -> None:
     tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     if app_id == 0 and version == 0 and not tables:
         raise NotAnAntaeusDatabase(
-            f"'{path}' is an empty file, not an antaeus database: run "
-            f"'antaeus --db {path} seed --force' to create one there"
+            f"'{path}' is an empty file, not an antaeus database: remove it and run "
+            f"'antaeus --db {path} init' for production, or 'antaeus --db {path} seed --force' "
+            "for a demo"
         )
     raise NotAnAntaeusDatabase(
         f"'{path}' is a SQLite database but not an antaeus one: pass --db with the right file"

@@ -11,6 +11,15 @@ StoredCustomer = tuple[int, str, str | None, str | None, str | None]
 StoredInvoice = tuple[int, int, int, str, str, str, str | None]
 
 
+def next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The id SQLite gives the next row added to `table` (customer or invoice): one
+    more than the largest, and so on, in one transaction."""
+    if table not in ("customer", "invoice"):
+        raise ValueError(table)
+    (largest,) = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
+    return int(largest) + 1
+
+
 def customer(conn: sqlite3.Connection, external_id: str) -> StoredCustomer | None:
     """id, currency, provider_ref, email, timezone."""
     row = conn.execute(

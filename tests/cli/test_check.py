@@ -3,10 +3,15 @@ first, JSON, the metrics file; read-only."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
+import prometheus_client
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
@@ -186,6 +191,86 @@ def test_a_pass_writes_its_metrics_and_a_refused_one_too(
     found = metrics(prom)
     assert found["antaeus_pass_completed{command=bill,status=failed}"] == 0
     assert found["antaeus_last_bill_completed_timestamp_seconds"] == 0
+
+
+def test_a_metrics_file_that_cannot_be_written_is_refused_before_the_pass_charges(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "antaeus.db"
+    assert run(runner, db, "seed", "--customers", "6", "--seed", "1", "--as-of", AS_OF)[0] == 0
+    for target in (tmp_path / "missing" / "bill.prom", tmp_path):
+        code, _, err = run(runner, db, "bill", "--as-of", AS_OF, "--metrics-file", str(target))
+        assert code == ExitCode.USAGE, err
+        assert "--metrics-file" in err
+        with sqlite3.connect(db) as conn:  # refused before anything was recorded or sent
+            assert conn.execute("SELECT count(*) FROM billing_run").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
+
+
+def test_a_metrics_file_is_never_written_over_a_device_or_a_pipe(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path)
+    pipe = tmp_path / "null"
+    os.mkfifo(pipe)
+    at = f"{AS_OF}T06:00:00Z"
+    code, out, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(pipe))
+    assert code == ExitCode.USAGE, out
+    assert "--metrics-file" in err
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+
+
+def test_a_metrics_file_lost_after_the_pass_still_shows_what_the_pass_did(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = tmp_path / "antaeus.db"
+    assert run(runner, db, "seed", "--customers", "6", "--seed", "1", "--as-of", AS_OF)[0] == 0
+
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "bill.prom.tmp")
+
+    monkeypatch.setattr(prometheus_client, "write_to_textfile", full)
+    prom = tmp_path / "bill.prom"
+    code, out, err = run(
+        runner, db, "bill", "--as-of", AS_OF, "--json", "--metrics-file", str(prom)
+    )
+    result = json.loads(out)  # the pass's summary, as without the file
+    assert result["counts"]["paid"] > 0
+    assert code == result["exit_code"] == ExitCode.OK
+    assert "metrics" in err
+    assert "nothing was changed" not in err
+
+
+def test_a_metrics_file_replaces_only_a_metrics_file(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """Never the database (a slip of tab completion), its side files, or any file that
+    holds something else: the rename would destroy it."""
+    db = billed(runner, tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n")
+    at = f"{AS_OF}T06:00:00Z"
+    for target in (db, Path(f"{db}-wal"), notes):
+        before = target.read_bytes() if target.exists() else None
+        code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(target))
+        assert code == ExitCode.USAGE, err
+        assert "--metrics-file" in err
+        assert (target.read_bytes() if target.exists() else None) == before
+    code, _, err = run(runner, db, "bill", "--as-of", AS_OF, "--metrics-file", str(db))
+    assert code == ExitCode.USAGE, err
+    assert db.read_bytes()[:16] == b"SQLite format 3\x00"
+    empty = tmp_path / "antaeus.prom"
+    empty.touch()  # made beforehand, for its owner and mode: fine to fill
+    code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(empty))
+    assert code != ExitCode.USAGE, err
+    assert metrics(empty)["antaeus_check_status"] == code
+    code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(empty))
+    assert metrics(empty)["antaeus_check_status"] == code  # and to replace, once ours
 
 
 def test_notify_writes_its_metrics(

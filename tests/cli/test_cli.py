@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.host import current_process
+from tests.conftest import stored_text
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_OUTCOME = ROOT / "fixtures" / "every-outcome.json"
@@ -166,12 +168,34 @@ def test_bad_input_gets_one_line_and_a_documented_code(
 ) -> None:
     run(runner, seeded, "bill", "--as-of", "2026-12-01")
     before = seeded.read_bytes()
+    invoices = _invoices(seeded)
     args = [a.replace("SELF", str(seeded)) for a in args]
     got, out, err = run(runner, seeded, *args)
     assert got == code
     assert_one_line_error(err, fragment)
-    assert seeded.read_bytes() == before
+    if args[0] == "bill" and "--provider" in args and "--dry-run" not in args:
+        refusal_recorded(seeded, invoices)  # billing stopped: the run says why
+    else:
+        assert seeded.read_bytes() == before
     assert "sk_live_1" not in out + err
+    assert "sk_live_1" not in stored_text(seeded)
+
+
+def _invoices(db: Path) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute("SELECT * FROM invoice ORDER BY id").fetchall()
+
+
+def refusal_recorded(db: Path, invoices: list[tuple[object, ...]]) -> None:
+    """A pass refused before it began: the invoices as they were, and the newest run
+    a failed one that says so."""
+    assert _invoices(db) == invoices
+    with closing(sqlite3.connect(db)) as conn:
+        status, reason = conn.execute(
+            "SELECT status, stop_reason FROM billing_run ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert status == "failed"
+    assert reason.startswith("refused before it began: ")
 
 
 @pytest.mark.parametrize(
@@ -594,3 +618,49 @@ def test_a_provider_spec_with_a_host_or_a_path_no_provider_reads_is_refused(
         assert "sk_test_x" not in err
     with sqlite3.connect(seeded) as conn:
         assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["backup", "x.db", "--db"], "'--db' needs a path"),
+        (["report", "--db"], "'--db' needs a path"),
+        (["--db", "{db}", "backup", "x.db", "--db", "other.db"], "'--db' given twice"),
+        (["report", "--db={db}", "--db", "other.db"], "'--db' given twice"),
+    ],
+)
+def test_db_is_never_taken_from_a_command_name_nor_silently_one_of_two(
+    runner: CliRunner,
+    seeded: Path,
+    args: list[str],
+    fragment: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(seeded.parent)
+    result = runner.invoke(app, [a.replace("{db}", str(seeded)) for a in args])
+    assert result.exit_code == ExitCode.USAGE
+    assert_one_line_error(result.stderr, fragment)
+    assert not (seeded.parent / "x.db").exists()
+
+
+def test_the_same_db_twice_is_one_db(runner: CliRunner, seeded: Path) -> None:
+    result = runner.invoke(app, ["--db", str(seeded), "report", "--db", str(seeded), "--json"])
+    assert result.exit_code == ExitCode.OK, result.stderr
+
+
+def test_a_missing_or_empty_database_points_to_init_before_the_demo(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """An operator going live is sent to `init` (an empty production database), not
+    only to `seed`, whose demo data may charge through the simulator."""
+    missing = tmp_path / "antaeus.db"
+    code, _, err = run(runner, missing, "report")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "'antaeus init'")
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    code, _, err = run(runner, empty, "report")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "init")
+    assert "seed --force" in err
+    assert "demo" in err

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -332,6 +333,11 @@ CASES = [
 ]
 
 
+def _refused_pass(args: list[str]) -> bool:
+    """A pass whose provider setting cannot be used is recorded as a refused run."""
+    return "bill" in args and "--provider" in args and "--dry-run" not in args
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ANTAEUS_DB", "ANTAEUS_PROVIDER", "ANTAEUS_DUNNING", "ANTAEUS_FAILPOINT"):
@@ -340,7 +346,8 @@ def test_hostile_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     db = tmp_path / "antaeus.db"
     args = case.prepare(tmp_path, db)
     before = db.read_bytes() if db.exists() and case.code == ExitCode.USAGE else None
-    result = CliRunner().invoke(app, ["--db", str(db), *args])
+    given = args if args[:1] == ["--db"] else ["--db", str(db), *args]  # one --db only
+    result = CliRunner().invoke(app, given)
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     assert "\x1b" not in output
@@ -358,8 +365,18 @@ def test_hostile_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert len(lines) == 1, result.stderr
         assert lines[0].startswith("antaeus: error: ")
         assert case.expect in lines[0]
-        if before is not None:
+        if before is not None and not _refused_pass(given):
             assert db.read_bytes() == before
+        elif before is not None:  # billing stopped on its provider: the run says why
+            with closing(sqlite3.connect(db)) as conn:
+                newest = conn.execute(
+                    "SELECT status, stop_reason, id FROM billing_run ORDER BY id DESC LIMIT 1"
+                ).fetchone()
+                assert conn.execute(
+                    "SELECT count(*) FROM payment_attempt WHERE run_id = ?", (newest[2],)
+                ).fetchone() == (0,)
+            assert newest[0] == "failed"
+            assert newest[1].startswith("refused before it began: ")
     if db.exists() and db.read_bytes()[:15] == b"SQLite format 3":
         conn = sqlite3.connect(db)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -181,3 +181,135 @@ def test_a_csv_row_with_too_many_or_too_few_cells_is_refused_by_line(
     assert code == ExitCode.USAGE
     assert "c.csv:4: 6 cells, the header has 5" in err
     assert "c.csv:5: fewer cells than the header's 5 columns" in err
+
+
+def test_a_unicode_line_separator_inside_a_field_neither_splits_nor_shifts_a_record(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    customers = (
+        "external_id,currency\r\n"
+        "crm-1\x85x,EUR\r\n"  # NEL in a field: one record, on line 2
+        "crm-2,EUR\r\n"
+        "crm-3,XXX\r\n"  # refused: its line is 4
+    )
+    path = tmp_path / "c.csv"
+    path.write_bytes(customers.encode())
+    _, out, err = run(runner, db, "import", "customers", str(path), "--json")
+    result = json.loads(out)
+    assert result["records"] == 3, err
+    assert [e["line"] for e in result["errors"]] == [4]
+    lines = INVOICES.replace('"inv-1"', '"inv-1\u2028a"').replace('"crm-1"', '"crm-9"', 1)
+    path = tmp_path / "i.jsonl"
+    path.write_bytes(lines.encode())
+    _, out, _ = run(runner, db, "import", "invoices", str(path), "--json")
+    result = json.loads(out)
+    assert result["records"] == 2
+    assert [(e["line"], e["text"][:21]) for e in result["errors"]] == [
+        (1, "customer_external_id:"),
+        (3, "customer_external_id:"),
+    ]
+
+
+def test_bytes_that_are_not_utf_8_are_named_by_their_line(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(CUSTOMERS.encode() + "crm-3,EUR,,m\xfcller@example.com,\n".encode("latin-1"))
+    code, _, err = run(runner, db, "import", "customers", str(path))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "is not UTF-8 (line 4)")
+
+
+def test_a_json_object_naming_a_member_twice_is_refused(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    twice = INVOICES.replace('"due_date": "2026-12-01"', '"due_date": "2026-12-01", '
+                             '"due_date": "2027-01-01"')  # fmt: skip
+    code, out, _ = run(runner, db, "import", "invoices", str(write(tmp_path, "i.jsonl", twice)),
+                       "--json")  # fmt: skip
+    assert code == ExitCode.USAGE
+    assert json.loads(out)["errors"] == [
+        {"line": 1, "text": "'due_date' appears twice in the object"}
+    ]
+    assert rows(db, "SELECT count(*) FROM invoice") == [(0,)]
+
+
+def test_an_amount_too_long_to_be_a_number_is_a_refused_record(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    invoices = (
+        "external_id,customer_external_id,amount_minor,currency,due_date\n"
+        f"inv-1,crm-1,{'9' * 5000},EUR,2026-12-01\n"
+    )
+    code, _, err = run(runner, db, "import", "invoices", str(write(tmp_path, "i.csv", invoices)))
+    assert code == ExitCode.USAGE, err
+    assert "i.csv:2: amount_minor: '9999" in err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_file_without_line_ends_is_refused_without_reading_it_whole(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+    fmt: str,
+) -> None:
+    """One line longer than any export writes (here 3 MB of one JSON string): refused
+    by its line, read no further than the limit. /dev/zero would never end."""
+    path = tmp_path / f"c.{fmt}"
+    head = "external_id,currency\n" if fmt == "csv" else ""
+    path.write_text(head + '{"external_id": "' + "x" * 3_000_000 + '"}\n')
+    code, _, err = run(runner, db, "import", "customers", str(path))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, f"line {2 if fmt == 'csv' else 1} of ")
+    assert "is longer than 1,000,000 characters" in err
+
+
+def test_a_non_utf_8_byte_far_into_a_long_line_is_named_by_its_line(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"external_id,currency\nok,EUR\n" + b"y" * 200_000 + b"\xff,EUR\n")
+    code, _, err = run(runner, db, "import", "customers", str(path))
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "is not UTF-8 (line 3)")
+
+
+def test_an_external_id_twice_in_one_file_with_other_values_is_refused(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    """Which of the two is right? The export cannot say; the same record twice is fine."""
+    imported(runner, db, "customers", str(write(tmp_path, "c0.csv", CUSTOMERS)))
+    twice = CUSTOMERS + "crm-3,EUR,,c@example.com,\ncrm-3,EUR,,c@example.com,\n"
+    result = imported(runner, db, "customers", str(write(tmp_path, "c1.csv", twice)))
+    assert (result["added"], result["unchanged"]) == (1, 3)
+    for extra in (
+        "crm-4,EUR,,d@example.com,\ncrm-4,EUR,,e@example.com,\n",  # added, then other
+        "crm-1,EUR,cus_9,a@example.com,\ncrm-1,EUR,cus_8,a@example.com,\n",  # updated twice
+    ):
+        path = write(tmp_path, "c2.csv", CUSTOMERS + extra)
+        code, out, _ = run(runner, db, "import", "customers", str(path), "--json")
+        assert code == ExitCode.USAGE
+        (error,) = json.loads(out)["errors"]
+        assert error["line"] == 5
+        assert "appears more than once in this file, with other values" in error["text"]
+    assert rows(db, "SELECT provider_ref FROM customer WHERE external_id = 'crm-1'") == [("cus_1",)]
+    assert rows(db, "SELECT count(*) FROM customer WHERE external_id = 'crm-4'") == [(0,)]
+    twice = INVOICES + INVOICES.splitlines()[0].replace("1500", "1600") + "\n"
+    code, out, _ = run(runner, db, "import", "invoices", str(write(tmp_path, "i.jsonl", twice)),
+                       "--json")  # fmt: skip
+    assert code == ExitCode.USAGE
+    assert "appears more than once in this file" in json.loads(out)["errors"][0]["text"]

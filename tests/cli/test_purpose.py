@@ -181,3 +181,52 @@ def test_a_seeded_database_is_a_demo_and_may_use_the_simulator_by_default(
         assert conn.execute("SELECT value FROM meta WHERE key = 'purpose'").fetchone() == ("demo",)
     code, _, err = run(runner, db, "bill", "--as-of", AS_OF)
     assert code == ExitCode.OK, err
+
+
+def test_init_refuses_a_device_or_a_link_in_its_own_name(runner: CliRunner, tmp_path: Path) -> None:
+    link = tmp_path / "prod.db"
+    link.symlink_to(tmp_path / "elsewhere.db")
+    for target in (Path(os.devnull), link):
+        code, _, err = run(runner, target, "init")
+        assert code == ExitCode.USAGE
+        assert_one_line_error(err, "init never replaces it; pass --db with a file path")
+    assert not (tmp_path / "elsewhere.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("stripe://", "needs an API key"),
+        ("stripe://?api_key_file=/nonexistent/stripe.key", "cannot read the file"),
+        ("simulator://", "unknown provider"),
+        ("", "set but empty"),
+    ],
+    ids=["no-key", "key-file-missing", "unknown-scheme", "empty"],
+)
+def test_a_provider_setting_that_cannot_be_used_is_recorded_and_told(
+    runner: CliRunner,
+    production: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    spec: str,
+    reason: str,
+) -> None:
+    """A key file gone or a mistyped spec stops billing as surely as a refused key:
+    the run is recorded, with its reason, and the operator is told."""
+    monkeypatch.setenv("ANTAEUS_PROVIDER", spec)
+    code, out, err = run(runner, production, "bill", "--as-of", AS_OF)
+    assert code == ExitCode.USAGE, out + err
+    assert_one_line_error(err, reason)
+    nothing_ran(production, reason)
+
+
+def test_seed_never_replaces_a_production_database_even_with_force(
+    runner: CliRunner, production: Path
+) -> None:
+    """A demo in its place would bill nobody, or bill through the simulator, while
+    every pass looked healthy."""
+    before = production.read_bytes()
+    code, _, err = run(runner, production, "seed", "--force", "--customers", "3")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "is a production database")
+    assert production.read_bytes() == before
+    assert not [p.name for p in production.parent.iterdir() if "replaced" in p.name]

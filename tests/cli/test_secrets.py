@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,22 @@ def cli(runner: CliRunner, db: Path, *args: str, **env: str) -> tuple[int, str]:
     return result.exit_code, result.stdout + result.stderr
 
 
+def refused_and_recorded(db: Path, before: bytes, *, dry_run: bool) -> None:
+    """A dry run leaves the file as it was; a pass records its refusal (billing did not
+    run, and why), charges nothing, and stores no piece of either key."""
+    if dry_run:
+        assert db.read_bytes() == before
+        return
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
+        runs = conn.execute("SELECT status, stop_reason FROM billing_run").fetchall()
+    assert [status for status, _ in runs] == ["failed"]
+    assert "'api_key_file'" in runs[0][1]
+    stored = stored_text(db)
+    assert "QZXJVKWQPY" not in stored
+    assert "WVQJXZKPMF" not in stored
+
+
 def one_line_error(output: str) -> str:
     lines = output.strip().splitlines()
     assert len(lines) == 1, output
@@ -79,7 +96,7 @@ def test_a_key_file_of_two_lines_is_a_usage_error_that_shows_neither_key(
     assert "2 lines" in line
     assert "QZXJVKWQPY" not in output
     assert "WVQJXZKPMF" not in output
-    assert db.read_bytes() == before
+    refused_and_recorded(db, before, dry_run=dry_run)
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["bill", "dry-run"])
@@ -105,7 +122,7 @@ def test_a_key_file_of_two_keys_on_one_line_is_a_usage_error_that_shows_neither(
     assert "2 words" in line
     assert "QZXJVKWQPY" not in output
     assert "WVQJXZKPMF" not in output
-    assert db.read_bytes() == before
+    refused_and_recorded(db, before, dry_run=dry_run)
 
 
 def test_two_keys_given_inline_are_refused_too(runner: CliRunner, db: Path) -> None:

@@ -138,3 +138,18 @@ def test_backup_makes_a_private_verified_copy_and_refuses_what_it_cannot_do(
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "not an antaeus one")
     assert not (tmp_path / "notes-copy.db").exists()
+
+
+@pytest.mark.parametrize("side", ["-wal", "-shm", "-journal"])
+def test_a_backup_is_never_named_as_one_of_the_database_s_own_files(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    side: str,
+) -> None:
+    """SQLite would take the copy for the database's journal, and discard it."""
+    db = tmp_path / "prod.db"
+    assert run(runner, db, "init")[0] == ExitCode.OK
+    code, _, err = run(runner, db, "backup", f"{db}{side}")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "one of the database's own files")
+    assert not Path(f"{db}{side}").exists()

@@ -99,3 +99,10 @@ def test_a_latest_pass_that_did_not_complete_is_a_warning() -> None:
     assert finding.text == (
         "the latest bill pass did not complete: run 7 failed: refused before it began: no key"
     )
+
+
+def test_a_pass_past_the_critical_age_is_critical_whatever_the_warning_says() -> None:
+    """Thresholds given the wrong way round never silence the dead man's switch."""
+    limits = Thresholds(pass_warning=timedelta(hours=10), pass_critical=timedelta(hours=1))
+    stale = replace(HEALTHY, last_bill_completed=NOW - timedelta(hours=5))
+    assert level_of(judge(stale, limits)) is Level.CRITICAL

@@ -38,11 +38,13 @@ def test_a_good_customer_and_invoice_read_as_rows() -> None:
         ({"external_id": True}, "external_id: expected text"),
         ({"external_id": "x" * 201}, "external_id: at most 200 characters"),
         ({"external_id": "a\x00b"}, "external_id: at most 200 characters, with no control"),
-        ({"currency": "eur"}, "currency: 'eur' is not one antaeus charges in"),
+        ({"currency": "eur"}, "currency: 'eur' is in lower case: write EUR"),
+        ({"currency": "NOK"}, "currency: 'NOK' is not one antaeus charges in"),
         ({"currency": None}, "currency: required"),
         ({"provider_ref": "cus 1"}, "provider_ref: 'cus 1' is not a valid provider ref"),
         ({"email": "nobody"}, "email: 'nobody' is not a valid email"),
         ({"email": 5}, "email: '5' is not a valid email"),
+        ({"email": "\x1b[31mred@example.com"}, "email: '\\x1b[31mred@example.com' is not"),
         ({"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not a known IANA zone"),
         ({"colour": "red"}, "unknown column 'colour': the columns are external_id, currency"),
     ],
@@ -62,6 +64,7 @@ def test_a_bad_customer_column_is_named(change: dict[str, object], fault: str) -
         ({"amount_minor": "-5"}, "amount_minor: '-5' is not"),
         ({"amount_minor": "10000000001"}, "amount_minor: '10000000001' is not"),
         ({"amount_minor": True}, "amount_minor: 'True' is not"),
+        ({"amount_minor": "9" * 5000}, "amount_minor: '99999"),  # past int()'s digit limit
         ({"amount_minor": ""}, "amount_minor: required"),
         ({"due_date": "2026-13-01"}, "due_date: expected a date like 2026-11-01"),
         ({"due_date": 20261201}, "due_date: expected a date like 2026-12-01"),
@@ -111,7 +114,7 @@ def _rule_accepts(check: object, record: dict[str, object]) -> bool:
     "change",
     [{}, {"external_id": 7}, {"email": None}, {"provider_ref": ""}, {"currency": "NOK"},
      {"external_id": ""}, {"colour": "red"}, {"provider_ref": "cus 1"}, {"email": "x"},
-     {"currency": None}, {"external_id": "x" * 201}],
+     {"currency": None}, {"external_id": "x" * 201}, {"email": "a\x07@example.com"}],
 )  # fmt: skip
 def test_the_published_customer_schema_agrees_with_the_rule(change: dict[str, object]) -> None:
     record = {k: v for k, v in {**GOOD_CUSTOMER, **change}.items() if v is not None}
