@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from antaeus_cli.domain import imported
+from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import InputError
 from antaeus_cli.store import imports as rows
 from antaeus_cli.store.database import Store
@@ -70,6 +71,12 @@ def format_of(path: Path, given: Format | None) -> Format:
 def import_file(
     store: Store, kind: Kind, path: Path, *, fmt: Format, dry_run: bool, now: datetime
 ) -> ImportResult:
+    if store.purpose is Purpose.DEMO:
+        raise InputError(
+            f"'{store.path}' is a demo database (made by antaeus seed), which bills through "
+            "the simulator: import real customers and invoices into a database made by "
+            "'antaeus init'"
+        )
     result = ImportResult(kind, path, dry_run)
     apply = _customer if kind == "customers" else _invoice
     stamp = now.isoformat()

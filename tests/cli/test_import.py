@@ -313,3 +313,17 @@ def test_an_external_id_twice_in_one_file_with_other_values_is_refused(
                        "--json")  # fmt: skip
     assert code == ExitCode.USAGE
     assert "appears more than once in this file" in json.loads(out)["errors"][0]["text"]
+
+
+def test_a_demo_database_takes_no_import(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    demo = tmp_path / "demo.db"
+    assert run(runner, demo, "seed", "--customers", "0")[0] == ExitCode.OK
+    code, _, err = run(
+        runner, demo, "import", "customers", str(write(tmp_path, "c.csv", CUSTOMERS))
+    )
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "is a demo database (made by antaeus seed)")
+    assert rows(demo, "SELECT count(*) FROM customer") == [(0,)]
