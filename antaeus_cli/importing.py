@@ -153,7 +153,7 @@ def _invoice(
     conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, now: str,
     file: _ThisFile,
 ) -> None:  # fmt: skip
-    row = imported.invoice(record)
+    row = imported.invoice(record, today=datetime.fromisoformat(now).date())
     owner = rows.customer(conn, row.customer_external_id)
     if owner is None:
         raise _Conflict(

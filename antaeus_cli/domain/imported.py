@@ -81,7 +81,8 @@ def customer(record: Mapping[str, object]) -> CustomerRow:
     return CustomerRow(str(external_id), str(currency), provider_ref, email, zone)
 
 
-def invoice(record: Mapping[str, object]) -> InvoiceRow:
+def invoice(record: Mapping[str, object], *, today: date | None = None) -> InvoiceRow:
+    """`today`: the date it is in UTC, after which no invoice can have been paid."""
     faults = _unknown(record, INVOICE_COLUMNS)
     external_id = _id(record, "external_id", faults)
     owner = _id(record, "customer_external_id", faults)
@@ -97,6 +98,8 @@ def invoice(record: Mapping[str, object]) -> InvoiceRow:
     paid_at = _date(record, "paid_at", faults, required=False)
     if status == "PAID" and paid_at is None and "paid_at" not in " ".join(faults):
         faults.append("paid_at: a PAID invoice needs the date it was paid")
+    if paid_at is not None and today is not None and paid_at > today:
+        faults.append(f"paid_at: {paid_at.isoformat()} has not come yet")
     if status == "PENDING" and paid_at is not None:
         faults.append("paid_at: a PENDING invoice has not been paid")
     if faults:

@@ -126,8 +126,17 @@ def test_the_published_customer_schema_agrees_with_the_rule(change: dict[str, ob
     "change",
     [{}, {"amount_minor": 1250}, {"amount_minor": "12.50"}, {"amount_minor": 0},
      {"amount_minor": 12.5}, {"status": "PAID", "paid_at": "2026-12-02"}, {"status": "FAILED"},
+     {"amount_minor": "0"}, {"amount_minor": "99999999999"}, {"amount_minor": "10000000000"},
      {"due_date": "1 Dec 2026"}, {"customer_external_id": ""}, {"note": "x"}],
 )  # fmt: skip
 def test_the_published_invoice_schema_agrees_with_the_rule(change: dict[str, object]) -> None:
     record = {**GOOD_INVOICE, **change}
     assert _schema_accepts("import-invoice", record) == _rule_accepts(invoice, record)
+
+
+def test_an_invoice_paid_in_the_future_is_refused() -> None:
+    record = {**GOOD_INVOICE, "status": "PAID", "paid_at": "2026-12-08"}
+    assert invoice(record, today=date(2026, 12, 8)).paid_at == date(2026, 12, 8)
+    with pytest.raises(Refused) as refused:
+        invoice(record, today=date(2026, 12, 7))
+    assert refused.value.faults == ["paid_at: 2026-12-08 has not come yet"]
