@@ -211,10 +211,6 @@ class Due(enum.Enum):
     def invoices(self) -> str:
         return f"invoice i INDEXED BY {self.value[0]}"
 
-    def on(self, row: InvoiceRow) -> object:
-        """The row's date that must have begun: its due date, or its retry date."""
-        return row.due_date if self is Due.BILL else row.next_retry_on
-
     def condition(self, days: Days) -> str:
         """Due where the date has begun: by `earliest` it has begun everywhere, after
         `latest` nowhere; in between (a day or so around midnights) the customer's
