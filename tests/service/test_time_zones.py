@@ -415,6 +415,7 @@ def test_the_batch_claim_takes_customers_in_known_zones_itself(
             found = claims.claim_due(
                 conn, claims.Due.BILL, days, claims.BEFORE_FIRST, 10, namespace="ns",
                 run_id=run_id, command="bill", now=clock(), amount=GUARDS_OFF,
+                latest=claims.FRESH,
             )  # fmt: skip
     finally:
         store.close()
