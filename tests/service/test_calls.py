@@ -431,6 +431,8 @@ def test_refused_credentials_process_nothing_and_end_the_attempt_not_processed(
     after_a_429 = call(FakeProvider(script={5: [RATE_LIMITED, KEY_REFUSED]}), sleeps)
     assert after_a_429.outcome is AttemptOutcome.NOT_PROCESSED
     assert sleeps.waits == [0.2]  # a refusal is never retried
+    # the requests made, as the attempt records them: the refused one counts
+    assert (result.calls, after_a_429.calls) == (1, 2)
 
 
 def test_refused_credentials_after_a_lost_request_leave_the_attempt_open(

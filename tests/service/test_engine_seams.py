@@ -176,3 +176,21 @@ def test_a_replay_a_cap_keeps_open_is_told_to_the_observer_with_what_to_do(
         "doubt so far); it is looked up only and stays open for a later pass: raise "
         "--max-total for one pass to settle it"
     ]
+
+
+def test_a_second_walk_is_announced_only_for_what_a_breaker_handed_back(
+    make: Callable[..., Path], db_path: Path, edit: Callable[..., None]
+) -> None:
+    """An invoice written during the pass below the walk's place is due, and left for
+    the next pass; it is nothing a breaker handed back, so no second walk is run for it."""
+
+    def insert_below(invoice_id: int) -> None:
+        if invoice_id == 11:
+            edit(
+                "INSERT INTO invoice (id, customer_id, amount, currency, due_date, created_at, "
+                "updated_at) VALUES (5, 10, 100, 'EUR', '2026-12-01', 't', 't')"
+            )
+
+    make((10, 100, "EUR"), (11, 100, "EUR"))
+    observer, _ = run(db_path, FakeProvider(after_call=insert_below))
+    assert observer.phases == [(Phase.RECONCILE, 0), (Phase.CHARGE, 2)]
