@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pytest
+from hypothesis import Phase, settings
 
 from antaeus_cli.billing.calls import RetryPolicy
 from antaeus_cli.billing.engine import PassSettings, StopRequest
@@ -25,6 +27,13 @@ from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 from antaeus_cli.seeding.service import seed
 from antaeus_cli.store.database import Store
 from tests.fakes import FixedClock, dead
+
+# `make mutants` runs each mutant's tests once, to a first failure: a property that
+# fails is reported as found, without the search for its smallest example (which, over
+# a database per example, could outlast mutmut's time limit and read as a hang).
+settings.register_profile("mutants", phases=[p for p in Phase if p is not Phase.shrink])
+if os.environ.get("HYPOTHESIS_PROFILE") == "mutants":
+    settings.load_profile("mutants")
 
 T = TypeVar("T")
 AS_OF = date(2026, 12, 1)
