@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sqlite3
 import threading
@@ -164,9 +165,15 @@ def bounded_preview(*args: Any, **kwargs: Any) -> PreviewResult:
     return within(PASS_BOUND_S, lambda: preview_pass(*args, **kwargs))
 
 
+class Runaway(BaseException):
+    """Raised inside a pass that outlived its bound, to end it before the test's cleanup
+    closes what it still uses (a database connection closed under a running statement
+    would crash the process rather than fail the test)."""
+
+
 def within(seconds: float, work: Callable[[], T]) -> T:
     """`work()`'s result or exception, from a thread of its own; fails the test if it
-    has not ended within `seconds` (the thread is left to the end of the process)."""
+    has not ended within `seconds`, once the thread has been made to stop."""
     outcome: list[tuple[bool, Any]] = []
 
     def run() -> None:
@@ -178,7 +185,12 @@ def within(seconds: float, work: Callable[[], T]) -> T:
     worker = threading.Thread(target=run, name="pass", daemon=True)
     worker.start()
     worker.join(seconds)
-    if not outcome:
+    if worker.is_alive():
+        # An endless loop runs Python code: it meets the exception at its next step.
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(worker.ident or 0), ctypes.py_object(Runaway)
+        )
+        worker.join(seconds)
         pytest.fail(f"the pass did not end within {seconds:g} s", pytrace=False)
     ended, value = outcome[0]
     if not ended:
