@@ -21,7 +21,7 @@ from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.domain.waits import MAX_WAIT_S
 from antaeus_cli.provider.port import Interrupted, KeyConflict, NetworkError, NotSent
-from tests.conftest import Sleeps
+from tests.conftest import PASS_BOUND_S, Sleeps, within
 from tests.fakes import (
     CHARGED,
     DECLINED,
@@ -52,8 +52,12 @@ def call(
     attempt: Attempt = ATTEMPT,
     **policy: Any,
 ) -> CallResult:
-    result = call_provider(
-        provider, attempt, RetryPolicy(sleep=sleeps, **policy), stop or threading.Event(), CLOCK
+    """One key's charge, which must end within PASS_BOUND_S: its waits are recorded, never
+    slept (one that slept for real, or retried for ever, fails the test)."""
+    policy_ = RetryPolicy(sleep=sleeps, **policy)
+    result = within(
+        PASS_BOUND_S,
+        lambda: call_provider(provider, attempt, policy_, stop or threading.Event(), CLOCK),
     )
     assert result is not None
     return result
