@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pytest
+from hypothesis import Phase, settings
 
 from antaeus_cli.billing.calls import RetryPolicy
 from antaeus_cli.billing.engine import PassSettings, StopRequest
+from antaeus_cli.billing.preview import preview_pass
+from antaeus_cli.billing.preview_result import PreviewResult
 from antaeus_cli.billing.results import Command, PassResult, SilentObserver
 from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
 from antaeus_cli.host import ProcessIdentity
@@ -23,17 +29,30 @@ from antaeus_cli.seeding.service import seed
 from antaeus_cli.store.database import Store
 from tests.fakes import FixedClock, dead
 
+# `make mutants` runs each mutant's tests once, to a first failure: a property that
+# fails is reported as found, without the search for its smallest example (which, over
+# a database per example, could outlast mutmut's time limit and read as a hang).
+settings.register_profile("mutants", phases=[p for p in Phase if p is not Phase.shrink])
+if os.environ.get("HYPOTHESIS_PROFILE") == "mutants":
+    settings.load_profile("mutants")
+
+T = TypeVar("T")
 AS_OF = date(2026, 12, 1)
 ME = ProcessIdentity("test-host", 4242, "tag")
 
 
 @dataclass
 class Sleeps:
-    """Records the waits tenacity asked for; never sleeps."""
+    """Records the waits tenacity asked for; never sleeps. Retries are bounded: a test
+    whose waits pass MAX_WAITS (no test comes near) fails, rather than retry for ever."""
 
     waits: list[float] = field(default_factory=list)
 
+    MAX_WAITS = 10_000
+
     def __call__(self, seconds: float) -> None:
+        if len(self.waits) >= self.MAX_WAITS:
+            raise AssertionError(f"more than {self.MAX_WAITS} waits: a retry loop without end")
         self.waits.append(seconds)
 
 
@@ -108,24 +127,75 @@ def bill(db_path: Path, clock: FixedClock, sleeps: Sleeps) -> Callable[..., Pass
         **settings: Any,
     ) -> PassResult:
         base = PassSettings(as_of=as_of, retry=RetryPolicy(sleep=sleeps))
-        store = Store.open(db_path)
-        try:
-            return run_pass(
-                store,
-                provider,
-                PassRequest(command, replace(base, **settings), invoice_ids),
-                Runtime(
-                    clock=clock,
-                    stop=stop or StopRequest(),
-                    observer=SilentObserver(),
-                    me=ME,
-                    is_alive=is_alive,
-                ),
-            )
-        finally:
-            store.close()
+        request = PassRequest(command, replace(base, **settings), invoice_ids)
+        runtime = Runtime(
+            clock=clock,
+            stop=stop or StopRequest(),
+            observer=SilentObserver(),
+            me=ME,
+            is_alive=is_alive,
+        )
+
+        def one_pass() -> PassResult:
+            store = Store.open(db_path)
+            try:
+                return run_pass(store, provider, request, runtime)
+            finally:
+                store.close()
+
+        return within(PASS_BOUND_S, one_pass)
 
     return run
+
+
+# Every pass a test runs through `bill` ends within this many seconds (they take well
+# under one): a loop that never ends fails its test, rather than hang the run.
+PASS_BOUND_S = 3.0
+
+
+def bounded_pass(
+    store: Store, provider: PaymentProvider, request: PassRequest, runtime: Runtime
+) -> PassResult:
+    """`run_pass`, which must end within PASS_BOUND_S."""
+    return within(PASS_BOUND_S, lambda: run_pass(store, provider, request, runtime))
+
+
+def bounded_preview(*args: Any, **kwargs: Any) -> PreviewResult:
+    """`preview_pass` (a dry run), which must end within PASS_BOUND_S."""
+    return within(PASS_BOUND_S, lambda: preview_pass(*args, **kwargs))
+
+
+class Runaway(BaseException):
+    """Raised inside a pass that outlived its bound, to end it before the test's cleanup
+    closes what it still uses (a database connection closed under a running statement
+    would crash the process rather than fail the test)."""
+
+
+def within(seconds: float, work: Callable[[], T]) -> T:
+    """`work()`'s result or exception, from a thread of its own; fails the test if it
+    has not ended within `seconds`, once the thread has been made to stop."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread as it is
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="pass", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        # An endless loop runs Python code: it meets the exception at its next step.
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(worker.ident or 0), ctypes.py_object(Runaway)
+        )
+        worker.join(seconds)
+        pytest.fail(f"the pass did not end within {seconds:g} s", pytrace=False)
+    ended, value = outcome[0]
+    if not ended:
+        raise value
+    return cast(T, value)
 
 
 @pytest.fixture
@@ -152,7 +222,8 @@ def edit(db_path: Path) -> Iterator[Callable[..., None]]:
 
     def run(statement: str, *params: Any) -> None:
         if not conns:
-            conns.append(sqlite3.connect(db_path, isolation_level=None))
+            # A provider's hook may edit from the pass's thread, or a call thread.
+            conns.append(sqlite3.connect(db_path, isolation_level=None, check_same_thread=False))
         conns[0].execute(statement, params)
 
     yield run

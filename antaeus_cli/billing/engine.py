@@ -115,7 +115,8 @@ class Engine:
         self._limits = LimitsState(settings.limits)
         self._capped: str | None = None  # why a run cap stopped the pass
         self._tripped: str | None = None  # why the decline-rate breaker stopped it
-        self._handed = 0  # how many of the breaker's declines were handed back
+        # how many of the breaker's declines were handed back (None would slice as 0)
+        self._handed = 0  # pragma: no mutate
         self._unknown_streak = 0
         self._unknown_results = 0  # answers lost to the network, this pass
         self._answered = False  # pragma: no mutate - only tested for truth: None is as false
@@ -195,10 +196,12 @@ class Engine:
             if attempts is None:
                 return
             for index, claimed in enumerate(attempts):
-                attempt: Attempt | None = claimed
-                if capped and not (self._outage or self._tripped or stopped()):
-                    attempt = self._admitted(claimed)  # None: the cap stopped the pass
-                if attempt is None or self._outage or self._tripped or stopped():
+                if self._outage or self._tripped or stopped():
+                    self._release(attempts[index:])
+                    break
+                # with no cap, admitting refuses nothing: skipping it is speed only
+                attempt = self._admitted(claimed) if capped else claimed  # pragma: no mutate
+                if attempt is None:  # the cap stopped the pass
                     self._release(attempts[index:])
                     break
                 result = call_provider(provider, attempt, retry, event, clock)
@@ -297,13 +300,18 @@ class Engine:
         invoice_ids = self._limits.declined_first[self._handed :]
         if not invoice_ids:
             return
-        self._handed = len(self._limits.declined_first)
+        # handing back again what was handed back moves and counts nothing (those are
+        # PENDING now): how far the list was handed back is speed only
+        self._handed = len(self._limits.declined_first)  # pragma: no mutate
         before = ledger.first_declines(conn, run_id=self._run_id)
         ledger.hand_back_declines(conn, run_id=self._run_id, now=now, invoice_ids=invoice_ids)
         after = {row[0]: row[1] for row in ledger.first_declines(conn, run_id=self._run_id)}
         pending = InvoiceStatus.PENDING.value
         for invoice_id, status, currency, minor in before:
-            if status != pending and after.get(invoice_id) == pending:
+            # every first-charge decline this pass recorded is in the list by now, and an
+            # invoice PENDING before counts nothing (hand_back counts declines): `or` reads
+            # the same
+            if status != pending and after.get(invoice_id) == pending:  # pragma: no mutate
                 self.counts.hand_back(status, currency, minor)
 
     def _call(self, attempt: Attempt) -> CallResult | None:
@@ -351,7 +359,8 @@ class Engine:
         self._done.append(settled)
         self._observer.settled(settled)
         tripped = self._limits.answered(attempt, result)
-        if tripped is not None and self._tripped is None:
+        # the limits trip once: no later reason comes to take the first one's place
+        if tripped is not None and self._tripped is None:  # pragma: no mutate
             self._tripped = tripped
         if lost_to_the_network(result):
             self._unknown_results += 1

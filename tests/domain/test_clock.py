@@ -448,6 +448,28 @@ def test_a_date_ahead_is_told_by_utc_whatever_the_machine_zone(
         clocks.tzset()
 
 
+def test_a_date_ahead_is_told_by_utc_on_a_machine_behind_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a machine twelve hours behind UTC it is still the 6th at 10:30 UTC on the 7th,
+    while the 8th has begun at UTC+14: a pass as of the 8th is not ahead of now."""
+    import time as clocks
+
+    from antaeus_cli.domain.clock import ahead_of
+
+    monkeypatch.setenv("TZ", "XXX+12")  # the machine twelve hours behind UTC
+    clocks.tzset()
+    try:
+        now = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)  # 00:30 on the 8th at UTC+14
+        assert not ahead_of(AsOf.on(date(2026, 12, 8)), now)
+        assert not PassClock(AsOf.on(date(2026, 12, 8)), UTC).ahead_of(now)
+        assert ahead_of(AsOf.on(date(2026, 12, 9)), now)
+        assert PassClock(AsOf.on(date(2026, 12, 9)), UTC).ahead_of(now)
+    finally:
+        monkeypatch.undo()
+        clocks.tzset()
+
+
 @given(
     day=st.dates(min_value=date(2001, 1, 2), max_value=date(2098, 12, 30)),
     now=st.datetimes(

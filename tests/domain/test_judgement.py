@@ -25,6 +25,7 @@ from antaeus_cli.domain.judgement import (
     IN_FLIGHT,
     NOT_DUE,
     NOT_RETRY_DAY,
+    InvoiceNow,
     Path,
     Verdict,
     Wait,
@@ -581,6 +582,56 @@ def test_a_key_shown_in_a_replay_verdict_is_cut_short() -> None:
     assert why is not None
     assert "k" * 80 in why
     assert "k" * 81 not in why
+
+
+# A replay's key as it was sent: 1000 EUR cents, claimed from PENDING.
+SENT = (1000, "EUR", InvoiceStatus.PENDING)
+
+
+def now_is(**changes: object) -> InvoiceNow:
+    """The replay's invoice as it is now: unchanged since the claim, but for `changes`."""
+    fields: dict[str, object] = {
+        "status": "PENDING",
+        "amount": 1000,
+        "currency": "EUR",
+        "due_date": "2026-12-01",
+    }
+    return InvoiceNow(**{**fields, **changes})
+
+
+def resend(now: InvoiceNow | None, sent: Any = SENT, local_date: date | None = TODAY) -> Any:
+    return replay_verdict(
+        invoice_gone=False,
+        charged_by=None,
+        month_charged=None,
+        now=now,
+        sent=sent,
+        local_date=local_date,
+    )
+
+
+def test_a_replay_whose_invoice_is_as_it_was_judged_is_sent_again() -> None:
+    assert resend(now_is()) is None
+    assert resend(now_is(status="PROCESSING")) is None  # an unknown answer moved it there
+    # without the invoice as it is now, or without the request as sent, only the money
+    # facts decide
+    assert resend(None) is None
+    assert resend(now_is(status="PAID"), sent=None) is None
+    assert resend(None, sent=None, local_date=None) is None
+
+
+def test_a_replay_whose_invoice_changed_or_is_not_due_is_not_sent_again_and_says_why() -> None:
+    assert resend(now_is(status="PAID")) == "its invoice was set to PAID meanwhile"
+    assert resend(now_is(status="S" * 25)) == f"its invoice was set to {'S' * 20} meanwhile"
+    edited = "its invoice's amount or currency was edited meanwhile"
+    assert resend(now_is(amount=1001)) == edited
+    assert resend(now_is(currency="USD")) == edited
+    assert resend(now_is(), local_date=None) == (
+        "its customer's time zone is not one the zone database knows"
+    )
+    assert resend(now_is(due_date="2026-12-02")) == (
+        "its invoice's due date has not begun where the customer is"
+    )
 
 
 # -- the words an operator reads ---------------------------------------------------------

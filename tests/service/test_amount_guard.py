@@ -13,13 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import claims, schema
 from antaeus_cli.store.database import Store
-from tests.conftest import key_taken_by_hand
+from tests.conftest import bounded_preview, key_taken_by_hand
 from tests.fakes import CHARGED, DECLINED, FakeProvider, on
 
 Bill = Callable[..., PassResult]
@@ -95,9 +94,9 @@ def test_the_factor_and_the_history_are_settings_and_zero_turns_the_guard_off(
     )
     store = Store.open(db_path)
     try:
-        by_default = preview_pass(store, Command.BILL, on(DEC))
-        strict = preview_pass(store, Command.BILL, on(DEC), amount_guard=AmountGuard(3, 4))
-        patient = preview_pass(store, Command.BILL, on(DEC), amount_guard=AmountGuard(3, 5))
+        by_default = bounded_preview(store, Command.BILL, on(DEC))
+        strict = bounded_preview(store, Command.BILL, on(DEC), amount_guard=AmountGuard(3, 4))
+        patient = bounded_preview(store, Command.BILL, on(DEC), amount_guard=AmountGuard(3, 5))
     finally:
         store.close()
     assert [r.count for r in by_default.to_charge] == [1]

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from antaeus_cli.billing import engine
-from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.results import Command, PassResult, RunStatus
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
+from tests.conftest import bounded_preview
 from tests.fakes import (
     DECLINED,
     LOST_REQUEST,
@@ -190,7 +190,7 @@ def test_dry_run_changes_nothing(make: Callable[..., Path], db_path: Path) -> No
     before = _dump(db_path)
     store = Store.open(db_path)
     try:
-        preview = preview_pass(store, Command.BILL, on(due))
+        preview = bounded_preview(store, Command.BILL, on(due))
     finally:
         store.close()
     assert _dump(db_path) == before

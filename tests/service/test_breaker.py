@@ -309,3 +309,30 @@ def test_a_first_charge_of_a_tripped_pass_that_declines_when_replayed_is_handed_
         "SELECT n.status FROM notification n JOIN payment_attempt a ON a.id = n.attempt_id "
         "WHERE a.invoice_id = 1"
     ) == [("withdrawn",)]
+
+
+def test_a_sampled_invoice_made_to_look_handed_back_meanwhile_waits_for_the_second_walk(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    """The breaker's sample of six is invoices 1 and 3, claimed one batch at a time. While
+    invoice 1 is charged, invoice 3's ledger is edited to show a first charge a breaker
+    handed back: when its turn in the sample comes, it waits, as bill's first walk leaves
+    every handed-back invoice, and is charged after the fresh ones."""
+
+    def hand_back_3(invoice_id: int) -> None:
+        if invoice_id == 1:
+            edit(
+                "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, "
+                "idempotency_key, run_id, command, amount, currency, from_status, outcome, "
+                "started_at, finished_at) SELECT 3, 3, 1, 'by-hand', max(id), 'bill', 1000, "
+                "'EUR', 'PENDING', 'declined', '2026-11-01T00:00:00+00:00', "
+                "'2026-11-01T00:00:00+00:00' FROM billing_run"
+            )
+
+    make(*[(i, 1000, "EUR") for i in range(1, 7)])
+    provider = FakeProvider(after_call=hand_back_3)
+    limits = RunLimits(breaker_rate=0.5, breaker_window=2)  # a sample of two: 1 and 3
+    result = bill(provider, limits=limits, batch_size=1)
+    assert result.status is RunStatus.COMPLETED, result.stop_reason
+    assert [invoice for invoice, _ in provider.calls] == [1, 2, 4, 5, 6, 3]
+    assert sql("SELECT DISTINCT status FROM invoice") == [("PAID",)]

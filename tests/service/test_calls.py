@@ -21,7 +21,7 @@ from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.domain.waits import MAX_WAIT_S
 from antaeus_cli.provider.port import Interrupted, KeyConflict, NetworkError, NotSent
-from tests.conftest import Sleeps
+from tests.conftest import PASS_BOUND_S, Sleeps, within
 from tests.fakes import (
     CHARGED,
     DECLINED,
@@ -52,8 +52,12 @@ def call(
     attempt: Attempt = ATTEMPT,
     **policy: Any,
 ) -> CallResult:
-    result = call_provider(
-        provider, attempt, RetryPolicy(sleep=sleeps, **policy), stop or threading.Event(), CLOCK
+    """One key's charge, which must end within PASS_BOUND_S: its waits are recorded, never
+    slept (one that slept for real, or retried for ever, fails the test)."""
+    policy_ = RetryPolicy(sleep=sleeps, **policy)
+    result = within(
+        PASS_BOUND_S,
+        lambda: call_provider(provider, attempt, policy_, stop or threading.Event(), CLOCK),
     )
     assert result is not None
     return result
@@ -188,14 +192,14 @@ def test_a_replay_not_found_past_the_window_lapses_unsent(sleeps: Sleeps, age: t
 def test_a_wait_between_tries_ends_on_time_or_at_a_stop() -> None:
     stop = threading.Event()
     wait = _waiter(stop)
-    waiting = threading.Thread(target=wait, args=(0.01,))
+    waiting = threading.Thread(target=wait, args=(0.01,), daemon=True)
     waiting.start()
-    waiting.join(timeout=5)
+    waiting.join(timeout=1)
     assert not waiting.is_alive()
     stop.set()
-    waiting = threading.Thread(target=wait, args=(3600,))
+    waiting = threading.Thread(target=wait, args=(3600,), daemon=True)
     waiting.start()
-    waiting.join(timeout=5)
+    waiting.join(timeout=1)
     assert not waiting.is_alive()
 
 
@@ -244,9 +248,21 @@ def test_the_reasons_a_key_stays_open_or_lapses_are_stated(sleeps: Sleeps) -> No
 
 
 def test_without_a_recorder_retries_wait_on_the_stop_event() -> None:
+    """A wait of no time ends at once, with the stop event never set: the call is done
+    (in a thread, so that a wait that never ends fails the test rather than hang it)."""
     provider = FakeProvider(script={5: [LOST_REQUEST, CHARGED]})
     policy = RetryPolicy(first_wait=0, max_wait=0, jitter=0)
-    result = call_provider(provider, ATTEMPT, policy, threading.Event(), CLOCK)
+    results: list[CallResult | None] = []
+    calling = threading.Thread(
+        target=lambda: results.append(
+            call_provider(provider, ATTEMPT, policy, threading.Event(), CLOCK)
+        ),
+        daemon=True,
+    )
+    calling.start()
+    calling.join(timeout=1)  # it takes milliseconds
+    assert not calling.is_alive(), "the wait between tries never ended"
+    [result] = results
     assert result is not None
     assert result.outcome is AttemptOutcome.CHARGED
 
@@ -402,6 +418,12 @@ def test_a_keys_waits_add_up_to_the_bound_at_most(sleeps: Sleeps) -> None:
     call(limited, many, max_calls=20)
     assert sum(many.waits) == MAX_WAIT_S
     assert many.waits[-1] == MAX_WAIT_S - 8 * 7.0
+    # ... to the last fraction of a second: what is left of the share, however little.
+    little = Sleeps()
+    call(FakeProvider(script={5: [RATE_LIMITED]}, retry_after=5.95), little, max_calls=20)
+    assert little.waits[:-1] == [5.95] * 10
+    assert little.waits[-1] == pytest.approx(0.5)
+    assert sum(little.waits) == pytest.approx(MAX_WAIT_S)
 
 
 def test_refused_credentials_process_nothing_and_end_the_attempt_not_processed(
@@ -413,6 +435,8 @@ def test_refused_credentials_process_nothing_and_end_the_attempt_not_processed(
     after_a_429 = call(FakeProvider(script={5: [RATE_LIMITED, KEY_REFUSED]}), sleeps)
     assert after_a_429.outcome is AttemptOutcome.NOT_PROCESSED
     assert sleeps.waits == [0.2]  # a refusal is never retried
+    # the requests made, as the attempt records them: the refused one counts
+    assert (result.calls, after_a_429.calls) == (1, 2)
 
 
 def test_refused_credentials_after_a_lost_request_leave_the_attempt_open(

@@ -127,6 +127,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
                 command="bill",
                 now=datetime.now(UTC),
                 amount=GUARDS_OFF,
+                latest=claims.FRESH,
             )
             assert first is not None
             assert [a.invoice.id for a in first.attempts] == [1]
@@ -144,6 +145,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
                 command="bill",
                 now=datetime.now(UTC),
                 amount=GUARDS_OFF,
+                latest=claims.FRESH,
             )
             assert second is not None
             assert [a.invoice.id for a in second.attempts] == [5, 7]
@@ -160,6 +162,7 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
                     command="bill",
                     now=datetime.now(UTC),
                     amount=GUARDS_OFF,
+                    latest=claims.FRESH,
                 )
                 is None
             )

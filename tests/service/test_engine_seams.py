@@ -11,13 +11,15 @@ from pathlib import Path
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.engine import Engine, PassSettings, StopRequest
 from antaeus_cli.billing.pacing import AdaptivePacer
-from antaeus_cli.billing.results import Command, Phase, SilentObserver
-from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.billing.results import Command, PassResult, Phase, SilentObserver
+from antaeus_cli.billing.service import PassRequest, Runtime
 from antaeus_cli.domain.attempt import Settled
 from antaeus_cli.domain.invoice import InvoiceRow, Rejection, idempotency_key
+from antaeus_cli.domain.limits import RunLimits
+from antaeus_cli.domain.money import Currency
 from antaeus_cli.store.database import Store
-from tests.conftest import ME, ended_run
-from tests.fakes import DECLINED, FakeProvider, FixedClock, dead
+from tests.conftest import ME, bounded_pass, ended_run
+from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider, FixedClock, dead
 
 
 class Recorded(fp.Failpoints):
@@ -39,6 +41,7 @@ def recorded() -> Recorded:
 class Watching(SilentObserver):
     phases: list[tuple[Phase, int]] = field(default_factory=list)
     held_ones: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def phase(self, phase: Phase, total: int) -> None:
         self.phases.append((phase, total))
@@ -52,6 +55,9 @@ class Watching(SilentObserver):
     def rejected(self, row: InvoiceRow, rejection: Rejection) -> None:
         pass
 
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
 
 def run(db_path: Path, provider: FakeProvider, **kw: object) -> tuple[Watching, Recorded]:
     observer, points = Watching(), recorded()
@@ -59,7 +65,7 @@ def run(db_path: Path, provider: FakeProvider, **kw: object) -> tuple[Watching, 
     command = kw.pop("command", Command.BILL)
     store = Store.open(db_path)
     try:
-        run_pass(
+        bounded_pass(
             store,
             provider,
             PassRequest(command, PassSettings(as_of=date(2026, 12, 1), **kw), invoice_ids),  # type: ignore[arg-type]
@@ -131,7 +137,7 @@ def test_a_named_retry_is_claimed_under_the_next_key_and_handed_back_if_never_se
     store = Store.open(db_path)
     try:
         namespace = store.namespace
-        run_pass(
+        bounded_pass(
             store,
             provider,
             PassRequest(Command.RETRY_FAILED, PassSettings(as_of=date(2026, 12, 1)), (1, 2)),
@@ -149,3 +155,42 @@ def test_a_named_retry_is_claimed_under_the_next_key_and_handed_back_if_never_se
         (idempotency_key(namespace, 2, 1), "declined"),
         (idempotency_key(namespace, 2, 2), "abandoned"),
     ]
+
+
+def test_a_replay_a_cap_keeps_open_is_told_to_the_observer_with_what_to_do(
+    make: Callable[..., Path], db_path: Path, bill: Callable[..., PassResult]
+) -> None:
+    make((1, 1000, "EUR"), (2, 1000, "EUR"))
+    # both requests lost, and not looked up: two keys in doubt for the next pass
+    bill(FakeProvider(default=LOST_REQUEST, can_lookup=False), sweeps=0, outage_threshold=100)
+    store = Store.open(db_path)
+    try:
+        namespace = store.namespace
+    finally:
+        store.close()
+    caps = RunLimits(max_total={Currency.EUR: 1500})
+    observer, _ = run(db_path, FakeProvider(), limits=caps, sweeps=0)
+    assert observer.notes == [
+        f"run cap: sending key {idempotency_key(namespace, 2, 1)} of invoice 2 (EUR 10.00) "
+        "again would take this pass past --max-total EUR 15.00 (EUR 10.00 charged or in "
+        "doubt so far); it is looked up only and stays open for a later pass: raise "
+        "--max-total for one pass to settle it"
+    ]
+
+
+def test_a_second_walk_is_announced_only_for_what_a_breaker_handed_back(
+    make: Callable[..., Path], db_path: Path, edit: Callable[..., None]
+) -> None:
+    """An invoice written during the pass below the walk's place is due, and left for
+    the next pass; it is nothing a breaker handed back, so no second walk is run for it."""
+
+    def insert_below(invoice_id: int) -> None:
+        if invoice_id == 11:
+            edit(
+                "INSERT INTO invoice (id, customer_id, amount, currency, due_date, created_at, "
+                "updated_at) VALUES (5, 10, 100, 'EUR', '2026-12-01', 't', 't')"
+            )
+
+    make((10, 100, "EUR"), (11, 100, "EUR"))
+    observer, _ = run(db_path, FakeProvider(after_call=insert_below))
+    assert observer.phases == [(Phase.RECONCILE, 0), (Phase.CHARGE, 2)]

@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.preview_result import PreviewResult
 from antaeus_cli.billing.results import Command, PassResult, RunStatus
 from antaeus_cli.domain.clock import AsOf, PassClock
@@ -21,6 +20,7 @@ from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.errors import NotRetryable
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
+from tests.conftest import bounded_preview
 from tests.fakes import DECLINED, HARD, LOST_REQUEST, Crash, FakeProvider
 
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -367,9 +367,9 @@ def dry_run(
     try:
         if refused:
             with pytest.raises(NotRetryable, match="never charged before its due date"):
-                preview_pass(store, command, CLOCK, invoice_ids=named)
+                bounded_preview(store, command, CLOCK, invoice_ids=named)
             return None
-        return preview_pass(store, command, CLOCK, invoice_ids=named)
+        return bounded_preview(store, command, CLOCK, invoice_ids=named)
     finally:
         store.close()
 

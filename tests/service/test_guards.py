@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.results import Command, PassResult, RunStatus
 from antaeus_cli.domain.limits import RunLimits, parse_cap
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store
+from tests.conftest import bounded_preview
 from tests.fakes import DECLINED, LOST_REQUEST, Crash, FakeProvider, on
 
 Bill = Callable[..., PassResult]
@@ -50,6 +50,28 @@ def test_two_invoices_for_one_customer_and_month_are_both_held(
         3: "PAID",
     }
     assert [invoice for invoice, _ in provider.calls] == [3, 1]
+
+
+def test_twins_named_together_charge_their_month_once_whatever_the_batch(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """Both twins held, both named: the first takes the month; the second is held by
+    the same pass, even when it is claimed in a later batch than its twin."""
+    make(
+        SeedInvoice(1, 1, 1000, "EUR", DEC),
+        SeedInvoice(2, 1, 1000, "EUR", DEC),
+        customers={1: "EUR"},
+    )
+    provider = FakeProvider()
+    bill(provider)
+    result = bill(provider, command=Command.RETRY_FAILED, invoice_ids=(1, 2), batch_size=1)
+    assert [invoice for invoice, _ in provider.calls] == [1]
+    [held] = result.counts.operator_items
+    assert (held.invoice_id, held.code) == (2, "duplicate_period")
+    assert held.detail.startswith(
+        "invoice 1 is being charged for customer 1's month of 2026-12 by the same pass"
+    )
+    assert dict(sql("SELECT id, status FROM invoice")) == {1: "PAID", 2: "NEEDS_OPERATOR"}
 
 
 def test_an_invoice_for_a_month_already_paid_is_held(
@@ -102,7 +124,7 @@ def test_a_dry_run_shows_what_the_guards_would_hold(
     )
     store = Store.open(db_path)
     try:
-        preview = preview_pass(store, Command.BILL, on(DEC))
+        preview = bounded_preview(store, Command.BILL, on(DEC))
     finally:
         store.close()
     assert [(i.invoice_id, i.code) for i in preview.operator_items] == [
@@ -129,6 +151,25 @@ def test_a_run_cap_stops_before_the_charge_that_would_pass_it(
     # The next pass, without the cap, finishes the rest.
     assert bill(provider).status is RunStatus.COMPLETED
     assert sql("SELECT count(*) FROM invoice WHERE status = 'PENDING'") == [(0,)]
+
+
+def test_an_outage_is_what_stops_a_pass_whose_next_charge_a_cap_would_refuse(
+    make: Callable[..., Path], bill: Bill, sql: Sql
+) -> None:
+    """Invoice 1's requests are lost (an outage, at a threshold of one); invoice 2 would
+    pass the cap, but the outage stopped the pass first: it says so, and invoice 2 was
+    never sent nor judged by the cap."""
+    make((1, 1000, "EUR"), (2, 1000, "EUR"))
+    provider = FakeProvider(script={1: [LOST_REQUEST]})
+    caps = RunLimits(max_total={Currency.EUR: 1500})
+    result = bill(provider, limits=caps, outage_threshold=1, sweeps=0)
+    assert result.status is RunStatus.STOPPED_OUTAGE
+    assert (result.stop_reason or "").startswith("provider outage: 1 invoices in a row ")
+    assert {invoice for invoice, _ in provider.calls} == {1}
+    assert sql("SELECT invoice_id, outcome FROM payment_attempt ORDER BY id") == [
+        (1, "unknown"),
+        (2, "abandoned"),
+    ]
 
 
 def test_the_decline_breaker_stops_the_pass_and_burns_no_dunning_step(

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from antaeus_cli.billing.calls import RetryPolicy
 from antaeus_cli.billing.engine import PassSettings, StopRequest
 from antaeus_cli.billing.results import Command, SilentObserver
-from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.billing.service import PassRequest, Runtime
 from antaeus_cli.cli.boundary import exit_code_for_error
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.errors import AntaeusError
 from antaeus_cli.store.database import Store
-from tests.conftest import ME, make_db, scenario
+from tests.conftest import ME, bounded_pass, make_db, scenario
 from tests.fakes import (
     CHARGED,
     DECLINED,
@@ -217,7 +217,7 @@ class World:
         self.provider.script = {invoice: [mood, CHARGED] for invoice, mood in moods.items()}
         store = Store.open(self.db)
         try:
-            run_pass(
+            bounded_pass(
                 store,
                 self.provider,
                 PassRequest(

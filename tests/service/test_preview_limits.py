@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
-from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.preview_result import PreviewResult
 from antaeus_cli.billing.results import Command, PassResult, RunStatus
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 from antaeus_cli.store.database import Store
-from tests.conftest import make_db
+from tests.conftest import bounded_preview, make_db
 from tests.fakes import LOST_REQUEST, FakeProvider, FixedClock, on
 
 Bill = Callable[..., PassResult]
@@ -31,7 +30,7 @@ DEC = date(2026, 12, 1)
 def preview(db_path: Path, limits: RunLimits, command: Command = Command.BILL) -> PreviewResult:
     store = Store.open(db_path)
     try:
-        return preview_pass(store, command, on(DEC), limits=limits)
+        return bounded_preview(store, command, on(DEC), limits=limits)
     finally:
         store.close()
 

@@ -12,10 +12,10 @@ import pytest
 from antaeus_cli import failpoints as fp
 from antaeus_cli.billing.engine import PassSettings, StopRequest
 from antaeus_cli.billing.results import Command, PassResult, RunStatus, SilentObserver
-from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.billing.service import PassRequest, Runtime
 from antaeus_cli.errors import LockHeld
 from antaeus_cli.store.database import Store
-from tests.conftest import ME
+from tests.conftest import ME, bounded_pass
 from tests.fakes import (
     DECLINED,
     LOST_REQUEST,
@@ -218,7 +218,7 @@ def test_a_failpoint_fires_at_its_seam_for_its_invoice_only(
     store = Store.open(db_path)
     try:
         with pytest.raises(Crash, match=point):
-            run_pass(
+            bounded_pass(
                 store,
                 provider,
                 PassRequest(Command.BILL, PassSettings(as_of=date(2026, 12, 1))),

@@ -98,6 +98,7 @@ def test_a_retry_is_claimed_with_its_dunning_state(
                 command="retry-failed",
                 now=datetime.now(UTC),
                 amount=GUARDS_OFF,
+                latest=claims.CLEAN,
             )
             assert found is not None
             [attempt] = found.attempts

@@ -15,6 +15,7 @@ from antaeus_cli.billing.sources import REFUSED_BY_NAME
 from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.domain.invoice import InvoiceStatus
 from antaeus_cli.domain.judgement import Path as Judged
+from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.errors import NotRetryable
 from tests.fakes import DECLINED, NOT_FOUND, Crash, FakeProvider, days_on, on
 
@@ -211,3 +212,19 @@ def test_every_status_is_either_refused_by_name_or_chargeable_by_name(
         "invoice 1 is already PAID; invoice 2 is PENDING: 'antaeus bill' charges it once it "
         "is due; invoice 9 does not exist; nothing was charged"
     )
+
+
+def test_scheduled_retries_are_charged_in_id_order_whatever_the_breakers_window(
+    make: Callable[..., Path], bill: Bill, edit: Callable[..., None]
+) -> None:
+    """The breaker's spread sample is bill's: retries (here set FAILED by hand, with no
+    attempt yet) are charged in id order, however small the window."""
+    make(*[(i, 100, "EUR") for i in range(1, 7)])
+    edit(
+        "UPDATE invoice SET status = 'FAILED', failure_code = 'declined', "
+        "next_retry_on = '2026-12-01'"
+    )
+    provider = FakeProvider()
+    limits = RunLimits(breaker_rate=0.5, breaker_window=2)
+    bill(provider, command=RETRY, limits=limits)
+    assert [invoice for invoice, _ in provider.calls] == [1, 2, 3, 4, 5, 6]

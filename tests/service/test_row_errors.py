@@ -14,12 +14,12 @@ import pytest
 
 from antaeus_cli.billing.engine import PassSettings, StopRequest
 from antaeus_cli.billing.results import Command, PassResult, RunStatus, SilentObserver
-from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.billing.service import PassRequest, Runtime
 from antaeus_cli.domain.invoice import Rejection
 from antaeus_cli.errors import LockLost
 from antaeus_cli.store.careful import MAX_REASON, is_row_error, reason_of
 from antaeus_cli.store.database import Store
-from tests.conftest import ME, ended_run, key_past_the_limit, key_taken_by_hand
+from tests.conftest import ME, bounded_pass, ended_run, key_past_the_limit, key_taken_by_hand
 from tests.fakes import DECLINED, LOST_REQUEST, FakeProvider, FixedClock, dead
 
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -148,6 +148,29 @@ def test_a_row_that_breaks_a_batch_claim_holds_itself_and_the_pass_goes_on(
     )
     assert held.detail.endswith("); nothing was sent")
     assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(0,)]
+
+
+def test_one_at_a_time_a_walk_still_leaves_what_a_breaker_handed_back_for_last(
+    make: Callable[..., Path], bill: Callable[..., PassResult], edit: Edit
+) -> None:
+    """Invoice 1 was handed back by an earlier pass's tripped breaker; invoice 3's key is
+    taken, so the first walk claims one invoice at a time: invoice 1 is still charged
+    only after the fresh first charges, in the second walk."""
+    make(*[(i, 100, "EUR") for i in range(1, 6)])
+    key_taken_by_hand(edit, 3, 3)
+    edit(
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
+        "SELECT 1, 1, 1, value || '-inv-1-1', 1, 'bill', 100, 'EUR', 'PENDING', 'declined', "
+        "'2026-11-01T00:00:00+00:00', '2026-11-01T00:00:00+00:00' FROM meta "
+        "WHERE key = 'namespace'"
+    )
+    provider = FakeProvider()
+    result = bill(provider, sweeps=0)
+    assert [invoice for invoice, _ in provider.calls] == [2, 4, 5, 1]
+    assert [(held.invoice_id, held.code) for held in result.counts.operator_items] == [
+        (3, "malformed")
+    ]
 
 
 def test_counters_the_database_refuses_leave_the_answer_recorded_with_a_note(
@@ -288,7 +311,7 @@ def test_an_answer_neither_the_attempt_nor_the_invoice_can_take_stops_nothing(
 
     store = Store.open(db_path)
     try:
-        result = run_pass(
+        result = bounded_pass(
             store,
             FakeProvider(after_call=edited),
             PassRequest(Command.BILL, PassSettings(as_of=date(2026, 12, 1), sweeps=0)),
@@ -312,16 +335,16 @@ def test_a_ledger_numbered_past_the_limit_is_held_on_every_path(
 ) -> None:
     """Attempt numbers written by hand past what a claim reads exactly: --dry-run, bill
     and a named retry each hold the invoice; none ends in an internal error."""
-    from antaeus_cli.billing.preview import preview_pass
     from antaeus_cli.billing.results import Command
     from antaeus_cli.store.database import Store
+    from tests.conftest import bounded_preview
     from tests.fakes import on
 
     make(*[(i, 100, "EUR") for i in range(1, 4)])
     key_past_the_limit(edit, 2, 2)
     store = Store.open(db_path)
     try:
-        preview = preview_pass(store, Command.BILL, on(date(2026, 12, 1)))
+        preview = bounded_preview(store, Command.BILL, on(date(2026, 12, 1)))
     finally:
         store.close()
     assert [(i.invoice_id, i.code) for i in preview.operator_items] == [(2, "malformed")]
@@ -330,6 +353,14 @@ def test_a_ledger_numbered_past_the_limit_is_held_on_every_path(
     assert sorted(invoice for invoice, _ in provider.calls) == [1, 3]
     assert sql("SELECT status, failure_code FROM invoice WHERE id = 2") == [
         ("NEEDS_OPERATOR", "malformed")
+    ]
+    # the reason names the last number a key can take, which the ledger's is past
+    assert sql("SELECT failure_detail FROM invoice WHERE id = 2") == [
+        (
+            f"its ledger numbers an attempt {2**59 - 1} or more, past the last number a key "
+            "can take: was the attempt written by hand? Settle the invoice by hand; nothing "
+            "was sent",
+        )
     ]
     bill(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
     assert sorted(invoice for invoice, _ in provider.calls) == [1, 3]

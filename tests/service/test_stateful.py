@@ -20,10 +20,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from antaeus_cli.billing.calls import RetryPolicy
 from antaeus_cli.billing.engine import PassSettings, StopRequest
 from antaeus_cli.billing.results import Command, SilentObserver
-from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
+from antaeus_cli.billing.service import PassRequest, Runtime
 from antaeus_cli.errors import NotRetryable
 from antaeus_cli.store.database import Store
-from tests.conftest import ME, make_db, scenario
+from tests.conftest import ME, bounded_pass, make_db, scenario
 from tests.fakes import (
     CHARGED,
     DECLINED,
@@ -81,7 +81,7 @@ class Billing(RuleBasedStateMachine):
         )
         store = Store.open(self.db)
         try:
-            run_pass(
+            bounded_pass(
                 store,
                 self.provider,
                 PassRequest(command, replace(settings), ids),

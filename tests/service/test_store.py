@@ -118,8 +118,8 @@ def test_the_schema_checks_match_the_domain_enums(make: Callable[..., Path], db_
 def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     from antaeus_cli.billing.engine import PassSettings, StopRequest
     from antaeus_cli.billing.results import Command, SilentObserver
-    from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
-    from tests.conftest import ME
+    from antaeus_cli.billing.service import PassRequest, Runtime
+    from tests.conftest import ME, bounded_pass
     from tests.fakes import FakeProvider, FixedClock, dead
 
     path = tmp_path / "old.db"
@@ -138,7 +138,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 11
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        result = run_pass(
+        result = bounded_pass(
             store,
             FakeProvider(),
             PassRequest(Command.BILL, PassSettings(as_of=date(2026, 12, 1))),

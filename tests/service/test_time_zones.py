@@ -14,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from antaeus_cli.billing.preview import preview_pass
 from antaeus_cli.billing.results import Command, PassResult
 from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.guards import GUARDS_OFF
@@ -23,7 +22,7 @@ from antaeus_cli.provider.sim_ledger import Account
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 from antaeus_cli.store import claims
 from antaeus_cli.store.database import Store
-from tests.conftest import make_db
+from tests.conftest import bounded_preview, make_db
 from tests.fakes import DECLINED, FakeProvider, FixedClock
 
 Bill = Callable[..., PassResult]
@@ -214,7 +213,7 @@ def test_a_dry_run_shows_each_zones_date_and_what_is_due_there(
     make_db(db_path, world(["Pacific/Auckland", "America/Los_Angeles", None, "Nowhere/Land"]))
     store = Store.open(db_path)
     try:
-        preview = preview_pass(
+        preview = bounded_preview(
             store, Command.BILL, PassClock(AsOf.parse("2026-11-30T12:00:00Z"), COMPANY)
         )
     finally:
@@ -416,6 +415,7 @@ def test_the_batch_claim_takes_customers_in_known_zones_itself(
             found = claims.claim_due(
                 conn, claims.Due.BILL, days, claims.BEFORE_FIRST, 10, namespace="ns",
                 run_id=run_id, command="bill", now=clock(), amount=GUARDS_OFF,
+                latest=claims.FRESH,
             )  # fmt: skip
     finally:
         store.close()
