@@ -66,6 +66,13 @@ class Server:
             params["starting_after"] = page.data[-1].id
 
 
+@pytest.fixture
+def pass_bound() -> float:
+    """A pass against a loopback server waits on real sockets and real rate limits: it
+    is bounded by the suite's timeout, not by the in-process bound."""
+    return 600.0
+
+
 @pytest.fixture(scope="session")
 def localstripe() -> Iterator[Server]:
     headers = {"Authorization": f"Bearer {API_KEY}"}
