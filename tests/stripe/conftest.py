@@ -201,14 +201,3 @@ def shaped_server(*args: str) -> Iterator[Shaped]:
 def shaped() -> Iterator[Shaped]:
     with shaped_server() as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def network_pass_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pass against a server on loopback waits for real: on a 429's Retry-After, the
-    adaptive pacer, a request's deadline. The service tests' 3 s bound on a pass (a loop
-    without end fails its test) is for passes that never wait; here the bound is the
-    longest wait a pass may make (`domain.waits.MAX_WAIT_S`) and its exchanges'."""
-    import tests.conftest
-
-    monkeypatch.setattr(tests.conftest, "PASS_BOUND_S", 120.0)
