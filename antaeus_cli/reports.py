@@ -65,7 +65,7 @@ def build_report(
         try:
             late = overdue.overdue(replays.looked_up_often(conn), now)
             totals = [StatusTotal(*row) for row in queries.totals_by_status_and_currency(conn)]
-            operator = _formatted(list(queries.needs_operator(store.db, limit)))
+            operator = _formatted(queries.needs_operator(store.db, limit))
             holder = runs.lock_holder(conn)
             report = Report(
                 totals=totals,

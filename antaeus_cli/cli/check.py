@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -17,37 +17,23 @@ if TYPE_CHECKING:
     from antaeus_cli.health import Health
 
 
+def _hours(name: str, text: str) -> Any:  # typer.Option is typed Any
+    """An option of hours, from none to a year."""
+    return typer.Option(name, min=0.0, max=24.0 * 366, metavar="HOURS", help=text)
+
+
 def command(
     ctx: typer.Context,
     pass_warning: Annotated[
         float,
-        typer.Option(
-            "--pass-warning",
-            min=0.0,
-            max=24.0 * 366,
-            metavar="HOURS",
-            help="WARNING when the last completed bill pass is older than this.",
-        ),
+        _hours("--pass-warning", "WARNING when the last completed bill pass is older than this."),
     ] = 2.0,
     pass_critical: Annotated[
         float,
-        typer.Option(
-            "--pass-critical",
-            min=0.0,
-            max=24.0 * 366,
-            metavar="HOURS",
-            help="CRITICAL when the last completed bill pass is older than this.",
-        ),
+        _hours("--pass-critical", "CRITICAL when the last completed bill pass is older than this."),
     ] = 6.0,
     notice_warning: Annotated[
-        float,
-        typer.Option(
-            "--notice-warning",
-            min=0.0,
-            max=24.0 * 366,
-            metavar="HOURS",
-            help="WARNING when a notice has waited to go this long.",
-        ),
+        float, _hours("--notice-warning", "WARNING when a notice has waited to go this long.")
     ] = 1.0,
     as_of: Annotated[
         str | None,

@@ -10,6 +10,17 @@ from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.text import safe
 from antaeus_cli.reports import Report
 
+# The columns of an invoice held for a person: by an operator, or by its customer.
+_HELD_COLUMNS = (
+    "invoice_id",
+    "customer_id",
+    "amount",
+    "currency",
+    "amount_formatted",
+    "failure_code",
+    "failure_detail",
+    "updated_at",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -124,17 +135,8 @@ def _write_csv(report: Report, section: str) -> None:
             "finished_at",
             "error",
         ]
-    elif section == "awaiting-customer":
-        columns = [
-            "invoice_id",
-            "customer_id",
-            "amount",
-            "currency",
-            "amount_formatted",
-            "failure_code",
-            "failure_detail",
-            "updated_at",
-        ]
+    elif section in ("needs-operator", "awaiting-customer"):
+        columns = list(_HELD_COLUMNS)
     elif section == "retries":
         columns = [
             "invoice_id",
@@ -145,17 +147,6 @@ def _write_csv(report: Report, section: str) -> None:
             "next_retry_on",
             "decline_count",
             "failure_code",
-        ]
-    elif section == "needs-operator":
-        columns = [
-            "invoice_id",
-            "customer_id",
-            "amount",
-            "currency",
-            "amount_formatted",
-            "failure_code",
-            "failure_detail",
-            "updated_at",
         ]
     else:
         columns = list(rows[0]) if rows else ["id"]

@@ -9,7 +9,6 @@ see migrations/v3.py) minus the other statuses.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 from sqlite_utils import Database
@@ -86,27 +85,26 @@ def _exact_totals(conn: sqlite3.Connection) -> list[Total]:
     )
 
 
-def needs_operator(db: Database, limit: int | None) -> Iterator[dict[str, Any]]:
+# The invoices held for a person, by status: one covering partial index each.
+_HELD = {
+    "NEEDS_OPERATOR": "SELECT id AS invoice_id, customer_id, amount, currency, failure_code, "
+    "failure_detail, updated_at FROM invoice INDEXED BY invoice_operator "
+    "WHERE status = 'NEEDS_OPERATOR' ORDER BY id LIMIT ?",
+    "AWAITING_CUSTOMER": "SELECT id AS invoice_id, customer_id, amount, currency, failure_code, "
+    "failure_detail, updated_at FROM invoice INDEXED BY invoice_awaiting "
+    "WHERE status = 'AWAITING_CUSTOMER' ORDER BY id LIMIT ?",
+}
+
+
+def needs_operator(db: Database, limit: int | None) -> list[dict[str, Any]]:
     """Invoices waiting for an operator, oldest first; all of them when limit is None."""
-    return db.query(
-        "SELECT id AS invoice_id, customer_id, amount, currency, failure_code, failure_detail, "
-        "updated_at FROM invoice INDEXED BY invoice_operator WHERE status = 'NEEDS_OPERATOR' "
-        "ORDER BY id LIMIT ?",
-        (-1 if limit is None else limit,),
-    )
+    return list(db.query(_HELD["NEEDS_OPERATOR"], (-1 if limit is None else limit,)))
 
 
 def awaiting_customer(db: Database, limit: int | None) -> list[dict[str, Any]]:
     """Invoices waiting for their customer (a card to authenticate or replace), oldest
     first; all of them when limit is None."""
-    return list(
-        db.query(
-            "SELECT id AS invoice_id, customer_id, amount, currency, failure_code, "
-            "failure_detail, updated_at FROM invoice INDEXED BY invoice_awaiting "
-            "WHERE status = 'AWAITING_CUSTOMER' ORDER BY id LIMIT ?",
-            (-1 if limit is None else limit,),
-        )
-    )
+    return list(db.query(_HELD["AWAITING_CUSTOMER"], (-1 if limit is None else limit,)))
 
 
 def retries_scheduled(db: Database, limit: int | None) -> list[dict[str, Any]]:
