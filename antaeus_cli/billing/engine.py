@@ -295,24 +295,18 @@ class Engine:
         """Hand back the first-charge declines of this pass not handed back yet: no
         dunning step, no notice. Run in the transaction that records the answer that
         tripped the breaker (and each later one), so no commit leaves a decline the
-        breaker counted with its dunning step. What was handed back is read from the
-        ledger, before and after, and taken out of the declines counted."""
+        breaker counted with its dunning step. What the ledger handed back is taken out
+        of the declines counted."""
         invoice_ids = self._limits.declined_first[self._handed :]
         if not invoice_ids:
             return
         # handing back again what was handed back moves and counts nothing (those are
         # PENDING now): how far the list was handed back is speed only
         self._handed = len(self._limits.declined_first)  # pragma: no mutate
-        before = ledger.first_declines(conn, run_id=self._run_id)
-        ledger.hand_back_declines(conn, run_id=self._run_id, now=now, invoice_ids=invoice_ids)
-        after = {row[0]: row[1] for row in ledger.first_declines(conn, run_id=self._run_id)}
-        pending = InvoiceStatus.PENDING.value
-        for invoice_id, status, currency, minor in before:
-            # every first-charge decline this pass recorded is in the list by now, and an
-            # invoice PENDING before counts nothing (hand_back counts declines): `or` reads
-            # the same
-            if status != pending and after.get(invoice_id) == pending:  # pragma: no mutate
-                self.counts.hand_back(status, currency, minor)
+        for status, currency, minor in ledger.hand_back_declines(
+            conn, run_id=self._run_id, now=now, invoice_ids=invoice_ids
+        ):
+            self.counts.hand_back(status, currency, minor)
 
     def _call(self, attempt: Attempt) -> CallResult | None:
         return call_provider(

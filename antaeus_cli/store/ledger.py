@@ -246,36 +246,27 @@ _HAND_BACK = (
     "AND (status = 'FAILED' OR status = 'AWAITING_CUSTOMER' OR status = 'UNCOLLECTIBLE') "
     "AND EXISTS (SELECT 1 FROM payment_attempt a WHERE a.invoice_id = invoice.id "
     "AND a.run_id = ? AND a.from_status = 'PENDING' AND (a.outcome = 'declined' "
-    "OR a.outcome = 'declined_hard' OR a.outcome = 'needs_customer'))"
+    "OR a.outcome = 'declined_hard' OR a.outcome = 'needs_customer')) RETURNING id"
+)
+_AS_THEY_ARE = (
+    "SELECT id, status, currency, amount FROM invoice WHERE id IN (SELECT value FROM json_each(?))"
 )
 
 
 def hand_back_declines(
     conn: sqlite3.Connection, *, run_id: int, now: datetime, invoice_ids: Sequence[int]
-) -> int:
+) -> list[tuple[str, str, int]]:
     """Undo the dunning step of first charges this run saw declined: back to PENDING,
     as if never charged, and their customers are not told. Their attempts keep the
-    provider's answer."""
-    handed_back = conn.execute(_HAND_BACK, (now.isoformat(), json.dumps(list(invoice_ids)), run_id))
+    provider's answer. The status, currency and amount each invoice handed back had,
+    for the tally (one already PENDING is not handed back again)."""
+    ids = json.dumps(list(invoice_ids))
+    was = {row[0]: row[1:] for row in conn.execute(_AS_THEY_ARE, (ids,))}
+    handed_back = [row[0] for row in conn.execute(_HAND_BACK, (now.isoformat(), ids, run_id))]
     outbox.withdraw_declines(conn, run_id=run_id, invoice_ids=invoice_ids)
-    return int(handed_back.rowcount)
-
-
-_FIRST_DECLINES = (
-    "SELECT DISTINCT i.id, i.status, i.currency, i.amount FROM invoice i "
-    "JOIN payment_attempt a ON a.invoice_id = i.id WHERE a.run_id = ? "
-    "AND a.from_status = 'PENDING' AND (a.outcome = 'declined' "
-    "OR a.outcome = 'declined_hard' OR a.outcome = 'needs_customer') ORDER BY i.id"
-)
-
-
-def first_declines(conn: sqlite3.Connection, *, run_id: int) -> list[tuple[int, str, str, int]]:
-    """The invoices whose first charge this run saw declined, as they are now: id,
-    status, currency and amount. Read before and after the breaker hands declines
-    back, it says which it handed back, and from what."""
     return [
-        (int(row[0]), str(row[1]), str(row[2]), int(row[3]))
-        for row in conn.execute(_FIRST_DECLINES, (run_id,))
+        (str(status), str(currency), int(amount))
+        for status, currency, amount in (was[invoice_id] for invoice_id in handed_back)
     ]
 
 
@@ -283,8 +274,7 @@ def first_declines(conn: sqlite3.Connection, *, run_id: int) -> list[tuple[int, 
 # decline only now (their answers were lost in that pass, and it ran no sweep). A
 # pass killed after its trip ends 'crashed': the notices its trip withdrew say it.
 _LATE_DECLINES = (
-    "SELECT a.run_id, i.id, i.status, i.currency, i.amount FROM payment_attempt a "
-    "JOIN billing_run r ON r.id = a.run_id JOIN invoice i ON i.id = a.invoice_id "
+    "SELECT a.run_id, a.invoice_id FROM payment_attempt a JOIN billing_run r ON r.id = a.run_id "
     "WHERE a.id IN (SELECT value FROM json_each(?)) AND a.from_status = 'PENDING' "
     "AND (a.outcome = 'declined' OR a.outcome = 'declined_hard' "
     "OR a.outcome = 'needs_customer') AND (r.status = 'stopped_breaker' "
@@ -299,29 +289,18 @@ def hand_back_late_declines(
 ) -> list[tuple[str, str, int]]:
     """Replayed attempts that were first charges of a pass the breaker stopped, and
     declined: handed back as that pass handed back its own (PENDING, no dunning step,
-    no notice), for a decline answered late is one of that pass's all the same. The
-    status, currency and amount each invoice handed back had, for the tally."""
+    no notice), for a decline answered late is one of that pass's all the same. What
+    each invoice handed back was, for the tally."""
+    by_run: dict[int, list[int]] = defaultdict(list)
     found = conn.execute(
         _LATE_DECLINES, (json.dumps(list(attempt_ids)), outbox.WITHDRAWN_BY_BREAKER)
-    ).fetchall()
-    by_run: dict[int, list[int]] = defaultdict(list)
-    for run_id, invoice_id, *_ in found:
+    )
+    for run_id, invoice_id in found:
         by_run[run_id].append(invoice_id)
-    for run_id, invoice_ids in by_run.items():
-        hand_back_declines(conn, run_id=run_id, now=now, invoice_ids=invoice_ids)
-    ids = json.dumps([row[1] for row in found])
-    pending = {
-        row[0]
-        for row in conn.execute(
-            "SELECT id FROM invoice WHERE status = 'PENDING' "
-            "AND id IN (SELECT value FROM json_each(?))",
-            (ids,),
-        )
-    }
     return [
-        (str(status), str(currency), int(amount))
-        for _, invoice_id, status, currency, amount in found
-        if status != "PENDING" and invoice_id in pending
+        handed_back
+        for run_id, invoice_ids in by_run.items()
+        for handed_back in hand_back_declines(conn, run_id=run_id, now=now, invoice_ids=invoice_ids)
     ]
 
 

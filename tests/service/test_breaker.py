@@ -5,6 +5,7 @@ that said never is not charged again. And a cap reserves a key's amount once."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.seeding.scenario import SeedInvoice
+from antaeus_cli.store import ledger
 from tests.fakes import CHARGED, DECLINED, HARD, LOST_REQUEST, FakeProvider
 
 Bill = Callable[..., PassResult]
@@ -311,6 +313,44 @@ def test_a_first_charge_of_a_tripped_pass_that_declines_when_replayed_is_handed_
     ) == [("withdrawn",)]
 
 
+EUR_19 = ("EUR", 19, 19000)
+USD_1 = ("USD", 1, 777)
+
+
+@pytest.mark.parametrize("killed", [False, True], ids=["stopped", "killed after the trip"])
+@pytest.mark.parametrize(
+    ("answer", "declines", "declined", "paid"),
+    [(DECLINED, 0, [], [EUR_19, USD_1]), (HARD, 1, [USD_1], [EUR_19])],
+    ids=["declined, then charged", "a card that said never"],
+)
+def test_a_decline_handed_back_late_leaves_the_tally_of_its_pass(
+    make: Callable[..., Path],
+    bill: Bill,
+    edit: Callable[..., None],
+    killed: bool,
+    answer: str,
+    declines: int,
+    declined: list[tuple[str, int, int]],
+    paid: list[tuple[str, int, int]],
+) -> None:
+    """As above, with invoice 1 in USD and the next pass charging the others: the replay's
+    decline, handed back late, leaves the pass's declines and declined amounts and is
+    counted as handed back. Invoice 1, PENDING again, comes after the fresh invoices: a
+    soft decline is charged again, and paid; a card that said never is not, and is
+    counted once, as awaiting its customer, with its amount once."""
+    make((1, 777, "USD"), *[(i, 1000, "EUR") for i in range(2, 21)])
+    limits = RunLimits(breaker_rate=0.25, breaker_window=20)
+    lost = FakeProvider(default=DECLINED, script={1: [LOST_REQUEST]}, can_lookup=False)
+    assert bill(lost, limits=limits, outage_threshold=100).status is RunStatus.STOPPED_BREAKER
+    if killed:
+        edit("UPDATE billing_run SET status = 'crashed', stop_reason = 'killed' WHERE id = 1")
+    second = bill(FakeProvider(script={1: [answer, CHARGED]}), limits=limits)
+    counts = second.counts
+    assert (counts.declines, counts.handed_back, counts.paid) == (declines, 1, 20 - declines)
+    assert [(t.currency, t.count, t.minor) for t in counts.declined_totals.rows()] == declined
+    assert [(t.currency, t.count, t.minor) for t in counts.paid_totals.rows()] == paid
+
+
 def test_a_sampled_invoice_made_to_look_handed_back_meanwhile_waits_for_the_second_walk(
     make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
 ) -> None:
@@ -336,3 +376,26 @@ def test_a_sampled_invoice_made_to_look_handed_back_meanwhile_waits_for_the_seco
     assert result.status is RunStatus.COMPLETED, result.stop_reason
     assert [invoice for invoice, _ in provider.calls] == [1, 2, 4, 5, 6, 3]
     assert sql("SELECT DISTINCT status FROM invoice") == [("PAID",)]
+
+
+def test_the_ledger_hands_back_first_charge_declines_once_and_says_what_they_were(
+    make: Callable[..., Path], bill: Bill, db_path: Path
+) -> None:
+    """Asked to hand back a pass's invoices, the ledger moves the first-charge declines
+    alone (not a payment), and says what each was: status, currency and amount, for the
+    pass's tally. Asked again, it finds nothing left to hand back."""
+    make((1, 777, "USD"), (2, 1000, "EUR"), (3, 500, "EUR"))
+    first = bill(FakeProvider(script={1: [DECLINED], 2: [HARD]}))
+    assert (first.counts.declined, first.counts.awaiting_customer, first.counts.paid) == (1, 1, 1)
+    now = datetime.fromisoformat("2026-12-01T06:00:00+00:00")
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            handed = ledger.hand_back_declines(conn, run_id=1, now=now, invoice_ids=[1, 2, 3])
+            again = ledger.hand_back_declines(conn, run_id=1, now=now, invoice_ids=[1, 2, 3])
+        statuses = conn.execute("SELECT id, status FROM invoice ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert sorted(handed) == [("AWAITING_CUSTOMER", "EUR", 1000), ("FAILED", "USD", 777)]
+    assert again == []
+    assert statuses == [(1, "PENDING"), (2, "PENDING"), (3, "PAID")]
