@@ -168,8 +168,7 @@ def _currency(record: Mapping[str, object], faults: list[str]) -> str | None:
         faults.append(f"currency: {_shown(text)} is in lower case: write {text.upper()}")
         return None
     if Currency.parse(text) is None:
-        known = ", ".join(c.value for c in Currency)
-        faults.append(f"currency: {_shown(text)} is not one antaeus charges in ({known})")
+        faults.append(f"currency: {_shown(text)} is not an ISO 4217 currency in use")
         return None
     return text
 

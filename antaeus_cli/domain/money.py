@@ -2,45 +2,52 @@
 
 from __future__ import annotations
 
-import enum
+from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
+
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from babel.numbers import NumberPattern, parse_pattern
+
+from antaeus_cli.domain.currencies import MINOR_DIGITS
 
 # A sanity bound, not a business rule: no subscription invoice is this large, so
 # an amount above it is treated as a corrupt row rather than sent to a provider.
 MAX_CHARGE_MINOR = 10_000_000_000
 
 
-class Currency(enum.StrEnum):
-    """The five markets the company sells in."""
+class Currency(str):
+    """An ISO 4217 currency an invoice may be in (domain.currencies holds the table).
+    `Currency(code)` is the one instance for `code`, and refuses a code not in use."""
 
-    EUR = "EUR"
-    USD = "USD"
-    DKK = "DKK"
-    SEK = "SEK"
-    GBP = "GBP"
+    __slots__ = ()
+
+    def __new__(cls, code: str) -> Currency:
+        found = _BY_CODE.get(code)
+        if found is None:
+            raise ValueError(f"{code!r} is not a currency in use (ISO 4217)")
+        return found
+
+    @property
+    def value(self) -> str:
+        """The code, as a plain string (what the database holds)."""
+        return str.__str__(self)
 
     @property
     def minor_digits(self) -> int:
-        """How many decimal places the currency's minor unit has (ISO 4217)."""
-        return _MINOR_DIGITS[self]
+        """How many decimal places the currency's minor unit has."""
+        return MINOR_DIGITS[self]
 
     @classmethod
     def parse(cls, value: object) -> Currency | None:
-        """The currency named by `value`, or None when it is not one of ours."""
+        """The currency named by `value`, or None when it is no currency in use."""
         return _BY_CODE.get(value) if isinstance(value, str) else None
 
 
-_BY_CODE: dict[str, Currency] = {c.value: c for c in Currency}
-
-_MINOR_DIGITS = {
-    Currency.EUR: 2,
-    Currency.USD: 2,
-    Currency.DKK: 2,
-    Currency.SEK: 2,
-    Currency.GBP: 2,
-}
+_BY_CODE: dict[str, Currency] = {code: str.__new__(Currency, code) for code in MINOR_DIGITS}
+CURRENCIES: tuple[Currency, ...] = tuple(_BY_CODE.values())  # in code order
 
 
 class CurrencyMix(ValueError):
@@ -58,7 +65,7 @@ class Money(NamedTuple):
     currency: Currency
 
     def __add__(self, other: Money) -> Money:  # type: ignore[override]
-        if other.currency is not self.currency:
+        if other.currency != self.currency:
             raise CurrencyMix(f"cannot add {other.currency} to {self.currency}")
         return Money(self.minor + other.minor, self.currency)
 
@@ -79,32 +86,40 @@ def format_minor(minor: int, currency: str) -> str:
     return f"{parsed} {major:,.{parsed.minor_digits}f}"
 
 
-# How each market writes an amount for a customer: symbol, where it goes, and the
-# thousands and decimal separators.
-_DISPLAY: dict[Currency, tuple[str, str, str, str]] = {
-    Currency.USD: ("$", "", ",", "."),
-    Currency.GBP: ("\u00a3", "", ",", "."),
-    Currency.EUR: ("\u20ac", "", ",", "."),
-    Currency.DKK: ("", " kr.", ".", ","),
-    Currency.SEK: ("", " kr", "\u00a0", ","),
-}
-
-
 def display_amount(minor: int, currency: str) -> str:
-    """An amount as its market writes it for a customer: 123456 DKK -> '1.234,56 kr.'.
-
-    A currency that is not one of ours falls back to `format_minor`.
-    """
+    """An amount as its currency's home market writes it for a customer (CLDR), every
+    digit of the minor unit shown: 123456 DKK -> '1.234,56 kr.'. A currency that is no
+    currency in use falls back to `format_minor`."""
     parsed = Currency.parse(currency)
     if parsed is None:
         return format_minor(minor, currency)
-    prefix, suffix, thousands, point = _DISPLAY[parsed]
-    digits = parsed.minor_digits
-    sign = "-" if minor < 0 else ""
-    whole, fraction = divmod(abs(minor), 10**digits)
-    grouped = f"{whole:,}".replace(",", thousands)
-    tail = f"{point}{fraction:0{digits}d}" if digits else ""
-    return f"{sign}{prefix}{grouped}{tail}{suffix}"
+    home = _HOMES.get(parsed) or _home(parsed)
+    major = Decimal(minor).scaleb(-parsed.minor_digits)
+    return str(home.pattern.apply(major, home.locale, currency=parsed, currency_digits=False))
+
+
+class _Home(NamedTuple):
+    locale: Locale
+    pattern: NumberPattern  # the locale's currency pattern, to the minor unit's digits
+
+
+_HOMES: dict[str, _Home] = {}
+
+
+def _home(currency: Currency) -> _Home:
+    """Where a national currency is at home, by its code's first two letters (DKK: the
+    Danish of Denmark); a currency of many countries (EUR, XOF) is written in English."""
+    territory = currency[:2]
+    held = get_global("territory_currencies").get(territory, ())
+    locale = Locale.parse("en")
+    if any(code == currency and end is None for code, _start, end, _tender in held):
+        # a union's code (EU) names no language of its own: English
+        with suppress(UnknownLocaleError):
+            locale = Locale.parse(f"und_{territory}")
+    pattern = parse_pattern(locale.currency_formats["standard"].pattern)
+    pattern.frac_prec = (currency.minor_digits, currency.minor_digits)
+    _HOMES[currency] = home = _Home(locale, pattern)
+    return home
 
 
 @dataclass(frozen=True, slots=True)

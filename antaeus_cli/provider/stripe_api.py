@@ -56,6 +56,7 @@ from antaeus_cli.provider.stripe_objects import (
     default_payment_method,
     metadata_of,
     stripe_currency,
+    unchargeable,
 )
 from antaeus_cli.provider.stripe_settings import StripeSettings, settings_from_spec
 from antaeus_cli.provider.stripe_wire import Declined, Refused, open_transport
@@ -208,6 +209,9 @@ class StripeProvider:
                 message=f"customer {invoice.customer_id} has no provider_ref: set "
                 "customer.provider_ref to its Stripe customer id (cus_...)",
             )
+        refused = unchargeable(invoice.amount)
+        if refused is not None:
+            return Answer(AnswerKind.REFUSED, code="amount_not_chargeable", message=refused)
         with self._wire.exchange():
             return self._charge(invoice, ref, idempotency_key)
 

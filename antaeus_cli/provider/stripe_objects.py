@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from antaeus_cli.domain.money import Currency
+from antaeus_cli.domain.money import Currency, Money
 from antaeus_cli.domain.outcomes import Answer, AnswerKind
 
 METADATA_KEY = "antaeus_key"
@@ -25,11 +25,6 @@ METADATA_INVOICE = "antaeus_invoice_id"
 METADATA_CANCELED = "antaeus_canceled"  # why antaeus canceled it: set just before the cancel
 CANCELED_FOR_ACTION = "requires_action"
 
-# Stripe's zero-decimal currencies (https://docs.stripe.com/currencies#zero-decimal):
-# their amounts are whole units. None of ours is one; a test keeps it so.
-ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905
-)
 _PI_KINDS = {
     "succeeded": AnswerKind.CHARGED,
     "processing": AnswerKind.PROCESSING,
@@ -41,10 +36,26 @@ _PI_KINDS = {
 
 
 def stripe_currency(currency: Currency) -> str:
-    code = currency.value.lower()
-    if code in ZERO_DECIMAL and currency.minor_digits != 0:
-        raise ValueError(f"{currency} has {currency.minor_digits} minor digits; Stripe has none")
-    return code
+    """The code Stripe is sent: lower case. Our minor units are Stripe's
+    (domain.currencies), so the amount goes as it is."""
+    return currency.lower()
+
+
+# Stripe's special cases (https://docs.stripe.com/currencies#special-cases): ISK is
+# two-decimal in its API but takes whole krónur only; a three-decimal currency's last
+# digit must be 0.
+_STEPS = {"ISK": 100, "BHD": 10, "JOD": 10, "KWD": 10, "OMR": 10, "TND": 10}
+
+
+def unchargeable(money: Money) -> str | None:
+    """Why Stripe would refuse this amount, or None: checked before anything is sent."""
+    step = _STEPS.get(money.currency, 1)
+    if money.minor % step == 0:
+        return None
+    return (
+        f"Stripe charges {money.currency} only in multiples of {step} minor units, and "
+        f"{money} is not one: correct the invoice's amount"
+    )
 
 
 def answer_of_intent(intent: dict[str, Any]) -> Answer:

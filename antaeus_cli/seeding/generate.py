@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from antaeus_cli.domain.dates import first_of_month, months_before
-from antaeus_cli.domain.money import Currency
 from antaeus_cli.provider.sim_ledger import Account
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 
@@ -20,9 +19,10 @@ MIN_AMOUNT = 10_00  # 10.00 in minor units
 MAX_AMOUNT = 500_00  # 500.00
 RICH = 1_000_000_00  # a balance that covers any pending invoice
 PLANT_FROM = 10  # smaller data sets get no planted cases
-CODES = [c.value for c in Currency]
+# The demo company's five markets, in the order its data is generated from
+CODES = ["EUR", "USD", "DKK", "SEK", "GBP"]
 # Where each market's customers live: their invoices fall due at their own midnight.
-ZONES = {
+ZONES: dict[str, tuple[str, ...]] = {
     "USD": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
     "EUR": ("Europe/Berlin", "Europe/Dublin"),
     "DKK": ("Europe/Copenhagen",),

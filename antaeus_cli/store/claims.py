@@ -29,7 +29,7 @@ from antaeus_cli.domain.invoice import (
     Rejection,
 )
 from antaeus_cli.domain.judgement import held_status
-from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
+from antaeus_cli.domain.money import CURRENCIES, MAX_CHARGE_MINOR, Money
 from antaeus_cli.store import outbox
 from antaeus_cli.store.database import lenient_text
 
@@ -128,10 +128,11 @@ _FROM = f"FROM invoice i {_CUSTOMER}"
 # The SQL form of domain.invoice.check_chargeable, used to claim a batch in one
 # statement. It is only a prefilter: every row it does not accept goes through the
 # Python check, which stays the authority. A property test keeps the two in step.
-_KNOWN_CURRENCY = " OR ".join(f"i.currency = '{c.value}'" for c in Currency)
+# (the codes are three ASCII capitals: domain.currencies keeps only such)
+_KNOWN_CURRENCY = "i.currency IN (" + ", ".join(f"'{code}'" for code in CURRENCIES) + ")"
 CHARGEABLE_SQL = (
     f"coalesce(typeof(i.amount) = 'integer' AND i.amount BETWEEN 1 AND {MAX_CHARGE_MINOR:d} "
-    f"AND typeof(i.currency) = 'text' AND ({_KNOWN_CURRENCY}) "
+    f"AND typeof(i.currency) = 'text' AND {_KNOWN_CURRENCY} "
     "AND typeof(i.customer_id) = 'integer' AND c.currency = i.currency "
     "AND (c.provider_ref IS NULL OR (typeof(c.provider_ref) = 'text' "
     f"AND length(c.provider_ref) BETWEEN 1 AND {MAX_REF_LENGTH:d} "
@@ -139,7 +140,7 @@ CHARGEABLE_SQL = (
 )
 
 
-_CURRENCY = {c.value: c for c in Currency}
+_CURRENCY = {str(c): c for c in CURRENCIES}
 # Where keyset pagination starts: before every row id, the negative ones included
 # (a row id may be anything from -2**63 up; SQLite compares it with a REAL exactly).
 BEFORE_FIRST = float("-inf")

@@ -18,7 +18,7 @@ from antaeus_cli.domain.invoice import (
 from antaeus_cli.domain.money import Currency, Money
 
 ATTEMPT = Attempt(
-    Invoice(7, 3, Money(1000, Currency.EUR)),
+    Invoice(7, 3, Money(1000, Currency("EUR"))),
     2,
     "ns-inv-7-2",
     DunningState(1, date(2026, 11, 1)),

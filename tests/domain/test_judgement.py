@@ -38,7 +38,7 @@ from antaeus_cli.domain.judgement import (
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 
 TODAY = date(2026, 12, 1)  # the customer's local date
-GO = Invoice(7, 3, Money(1000, Currency.EUR), "cus_3")
+GO = Invoice(7, 3, Money(1000, Currency("EUR")), "cus_3")
 EVERY_PATH = list(Path)
 # What an operator may name (billing.sources.REFUSED_BY_NAME refuses the rest).
 NAMEABLE = [

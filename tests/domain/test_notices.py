@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from antaeus_cli.domain.attempt import CallResult, Transition
 from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
-from antaeus_cli.domain.money import display_amount
+from antaeus_cli.domain.money import CURRENCIES, display_amount
 from antaeus_cli.domain.notices import MAX_TRIES, NoticeKind, backoff, notice_for, notice_key
 from antaeus_cli.notify.render import content, event, flat
 from antaeus_cli.store.deliveries import Pending
@@ -80,9 +80,12 @@ def test_backoff_doubles_to_a_cap_and_the_tries_span_more_than_a_day() -> None:
         (123456, "USD", "$1,234.56"),
         (5, "GBP", "\u00a30.05"),
         (100, "EUR", "\u20ac1.00"),
-        (123456789, "DKK", "1.234.567,89 kr."),
-        (123456, "SEK", "1\u00a0234,56 kr"),
+        (123456789, "DKK", "1.234.567,89\u00a0kr."),
+        (123456, "SEK", "1\u00a0234,56\u00a0kr"),
         (-150, "USD", "-$1.50"),
+        (1234, "JPY", "\uffe51,234"),  # no minor unit
+        (123450, "HUF", "1\u00a0234,50\u00a0Ft"),  # CLDR writes no fillér; the ledger has them
+        (99, "CHF", "CHF\u00a00.99"),
         (100, "XYZ", "XYZ 100 (minor units)"),
     ],
 )
@@ -92,7 +95,10 @@ def test_amounts_are_written_as_each_market_writes_them(
     assert display_amount(minor, currency) == shown
 
 
-@given(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.sampled_from(["EUR", "DKK"]))
+@given(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.sampled_from([str(c) for c in CURRENCIES]),
+)
 def test_every_digit_is_kept(minor: int, currency: str) -> None:
     digits = "".join(ch for ch in display_amount(minor, currency) if ch.isdigit())
     assert int(digits) == abs(minor)

@@ -230,7 +230,7 @@ def test_a_replayed_key_is_reserved_against_the_cap_once(
     same key: what the cap counts is what may have moved, once."""
     make(*[(i, 5000, "EUR") for i in range(1, 5)])
     provider = FakeProvider(script={1: [LOST_REQUEST] * 4 + [CHARGED]})
-    result = bill(provider, limits=RunLimits(max_total={Currency.EUR: 20000}))
+    result = bill(provider, limits=RunLimits(max_total={Currency("EUR"): 20000}))
     assert result.status is RunStatus.COMPLETED, result.stop_reason
     assert sql("SELECT DISTINCT status FROM invoice") == [("PAID",)]
     assert len(provider.charged_keys) == 4
@@ -241,7 +241,7 @@ def test_a_cap_stop_says_what_may_have_moved(
 ) -> None:
     make(*[(i, 5000, "EUR") for i in range(1, 6)])
     provider = FakeProvider(script={1: [LOST_REQUEST] * 4 + [CHARGED]})
-    result = bill(provider, limits=RunLimits(max_total={Currency.EUR: 15000}))
+    result = bill(provider, limits=RunLimits(max_total={Currency("EUR"): 15000}))
     assert result.status is RunStatus.STOPPED_CAP
     # 100.00 charged, 50.00 in doubt (its request was lost, and not yet replayed)
     assert "EUR 150.00 charged or in doubt so far" in (result.stop_reason or "")

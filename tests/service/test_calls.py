@@ -41,7 +41,11 @@ from tests.fakes import (
 CLOCK = FixedClock()
 
 ATTEMPT = Attempt(
-    Invoice(5, 5, Money(1000, Currency.EUR)), 1, "ns-inv-5-1", DunningState(), InvoiceStatus.PENDING
+    Invoice(5, 5, Money(1000, Currency("EUR"))),
+    1,
+    "ns-inv-5-1",
+    DunningState(),
+    InvoiceStatus.PENDING,
 )
 
 

@@ -168,7 +168,7 @@ def test_a_replay_a_cap_keeps_open_is_told_to_the_observer_with_what_to_do(
         namespace = store.namespace
     finally:
         store.close()
-    caps = RunLimits(max_total={Currency.EUR: 1500})
+    caps = RunLimits(max_total={Currency("EUR"): 1500})
     observer, _ = run(db_path, FakeProvider(), limits=caps, sweeps=0)
     assert observer.notes == [
         f"run cap: sending key {idempotency_key(namespace, 2, 1)} of invoice 2 (EUR 10.00) "

@@ -204,7 +204,7 @@ def rows(draw: st.DrawFn, n: int, previous: Row | None, month: int, selected: st
             "due": draw(st.sampled_from([*ON_TIME, *EARLY])),
             "retry": draw(st.sampled_from(["2026-11-30", *EARLY[2:4]])),
             "amount": draw(st.sampled_from([1000, 100_000, 0])),
-            "currency": draw(st.sampled_from([None, "EUR", "USD", "XYZ"])),
+            "currency": draw(st.sampled_from([None, "EUR", "USD", "JPY", "DEM", "XYZ"])),
             "attempts": draw(st.lists(attempts, max_size=3)),
             "ghost": draw(st.sampled_from([None, "charged", "started"])),
         },

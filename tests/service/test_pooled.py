@@ -64,7 +64,7 @@ def test_a_cap_hands_back_the_claimed_invoices_it_did_not_send(
 ) -> None:
     make(*[(i, 1000, "EUR") for i in range(1, 21)])
     provider = FakeProvider(io_bound=True)
-    caps = RunLimits(max_total={Currency.EUR: 3000})
+    caps = RunLimits(max_total={Currency("EUR"): 3000})
     result = bill(provider, concurrency=2, batch_size=8, limits=caps)
     assert result.status is RunStatus.STOPPED_CAP
     assert len(provider.calls) == 3

@@ -102,7 +102,7 @@ def test_a_dry_run_holds_what_the_claim_the_pass_stops_in_holds(
         SeedInvoice(4, 3, 1000, "EUR", DEC),
         customers={1: "EUR", 2: "EUR", 3: "EUR"},
     )
-    limits = RunLimits(max_total={Currency.EUR: 1500})
+    limits = RunLimits(max_total={Currency("EUR"): 1500})
     store = Store.open(db_path)
     try:
         preview = preview_pass(store, Command.BILL, on(DEC), limits=limits, batch_size=batch_size)
@@ -151,7 +151,7 @@ def test_a_dry_run_says_what_the_pass_then_does(
         names = tuple(data.draw(chosen, label="named"))
     cap = data.draw(st.sampled_from([None, 1000, 2500, 6000]), label="EUR cap")
     limits = RunLimits(
-        max_total={} if cap is None else {Currency.EUR: cap},
+        max_total={} if cap is None else {Currency("EUR"): cap},
         breaker_window=data.draw(st.integers(1, 4), label="breaker window"),
     )
     db = tmp_path / f"{uuid.uuid4().hex}.db"

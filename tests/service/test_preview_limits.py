@@ -47,9 +47,9 @@ def previewed(result: PreviewResult) -> list[int]:
     ("limits", "first"),
     [
         # the breaker off: id order, though more are due than its window holds
-        (RunLimits(max_total={Currency.EUR: 2500}, breaker_rate=1.0, breaker_window=4), [1, 2]),
+        (RunLimits(max_total={Currency("EUR"): 2500}, breaker_rate=1.0, breaker_window=4), [1, 2]),
         # its window of 4 spread over ids 1 to 12 first: 1, 3, 6, 9
-        (RunLimits(max_total={Currency.EUR: 3500}, breaker_window=4), [1, 3, 6]),
+        (RunLimits(max_total={Currency("EUR"): 3500}, breaker_window=4), [1, 3, 6]),
     ],
     ids=["id order", "the breaker's sample first"],
 )
@@ -81,7 +81,7 @@ def test_a_dry_run_without_a_cap_in_reach_charges_everything(
     make: Callable[..., Path], db_path: Path
 ) -> None:
     make(*[(i, 1000, "EUR") for i in range(1, 4)])
-    shown = preview(db_path, RunLimits(max_total={Currency.EUR: 3000}))
+    shown = preview(db_path, RunLimits(max_total={Currency("EUR"): 3000}))
     assert shown.stop_reason is None
     assert shown.beyond_cap == 0
     assert previewed(shown) == [1, 2, 3]
@@ -95,8 +95,8 @@ def test_replays_reserve_their_amounts_first_and_one_the_cap_refuses_stays_open(
     looked up, which stops nothing; then no fresh charge fits."""
     make((1, 1000, "EUR"), (2, 1000, "EUR"), (3, 400, "EUR"), (4, 1000, "EUR"))
     lost = FakeProvider(default=LOST_REQUEST, can_lookup=False, script={3: ["charged"]})
-    bill(lost, sweeps=0, outage_threshold=100, limits=RunLimits(max_total={Currency.EUR: 2400}))
-    caps = RunLimits(max_total={Currency.EUR: 1500})
+    bill(lost, sweeps=0, outage_threshold=100, limits=RunLimits(max_total={Currency("EUR"): 2400}))
+    caps = RunLimits(max_total={Currency("EUR"): 1500})
     shown = preview(db_path, caps)
     assert shown.to_replay == 2
     assert shown.replays_kept_open == 1
@@ -136,7 +136,7 @@ def test_each_zones_due_counts_the_held_invoices_as_held(
         SeedInvoice(5, 5, 1000, "EUR", DEC),  # an unknown zone: held
     ]
     make_db(db_path, Scenario.of(customers, invoices), FixedClock())
-    caps = RunLimits() if cap is None else RunLimits(max_total={Currency.EUR: cap})
+    caps = RunLimits() if cap is None else RunLimits(max_total={Currency("EUR"): cap})
     shown = preview(db_path, caps)
     zones = {z.zone: (z.due, z.held) for z in shown.zones}
     if cap is None:

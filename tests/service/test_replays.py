@@ -76,7 +76,7 @@ def test_an_open_attempt_is_read_back_exactly_as_it_was_recorded(
     assert [page.last_id for page in pages] == [11, 13, 15, 17, 20]
     found = [a for page in pages for a in page.attempts]
     held = {h.attempt_id: h for page in pages for h in page.unreadable}
-    eur = Currency.EUR
+    eur = Currency("EUR")
     assert found == [
         Attempt(
             Invoice(1, 1, Money(1, eur), "cus_A"),

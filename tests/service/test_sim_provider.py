@@ -22,7 +22,7 @@ from antaeus_cli.provider.spec import parse_spec
 from tests.conftest import Sleeps
 from tests.fakes import FixedClock
 
-EUR = Currency.EUR
+EUR = Currency("EUR")
 
 
 def provider(
@@ -68,7 +68,7 @@ def test_charges_move_money_once_per_key(tmp_path: Path) -> None:
 def test_unknown_customers_and_currency_mismatches_are_answers(tmp_path: Path) -> None:
     sim = provider(tmp_path)
     assert kind(sim, inv(1, 99, 10), "k1") is AnswerKind.CUSTOMER_NOT_FOUND
-    assert kind(sim, inv(2, 2, 10, Currency.EUR), "k2") is AnswerKind.CURRENCY_MISMATCH
+    assert kind(sim, inv(2, 2, 10, Currency("EUR")), "k2") is AnswerKind.CURRENCY_MISMATCH
 
 
 def test_a_key_reused_for_another_request_is_refused(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_faults_happen_in_both_directions_and_repeat_with_the_seed(tmp_path: Pat
         seen = []
         for n in range(60):
             try:
-                sim.charge(inv(n, 2, 1, Currency.USD), f"key-{n}")
+                sim.charge(inv(n, 2, 1, Currency("USD")), f"key-{n}")
                 seen.append("ok")
             except NetworkError as exc:
                 seen.append("lost-request" if "before" in str(exc) else "lost-response")
@@ -147,7 +147,7 @@ def test_the_simulator_gives_each_kind_of_answer_at_its_rate(tmp_path: Path) -> 
         needs_customer_rate=0.2,
         processing_rate=0.2,
     )
-    kinds = Counter(kind(sim, inv(n, 2, 1, Currency.USD), f"key-{n}") for n in range(500))
+    kinds = Counter(kind(sim, inv(n, 2, 1, Currency("USD")), f"key-{n}") for n in range(500))
     # DECLINED here are the hard declines: customer 2 can afford every charge.
     for expected in (AnswerKind.DECLINED, AnswerKind.REQUIRES_ACTION, AnswerKind.PROCESSING):
         assert 50 < kinds[expected] < 150, kinds
@@ -157,7 +157,7 @@ def test_the_simulator_gives_each_kind_of_answer_at_its_rate(tmp_path: Path) -> 
     processing = [c for c in ledger.charges() if c["outcome"] == "processing"]
     first = processing[0]
     found = sim.lookup(
-        inv(int(str(first["invoice_id"])), 2, 1, Currency.USD),
+        inv(int(str(first["invoice_id"])), 2, 1, Currency("USD")),
         str(first["idempotency_key"]),
         since=datetime.now(UTC),
         reference=None,
@@ -170,12 +170,15 @@ def test_rate_limited_requests_book_nothing(tmp_path: Path) -> None:
     limited = 0
     for n in range(40):
         try:
-            sim.charge(inv(n, 2, 1, Currency.USD), f"key-{n}")
+            sim.charge(inv(n, 2, 1, Currency("USD")), f"key-{n}")
         except RateLimited:
             limited += 1
             assert (
                 sim.lookup(
-                    inv(n, 2, 1, Currency.USD), f"key-{n}", since=datetime.now(UTC), reference=None
+                    inv(n, 2, 1, Currency("USD")),
+                    f"key-{n}",
+                    since=datetime.now(UTC),
+                    reference=None,
                 )
                 is None
             )

@@ -137,7 +137,7 @@ def test_a_pass_pays_declines_and_classifies_as_the_tables_say(
     assert three_ds["metadata"]["antaeus_canceled"] == "requires_action"  # type: ignore[index]
     assert attempts[4][3] == three_ds["id"]
     stripe_ = registry.open_provider(registry.resolve(localstripe.spec()), db_path=db)
-    invoice = Invoice(4, 4, Money(1004, Currency.EUR), refs[4])
+    invoice = Invoice(4, 4, Money(1004, Currency("EUR")), refs[4])
     found = stripe_.lookup(
         invoice, str(attempts[4][4]), since=datetime.now(UTC), reference=str(three_ds["id"])
     )
@@ -248,3 +248,26 @@ def test_a_charge_no_look_up_can_settle_is_never_silent(
     assert plain.returncode == 1
     assert "overdue: attempt 1 (invoice 1, EUR 10.01" in plain.stdout
     assert len(mine(localstripe, db)) == 1  # never charged again
+
+
+def test_any_currency_goes_in_the_unit_stripe_counts_and_a_refused_amount_is_not_sent(
+    localstripe: Server, tmp_path: Path
+) -> None:
+    """Invoices in yen (zero-decimal at Stripe), forint (CLDR writes no fillér, Stripe
+    counts them) and króna (two-decimal at Stripe, whole krónur only): the first two
+    are charged for exactly their ledger amounts; the króna amount 10.03 is held for
+    an operator, and no PaymentIntent is made for it."""
+    db = tmp_path / "antaeus.db"
+    refs = {cid: localstripe.customer(SUCCESS) for cid in (1, 2, 3)}
+    seed(db, dict(refs), {1: "JPY", 2: "HUF", 3: "ISK"})
+    code, _ = bill(db, localstripe)
+    assert code == 1  # one invoice waits for an operator
+    sent = {(i["customer"], i["currency"], i["amount"], i["status"]) for i in mine(localstripe, db)}
+    assert sent == {(refs[1], "jpy", 1001, "succeeded"), (refs[2], "huf", 1002, "succeeded")}
+    assert rows(db, "SELECT id, status, failure_code FROM invoice ORDER BY id") == [
+        (1, "PAID", None),
+        (2, "PAID", None),
+        (3, "NEEDS_OPERATOR", "provider_error"),
+    ]
+    (detail,) = rows(db, "SELECT failure_detail FROM invoice WHERE id = 3")[0]
+    assert "multiples of 100 minor units" in str(detail)

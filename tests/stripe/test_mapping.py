@@ -4,18 +4,45 @@ from __future__ import annotations
 
 import pytest
 
-from antaeus_cli.domain.money import Currency
+from antaeus_cli.domain.currencies import ZERO_DECIMAL
+from antaeus_cli.domain.money import CURRENCIES, Currency, Money
 from antaeus_cli.domain.outcomes import AnswerKind
-from antaeus_cli.provider.stripe_objects import ZERO_DECIMAL, answer_of_intent, stripe_currency
+from antaeus_cli.provider.stripe_objects import answer_of_intent, stripe_currency, unchargeable
 
 
-@pytest.mark.parametrize("currency", list(Currency))
-def test_every_currency_we_bill_is_two_decimal_at_stripe_and_sent_in_lower_case(
-    currency: Currency,
+@pytest.mark.parametrize(
+    ("code", "digits", "amount"),
+    [
+        ("EUR", 2, 1234),  # most: two-decimal, as at Stripe
+        ("JPY", 0, 500),  # Stripe's zero-decimal list: 500 is 500 yen
+        ("HUF", 2, 1050),  # CLDR writes no fillér, but Stripe counts them
+        ("IDR", 2, 1050),
+        ("BHD", 3, 1230),  # three-decimal: 1.230 dinar
+        ("ISK", 2, 4000),  # two-decimal at Stripe, whole krónur only
+    ],
+)
+def test_an_amount_goes_to_stripe_in_the_ledger_s_minor_units_and_lower_case(
+    code: str, digits: int, amount: int
 ) -> None:
-    assert currency.value.lower() not in ZERO_DECIMAL
-    assert currency.minor_digits == 2
-    assert stripe_currency(currency) == currency.value.lower()
+    currency = Currency(code)
+    assert currency.minor_digits == digits
+    assert stripe_currency(currency) == code.lower()
+    assert unchargeable(Money(amount, currency)) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "amount", "step"), [("ISK", 4010, 100), ("KWD", 5124, 10), ("TND", 1, 10)]
+)
+def test_an_amount_stripe_would_refuse_is_named_before_anything_is_sent(
+    code: str, amount: int, step: int
+) -> None:
+    refused = unchargeable(Money(amount, Currency(code)))
+    assert refused is not None
+    assert f"multiples of {step} minor units" in refused
+
+
+def test_every_zero_decimal_currency_at_stripe_has_no_minor_unit_here() -> None:
+    assert {c for c in CURRENCIES if c.minor_digits == 0} == ZERO_DECIMAL
 
 
 @pytest.mark.parametrize(
