@@ -6,7 +6,8 @@ import re
 import sqlite3
 import stat
 from collections.abc import Callable
-from datetime import date
+from contextlib import closing
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.close()
     store = Store.open(path, migrate_schema=True)
     try:
-        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 11
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 12
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         result = bounded_pass(
@@ -251,3 +252,172 @@ def test_a_version_2_database_whose_amounts_pass_64_bits_still_opens(tmp_path: P
         ]
     finally:
         store.close()
+
+
+def _version_11_file(path: Path) -> None:
+    """A file at schema version 11, as the release before the timestamp defaults left
+    it: rows in every status a test needs, an open charge, a settled one, a notice."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, schema.MIGRATIONS[:11]) == list(range(1, 12))
+    stamp = "2026-11-28T09:00:00.250000+00:00"
+    conn.execute("INSERT INTO meta VALUES ('namespace', 'feedf00d'), ('purpose', 'production')")
+    conn.execute(
+        "INSERT INTO customer (id, currency, provider_ref, email, timezone, external_id) VALUES "
+        "(1, 'EUR', 'cus_1', 'a@example.com', 'Europe/Berlin', 'crm-1'), "
+        "(2, 'USD', NULL, NULL, NULL, NULL)"
+    )
+    conn.execute(
+        "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, "
+        "decline_count, first_declined_on, next_retry_on, failure_code, failure_detail, "
+        "created_at, updated_at, paid_at, external_id) VALUES "
+        "(1, 1, 700, 'EUR', 'PAID', '2026-11-01', 0, NULL, NULL, NULL, NULL, ?1, ?1, ?1, "
+        "'inv-1'), "
+        "(2, 1, 900, 'EUR', 'PENDING', '2026-12-01', 0, NULL, NULL, NULL, NULL, ?1, ?1, NULL, "
+        "NULL), "
+        "(3, 2, 300, 'USD', 'FAILED', '2026-11-01', 1, '2026-11-01', '2026-11-04', 'declined', "
+        "'insufficient funds', ?1, ?1, NULL, NULL), "
+        "(4, 2, 500, 'USD', 'NEEDS_OPERATOR', '2026-12-01', 0, NULL, NULL, 'malformed', "
+        "'no provider_ref', '2026-11-28T09:00:00+00:00', 't', NULL, 'inv-4')",
+        (stamp,),
+    )
+    conn.execute(
+        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at, "
+        "finished_at, status) VALUES (1, 'bill', '2026-11-01', 'stripe://', 'h', 1, ?1, ?1, "
+        "'completed'), (2, 'bill', '2026-12-01', 'stripe://', 'h', 1, ?1, ?1, 'crashed')",
+        (stamp,),
+    )
+    conn.execute(
+        "INSERT INTO payment_attempt (id, invoice_id, customer_id, customer_ref, attempt_no, "
+        "idempotency_key, run_id, command, amount, currency, from_status, outcome, "
+        "provider_calls, started_at, finished_at, period) VALUES "
+        "(1, 1, 1, 'cus_1', 1, 'feedf00d-inv-1-1', 1, 'bill', 700, 'EUR', 'PENDING', 'charged', "
+        "1, ?1, ?1, '2026-11'), "
+        "(2, 2, 1, 'cus_1', 1, 'feedf00d-inv-2-1', 2, 'bill', 900, 'EUR', 'PENDING', 'started', "
+        "1, ?1, NULL, '2026-12')",
+        (stamp,),
+    )
+    conn.execute("INSERT INTO collected VALUES ('EUR', 1, 700)")
+    conn.execute(
+        "INSERT INTO notification (dedupe_key, kind, run_id, attempt_id, recipient, "
+        "next_attempt_at, created_at) VALUES ('feedf00d-inv-1-1/receipt', 'receipt', 1, 1, "
+        "'a@example.com', ?1, ?1)",
+        (stamp,),
+    )
+    conn.close()
+
+
+_SCHEMA_OBJECTS = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+
+
+def _rows(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in key order (names from the file itself)."""
+    names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {name: conn.execute(f'SELECT * FROM "{name}" ORDER BY 1').fetchall() for name in names}
+
+
+def _without_defaults(create: str) -> str:
+    """A CREATE TABLE statement with its timestamp defaults taken out, spaces evened."""
+    return " ".join(re.sub(r" DEFAULT \(strftime\('[^']*', 'now'\)\)", "", create).split())
+
+
+def test_a_version_11_database_keeps_every_row_constraint_and_trigger_at_version_12(
+    tmp_path: Path,
+) -> None:
+    """Version 12 rebuilds `invoice` for its timestamp defaults, as `antaeus migrate`
+    runs it: every row of every table is kept, every other object of the schema is
+    as it was, the table differs by its two defaults only, and its rules still hold."""
+    path = tmp_path / "v11.db"
+    _version_11_file(path)
+    with closing(sqlite3.connect(path)) as conn:
+        rows_before = _rows(conn)
+        objects_before = conn.execute(_SCHEMA_OBJECTS).fetchall()
+        columns_before = conn.execute("PRAGMA table_xinfo(invoice)").fetchall()
+        keys_before = conn.execute("PRAGMA foreign_key_list(invoice)").fetchall()
+    assert {table for table, rows in rows_before.items() if rows} >= {
+        "meta", "customer", "invoice", "billing_run", "payment_attempt", "invoice_total",
+        "collected", "notification",
+    }  # fmt: skip
+
+    store = Store.open(path, migrate_schema=True)
+    try:
+        conn = store.conn
+        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 12
+        assert _rows(conn) == rows_before
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert conn.execute("PRAGMA foreign_key_list(invoice)").fetchall() == keys_before
+
+        objects = conn.execute(_SCHEMA_OBJECTS).fetchall()
+        table = ("table", "invoice", "invoice")
+        assert [o for o in objects if o[:3] != table] == [
+            o for o in objects_before if o[:3] != table
+        ]  # every index and trigger, of invoice and of every other table, as it was
+        (create,) = [o[3] for o in objects if o[:3] == table]
+        (create_before,) = [o[3] for o in objects_before if o[:3] == table]
+        assert _without_defaults(create) == " ".join(create_before.split())  # every CHECK
+        columns = conn.execute("PRAGMA table_xinfo(invoice)").fetchall()
+        assert [c[:4] + c[5:] for c in columns] == [c[:4] + c[5:] for c in columns_before]
+        assert {c[1] for c in columns if c[4] != columns_before[c[0]][4]} == {
+            "created_at",
+            "updated_at",
+        }
+
+        # The rules hold: CHECKs, the foreign key, the unique upstream id, the triggers.
+        for statement in (
+            "UPDATE invoice SET status = 'LOST' WHERE id = 2",
+            "UPDATE invoice SET amount = 10.5 WHERE id = 3",
+            "UPDATE invoice SET due_date = '2026-02-30' WHERE id = 3",
+            "UPDATE invoice SET status = 'FAILED', failure_code = 'declined' WHERE id = 4",
+            "UPDATE invoice SET status = 'PAID' WHERE id = 4",
+            "UPDATE invoice SET external_id = '' WHERE id = 3",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="CHECK"), store.transaction() as c:
+                c.execute(statement)
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), store.transaction() as c:
+            c.execute(
+                "INSERT INTO invoice (customer_id, amount, currency, due_date) "
+                "VALUES (999, 1, 'EUR', '2026-12-01')"
+            )
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"), store.transaction() as c:
+            c.execute("UPDATE invoice SET external_id = 'inv-1' WHERE id = 3")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"), store.transaction() as c:
+            c.execute("DELETE FROM payment_attempt WHERE id = 1")
+        with store.transaction() as c:  # its charge is in flight: held for an operator
+            c.execute("UPDATE invoice SET amount = 950 WHERE id = 2")
+            c.execute(
+                "INSERT INTO invoice (customer_id, amount, currency, due_date) "
+                "VALUES (2, 40, 'USD', '2026-12-01')"
+            )
+        assert conn.execute("SELECT status, failure_code FROM invoice WHERE id = 2").fetchone() == (
+            "NEEDS_OPERATOR",
+            "edited_in_flight",
+        )
+        assert conn.execute("SELECT * FROM invoice_total ORDER BY 1").fetchall() == [
+            ("EUR", 2, 1650, 1),
+            ("USD", 3, 840, 1),
+        ]
+        fast = queries.totals_by_status_and_currency(conn)
+        assert fast == queries._exact_totals(conn)
+    finally:
+        store.close()
+
+
+def test_an_invoice_written_without_timestamps_is_stamped_now_in_utc_as_the_code_writes(
+    make: Callable[..., Path], db_path: Path
+) -> None:
+    """The defaults give the instant of the INSERT in UTC, in the shape the code writes
+    its own (`datetime.isoformat()` of an aware UTC instant), the same in both columns."""
+    make((1, 1000, "EUR"))
+    before = datetime.now(UTC).replace(microsecond=0)
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        (created, updated) = conn.execute(
+            "INSERT INTO invoice (customer_id, amount, currency, due_date) "
+            "VALUES (1, 500, 'EUR', '2026-12-01') RETURNING created_at, updated_at"
+        ).fetchone()
+    after = datetime.now(UTC)
+    stamped = datetime.fromisoformat(created)
+    assert stamped.tzinfo == UTC
+    assert created == stamped.isoformat(timespec="microseconds")
+    assert before <= stamped <= after
+    assert updated == created
