@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.store.schema import statements
 from tests.cli.test_purpose import AS_OF, add_invoice
 from tests.stripe.conftest import Shaped
 
@@ -37,6 +39,15 @@ def bill(db: Path, spec: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str
     monkeypatch.setenv("ANTAEUS_PROVIDER", spec)
     result = CliRunner().invoke(app, ["--db", str(db), "bill", "--as-of", AS_OF, "--json"])
     return result.exit_code, result.stdout, result.stderr
+
+
+def documented_inserts() -> str:
+    """The statements docs/importing.md gives an upstream system that writes by SQL."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "importing.md").read_text()
+    section = page.split("## With SQL", 1)[1]
+    found = re.search(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    assert found is not None, "docs/importing.md: no SQL under 'With SQL'"
+    return found.group(1)
 
 
 def meta(db: Path, key: str) -> object:
@@ -198,3 +209,34 @@ def stripe_key(server: Shaped, invoice: int) -> str:
         if intent["metadata"].get("antaeus_invoice_id") == str(invoice)
     }
     return str(key)
+
+
+def test_the_documented_inserts_load_a_new_database_and_the_next_pass_charges_the_invoice(
+    tmp_path: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upstream system writes the smallest INSERTs the docs give, no timestamps
+    among them, into a database `antaeus init` made; the next `bill` charges it."""
+    for name in ("ANTAEUS_DB", "ANTAEUS_DUNNING", "ANTAEUS_TZ", "ANTAEUS_FAILPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "prod.db"
+    assert CliRunner().invoke(app, ["--db", str(db), "init"]).exit_code == ExitCode.OK
+    with closing(sqlite3.connect(db)) as conn, conn:
+        for statement in statements(documented_inserts()):
+            conn.execute(statement)
+    with closing(sqlite3.connect(db)) as conn:
+        ((ref,),) = conn.execute("SELECT provider_ref FROM customer").fetchall()
+        ((due, amount, created),) = conn.execute(
+            "SELECT due_date, amount, created_at FROM invoice"
+        ).fetchall()
+    shaped.customers({ref: "pm_card_visa"})
+
+    monkeypatch.setenv("ANTAEUS_PROVIDER", shaped.spec())
+    result = CliRunner().invoke(app, ["--db", str(db), "bill", "--as-of", due, "--json"])
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert json.loads(result.stdout)["counts"]["paid"] == 1
+    assert sorted(shaped.succeeded_per_invoice().items()) == [(1, 1)]
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT status, created_at FROM invoice").fetchall() == [
+            ("PAID", created)
+        ]
+        assert conn.execute("SELECT amount FROM collected").fetchall() == [(amount,)]
