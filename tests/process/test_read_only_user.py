@@ -78,6 +78,12 @@ def test_report_check_and_the_dry_runs_answer_and_leave_every_file_as_it_was(
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert json.loads(checked.stdout)["status"] == "WARNING"
     assert "antaeus_check_status 1.0" in metrics.read_text()
+    unwritable = data.parent / "antaeus.prom"  # beside the database: the level stands
+    checked = monitoring.antaeus(data, "check", "--metrics-file", str(unwritable))
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("ANTAEUS WARNING - ")
+    assert checked.stderr.startswith(f"antaeus: error: cannot write --metrics-file '{unwritable}'")
+    assert len(checked.stderr.splitlines()) == 1
     late = finished(data) + timedelta(hours=7)  # the dead man's switch
     checked = monitoring.antaeus(data, "check", "--as-of", late.strftime("%Y-%m-%dT%H:%M:%SZ"))
     assert checked.returncode == 2, checked.stdout + checked.stderr
