@@ -277,7 +277,7 @@ def read_only(path: Path, read: Callable[[Store], T]) -> T:
                 result = read(store)
             finally:
                 store.close()
-        except AntaeusError:
+        except (AntaeusError, sqlite3.Error):  # read from a file that changed: any error
             if before is None or not _moved(path, before, immutable=immutable):
                 raise
             continue
@@ -291,8 +291,8 @@ def read_only(path: Path, read: Callable[[Store], T]) -> T:
 
 def _holds_everything(path: Path) -> bool:
     """Whether the database file holds every committed change: its -wal file is missing
-    or empty (a -wal file a checkpoint has emptied may hold pages the file has too, but
-    telling which takes its -shm file)."""
+    or empty. (One with frames in it may hold only pages a checkpoint has copied into
+    the file already, but telling so takes its -shm file.)"""
     try:
         return wal_path(path).stat().st_size == 0
     except FileNotFoundError:

@@ -99,6 +99,24 @@ def test_a_read_torn_by_a_rewrite_of_the_file_is_done_again_not_called_damaged(
     assert len(tries) == 2
 
 
+def test_a_read_that_fails_on_a_file_changed_under_it_is_done_again_whatever_the_error(
+    db: Path,
+) -> None:
+    tries: list[int] = []
+
+    def read(store: Store) -> int:
+        store.conn.execute("SELECT count(*) FROM meta").fetchone()  # the schema, as it was
+        if not tries:  # a table made meanwhile, by another connection
+            other = sqlite3.connect(db, isolation_level=None)
+            other.execute("CREATE TABLE made_meanwhile (x)")
+            other.close()
+        tries.append(1)
+        return int(store.conn.execute("SELECT count(*) FROM made_meanwhile").fetchone()[0])
+
+    assert read_only(db, read) == 0
+    assert len(tries) == 2
+
+
 def test_a_file_that_changes_under_every_read_is_said_to_be_busy(db: Path) -> None:
     def read(store: Store) -> list[str]:
         conn = sqlite3.connect(db, isolation_level=None)
