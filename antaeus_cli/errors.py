@@ -94,6 +94,11 @@ class ReadOnlyDatabase(StorageError):
     """The database file or its directory is not writable."""
 
 
+class UnreadableDatabase(StorageError):
+    """A command that only reads cannot read the database: the file, its -wal or -shm
+    file, or its directory is closed to the user running it."""
+
+
 class DiskFull(StorageError):
     """The disk, a quota or a file-size limit ran out while writing."""
 

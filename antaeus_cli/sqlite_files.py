@@ -9,6 +9,7 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ from antaeus_cli.errors import (
     NotAnAntaeusDatabase,
     ReadOnlyDatabase,
     StorageError,
+    UnreadableDatabase,
 )
 
 BUSY_TIMEOUT_S = 5.0
@@ -35,13 +37,70 @@ def connect(
     """
     if create:
         _create_private_file(path)
-    # The path as the file system spells it: under a C locale a non-ASCII name is
-    # held with surrogate escapes, which no text encoding can write.
-    uri = f"file:{quote(os.fsencode(path.absolute()))}?mode=rw"
+    uri = f"file:{_uri_path(path)}?mode=rw"
     with translate_errors(path):
         return sqlite3.connect(
             uri, uri=True, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
         )
+
+
+def connect_read_only(
+    path: Path, *, immutable: bool, busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> sqlite3.Connection:
+    """Open `path` for reading only (`mode=ro`), as a user who may write neither the file
+    nor its directory, and refuse every write on the connection (`query_only`).
+
+    `immutable`: read the file as it stands, with no lock and no WAL, which makes no
+    -wal or -shm file. Right only while no process has the database open (there is no
+    -wal file), and only if the caller checks that the file did not change while it
+    read (`FileState`). Otherwise SQLite reads through the -wal and -shm files a writer
+    made, and needs no write to either (since 3.22: a -shm it cannot write is read into
+    memory).
+    """
+    uri = f"file:{_uri_path(path)}?mode=ro{'&immutable=1' if immutable else ''}"
+    with translate_errors(path, reading=True):
+        conn = sqlite3.connect(
+            uri, uri=True, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA query_only = ON")
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def _uri_path(path: Path) -> str:
+    # The path as the file system spells it: under a C locale a non-ASCII name is
+    # held with surrogate escapes, which no text encoding can write.
+    return quote(os.fsencode(path.absolute()))
+
+
+def wal_path(path: Path) -> Path:
+    """The -wal file SQLite keeps beside `path` while a connection has it open."""
+    return path.with_name(f"{path.name}-wal")
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What a database file looked like: a read of it as immutable holds only if the
+    file still looks the same afterwards. A checkpoint that copies a pass's pages into
+    the file while it is read changes its modification time (and maybe its size); a
+    file replaced under its name has another inode."""
+
+    inode: int
+    size: int
+    modified_ns: int
+    changed_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileState | None:
+        """The file's state now (None: it is gone or cannot be looked at)."""
+        try:
+            found = path.stat()
+        except OSError:
+            return None
+        return cls(found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
 
 
 def _create_private_file(path: Path) -> None:
@@ -69,26 +128,47 @@ def set_wal(conn: sqlite3.Connection, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def translate_errors(path: Path) -> Iterator[None]:
-    """Turn SQLite's failures into errors with a message and a next step."""
+def translate_errors(path: Path, *, reading: bool = False) -> Iterator[None]:
+    """Turn SQLite's failures into errors with a message and a next step (`reading`:
+    on a connection opened for reading only)."""
     try:
         yield
     except sqlite3.Error as exc:
-        translated = describe(exc, path)
+        translated = describe(exc, path, reading=reading)
         if translated is None:
             raise
         raise translated from exc
 
 
-def describe(exc: sqlite3.Error, path: Path) -> AntaeusError | None:
-    """The expected error behind a SQLite failure, or None when it is a bug."""
+def describe(exc: sqlite3.Error, path: Path, *, reading: bool = False) -> AntaeusError | None:
+    """The expected error behind a SQLite failure, or None when it is a bug. `reading`:
+    the connection was opened for reading only, so a failure to open, or to use the
+    -wal and -shm files, is a permission the reading user lacks."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
-    for prefixes, fragment, kind, template in _KNOWN:
+    for prefixes, fragment, kind, template in (*_UNREADABLE, *_KNOWN) if reading else _KNOWN:
         if name.startswith(prefixes) or (fragment and fragment in text):
             return kind(template.format(path=path, text=text, timeout=BUSY_TIMEOUT_S))
     return None
 
+
+UNREADABLE = (
+    "cannot read database '{path}' ({text}): the user running this needs read permission "
+    "on it and on its -wal and -shm files, and search permission on its directory; "
+    "nothing was changed"
+)
+
+_UNREADABLE: tuple[tuple[tuple[str, ...], str, type[AntaeusError], str], ...] = (
+    (
+        # SQLITE_READONLY_DIRECTORY, _CANTINIT, _RECOVERY...: the -wal or -shm file is
+        # missing and cannot be made, or cannot be used. A plain SQLITE_READONLY is a
+        # write tried on a connection that only reads: not the reader's permissions.
+        ("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_READONLY_"),
+        "",
+        UnreadableDatabase,
+        UNREADABLE,
+    ),
+)
 
 # (error-name prefixes, message fragment, error, message), most specific first.
 _KNOWN: tuple[tuple[tuple[str, ...], str, type[AntaeusError], str], ...] = (

@@ -66,7 +66,7 @@ def command(
     from antaeus_cli.errors import AntaeusError, SchemaTooOld
     from antaeus_cli.health import check
     from antaeus_cli.host import is_alive
-    from antaeus_cli.store.database import Store
+    from antaeus_cli.store.database import read_only
 
     now = datetime.now(UTC) if as_of is None else opt.instant(as_of, "--as-of")
     if metrics_file is not None:
@@ -79,15 +79,13 @@ def command(
         notice_warning=timedelta(hours=notice_warning),
     )
     try:
-        store = Store.open(ctx.obj.db_path)
+        health = read_only(
+            ctx.obj.db_path, lambda store: check(store, now=now, limits=limits, is_alive=is_alive)
+        )
     except SchemaTooOld as exc:
         _fail(Level.CRITICAL, exc.message, json_output=json_output, metrics_file=metrics_file)
     except AntaeusError as exc:
         _fail(Level.UNKNOWN, exc.message, json_output=json_output, metrics_file=metrics_file)
-    try:
-        health = check(store, now=now, limits=limits, is_alive=is_alive)
-    finally:
-        store.close()
     _render(health, json_output=json_output)
     if metrics_file is not None:
         from antaeus_cli.cli.boundary import print_error

@@ -75,7 +75,7 @@ def command(
         deliver_pending,
         preview,
     )
-    from antaeus_cli.store.database import Store
+    from antaeus_cli.store.database import Store, read_only
 
     spec = opt.notify_spec(notify, NOTIFY_ENV)
     settings = NotifySettings(
@@ -87,12 +87,13 @@ def command(
     )
     failpoints = Failpoints.from_env(os.environ)
     channel = channel_spec.open_channel(spec)
+    if dry_run:
+        now = datetime.now(UTC)
+        shown = read_only(ctx.obj.db_path, lambda store: preview(store, channel, settings, now))
+        render_notify_preview(shown, json_output=json_output)
+        raise typer.Exit(ExitCode.OK)
     store = Store.open(ctx.obj.db_path)
     try:
-        if dry_run:
-            shown = preview(store, channel, settings, datetime.now(UTC))
-            render_notify_preview(shown, json_output=json_output)
-            raise typer.Exit(ExitCode.OK)
         stop = StopRequest()
         me = current_process()
         runtime = NotifyRuntime(

@@ -39,7 +39,7 @@ from antaeus_cli.host import current_process, is_alive
 from antaeus_cli.provider import registry
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.provider.spec import ProviderSpec
-from antaeus_cli.store.database import Store
+from antaeus_cli.store.database import Store, read_only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,10 +94,10 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     spec = _provider_spec(db_path, options, settings)
     failpoints = Failpoints.from_env(os.environ)
     stop = StopRequest()
-    store = Store.open(db_path)
-    try:
-        if options.dry_run:
-            preview = preview_pass(
+    if options.dry_run:
+        preview = read_only(
+            db_path,
+            lambda store: preview_pass(
                 store,
                 options.command,
                 settings.clock,
@@ -105,9 +105,12 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
                 batch_size=options.batch_size,
                 amount_guard=options.amount_guard,
                 limits=options.limits,
-            )
-            render_preview(preview, json_output=options.json_output)
-            raise typer.Exit(ExitCode.OK)
+            ),
+        )
+        render_preview(preview, json_output=options.json_output)
+        raise typer.Exit(ExitCode.OK)
+    store = Store.open(db_path)
+    try:
         started = time.monotonic()
         try:
             provider = _open_provider(store, spec, options, settings, failpoints, stop)

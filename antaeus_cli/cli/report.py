@@ -63,7 +63,7 @@ def command(
 
     from antaeus_cli.cli.render_report import render_report
     from antaeus_cli.reports import build_report
-    from antaeus_cli.store.database import Store
+    from antaeus_cli.store.database import read_only
 
     if json_output:
         if output_format not in (Format.TABLE, Format.JSON):
@@ -72,9 +72,9 @@ def command(
                 param_hint="'--json'",
             )
         output_format = Format.JSON
-    store = Store.open(ctx.obj.db_path)
-    try:
-        report = build_report(store, recent_runs=runs, limit=limit or None, now=datetime.now(UTC))
-    finally:
-        store.close()
+    now = datetime.now(UTC)
+    report = read_only(
+        ctx.obj.db_path,
+        lambda store: build_report(store, recent_runs=runs, limit=limit or None, now=now),
+    )
     render_report(report, output_format.value, None if section is None else section.value)

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import (
+    AntaeusError,
+    DatabaseBusy,
     DatabaseNotFound,
     NotAnAntaeusDatabase,
     SchemaTooNew,
     SchemaTooOld,
     StorageError,
+    UnreadableDatabase,
 )
-from antaeus_cli.sqlite_files import connect, set_wal, translate_errors
+from antaeus_cli.sqlite_files import (
+    UNREADABLE,
+    FileState,
+    connect,
+    connect_read_only,
+    set_wal,
+    translate_errors,
+    wal_path,
+)
 from antaeus_cli.store.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -34,9 +47,10 @@ if TYPE_CHECKING:
 class Store:
     """An open, migrated antaeus database. Only `antaeus_cli.store` speaks SQL."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.read_only = read_only
         self._db: sqlite_utils.Database | None = None
         self._namespace: str | None = None
 
@@ -62,13 +76,9 @@ class Store:
         exactly as it was.
         """
         if not path.exists():
-            raise DatabaseNotFound(
-                f"database '{path}' not found: pass --db (or set ANTAEUS_DB) to point at an "
-                "existing one, or create it: 'antaeus init' for production, 'antaeus seed' for "
-                "a demo"
-            )
+            raise _not_found(path)
         if not path.is_file():
-            raise NotAnAntaeusDatabase(f"'{path}' is not a file: pass --db with a database file")
+            raise _not_a_file(path)
         _require_sqlite()
         conn = connect(path)
         try:
@@ -84,6 +94,34 @@ class Store:
             conn.close()
             raise
         return cls(conn, path)
+
+    @classmethod
+    def open_read_only(cls, path: Path, *, immutable: bool) -> Store:
+        """Open an existing database for reading only, refusing what `open` refuses;
+        nothing is written, not even to move an older schema forward. `read_only`
+        is the way in: it says when `immutable` is right, and checks the read."""
+        try:
+            found = path.stat()
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:
+                raise _not_found(path) from None
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise UnreadableDatabase(
+                    UNREADABLE.format(path=path, text=exc.strerror or exc)
+                ) from None
+            raise
+        if not stat.S_ISREG(found.st_mode):
+            raise _not_a_file(path)
+        _require_sqlite()
+        conn = connect_read_only(path, immutable=immutable)
+        try:
+            with translate_errors(path, reading=True):
+                check_identity(conn, path)
+                _check_current(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, read_only=True)
 
     @classmethod
     def create(cls, path: Path, purpose: Purpose) -> Store:
@@ -191,7 +229,7 @@ class Store:
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """Reads outside a write transaction, with SQLite's errors translated."""
-        with translate_errors(self.path):
+        with translate_errors(self.path, reading=self.read_only):
             yield self.conn
 
     @contextlib.contextmanager
@@ -209,6 +247,82 @@ class Store:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
+
+
+T = TypeVar("T")
+
+READ_TRIES = 3
+
+
+def read_only(path: Path, read: Callable[[Store], T]) -> T:
+    """`read(store)` against the database opened for reading only (`report`, `check`,
+    a dry run): nothing is written and no file is made, so the user running it needs
+    no write permission on the file, its -wal and -shm files or its directory.
+
+    While a process has the database open, SQLite keeps a -wal file beside it, and
+    reads through it and its -shm file. With no -wal file (no process has it open, as
+    between passes), or an empty one, the file holds everything committed, and is read
+    as it stands, as an immutable file: no lock, no -wal or -shm file made. A pass
+    that began meanwhile and copied its pages into the file (a checkpoint) would have
+    torn that read, so the read counts only if the file is as it was after it; if it
+    is not, or a failure came as a pass opened or closed the database, the read is
+    done again, up to READ_TRIES times.
+    """
+    for _ in range(READ_TRIES):
+        before = FileState.of(path)
+        immutable = before is not None and _holds_everything(path)
+        try:
+            store = Store.open_read_only(path, immutable=immutable)
+            try:
+                result = read(store)
+            finally:
+                store.close()
+        except (AntaeusError, sqlite3.Error):  # read from a file that changed: any error
+            if before is None or not _moved(path, before, immutable=immutable):
+                raise
+            continue
+        if not immutable or FileState.of(path) == before:
+            return result
+    raise DatabaseBusy(
+        f"database '{path}' changed while it was read, {READ_TRIES} times in a row (passes "
+        "began or ended meanwhile); run again"
+    )
+
+
+def _holds_everything(path: Path) -> bool:
+    """Whether the database file holds every committed change: its -wal file is missing
+    or empty. (One with frames in it may hold only pages a checkpoint has copied into
+    the file already, but telling so takes its -shm file.)"""
+    try:
+        return wal_path(path).stat().st_size == 0
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def _moved(path: Path, before: FileState, *, immutable: bool) -> bool:
+    """Whether a read that failed may have failed because a pass opened the database,
+    wrote to it or closed it meanwhile."""
+    if immutable:
+        return FileState.of(path) != before
+    return _holds_everything(path)  # its -wal file went while SQLite reached for it
+
+
+# What `Path.exists` takes for "not there"; any other failure is not an answer.
+_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+
+def _not_found(path: Path) -> DatabaseNotFound:
+    return DatabaseNotFound(
+        f"database '{path}' not found: pass --db (or set ANTAEUS_DB) to point at an "
+        "existing one, or create it: 'antaeus init' for production, 'antaeus seed' for "
+        "a demo"
+    )
+
+
+def _not_a_file(path: Path) -> NotAnAntaeusDatabase:
+    return NotAnAntaeusDatabase(f"'{path}' is not a file: pass --db with a database file")
 
 
 def lenient_text(raw: bytes) -> str:
