@@ -12,13 +12,11 @@ failed: a mutant that hangs is a finding to look at, not a kill), a segfault, a 
 caught by the type checker rather than a test, an interrupted run, a mutant not checked
 or reached by no test, a suspicious or skipped one, and any exit code mutmut does not know.
 
-A survivor passes in two ways only. Code that no test can tell from its mutants is marked
+A survivor passes in one way only: code that no test can tell from its mutants is marked
 `# pragma: no mutate` beside it, with its reason (on the line, after the pragma, or in the
 comment line just above); mutmut then makes no mutant of it, and the gate fails on a mark
-without a reason. And one class of survivor is excused by a rule, not a mark: a mutant that
-only changes the letter case of SQL keywords inside a SQL statement's string literals
-(`tests.mutation_sql` states the rule exactly). The figure counts both: the mutants the rule
-excused, and the pragma lines in the mutated modules.
+without a reason. No rule excuses a class of survivors. The figure counts the pragma lines
+in the mutated modules.
 """
 
 from __future__ import annotations
@@ -29,11 +27,9 @@ import sys
 import tokenize
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from tests.mutation_sql import sql_case_only
 
 # mutmut 3.8's reading of a mutant's exit code (mutmut/stats.py, `status_by_exit_code`).
 STATUS_BY_EXIT_CODE: dict[int | None, str] = {
@@ -56,7 +52,7 @@ STATUS_BY_EXIT_CODE: dict[int | None, str] = {
     -9: "segfault",
 }
 UNKNOWN_CODE = "suspicious"  # mutmut's reading of an exit code not in its table
-KILLED, SURVIVED, EQUIVALENT = "killed", "survived", "equivalent"
+KILLED = "killed"
 PRAGMA = "no mutate"
 
 
@@ -97,7 +93,7 @@ class Module:
         return not (self.failing or self.unreasoned or self.missing)
 
 
-def judge(root: Path, path: str, *, excuse_sql: bool = True) -> Module:
+def judge(root: Path, path: str) -> Module:
     """The results of one module of `only_mutate`, read from `root/mutants`."""
     module = Module(path)
     source = root / path
@@ -110,19 +106,10 @@ def judge(root: Path, path: str, *, excuse_sql: bool = True) -> Module:
     exit_codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))[
         "exit_code_by_key"
     ]
-    mutated = root / "mutants" / path
-    mutated_source = mutated.read_text(encoding="utf-8") if mutated.exists() else None
     for mutant, exit_code in sorted(exit_codes.items(), key=lambda item: _order(item[0])):
         status = status_of(exit_code)
-        if (
-            status == SURVIVED
-            and excuse_sql
-            and mutated_source is not None
-            and sql_case_only(mutated_source, mutant)
-        ):
-            status = EQUIVALENT
         module.statuses[status] += 1
-        if status not in (KILLED, EQUIVALENT):
+        if status != KILLED:
             module.failing.append((mutant, status))
     return module
 
@@ -164,32 +151,16 @@ def only_mutate(root: Path) -> list[str]:
     return list(config["tool"]["mutmut"]["only_mutate"])
 
 
-def rows_by_position(root: Path, paths: Iterable[str]) -> bool:
-    """The premise of the SQL rule: no module of the mutated packages sets a row_factory,
-    so every row the DB-API returns is a tuple, read by position."""
-    packages = {path.split("/", 1)[0] for path in paths}
-    return not any(
-        "row_factory" in source.read_text(encoding="utf-8")
-        for package in packages
-        for source in (root / package).rglob("*.py")
-    )
-
-
 def report(modules: Sequence[Module], out: io.TextIOBase | None = None) -> int:
-    """Print the figure; 0 when every mutant is killed or excused, else 1."""
+    """Print the figure; 0 when every mutant is killed, else 1."""
     write = (out or sys.stdout).write
     total = Counter[str]()
-    write(
-        f"{'module':<34} {'mutants':>8} {'killed':>8} {'equivalent':>11} {'other':>6} "
-        f"{'score':>7}\n"
-    )
+    write(f"{'module':<34} {'mutants':>8} {'killed':>8} {'other':>6} {'score':>7}\n")
     for module in modules:
         total.update(module.statuses)
         write(_line(module.name + (" (no results)" if module.missing else ""), module.statuses))
     write(_line("all", total))
-    others = {
-        status: n for status, n in sorted(total.items()) if status not in (KILLED, EQUIVALENT)
-    }
+    others = {status: n for status, n in sorted(total.items()) if status != KILLED}
     pragma_lines = sum(module.pragma_lines for module in modules)
     write(
         f"\nnot killed: {', '.join(f'{n} {status}' for status, n in others.items()) or 'none'}\n"
@@ -208,10 +179,9 @@ def report(modules: Sequence[Module], out: io.TextIOBase | None = None) -> int:
 
 def _line(label: str, counts: Counter[str]) -> str:
     mutants = sum(counts.values())
-    killed, equivalent = counts[KILLED], counts[EQUIVALENT]
-    other = mutants - killed - equivalent
-    score = f"{100 * killed / (mutants - equivalent):.1f}%" if mutants > equivalent else "-"
-    return f"{label:<34} {mutants:>8} {killed:>8} {equivalent:>11} {other:>6} {score:>7}\n"
+    killed = counts[KILLED]
+    score = f"{100 * killed / mutants:.1f}%" if mutants else "-"
+    return f"{label:<34} {mutants:>8} {killed:>8} {mutants - killed:>6} {score:>7}\n"
 
 
 def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
@@ -228,10 +198,7 @@ def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
     if not agrees_with_mutmut():
         print("mutmut reads exit codes otherwise: update STATUS_BY_EXIT_CODE", file=sys.stderr)
         return 2
-    excuse_sql = rows_by_position(root, paths)
-    if not excuse_sql:
-        print("a row_factory is set: no SQL-case mutant is excused", file=sys.stderr)
-    return report([judge(root, path, excuse_sql=excuse_sql) for path in sorted(paths)])
+    return report([judge(root, path) for path in sorted(paths)])
 
 
 if __name__ == "__main__":

@@ -223,6 +223,12 @@ def _update_groups(
     return changed
 
 
+_RELEASE = (
+    "UPDATE payment_attempt SET outcome = 'abandoned', error = 'not sent: the pass stopped', "
+    "finished_at = ?, settled_by_run_id = ? WHERE id = ? AND outcome = 'started'"
+)
+
+
 def release(
     conn: sqlite3.Connection, *, run_id: int, now: datetime, attempts: Sequence[Attempt]
 ) -> None:
@@ -232,11 +238,7 @@ def release(
     process, so no money can have moved under their keys. Their invoices were never
     touched, so there is nothing to hand back.
     """
-    conn.executemany(
-        "UPDATE payment_attempt SET outcome = 'abandoned', error = 'not sent: the pass stopped', "
-        "finished_at = ?, settled_by_run_id = ? WHERE id = ? AND outcome = 'started'",
-        [(now.isoformat(), run_id, a.id) for a in attempts],
-    )
+    conn.executemany(_RELEASE, [(now.isoformat(), run_id, a.id) for a in attempts])
 
 
 _HAND_BACK = (

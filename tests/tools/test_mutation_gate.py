@@ -1,6 +1,6 @@
 """The mutation gate itself, on results built by hand the way mutmut 3 records them: a
 `mutants/<module>.meta` of exit codes, and `mutants/<module>` holding each function's
-unmutated copy beside its mutants."""
+unmutated copy beside its mutants. Only a killed mutant passes: no rule excuses any."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.mutation_gate import agrees_with_mutmut, judge, main, pragmas, report
-from tests.mutation_sql import sql_case_only
 
 MODULE = "pkg/store.py"
 NAME = "pkg.store"
@@ -23,10 +22,6 @@ def mutated(original: str, *mutants: str) -> str:
     copies = [original.replace("def f(", "def x_f__mutmut_orig(", 1)]
     copies += [m.replace("def f(", f"def x_f__mutmut_{n}(", 1) for n, m in enumerate(mutants, 1)]
     return "\n\n".join(textwrap.dedent(copy) for copy in copies)
-
-
-def excused(original: str, mutant: str) -> bool:
-    return sql_case_only(mutated(original, mutant), f"{NAME}.x_f__mutmut_1")
 
 
 def results(root: Path, exit_codes: list[int | None], original: str = "", *mutants: str) -> None:
@@ -48,80 +43,6 @@ def f(conn, after):
         {"after": after},
     ).fetchall()
 """
-
-
-def test_a_message_with_sql_words_whose_case_changed_is_not_excused() -> None:
-    original = """
-    def f(conn, ids):
-        conn.execute("UPDATE invoice SET status = 'PAID' WHERE id = ?", ids)
-        raise LookupError("nothing is due: SELECT a later date, or run FROM cron")
-    """
-    message = "nothing is due: SELECT a later date, or run FROM cron"
-    for text in (message.lower(), message.upper()):
-        assert not excused(original, original.replace(message, text))
-
-
-def test_a_message_outside_any_statement_is_not_excused_however_sql_it_reads() -> None:
-    original = """
-    def f(name):
-        return "SELECT FROM WHERE ORDER BY " + name
-    """
-    assert not excused(
-        original, original.replace("SELECT FROM WHERE ORDER BY", "select from where order by")
-    )
-
-
-def test_a_sql_statement_whose_keywords_changed_case_is_excused() -> None:
-    mutant = SELECT.replace("SELECT id FROM invoice WHERE", "select id from invoice where").replace(
-        "AND id > :after ORDER BY", "and id > :after order by"
-    )
-    assert excused(SELECT, mutant)
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "why"),
-    [
-        ("SELECT id FROM invoice", "SELECT ID FROM INVOICE", "names, not keywords"),
-        ("'PENDING'", "'pending'", "a quoted literal"),
-        (":after", ":AFTER", "a named parameter"),
-        ("SELECT id FROM invoice", "XXSELECT id FROM invoiceXX", "not a change of case"),
-    ],
-)
-def test_a_sql_statement_changed_beyond_its_keywords_case_is_not_excused(
-    old: str, new: str, why: str
-) -> None:
-    assert not excused(SELECT, SELECT.replace(old, new)), why
-
-
-def test_a_change_beside_the_sql_string_is_not_excused() -> None:
-    mutant = SELECT.replace("SELECT", "select").replace("fetchall()", "fetchone()")
-    assert not excused(SELECT, mutant)
-
-
-def test_sql_through_a_local_name_an_f_string_and_a_join_is_recognised() -> None:
-    original = """
-    def f(conn, table, n, ids):
-        sql = f"UPDATE {table} SET status = 'PAID' " + "WHERE id IN (SELECT value FROM j(?))"
-        conn.executemany(sql, ids)
-        conn.execute(f"DELETE FROM t WHERE zone{n} IS NULL")
-    """
-    assert excused(original, original.replace("SET status", "set status"))
-    assert excused(original, original.replace("(SELECT value FROM", "(select value from"))
-    assert excused(original, original.replace("IS NULL", "is null"))
-    # a word that touches an interpolated value is a name: `zone{n}` is not the keyword
-    touching = original.replace('f"DELETE FROM t WHERE zone{n}', 'f"DELETE FROM t WHERE ZONE{n}')
-    assert not excused(original, touching)
-
-
-def test_keywords_inside_quotes_and_comments_are_not_keywords() -> None:
-    original = """
-    def f(conn):
-        conn.execute("SELECT 'ORDER BY' AS \\"FROM\\" -- WHERE\\n FROM t")
-    """
-    assert not excused(original, original.replace("'ORDER BY'", "'order by'"))
-    assert not excused(original, original.replace('\\"FROM\\"', '\\"from\\"'))
-    assert not excused(original, original.replace("-- WHERE", "-- where"))
-    assert excused(original, original.replace("\\n FROM t", "\\n from t"))
 
 
 @pytest.mark.parametrize("code", [1, 3])
@@ -162,20 +83,15 @@ def test_every_status_but_killed_fails_the_gate(
     assert report([module], io.StringIO()) == 1
 
 
-def test_a_surviving_sql_case_mutant_is_counted_equivalent_and_passes(tmp_path: Path) -> None:
+def test_a_surviving_mutant_that_only_changes_sql_case_fails_the_gate(tmp_path: Path) -> None:
+    """Equivalent as it may be, it is marked with its reason beside the code, or it fails."""
     lower = SELECT.replace("ORDER BY", "order by")
     results(tmp_path, [1, 0], SELECT, SELECT.replace("id >", "id >="), lower)
     module = judge(tmp_path, MODULE)
-    assert module.statuses == {"killed": 1, "equivalent": 1}
+    assert module.statuses == {"killed": 1, "survived": 1}
     out = io.StringIO()
-    assert report([module], out) == 0
-    assert f"{NAME:<34} {2:>8} {1:>8} {1:>11} {0:>6} {'100.0%':>7}" in out.getvalue()
-
-
-def test_a_surviving_sql_case_mutant_fails_once_rows_are_read_by_name(tmp_path: Path) -> None:
-    results(tmp_path, [0], SELECT, SELECT.replace("ORDER BY", "order by"))
-    (tmp_path / "pkg" / "db.py").write_text("conn.row_factory = sqlite3.Row\n")
-    assert main([], root=tmp_path) == 1
+    assert report([module], out) == 1
+    assert f"{NAME:<34} {2:>8} {1:>8} {1:>6} {'50.0%':>7}" in out.getvalue()
 
 
 def test_a_module_without_results_fails_the_gate(tmp_path: Path) -> None:
@@ -199,7 +115,7 @@ def test_the_figure_counts_mutants_statuses_and_pragma_lines(
     results(tmp_path, [1, 1, 0, 36, None], original)
     assert main([], root=tmp_path) == 1
     out = capsys.readouterr().out
-    assert f"{'all':<34} {5:>8} {2:>8} {0:>11} {3:>6} {'40.0%':>7}" in out
+    assert f"{'all':<34} {5:>8} {2:>8} {3:>6} {'40.0%':>7}" in out
     assert "not killed: 1 not checked, 1 survived, 1 timeout" in out
     assert "pragma: no mutate: 3 lines in these 1 modules" in out
 
