@@ -56,7 +56,9 @@ def command(
         backoff_ms=backoff_ms,
         max_rate=max_rate,
         batch_size=batch_size,
-        limits=opt.run_limits(max_total, breaker_rate, breaker_window),
+        max_total=tuple(max_total or ()),
+        breaker_rate=breaker_rate,
+        breaker_window=breaker_window,
         amount_guard=AmountGuard(anomaly_factor, anomaly_history),
         metrics_file=metrics_file,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -260,9 +261,9 @@ def dunning_schedule(given: str | None) -> DunningSchedule:
         raise InputError(f"{source}: {exc}") from None
 
 
-def run_limits(max_total: list[str] | None, rate: float, window: int) -> RunLimits:
+def run_limits(max_total: Iterable[str], rate: float, window: int) -> RunLimits:
     caps: dict[Currency, int] = {}
-    for text in max_total or ():
+    for text in max_total:
         try:
             currency, minor = parse_cap(text)
         except ValueError as exc:
