@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from antaeus_cli.domain import imported
 from antaeus_cli.domain.purpose import Purpose
+from antaeus_cli.domain.words import counted
 from antaeus_cli.errors import InputError
 from antaeus_cli.store import imports as rows
 from antaeus_cli.store.database import Store
@@ -262,7 +263,7 @@ def _csv(
             )
         elif any(v is None for v in record.values()):
             result.records += 1
-            result.refuse(start, f"fewer cells than the header's {len(header)} columns")
+            result.refuse(start, f"fewer cells than the header's {counted(len(header), 'column')}")
         else:
             yield start, record
         start = reader.line_num + 1

@@ -24,6 +24,7 @@ from antaeus_cli.billing.calls import RetryPolicy, call_provider, lost_to_the_ne
 from antaeus_cli.billing.pacing import AdaptivePacer, AnyPacer, PacedProvider, Pacer
 from antaeus_cli.billing.results import Observer, PassCounts, Phase, RunStatus
 from antaeus_cli.billing.sources import Source
+from antaeus_cli.domain import words
 from antaeus_cli.domain.attempt import Attempt, CallResult, KeepOpen, Settled
 from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.dunning import DunningSchedule
@@ -153,7 +154,8 @@ class Engine:
             # Fewer invoices than the threshold, but not one answer: an outage all the same.
             return RunStatus.STOPPED_OUTAGE, (
                 f"provider outage: every request of this pass ended in network failures "
-                f"({self._unknown_results} answers lost); the invoices stay in flight"
+                f"({words.counted(self._unknown_results, 'answer')} lost); the invoices stay in "
+                "flight"
             )
         if self._stop.event.is_set():
             return RunStatus.INTERRUPTED, self._stop.reason or "interrupted"
@@ -361,8 +363,9 @@ class Engine:
             self._unknown_streak += 1
             if self._unknown_streak >= self._settings.outage_threshold and self._outage is None:
                 self._outage = (
-                    f"provider outage: {self._unknown_streak} invoices in a row ended in "
-                    f"network failures (last: {result.detail}); the rest were left untouched"
+                    f"provider outage: {words.counted(self._unknown_streak, 'invoice')} in a row "
+                    f"ended in network failures (last: {result.detail}); the rest were left "
+                    "untouched"
                 )
         else:
             self._answered = True

@@ -1,6 +1,7 @@
-"""A pass refused before it could begin (no provider named on a production database,
-credentials the provider refused, the provider down, another provider account) is
-still a run: it is recorded with its reason, and the operator's summary of it is
+"""A pass refused before it could begin (a setting that cannot be used, such as a
+dunning schedule, a company zone or a provider spec; no provider named on a production
+database, credentials the provider refused, the provider down, another provider
+account) is still a run: it is recorded with its reason, and the operator's summary of it is
 queued, so that `report`, `check` and the operator's mail all say that billing did not
 run, and why. A silent cron line that exits 2 every hour reaches nobody."""
 

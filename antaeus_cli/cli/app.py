@@ -34,6 +34,7 @@ from antaeus_cli.cli.boundary import (
 )
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.options import from_env
+from antaeus_cli.cli.panels import DATABASE, PanelledCommand
 from antaeus_cli.errors import AntaeusError
 
 DB_ENV = "ANTAEUS_DB"
@@ -170,6 +171,7 @@ def root(
             metavar="PATH",
             help=f"The SQLite database. Default: ${DB_ENV}, else ./antaeus.db.",
             show_default=False,
+            rich_help_panel=DATABASE,  # in every command's help, as it may follow any
         ),
     ] = None,
     version: Annotated[  # noqa: ARG001 - handled eagerly by its callback
@@ -181,17 +183,17 @@ def root(
     ctx.obj = Wiring(db_path=Path(from_env(db, DB_ENV, DEFAULT_DB)))
 
 
-app.command("init")(init.command)
-app.command("seed")(seed.command)
-app.command("bill")(bill.command)
-app.command("retry-failed")(retry_failed.command)
-app.command("notify")(notify.command)
-app.command("report")(report.command)
-app.command("check")(check.command)
+app.command("init", cls=PanelledCommand)(init.command)
+app.command("seed", cls=PanelledCommand)(seed.command)
+app.command("bill", cls=PanelledCommand)(bill.command)
+app.command("retry-failed", cls=PanelledCommand)(retry_failed.command)
+app.command("notify", cls=PanelledCommand)(notify.command)
+app.command("report", cls=PanelledCommand)(report.command)
+app.command("check", cls=PanelledCommand)(check.command)
 app.add_typer(imports.app, name="import")
-app.command("backup")(upkeep.backup_command)
-app.command("migrate")(upkeep.migrate_command)
-app.command("reconcile")(reconcile.command)
+app.command("backup", cls=PanelledCommand)(upkeep.backup_command)
+app.command("migrate", cls=PanelledCommand)(upkeep.migrate_command)
+app.command("reconcile", cls=PanelledCommand)(reconcile.command)
 
 
 def main() -> None:

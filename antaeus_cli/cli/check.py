@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.cli import panels
 
 if TYPE_CHECKING:
     from antaeus_cli.domain.health import Level
@@ -19,7 +20,14 @@ if TYPE_CHECKING:
 
 def _hours(name: str, text: str) -> Any:  # typer.Option is typed Any
     """An option of hours, from none to a year."""
-    return typer.Option(name, min=0.0, max=24.0 * 366, metavar="HOURS", help=text)
+    return typer.Option(
+        name,
+        min=0.0,
+        max=24.0 * 366,
+        metavar="HOURS",
+        help=text,
+        rich_help_panel=panels.WHAT_TO_JUDGE,
+    )
 
 
 def command(
@@ -42,6 +50,7 @@ def command(
             metavar="INSTANT",
             help="Judge as of this instant with an offset (2026-12-01T06:00:00Z). Default: now.",
             show_default=False,
+            rich_help_panel=panels.WHAT_TO_JUDGE,
         ),
     ] = None,
     metrics_file: Annotated[
@@ -52,6 +61,7 @@ def command(
             help="Also write the findings as Prometheus metrics (the textfile collector's "
             "format), atomically.",
             show_default=False,
+            rich_help_panel=panels.OUTPUT,
         ),
     ] = None,
     json_output: opt.Json = False,

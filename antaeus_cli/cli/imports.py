@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.cli import panels
 
 if TYPE_CHECKING:
     from antaeus_cli.importing import Format, ImportResult, Kind
@@ -29,14 +30,20 @@ FormatOption = Annotated[
         metavar="csv|jsonl",
         help="The file's format. Default: from its name (.csv, .jsonl, .ndjson).",
         show_default=False,
+        rich_help_panel=panels.WHAT_TO_IMPORT,
     ),
 ]
 ImportDryRun = Annotated[
-    bool, typer.Option("--dry-run", help="Check every record and count; write nothing.")
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Check every record and count; write nothing.",
+        rich_help_panel=panels.WHAT_TO_IMPORT,
+    ),
 ]
 
 
-@app.command("customers")
+@app.command("customers", cls=panels.PanelledCommand)
 def customers(
     ctx: typer.Context,
     file: File,
@@ -49,7 +56,7 @@ def customers(
     _run(ctx, "customers", file, fmt, dry_run=dry_run, json_output=json_output)
 
 
-@app.command("invoices")
+@app.command("invoices", cls=panels.PanelledCommand)
 def invoices(
     ctx: typer.Context,
     file: File,

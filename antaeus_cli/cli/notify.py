@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.cli import panels
 
 NOTIFY_ENV = "ANTAEUS_NOTIFY"
 
@@ -26,20 +27,40 @@ def command(
             "'maildir://PATH?from=ADDR', or 'webhook://HOST/PATH?secret_file=FILE'. "
             f"Default: ${NOTIFY_ENV}. Passwords only through ${NOTIFY_ENV} or a *_file.",
             show_default=False,
+            rich_help_panel=panels.CHANNEL,
         ),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would be delivered; send nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show what would be delivered; send and change nothing.",
+            rich_help_panel=panels.WHAT_TO_DELIVER,
+        ),
     ] = False,
-    json_output: opt.Json = False,
-    metrics_file: opt.MetricsFile = None,
     limit: Annotated[
         int,
-        typer.Option("--limit", min=0, help="Deliver at most this many notices (0: all due)."),
+        typer.Option(
+            "--limit",
+            min=0,
+            metavar="N",
+            help="Deliver at most N notices (0: all that are due).",
+            rich_help_panel=panels.WHAT_TO_DELIVER,
+        ),
     ] = 0,
+    tz: opt.NotifyTz = None,
+    json_output: opt.Json = False,
+    metrics_file: opt.MetricsFile = None,
     batch_size: Annotated[
         int,
-        typer.Option("--batch-size", min=1, max=10_000, help="Notices claimed per transaction."),
+        typer.Option(
+            "--batch-size",
+            min=1,
+            max=10_000,
+            metavar="N",
+            help="Notices claimed per transaction.",
+            rich_help_panel=panels.DATABASE,
+        ),
     ] = 200,
     lease: Annotated[
         int,
@@ -50,9 +71,9 @@ def command(
             max=86_400,
             help="How long a claimed batch is this run's alone; after a crash, its notices "
             "wait this long before another run sends them again.",
+            rich_help_panel=panels.DATABASE,
         ),
     ] = 600,
-    tz: opt.Tz = None,
 ) -> None:
     """Deliver pending receipts, decline notices and run summaries, then exit.
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from antaeus_cli.cli import panels
 from antaeus_cli.credentials import called
 from antaeus_cli.domain import clock
 from antaeus_cli.domain.dates import parse_iso_date
@@ -35,6 +37,7 @@ SeedAsOf = Annotated[
         metavar="DATE",
         help="Act as if today were DATE (YYYY-MM-DD). Default: today, local time zone.",
         show_default=False,
+        rich_help_panel=panels.WHAT_TO_CREATE,
     ),
 ]
 AsOf = Annotated[
@@ -46,31 +49,43 @@ AsOf = Annotated[
         "an offset (2026-11-30T23:30:00-08:00 or ...Z: each customer's date in their "
         "own zone). Default: now.",
         show_default=False,
+        rich_help_panel=panels.WHAT_TO_CHARGE,
     ),
 ]
-Tz = Annotated[
-    str | None,
-    typer.Option(
+
+
+def _tz(panel: str) -> Any:  # typer.Option is typed Any
+    return typer.Option(
         "--tz",
         metavar="ZONE",
         help=f"The company zone, for customers without one (an IANA name such as "
         f"Europe/Copenhagen). Default: ${TZ_ENV}, else the machine's zone.",
         show_default=False,
-    ),
-]
+        rich_help_panel=panel,
+    )
+
+
+Tz = Annotated[str | None, _tz(panels.WHAT_TO_CHARGE)]
+NotifyTz = Annotated[str | None, _tz(panels.WHAT_TO_DELIVER)]
 Provider = Annotated[
     str | None,
     typer.Option(
         "--provider",
         metavar="SPEC",
-        help="Payment provider, e.g. 'sim://?latency_ms=50&network_error_rate=0.1&seed=7'. "
-        f"Default: ${PROVIDER_ENV}, else sim:// on a database made by seed (a demo); a "
-        "database made by init charges through a real provider only. Credentials only "
-        f"through ${PROVIDER_ENV}.",
+        help="The payment provider: 'stripe://?api_key_file=FILE', or the simulator, "
+        f"'sim://?seed=7'. Default: ${PROVIDER_ENV}, else sim:// on a database made by seed "
+        "(a demo); a database made by init charges through a real provider only. "
+        f"Credentials only through ${PROVIDER_ENV} or a *_file.",
         show_default=False,
+        rich_help_panel=panels.PROVIDER,
     ),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+Json = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print the result as JSON on stdout.", rich_help_panel=panels.OUTPUT
+    ),
+]
 MetricsFile = Annotated[
     Path | None,
     typer.Option(
@@ -79,20 +94,38 @@ MetricsFile = Annotated[
         help="Also write Prometheus metrics (the textfile collector's format) to PATH, "
         "atomically; one file per command, as each run replaces it.",
         show_default=False,
+        rich_help_panel=panels.OUTPUT,
     ),
 ]
 DryRun = Annotated[
-    bool, typer.Option("--dry-run", help="Show what would be charged; change nothing.")
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Show what would be charged; charge and change nothing.",
+        rich_help_panel=panels.WHAT_TO_CHARGE,
+    ),
 ]
 Concurrency = Annotated[
     int,
     typer.Option(
-        "--concurrency", min=1, max=256, help="Provider calls in flight at once (network only)."
+        "--concurrency",
+        min=1,
+        max=256,
+        metavar="N",
+        help="Provider calls in flight at once (network only).",
+        rich_help_panel=panels.PROVIDER,
     ),
 ]
 BatchSize = Annotated[
     int,
-    typer.Option("--batch-size", min=1, max=10_000, help="Invoices claimed per transaction."),
+    typer.Option(
+        "--batch-size",
+        min=1,
+        max=10_000,
+        metavar="N",
+        help="Invoices claimed per transaction.",
+        rich_help_panel=panels.DATABASE,
+    ),
 ]
 MaxTotal = Annotated[
     list[str] | None,
@@ -101,6 +134,7 @@ MaxTotal = Annotated[
         metavar="CUR=AMOUNT",
         help="Stop before the pass would charge more than AMOUNT (major units) in CUR, "
         "e.g. EUR=50000. Repeat per currency. A charge that would pass it is not sent.",
+        rich_help_panel=panels.LIMITS,
     ),
 ]
 BreakerRate = Annotated[
@@ -109,13 +143,22 @@ BreakerRate = Annotated[
         "--breaker-rate",
         min=0.0,
         max=1.0,
-        help="Stop when more than this share of the pass's first --breaker-window first "
+        metavar="SHARE",
+        help="Stop when more than SHARE of the pass's first --breaker-window first "
         "charges decline; those declines use no dunning step. 1 turns it off.",
+        rich_help_panel=panels.LIMITS,
     ),
 ]
 BreakerWindow = Annotated[
     int,
-    typer.Option("--breaker-window", min=1, max=1_000_000, help="See --breaker-rate."),
+    typer.Option(
+        "--breaker-window",
+        min=1,
+        max=1_000_000,
+        metavar="N",
+        help="How many first charges --breaker-rate judges a pass by.",
+        rich_help_panel=panels.LIMITS,
+    ),
 ]
 AnomalyFactor = Annotated[
     int,
@@ -126,6 +169,7 @@ AnomalyFactor = Annotated[
         metavar="TIMES",
         help="Hold an invoice of more than TIMES the median of its customer's paid invoices "
         "(amount_anomaly), before the provider hears of it. 0 turns the guard off.",
+        rich_help_panel=panels.LIMITS,
     ),
 ]
 AnomalyHistory = Annotated[
@@ -136,6 +180,7 @@ AnomalyHistory = Annotated[
         max=1_000_000,
         metavar="N",
         help="Judge a customer by --anomaly-factor only once they have N paid invoices.",
+        rich_help_panel=panels.LIMITS,
     ),
 ]
 Dunning = Annotated[
@@ -146,6 +191,7 @@ Dunning = Annotated[
         help="Retry days after the first decline; after the last, UNCOLLECTIBLE. "
         f"Default: ${DUNNING_ENV}, else 1,3,7. An empty schedule makes a decline final.",
         show_default=False,
+        rich_help_panel=panels.WHAT_TO_CHARGE,
     ),
 ]
 OutageThreshold = Annotated[
@@ -154,7 +200,9 @@ OutageThreshold = Annotated[
         "--outage-threshold",
         min=1,
         max=10_000,
-        help="Stop (exit 3) after this many invoices in a row end in network failure.",
+        metavar="N",
+        help="Stop (exit 3) once N invoices in a row end in network failure.",
+        rich_help_panel=panels.LIMITS,
     ),
 ]
 NetworkTries = Annotated[
@@ -163,7 +211,9 @@ NetworkTries = Annotated[
         "--network-tries",
         min=1,
         max=20,
+        metavar="N",
         help="Calls per idempotency key before its outcome is left unknown for a later pass.",
+        rich_help_panel=panels.PROVIDER,
     ),
 ]
 
@@ -174,8 +224,10 @@ BackoffMs = Annotated[
         "--backoff-ms",
         min=0,
         max=60_000,
+        metavar="MS",
         help="First wait before re-sending a lost request; it doubles each time, plus jitter, "
-        "up to 2 s or four times this, whichever is more.",
+        "up to 2 s or four times MS, whichever is more.",
+        rich_help_panel=panels.PROVIDER,
     ),
 ]
 
@@ -188,8 +240,10 @@ MaxRate = Annotated[
         max=100_000,
         metavar="PER_SECOND",
         help="Send at most this many provider requests per second (retries included), "
-        "as a provider's rate limit demands. Default: no limit.",
+        "as a provider's rate limit demands. Default: none; a network provider is paced "
+        "by its own 429 answers.",
         show_default=False,
+        rich_help_panel=panels.PROVIDER,
     ),
 ]
 
@@ -260,9 +314,9 @@ def dunning_schedule(given: str | None) -> DunningSchedule:
         raise InputError(f"{source}: {exc}") from None
 
 
-def run_limits(max_total: list[str] | None, rate: float, window: int) -> RunLimits:
+def run_limits(max_total: Iterable[str], rate: float, window: int) -> RunLimits:
     caps: dict[Currency, int] = {}
-    for text in max_total or ():
+    for text in max_total:
         try:
             currency, minor = parse_cap(text)
         except ValueError as exc:

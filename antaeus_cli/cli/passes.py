@@ -31,7 +31,6 @@ from antaeus_cli.cli.progress import observer_for
 from antaeus_cli.cli.render_pass import render_pass, render_preview
 from antaeus_cli.domain import clock
 from antaeus_cli.domain.guards import AmountGuard
-from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.purpose import provider_refusal
 from antaeus_cli.errors import AntaeusError, ProviderSpecError, StoppedBeforeStart
 from antaeus_cli.failpoints import Failpoints
@@ -60,7 +59,9 @@ class PassOptions:
     backoff_ms: int
     max_rate: float | None
     batch_size: int
-    limits: RunLimits
+    max_total: tuple[str, ...]  # CUR=AMOUNT, as given: read with the other settings
+    breaker_rate: float
+    breaker_window: int
     amount_guard: AmountGuard  # every path's (domain.judgement)
     invoice_ids: tuple[int, ...] = ()
     metrics_file: Path | None = None
@@ -69,30 +70,17 @@ class PassOptions:
 def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     """Run one pass with these options, render its result, and exit with its code."""
     now = datetime.now(UTC)
+    # The moment asked for, typed by hand: a mistake in it is told, and no run is
+    # recorded as of a moment that cannot be read or has not come yet.
     as_of = opt.as_of(options.as_of, now)
-    company = opt.company_zone(options.tz)
-    # A moment later than now: a real pass refuses it, and only a dry run looks ahead.
-    # Any other moment is judged as a real pass judges it, the dry run's included
-    # (no customer's date later than it is where they are now), so that a dry run says
-    # what the pass it previews does.
-    ahead = clock.ahead_of(as_of, now) or clock.PassClock(as_of, company).ahead_of(now)
     if not options.dry_run and clock.ahead_of(as_of, now):
         raise typer.BadParameter(
             f"{options.as_of} is later than now ({now:%Y-%m-%dT%H:%MZ}): a pass charges what "
             "is due by now, never ahead of it; --dry-run shows what a later moment would do",
             param_hint="'--as-of'",
         )
-    if not options.dry_run and clock.PassClock(as_of, company).ahead_of(now):
-        raise typer.BadParameter(
-            f"the company zone (the machine's TZ) puts this moment on "
-            f"{clock.PassClock(as_of, company).company_date}, a date that has begun nowhere "
-            "yet (no place is more than 14 hours ahead of UTC); set ANTAEUS_TZ or --tz to "
-            "an IANA zone such as Europe/Copenhagen",
-            param_hint="'--tz'",
-        )
-    settings = _settings(options, as_of, company, now, ahead=ahead)
-    spec = _provider_spec(db_path, options, settings)
-    failpoints = Failpoints.from_env(os.environ)
+    start = _start(db_path, options, as_of, now)
+    settings = start.settings
     stop = StopRequest()
     if options.dry_run:
         preview = read_only(
@@ -104,7 +92,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
                 invoice_ids=options.invoice_ids,
                 batch_size=options.batch_size,
                 amount_guard=options.amount_guard,
-                limits=options.limits,
+                limits=settings.limits,
             ),
         )
         render_preview(preview, json_output=options.json_output)
@@ -112,14 +100,9 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     store = Store.open(db_path)
     try:
         started = time.monotonic()
+        provider = _open_provider(store, start, options, stop, started)
         try:
-            provider = _open_provider(store, spec, options, settings, failpoints, stop)
-        except AntaeusError:
-            with contextlib.suppress(AntaeusError):  # the refusal is the error to report
-                _write_metrics(store, options, None, time.monotonic() - started)
-            raise
-        try:
-            result = _run(store, provider, options, settings, failpoints, stop)
+            result = _run(store, provider, options, settings, start.failpoints, stop)
         finally:
             provider.close()
         try:
@@ -139,16 +122,82 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
     raise typer.Exit(code)
 
 
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """Every setting of a pass, read and checked before it begins."""
+
+    settings: PassSettings
+    spec: ProviderSpec
+    failpoints: Failpoints
+
+
+PROVIDER_NOT_READ = "(none: refused before the provider setting was read)"
+UNUSABLE_PROVIDER = "(a provider setting that could not be used)"
+
+
+@dataclass(slots=True)
+class _Refusal:
+    """What a pass refused before it began is recorded with: as much as was read of
+    its settings before the one that refused it."""
+
+    clock: clock.PassClock
+    provider: str = PROVIDER_NOT_READ
+    metrics: bool = False  # the --metrics-file was checked: the refusal may write it
+
+
+def _start(db_path: Path, options: PassOptions, as_of: clock.AsOf, now: datetime) -> _Start:
+    """Read every setting of the pass, the options and the variables they default to:
+    the --metrics-file (refused now, not after the pass has charged), the company zone,
+    the provider's spec, the dunning schedule, the run's limits, the failpoints.
+
+    The one refusal path of a pass's start: a setting that cannot be used stops
+    billing, and is recorded, and told, as any pass refused before it began (see
+    `_refuse`), its message unchanged. Not for a dry run, which writes nothing. A
+    provider spec's text is never recorded, only the reason, which names no secret."""
+    refusal = _Refusal(clock.PassClock(as_of, UTC, not_after=now))
+    try:
+        if options.metrics_file is not None:
+            from antaeus_cli.cli.metrics import check_target
+
+            check_target(options.metrics_file, db_path)
+        refusal.metrics = True
+        company = opt.company_zone(options.tz)
+        if not options.dry_run:
+            _refuse_a_zone_ahead(clock.PassClock(as_of, company), now)
+        refusal.clock = clock.PassClock(as_of, company, not_after=now)
+        refusal.provider = UNUSABLE_PROVIDER
+        spec = opt.provider_spec(options.provider)
+        refusal.provider = spec.redacted()
+        settings = _settings(options, as_of, company, now)
+        failpoints = Failpoints.from_env(os.environ)
+    except (AntaeusError, typer.BadParameter) as exc:
+        if not options.dry_run:
+            _refuse_unopened(db_path, options, refusal, _message(exc))
+        raise
+    return _Start(settings, spec, failpoints)
+
+
+def _refuse_a_zone_ahead(judged: clock.PassClock, now: datetime) -> None:
+    """A company zone further ahead of UTC than any place (a machine TZ such as XXX-24)
+    would judge a date that has begun nowhere yet: a real pass refuses it."""
+    if judged.ahead_of(now):
+        raise typer.BadParameter(
+            f"the company zone (the machine's TZ) puts this moment on {judged.company_date}, "
+            "a date that has begun nowhere yet (no place is more than 14 hours ahead of "
+            "UTC); set ANTAEUS_TZ or --tz to an IANA zone such as Europe/Copenhagen",
+            param_hint="'--tz'",
+        )
+
+
 def _settings(
-    options: PassOptions,
-    as_of: clock.AsOf,
-    company: tzinfo | None,
-    now: datetime,
-    *,
-    ahead: bool,
+    options: PassOptions, as_of: clock.AsOf, company: tzinfo | None, now: datetime
 ) -> PassSettings:
-    """`ahead`: the moment is later than now, which only a dry run may look at; any
-    other pass reads no customer's date later than it is where they are now."""
+    """The dunning schedule and the run's limits read, with the rest. A moment later
+    than now (or a company zone ahead of every place) is one only a dry run may look
+    at; any other moment is judged as a real pass judges it, the dry run's included (no
+    customer's date later than it is where they are now), so that a dry run says what
+    the pass it previews does."""
+    ahead = clock.ahead_of(as_of, now) or clock.PassClock(as_of, company).ahead_of(now)
     return PassSettings(
         as_of=as_of,
         company_zone=company,
@@ -158,7 +207,7 @@ def _settings(
         batch_size=options.batch_size,
         outage_threshold=options.outage_threshold,
         max_rate=options.max_rate,
-        limits=options.limits,
+        limits=opt.run_limits(options.max_total, options.breaker_rate, options.breaker_window),
         amount_guard=options.amount_guard,
         retry=RetryPolicy(
             max_calls=options.network_tries,
@@ -167,54 +216,6 @@ def _settings(
             jitter=options.backoff_ms / 1000,
         ),
     )
-
-
-def _provider_spec(db_path: Path, options: PassOptions, settings: PassSettings) -> ProviderSpec:
-    """The provider's spec, once the --metrics-file is known to be writable (refused
-    now, not after the pass has charged). A spec that cannot be used (no key, a key
-    file gone, a mistyped scheme) stops billing: it is recorded, and told, as any
-    pass refused before it began."""
-    if options.metrics_file is not None:
-        from antaeus_cli.cli.metrics import check_target
-
-        check_target(options.metrics_file, db_path)
-    try:
-        return opt.provider_spec(options.provider)
-    except AntaeusError as exc:
-        if not options.dry_run:
-            _record_unusable_provider(db_path, options, settings, exc.message)
-        raise
-
-
-UNUSABLE_PROVIDER = "(a provider setting that could not be used)"
-
-
-def _record_unusable_provider(
-    db_path: Path, options: PassOptions, settings: PassSettings, reason: str
-) -> None:
-    """A provider setting that cannot be read (no key, a key file that is gone, an
-    unknown scheme) is a pass refused before it began, recorded as any other. Its text
-    is never recorded, only the reason, which names no secret. Best effort: a database
-    that cannot be opened says so itself when the setting is fixed."""
-    try:
-        store = Store.open(db_path)
-    except AntaeusError:
-        return
-    try:
-        record_refused_start(
-            store,
-            command=options.command,
-            clock=settings.clock,
-            provider=UNUSABLE_PROVIDER,
-            reason=reason,
-            now=datetime.now(UTC),
-            me=current_process(),
-            is_alive=is_alive,
-        )
-        with contextlib.suppress(AntaeusError):  # the setting is the error to report
-            _write_metrics(store, options, None, 0.0)
-    finally:
-        store.close()
 
 
 def _write_metrics(
@@ -234,16 +235,12 @@ def _write_metrics(
 
 
 def _open_provider(
-    store: Store,
-    spec: ProviderSpec,
-    options: PassOptions,
-    settings: PassSettings,
-    failpoints: Failpoints,
-    stop: StopRequest,
+    store: Store, start: _Start, options: PassOptions, stop: StopRequest, started: float
 ) -> PaymentProvider:
     """The provider, once this database may charge through it, its credentials were
     accepted, and its account is the database's. Before anything is claimed; a refusal
-    is recorded as a run, with the operator's summary of it."""
+    is recorded as any pass refused before it began."""
+    spec = start.spec
     try:
         refused = provider_refusal(
             store.purpose,
@@ -255,7 +252,7 @@ def _open_provider(
             raise ProviderSpecError(refused)
         with signals_stop_at_once():  # the provider's first request may take a while
             provider = registry.open_provider(
-                spec, db_path=store.path, failpoints=failpoints, stop=stop.event
+                spec, db_path=store.path, failpoints=start.failpoints, stop=stop.event
             )
         try:
             admit(store, provider)
@@ -263,18 +260,51 @@ def _open_provider(
             provider.close()
             raise
     except AntaeusError as exc:
-        record_refused_start(
-            store,
-            command=options.command,
-            clock=settings.clock,
-            provider=spec.redacted(),
-            reason=exc.message,
-            now=datetime.now(UTC),
-            me=current_process(),
-            is_alive=is_alive,
-        )
+        refusal = _Refusal(start.settings.clock, spec.redacted(), metrics=True)
+        _refuse(store, options, refusal, exc.message, time.monotonic() - started)
         raise
     return provider
+
+
+def _message(error: AntaeusError | typer.BadParameter) -> str:
+    """The refusal's reason: the error line's text, without its prefix."""
+    return error.message if isinstance(error, AntaeusError) else error.format_message()
+
+
+def _refuse_unopened(db_path: Path, options: PassOptions, refusal: _Refusal, reason: str) -> None:
+    """`_refuse`, with the database opened for it. Best effort: a database that cannot
+    be opened (none at --db) cannot record it, and says so itself once the setting is
+    fixed."""
+    try:
+        store = Store.open(db_path)
+    except (AntaeusError, OSError):  # the setting is the error to report
+        return
+    try:
+        _refuse(store, options, refusal, reason, 0.0)
+    finally:
+        store.close()
+
+
+def _refuse(
+    store: Store, options: PassOptions, refusal: _Refusal, reason: str, seconds: float
+) -> None:
+    """A pass refused before it began, whatever refused it (a setting, the provider,
+    its credentials), is recorded as a failed run with its reason and the operator's
+    summary of it queued, and writes its --metrics-file once that was checked. The
+    refusal stays the error the command reports."""
+    record_refused_start(
+        store,
+        command=options.command,
+        clock=refusal.clock,
+        provider=refusal.provider,
+        reason=reason,
+        now=datetime.now(UTC),
+        me=current_process(),
+        is_alive=is_alive,
+    )
+    if refusal.metrics:
+        with contextlib.suppress(AntaeusError):  # the refusal is the error to report
+            _write_metrics(store, options, None, seconds)
 
 
 def _run(

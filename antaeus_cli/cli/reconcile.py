@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.cli import panels
 
 
 def command(
@@ -21,6 +22,7 @@ def command(
             help="Read the provider's charges created since this instant with an offset. "
             "Default: since the ledger's newest attempt, less 10 minutes.",
             show_default=False,
+            rich_help_panel=panels.WHAT_TO_RECONCILE,
         ),
     ] = None,
     provider: opt.Provider = None,

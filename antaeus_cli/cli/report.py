@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.cli import panels
 
 
 class Format(enum.StrEnum):
@@ -32,27 +33,48 @@ class Section(enum.StrEnum):
 
 def command(
     ctx: typer.Context,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table for people, json or csv for scripts.")
-    ] = Format.TABLE,
     section: Annotated[
         Section | None,
         typer.Option(
             "--section",
-            help="Only this part of the report. CSV holds one table: totals unless given.",
+            metavar="SECTION",
+            help=f"Only this part of the report: {', '.join(s.value for s in Section)}. CSV "
+            "holds one table: totals unless given.",
+            rich_help_panel=panels.WHAT_TO_SHOW,
         ),
     ] = None,
-    runs: Annotated[int, typer.Option("--runs", min=0, max=1000, help="Recent runs to show.")] = 10,
+    runs: Annotated[
+        int,
+        typer.Option(
+            "--runs",
+            min=0,
+            max=1000,
+            metavar="N",
+            help="Recent runs to show.",
+            rich_help_panel=panels.WHAT_TO_SHOW,
+        ),
+    ] = 10,
     limit: Annotated[
         int,
         typer.Option(
             "--limit",
             min=0,
             max=1_000_000_000,
+            metavar="N",
             help="Invoices to list in each list (needing an operator, waiting for the "
             "customer, retries) and overdue attempts (0: all of them).",
+            rich_help_panel=panels.WHAT_TO_SHOW,
         ),
     ] = 100,
+    output_format: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            metavar="table|json|csv",
+            help="table for people, json or csv for scripts.",
+            rich_help_panel=panels.OUTPUT,
+        ),
+    ] = Format.TABLE,
     json_output: opt.Json = False,
 ) -> None:
     """Where every invoice stands. Read-only: safe to run while a pass is running.

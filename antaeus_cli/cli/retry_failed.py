@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.cli import panels
 from antaeus_cli.domain.guards import DEFAULT_ANOMALY_FACTOR, DEFAULT_ANOMALY_HISTORY
 from antaeus_cli.domain.limits import DEFAULT_BREAKER_RATE, DEFAULT_BREAKER_WINDOW
 
@@ -25,29 +26,30 @@ def command(
             help="Retry this invoice now, whatever its retry date (repeatable). Also takes "
             "NEEDS_OPERATOR, UNCOLLECTIBLE and AWAITING_CUSTOMER invoices once their cause "
             "is fixed.",
+            rich_help_panel=panels.WHAT_TO_CHARGE,
         ),
     ] = None,
-    concurrency: opt.Concurrency = 8,
-    dry_run: opt.DryRun = False,
-    json_output: opt.Json = False,
-    provider: opt.Provider = None,
     dunning: opt.Dunning = None,
-    outage_threshold: opt.OutageThreshold = 5,
-    network_tries: opt.NetworkTries = 4,
-    backoff_ms: opt.BackoffMs = 200,
-    max_rate: opt.MaxRate = None,
-    batch_size: opt.BatchSize = 500,
+    dry_run: opt.DryRun = False,
     max_total: opt.MaxTotal = None,
     breaker_rate: opt.BreakerRate = DEFAULT_BREAKER_RATE,
     breaker_window: opt.BreakerWindow = DEFAULT_BREAKER_WINDOW,
     anomaly_factor: opt.AnomalyFactor = DEFAULT_ANOMALY_FACTOR,
     anomaly_history: opt.AnomalyHistory = DEFAULT_ANOMALY_HISTORY,
+    outage_threshold: opt.OutageThreshold = 5,
+    provider: opt.Provider = None,
+    concurrency: opt.Concurrency = 8,
+    max_rate: opt.MaxRate = None,
+    network_tries: opt.NetworkTries = 4,
+    backoff_ms: opt.BackoffMs = 200,
+    json_output: opt.Json = False,
     metrics_file: opt.MetricsFile = None,
+    batch_size: opt.BatchSize = 500,
 ) -> None:
     """Charge FAILED invoices whose retry date has begun in the customer's zone.
 
     A decline on the last scheduled retry makes the invoice UNCOLLECTIBLE.
-    PAID and in-flight invoices are refused with --invoice.
+    --invoice charges named invoices now; it refuses PAID and in-flight ones.
     """
     from antaeus_cli.billing.results import Command
     from antaeus_cli.cli.passes import PassOptions, run_command
@@ -67,7 +69,9 @@ def command(
         backoff_ms=backoff_ms,
         max_rate=max_rate,
         batch_size=batch_size,
-        limits=opt.run_limits(max_total, breaker_rate, breaker_window),
+        max_total=tuple(max_total or ()),
+        breaker_rate=breaker_rate,
+        breaker_window=breaker_window,
         amount_guard=AmountGuard(anomaly_factor, anomaly_history),
         invoice_ids=tuple(dict.fromkeys(invoice or ())),
         metrics_file=metrics_file,

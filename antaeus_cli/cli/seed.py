@@ -8,12 +8,21 @@ from typing import Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.cli import panels
 
 
 def command(
     ctx: typer.Context,
     customers: Annotated[
-        int, typer.Option("--customers", min=0, max=10_000_000, help="Customers to create.")
+        int,
+        typer.Option(
+            "--customers",
+            min=0,
+            max=10_000_000,
+            metavar="N",
+            help="Customers to create.",
+            rich_help_panel=panels.WHAT_TO_CREATE,
+        ),
     ] = 100,
     invoices_per_customer: Annotated[
         int,
@@ -21,7 +30,9 @@ def command(
             "--invoices-per-customer",
             min=0,
             max=120,
+            metavar="N",
             help="Invoices per customer: the first PENDING, the rest PAID in earlier months.",
+            rich_help_panel=panels.WHAT_TO_CREATE,
         ),
     ] = 10,
     seed: Annotated[
@@ -30,7 +41,10 @@ def command(
             "--seed",
             min=0,
             max=2**63 - 1,
+            metavar="N",
             help="Random seed, for reproducible data. Default: random.",
+            show_default=False,
+            rich_help_panel=panels.WHAT_TO_CREATE,
         ),
     ] = None,
     from_file: Annotated[
@@ -40,12 +54,15 @@ def command(
             metavar="FILE",
             dir_okay=False,
             help="Load a scenario from a JSON fixture instead (see fixtures/).",
+            rich_help_panel=panels.WHAT_TO_CREATE,
         ),
     ] = None,
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Replace an existing database; the old file is kept, renamed."
+            "--force",
+            help="Replace an existing database; the old file is kept, renamed.",
+            rich_help_panel=panels.DATABASE,
         ),
     ] = False,
     as_of: opt.SeedAsOf = None,

@@ -30,7 +30,8 @@ def capped(text: str, limit: int = MAX_LINE) -> str:
     """`text`, cut at `limit` characters with a count of what was left out."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+    left = len(text) - limit
+    return f"{text[:limit]}... ({left:,} more {'character' if left == 1 else 'characters'})"
 
 
 def _escape(match: re.Match[str]) -> str:

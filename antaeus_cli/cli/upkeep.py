@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from antaeus_cli.cli import options as opt
+from antaeus_cli.cli import panels
 
 if TYPE_CHECKING:
     from antaeus_cli.upkeep import BackupResult
@@ -47,6 +48,7 @@ def migrate_command(
             help="Where the backup taken first goes. Default: beside the database, as "
             "NAME.vOLD-TIMESTAMP.backup.",
             show_default=False,
+            rich_help_panel=panels.DATABASE,
         ),
     ] = None,
     json_output: opt.Json = False,

@@ -266,7 +266,7 @@ def unusual_amount(row: InvoiceRow, invoice: Invoice) -> Rejection | None:
     if type(usual) is not int:
         return None
     amount, currency = invoice.amount.minor, invoice.amount.currency
-    times = f"{amount // usual} times" if usual > 0 else "far above"
+    times = _times(amount // usual) if usual > 0 else "far above"
     return Rejection(
         FailureCode.AMOUNT_ANOMALY,
         f"{format_minor(amount, currency)} is {times} what customer {invoice.customer_id} "
@@ -274,6 +274,11 @@ def unusual_amount(row: InvoiceRow, invoice: Invoice) -> Rejection | None:
         f"{format_minor(usual, currency)}): held as a likely mistake before "
         "the provider heard of it; if it is right, release it with 'retry-failed --invoice'",
     )
+
+
+def _times(ratio: int) -> str:
+    """How many times the usual amount, in words: "more than" for less than twice."""
+    return f"{ratio} times" if ratio >= 2 else "more than"
 
 
 def month_of(row: InvoiceRow) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from antaeus_cli.domain import words
 from antaeus_cli.domain.attempt import Attempt, CallResult
 from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
 from antaeus_cli.domain.money import Currency, format_minor
@@ -65,7 +66,7 @@ def parse_cap(text: str) -> tuple[Currency, int]:
     if minor.denominator != 1:
         raise ValueError(
             f"{amount[:40]!r} is not an amount of {currency}: "
-            f"at most {currency.minor_digits} decimals"
+            f"at most {words.counted(currency.minor_digits, 'decimal')}"
         )
     if minor >= 2**63:
         raise ValueError(f"{amount[:40]!r} is beyond any cap")
@@ -155,7 +156,7 @@ class LimitsState:
         )
         return (
             f"decline-rate breaker: {len(self.declined_first)} of the first "
-            f"{self._first_charges} charges declined ({said}), more than "
+            f"{words.counted(self._first_charges, 'charge')} declined ({said}), more than "
             f"{limits.breaker_rate:.0%} of {limits.breaker_window}; something is wrong with "
             "the pass, not the customers: every first charge of this pass that declined was "
             "handed back without a dunning step or a notice. The next pass charges them only "

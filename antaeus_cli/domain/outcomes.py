@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import enum
 from datetime import date
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
+from antaeus_cli.domain import words
 from antaeus_cli.domain.attempt import (
     CHARGED_ONCE,
     PAID_FIRST_TIME,
@@ -288,13 +289,16 @@ def _declined(
     capped = retry_on is not None and cap is not None and declines > cap
     if retry_on is None or capped:
         spent = (
-            f"a decline code nobody listed is retried only {cap} time(s)"
+            f"a decline code nobody listed is retried only {words.counted(cast(int, cap), 'time')}"
             if capped
             else f"the dunning schedule ({schedule}) is spent"
         )
         return Transition(
             InvoiceStatus.UNCOLLECTIBLE,
-            failure=Rejection(FailureCode.DUNNING_EXHAUSTED, f"declined {declines} times; {spent}"),
+            failure=Rejection(
+                FailureCode.DUNNING_EXHAUSTED,
+                f"declined {words.counted(declines, 'time')}; {spent}",
+            ),
             dunning=after,
         )
     reason = detail or "declined"

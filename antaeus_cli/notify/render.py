@@ -136,7 +136,12 @@ def _summary(notice: Pending) -> Content:
     listed = body.get("overdue")
     late = listed if isinstance(listed, list) else []
     late_total = body.get("overdue_total", len(late))
-    overdue = f" and {flat(late_total)} overdue charges" if late_total else ""
+    if not late_total:
+        overdue = ""
+    elif isinstance(late_total, int):
+        overdue = f" and {counted(late_total, 'overdue charge')}"
+    else:  # a row edited into something else: shown as it is
+        overdue = f" and {flat(late_total)} overdue charges"
     held_words = (
         f"{counted(needs, 'invoice', 'invoices')}{overdue} need an operator"
         if isinstance(needs, int) and (overdue or needs != 1)

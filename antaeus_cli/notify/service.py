@@ -35,6 +35,7 @@ from tenacity import (
 from antaeus_cli import failpoints as fp
 from antaeus_cli.channels.port import Channel, Message, Permanent, Transient, Unaddressed
 from antaeus_cli.domain.notices import MAX_TRIES, NoticeStatus, backoff
+from antaeus_cli.domain.words import counted
 from antaeus_cli.notify import render
 from antaeus_cli.notify.results import Failure, NotifyPreview, NotifyResult, PreviewNotice
 from antaeus_cli.store import deliveries
@@ -232,7 +233,11 @@ class _Delivery:
 
     def _failed_for_now(self, notice: Pending, reason: str) -> None:
         if notice.tries >= self._settings.max_tries:
-            self._end(notice, NoticeStatus.FAILED, f"gave up after {notice.tries} tries: {reason}")
+            self._end(
+                notice,
+                NoticeStatus.FAILED,
+                f"gave up after {counted(notice.tries, 'try', 'tries')}: {reason}",
+            )
         else:
             at = self._rt.clock() + backoff(notice.tries)
             self._again.append((notice.id, at, reason))
@@ -241,7 +246,7 @@ class _Delivery:
         self._streak += 1
         if self._streak >= self._settings.outage_after:
             self.result.stop_reason = (
-                f"channel unreachable: {self._streak} notices in a row failed for now "
+                f"channel unreachable: {counted(self._streak, 'notice')} in a row failed for now "
                 f"(last: {reason}); they are tried again next run"
             )
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import (
-    AntaeusError,
     DatabaseBusy,
     DatabaseNotFound,
     NotAnAntaeusDatabase,
@@ -277,7 +276,10 @@ def read_only(path: Path, read: Callable[[Store], T]) -> T:
                 result = read(store)
             finally:
                 store.close()
-        except (AntaeusError, sqlite3.Error):  # read from a file that changed: any error
+        # A read torn by a pass that rewrote the file meanwhile may fail in any way, not
+        # only in SQLite: rows it could never hold (a NULL sum) fail where they are read.
+        # Such a failure counts only if the file did not move; otherwise, read again.
+        except Exception:  # re-raised unless the file moved under the read
             if before is None or not _moved(path, before, immutable=immutable):
                 raise
             continue

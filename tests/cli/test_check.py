@@ -197,15 +197,23 @@ def test_a_metrics_file_that_cannot_be_written_is_refused_before_the_pass_charge
     runner: CliRunner,  # noqa: F811 - the fixture
     tmp_path: Path,
 ) -> None:
+    """Refused before anything was claimed or sent; billing did not run, and the
+    refused run says why, as for any setting that refuses a pass's start."""
     db = tmp_path / "antaeus.db"
     assert run(runner, db, "seed", "--customers", "6", "--seed", "1", "--as-of", AS_OF)[0] == 0
     for target in (tmp_path / "missing" / "bill.prom", tmp_path):
         code, _, err = run(runner, db, "bill", "--as-of", AS_OF, "--metrics-file", str(target))
         assert code == ExitCode.USAGE, err
         assert "--metrics-file" in err
-        with sqlite3.connect(db) as conn:  # refused before anything was recorded or sent
-            assert conn.execute("SELECT count(*) FROM billing_run").fetchone() == (0,)
+        with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (0,)
+            status, reason = conn.execute(
+                "SELECT status, stop_reason FROM billing_run ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        assert status == "failed"
+        assert reason.startswith("refused before it began: ")
+        assert "--metrics-file" in reason
+    assert tmp_path.is_dir()
 
 
 def test_a_metrics_file_is_never_written_over_a_device_or_a_pipe(

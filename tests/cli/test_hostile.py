@@ -21,6 +21,7 @@ from antaeus_cli.billing.results import Command, SilentObserver
 from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
 from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
+from antaeus_cli.cli.text import capped
 from antaeus_cli.store.database import Store
 from tests.conftest import ME
 from tests.fakes import Crash, FakeProvider, FixedClock, dead
@@ -382,3 +383,12 @@ def test_hostile_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         conn.close()
         assert {"invoice", "customer"} <= tables or not tables
+
+
+@pytest.mark.parametrize(
+    ("over", "said"), [(1, "(1 more character)"), (2, "(2 more characters)"), (1234, "(1,234 more")]
+)
+def test_a_capped_line_counts_what_it_left_out(over: int, said: str) -> None:
+    shown = capped("x" * (10 + over), 10)
+    assert shown.startswith("x" * 10 + "... (")
+    assert said in shown

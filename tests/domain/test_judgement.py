@@ -421,6 +421,23 @@ def test_an_amount_without_a_usual_one_to_judge_by_is_not_unusual(usual: object)
     assert judge(Path.BILL, row(usual_amount=usual), TODAY) == GO
 
 
+@pytest.mark.parametrize(
+    ("amount", "said"),
+    [
+        (1500, "EUR 15.00 is more than what customer 3 usually pays"),  # never "1 times"
+        (1999, "EUR 19.99 is more than what customer 3 usually pays"),
+        (2000, "EUR 20.00 is 2 times what customer 3 usually pays"),
+    ],
+)
+def test_an_amount_less_than_twice_the_usual_one_is_said_to_be_more_than_it(
+    amount: int, said: str
+) -> None:
+    """With --anomaly-factor 1, an amount above the usual one but not twice it is held."""
+    unusual = row(amount=amount, usual_amount=1000)
+    held = rejected(judge(Path.BILL, unusual, TODAY), FailureCode.AMOUNT_ANOMALY)
+    assert said in held.detail
+
+
 def test_an_amount_beside_a_usual_of_nothing_is_far_above_it() -> None:
     held = rejected(judge(Path.BILL, row(usual_amount=0), TODAY), FailureCode.AMOUNT_ANOMALY)
     assert "is far above what customer 3 usually pays" in held.detail

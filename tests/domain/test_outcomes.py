@@ -455,6 +455,22 @@ def test_a_listed_soft_code_is_retried_to_the_end_of_the_schedule() -> None:
     )
 
 
+def test_a_decline_with_no_retries_says_it_declined_once() -> None:
+    """An empty schedule makes the first decline final: "1 time", never "1 times"."""
+    t = settle(
+        AttemptOutcome.DECLINED,
+        "x",
+        DunningState(0, None),
+        as_of=DAY,
+        schedule=DunningSchedule.parse(""),
+        decline_class="soft",
+    )
+    assert t is not None
+    assert t.status is InvoiceStatus.UNCOLLECTIBLE
+    assert t.failure is not None
+    assert t.failure.detail.startswith("declined 1 time; the dunning schedule ")
+
+
 def test_an_unlisted_code_says_it_was_retried_once_only() -> None:
     state = DunningState(1, DAY)
     t = settle(
@@ -468,7 +484,7 @@ def test_an_unlisted_code_says_it_was_retried_once_only() -> None:
     assert t is not None
     assert t.failure == Rejection(
         FailureCode.DUNNING_EXHAUSTED,
-        "declined 2 times; a decline code nobody listed is retried only 1 time(s)",
+        "declined 2 times; a decline code nobody listed is retried only 1 time",
     )
 
 

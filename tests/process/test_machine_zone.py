@@ -56,5 +56,16 @@ def test_a_machine_tz_past_utc_plus_14_never_charges_a_day_early(tmp_path: Path)
         assert run.returncode == 2, run.stdout + run.stderr
         assert "a date that has begun nowhere yet" in run.stderr
         assert charged == []
+        with sqlite3.connect(db) as conn:  # billing stopped on a setting: the run says why
+            ((run_id, status, reason),) = conn.execute(
+                "SELECT id, status, stop_reason FROM billing_run"
+            ).fetchall()
+            summaries = conn.execute(
+                "SELECT run_id FROM notification WHERE kind = 'run_summary'"
+            ).fetchall()
+        assert status == "failed"
+        assert reason.startswith("refused before it began: ")
+        assert "a date that has begun nowhere yet" in reason
+        assert summaries == [(run_id,)]
     looked = antaeus(db, "bill", "--provider", "sim://", "--dry-run", TZ="XXX-24")
     assert looked.returncode == 0, looked.stderr

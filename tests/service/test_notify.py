@@ -506,7 +506,7 @@ def test_the_operator_is_told_of_an_overdue_attempt_in_the_run_summary(
     notify(channel)
     (summary,) = [m for m in channel.delivered if m.kind == "run_summary"]
     ((key, started),) = sql("SELECT idempotency_key, started_at FROM payment_attempt")
-    assert "1 overdue charges need an operator" in summary.subject
+    assert "0 invoices and 1 overdue charge need an operator" in summary.subject
     assert key in summary.text
     assert "EUR 43.21" in summary.text
     assert started in summary.text
