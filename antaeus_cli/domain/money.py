@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from babel import Locale, UnknownLocaleError
-from babel.core import get_global
-from babel.numbers import NumberPattern, parse_pattern
-
-from antaeus_cli.domain.currencies import MINOR_DIGITS
+from antaeus_cli.domain.currencies import MINOR_DIGITS, home
 
 # A sanity bound, not a business rule: no subscription invoice is this large, so
 # an amount above it is treated as a corrupt row rather than sent to a provider.
@@ -93,33 +88,17 @@ def display_amount(minor: int, currency: str) -> str:
     parsed = Currency.parse(currency)
     if parsed is None:
         return format_minor(minor, currency)
-    home = _HOMES.get(parsed) or _home(parsed)
+    locale, pattern = home(parsed)
     major = Decimal(minor).scaleb(-parsed.minor_digits)
-    return str(home.pattern.apply(major, home.locale, currency=parsed, currency_digits=False))
-
-
-class _Home(NamedTuple):
-    locale: Locale
-    pattern: NumberPattern  # the locale's currency pattern, to the minor unit's digits
-
-
-_HOMES: dict[str, _Home] = {}
-
-
-def _home(currency: Currency) -> _Home:
-    """Where a national currency is at home, by its code's first two letters (DKK: the
-    Danish of Denmark); a currency of many countries (EUR, XOF) is written in English."""
-    territory = currency[:2]
-    held = get_global("territory_currencies").get(territory, ())
-    locale = Locale.parse("en")
-    if any(code == currency and end is None for code, _start, end, _tender in held):
-        # a union's code (EU) names no language of its own: English
-        with suppress(UnknownLocaleError):
-            locale = Locale.parse(f"und_{territory}")
-    pattern = parse_pattern(locale.currency_formats["standard"].pattern)
-    pattern.frac_prec = (currency.minor_digits, currency.minor_digits)
-    _HOMES[currency] = home = _Home(locale, pattern)
-    return home
+    shown = pattern.apply(
+        major,
+        locale,
+        currency=parsed,
+        # the pattern holds the minor unit's digits: CLDR's own for the currency are not
+        # asked for, and None asks for them no more than False does
+        currency_digits=False,  # pragma: no mutate
+    )
+    return str(shown)
 
 
 @dataclass(frozen=True, slots=True)

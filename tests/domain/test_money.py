@@ -26,17 +26,22 @@ def test_format_minor_uses_each_currencys_minor_unit(
     assert format_minor(minor, currency) == expected
 
 
-def test_parse_accepts_only_the_five_markets() -> None:
+def test_parse_accepts_only_a_currency_in_use_by_its_code() -> None:
     assert Currency.parse("EUR") is Currency("EUR")
+    assert Currency.parse("JPY") is Currency("JPY")
     assert Currency.parse("eur") is None
     assert Currency.parse("XYZ") is None
+    assert Currency.parse("DEM") is None  # withdrawn
     assert Currency.parse(None) is None
     assert Currency.parse(978) is None
+    assert Currency.parse(["EUR"]) is None  # not a code, and no hashable one either
+    with pytest.raises(ValueError, match="'DEM' is not a currency in use"):
+        Currency("DEM")
 
 
 def test_money_adds_within_a_currency_and_refuses_across() -> None:
     assert Money(100, Currency("EUR")) + Money(250, Currency("EUR")) == Money(350, Currency("EUR"))
-    with pytest.raises(CurrencyMix):
+    with pytest.raises(CurrencyMix, match="cannot add USD to EUR"):
         _ = Money(100, Currency("EUR")) + Money(100, Currency("USD"))
 
 
@@ -64,3 +69,30 @@ def test_totals_equal_the_per_currency_sums(entries: list[tuple[Currency, int]])
     for row in totals.rows():
         assert row.minor == sum(m for c, m in entries if c.value == row.currency)
         assert row.count == sum(1 for c, _ in entries if c.value == row.currency)
+
+
+def test_taking_back_an_amount_leaves_the_rest_of_its_currency() -> None:
+    totals = Totals()
+    assert not totals
+    totals.add("EUR", 100)
+    totals.add("EUR", 250)
+    totals.add("USD", 7)
+    assert totals
+    totals.take("EUR", 100)
+    totals.take("GBP", 5)  # never added: nothing to take
+    assert [(r.currency, r.count, r.minor) for r in totals.rows()] == [
+        ("EUR", 1, 250),
+        ("USD", 1, 7),
+    ]
+    totals.take("EUR", 250)  # the last of its currency: the row goes
+    totals.take("USD", 7)
+    assert totals.rows() == []
+    assert not totals
+
+
+def test_a_currency_s_row_stays_while_it_counts_an_amount_even_one_of_nothing() -> None:
+    totals = Totals()
+    totals.add("EUR", 0)
+    totals.add("EUR", 500)
+    totals.take("EUR", 500)
+    assert [(r.currency, r.count, r.minor) for r in totals.rows()] == [("EUR", 1, 0)]
