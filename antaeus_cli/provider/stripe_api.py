@@ -59,7 +59,7 @@ from antaeus_cli.provider.stripe_objects import (
     unchargeable,
 )
 from antaeus_cli.provider.stripe_settings import StripeSettings, settings_from_spec
-from antaeus_cli.provider.stripe_wire import Declined, Refused, open_transport
+from antaeus_cli.provider.stripe_wire import Declined, NotJson, Refused, open_transport
 
 __all__ = ["StripeProvider", "settings_from_spec"]  # the registry reads both from here
 
@@ -195,11 +195,29 @@ class StripeProvider:
                 f"{refused.refusal} before the pass claimed anything, so nothing was charged",
                 fix=refused.fix,
             ) from None
-        except (NetworkError, RateLimited, Refused, Declined) as exc:
-            raise ProviderUnreachable(
-                f"Stripe at {self._settings.api_base} did not answer a first request ({exc}); "
-                "nothing was charged; try again later"
-            ) from None
+        except NotJson as exc:
+            if exc.status not in (400, 404):
+                raise ProviderUnreachable(self._no_answer(exc)) from None
+            # a read refused outright (a server without the route or the filter): a
+            # first request moves no money, and asking again will not help
+            raise ProviderSpecError(self._refused(path, exc)) from None
+        except (Refused, Declined) as exc:
+            raise ProviderSpecError(self._refused(path, exc)) from None
+        except (NetworkError, RateLimited) as exc:
+            raise ProviderUnreachable(self._no_answer(exc)) from None
+
+    def _refused(self, path: str, exc: Exception) -> str:
+        return (
+            f"Stripe at {self._settings.api_base} refused GET {path} ({exc}), a request "
+            "every production pass makes before it claims anything: it is not Stripe's "
+            "API, or not all of it; nothing was charged"
+        )
+
+    def _no_answer(self, exc: Exception) -> str:
+        return (
+            f"Stripe at {self._settings.api_base} did not answer a first request ({exc}); "
+            "nothing was charged; try again later"
+        )
 
     def charge(self, invoice: Invoice, idempotency_key: str) -> Answer:
         ref = invoice.customer_ref

@@ -59,6 +59,15 @@ class Declined(Exception):
         self.answer = answer
 
 
+class NotJson(NetworkError):
+    """An answer that is no Stripe answer (a proxy's page, another server): taken for
+    no answer at all, as the request may still have reached Stripe behind it."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status} with an answer that is not JSON")
+        self.status = status
+
+
 class Refused(Exception):
     """A 400 or 404: the request itself was wrong."""
 
@@ -158,7 +167,7 @@ class HttpTransport:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise NetworkError(f"HTTP {response.status} with an answer that is not JSON")
+            raise NotJson(response.status)
         if response.status == 200:
             return data
         said = response.headers

@@ -426,13 +426,16 @@ class Api:
     async def retrieve_account(self, request: web.Request) -> web.Response:
         """The account a key belongs to: `sk_test_NAME` and `sk_live_NAME` are the two
         modes of account `acct_NAME`; a NAME of `noaccount` gets a 404, as from a
-        Stripe-compatible server without the endpoint."""
+        Stripe-compatible server without the endpoint, and `noroute` a 404 page that is not
+        JSON, as from one that knows no such route at all (localstripe)."""
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
         name = key.removeprefix("sk_test_").removeprefix("sk_live_")
         if name == "noaccount":
             return error(
                 404, "invalid_request_error", "Unrecognized request URL (GET: /v1/account)"
             )
+        if name == "noroute":
+            return web.Response(status=404, text="404: Not Found", content_type="text/plain")
         return web.json_response({"id": f"acct_{name}", "object": "account"})
 
     async def put_customers(self, request: web.Request) -> web.Response:

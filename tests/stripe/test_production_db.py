@@ -98,13 +98,23 @@ def test_a_key_of_another_account_or_mode_is_refused_before_anything_is_claimed(
     assert meta(production, "provider_account") == "stripe acct_antaeus test"
 
 
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("noaccount", "refused to name the account of the key (GET /v1/account"),
+        ("noroute", "refused GET /v1/account (HTTP 404 with an answer that is not JSON)"),
+    ],
+    ids=["a Stripe error", "a page that is not JSON"],
+)
 def test_a_server_that_cannot_name_the_account_charges_nothing_on_a_production_database(
-    production: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch
+    production: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch, name: str, said: str
 ) -> None:
-    spec = shaped.spec().replace("sk_test_antaeus", "sk_test_noaccount")
+    """A usage error, which asking again will not mend: not "try again later"."""
+    spec = shaped.spec().replace("sk_test_antaeus", f"sk_test_{name}")
     code, out, err = bill(production, spec, monkeypatch)
     assert code == ExitCode.USAGE, out + err
-    assert "refused to name the account of the key (GET /v1/account" in err
+    assert said in err
+    assert "try again" not in err
     assert attempts(production) == 0
     assert meta(production, "provider_account") is None
 
