@@ -149,6 +149,8 @@ def _summary(notice: Pending) -> Content:
         if isinstance(needs, int)
         else f"{flat(needs)} invoices{overdue} need an operator"
     )
+    if needs == 0 and not overdue:  # nothing held: what ended the run is the news
+        held_words = flat(body.get("stop_reason") or "nothing needs an operator", 120)
     subject = (
         f"antaeus: run {notice.run_id} ({flat(body.get('command', '?'))}) {status}: {held_words}"
     )

@@ -194,6 +194,22 @@ def test_a_run_summary_lists_what_was_held_and_why() -> None:
     assert "run 3" in broken.subject
 
 
+def test_a_run_that_failed_with_nothing_held_says_why_in_its_subject() -> None:
+    body = (
+        '{"command": "bill", "as_of": "2026-12-01", "status": "failed", "needs_operator": 0, '
+        '"stop_reason": "refused before it began: ANTAEUS_DUNNING: not a schedule"}'
+    )
+    mail = content(pending(NoticeKind.RUN_SUMMARY, body=body, recipient=None), "Acme")
+    assert mail.subject == (
+        "antaeus: run 3 (bill) failed: refused before it began: ANTAEUS_DUNNING: not a schedule"
+    )
+    quiet = body.replace(', "stop_reason": "refused before it began: ANTAEUS_DUNNING: not a '
+                         'schedule"', "")  # fmt: skip
+    assert content(pending(NoticeKind.RUN_SUMMARY, body=quiet, recipient=None), "Acme").subject == (
+        "antaeus: run 3 (bill) failed: nothing needs an operator"
+    )
+
+
 def test_an_event_carries_the_notice_key_as_its_id() -> None:
     sent = event(pending(NoticeKind.PAYMENT_FAILED, next_retry_on=date(2026, 12, 2)))
     assert sent["id"] == "ns-inv-1-1-payment_failed"
