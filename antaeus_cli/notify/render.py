@@ -41,6 +41,7 @@ _BY_CODE = {
     "authentication_required": "your bank asks you to confirm the payment",
     "card_velocity_exceeded": "the card's spending limit was reached",
     "processing_error": "the bank could not process it this time",
+    "no_default_payment_method": "we hold no card or other payment method for you",
 }
 _BY_CLASS = {
     "soft": "your bank declined it",

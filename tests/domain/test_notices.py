@@ -160,6 +160,19 @@ def test_a_hard_decline_never_tells_the_customer_why() -> None:
     assert "We will not try again until you act" in mail.text
 
 
+def test_a_customer_with_no_card_on_file_is_told_so_not_that_a_bank_asks() -> None:
+    mail = content(
+        pending(
+            NoticeKind.ACTION_REQUIRED,
+            decline_code="no_default_payment_method",
+            decline_class="needs_customer",
+        ),
+        "Acme",
+    )
+    assert "we hold no card or other payment method for you" in mail.text
+    assert "your bank needs you" not in mail.text
+
+
 def test_hostile_text_is_escaped_flattened_and_capped() -> None:
     hostile = "<script>alert(1)</script>\r\nBcc: victim@example.com" + "x" * 500
     mail = content(pending(NoticeKind.RECEIPT, reference=hostile), "Acme <b>&</b>\r\nX-Evil: 1")
