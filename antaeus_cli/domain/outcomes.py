@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from antaeus_cli.domain import words
 from antaeus_cli.domain.attempt import (
@@ -286,11 +286,12 @@ def _declined(
     declines = state.declines + 1
     after = DunningState(declines, first)
     retry_on = schedule.next_retry_on(first, declines, as_of)
-    capped = retry_on is not None and cap is not None and declines > cap
-    if retry_on is None or capped:
+    # the cap it went past, if it did: an unlisted code is retried only so often
+    over = cap if retry_on is not None and cap is not None and declines > cap else None
+    if retry_on is None or over is not None:
         spent = (
-            f"a decline code nobody listed is retried only {words.counted(cast(int, cap), 'time')}"
-            if capped
+            f"a decline code nobody listed is retried only {words.counted(over, 'time')}"
+            if over is not None
             else f"the dunning schedule ({schedule}) is spent"
         )
         return Transition(
