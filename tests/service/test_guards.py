@@ -164,7 +164,9 @@ def test_an_outage_is_what_stops_a_pass_whose_next_charge_a_cap_would_refuse(
     caps = RunLimits(max_total={Currency("EUR"): 1500})
     result = bill(provider, limits=caps, outage_threshold=1, sweeps=0)
     assert result.status is RunStatus.STOPPED_OUTAGE
-    assert (result.stop_reason or "").startswith("provider outage: 1 invoice in a row ")
+    reason = result.stop_reason or ""
+    assert reason.startswith("provider outage: 1 invoice in a row ended in network failures")
+    assert reason.endswith("; the rest were left untouched")
     assert {invoice for invoice, _ in provider.calls} == {1}
     assert sql("SELECT invoice_id, outcome FROM payment_attempt ORDER BY id") == [
         (1, "unknown"),
