@@ -157,7 +157,9 @@ class Wiring:
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"antaeus {__version__}\n")
+        from antaeus_cli.store.schema import SCHEMA_VERSION
+
+        sys.stdout.write(f"antaeus {__version__} (database schema {SCHEMA_VERSION})\n")
         raise typer.Exit(ExitCode.OK)
 
 
@@ -176,7 +178,12 @@ def root(
     ] = None,
     version: Annotated[  # noqa: ARG001 - handled eagerly by its callback
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Show the version, and the database schema version it writes.",
+        ),
     ] = False,
 ) -> None:
     """Charge monthly subscription invoices, one safe pass per run."""

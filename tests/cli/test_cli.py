@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from antaeus_cli import __version__
 from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.host import current_process
@@ -307,6 +308,19 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "Usage" in result.stdout
+
+
+def test_version_names_the_database_schema_a_new_database_gets(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    db = tmp_path / "prod.db"
+    code, _, err = run(runner, db, "init")
+    assert code == ExitCode.OK, err
+    with closing(sqlite3.connect(db)) as conn:
+        written = conn.execute("PRAGMA user_version").fetchone()[0]
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == ExitCode.OK
+    assert result.stdout == f"antaeus {__version__} (database schema {written})\n"
 
 
 @pytest.mark.parametrize(

@@ -127,3 +127,47 @@ def test_the_defaults_the_configuration_page_states_are_the_code_s() -> None:
     assert f"{DEFAULT_ANOMALY_FACTOR} times the customer's median" in page
     assert f"once they have {DEFAULT_ANOMALY_HISTORY} paid invoices" in page
     assert f"at most {waits.MAX_WAIT_S:g} s" in page
+
+
+def _keys(document: object) -> set[str]:
+    """Every member name in a JSON document, at any depth."""
+    if isinstance(document, dict):
+        return set(document).union(*(_keys(value) for value in document.values()))
+    if isinstance(document, list):
+        return set().union(*(_keys(value) for value in document))
+    return set()
+
+
+def test_the_json_fields_the_cli_guide_names_are_the_ones_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command row's "`--json` prints ..." names fields the real output has (the
+    commands without a published JSON Schema: those with one are validated against it)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    for name in ("ANTAEUS_DB", "ANTAEUS_PROVIDER", "ANTAEUS_DUNNING", "ANTAEUS_FAILPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    prod, demo = tmp_path / "prod.db", tmp_path / "demo.db"
+    (tmp_path / "bad.csv").write_text("external_id,currency\nx,eur\n")
+    runs = {
+        "init": [str(prod), "init"],
+        "import": [str(prod), "import", "customers", str(tmp_path / "bad.csv")],
+        "backup": [str(prod), "backup", str(tmp_path / "copy.db")],
+        "migrate": [str(prod), "migrate"],
+        "check": [str(prod), "check"],
+        "reconcile": [str(demo), "reconcile"],
+    }
+    assert CliRunner().invoke(app, ["--db", str(demo), "seed", "--seed", "1"]).exit_code == 0
+    page = (ROOT / "docs" / "cli.md").read_text()
+    for command, args in runs.items():
+        printed = CliRunner().invoke(app, ["--db", *args, "--json"])
+        fields = _keys(json.loads(printed.stdout))
+        row = re.search(rf"^\| `antaeus {command}[` ].*$", page, flags=re.MULTILINE)
+        assert row is not None, command
+        clause = re.search(r"`--json`[^`]*? prints (.*?)(?:\.(?: |$)| \|)", row.group(0))
+        assert clause is not None, f"cli.md does not say what `{command} --json` prints"
+        named = set(re.findall(r"`([a-z_]+)`", clause.group(1)))
+        assert named, command
+        assert named <= fields, f"{command} --json: {sorted(named - fields)} not printed"

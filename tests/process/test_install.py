@@ -56,7 +56,8 @@ def test_the_wheel_installs_into_a_new_virtualenv_and_runs(tmp_path: Path) -> No
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     antaeus = venv / "bin" / "antaeus"
-    assert run(antaeus, "--version", cwd=elsewhere) == f"antaeus {__version__}\n"
+    version = f"antaeus {__version__} (database schema {SCHEMA_VERSION})\n"
+    assert run(antaeus, "--version", cwd=elsewhere) == version
     where = run(venv / "bin" / "python", "-c", "import antaeus_cli; print(antaeus_cli.__file__)",
                 cwd=elsewhere)  # fmt: skip
     assert Path(where.strip()).is_relative_to(venv), where
