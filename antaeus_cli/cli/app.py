@@ -128,6 +128,13 @@ def _usage_error(exc: typer.TyperException) -> int:
         return ExitCode.USAGE
     where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     print_error(exc.format_message() + where)
+    if ctx is not None and ctx.info_name == "check":
+        # a monitoring plugin's usage error is UNKNOWN (Nagios), not CRITICAL
+        from antaeus_cli.cli.text import safe
+        from antaeus_cli.domain.health import Level
+
+        sys.stdout.write(f"ANTAEUS UNKNOWN - {safe(exc.format_message())}{where}\n")
+        return int(Level.UNKNOWN)
     return ExitCode.USAGE
 
 

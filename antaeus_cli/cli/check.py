@@ -69,7 +69,8 @@ def command(
     """Say whether billing is healthy, for a monitoring system: the last completed bill
     pass (a cron that stopped firing), charges open too long, invoices held for an
     operator, notices failing or waiting, a lock held by a dead pass. Exit 0 OK,
-    1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database cannot be read). Read-only."""
+    1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database cannot be read, or the check cannot
+    be made as asked). Read-only."""
     from datetime import UTC, datetime
 
     from antaeus_cli.domain.health import Level, Thresholds
@@ -78,11 +79,17 @@ def command(
     from antaeus_cli.host import is_alive
     from antaeus_cli.store.database import read_only
 
-    now = datetime.now(UTC) if as_of is None else opt.instant(as_of, "--as-of")
-    if metrics_file is not None:
-        from antaeus_cli.cli.metrics import check_target
+    try:  # a check that cannot be made as asked is UNKNOWN, as a plugin's usage error is
+        now = datetime.now(UTC) if as_of is None else opt.instant(as_of, "--as-of")
+        if metrics_file is not None:
+            from antaeus_cli.cli.metrics import check_target
 
-        check_target(metrics_file, ctx.obj.db_path)
+            check_target(metrics_file, ctx.obj.db_path)
+    except typer.BadParameter as exc:
+        message = exc.format_message()
+        _fail(Level.UNKNOWN, message, json_output=json_output, metrics_file=None, what="usage")
+    except AntaeusError as exc:
+        _fail(Level.UNKNOWN, exc.message, json_output=json_output, metrics_file=None, what="usage")
     limits = Thresholds(
         pass_warning=timedelta(hours=pass_warning),
         pass_critical=timedelta(hours=pass_critical),
@@ -131,7 +138,14 @@ def _render(health: Health, *, json_output: bool) -> None:
         sys.stdout.write(f"{finding.level.name}: {safe(finding.text)}\n")
 
 
-def _fail(level: Level, message: str, *, json_output: bool, metrics_file: Path | None) -> NoReturn:
+def _fail(
+    level: Level,
+    message: str,
+    *,
+    json_output: bool,
+    metrics_file: Path | None,
+    what: str = "database",
+) -> NoReturn:
     if json_output:
         from antaeus_cli.cli.json_out import write_json
 
@@ -139,7 +153,7 @@ def _fail(level: Level, message: str, *, json_output: bool, metrics_file: Path |
             {
                 "status": level.name,
                 "exit_code": int(level),
-                "findings": [{"level": level.name, "check": "database", "text": message}],
+                "findings": [{"level": level.name, "check": what, "text": message}],
             }
         )
     else:

@@ -23,6 +23,9 @@ from tests.cli.test_upkeep import old_database
 AS_OF = "2026-12-01"
 
 
+UNKNOWN = 3  # the Nagios convention
+
+
 def metrics(path: Path) -> dict[str, float]:
     found = {}
     for family in text_string_to_metric_families(path.read_text()):
@@ -224,9 +227,10 @@ def test_a_metrics_file_is_never_written_over_a_device_or_a_pipe(
     pipe = tmp_path / "null"
     os.mkfifo(pipe)
     at = f"{AS_OF}T06:00:00Z"
-    code, out, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(pipe))
-    assert code == ExitCode.USAGE, out
-    assert "--metrics-file" in err
+    code, out, _ = run(runner, db, "check", "--as-of", at, "--metrics-file", str(pipe))
+    assert code == UNKNOWN, out  # a check that cannot be made as asked
+    assert out.startswith("ANTAEUS UNKNOWN - ")
+    assert "--metrics-file" in out
     assert stat.S_ISFIFO(pipe.lstat().st_mode)
 
 
@@ -265,17 +269,17 @@ def test_a_metrics_file_replaces_only_a_metrics_file(
     at = f"{AS_OF}T06:00:00Z"
     for target in (db, Path(f"{db}-wal"), notes):
         before = target.read_bytes() if target.exists() else None
-        code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(target))
-        assert code == ExitCode.USAGE, err
-        assert "--metrics-file" in err
+        code, out, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(target))
+        assert code == UNKNOWN, err
+        assert "--metrics-file" in out
         assert (target.read_bytes() if target.exists() else None) == before
     code, _, err = run(runner, db, "bill", "--as-of", AS_OF, "--metrics-file", str(db))
     assert code == ExitCode.USAGE, err
     assert db.read_bytes()[:16] == b"SQLite format 3\x00"
     empty = tmp_path / "antaeus.prom"
     empty.touch()  # made beforehand, for its owner and mode: fine to fill
-    code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(empty))
-    assert code != ExitCode.USAGE, err
+    code, out, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(empty))
+    assert "UNKNOWN" not in out, err
     assert metrics(empty)["antaeus_check_status"] == code
     code, _, err = run(runner, db, "check", "--as-of", at, "--metrics-file", str(empty))
     assert metrics(empty)["antaeus_check_status"] == code  # and to replace, once ours
@@ -297,3 +301,21 @@ def test_notify_writes_its_metrics(
     assert found["antaeus_notify_notices{outcome=sent}"] == sent
     assert found["antaeus_notify_completed"] == 1
     assert found["antaeus_notices_pending"] == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--pass-warning", "soon"), ("--as-of", "yesterday-ish"), ("--no-such-option",)],
+    ids=["a value", "a moment", "an option"],
+)
+def test_a_check_that_cannot_be_made_as_asked_is_unknown_not_critical(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    args: tuple[str, ...],
+) -> None:
+    """The Nagios convention: a plugin's usage error is UNKNOWN (3); CRITICAL (2) is
+    kept for billing that is not healthy."""
+    db = billed(runner, tmp_path)
+    code, out, err = run(runner, db, "check", *args)
+    assert code == UNKNOWN, out + err
+    assert out.startswith("ANTAEUS UNKNOWN - ")
