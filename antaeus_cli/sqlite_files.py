@@ -77,8 +77,11 @@ def _uri_path(path: Path) -> str:
 
 
 def wal_path(path: Path) -> Path:
-    """The -wal file SQLite keeps beside `path` while a connection has it open."""
-    return path.with_name(f"{path.name}-wal")
+    """The -wal file SQLite keeps beside `path` while a connection has it open: beside
+    the file itself, since SQLite follows symbolic links to name it, never beside a
+    link that names the file."""
+    real = Path(os.path.realpath(path))
+    return real.with_name(f"{real.name}-wal")
 
 
 @dataclass(frozen=True, slots=True)
