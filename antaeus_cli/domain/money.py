@@ -108,7 +108,10 @@ _HOMES: dict[str, _Home] = {}
 
 def _home(currency: Currency) -> _Home:
     """Where a national currency is at home, by its code's first two letters (DKK: the
-    Danish of Denmark); a currency of many countries (EUR, XOF) is written in English."""
+    Danish of Denmark); a currency of many countries (EUR, XOF) is written in English.
+    A home whose symbol for it shows nothing (CLDR gives Cabo Verde's escudo a zero-width
+    space, as its own writing puts the sign in the decimal point's place) writes the
+    code instead, so that no notice shows a bare number."""
     territory = currency[:2]
     held = get_global("territory_currencies").get(territory, ())
     locale = Locale.parse("en")
@@ -116,7 +119,10 @@ def _home(currency: Currency) -> _Home:
         # a union's code (EU) names no language of its own: English
         with suppress(UnknownLocaleError):
             locale = Locale.parse(f"und_{territory}")
-    pattern = parse_pattern(locale.currency_formats["standard"].pattern)
+    text = locale.currency_formats["standard"].pattern
+    if not any(ch.isprintable() for ch in locale.currency_symbols.get(currency, currency)):
+        text = text.replace("\u00a4", "\u00a4\u00a4")  # a symbol nobody sees: the code
+    pattern = parse_pattern(text)
     pattern.frac_prec = (currency.minor_digits, currency.minor_digits)
     _HOMES[currency] = home = _Home(locale, pattern)
     return home
