@@ -76,9 +76,17 @@ def _uri_path(path: Path) -> str:
     return quote(os.fsencode(path.absolute()))
 
 
+def side_file(path: Path, side: str) -> Path:
+    """The file SQLite keeps beside the database at `path` (`side`: -wal, -shm or
+    -journal): beside the file itself, since SQLite follows symbolic links to name it,
+    never beside a link that names the file."""
+    real = Path(os.path.realpath(path))
+    return real.with_name(f"{real.name}{side}")
+
+
 def wal_path(path: Path) -> Path:
     """The -wal file SQLite keeps beside `path` while a connection has it open."""
-    return path.with_name(f"{path.name}-wal")
+    return side_file(path, "-wal")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from antaeus_cli.errors import DatabaseExists, InputError, LockHeld, StorageError
-from antaeus_cli.sqlite_files import connect, translate_errors
+from antaeus_cli.sqlite_files import connect, side_file, translate_errors
 from antaeus_cli.store import runs
 from antaeus_cli.store.database import Store, check_identity
 from antaeus_cli.store.schema import SCHEMA_VERSION, user_version
@@ -44,7 +44,7 @@ def backup(db_path: Path, target: Path) -> BackupResult:
     if os.path.lexists(target):
         raise DatabaseExists(f"'{target}' already exists: a backup never replaces a file")
     if os.path.realpath(target) in {
-        os.path.realpath(f"{db_path}{side}") for side in ("-wal", "-shm", "-journal")
+        os.path.realpath(side_file(db_path, side)) for side in ("-wal", "-shm", "-journal")
     }:
         raise InputError(
             f"'{target}' is named as one of the database's own files, which SQLite would "

@@ -27,7 +27,13 @@ from antaeus_cli.billing.sources import check_named
 from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.domain.guards import AmountGuard
-from antaeus_cli.domain.invoice import Invoice, InvoiceRow, Rejection, idempotency_key
+from antaeus_cli.domain.invoice import (
+    FailureCode,
+    Invoice,
+    InvoiceRow,
+    Rejection,
+    idempotency_key,
+)
 from antaeus_cli.domain.judgement import (
     AFTER_WINDOW,
     Path,
@@ -38,6 +44,8 @@ from antaeus_cli.domain.judgement import (
 )
 from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.money import Totals, format_minor
+from antaeus_cli.domain.outcomes import result_of
+from antaeus_cli.provider.registry import RefusedUnsent
 from antaeus_cli.store import claims, ledger, replays
 from antaeus_cli.store.database import Store
 from antaeus_cli.store.spread import spread_ids
@@ -52,8 +60,11 @@ def preview_pass(
     batch_size: int = 500,
     amount_guard: AmountGuard = AmountGuard(),  # noqa: B008 - frozen
     limits: RunLimits = RunLimits(),  # noqa: B008 - frozen
+    refused_unsent: RefusedUnsent | None = None,
 ) -> PreviewResult:
-    tally = _Tally(store.namespace, limits)
+    """`refused_unsent`: the amounts the provider the pass would charge through refuses
+    before any request (provider.registry), held as the pass holds them."""
+    tally = _Tally(store.namespace, limits, refused_unsent)
     with store.reading() as conn:
         conn.execute("BEGIN")  # one read snapshot for the whole preview
         try:
@@ -98,9 +109,12 @@ def preview_pass(
 class _Tally:
     """What the pass would do with each invoice it meets, in the order it meets them."""
 
-    def __init__(self, namespace: str, limits: RunLimits) -> None:
+    def __init__(
+        self, namespace: str, limits: RunLimits, refused_unsent: RefusedUnsent | None
+    ) -> None:
         self._namespace = namespace
         self._limits = limits
+        self._refused_unsent = refused_unsent
         self._caps = LimitsState(limits)
         self.totals = Totals()
         self.listed: list[PreviewItem] = []
@@ -154,6 +168,13 @@ class _Tally:
             self.stop_reason = self._stopped_at(checked)
             self._stopped_in = claim
             self._beyond(checked)
+            return
+        unsent = self._refused_unsent
+        refused = None if unsent is None else unsent(checked.amount)
+        if refused is not None:  # answered without a request, as the pass's provider does
+            result = result_of(refused, 0)
+            self._caps.answered(attempt, result)  # it moved no money: its share given back
+            self._held(row, Rejection(FailureCode.PROVIDER_ERROR, result.detail or ""))
             return
         self.totals.add(checked.amount.currency.value, checked.amount.minor)
         if len(self.listed) < LISTED_LIMIT:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from antaeus_cli.errors import InputError, StorageError
+from antaeus_cli.sqlite_files import side_file
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -199,7 +200,7 @@ def check_target(path: Path, db_path: Path | None = None) -> None:
 def _is_the_database(path: Path, db_path: Path) -> bool:
     target = os.path.realpath(path)
     for side in _SIDE_FILES:
-        database = os.path.realpath(f"{db_path}{side}")
+        database = os.path.realpath(side_file(db_path, side))
         if target == database:
             return True
         try:

@@ -93,6 +93,7 @@ def run_command(db_path: Path, options: PassOptions) -> NoReturn:
                 batch_size=options.batch_size,
                 amount_guard=options.amount_guard,
                 limits=settings.limits,
+                refused_unsent=registry.refused_unsent(start.spec),
             ),
         )
         render_preview(preview, json_output=options.json_output)

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from antaeus_cli.domain.money import Money
+from antaeus_cli.domain.outcomes import Answer
 from antaeus_cli.errors import ProviderSpecError
 from antaeus_cli.failpoints import NONE, Failpoints
 from antaeus_cli.provider.port import PaymentProvider
 from antaeus_cli.provider.spec import ProviderSpec, parse_spec, read_secret_files
+from antaeus_cli.provider.stripe_objects import refused_unsent as stripe_refused_unsent
 
 
 class Adapter(NamedTuple):
@@ -38,6 +41,16 @@ def _adapter(scheme: str) -> Adapter | None:
         return None
     module = importlib.import_module(found[0])
     return Adapter(module.settings_from_spec, getattr(module, found[1]).from_spec)
+
+
+# What a provider answers, without a request, to a charge of an amount it never takes
+RefusedUnsent = Callable[[Money], Answer | None]
+
+
+def refused_unsent(spec: ProviderSpec) -> RefusedUnsent | None:
+    """The amounts the spec's provider refuses before anything is sent (Stripe's special
+    cases), for a dry run to hold them as the pass does; None: it refuses none."""
+    return stripe_refused_unsent if spec.scheme == "stripe" else None
 
 
 def known_schemes() -> list[str]:

@@ -55,8 +55,8 @@ from antaeus_cli.provider.stripe_objects import (
     answer_of_intent,
     default_payment_method,
     metadata_of,
+    refused_unsent,
     stripe_currency,
-    unchargeable,
 )
 from antaeus_cli.provider.stripe_settings import StripeSettings, settings_from_spec
 from antaeus_cli.provider.stripe_wire import Declined, NotJson, Refused, open_transport
@@ -227,9 +227,9 @@ class StripeProvider:
                 message=f"customer {invoice.customer_id} has no provider_ref: set "
                 "customer.provider_ref to its Stripe customer id (cus_...)",
             )
-        refused = unchargeable(invoice.amount)
+        refused = refused_unsent(invoice.amount)
         if refused is not None:
-            return Answer(AnswerKind.REFUSED, code="amount_not_chargeable", message=refused)
+            return refused
         with self._wire.exchange():
             return self._charge(invoice, ref, idempotency_key)
 

@@ -58,6 +58,16 @@ def unchargeable(money: Money) -> str | None:
     )
 
 
+def refused_unsent(money: Money) -> Answer | None:
+    """The answer a charge of `money` gets without a request, when Stripe would refuse
+    the amount (`unchargeable`): the pass holds it for an operator, and so does a dry
+    run through the same provider setting."""
+    refused = unchargeable(money)
+    if refused is None:
+        return None
+    return Answer(AnswerKind.REFUSED, code="amount_not_chargeable", message=refused)
+
+
 def answer_of_intent(intent: dict[str, Any]) -> Answer:
     """What a PaymentIntent says, as an answer."""
     status = intent.get("status")

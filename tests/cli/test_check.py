@@ -285,6 +285,25 @@ def test_a_metrics_file_replaces_only_a_metrics_file(
     assert metrics(empty)["antaeus_check_status"] == code  # and to replace, once ours
 
 
+@pytest.mark.parametrize("side", ["-wal", "-shm", "-journal"])
+def test_a_metrics_file_is_never_a_side_file_of_a_database_named_through_a_link(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    side: str,
+) -> None:
+    """SQLite keeps the side files beside the file a symbolic link leads to: a metrics
+    file named as one of those would be taken for the database's journal."""
+    db = billed(runner, tmp_path)
+    link = tmp_path / "through-a-link.db"
+    link.symlink_to(db)
+    target = Path(f"{db}{side}")
+    at = f"{AS_OF}T06:00:00Z"
+    code, out, err = run(runner, link, "check", "--as-of", at, "--metrics-file", str(target))
+    assert code == UNKNOWN, err
+    assert "--metrics-file" in out
+    assert not target.exists()
+
+
 def test_notify_writes_its_metrics(
     runner: CliRunner,  # noqa: F811 - the fixture
     tmp_path: Path,

@@ -152,3 +152,20 @@ def test_a_backup_is_never_named_as_one_of_the_database_s_own_files(
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "one of the database's own files")
     assert not Path(f"{db}{side}").exists()
+
+
+@pytest.mark.parametrize("side", ["-wal", "-shm", "-journal"])
+def test_a_backup_is_never_named_as_a_side_file_of_a_database_named_through_a_link(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    side: str,
+) -> None:
+    """SQLite keeps the side files beside the file a symbolic link leads to."""
+    db = tmp_path / "prod.db"
+    assert run(runner, db, "init")[0] == ExitCode.OK
+    link = tmp_path / "through-a-link.db"
+    link.symlink_to(db)
+    code, _, err = run(runner, link, "backup", f"{db}{side}")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "one of the database's own files")
+    assert not Path(f"{db}{side}").exists()

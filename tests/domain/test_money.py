@@ -18,6 +18,7 @@ from antaeus_cli.domain.money import CURRENCIES, Currency, CurrencyMix, Money, T
         (-1050, "SEK", "SEK -10.50"),
         (100_000_000_00, "GBP", "GBP 100,000,000.00"),
         (18219, "XYZ", "XYZ 18,219 (minor units)"),
+        (1500, "IQD", "IQD 1.500"),
     ],
 )
 def test_format_minor_uses_each_currencys_minor_unit(
@@ -96,3 +97,16 @@ def test_a_currency_s_row_stays_while_it_counts_an_amount_even_one_of_nothing() 
     totals.add("EUR", 500)
     totals.take("EUR", 500)
     assert [(r.currency, r.count, r.minor) for r in totals.rows()] == [("EUR", 1, 0)]
+
+
+# ISO 4217's minor unit of each currency CLDR writes without one that is not on Stripe's
+# zero-decimal list (ISK, whole krónur at Stripe but two decimals in its API, is Stripe's)
+ISO_MINOR_UNITS = {"AFN": 2, "ALL": 2, "COP": 2, "HUF": 2, "IDR": 2, "IQD": 3, "IRR": 2}
+ISO_MINOR_UNITS |= {"KPW": 2, "LAK": 2, "LBP": 2, "MMK": 2, "SOS": 2, "SYP": 2, "YER": 2}
+
+
+@pytest.mark.parametrize(("code", "digits"), sorted(ISO_MINOR_UNITS.items()))
+def test_a_currency_written_without_its_minor_unit_counts_it_as_iso_4217_does(
+    code: str, digits: int
+) -> None:
+    assert Currency(code).minor_digits == digits

@@ -86,6 +86,8 @@ def test_backoff_doubles_to_a_cap_and_the_tries_span_more_than_a_day() -> None:
         (1234, "JPY", "\uffe51,234"),  # no minor unit
         (123450, "HUF", "1\u00a0234,50\u00a0Ft"),  # CLDR writes no fillér; the ledger has them
         (99, "CHF", "CHF\u00a00.99"),
+        (1230, "BHD", "\u200f1.230\u00a0\u062f.\u0628.\u200f"),  # three decimals; right to left
+        (123456, "CVE", "1\u00a0234,56\u00a0CVE"),  # CLDR's symbol shows nothing: the code
         (100, "XYZ", "XYZ 100 (minor units)"),
     ],
 )
@@ -102,6 +104,15 @@ def test_amounts_are_written_as_each_market_writes_them(
 def test_every_digit_is_kept(minor: int, currency: str) -> None:
     digits = "".join(ch for ch in display_amount(minor, currency) if ch.isdigit())
     assert int(digits) == abs(minor)
+
+
+@pytest.mark.parametrize("currency", [str(c) for c in CURRENCIES])
+def test_every_amount_a_notice_shows_names_its_currency(currency: str) -> None:
+    # a locale whose symbol is no visible character (CLDR's CVE in Cabo Verde) would
+    # leave a bare number in the customer's notice: its code is written instead
+    shown = flat(display_amount(123456, currency))
+    named = [ch for ch in shown if not ch.isdigit() and ch not in " .,'\u066b\u066c"]
+    assert named, f"{currency}: {shown!r} names no currency"
 
 
 def pending(kind: NoticeKind, **kw: object) -> Pending:

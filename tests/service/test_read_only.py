@@ -144,3 +144,17 @@ def test_a_newer_schema_is_refused_as_the_passes_refuse_it(db: Path) -> None:
     conn.close()
     with pytest.raises(SchemaTooNew):
         read_only(db, names)
+
+
+@pytest.mark.parametrize("link_in", ["same folder", "other folder"])
+def test_a_read_through_a_symbolic_link_sees_what_a_pass_holding_the_file_committed(
+    db: Path, writer: sqlite3.Connection, tmp_path: Path, link_in: str
+) -> None:
+    # SQLite keeps the -wal file beside the file the link names, not beside the link
+    folder = tmp_path if link_in == "same folder" else tmp_path / "elsewhere"
+    folder.mkdir(exist_ok=True)
+    link = folder / "through-a-link.db"
+    link.symlink_to(db)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")  # what it commits stays in the -wal
+    writer.execute("INSERT INTO meta (key, value) VALUES ('committed', 'in the WAL only')")
+    assert "committed" in read_only(link, names)

@@ -250,3 +250,43 @@ def test_the_documented_inserts_load_a_new_database_and_the_next_pass_charges_th
             ("PAID", created)
         ]
         assert conn.execute("SELECT amount FROM collected").fetchall() == [(amount,)]
+
+
+def test_a_dry_run_holds_what_stripe_would_refuse_as_the_pass_holds_it(
+    tmp_path: Path, shaped: Shaped, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole krónur and three-decimal steps are Stripe's rules: a rehearsal through the
+    same provider setting shows those invoices held, with the pass's reason, and their
+    amounts take no share of a cap (one charge at a time, the pass gives it back before
+    the next is sent)."""
+    for name in ("ANTAEUS_DB", "ANTAEUS_DUNNING", "ANTAEUS_TZ", "ANTAEUS_FAILPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "prod.db"
+    assert CliRunner().invoke(app, ["--db", str(db), "init"]).exit_code == ExitCode.OK
+    amounts = [("ISK", 150050), ("KWD", 1235), ("ISK", 150000), ("KWD", 1230)]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        for n, (currency, amount) in enumerate(amounts, start=1):
+            conn.execute(
+                "INSERT INTO customer (id, currency, provider_ref) VALUES (?, ?, ?)",
+                (n, currency, f"cus_{n}"),
+            )
+            conn.execute(
+                "INSERT INTO invoice (customer_id, amount, currency, due_date) "
+                "VALUES (?, ?, ?, '2026-12-01')",
+                (n, amount, currency),
+            )
+    shaped.customers({f"cus_{n}": "pm_card_visa" for n in range(1, 5)})
+    monkeypatch.setenv("ANTAEUS_PROVIDER", shaped.spec())
+    caps = ["--max-total", "ISK=1500.50", "--max-total", "KWD=1.235", "--concurrency", "1"]
+    args = ["--db", str(db), "bill", "--as-of", AS_OF, "--json", *caps]
+    dry = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == ExitCode.OK, dry.stderr
+    real = CliRunner().invoke(app, args)
+    assert real.exit_code == ExitCode.NEEDS_OPERATOR, real.stdout
+    preview, result = json.loads(dry.stdout), json.loads(real.stdout)
+    assert sorted((i["invoice_id"], i["code"], i["detail"]) for i in preview["needs_operator"]) == (
+        sorted((i["invoice_id"], i["code"], i["detail"]) for i in result["needs_operator"])
+    )
+    assert [i["invoice_id"] for i in preview["needs_operator"]] == [1, 2]
+    assert preview["stop_reason"] is None
+    assert preview["to_charge"] == result["paid"]
