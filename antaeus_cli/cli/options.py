@@ -12,17 +12,16 @@ import typer
 
 from antaeus_cli.cli import panels
 from antaeus_cli.credentials import called
-from antaeus_cli.domain import clock
 from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.dunning import DunningSchedule, ScheduleError
 from antaeus_cli.domain.limits import RunLimits, parse_cap
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.errors import InputError, NotifySpecError, ProviderSpecError
-from antaeus_cli.provider import registry
 from antaeus_cli.provider.spec import DEFAULT_SPEC, ProviderSpec, parse_spec
 
 if TYPE_CHECKING:
     from antaeus_cli.channels.spec import NotifySpec
+    from antaeus_cli.domain import clock
 
 PROVIDER_ENV = "ANTAEUS_PROVIDER"
 DUNNING_ENV = "ANTAEUS_DUNNING"
@@ -250,6 +249,8 @@ MaxRate = Annotated[
 
 def as_of(text: str | None, now: datetime) -> clock.AsOf:
     """The pass's moment: the date or instant given, else now."""
+    from antaeus_cli.domain import clock  # kept off --help's path
+
     if text is None:
         return clock.AsOf.at(now)
     try:
@@ -260,6 +261,8 @@ def as_of(text: str | None, now: datetime) -> clock.AsOf:
 
 def instant(text: str, hint: str) -> datetime:
     """An instant with an offset, as UTC."""
+    from antaeus_cli.domain import clock  # kept off --help's path
+
     try:
         parsed = clock.AsOf.parse(text)
     except ValueError as exc:
@@ -276,6 +279,8 @@ def company_zone(given: str | None) -> tzinfo | None:
     text = given if given is not None else os.environ.get(TZ_ENV)
     if text is None:
         return None
+    from antaeus_cli.domain import clock  # kept off --help's path
+
     try:
         return clock.parse_zone(text)
     except ValueError as exc:
@@ -332,6 +337,8 @@ def provider_spec(given: str | None) -> ProviderSpec:
     text = from_env(given, PROVIDER_ENV, DEFAULT_SPEC)
     if given is not None:
         refuse_inline_credentials(parse_spec(text), "provider", PROVIDER_ENV, ProviderSpecError)
+    from antaeus_cli.provider import registry  # kept off --help's path
+
     return registry.resolve(text)
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from antaeus_cli.domain.currencies import MINOR_DIGITS, ZERO_DECIMAL, home
+from antaeus_cli.domain.currencies import MINOR_DIGITS, ZERO_DECIMAL, from_cldr, home
+
+
+def test_the_table_is_cldr_s_as_babel_gives_it() -> None:
+    """A Babel upgrade that changes a currency or its minor unit fails here, to be read
+    and taken on purpose (python -m tests.tools.currency_table), never unseen."""
+    assert from_cldr() == MINOR_DIGITS
 
 
 def test_every_code_in_use_is_there_and_no_withdrawn_one() -> None:
