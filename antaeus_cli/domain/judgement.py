@@ -12,6 +12,8 @@ The rules, in the order they are asked:
 
 | rule               | what it asks                                          | if not         |
 |--------------------|-------------------------------------------------------|----------------|
+| void               | no operator voided it (`antaeus void`)                | left as it is, |
+|                    |                                                       | for good       |
 | in flight          | no open attempt: only its replay may settle it        | left as it is  |
 | zone               | the customer's zone is one the zone database knows    | held           |
 | due                | its due date has begun where the customer is          | left as it is  |
@@ -71,6 +73,7 @@ _CUSTOMER_HOLDS = frozenset({FailureCode.HARD_DECLINE, FailureCode.NEEDS_CUSTOME
 # The holds an operator's word may release: the guard rails.
 _GUARD_HOLDS = frozenset({FailureCode.DUPLICATE_PERIOD, FailureCode.AMOUNT_ANOMALY})
 
+VOIDED = Wait("voided by an operator: never charged, on any path")
 IN_FLIGHT = Wait("a charge is in flight: only the replay of its key settles it")
 NOT_DUE = Wait("its due date has not begun where the customer is")
 NOT_RETRY_DAY = Wait("its retry date has not begun where the customer is")
@@ -118,6 +121,8 @@ def judge(  # noqa: PLR0911 - one return per rule
     """Whether `row` may be charged now on `path`, at the customer's `local_date`
     (None: their zone is unknown); if not, why: a hold to record, or a wait.
     `claimed`: the months the same claim has taken already (no word releases those)."""
+    if row.status is InvoiceStatus.VOID:
+        return VOIDED
     if row.in_flight:
         return IN_FLIGHT
     if local_date is None:

@@ -25,6 +25,7 @@ from antaeus_cli.domain.judgement import (
     IN_FLIGHT,
     NOT_DUE,
     NOT_RETRY_DAY,
+    VOIDED,
     InvoiceNow,
     Path,
     Verdict,
@@ -114,6 +115,35 @@ def test_an_operator_may_charge_any_invoice_held_for_a_cause_now_fixed(
     status: InvoiceStatus, code: FailureCode
 ) -> None:
     assert judge(Path.NAMED, named(status, code), TODAY) == GO
+
+
+# -- void --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", EVERY_PATH)
+def test_a_void_invoice_is_never_charged_and_never_held_on_any_path(path: Path) -> None:
+    """Whatever else is true of it, sound or in flight or broken: it is left as it is."""
+    assert judge(path, row(path, status=InvoiceStatus.VOID), TODAY) is VOIDED
+    everything_wrong = row(
+        path,
+        status=InvoiceStatus.VOID,
+        in_flight=True,
+        amount=-1,
+        due_date="2027-01-01",
+        charged_before=True,
+        card_refused=True,
+        month_charged="k",
+        duplicate_of=9,
+        usual_amount=1,
+    )
+    assert judge(path, everything_wrong, None) is VOIDED
+    assert isinstance(VOIDED, Wait)  # nothing recorded: no hold moves it out of VOID
+
+
+def test_no_word_of_an_operator_releases_a_void_invoice() -> None:
+    void = named(InvoiceStatus.VOID, None)
+    assert released(Path.NAMED, void) == frozenset()
+    assert judge(Path.NAMED, void, TODAY, {(3, "2026-11"): 7}) is VOIDED
 
 
 # -- in flight ---------------------------------------------------------------------

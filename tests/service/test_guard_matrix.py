@@ -44,6 +44,7 @@ GUARDS = [
     "card said never",  # its latest answer was a hard decline; set back by hand
     "charged already",  # its latest attempt charged it; set back by hand
     "unknown zone",  # the zone database does not know the customer's zone
+    "void",  # an operator voided it
 ]
 PATHS = [
     "bill",
@@ -125,6 +126,8 @@ class Case(NamedTuple):
     invoice: int  # the guarded invoice
     held: tuple[str, str] | None  # (status, failure_code) it is held with; None: it waits
     lookups: bool = True  # whether the provider of the pass under test can look keys up
+    # why naming an invoice that waits is refused (an operator's word releases no wait)
+    refusal: str = "never charged before its due date"
 
 
 # -- the guards, each arranged for bill ("pending") or for retry-failed ("failed") --
@@ -242,6 +245,17 @@ def unknown_zone(world: World, kind: str) -> Case:
     return Case(1, ("NEEDS_OPERATOR", "malformed"))
 
 
+def voided(world: World, kind: str) -> Case:
+    """Due, sound, never charged, and voided by an operator: no path charges it, and
+    naming it is refused."""
+    world.make(seeded(kind, NOV))
+    world.edit(
+        "UPDATE invoice SET status = 'VOID', failure_code = NULL, failure_detail = NULL, "
+        "next_retry_on = NULL WHERE id = 1"
+    )
+    return Case(1, None, refusal="invoice 1 is VOID")
+
+
 ARRANGE: dict[str, Callable[[World, str], Case]] = {
     "not due": not_due,
     "retry date": retry_date,
@@ -251,6 +265,7 @@ ARRANGE: dict[str, Callable[[World, str], Case]] = {
     "card said never": card_said_never,
     "charged already": charged_already,
     "unknown zone": unknown_zone,
+    "void": voided,
 }
 
 
@@ -296,6 +311,17 @@ def replay_after_the_invoice_was_charged(world: World) -> tuple[FakeProvider, in
     return lost, 1
 
 
+def replay_after_the_invoice_was_voided(world: World) -> tuple[FakeProvider, int]:
+    """The invoice's key never reached the provider and stays open; the invoice is set
+    to VOID by hand meanwhile (`antaeus void` refuses an invoice in flight). When the
+    key is replayed, the provider does not know it: it must not be sent again."""
+    world.make(SeedInvoice(1, 1, 1000, "EUR", NOV))
+    lost = FakeProvider(default=LOST_REQUEST, can_lookup=False)
+    world.before(lost, sweeps=0, outage_threshold=100)
+    world.edit("UPDATE invoice SET status = 'VOID' WHERE id = 1")
+    return lost, 1
+
+
 REPLAYS: dict[str, tuple[Callable[[World], tuple[FakeProvider, int]], str]] = {
     "duplicate month by money": (
         replay_after_the_month_was_charged,
@@ -305,6 +331,7 @@ REPLAYS: dict[str, tuple[Callable[[World], tuple[FakeProvider, int]], str]] = {
         replay_after_the_invoice_was_charged,
         "another attempt charged its invoice already",
     ),
+    "void": (replay_after_the_invoice_was_voided, "its invoice was set to VOID meanwhile"),
 }
 
 
@@ -331,7 +358,7 @@ def test_every_guard_holds_on_every_path(guard: str, path: str, world: World) ->
     # An operator's word never releases a due date: the name itself is refused.
     refused = named and case.held is None
     if "--dry-run" in path:
-        preview = dry_run(world, command, named, refused=bool(refused))
+        preview = dry_run(world, command, named, refused=case.refusal if refused else None)
         if preview is not None:
             assert preview.to_charge == []
             assert preview.listed == []
@@ -345,7 +372,7 @@ def test_every_guard_holds_on_every_path(guard: str, path: str, world: World) ->
         return
     provider = FakeProvider(can_lookup=case.lookups)
     if refused:
-        with pytest.raises(NotRetryable, match="never charged before its due date"):
+        with pytest.raises(NotRetryable, match=case.refusal):
             world.now(provider, command=command, invoice_ids=named)
     else:
         result = world.now(provider, command=command, invoice_ids=named)
@@ -361,12 +388,12 @@ def test_every_guard_holds_on_every_path(guard: str, path: str, world: World) ->
 
 
 def dry_run(
-    world: World, command: Command, named: tuple[int, ...], *, refused: bool
+    world: World, command: Command, named: tuple[int, ...], *, refused: str | None
 ) -> PreviewResult | None:
     store = Store.open(world.db_path)
     try:
-        if refused:
-            with pytest.raises(NotRetryable, match="never charged before its due date"):
+        if refused is not None:
+            with pytest.raises(NotRetryable, match=refused):
                 bounded_preview(store, command, CLOCK, invoice_ids=named)
             return None
         return bounded_preview(store, command, CLOCK, invoice_ids=named)
