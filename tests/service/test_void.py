@@ -1,0 +1,311 @@
+"""`antaeus void`, through its service: a VOID invoice is never charged again by any
+path; a void that could hide money moved is refused whole; every void is recorded;
+held invoices voided no longer count as held."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from antaeus_cli.billing.results import Command, PassResult
+from antaeus_cli.billing.void import Operator, VoidResult, void_invoices
+from antaeus_cli.domain.health import Thresholds
+from antaeus_cli.domain.limits import RunLimits
+from antaeus_cli.errors import InputError, NotRetryable, NotVoidable
+from antaeus_cli.health import check
+from antaeus_cli.seeding.scenario import SeedInvoice
+from antaeus_cli.store.database import Store, read_only
+from tests.conftest import bounded_preview
+from tests.fakes import DECLINED, HARD, LOST_REQUEST, FakeProvider, dead, on
+
+Bill = Callable[..., PassResult]
+Sql = Callable[..., list[tuple[Any, ...]]]
+Edit = Callable[..., None]
+Void = Callable[..., VoidResult]
+
+DEC1, DEC2 = date(2026, 12, 1), date(2026, 12, 2)
+WHEN = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+OPS = Operator("ops", "billing-1", 4242)
+REASON = "corrected upstream as INV-2026-12-0042b (ticket OPS-17)"
+
+
+@pytest.fixture
+def void(db_path: Path) -> Void:
+    """Void as `antaeus void` does: a dry run from a read-only snapshot, a void in a
+    write transaction of its own."""
+
+    def run(*ids: int, reason: str = REASON, dry_run: bool = False) -> VoidResult:
+        if dry_run:
+            return read_only(
+                db_path,
+                lambda store: void_invoices(
+                    store, ids, reason=reason, now=WHEN, by=OPS, dry_run=True
+                ),
+            )
+        store = Store.open(db_path)
+        try:
+            return void_invoices(store, ids, reason=reason, now=WHEN, by=OPS)
+        finally:
+            store.close()
+
+    return run
+
+
+def statuses(sql: Sql) -> dict[int, str]:
+    return dict(sql("SELECT id, status FROM invoice ORDER BY id"))
+
+
+def held_for_every_reason(make: Callable[..., Path], bill: Bill) -> None:
+    """1: PENDING, due on the 2nd; 3: NEEDS_OPERATOR, its currency not its customer's;
+    4: AWAITING_CUSTOMER, a lost card; 5: FAILED, to be retried; 6: PENDING, due on
+    the 2nd, which nobody voids."""
+    make(
+        SeedInvoice(1, 1, 1000, "EUR", DEC2),
+        SeedInvoice(3, 3, 500, "USD", DEC1),
+        SeedInvoice(4, 4, 700, "EUR", DEC1),
+        SeedInvoice(5, 5, 900, "EUR", DEC1),
+        SeedInvoice(6, 6, 100, "EUR", DEC2),
+        customers={1: "EUR", 3: "EUR", 4: "EUR", 5: "EUR", 6: "EUR"},
+    )
+    bill(FakeProvider(script={4: [HARD], 5: [DECLINED]}), as_of=DEC1)
+
+
+def test_a_void_invoice_is_never_charged_on_any_path(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql, db_path: Path
+) -> None:
+    held_for_every_reason(make, bill)
+    assert statuses(sql) == {
+        1: "PENDING",
+        3: "NEEDS_OPERATOR",
+        4: "AWAITING_CUSTOMER",
+        5: "FAILED",
+        6: "PENDING",
+    }
+    result = void(1, 3, 4, 5)
+    assert [one.invoice_id for one in result.voided] == [1, 3, 4, 5]
+    assert statuses(sql) == {1: "VOID", 3: "VOID", 4: "VOID", 5: "VOID", 6: "PENDING"}
+
+    later = date(2026, 12, 20)  # every due date and retry date has begun
+    store = Store.open(db_path)
+    try:
+        for command in (Command.BILL, Command.RETRY_FAILED):
+            preview = bounded_preview(store, command, on(later))
+            assert {item.invoice_id for item in preview.listed} <= {6}
+            held = [*preview.operator_items, *preview.awaiting_items]
+            assert {item.invoice_id for item in held} == set()
+        for invoice_id in (1, 3, 4, 5):
+            with pytest.raises(NotRetryable, match=f"invoice {invoice_id} is VOID"):
+                bounded_preview(store, Command.RETRY_FAILED, on(later), invoice_ids=(invoice_id,))
+    finally:
+        store.close()
+
+    provider = FakeProvider()
+    bill(provider, as_of=later)
+    bill(provider, command=Command.RETRY_FAILED, as_of=later)
+    for invoice_id in (1, 3, 4, 5):
+        with pytest.raises(NotRetryable, match=f"invoice {invoice_id} is VOID"):
+            bill(provider, command=Command.RETRY_FAILED, as_of=later, invoice_ids=(invoice_id,))
+    assert [invoice for invoice, _ in provider.calls] == [6]
+    assert statuses(sql) == {1: "VOID", 3: "VOID", 4: "VOID", 5: "VOID", 6: "PAID"}
+
+
+def test_a_void_made_while_a_pass_runs_is_honoured_by_the_pass(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql
+) -> None:
+    """The breaker's sample is read when the pass begins and claimed a batch at a time:
+    an invoice voided after the sample was read is judged again at its claim, and left.
+    One the pass has claimed already has a charge open: its void is refused."""
+    make(*[SeedInvoice(i, i, 1000, "EUR", DEC1) for i in range(1, 9)])
+    voided: list[int] = []
+    refused: list[int] = []
+
+    def void_the_rest(_: int) -> None:
+        if voided or refused:
+            return
+        for invoice_id in range(1, 9):
+            try:
+                void(invoice_id)
+            except NotVoidable:
+                refused.append(invoice_id)
+            else:
+                voided.append(invoice_id)
+
+    provider = FakeProvider(after_call=void_the_rest)
+    bill(provider, batch_size=1, concurrency=1, limits=RunLimits(breaker_window=4))
+    charged = {invoice for invoice, _ in provider.calls}
+    assert voided
+    assert not charged & set(voided)
+    assert charged == set(refused)  # claimed before the void: it goes on, and is paid
+    assert all(statuses(sql)[i] == "VOID" for i in voided)
+
+
+def test_a_void_that_could_hide_money_moved_is_refused_whole(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql, edit: Edit
+) -> None:
+    make(*[SeedInvoice(i, i, 1000, "EUR", DEC1) for i in range(1, 6)])
+    # 2: its request lost, and the provider cannot look it up: in doubt
+    bill(FakeProvider(script={2: [LOST_REQUEST]}, can_lookup=False), sweeps=0)
+    assert statuses(sql) == {1: "PAID", 2: "PROCESSING", 3: "PAID", 4: "PAID", 5: "PAID"}
+    edit(  # 4: set back by hand after its charge
+        "UPDATE invoice SET status = 'FAILED', failure_code = 'declined', paid_at = NULL, "
+        "next_retry_on = '2026-12-05' WHERE id = 4"
+    )
+    edit("UPDATE invoice SET status = 'PENDING', paid_at = NULL WHERE id = 5")
+    edit(  # 6: PROCESSING by hand, no attempt at all
+        "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date) "
+        "VALUES (6, 1, 300, 'EUR', 'PROCESSING', '2026-12-01')"
+    )
+    edit(
+        "INSERT INTO invoice (id, customer_id, amount, currency, due_date) "
+        "VALUES (7, 1, 1, 'EUR', '2026-12-01')"
+    )
+    before = sql("SELECT * FROM invoice ORDER BY id")
+    [(key_1,)] = sql("SELECT idempotency_key FROM payment_attempt WHERE invoice_id = 1")
+
+    with pytest.raises(NotVoidable) as refused:
+        void(7, 1, 2, 4, 5, 6, 99)
+    message = refused.value.message
+    said = [
+        f"invoice 1 is PAID under key '{key_1}': money moved",
+        "invoice 2 has a charge open or in doubt (key ",
+        "invoice 4 is FAILED, but the ledger says key ",
+        "invoice 5 is PENDING, but the ledger says key ",
+        "invoice 6 is PROCESSING: its charge's outcome is not known",
+        "invoice 99 does not exist; nothing was voided",
+    ]
+    assert [message.find(words) for words in said] == sorted(message.find(w) for w in said)
+    assert -1 not in [message.find(words) for words in said]
+    assert message.startswith(said[0])
+    assert message.endswith(said[-1])
+    assert "invoice 7" not in message  # 7 alone may be voided
+    assert sql("SELECT * FROM invoice ORDER BY id") == before
+    assert sql("SELECT count(*) FROM voiding") == [(0,)]
+    with pytest.raises(NotVoidable, match="invoice 1 is PAID"):
+        void(1, dry_run=True)  # a dry run refuses alike
+
+
+def test_a_void_records_who_when_why_and_the_hold_it_ends(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql
+) -> None:
+    held_for_every_reason(make, bill)
+    [(code, detail, totals)] = sql(
+        "SELECT failure_code, failure_detail, (SELECT group_concat(amount) FROM invoice_total) "
+        "FROM invoice WHERE id = 3"
+    )
+    assert code == "currency_mismatch"
+    void(3, reason=f"  {REASON}  ")
+    assert sql("SELECT invoice_id, from_status, failure_code, failure_detail, reason, "
+               "voided_at, voided_by, host, pid FROM voiding") == [
+        (3, "NEEDS_OPERATOR", code, detail, REASON, WHEN.isoformat(), "ops", "billing-1", 4242)
+    ]  # fmt: skip
+    assert sql(
+        "SELECT status, amount, currency, failure_code, failure_detail, next_retry_on, "
+        "updated_at, (SELECT group_concat(amount) FROM invoice_total) FROM invoice WHERE id = 3"
+    ) == [("VOID", 500, "USD", None, None, None, WHEN.isoformat(), totals)]
+    void(5)  # a FAILED one loses its retry date, and keeps its dunning history
+    assert sql("SELECT status, next_retry_on, decline_count FROM invoice WHERE id = 5") == [
+        ("VOID", None, 1)
+    ]
+
+
+def test_a_dry_run_says_what_would_be_voided_and_writes_nothing(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql
+) -> None:
+    held_for_every_reason(make, bill)
+    everything = "SELECT (SELECT group_concat(status) FROM invoice), (SELECT count(*) FROM voiding)"
+    before = sql(everything)
+    result = void(3, 5, dry_run=True)
+    assert result.dry_run
+    assert [(one.invoice_id, one.status.value) for one in result.voided] == [
+        (3, "NEEDS_OPERATOR"),
+        (5, "FAILED"),
+    ]
+    assert sql(everything) == before
+
+
+def test_an_invoice_voided_already_is_left_as_it_is(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql
+) -> None:
+    held_for_every_reason(make, bill)
+    void(3)
+    again = void(3, 5, reason="another word")
+    assert [one.invoice_id for one in again.voided] == [5]
+    assert [(one.invoice_id, one.void_reason) for one in again.already] == [(3, REASON)]
+    assert sql("SELECT invoice_id, reason FROM voiding ORDER BY id") == [
+        (3, REASON),
+        (5, "another word"),
+    ]
+
+
+def test_voiding_withdraws_the_notices_of_its_declines_not_yet_sent(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql, edit: Edit
+) -> None:
+    """'We will try again on ...' must not reach a customer whose invoice was voided;
+    what went out already stays as it went."""
+    held_for_every_reason(make, bill)
+    notices = "SELECT a.invoice_id, n.kind, n.status FROM notification n " \
+        "JOIN payment_attempt a ON a.id = n.attempt_id ORDER BY a.invoice_id"  # fmt: skip
+    assert sql(notices) == [(4, "action_required", "pending"), (5, "payment_failed", "pending")]
+    edit("UPDATE notification SET status = 'sent', sent_at = 't' WHERE kind = 'action_required'")
+    result = void(4, 5)
+    assert result.notices_withdrawn == 1
+    assert sql(notices) == [(4, "action_required", "sent"), (5, "payment_failed", "withdrawn")]
+
+
+def test_the_twin_of_a_month_already_charged_may_be_voided(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql
+) -> None:
+    """Voiding moves no money: a month the ledger says was charged refuses nothing, and
+    the void says which charge paid it."""
+    make(SeedInvoice(1, 1, 1000, "EUR", DEC1), SeedInvoice(2, 1, 1000, "EUR", DEC1))
+    provider = FakeProvider()
+    bill(provider)
+    assert statuses(sql) == {1: "NEEDS_OPERATOR", 2: "NEEDS_OPERATOR"}
+    bill(provider, command=Command.RETRY_FAILED, invoice_ids=(1,))
+    [key] = provider.charged_keys
+    result = void(2)
+    assert [(one.invoice_id, one.month_charged) for one in result.voided] == [(2, key)]
+    assert statuses(sql) == {1: "PAID", 2: "VOID"}
+
+
+@pytest.mark.parametrize(
+    ("reason", "why"),
+    [
+        ("", "must say why"),
+        ("   ", "must say why"),
+        ("wrong\namount", "one line"),
+        ("wrong\x1b[31mamount", "one line"),
+        ("x" * 501, "at most 500"),
+    ],
+)
+def test_a_void_says_why_in_one_line(
+    make: Callable[..., Path], void: Void, sql: Sql, reason: str, why: str
+) -> None:
+    make(SeedInvoice(1, 1, 1000, "EUR", DEC1))
+    with pytest.raises(InputError, match=why):
+        void(1, reason=reason)
+    assert statuses(sql) == {1: "PENDING"}
+    void(1, reason="x" * 500)
+    assert statuses(sql) == {1: "VOID"}
+
+
+def test_check_no_longer_warns_of_held_invoices_once_they_are_voided(
+    make: Callable[..., Path], bill: Bill, void: Void, db_path: Path
+) -> None:
+    held_for_every_reason(make, bill)
+
+    def findings() -> set[str]:
+        store = Store.open(db_path)
+        try:
+            health = check(store, now=WHEN, limits=Thresholds(), is_alive=dead)
+        finally:
+            store.close()
+        return {finding.check for finding in health.findings}
+
+    assert "needs_operator" in findings()
+    void(3)
+    assert "needs_operator" not in findings()
