@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,6 +15,7 @@ import pytest
 
 from antaeus_cli.billing.preview_result import PreviewResult
 from antaeus_cli.billing.results import Command, PassResult, RunStatus
+from antaeus_cli.billing.void import Operator, void_invoices
 from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.errors import NotRetryable
@@ -246,13 +247,16 @@ def unknown_zone(world: World, kind: str) -> Case:
 
 
 def voided(world: World, kind: str) -> Case:
-    """Due, sound, never charged, and voided by an operator: no path charges it, and
-    naming it is refused."""
+    """Due, sound, never charged, and voided by an operator (`antaeus void`): no path
+    charges it, and naming it is refused."""
     world.make(seeded(kind, NOV))
-    world.edit(
-        "UPDATE invoice SET status = 'VOID', failure_code = NULL, failure_detail = NULL, "
-        "next_retry_on = NULL WHERE id = 1"
-    )
+    store = Store.open(world.db_path)
+    try:
+        now = datetime(2026, 11, 30, tzinfo=UTC)
+        void_invoices(store, [1], reason="not owed", now=now, by=Operator("ops", "h", 1))
+    finally:
+        store.close()
+    assert world.state(1) == [("VOID", None)]
     return Case(1, None, refusal="invoice 1 is VOID")
 
 
