@@ -285,8 +285,9 @@ def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int], clock:
             problems.append(f"invoice {invoice_id} is already PAID")
         elif row.status is InvoiceStatus.VOID:
             problems.append(
-                f"invoice {invoice_id} is VOID: an operator voided it, and it is never charged; "
-                "if the money is owed after all, bill it under a new invoice"
+                f"invoice {invoice_id} is VOID: an operator voided it, and it is never charged "
+                "('antaeus report --section void' says when and why); if the money is owed "
+                "after all, bill it under a new invoice"
             )
         elif row.status is InvoiceStatus.PROCESSING or row.in_flight:
             problems.append(

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
+
+from sqlite_utils import Database
 
 from antaeus_cli.domain.invoice import STATUS_BY_VALUE
 from antaeus_cli.domain.notices import DECLINE_KINDS
@@ -117,3 +120,21 @@ def void(
     kinds = json.dumps(sorted(kind.value for kind in DECLINE_KINDS))
     ids = json.dumps([one.invoice_id for one in judged])
     return int(conn.execute(_WITHDRAW, (WITHDRAWN_BY_VOID, kinds, ids)).rowcount)
+
+
+def voided(db: Database, limit: int | None) -> list[dict[str, Any]]:
+    """VOID invoices with their latest voiding (when, why, who, and what they were),
+    the latest voided first (by invoice within one void); all of them when limit is
+    None. From the covering index of VOID invoices and one probe of voiding_by_invoice
+    each. An invoice set to VOID by hand, with no voiding recorded, shows NULLs
+    there, last."""
+    return list(
+        db.query(
+            "SELECT i.id AS invoice_id, i.customer_id, i.amount, i.currency, i.due_date, "
+            "v.voided_at, v.reason, v.voided_by, v.host, v.from_status, v.failure_code "
+            "FROM invoice i INDEXED BY invoice_void LEFT JOIN voiding v ON v.id = "
+            "(SELECT max(w.id) FROM voiding w WHERE w.invoice_id = i.id) "
+            "WHERE i.status = 'VOID' ORDER BY v.id IS NULL, v.voided_at DESC, i.id LIMIT ?",
+            (-1 if limit is None else limit,),
+        )
+    )

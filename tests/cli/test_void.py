@@ -110,3 +110,29 @@ def test_a_void_invoice_named_to_retry_failed_is_refused(
     )  # fmt: skip
     assert code == ExitCode.USAGE
     assert_one_line_error(err, f"invoice {held} is VOID: an operator voided it")
+
+
+def test_report_lists_the_void_invoices_in_every_format(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path, customers=20)
+    held = by_status(db)["NEEDS_OPERATOR"]
+    assert run(runner, db, "void", "--invoice", str(held[0]), "--reason", REASON)[0] == 0
+    code, out, _ = run(runner, db, "report", "--section", "void")
+    assert code == ExitCode.OK
+    assert "void: never charged" in out
+    assert f"\n│ {held[0]} " in out
+    assert "billed" in out
+    code, out, _ = run(runner, db, "report", "--section", "void", "--format", "csv")
+    header, row = out.splitlines()
+    assert header.startswith("invoice_id,customer_id,amount,currency,amount_formatted,due_date,")
+    assert row.startswith(f"{held[0]},")
+    assert REASON in row
+    code, out, _ = run(runner, db, "report", "--json")
+    whole = json.loads(out)
+    valid("report", whole)
+    assert whole["void_total"] == 1
+    assert [row["invoice_id"] for row in whole["void"]] == [held[0]]
+    assert held[0] not in [row["invoice_id"] for row in whole["needs-operator"]]
+    assert whole["needs_operator_total"] == len(held) - 1

@@ -17,6 +17,7 @@ from antaeus_cli.domain.health import Thresholds
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.errors import InputError, NotRetryable, NotVoidable
 from antaeus_cli.health import check
+from antaeus_cli.reports import build_report
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store, read_only
 from tests.conftest import bounded_preview
@@ -309,3 +310,38 @@ def test_check_no_longer_warns_of_held_invoices_once_they_are_voided(
     assert "needs_operator" in findings()
     void(3)
     assert "needs_operator" not in findings()
+
+
+def test_report_shows_void_invoices_with_when_why_and_who_and_holds_them_no_more(
+    make: Callable[..., Path], bill: Bill, void: Void, db_path: Path, edit: Edit
+) -> None:
+    held_for_every_reason(make, bill)
+    void(3, 4)
+    edit(  # by hand
+        "UPDATE invoice SET status = 'VOID', failure_code = NULL, next_retry_on = NULL WHERE id = 5"
+    )
+    store = Store.open(db_path)
+    try:
+        report = build_report(store, now=WHEN)
+    finally:
+        store.close()
+    assert (report.needs_operator, report.needs_operator_total) == ([], 0)
+    assert report.awaiting_customer == []
+    assert report.voided_total == 3
+    assert [
+        (row["invoice_id"], row["voided_at"], row["reason"], row["voided_by"], row["host"])
+        for row in report.voided
+    ] == [
+        (3, WHEN.isoformat(), REASON, "ops", "billing-1"),
+        (4, WHEN.isoformat(), REASON, "ops", "billing-1"),
+        (5, None, None, None, None),  # set by hand: nothing says who, when or why
+    ]
+    assert [(row["from_status"], row["failure_code"]) for row in report.voided[:2]] == [
+        ("NEEDS_OPERATOR", "currency_mismatch"),
+        ("AWAITING_CUSTOMER", "hard_decline"),
+    ]
+    assert report.voided[0]["amount_formatted"] == "USD 5.00"
+    void_totals = {
+        (t.currency, t.count, t.amount_minor) for t in report.totals if t.status == "VOID"
+    }
+    assert void_totals == {("USD", 1, 500), ("EUR", 2, 1600)}
