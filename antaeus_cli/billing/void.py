@@ -5,7 +5,9 @@ all or none: one that must not be voided (paid, charged, a charge open or in dou
 not there) refuses the whole command, naming every reason, and nothing is written.
 Each void is recorded in `voiding` with the operator's reason, the moment, who ran it,
 and the hold the invoice showed; the notices of its declines not yet sent are
-withdrawn. A dry run judges the same from a read-only snapshot and writes nothing.
+withdrawn; and an invoice held because a voided one billed the same month says so
+(store.holds), and stays held until an operator releases it. A dry run judges the
+same from a read-only snapshot and writes nothing.
 
 No pass lock is taken: a void is one short transaction, and a pass running beside it
 claims each batch in a write transaction of its own, so it either claimed an invoice
@@ -22,7 +24,7 @@ from datetime import datetime
 from antaeus_cli.domain.invoice import InvoiceStatus
 from antaeus_cli.domain.voiding import VoidFacts, reason_refusal, refusal
 from antaeus_cli.errors import InputError, NotVoidable
-from antaeus_cli.store import voids
+from antaeus_cli.store import holds, voids
 from antaeus_cli.store.database import Store
 
 
@@ -44,6 +46,9 @@ class VoidResult:
     voided: list[VoidFacts] = field(default_factory=list)  # as they were, in the order named
     already: list[VoidFacts] = field(default_factory=list)  # VOID before: left as they are
     notices_withdrawn: int = 0
+    # Invoices held for their month whose hold named one voided as its twin: what their
+    # holds say now (still held: only an operator's word releases them).
+    reworded: list[tuple[int, str]] = field(default_factory=list)
 
 
 def void_invoices(
@@ -77,7 +82,8 @@ def void_invoices(
             host=by.host,
             pid=by.pid,
         )
-    return VoidResult(False, words, now, by, voided, already, withdrawn)
+        reworded = holds.refresh_month_holds(conn, now=now) if voided else []
+    return VoidResult(False, words, now, by, voided, already, withdrawn, reworded)
 
 
 def _judged(

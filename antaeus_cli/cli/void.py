@@ -105,6 +105,10 @@ def _json(result: VoidResult) -> None:
                 for one in result.already
             ],
             "notices_withdrawn": result.notices_withdrawn,
+            "still_held": [
+                {"invoice_id": invoice_id, "failure_detail": text}
+                for invoice_id, text in result.reworded
+            ],
         }
     )
 
@@ -150,6 +154,8 @@ def _text(result: VoidResult) -> None:
     if result.dry_run:
         out.write(f"void: {count} would be voided; dry run: nothing written\n")
         return
+    for invoice_id, text in result.reworded:
+        out.write(f"invoice {invoice_id} is still held for its month: {safe(text)}\n")
     withdrawn = result.notices_withdrawn
     notices = f"; {counted(withdrawn, 'notice')} not yet sent withdrawn" if withdrawn else ""
     out.write(

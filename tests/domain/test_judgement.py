@@ -27,14 +27,18 @@ from antaeus_cli.domain.judgement import (
     NOT_RETRY_DAY,
     VOIDED,
     InvoiceNow,
+    MonthNow,
     Path,
     Verdict,
     Wait,
     held_status,
     judge,
+    month_hold_now,
     month_of,
     released,
     replay_verdict,
+    twin_bills,
+    twin_named,
 )
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 
@@ -379,6 +383,65 @@ def test_naming_an_invoice_not_awaiting_its_customer_releases_the_card_only_past
 
 
 # -- one charge a month ----------------------------------------------------------------
+
+
+# -- a hold for the month, once its twin is charged, voided or gone ---------------------
+
+NOW_BILLED = MonthNow(3, "2026-11", 8, "NEEDS_OPERATOR", True, 8, None)
+
+
+def test_a_hold_for_the_month_by_the_rows_names_its_twin_and_no_charge() -> None:
+    held = rejected(judge(Path.BILL, row(duplicate_of=8), TODAY), FailureCode.DUPLICATE_PERIOD)
+    assert held.detail == twin_bills(8, 3)
+    assert twin_named(held.detail) == 8
+    assert "both are held" not in held.detail  # true however the twin is held or released
+    money = rejected(
+        judge(Path.BILL, row(month_charged="k-1"), TODAY), FailureCode.DUPLICATE_PERIOD
+    )
+    assert twin_named(money.detail) is None  # a charge that moved money stays moved
+    # the holds written before this wording name their twin alike
+    old = "invoice 12 bills customer 7 for the same month: both are held, never charged twice"
+    assert twin_named(old) == 12
+    assert twin_named(None) is None
+
+
+def test_a_hold_whose_twin_still_bills_the_month_says_what_it_said() -> None:
+    assert month_hold_now(NOW_BILLED) == twin_bills(8, 3)
+    # released and declined since: it still bills the month
+    assert month_hold_now(NOW_BILLED._replace(named_status="FAILED")) == twin_bills(8, 3)
+
+
+def test_a_hold_whose_month_was_charged_since_names_the_invoice_not_the_key() -> None:
+    """The money first: a charge for the month by the twin (or any other invoice). Its
+    key is not quoted, so that an operator's word on this text is shown the charge
+    (money_taken, by its key) before a second word may charge the month twice."""
+    text = month_hold_now(NOW_BILLED._replace(named_status="PAID", charged_by=8))
+    assert text.startswith(
+        "a charge for customer 3's month of 2026-11, by invoice 8, succeeded or may have "
+        "succeeded since this invoice was held for that month"
+    )
+    assert "antaeus void" in text
+    assert twin_named(text) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "became"),
+    [("VOID", "VOID now"), ("UNCOLLECTIBLE", "UNCOLLECTIBLE now"), (None, "deleted")],
+)
+def test_a_hold_whose_twin_no_longer_bills_the_month_says_so(
+    status: str | None, became: str
+) -> None:
+    gone = NOW_BILLED._replace(named_status=status, named_bills=False, twin=None)
+    text = month_hold_now(gone)
+    assert text.startswith(f"invoice 8 billed customer 3 for the same month, and is {became}: ")
+    assert "no other invoice bills the month of 2026-11" in text
+    assert "release it with 'retry-failed --invoice'" in text
+    assert twin_named(text) == 8  # judged again later: a new twin, or a charge, says so
+    assert month_hold_now(gone) == text  # and, with nothing new, left as it says
+    assert month_hold_now(gone._replace(twin=11)) == twin_bills(11, 3)
+    assert month_hold_now(gone._replace(twin=11, charged_by=11)).startswith(
+        "a charge for customer 3's month of 2026-11, by invoice 11,"
+    )
 
 
 @pytest.mark.parametrize("path", EVERY_PATH)

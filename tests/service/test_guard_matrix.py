@@ -504,10 +504,11 @@ def test_cards_that_said_never_handed_back_by_a_breaker_are_held_for_their_custo
 def test_a_word_on_a_twin_does_not_release_a_charge_for_the_month_it_was_not_shown(
     world: World,
 ) -> None:
-    """Twins held for one month; an operator releases the first, which is paid. Naming
-    the second then is a word on the hold it was shown ("invoice 1 bills the same
-    month"), not on the charge that has since paid the month: it is held again, for
-    the money, with the charge's key; only a word on that hold charges the month twice."""
+    """Twins held for one month; an operator releases the first, which is paid. The
+    second's hold then says that a charge by the first paid the month, without its key.
+    Naming the second is a word on that hold, not on the charge itself: it is held
+    again, for the money, with the charge's key; only a word on that hold charges the
+    month twice."""
     duplicate_by_rows(world, "failed")
     provider = FakeProvider()
     world.now(provider, command=Command.RETRY_FAILED)
@@ -515,6 +516,9 @@ def test_a_word_on_a_twin_does_not_release_a_charge_for_the_month_it_was_not_sho
     assert world.state(1) == world.state(2) == [("NEEDS_OPERATOR", "duplicate_period")]
     world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(1,))
     assert world.state(1) == [("PAID", None)]
+    [(reworded,)] = world.sql("SELECT failure_detail FROM invoice WHERE id = 2")
+    assert reworded.startswith("a charge for customer 1's month of 2026-11, by invoice 1,")
+    assert provider.charged_keys[0] not in reworded
     world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
     assert [invoice for invoice, _ in provider.calls] == [1]
     assert world.state(2) == [("NEEDS_OPERATOR", "duplicate_period")]

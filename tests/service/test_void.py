@@ -21,7 +21,7 @@ from antaeus_cli.reports import build_report
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store.database import Store, read_only
 from tests.conftest import bounded_preview
-from tests.fakes import DECLINED, HARD, LOST_REQUEST, FakeProvider, dead, on
+from tests.fakes import DECLINED, HARD, LOST_REQUEST, REFUSED, FakeProvider, dead, on
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -345,3 +345,138 @@ def test_report_shows_void_invoices_with_when_why_and_who_and_holds_them_no_more
         (t.currency, t.count, t.amount_minor) for t in report.totals if t.status == "VOID"
     }
     assert void_totals == {("USD", 1, 500), ("EUR", 2, 1600)}
+
+
+# -- twins: a hold for the month says what became of the invoice it named ---------------
+
+
+def twins(make: Callable[..., Path], bill: Bill, sql: Sql) -> FakeProvider:
+    """Invoices 1 and 2 bill customer 1's December: a pass holds both."""
+    make(SeedInvoice(1, 1, 1000, "EUR", DEC1), SeedInvoice(2, 1, 1100, "EUR", DEC1))
+    provider = FakeProvider()
+    bill(provider)
+    assert statuses(sql) == {1: "NEEDS_OPERATOR", 2: "NEEDS_OPERATOR"}
+    return provider
+
+
+def hold_of(sql: Sql, invoice_id: int) -> tuple[str, str, str]:
+    [found] = sql(
+        "SELECT status, failure_code, failure_detail FROM invoice WHERE id = ?", invoice_id
+    )
+    return found
+
+
+def test_voiding_one_twin_rewords_the_other_s_hold_and_a_word_charges_it(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql
+) -> None:
+    provider = twins(make, bill, sql)
+    result = void(1)
+    [(invoice_id, text)] = result.reworded
+    assert invoice_id == 2
+    assert text.startswith("invoice 1 billed customer 1 for the same month, and is VOID now: ")
+    assert "no other invoice bills the month of 2026-12" in text
+    assert hold_of(sql, 2) == ("NEEDS_OPERATOR", "duplicate_period", text)  # still held
+    bill(provider)
+    assert provider.calls == []  # only an operator's word releases it
+    bill(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
+    assert [invoice for invoice, _ in provider.calls] == [2]
+    assert statuses(sql) == {1: "VOID", 2: "PAID"}
+
+
+def test_charging_one_twin_rewords_the_other_s_hold_to_the_charge_without_its_key(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql
+) -> None:
+    """Released and paid: the other's hold no longer says 'invoice 1 bills the month',
+    but that a charge for it succeeded; a word on it shows the charge's key first."""
+    provider = twins(make, bill, sql)
+    bill(provider, command=Command.RETRY_FAILED, invoice_ids=(1,))
+    [key] = provider.charged_keys
+    _, code, text = hold_of(sql, 2)
+    assert code == "duplicate_period"
+    assert text.startswith("a charge for customer 1's month of 2026-12, by invoice 1, succeeded")
+    assert key not in text
+    result = void(2)  # not owed: the month is paid
+    assert [(one.invoice_id, one.month_charged) for one in result.voided] == [(2, key)]
+    assert result.reworded == []
+    assert statuses(sql) == {1: "PAID", 2: "VOID"}
+
+
+def test_a_pass_rewords_a_hold_whose_twin_was_voided_by_hand_or_written_before(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Edit
+) -> None:
+    """Whatever moved the twin (a hand edit too), the next pass says so; a hold worded as
+    earlier releases wrote it ('both are held') gets the words of today."""
+    provider = twins(make, bill, sql)
+    edit(
+        "UPDATE invoice SET failure_detail = 'invoice 1 bills customer 1 for the same month: "
+        "both are held, never charged twice for one period' WHERE id = 2"
+    )
+    bill(provider)
+    assert hold_of(sql, 2)[2] == (
+        "invoice 1 bills customer 1 for the same month: never charged twice for one period; "
+        "release the one that is owed with 'retry-failed --invoice', and void the other with "
+        "'antaeus void'"
+    )
+    edit("UPDATE invoice SET status = 'VOID', failure_code = NULL WHERE id = 1")
+    bill(provider)
+    assert hold_of(sql, 2)[2].startswith(
+        "invoice 1 billed customer 1 for the same month, and is VOID now: "
+    )
+    assert provider.calls == []
+
+
+# -- the correction path: a held invoice corrected upstream under a new external_id -----
+
+CORRECTED = (
+    "INSERT INTO invoice (id, customer_id, amount, currency, due_date, external_id) "
+    "VALUES (2, 1, ?, ?, '2026-12-01', 'INV-42b')"
+)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "first", "held_for"),
+    [
+        (1230, "BHD", [REFUSED], "provider_error"),  # the provider refuses the amount
+        (1230, "USD", [], "currency_mismatch"),  # not the customer's currency
+    ],
+)
+def test_the_correction_path_void_the_old_invoice_first_then_bill_the_new_one(
+    make: Callable[..., Path],
+    bill: Bill,
+    void: Void,
+    sql: Sql,
+    edit: Edit,
+    amount: int,
+    currency: str,
+    first: list[str],
+    held_for: str,
+) -> None:
+    make(SeedInvoice(1, 1, amount, currency, DEC1), customers={1: "BHD"})
+    bill(FakeProvider(script={1: first} if first else {}))
+    assert hold_of(sql, 1)[:2] == ("NEEDS_OPERATOR", held_for)
+    void(1, reason="corrected upstream as INV-42b")
+    edit(CORRECTED, 1200, "BHD")
+    provider = FakeProvider()
+    bill(provider)
+    assert [invoice for invoice, _ in provider.calls] == [2]
+    assert statuses(sql) == {1: "VOID", 2: "PAID"}
+
+
+def test_the_correction_path_when_the_new_invoice_was_billed_before_the_void(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql, edit: Edit
+) -> None:
+    """Imported first: the next pass holds the corrected invoice as the old one's twin.
+    Voiding the old one says so in its hold; naming it charges it."""
+    make(SeedInvoice(1, 1, 1230, "BHD", DEC1), customers={1: "BHD"})
+    bill(FakeProvider(script={1: [REFUSED]}))
+    edit(CORRECTED, 1200, "BHD")
+    provider = FakeProvider()
+    with pytest.raises(NotRetryable, match="invoice 2 is PENDING: 'antaeus bill' charges it"):
+        bill(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
+    bill(provider)
+    assert hold_of(sql, 2)[:2] == ("NEEDS_OPERATOR", "duplicate_period")
+    result = void(1, reason="corrected upstream as INV-42b")
+    assert [invoice_id for invoice_id, _ in result.reworded] == [2]
+    bill(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
+    assert [invoice for invoice, _ in provider.calls] == [2]
+    assert statuses(sql) == {1: "VOID", 2: "PAID"}
