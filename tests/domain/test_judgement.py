@@ -409,6 +409,8 @@ def test_a_hold_whose_twin_still_bills_the_month_says_what_it_said() -> None:
     assert month_hold_now(NOW_BILLED) == twin_bills(8, 3)
     # released and declined since: it still bills the month
     assert month_hold_now(NOW_BILLED._replace(named_status="FAILED")) == twin_bills(8, 3)
+    # a third invoice for the month besides: the hold keeps naming the one it named
+    assert month_hold_now(NOW_BILLED._replace(twin=5)) == twin_bills(8, 3)
 
 
 def test_a_hold_whose_month_was_charged_since_names_the_invoice_not_the_key() -> None:
