@@ -257,13 +257,18 @@ def twin_bills(twin: object, customer_id: object) -> str:
 # The holds for the month that name the twin they were held for (twin_bills, and
 # month_hold_now's own words once the twin no longer bills the month). A hold that names
 # a charge instead, by its key (money_taken), says what the ledger holds, which stays so.
-_NAMES_A_TWIN = re.compile(r"invoice (-?[0-9]+) bill(?:s|ed) customer ")
+_NAMES_A_TWIN = re.compile(r"invoice (-?[0-9]{1,19}) bill(?:s|ed) customer ")
+_ROW_ID = (-(2**63), 2**63 - 1)  # the least and the greatest row id SQLite takes
 
 
 def twin_named(detail: object) -> int | None:
-    """The invoice a hold for the month names as its twin, or None."""
+    """The invoice a hold for the month names as its twin, or None (a text written by
+    hand that names no invoice there could be counts as naming none)."""
     found = _NAMES_A_TWIN.match(detail) if isinstance(detail, str) else None
-    return None if found is None else int(found.group(1))
+    if found is None:
+        return None
+    named = int(found.group(1))
+    return named if _ROW_ID[0] <= named <= _ROW_ID[1] else None
 
 
 class MonthNow(NamedTuple):

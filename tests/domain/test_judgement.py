@@ -405,6 +405,23 @@ def test_a_hold_for_the_month_by_the_rows_names_its_twin_and_no_charge() -> None
     assert twin_named(None) is None
 
 
+@pytest.mark.parametrize(
+    ("detail", "named"),
+    [
+        ("invoice 9223372036854775807 bills customer 1 for", 2**63 - 1),
+        ("invoice -9223372036854775808 bills customer 1 for", -(2**63)),
+        ("invoice 9223372036854775808 bills customer 1 for", None),  # no row id is
+        ("invoice " + "9" * 5000 + " bills customer 1 for", None),  # past int()'s limit
+        ("invoice 12 is held for customer 1", None),
+        (b"invoice 12 bills customer 1 for", None),
+    ],
+)
+def test_a_hold_written_by_hand_names_a_twin_only_where_a_row_id_could_be(
+    detail: object, named: int | None
+) -> None:
+    assert twin_named(detail) == named
+
+
 def test_a_hold_whose_twin_still_bills_the_month_says_what_it_said() -> None:
     assert month_hold_now(NOW_BILLED) == twin_bills(8, 3)
     # released and declined since: it still bills the month

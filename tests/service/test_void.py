@@ -480,3 +480,41 @@ def test_the_correction_path_when_the_new_invoice_was_billed_before_the_void(
     bill(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
     assert [invoice for invoice, _ in provider.calls] == [2]
     assert statuses(sql) == {1: "VOID", 2: "PAID"}
+
+
+def test_a_hold_written_by_hand_in_any_shape_never_stops_a_pass(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Edit
+) -> None:
+    """Holds for the month whose twin, invoice 4, is voided, edited by hand: one into
+    text that is not UTF-8, one naming a number past any row id; and an operator's
+    trigger that refuses the rewording of a third. Each keeps its words, and the pass
+    completes; without the trigger, the third is reworded."""
+    make(*[SeedInvoice(i, 1, 1000 + i, "EUR", DEC1) for i in (1, 2, 3, 4)])
+    provider = FakeProvider()
+    bill(provider)
+    assert set(statuses(sql).values()) == {"NEEDS_OPERATOR"}
+    names_4 = "invoice 4 bills customer 1 for the same month"
+    edit(
+        "UPDATE invoice SET failure_detail = CAST(CAST(? AS BLOB) || X'FF' AS TEXT) WHERE id = 1",
+        names_4,
+    )
+    edit(
+        "UPDATE invoice SET failure_detail = ? WHERE id = 2", "invoice " + "9" * 5000 + names_4[9:]
+    )
+    edit("UPDATE invoice SET failure_detail = ? WHERE id = 3", names_4)
+    edit("UPDATE invoice SET status = 'VOID', failure_code = NULL WHERE id = 4")
+    edit(
+        "CREATE TRIGGER keep_3 BEFORE UPDATE OF failure_detail ON invoice WHEN OLD.id = 3 "
+        "BEGIN SELECT RAISE(ABORT, 'an operator keeps this one'); END"
+    )
+    words = "SELECT id, CAST(failure_detail AS BLOB) FROM invoice ORDER BY id"
+    before = sql(words)
+    result = bill(provider)
+    assert result.status.value == "completed"
+    assert sql(words) == before
+    edit("DROP TRIGGER keep_3")
+    bill(provider)
+    after = sql(words)
+    assert after[:2] == before[:2]
+    assert after[2][1].decode().startswith("invoice 1 bills customer 1 for the same month: ")
+    assert provider.calls == []
