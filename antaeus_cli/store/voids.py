@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from antaeus_cli.domain.invoice import STATUS_BY_VALUE
 from antaeus_cli.domain.notices import DECLINE_KINDS
 from antaeus_cli.domain.voiding import VoidFacts
+from antaeus_cli.store.database import lenient_text
 
 # Each invoice with its own attempts' money facts (one probe each of the attempts'
 # unique index on (invoice_id, attempt_no)), another invoice's charge for its month
@@ -60,8 +61,15 @@ WITHDRAWN_BY_VOID = "withdrawn: its invoice was voided before it went out"
 
 
 def facts(conn: sqlite3.Connection, invoice_ids: Sequence[int]) -> dict[int, VoidFacts]:
-    """Each invoice that exists of `invoice_ids`, as a void judges it."""
-    found = conn.execute(_FACTS, (json.dumps(list(invoice_ids)),))
+    """Each invoice that exists of `invoice_ids`, as a void judges it. Text a hand
+    edit stored as bytes that are not UTF-8 is read with U+FFFD in their place: an
+    invoice whose hold reads so may be voided all the same."""
+    factory = conn.text_factory
+    conn.text_factory = lenient_text
+    try:
+        found = conn.execute(_FACTS, (json.dumps(list(invoice_ids)),)).fetchall()
+    finally:
+        conn.text_factory = factory
     return {
         int(row[0]): VoidFacts(
             int(row[0]),

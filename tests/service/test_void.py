@@ -518,3 +518,14 @@ def test_a_hold_written_by_hand_in_any_shape_never_stops_a_pass(
     assert after[:2] == before[:2]
     assert after[2][1].decode().startswith("invoice 1 bills customer 1 for the same month: ")
     assert provider.calls == []
+
+
+def test_an_invoice_whose_hold_was_written_by_hand_in_bytes_may_be_voided(
+    make: Callable[..., Path], bill: Bill, void: Void, sql: Sql, edit: Edit
+) -> None:
+    held_for_every_reason(make, bill)
+    edit("UPDATE invoice SET failure_detail = CAST(X'6F6BFF' AS TEXT) WHERE id = 3")
+    assert [one.failure_detail for one in void(3, dry_run=True).voided] == ["ok\ufffd"]
+    void(3)
+    assert sql("SELECT failure_detail FROM voiding") == [("ok\ufffd",)]
+    assert statuses(sql)[3] == "VOID"
