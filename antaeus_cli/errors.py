@@ -57,6 +57,10 @@ class NotRetryable(InputError):
     """An invoice named with --invoice cannot be charged now."""
 
 
+class NotVoidable(InputError):
+    """An invoice named to `antaeus void` must not be voided: money moved or may have."""
+
+
 class Contention(AntaeusError):
     """Another process holds what this one needs; trying again later is the fix."""
 

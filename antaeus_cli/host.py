@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,23 @@ class ProcessIdentity:
 def current_process() -> ProcessIdentity:
     pid = os.getpid()
     return ProcessIdentity(socket.gethostname(), pid, _tag(pid))
+
+
+MAX_USER = 100  # characters of a login name kept: one a hostile environment gives is cut
+
+
+def current_user() -> str:
+    """Who runs this process, for a record of an operator's act: the login of its
+    effective user, and, when it runs through sudo, the login sudo says ran it."""
+    uid = os.geteuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no entry (a container's): the number says who
+        name = f"uid {uid}"
+    via = os.environ.get("SUDO_USER", "")
+    if via and via != name:
+        name = f"{name} (sudo from {via})"
+    return name[:MAX_USER]
 
 
 def is_alive(holder: ProcessIdentity) -> bool | None:

@@ -178,7 +178,8 @@ def _invoice(
         raise _Conflict(
             f"invoice {row.external_id!r} is stored as invoice {stored[0]} with other values "
             f"(amount {stored[2]} {stored[3]}, due {stored[4]}): an import never changes an "
-            "invoice; correct it upstream under a new external_id, and settle the old one by hand"
+            "invoice; correct it upstream under a new external_id, and void the old one "
+            f"('antaeus void --invoice {stored[0]} --reason ...') unless it was charged"
         )
     result.unchanged += 1
 

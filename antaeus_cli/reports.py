@@ -9,7 +9,7 @@ from typing import Any
 
 from antaeus_cli.domain import overdue
 from antaeus_cli.domain.money import CurrencyTotal, format_minor
-from antaeus_cli.store import ledger, queries, replays, runs
+from antaeus_cli.store import ledger, queries, replays, runs, voids
 from antaeus_cli.store.database import Store
 
 RECENT_RUNS = 10
@@ -35,6 +35,8 @@ class Report:
     needs_operator: list[dict[str, Any]]  # the first `limit` of them
     needs_operator_total: int
     awaiting_customer: list[dict[str, Any]]  # the first `limit` of them
+    voided: list[dict[str, Any]]  # VOID invoices, with when, why and who: the first `limit`
+    voided_total: int
     retries: list[dict[str, Any]]  # FAILED invoices by their next try, the first `limit`
     retries_due: list[tuple[str, int]]
     open_attempts: int
@@ -57,8 +59,8 @@ def build_report(
     limit: int | None = LISTED,
     now: datetime | None = None,
 ) -> Report:
-    """The report; `limit` caps the needs-operator and overdue lists (None: all of
-    them); `now` (the clock by default) is what an open attempt's age counts to."""
+    """The report; `limit` caps the lists of invoices and of overdue attempts (None:
+    all of them); `now` (the clock by default) is what an open attempt's age counts to."""
     now = now or datetime.now(UTC)
     with store.reading_any_text() as conn:
         conn.execute("BEGIN")  # one consistent snapshot for every section
@@ -76,6 +78,8 @@ def build_report(
                 needs_operator=operator,
                 needs_operator_total=sum(t.count for t in totals if t.status == "NEEDS_OPERATOR"),
                 awaiting_customer=_formatted(queries.awaiting_customer(store.db, limit)),
+                voided=_formatted(voids.voided(store.db, limit)),
+                voided_total=sum(t.count for t in totals if t.status == "VOID"),
                 retries=_formatted(queries.retries_scheduled(store.db, limit)),
                 retries_due=queries.retries_due(conn),
                 open_attempts=ledger.count_open_attempts(conn),

@@ -38,7 +38,7 @@ from antaeus_cli.domain.judgement import Path
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.store import claims, ledger, replays, runs
+from antaeus_cli.store import claims, holds, ledger, replays, runs
 from antaeus_cli.store.database import Store
 
 
@@ -135,6 +135,7 @@ def run_pass(
         )
     if watch.refused is not None:  # this outranks how the engine saw the pass end
         status, reason = RunStatus.FAILED, refused_midway(watch.refused, engine.counts)
+    _reword_month_holds(store, run_id, engine, runtime.observer, now)
     runs.finish_run(
         store,
         run_id,
@@ -158,6 +159,19 @@ def run_pass(
         overdue=late,
         error=watch.refused,
     )
+
+
+def _reword_month_holds(
+    store: Store, run_id: int, engine: Engine, observer: Observer, now: datetime
+) -> None:
+    """What this pass charged, and what operators voided meanwhile, may have made a
+    hold for the month untrue ("invoice 8 bills the same month", 8 now paid or void):
+    such holds say what became of their twin (store.holds), under the pass's lock."""
+    with store.transaction() as conn:
+        runs.heartbeat(conn, run_id, now, engine.counts.as_columns())
+        reworded = holds.refresh_month_holds(conn, now=now)
+    for invoice_id, text in reworded:
+        observer.note(f"invoice {invoice_id} is still held for its month: {text}")
 
 
 def overdue_attempts(store: Store, now: datetime) -> Overdue:

@@ -264,7 +264,9 @@ class OpenAttemptSource:
 # What --invoice may charge: FAILED, NEEDS_OPERATOR, UNCOLLECTIBLE and AWAITING_CUSTOMER,
 # once their cause is fixed. Every other status is refused below, each by name
 # (test_retry_failed enumerates the statuses, so a new one must be placed here).
-REFUSED_BY_NAME = frozenset({InvoiceStatus.PAID, InvoiceStatus.PROCESSING, InvoiceStatus.PENDING})
+REFUSED_BY_NAME = frozenset(
+    {InvoiceStatus.PAID, InvoiceStatus.PROCESSING, InvoiceStatus.PENDING, InvoiceStatus.VOID}
+)
 
 
 def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int], clock: PassClock) -> None:
@@ -281,6 +283,12 @@ def check_named(found: dict[int, InvoiceRow], invoice_ids: Sequence[int], clock:
             problems.append(f"invoice {invoice_id} does not exist")
         elif row.status is InvoiceStatus.PAID:
             problems.append(f"invoice {invoice_id} is already PAID")
+        elif row.status is InvoiceStatus.VOID:
+            problems.append(
+                f"invoice {invoice_id} is VOID: an operator voided it, and it is never charged "
+                "('antaeus report --section void' says when and why); if the money is owed "
+                "after all, bill it under a new invoice"
+            )
         elif row.status is InvoiceStatus.PROCESSING or row.in_flight:
             problems.append(
                 f"invoice {invoice_id} has a charge in flight whose outcome is not known yet; "

@@ -24,6 +24,7 @@ from antaeus_cli.cli import (
     seed,
     streams,
     upkeep,
+    void,
 )
 from antaeus_cli.cli.boundary import (
     describe_os_error,
@@ -208,6 +209,7 @@ app.add_typer(imports.app, name="import")
 app.command("backup", cls=PanelledCommand)(upkeep.backup_command)
 app.command("migrate", cls=PanelledCommand)(upkeep.migrate_command)
 app.command("reconcile", cls=PanelledCommand)(reconcile.command)
+app.command("void", cls=PanelledCommand)(void.command)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ WHAT_TO_SHOW = "What to show"
 WHAT_TO_JUDGE = "What to judge"
 WHAT_TO_RECONCILE = "What to reconcile"
 WHAT_TO_IMPORT = "What to import"
+WHAT_TO_VOID = "What to void"
 # Shared by the commands that take them.
 LIMITS = "Limits and guards"
 PROVIDER = "Provider"
@@ -40,6 +41,7 @@ ORDER = (
     WHAT_TO_JUDGE,
     WHAT_TO_RECONCILE,
     WHAT_TO_IMPORT,
+    WHAT_TO_VOID,
     LIMITS,
     PROVIDER,
     CHANNEL,

@@ -21,6 +21,21 @@ _HELD_COLUMNS = (
     "failure_detail",
     "updated_at",
 )
+# The columns of a VOID invoice: when, why and by whom it was voided, and what it was.
+_VOID_COLUMNS = (
+    "invoice_id",
+    "customer_id",
+    "amount",
+    "currency",
+    "amount_formatted",
+    "due_date",
+    "voided_at",
+    "reason",
+    "voided_by",
+    "host",
+    "from_status",
+    "failure_code",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -47,6 +62,7 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
         ],
         "needs-operator": report.needs_operator,
         "awaiting-customer": report.awaiting_customer,
+        "void": report.voided,
         "retries": report.retries,
         "overdue-attempts": report.overdue,
         "declines": report.declines,
@@ -63,12 +79,15 @@ def report_json(report: Report, section: str | None) -> dict[str, Any]:
         return {section: parts[section], "needs_operator_total": report.needs_operator_total}
     if section == "overdue-attempts":
         return {section: parts[section], "overdue_total": report.overdue_total}
+    if section == "void":
+        return {section: parts[section], "void_total": report.voided_total}
     if section is not None:
         return {section: parts[section]}
     return {
         **parts,
         "needs_operator_total": report.needs_operator_total,
         "overdue_total": report.overdue_total,
+        "void_total": report.voided_total,
         "open_attempts": report.open_attempts,
         "retries_scheduled": [{"date": d, "count": n} for d, n in report.retries_due],
         "pass_running": report.running,
@@ -137,6 +156,8 @@ def _write_csv(report: Report, section: str) -> None:
         ]
     elif section in ("needs-operator", "awaiting-customer"):
         columns = list(_HELD_COLUMNS)
+    elif section == "void":
+        columns = list(_VOID_COLUMNS)
     elif section == "retries":
         columns = [
             "invoice_id",

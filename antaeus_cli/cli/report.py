@@ -22,6 +22,7 @@ class Section(enum.StrEnum):
     COLLECTED = "collected"
     NEEDS_OPERATOR = "needs-operator"
     AWAITING_CUSTOMER = "awaiting-customer"
+    VOID = "void"
     RETRIES = "retries"
     OVERDUE_ATTEMPTS = "overdue-attempts"
     DECLINES = "declines"
@@ -62,7 +63,7 @@ def command(
             max=1_000_000_000,
             metavar="N",
             help="Invoices to list in each list (needing an operator, waiting for the "
-            "customer, retries) and overdue attempts (0: all of them).",
+            "customer, void, retries) and overdue attempts (0: all of them).",
             rich_help_panel=panels.WHAT_TO_SHOW,
         ),
     ] = 100,

@@ -125,9 +125,38 @@ def _invoice_lists(console: Console, report: Report, section: str | None) -> Non
         console.print(
             _invoices_table(report.awaiting_customer, "waiting for the customer", *waiting)
         )
+    if section in (None, "void") and (report.voided or section):
+        console.print(_void_table(report))
     if section in (None, "retries") and (report.retries or section):
         retry = ("next_retry_on", "next try"), ("decline_count", "declines")
         console.print(_invoices_table(report.retries, "retries (customers' own dates)", *retry))
+
+
+def _void_table(report: Report) -> Table:
+    """VOID invoices: never charged again, held by nobody; when, why and who."""
+    table = Table(title="void: never charged (times in UTC)")
+    for name in ("invoice", "customer", "amount", "voided (UTC)", "by", "why", "was"):
+        table.add_column(name)
+    for row in report.voided[:LISTED_ON_SCREEN]:
+        was = " ".join(str(part) for part in (row["from_status"], row["failure_code"]) if part)
+        table.add_row(
+            str(row["invoice_id"]),
+            _cell(row["customer_id"]),
+            _cell(row["amount_formatted"]),
+            _cell(_to_the_minute(row["voided_at"])),
+            _cell(row["voided_by"]),
+            _cell(row["reason"]),
+            _cell(was),
+        )
+    hidden = report.voided_total - min(len(report.voided), LISTED_ON_SCREEN)
+    if hidden > 0:
+        table.caption = f"... and {hidden} more: antaeus report --format csv --section void"
+    return table
+
+
+def _to_the_minute(stamp: object) -> str:
+    """An ISO instant to the minute, with its year (`2026-12-01 06:02`); or why none."""
+    return "by hand: not recorded" if stamp is None else str(stamp)[:16].replace("T", " ")
 
 
 def _declines_table(report: Report) -> Table:

@@ -27,6 +27,9 @@ class InvoiceStatus(enum.StrEnum):
     # details): never retried on the same card. `retry-failed --invoice` releases it
     # once the customer has acted.
     AWAITING_CUSTOMER = "AWAITING_CUSTOMER"
+    # An operator voided it (`antaeus void`): never charged by any path. Only an invoice
+    # never charged, with no charge open or in doubt, is voided: final.
+    VOID = "VOID"
 
 
 class AttemptOutcome(enum.StrEnum):

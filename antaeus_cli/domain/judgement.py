@@ -12,6 +12,8 @@ The rules, in the order they are asked:
 
 | rule               | what it asks                                          | if not         |
 |--------------------|-------------------------------------------------------|----------------|
+| void               | no operator voided it (`antaeus void`)                | left as it is, |
+|                    |                                                       | for good       |
 | in flight          | no open attempt: only its replay may settle it        | left as it is  |
 | zone               | the customer's zone is one the zone database knows    | held           |
 | due                | its due date has begun where the customer is          | left as it is  |
@@ -34,6 +36,7 @@ invoice awaiting its customer, the card rule. It never releases the due date.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from datetime import date
 from types import MappingProxyType
@@ -71,6 +74,7 @@ _CUSTOMER_HOLDS = frozenset({FailureCode.HARD_DECLINE, FailureCode.NEEDS_CUSTOME
 # The holds an operator's word may release: the guard rails.
 _GUARD_HOLDS = frozenset({FailureCode.DUPLICATE_PERIOD, FailureCode.AMOUNT_ANOMALY})
 
+VOIDED = Wait("voided by an operator: never charged, on any path")
 IN_FLIGHT = Wait("a charge is in flight: only the replay of its key settles it")
 NOT_DUE = Wait("its due date has not begun where the customer is")
 NOT_RETRY_DAY = Wait("its retry date has not begun where the customer is")
@@ -118,6 +122,8 @@ def judge(  # noqa: PLR0911 - one return per rule
     """Whether `row` may be charged now on `path`, at the customer's `local_date`
     (None: their zone is unknown); if not, why: a hold to record, or a wait.
     `claimed`: the months the same claim has taken already (no word releases those)."""
+    if row.status is InvoiceStatus.VOID:
+        return VOIDED
     if row.in_flight:
         return IN_FLIGHT
     if local_date is None:
@@ -232,12 +238,76 @@ def period_taken(row: InvoiceRow) -> Rejection | None:
         return taken
     if row.duplicate_of is not None:
         return Rejection(
-            FailureCode.DUPLICATE_PERIOD,
-            f"invoice {row.duplicate_of} bills customer {row.customer_id} for the same month: "
-            "both are held, never charged twice for one period; release the right one with "
-            "'retry-failed --invoice'",
+            FailureCode.DUPLICATE_PERIOD, twin_bills(row.duplicate_of, row.customer_id)
         )
     return None
+
+
+def twin_bills(twin: object, customer_id: object) -> str:
+    """A hold for the month by the rows: another invoice bills it. True for as long as
+    that invoice bills the month, whatever becomes of it meanwhile (held, released,
+    declined): `month_hold_now` says what the hold says once it no longer does."""
+    return (
+        f"invoice {twin} bills customer {customer_id} for the same month: never charged twice "
+        "for one period; release the one that is owed with 'retry-failed --invoice', and void "
+        "the other with 'antaeus void'"
+    )
+
+
+# The holds for the month that name the twin they were held for (twin_bills, and
+# month_hold_now's own words once the twin no longer bills the month). A hold that names
+# a charge instead, by its key (money_taken), says what the ledger holds, which stays so.
+_NAMES_A_TWIN = re.compile(r"invoice (-?[0-9]{1,19}) bill(?:s|ed) customer ")
+_ROW_ID = (-(2**63), 2**63 - 1)  # the least and the greatest row id SQLite takes
+
+
+def twin_named(detail: object) -> int | None:
+    """The invoice a hold for the month names as its twin, or None (a text written by
+    hand that names no invoice there could be counts as naming none)."""
+    found = _NAMES_A_TWIN.match(detail) if isinstance(detail, str) else None
+    if found is None:
+        return None
+    named = int(found.group(1))
+    return named if _ROW_ID[0] <= named <= _ROW_ID[1] else None
+
+
+class MonthNow(NamedTuple):
+    """An invoice held for its month by the rows, as its month stands now."""
+
+    customer_id: object
+    month: str
+    named: int  # the twin its hold names
+    named_status: object  # that twin's status now; None: it was deleted
+    named_bills: bool  # that twin still bills the customer's month (store.claims.DUPLICATE)
+    twin: object  # an invoice that bills the month beside it now (DUPLICATE's), or None
+    charged_by: object  # an invoice whose charge for the month succeeded or may have
+
+
+def month_hold_now(now: MonthNow) -> str:
+    """What the hold of an invoice held for its month by the rows says now that its
+    twin may have been charged, voided, given up or deleted: the money first, then the
+    rows, as period_taken asks them. A charge is named by its invoice, never by its key:
+    an operator's word on this text is not a word on that charge (money_taken shows it,
+    and only a word on that hold charges the month twice)."""
+    if now.charged_by is not None:
+        return (
+            f"a charge for customer {now.customer_id}'s month of {now.month}, by invoice "
+            f"{now.charged_by}, succeeded or may have succeeded since this invoice was held "
+            "for that month: never charged twice for one period; if this invoice is not owed, "
+            "void it with 'antaeus void'; if it is owed as well, name it with 'retry-failed "
+            "--invoice' to be shown that charge first"
+        )
+    if now.named_bills:
+        return twin_bills(now.named, now.customer_id)
+    if now.twin is not None:
+        return twin_bills(now.twin, now.customer_id)
+    became = "deleted" if now.named_status is None else f"{str(now.named_status)[:20]} now"
+    return (
+        f"invoice {now.named} billed customer {now.customer_id} for the same month, and is "
+        f"{became}: no other invoice bills the month of {now.month}, and no charge for it is "
+        "known; if this invoice is owed, release it with 'retry-failed --invoice'; if not, "
+        "void it with 'antaeus void'"
+    )
 
 
 def money_taken(row: InvoiceRow) -> Rejection | None:

@@ -76,16 +76,17 @@ _ROW_COLUMNS = (
 _CUSTOMER = "LEFT JOIN customer c ON c.id = i.customer_id"
 # Guard rail: another invoice that bills the same customer for the same month (by its
 # due date), so that a pass holds both rather than charge twice for one period. Every
-# invoice counts but an UNCOLLECTIBLE one (the month was given up), whatever it is held
-# for: what a pass decides about one row never changes what it decides about its twin,
-# whatever the order or the batch. One probe of invoice_by_customer(customer_id,
-# due_date).
+# invoice counts but an UNCOLLECTIBLE one (the month was given up) and a VOID one (an
+# operator said it is not owed), whatever it is held for: what a pass decides about one
+# row never changes what it decides about its twin, whatever the order or the batch.
+# (A charge a VOID invoice made would still count, by the money: MONTH_CHARGED; but
+# none is voided once charged.) One probe of invoice_by_customer(customer_id, due_date).
 DUPLICATE = (
     "(SELECT min(d.id) FROM invoice d INDEXED BY invoice_by_customer "
     "WHERE d.customer_id = i.customer_id "
     "AND d.due_date BETWEEN substr(i.due_date, 1, 7) || '-01' "
     "AND substr(i.due_date, 1, 7) || '-31' AND d.id <> i.id "
-    "AND d.status <> 'UNCOLLECTIBLE')"
+    "AND d.status <> 'UNCOLLECTIBLE' AND d.status <> 'VOID')"
 )
 # Guard rail: an amount far above what the customer usually pays, as
 # domain.guards.AmountGuard defines it, in its counting form: more than half of the

@@ -20,6 +20,7 @@ _BY_INDEX = (
     ("NEEDS_OPERATOR", "invoice_operator"),
     ("UNCOLLECTIBLE", "invoice_uncollectible"),
     ("AWAITING_CUSTOMER", "invoice_awaiting"),
+    ("VOID", "invoice_void"),
 )
 _STATUS_TOTALS = tuple(
     (

@@ -131,7 +131,38 @@ def test_an_invoice_is_never_changed_by_an_import(
     code, _, err = run(runner, db, "import", "invoices", str(edited))
     assert code == ExitCode.USAGE
     assert "i2.jsonl:1: invoice 'inv-1' is stored as invoice 1 with other values" in err
+    assert "void the old one ('antaeus void --invoice 1 --reason ...')" in err
     assert rows(db, "SELECT amount FROM invoice WHERE external_id = 'inv-1'") == [(1500,)]
+
+
+def test_an_invoice_corrected_upstream_replaces_the_old_one_voided(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    """The way docs/importing.md gives: void the old invoice, import the corrected one
+    under a new external_id; the export that still holds the old record imports as
+    unchanged, and the next pass's dry run charges the corrected one alone."""
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    imported(runner, db, "invoices", str(write(tmp_path, "i.jsonl", INVOICES)))
+    code, _, err = run(runner, db, "void", "--invoice", "1", "--reason", "corrected as inv-1b")
+    assert code == ExitCode.OK, err
+    corrected = INVOICES + INVOICES.splitlines()[0].replace('"inv-1"', '"inv-1b"').replace(
+        "1500", "1450"
+    )
+    result = imported(runner, db, "invoices", str(write(tmp_path, "i2.jsonl", corrected)))
+    assert (result["added"], result["unchanged"]) == (1, 2)
+    assert rows(db, "SELECT external_id, amount, status FROM invoice ORDER BY id") == [
+        ("inv-1", 1500, "VOID"),
+        ("inv-0", 1400, "PAID"),
+        ("inv-1b", 1450, "PENDING"),
+    ]
+    code, out, err = run(runner, db, "bill", "--as-of", "2026-12-01", "--dry-run", "--json")
+    assert code == ExitCode.OK, err
+    preview = json.loads(out)
+    assert [item["invoice_id"] for item in preview["invoices"]] == [3]
+    assert preview["to_charge"][0]["amount_minor"] == 1450
+    assert preview["needs_operator_count"] == 0
 
 
 def test_a_dry_run_counts_and_writes_nothing(

@@ -54,7 +54,9 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["pass", "preview", "report", "seed", "notify", "notify-preview"])
+@pytest.mark.parametrize(
+    "name", ["pass", "preview", "report", "seed", "notify", "notify-preview", "void"]
+)
 def test_the_published_schemas_are_schemas(name: str) -> None:
     Draft202012Validator.check_schema(schema(name))
 

@@ -136,8 +136,9 @@ def test_a_customer_id_is_one_to_255_printable_ascii_characters(
 def test_a_second_invoice_for_the_same_month_is_held() -> None:
     assert held(duplicate_of=12) == Rejection(
         FailureCode.DUPLICATE_PERIOD,
-        "invoice 12 bills customer 7 for the same month: both are held, never charged twice "
-        "for one period; release the right one with 'retry-failed --invoice'",
+        "invoice 12 bills customer 7 for the same month: never charged twice for one period; "
+        "release the one that is owed with 'retry-failed --invoice', and void the other with "
+        "'antaeus void'",
     )
 
 

@@ -25,15 +25,20 @@ from antaeus_cli.domain.judgement import (
     IN_FLIGHT,
     NOT_DUE,
     NOT_RETRY_DAY,
+    VOIDED,
     InvoiceNow,
+    MonthNow,
     Path,
     Verdict,
     Wait,
     held_status,
     judge,
+    month_hold_now,
     month_of,
     released,
     replay_verdict,
+    twin_bills,
+    twin_named,
 )
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency, Money
 
@@ -114,6 +119,35 @@ def test_an_operator_may_charge_any_invoice_held_for_a_cause_now_fixed(
     status: InvoiceStatus, code: FailureCode
 ) -> None:
     assert judge(Path.NAMED, named(status, code), TODAY) == GO
+
+
+# -- void --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", EVERY_PATH)
+def test_a_void_invoice_is_never_charged_and_never_held_on_any_path(path: Path) -> None:
+    """Whatever else is true of it, sound or in flight or broken: it is left as it is."""
+    assert judge(path, row(path, status=InvoiceStatus.VOID), TODAY) is VOIDED
+    everything_wrong = row(
+        path,
+        status=InvoiceStatus.VOID,
+        in_flight=True,
+        amount=-1,
+        due_date="2027-01-01",
+        charged_before=True,
+        card_refused=True,
+        month_charged="k",
+        duplicate_of=9,
+        usual_amount=1,
+    )
+    assert judge(path, everything_wrong, None) is VOIDED
+    assert isinstance(VOIDED, Wait)  # nothing recorded: no hold moves it out of VOID
+
+
+def test_no_word_of_an_operator_releases_a_void_invoice() -> None:
+    void = named(InvoiceStatus.VOID, None)
+    assert released(Path.NAMED, void) == frozenset()
+    assert judge(Path.NAMED, void, TODAY, {(3, "2026-11"): 7}) is VOIDED
 
 
 # -- in flight ---------------------------------------------------------------------
@@ -349,6 +383,84 @@ def test_naming_an_invoice_not_awaiting_its_customer_releases_the_card_only_past
 
 
 # -- one charge a month ----------------------------------------------------------------
+
+
+# -- a hold for the month, once its twin is charged, voided or gone ---------------------
+
+NOW_BILLED = MonthNow(3, "2026-11", 8, "NEEDS_OPERATOR", True, 8, None)
+
+
+def test_a_hold_for_the_month_by_the_rows_names_its_twin_and_no_charge() -> None:
+    held = rejected(judge(Path.BILL, row(duplicate_of=8), TODAY), FailureCode.DUPLICATE_PERIOD)
+    assert held.detail == twin_bills(8, 3)
+    assert twin_named(held.detail) == 8
+    assert "both are held" not in held.detail  # true however the twin is held or released
+    money = rejected(
+        judge(Path.BILL, row(month_charged="k-1"), TODAY), FailureCode.DUPLICATE_PERIOD
+    )
+    assert twin_named(money.detail) is None  # a charge that moved money stays moved
+    # the holds written before this wording name their twin alike
+    old = "invoice 12 bills customer 7 for the same month: both are held, never charged twice"
+    assert twin_named(old) == 12
+    assert twin_named(None) is None
+
+
+@pytest.mark.parametrize(
+    ("detail", "named"),
+    [
+        ("invoice 9223372036854775807 bills customer 1 for", 2**63 - 1),
+        ("invoice -9223372036854775808 bills customer 1 for", -(2**63)),
+        ("invoice 9223372036854775808 bills customer 1 for", None),  # no row id is
+        ("invoice " + "9" * 5000 + " bills customer 1 for", None),  # past int()'s limit
+        ("invoice 12 is held for customer 1", None),
+        (b"invoice 12 bills customer 1 for", None),
+    ],
+)
+def test_a_hold_written_by_hand_names_a_twin_only_where_a_row_id_could_be(
+    detail: object, named: int | None
+) -> None:
+    assert twin_named(detail) == named
+
+
+def test_a_hold_whose_twin_still_bills_the_month_says_what_it_said() -> None:
+    assert month_hold_now(NOW_BILLED) == twin_bills(8, 3)
+    # released and declined since: it still bills the month
+    assert month_hold_now(NOW_BILLED._replace(named_status="FAILED")) == twin_bills(8, 3)
+    # a third invoice for the month besides: the hold keeps naming the one it named
+    assert month_hold_now(NOW_BILLED._replace(twin=5)) == twin_bills(8, 3)
+
+
+def test_a_hold_whose_month_was_charged_since_names_the_invoice_not_the_key() -> None:
+    """The money first: a charge for the month by the twin (or any other invoice). Its
+    key is not quoted, so that an operator's word on this text is shown the charge
+    (money_taken, by its key) before a second word may charge the month twice."""
+    text = month_hold_now(NOW_BILLED._replace(named_status="PAID", charged_by=8))
+    assert text.startswith(
+        "a charge for customer 3's month of 2026-11, by invoice 8, succeeded or may have "
+        "succeeded since this invoice was held for that month"
+    )
+    assert "antaeus void" in text
+    assert twin_named(text) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "became"),
+    [("VOID", "VOID now"), ("UNCOLLECTIBLE", "UNCOLLECTIBLE now"), (None, "deleted")],
+)
+def test_a_hold_whose_twin_no_longer_bills_the_month_says_so(
+    status: str | None, became: str
+) -> None:
+    gone = NOW_BILLED._replace(named_status=status, named_bills=False, twin=None)
+    text = month_hold_now(gone)
+    assert text.startswith(f"invoice 8 billed customer 3 for the same month, and is {became}: ")
+    assert "no other invoice bills the month of 2026-11" in text
+    assert "release it with 'retry-failed --invoice'" in text
+    assert twin_named(text) == 8  # judged again later: a new twin, or a charge, says so
+    assert month_hold_now(gone) == text  # and, with nothing new, left as it says
+    assert month_hold_now(gone._replace(twin=11)) == twin_bills(11, 3)
+    assert month_hold_now(gone._replace(twin=11, charged_by=11)).startswith(
+        "a charge for customer 3's month of 2026-11, by invoice 11,"
+    )
 
 
 @pytest.mark.parametrize("path", EVERY_PATH)

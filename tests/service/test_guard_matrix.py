@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,6 +15,7 @@ import pytest
 
 from antaeus_cli.billing.preview_result import PreviewResult
 from antaeus_cli.billing.results import Command, PassResult, RunStatus
+from antaeus_cli.billing.void import Operator, void_invoices
 from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.errors import NotRetryable
@@ -44,6 +45,7 @@ GUARDS = [
     "card said never",  # its latest answer was a hard decline; set back by hand
     "charged already",  # its latest attempt charged it; set back by hand
     "unknown zone",  # the zone database does not know the customer's zone
+    "void",  # an operator voided it
 ]
 PATHS = [
     "bill",
@@ -125,6 +127,8 @@ class Case(NamedTuple):
     invoice: int  # the guarded invoice
     held: tuple[str, str] | None  # (status, failure_code) it is held with; None: it waits
     lookups: bool = True  # whether the provider of the pass under test can look keys up
+    # why naming an invoice that waits is refused (an operator's word releases no wait)
+    refusal: str = "never charged before its due date"
 
 
 # -- the guards, each arranged for bill ("pending") or for retry-failed ("failed") --
@@ -242,6 +246,20 @@ def unknown_zone(world: World, kind: str) -> Case:
     return Case(1, ("NEEDS_OPERATOR", "malformed"))
 
 
+def voided(world: World, kind: str) -> Case:
+    """Due, sound, never charged, and voided by an operator (`antaeus void`): no path
+    charges it, and naming it is refused."""
+    world.make(seeded(kind, NOV))
+    store = Store.open(world.db_path)
+    try:
+        now = datetime(2026, 11, 30, tzinfo=UTC)
+        void_invoices(store, [1], reason="not owed", now=now, by=Operator("ops", "h", 1))
+    finally:
+        store.close()
+    assert world.state(1) == [("VOID", None)]
+    return Case(1, None, refusal="invoice 1 is VOID")
+
+
 ARRANGE: dict[str, Callable[[World, str], Case]] = {
     "not due": not_due,
     "retry date": retry_date,
@@ -251,6 +269,7 @@ ARRANGE: dict[str, Callable[[World, str], Case]] = {
     "card said never": card_said_never,
     "charged already": charged_already,
     "unknown zone": unknown_zone,
+    "void": voided,
 }
 
 
@@ -296,6 +315,17 @@ def replay_after_the_invoice_was_charged(world: World) -> tuple[FakeProvider, in
     return lost, 1
 
 
+def replay_after_the_invoice_was_voided(world: World) -> tuple[FakeProvider, int]:
+    """The invoice's key never reached the provider and stays open; the invoice is set
+    to VOID by hand meanwhile (`antaeus void` refuses an invoice in flight). When the
+    key is replayed, the provider does not know it: it must not be sent again."""
+    world.make(SeedInvoice(1, 1, 1000, "EUR", NOV))
+    lost = FakeProvider(default=LOST_REQUEST, can_lookup=False)
+    world.before(lost, sweeps=0, outage_threshold=100)
+    world.edit("UPDATE invoice SET status = 'VOID' WHERE id = 1")
+    return lost, 1
+
+
 REPLAYS: dict[str, tuple[Callable[[World], tuple[FakeProvider, int]], str]] = {
     "duplicate month by money": (
         replay_after_the_month_was_charged,
@@ -305,6 +335,7 @@ REPLAYS: dict[str, tuple[Callable[[World], tuple[FakeProvider, int]], str]] = {
         replay_after_the_invoice_was_charged,
         "another attempt charged its invoice already",
     ),
+    "void": (replay_after_the_invoice_was_voided, "its invoice was set to VOID meanwhile"),
 }
 
 
@@ -331,7 +362,7 @@ def test_every_guard_holds_on_every_path(guard: str, path: str, world: World) ->
     # An operator's word never releases a due date: the name itself is refused.
     refused = named and case.held is None
     if "--dry-run" in path:
-        preview = dry_run(world, command, named, refused=bool(refused))
+        preview = dry_run(world, command, named, refused=case.refusal if refused else None)
         if preview is not None:
             assert preview.to_charge == []
             assert preview.listed == []
@@ -345,7 +376,7 @@ def test_every_guard_holds_on_every_path(guard: str, path: str, world: World) ->
         return
     provider = FakeProvider(can_lookup=case.lookups)
     if refused:
-        with pytest.raises(NotRetryable, match="never charged before its due date"):
+        with pytest.raises(NotRetryable, match=case.refusal):
             world.now(provider, command=command, invoice_ids=named)
     else:
         result = world.now(provider, command=command, invoice_ids=named)
@@ -361,12 +392,12 @@ def test_every_guard_holds_on_every_path(guard: str, path: str, world: World) ->
 
 
 def dry_run(
-    world: World, command: Command, named: tuple[int, ...], *, refused: bool
+    world: World, command: Command, named: tuple[int, ...], *, refused: str | None
 ) -> PreviewResult | None:
     store = Store.open(world.db_path)
     try:
-        if refused:
-            with pytest.raises(NotRetryable, match="never charged before its due date"):
+        if refused is not None:
+            with pytest.raises(NotRetryable, match=refused):
                 bounded_preview(store, command, CLOCK, invoice_ids=named)
             return None
         return bounded_preview(store, command, CLOCK, invoice_ids=named)
@@ -473,10 +504,11 @@ def test_cards_that_said_never_handed_back_by_a_breaker_are_held_for_their_custo
 def test_a_word_on_a_twin_does_not_release_a_charge_for_the_month_it_was_not_shown(
     world: World,
 ) -> None:
-    """Twins held for one month; an operator releases the first, which is paid. Naming
-    the second then is a word on the hold it was shown ("invoice 1 bills the same
-    month"), not on the charge that has since paid the month: it is held again, for
-    the money, with the charge's key; only a word on that hold charges the month twice."""
+    """Twins held for one month; an operator releases the first, which is paid. The
+    second's hold then says that a charge by the first paid the month, without its key.
+    Naming the second is a word on that hold, not on the charge itself: it is held
+    again, for the money, with the charge's key; only a word on that hold charges the
+    month twice."""
     duplicate_by_rows(world, "failed")
     provider = FakeProvider()
     world.now(provider, command=Command.RETRY_FAILED)
@@ -484,6 +516,9 @@ def test_a_word_on_a_twin_does_not_release_a_charge_for_the_month_it_was_not_sho
     assert world.state(1) == world.state(2) == [("NEEDS_OPERATOR", "duplicate_period")]
     world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(1,))
     assert world.state(1) == [("PAID", None)]
+    [(reworded,)] = world.sql("SELECT failure_detail FROM invoice WHERE id = 2")
+    assert reworded.startswith("a charge for customer 1's month of 2026-11, by invoice 1,")
+    assert provider.charged_keys[0] not in reworded
     world.now(provider, command=Command.RETRY_FAILED, invoice_ids=(2,))
     assert [invoice for invoice, _ in provider.calls] == [1]
     assert world.state(2) == [("NEEDS_OPERATOR", "duplicate_period")]

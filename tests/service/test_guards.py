@@ -113,6 +113,38 @@ def test_months_missed_are_caught_up_and_an_abandoned_twin_holds_nothing(
     assert sql("SELECT count(*) FROM invoice WHERE status = 'NEEDS_OPERATOR'") == [(0,)]
 
 
+def test_a_void_twin_holds_nothing_and_a_charge_for_the_month_still_does(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    """An invoice an operator voided does not bill its month: its twin, the corrected
+    invoice, is charged. The money still decides: a month a charge paid is held,
+    whatever became of the invoice that made it."""
+    make(
+        SeedInvoice(1, 1, 1000, "EUR", DEC),
+        SeedInvoice(2, 1, 1100, "EUR", DEC),
+        SeedInvoice(3, 2, 700, "EUR", DEC),
+        customers={1: "EUR", 2: "EUR"},
+    )
+    void = "UPDATE invoice SET status = 'VOID', paid_at = NULL WHERE id = ?"
+    edit(void, 1)
+    provider = FakeProvider()
+    bill(provider)
+    assert [invoice for invoice, _ in provider.calls] == [2, 3]
+    edit(void, 3)  # by hand, after its charge: its charge still pays customer 2's month
+    edit(
+        "INSERT INTO invoice (id, customer_id, amount, currency, due_date) "
+        "VALUES (4, 2, 700, 'EUR', '2026-12-01')"
+    )
+    bill(provider)
+    assert [invoice for invoice, _ in provider.calls] == [2, 3]
+    assert sql("SELECT id, status, failure_code FROM invoice ORDER BY id") == [
+        (1, "VOID", None),
+        (2, "PAID", None),
+        (3, "VOID", None),
+        (4, "NEEDS_OPERATOR", "duplicate_period"),
+    ]
+
+
 def test_a_dry_run_shows_what_the_guards_would_hold(
     make: Callable[..., Path], db_path: Path
 ) -> None:

@@ -48,6 +48,7 @@ STATUSES: dict[str, list[str | None]] = {
     "NEEDS_OPERATOR": ["duplicate_period", "amount_anomaly", "malformed", "edited_in_flight"],
     "AWAITING_CUSTOMER": ["hard_decline", "needs_customer"],
     "UNCOLLECTIBLE": ["dunning_exhausted"],
+    "VOID": [None],
 }
 OPEN = {"started", "unknown", "processing"}
 GUARDS = [AmountGuard(), AmountGuard(2, 1), GUARDS_OFF]

@@ -61,7 +61,7 @@ def test_totals_match_a_full_count_through_billing(
             st.integers(1, 12),
             st.one_of(st.integers(-(10**6), 10**6), st.sampled_from([2**62, 2**63 - 1])),
             st.sampled_from(["EUR", "USD", "XYZ", "eur"]),
-            st.sampled_from(["PENDING", "PAID", "NEEDS_OPERATOR", "UNCOLLECTIBLE"]),
+            st.sampled_from(["PENDING", "PAID", "NEEDS_OPERATOR", "UNCOLLECTIBLE", "VOID"]),
         ),
         max_size=25,
     )

@@ -136,7 +136,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.close()
     store = Store.open(path, migrate_schema=True)
     try:
-        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 12
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 13
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         result = bounded_pass(
@@ -320,6 +320,15 @@ def _without_defaults(create: str) -> str:
     return " ".join(re.sub(r" DEFAULT \(strftime\('[^']*', 'now'\)\)", "", create).split())
 
 
+def _migrated_to(path: Path, version: int) -> Store:
+    """The file moved forward to `version` exactly, as `antaeus migrate` moves it (one
+    transaction a version, foreign keys enforced afterwards), open as a store."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    schema.migrate(conn, schema.MIGRATIONS[:version])
+    return Store(conn, path)
+
+
 def test_a_version_11_database_keeps_every_row_constraint_and_trigger_at_version_12(
     tmp_path: Path,
 ) -> None:
@@ -338,10 +347,10 @@ def test_a_version_11_database_keeps_every_row_constraint_and_trigger_at_version
         "collected", "notification",
     }  # fmt: skip
 
-    store = Store.open(path, migrate_schema=True)
+    store = _migrated_to(path, 12)
     try:
         conn = store.conn
-        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 12
+        assert schema.user_version(conn) == 12
         assert _rows(conn) == rows_before
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -397,8 +406,138 @@ def test_a_version_11_database_keeps_every_row_constraint_and_trigger_at_version
             ("EUR", 2, 1650, 1),
             ("USD", 3, 840, 1),
         ]
+    finally:
+        store.close()
+
+
+def _version_12_file(path: Path) -> None:
+    """A file at schema version 12, as the release before VOID left it: the version 11
+    file moved forward, with an invoice in every status version 12 knows."""
+    _version_11_file(path)
+    _migrated_to(path, 12).close()
+    stamp = "2026-11-29T10:00:00.500000+00:00"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute(
+            "INSERT INTO invoice (id, customer_id, amount, currency, status, due_date, "
+            "decline_count, failure_code, failure_detail, updated_at) VALUES "
+            "(5, 1, 800, 'EUR', 'UNCOLLECTIBLE', '2026-10-01', 4, 'dunning_exhausted', "
+            "'declined 4 times', ?1), "
+            "(6, 1, 600, 'EUR', 'AWAITING_CUSTOMER', '2026-09-01', 1, 'hard_decline', "
+            "'lost card', ?1), "
+            "(7, 2, 200, 'USD', 'PROCESSING', '2026-12-01', 0, NULL, NULL, ?1)",
+            (stamp,),
+        )
+
+
+def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version_13(
+    tmp_path: Path,
+) -> None:
+    """Version 13 rebuilds `invoice` for the VOID status, as `antaeus migrate` runs it:
+    every row of every table is kept, every other object of the schema is as it was,
+    the table differs by one more status only, the objects it adds are the index of
+    VOID invoices and the append-only record of voidings, and every rule still holds."""
+    path = tmp_path / "v12.db"
+    _version_12_file(path)
+    with closing(sqlite3.connect(path)) as conn:
+        rows_before = _rows(conn)
+        objects_before = conn.execute(_SCHEMA_OBJECTS).fetchall()
+        columns_before = conn.execute("PRAGMA table_xinfo(invoice)").fetchall()
+        keys_before = conn.execute("PRAGMA foreign_key_list(invoice)").fetchall()
+    assert {status for (_, _, _, _, status, *_) in rows_before["invoice"]} == {
+        s.value for s in InvoiceStatus if s is not InvoiceStatus.VOID
+    }
+
+    store = Store.open(path, migrate_schema=True)
+    try:
+        conn = store.conn
+        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 13
+        assert _rows(conn) == {**rows_before, "voiding": []}
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert conn.execute("PRAGMA foreign_key_list(invoice)").fetchall() == keys_before
+        assert conn.execute("PRAGMA table_xinfo(invoice)").fetchall() == columns_before
+
+        objects = conn.execute(_SCHEMA_OBJECTS).fetchall()
+        table = ("table", "invoice", "invoice")
+        added = {(kind, name) for kind, name, *_ in objects} - {
+            (kind, name) for kind, name, *_ in objects_before
+        }
+        assert added == {
+            ("index", "invoice_void"),
+            ("table", "voiding"),
+            ("index", "voiding_by_invoice"),
+            ("trigger", "voiding_no_delete"),
+            ("trigger", "voiding_is_final"),
+        }
+        kept = [o for o in objects if o[:3] != table and (o[0], o[1]) not in added]
+        assert kept == [o for o in objects_before if o[:3] != table]
+        (create,) = [o[3] for o in objects if o[:3] == table]
+        (create_before,) = [o[3] for o in objects_before if o[:3] == table]
+        assert "OR status = 'VOID'" in create  # every CHECK as it was, and one status more
+        assert " ".join(create.split()).replace(" OR status = 'VOID'", "") == " ".join(
+            create_before.split()
+        )
+
+        # The rules hold: CHECKs, the foreign key, the unique upstream id, the triggers.
+        for statement in (
+            "UPDATE invoice SET status = 'LOST' WHERE id = 2",
+            "UPDATE invoice SET amount = 10.5 WHERE id = 3",
+            "UPDATE invoice SET status = 'FAILED', failure_code = 'declined' WHERE id = 4",
+            "UPDATE invoice SET status = 'PAID' WHERE id = 4",
+            "UPDATE invoice SET status = 'VOID' WHERE id = 3",  # a retry date is FAILED's
+            "UPDATE invoice SET external_id = '' WHERE id = 3",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="CHECK"), store.transaction() as c:
+                c.execute(statement)
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), store.transaction() as c:
+            c.execute(
+                "INSERT INTO invoice (customer_id, amount, currency, due_date) "
+                "VALUES (999, 1, 'EUR', '2026-12-01')"
+            )
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"), store.transaction() as c:
+            c.execute("UPDATE invoice SET external_id = 'inv-1' WHERE id = 3")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"), store.transaction() as c:
+            c.execute("DELETE FROM payment_attempt WHERE id = 1")
+        with store.transaction() as c:  # its charge is in flight: held for an operator
+            c.execute("UPDATE invoice SET amount = 950 WHERE id = 2")
+        assert conn.execute("SELECT status, failure_code FROM invoice WHERE id = 2").fetchone() == (
+            "NEEDS_OPERATOR",
+            "edited_in_flight",
+        )
+
+        # VOID is a status now, recorded in `voiding`, which never changes.
+        with store.transaction() as c:
+            c.execute(
+                "INSERT INTO voiding (invoice_id, from_status, failure_code, failure_detail, "
+                "reason, voided_at, voided_by, host, pid) VALUES (4, 'NEEDS_OPERATOR', "
+                "'malformed', 'no provider_ref', 'billed twice upstream', "
+                "'2026-11-30T08:00:00+00:00', 'ops', 'h', 1)"
+            )
+            c.execute(
+                "UPDATE invoice SET status = 'VOID', failure_code = NULL, failure_detail = NULL "
+                "WHERE id = 4"
+            )
+        for statement, why in (
+            ("UPDATE voiding SET reason = 'other' WHERE invoice_id = 4", "append-only"),
+            ("DELETE FROM voiding", "append-only"),
+            ("UPDATE invoice SET id = 40 WHERE id = 4", "FOREIGN KEY"),
+            (
+                "INSERT INTO voiding (invoice_id, from_status, reason, voided_at, voided_by, "
+                "host, pid) VALUES (3, 'FAILED', '', '2026-11-30T08:00:00+00:00', 'o', 'h', 1)",
+                "CHECK",
+            ),
+            (
+                "INSERT INTO voiding (invoice_id, from_status, reason, voided_at, voided_by, "
+                "host, pid) VALUES (3, 'PAID', 'x', '2026-11-30T08:00:00+00:00', 'o', 'h', 1)",
+                "CHECK",
+            ),
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match=why), store.transaction() as c:
+                c.execute(statement)
         fast = queries.totals_by_status_and_currency(conn)
         assert fast == queries._exact_totals(conn)
+        assert ("VOID", "USD", 1, 500) in [tuple(row[:4]) for row in fast]
     finally:
         store.close()
 

@@ -1,0 +1,138 @@
+"""`antaeus void` as an operator types it: what it prints, its exit codes, one error
+line when it refuses, and what `check` and `retry-failed` say after it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from antaeus_cli.cli.exit_codes import ExitCode
+from tests.cli.test_check import billed
+from tests.cli.test_cli import assert_one_line_error, run
+from tests.cli.test_json_schema import valid
+from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
+
+REASON = "billed twice upstream; INV-17 is the right one"
+
+
+def by_status(db: Path) -> dict[str, list[int]]:
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT status, id FROM invoice ORDER BY id").fetchall()
+    found: dict[str, list[int]] = {}
+    for status, invoice_id in rows:
+        found.setdefault(status, []).append(invoice_id)
+    return found
+
+
+def test_an_operator_voids_the_held_invoices_and_check_stops_warning(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path, customers=20)
+    held = by_status(db)["NEEDS_OPERATOR"]
+    assert held
+    code, out, _ = run(runner, db, "check", "--as-of", "2026-12-01T12:00:00Z")
+    assert (code, out.split(" - ")[0]) == (1, "ANTAEUS WARNING")
+    assert "held for an operator" in out
+
+    names = [arg for invoice_id in held for arg in ("--invoice", str(invoice_id))]
+    code, out, err = run(runner, db, "void", *names, "--reason", REASON, "--dry-run", "--json")
+    assert (code, err) == (ExitCode.OK, "")
+    preview = json.loads(out)
+    valid("void", preview)
+    assert preview["dry_run"] is True
+    assert preview["voided_at"] is None
+    assert [one["invoice_id"] for one in preview["voided"]] == held
+    assert by_status(db)["NEEDS_OPERATOR"] == held  # a dry run writes nothing
+
+    code, out, err = run(runner, db, "void", *names, "--reason", REASON)
+    assert (code, err) == (ExitCode.OK, "")
+    lines = out.splitlines()
+    assert lines[0].startswith(f"voided invoice {held[0]}: customer ")
+    assert lines[-1].startswith(f"void: {len(held)} invoices voided at ")
+    assert lines[-1].endswith(f"because: {REASON}")
+    assert by_status(db)["VOID"] == held
+    assert "NEEDS_OPERATOR" not in by_status(db)
+
+    code, out, _ = run(runner, db, "check", "--as-of", "2026-12-01T12:00:00Z")
+    assert "held for an operator" not in out
+    code, out, err = run(runner, db, "void", "--invoice", str(held[0]), "--reason", "x", "--json")
+    assert code == ExitCode.OK, err
+    again = json.loads(out)
+    valid("void", again)
+    assert (again["voided"], again["voided_at"]) == ([], None)
+    assert [(one["invoice_id"], one["reason"]) for one in again["already_void"]] == [
+        (held[0], REASON)
+    ]
+
+
+def test_a_refused_void_is_one_line_exit_2_and_voids_nothing(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path, customers=20)
+    before = by_status(db)
+    paid, held = before["PAID"][0], before["NEEDS_OPERATOR"][0]
+    code, out, err = run(
+        runner, db, "void", "--invoice", str(held), "--invoice", str(paid), "--reason", REASON
+    )
+    assert (code, out) == (ExitCode.USAGE, "")
+    assert_one_line_error(err, f"invoice {paid} is PAID under key ")
+    assert err.rstrip().endswith("nothing was voided")
+    assert by_status(db) == before
+    for args, fragment in [
+        (("--invoice", str(held)), "Missing option '--reason'"),
+        (("--invoice", str(held), "--reason", " "), "must say why the invoice is voided"),
+        (("--invoice", str(held), "--reason", "a\nb"), "must be one line of text"),
+        (("--reason", REASON), "Missing option '--invoice'"),
+        (("--invoice", "0", "--reason", REASON), "'--invoice'"),
+    ]:
+        code, out, err = run(runner, db, "void", *args)
+        assert (code, out) == (ExitCode.USAGE, ""), args
+        assert_one_line_error(err, fragment)
+    assert by_status(db) == before
+
+
+def test_a_void_invoice_named_to_retry_failed_is_refused(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path, customers=20)
+    held = by_status(db)["NEEDS_OPERATOR"][0]
+    assert run(runner, db, "void", "--invoice", str(held), "--reason", REASON)[0] == ExitCode.OK
+    code, _, err = run(
+        runner, db, "retry-failed", "--invoice", str(held), "--as-of", "2026-12-01",
+        "--provider", "sim://",
+    )  # fmt: skip
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, f"invoice {held} is VOID: an operator voided it")
+
+
+def test_report_lists_the_void_invoices_in_every_format(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    db = billed(runner, tmp_path, customers=20)
+    held = by_status(db)["NEEDS_OPERATOR"]
+    assert run(runner, db, "void", "--invoice", str(held[0]), "--reason", REASON)[0] == 0
+    code, out, _ = run(runner, db, "report", "--section", "void")
+    assert code == ExitCode.OK
+    assert "void: never charged" in out
+    assert f"\n│ {held[0]} " in out
+    assert "billed" in out
+    code, out, _ = run(runner, db, "report", "--section", "void", "--format", "csv")
+    header, row = out.splitlines()
+    assert header.startswith("invoice_id,customer_id,amount,currency,amount_formatted,due_date,")
+    assert row.startswith(f"{held[0]},")
+    assert REASON in row
+    code, out, _ = run(runner, db, "report", "--json")
+    whole = json.loads(out)
+    valid("report", whole)
+    assert whole["void_total"] == 1
+    assert [row["invoice_id"] for row in whole["void"]] == [held[0]]
+    assert held[0] not in [row["invoice_id"] for row in whole["needs-operator"]]
+    assert whole["needs_operator_total"] == len(held) - 1
