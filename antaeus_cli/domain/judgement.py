@@ -301,7 +301,7 @@ def month_hold_now(now: MonthNow) -> str:
         return twin_bills(now.named, now.customer_id)
     if now.twin is not None:
         return twin_bills(now.twin, now.customer_id)
-    became = "deleted" if now.named_status is None else f"{str(now.named_status)[:20]} now"
+    became = "deleted" if now.named_status is None else f"{now.named_status} now"
     return (
         f"invoice {now.named} billed customer {now.customer_id} for the same month, and is "
         f"{became}: no other invoice bills the month of {now.month}, and no charge for it is "

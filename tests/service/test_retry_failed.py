@@ -200,17 +200,20 @@ def test_every_status_is_either_refused_by_name_or_chargeable_by_name(
     """A status added later must be placed: refused, or released by --invoice."""
     released = {"FAILED", "NEEDS_OPERATOR", "UNCOLLECTIBLE", "AWAITING_CUSTOMER"}
     assert {s.value for s in REFUSED_BY_NAME} | released == {s.value for s in InvoiceStatus}
-    make((1, 100, "EUR"), (2, 100, "EUR"))
+    make((1, 100, "EUR"), (2, 100, "EUR"), (3, 100, "EUR"))
     edit(
         "UPDATE invoice SET status = 'UNCOLLECTIBLE', failure_code = 'dunning_exhausted' "
         "WHERE id = 1"
     )
+    edit("UPDATE invoice SET status = 'VOID' WHERE id = 3")
     bill(FakeProvider(), command=RETRY, invoice_ids=(1,))
     with pytest.raises(NotRetryable) as refused:
-        bill(FakeProvider(), command=RETRY, invoice_ids=(1, 2, 9))
+        bill(FakeProvider(), command=RETRY, invoice_ids=(1, 2, 3, 9))
     assert refused.value.message == (
         "invoice 1 is already PAID; invoice 2 is PENDING: 'antaeus bill' charges it once it "
-        "is due; invoice 9 does not exist; nothing was charged"
+        "is due; invoice 3 is VOID: an operator voided it, and it is never charged ('antaeus "
+        "report --section void' says when and why); if the money is owed after all, bill it "
+        "under a new invoice; invoice 9 does not exist; nothing was charged"
     )
 
 
