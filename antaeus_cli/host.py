@@ -45,7 +45,9 @@ def current_user() -> str:
     via = os.environ.get("SUDO_USER", "")
     if via and via != name:
         name = f"{name} (sudo from {via})"
-    return name[:MAX_USER]
+    # A byte the locale cannot decode (os.environ's and pwd's surrogate escapes) is
+    # recorded as U+FFFD: the database takes UTF-8 text only.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")[:MAX_USER]
 
 
 def is_alive(holder: ProcessIdentity) -> bool | None:

@@ -8,6 +8,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from antaeus_cli.cli.exit_codes import ExitCode
@@ -136,3 +137,20 @@ def test_report_lists_the_void_invoices_in_every_format(
     assert [row["invoice_id"] for row in whole["void"]] == [held[0]]
     assert held[0] not in [row["invoice_id"] for row in whole["needs-operator"]]
     assert whole["needs_operator_total"] == len(held) - 1
+
+
+def test_a_login_sudo_names_in_bytes_that_are_not_utf8_is_recorded_readably(
+    runner: CliRunner,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = billed(runner, tmp_path, customers=20)
+    held = by_status(db)["NEEDS_OPERATOR"][0]
+    monkeypatch.setenv("SUDO_USER", "ev\udcffil")  # the byte 0xff, as os.environ holds it
+    code, out, err = run(runner, db, "void", "--invoice", str(held), "--reason", REASON)
+    assert (code, err) == (ExitCode.OK, ""), err
+    assert "(sudo from ev\ufffdil)" in out
+    assert by_status(db)["VOID"] == [held]
+    with closing(sqlite3.connect(db)) as conn:
+        (who,) = conn.execute("SELECT voided_by FROM voiding").fetchone()
+    assert who.endswith("(sudo from ev\ufffdil)")
