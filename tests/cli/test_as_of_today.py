@@ -12,21 +12,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
 
 FURTHEST_AHEAD = timedelta(hours=14)  # Kiritimati: where every date begins first
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in ("ANTAEUS_DB", "ANTAEUS_PROVIDER", "ANTAEUS_DUNNING", "ANTAEUS_TZ"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return CliRunner()
 
 
 def run(runner: CliRunner, db: Path, *args: str) -> tuple[int, str, str]:

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from antaeus_cli.cli.exit_codes import ExitCode
 from tests.cli.test_cli import run
-from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
 from tests.cli.test_upkeep import old_database
 
 AS_OF = "2026-12-01"
@@ -35,7 +34,7 @@ def metrics(path: Path) -> dict[str, float]:
     return found
 
 
-def billed(runner: CliRunner, tmp_path: Path, customers: int = 6) -> Path:  # noqa: F811
+def billed(runner: CliRunner, tmp_path: Path, customers: int = 6) -> Path:
     """A seeded file after one pass: 6 customers need nobody; 20 plant every case."""
     db = tmp_path / "antaeus.db"
     code, _, err = run(
@@ -48,7 +47,7 @@ def billed(runner: CliRunner, tmp_path: Path, customers: int = 6) -> Path:  # no
 
 
 def test_a_fresh_database_is_critical_until_a_pass_completes(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "prod.db"
@@ -59,7 +58,7 @@ def test_a_fresh_database_is_critical_until_a_pass_completes(
 
 
 def test_after_a_pass_then_two_days_later_with_the_metrics(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path)
@@ -92,7 +91,7 @@ def test_after_a_pass_then_two_days_later_with_the_metrics(
 
 
 def test_held_invoices_and_waiting_notices_are_warnings(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path, customers=20)
@@ -114,7 +113,7 @@ def test_held_invoices_and_waiting_notices_are_warnings(
 
 
 def test_a_database_that_needs_migrating_is_critical_and_one_that_cannot_be_read_unknown(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = old_database(tmp_path / "old.db")
@@ -132,7 +131,7 @@ def test_a_database_that_needs_migrating_is_critical_and_one_that_cannot_be_read
 
 
 def test_check_never_writes(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path)
@@ -145,7 +144,7 @@ def test_check_never_writes(
 
 
 def test_a_latest_pass_that_failed_after_a_completed_one_is_a_warning(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path)
@@ -167,7 +166,7 @@ def test_a_latest_pass_that_failed_after_a_completed_one_is_a_warning(
 
 
 def test_a_pass_writes_its_metrics_and_a_refused_one_too(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "antaeus.db"
@@ -197,7 +196,7 @@ def test_a_pass_writes_its_metrics_and_a_refused_one_too(
 
 
 def test_a_metrics_file_that_cannot_be_written_is_refused_before_the_pass_charges(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     """Refused before anything was claimed or sent; billing did not run, and the
@@ -220,7 +219,7 @@ def test_a_metrics_file_that_cannot_be_written_is_refused_before_the_pass_charge
 
 
 def test_a_metrics_file_is_never_written_over_a_device_or_a_pipe(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path)
@@ -235,7 +234,7 @@ def test_a_metrics_file_is_never_written_over_a_device_or_a_pipe(
 
 
 def test_a_metrics_file_lost_after_the_pass_still_shows_what_the_pass_did(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -258,7 +257,7 @@ def test_a_metrics_file_lost_after_the_pass_still_shows_what_the_pass_did(
 
 
 def test_a_metrics_file_replaces_only_a_metrics_file(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     """Never the database (a slip of tab completion), its side files, or any file that
@@ -287,7 +286,7 @@ def test_a_metrics_file_replaces_only_a_metrics_file(
 
 @pytest.mark.parametrize("side", ["-wal", "-shm", "-journal"])
 def test_a_metrics_file_is_never_a_side_file_of_a_database_named_through_a_link(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
     side: str,
 ) -> None:
@@ -305,7 +304,7 @@ def test_a_metrics_file_is_never_a_side_file_of_a_database_named_through_a_link(
 
 
 def test_notify_writes_its_metrics(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path)
@@ -328,7 +327,7 @@ def test_notify_writes_its_metrics(
     ids=["a value", "a moment", "an option"],
 )
 def test_a_check_that_cannot_be_made_as_asked_is_unknown_not_critical(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
     args: tuple[str, ...],
 ) -> None:

@@ -21,20 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EVERY_OUTCOME = ROOT / "fixtures" / "every-outcome.json"
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in (
-        "ANTAEUS_DB",
-        "ANTAEUS_PROVIDER",
-        "ANTAEUS_DUNNING",
-        "ANTAEUS_FAILPOINT",
-        "ANTAEUS_TZ",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return CliRunner()
-
-
 def run(runner: CliRunner, db: Path, *args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, ["--db", str(db), *args])
     return result.exit_code, result.stdout, result.stderr

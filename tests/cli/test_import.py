@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from antaeus_cli.cli.exit_codes import ExitCode
 from tests.cli.test_cli import assert_one_line_error, run
-from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
 
 CUSTOMERS = (
     "external_id,currency,provider_ref,email,timezone\n"
@@ -29,7 +28,7 @@ INVOICES = (
 
 
 @pytest.fixture
-def db(runner: CliRunner, tmp_path: Path) -> Path:  # noqa: F811 - the fixture
+def db(runner: CliRunner, tmp_path: Path) -> Path:
     path = tmp_path / "prod.db"
     assert run(runner, path, "init")[0] == ExitCode.OK
     return path
@@ -46,7 +45,7 @@ def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         return conn.execute(sql).fetchall()
 
 
-def imported(runner: CliRunner, db: Path, *args: str) -> dict[str, object]:  # noqa: F811
+def imported(runner: CliRunner, db: Path, *args: str) -> dict[str, object]:
     code, out, err = run(runner, db, "import", *args, "--json")
     assert code == ExitCode.OK, err
     result: dict[str, object] = json.loads(out)
@@ -54,7 +53,7 @@ def imported(runner: CliRunner, db: Path, *args: str) -> dict[str, object]:  # n
 
 
 def test_the_same_export_twice_adds_nothing_the_second_time(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -77,7 +76,7 @@ def test_the_same_export_twice_adds_nothing_the_second_time(
 
 
 def test_a_customer_s_contact_details_are_updated_its_currency_never(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -95,7 +94,7 @@ def test_a_customer_s_contact_details_are_updated_its_currency_never(
 
 
 def test_one_bad_line_imports_nothing_and_every_fault_has_its_line(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -121,7 +120,7 @@ def test_one_bad_line_imports_nothing_and_every_fault_has_its_line(
 
 
 def test_an_invoice_is_never_changed_by_an_import(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -136,7 +135,7 @@ def test_an_invoice_is_never_changed_by_an_import(
 
 
 def test_an_invoice_corrected_upstream_replaces_the_old_one_voided(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -166,7 +165,7 @@ def test_an_invoice_corrected_upstream_replaces_the_old_one_voided(
 
 
 def test_a_dry_run_counts_and_writes_nothing(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -187,7 +186,7 @@ def test_a_dry_run_counts_and_writes_nothing(
     ],
 )
 def test_a_file_that_cannot_be_read_is_one_error(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
     name: str,
@@ -203,7 +202,7 @@ def test_a_file_that_cannot_be_read_is_one_error(
 
 
 def test_a_csv_row_with_too_many_or_too_few_cells_is_refused_by_line(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -215,7 +214,7 @@ def test_a_csv_row_with_too_many_or_too_few_cells_is_refused_by_line(
 
 
 def test_a_unicode_line_separator_inside_a_field_neither_splits_nor_shifts_a_record(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -244,7 +243,7 @@ def test_a_unicode_line_separator_inside_a_field_neither_splits_nor_shifts_a_rec
 
 
 def test_bytes_that_are_not_utf_8_are_named_by_their_line(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -256,7 +255,7 @@ def test_bytes_that_are_not_utf_8_are_named_by_their_line(
 
 
 def test_a_json_object_naming_a_member_twice_is_refused(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -273,7 +272,7 @@ def test_a_json_object_naming_a_member_twice_is_refused(
 
 
 def test_an_amount_too_long_to_be_a_number_is_a_refused_record(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -289,7 +288,7 @@ def test_an_amount_too_long_to_be_a_number_is_a_refused_record(
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_a_file_without_line_ends_is_refused_without_reading_it_whole(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
     fmt: str,
@@ -306,7 +305,7 @@ def test_a_file_without_line_ends_is_refused_without_reading_it_whole(
 
 
 def test_a_non_utf_8_byte_far_into_a_long_line_is_named_by_its_line(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -318,7 +317,7 @@ def test_a_non_utf_8_byte_far_into_a_long_line_is_named_by_its_line(
 
 
 def test_an_external_id_twice_in_one_file_with_other_values_is_refused(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     db: Path,
     tmp_path: Path,
 ) -> None:
@@ -347,7 +346,7 @@ def test_an_external_id_twice_in_one_file_with_other_values_is_refused(
 
 
 def test_a_demo_database_takes_no_import(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     demo = tmp_path / "demo.db"

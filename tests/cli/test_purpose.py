@@ -21,14 +21,6 @@ from tests.cli.test_cli import assert_one_line_error, run
 AS_OF = "2026-12-01"
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in ("ANTAEUS_DB", "ANTAEUS_PROVIDER", "ANTAEUS_DUNNING", "ANTAEUS_TZ"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return CliRunner()
-
-
 def add_invoice(db: Path) -> None:
     """One customer and one due invoice, written by SQL as an upstream system would."""
     with closing(sqlite3.connect(db)) as conn, conn:

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from antaeus_cli.cli.exit_codes import ExitCode
 from tests.cli.test_cli import run
-from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
 
 AS_OF = "2026-12-01"
 LONG_AGO_NS = 1_000_000_000 * 1_700_000_000  # written long ago, as between passes
@@ -38,7 +37,7 @@ def state(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 @pytest.mark.parametrize("args", READING, ids=" ".join)
 def test_a_command_that_only_reads_leaves_every_file_as_it_was(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
     args: tuple[str, ...],
 ) -> None:

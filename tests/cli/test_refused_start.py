@@ -24,14 +24,6 @@ from tests.conftest import stored_text
 AS_OF = "2026-12-01"
 KEY = "sk_live_Q7ZXWVUTSRK"
 WITH_A_KEY = f"sim://?api_key={KEY}"
-ENVIRONMENT = (
-    "ANTAEUS_DB",
-    "ANTAEUS_PROVIDER",
-    "ANTAEUS_DUNNING",
-    "ANTAEUS_TZ",
-    "ANTAEUS_FAILPOINT",
-    "ANTAEUS_NOTIFY",
-)
 
 
 @dataclass(frozen=True)
@@ -73,14 +65,6 @@ SETTINGS = [
     ),
 ]
 COMMANDS = ["bill", "retry-failed"]
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return CliRunner()
 
 
 @pytest.fixture

@@ -20,21 +20,6 @@ AS_OF = "2026-12-01"
 OLD, NEW = "sk_test_QZXJVKWQPYold", "sk_test_WVQJXZKPMFnew"
 # Where nothing listens: a spec refused before any request is never sent anywhere.
 NOWHERE = "http://127.0.0.1:9"
-ENVIRONMENT = (
-    "ANTAEUS_DB",
-    "ANTAEUS_PROVIDER",
-    "ANTAEUS_NOTIFY",
-    "ANTAEUS_FAILPOINT",
-    "ANTAEUS_TZ",
-)
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return CliRunner()
 
 
 @pytest.fixture

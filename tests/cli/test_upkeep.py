@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.store import schema
 from tests.cli.test_cli import assert_one_line_error, run
-from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
 
 
 def old_database(path: Path) -> Path:
@@ -56,7 +55,7 @@ def version_and_invoices(path: Path) -> tuple[int, int]:
     ids=lambda args: " ".join(args[:2]),
 )
 def test_an_older_schema_is_refused_by_every_other_command_and_left_untouched(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
     args: list[str],
 ) -> None:
@@ -71,7 +70,7 @@ def test_an_older_schema_is_refused_by_every_other_command_and_left_untouched(
 
 
 def test_migrate_backs_up_first_then_moves_the_schema_forward_once(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = old_database(tmp_path / "old.db")
@@ -96,7 +95,7 @@ def test_migrate_backs_up_first_then_moves_the_schema_forward_once(
 
 
 def test_migrate_never_writes_its_backup_over_a_file(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = old_database(tmp_path / "old.db")
@@ -110,7 +109,7 @@ def test_migrate_never_writes_its_backup_over_a_file(
 
 
 def test_backup_makes_a_private_verified_copy_and_refuses_what_it_cannot_do(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "antaeus.db"
@@ -141,7 +140,7 @@ def test_backup_makes_a_private_verified_copy_and_refuses_what_it_cannot_do(
 
 @pytest.mark.parametrize("side", ["-wal", "-shm", "-journal"])
 def test_a_backup_is_never_named_as_one_of_the_database_s_own_files(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
     side: str,
 ) -> None:
@@ -156,7 +155,7 @@ def test_a_backup_is_never_named_as_one_of_the_database_s_own_files(
 
 @pytest.mark.parametrize("side", ["-wal", "-shm", "-journal"])
 def test_a_backup_is_never_named_as_a_side_file_of_a_database_named_through_a_link(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
     side: str,
 ) -> None:

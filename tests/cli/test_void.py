@@ -15,7 +15,6 @@ from antaeus_cli.cli.exit_codes import ExitCode
 from tests.cli.test_check import billed
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.cli.test_json_schema import valid
-from tests.cli.test_purpose import runner  # noqa: F401 - the fixture
 
 REASON = "billed twice upstream; INV-17 is the right one"
 
@@ -30,7 +29,7 @@ def by_status(db: Path) -> dict[str, list[int]]:
 
 
 def test_an_operator_voids_the_held_invoices_and_check_stops_warning(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path, customers=20)
@@ -72,7 +71,7 @@ def test_an_operator_voids_the_held_invoices_and_check_stops_warning(
 
 
 def test_a_refused_void_is_one_line_exit_2_and_voids_nothing(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path, customers=20)
@@ -99,7 +98,7 @@ def test_a_refused_void_is_one_line_exit_2_and_voids_nothing(
 
 
 def test_a_void_invoice_named_to_retry_failed_is_refused(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path, customers=20)
@@ -114,7 +113,7 @@ def test_a_void_invoice_named_to_retry_failed_is_refused(
 
 
 def test_report_lists_the_void_invoices_in_every_format(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
 ) -> None:
     db = billed(runner, tmp_path, customers=20)
@@ -140,7 +139,7 @@ def test_report_lists_the_void_invoices_in_every_format(
 
 
 def test_a_login_sudo_names_in_bytes_that_are_not_utf8_is_recorded_readably(
-    runner: CliRunner,  # noqa: F811 - the fixture
+    runner: CliRunner,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
