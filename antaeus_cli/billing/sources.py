@@ -218,19 +218,27 @@ class NamedSource:
     ) -> None:
         self._remaining = list(invoice_ids)
         self._context = context
-        self._guards = claims.Guards(amount)
+        self._amount = amount
         self._claimed: dict[tuple[object, str], int] = {}  # months named invoices took
+        # given-up invoices named in this word and held by an earlier claim: still given
+        # up for the twins of later claims (store.claims.DUPLICATE_BUT_HELD)
+        self._given_up_held: list[int] = []
         self._count = len(self._remaining)  # pragma: no mutate - for the progress bar only
 
     def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
         if not self._remaining:
             return None
         chunk, self._remaining = self._remaining[:limit], self._remaining[limit:]
-        found = claims.invoices_by_id(conn, chunk, self._guards)
+        guards = claims.Guards(self._amount, tuple(self._given_up_held))
+        found = claims.invoices_by_id(conn, chunk, guards)
         # again, under the lock: another pass may have run since
         check_named(found, chunk, self._context.clock)
         rows = [found[i] for i in chunk]
-        return claim_rows(conn, self._context, now, rows, Path.NAMED, claimed=self._claimed)
+        batch = claim_rows(conn, self._context, now, rows, Path.NAMED, claimed=self._claimed)
+        self._given_up_held += [
+            row.id for row, _ in batch.rejected if row.status is InvoiceStatus.UNCOLLECTIBLE
+        ]
+        return batch
 
     def total(self, conn: sqlite3.Connection) -> int:  # noqa: ARG002 - known up front
         return self._count

@@ -124,6 +124,12 @@ MONTH_CHARGED = (
     "AND NOT (i.status = 'NEEDS_OPERATOR' AND i.failure_code = 'duplicate_period' "
     "AND instr(coalesce(i.failure_detail, ''), m.idempotency_key) > 0) LIMIT 1)"
 )
+# ... for a later claim of invoices an operator named in one word: not counting the
+# given-up ones an earlier claim of the same word held (so no longer UNCOLLECTIBLE), so
+# that every claim of the word judges twins as the database stood when the pass began.
+DUPLICATE_BUT_HELD = (
+    f"{DUPLICATE[:-1]} AND d.id NOT IN (SELECT value FROM json_each(:given_up_held)))"
+)
 _FROM = f"FROM invoice i {_CUSTOMER}"
 
 # The SQL form of domain.invoice.check_chargeable, used to claim a batch in one
@@ -245,6 +251,8 @@ class Guards(NamedTuple):
     judgement (domain.judgement) decides what an operator's word releases."""
 
     amount: AmountGuard = GUARDS_OFF
+    # given-up invoices an earlier claim of the same named word held (DUPLICATE_BUT_HELD)
+    given_up_held: tuple[int, ...] = ()
 
     @property
     def unusual(self) -> str:
@@ -255,11 +263,16 @@ class Guards(NamedTuple):
     def columns(self) -> str:
         """The guard columns of a row for the judgement: duplicate_of, usual_amount,
         month_charged."""
-        return f"{DUPLICATE}, {USUAL if self.amount.on else 'NULL'}, {MONTH_CHARGED}"
+        duplicate = DUPLICATE_BUT_HELD if self.given_up_held else DUPLICATE
+        return f"{duplicate}, {USUAL if self.amount.on else 'NULL'}, {MONTH_CHARGED}"
 
     @property
     def params(self) -> dict[str, object]:
-        return {"factor": self.amount.factor, "history": self.amount.history}
+        return {
+            "factor": self.amount.factor,
+            "history": self.amount.history,
+            "given_up_held": json.dumps(self.given_up_held),
+        }
 
 
 class ClaimedBatch(NamedTuple):

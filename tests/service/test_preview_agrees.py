@@ -212,3 +212,56 @@ def test_a_dry_run_says_what_the_pass_then_does(
     assert said(preview)[0] == charged, result
     assert said(preview)[1] == held, result
     assert (preview.stop_reason is None) == (result.status is not RunStatus.STOPPED_CAP)
+
+
+_FAILED = (
+    "UPDATE invoice SET status = 'FAILED', failure_code = 'declined', decline_count = 1, "
+    "next_retry_on = '2026-12-01', first_declined_on = '2026-12-01' WHERE id = ?"
+)
+_GIVEN_UP = (
+    "UPDATE invoice SET status = 'UNCOLLECTIBLE', failure_code = 'dunning_exhausted' WHERE id = ?"
+)
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+@pytest.mark.parametrize(
+    ("first", "charged", "held"),
+    [(_GIVEN_UP, [2], [1]), (_FAILED, [], [1, 2])],
+    ids=["given-up", "failed"],
+)
+def test_a_given_up_invoice_held_by_name_does_not_become_a_twin_for_a_later_claim(
+    make: Callable[..., Path],
+    bill: Bill,
+    sql: Sql,
+    edit: Callable[..., None],
+    db_path: Path,
+    batch_size: int,
+    first: str,
+    charged: list[int],
+    held: list[int],
+) -> None:
+    """An operator names a given-up invoice and another of the same customer's month.
+    The first is held (the second bills its month), and so is no longer given up; a
+    later claim of the same word still judges the second as the database stood when the
+    pass began, as a claim of both does: the second is charged, whatever the batch
+    size. A first invoice that was not given up is the second's twin in every claim:
+    both are held. The dry run says the same."""
+    make(
+        SeedInvoice(1, 1, 1000, "EUR", DEC),
+        SeedInvoice(2, 1, 1000, "EUR", DEC),
+        customers={1: "EUR"},
+    )
+    edit(first, 1)
+    edit(_FAILED, 2)
+    store = Store.open(db_path)
+    try:
+        preview = preview_pass(
+            store, Command.RETRY_FAILED, on(DEC), invoice_ids=(1, 2), batch_size=batch_size
+        )
+    finally:
+        store.close()
+    provider = FakeProvider()
+    result = bill(provider, command=Command.RETRY_FAILED, invoice_ids=(1, 2), batch_size=batch_size)
+    expected = (charged, [(i, "duplicate_period") for i in held])
+    assert did(provider, result, sql) == expected
+    assert said(preview) == expected
