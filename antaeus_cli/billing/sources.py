@@ -121,6 +121,7 @@ class DueSource:
         self._days = days
         self._context = context
         self._amount = amount
+        self._guards = claims.Guards(amount, run_id=context.run_id)
         self._after: float = claims.BEFORE_FIRST
 
     @property
@@ -138,7 +139,7 @@ class DueSource:
             self._sample = 0  # pragma: no mutate - only tested for truth: None reads the same
         if self._sampled:
             ids, self._sampled = self._sampled[:limit], self._sampled[limit:]
-            rows = claims.invoices_by_id(conn, ids, claims.Guards(self._amount))
+            rows = claims.invoices_by_id(conn, ids, self._guards)
             return claim_rows(
                 conn, self._context, now, [rows[i] for i in ids if i in rows], self._path
             )
@@ -188,8 +189,7 @@ class DueSource:
         for invoice_id in ids:
             try:
                 with careful.savepoint(conn):
-                    guards = claims.Guards(self._amount)
-                    rows = claims.invoices_by_id(conn, [invoice_id], guards)
+                    rows = claims.invoices_by_id(conn, [invoice_id], self._guards)
                     one = claim_rows(conn, self._context, now, list(rows.values()), self._path)
             except Exception as exc:
                 if not careful.is_row_error(exc):
@@ -229,7 +229,7 @@ class NamedSource:
         if not self._remaining:
             return None
         chunk, self._remaining = self._remaining[:limit], self._remaining[limit:]
-        guards = claims.Guards(self._amount, tuple(self._given_up_held))
+        guards = claims.Guards(self._amount, tuple(self._given_up_held), self._context.run_id)
         found = claims.invoices_by_id(conn, chunk, guards)
         # again, under the lock: another pass may have run since
         check_named(found, chunk, self._context.clock)

@@ -94,9 +94,15 @@ DUPLICATE = (
 # the amount is unusual, else NULL. From the covering index invoice_paid_by_customer
 # alone: the paid amounts below amount / factor first, one seek and usually none to
 # step over; only when there are some, all of the customer's paid invoices.
+# What the customer paid before this pass, whatever its claims have paid since (one
+# probe per paid invoice, made only on those paths): the rule does not depend on the
+# batch size, and a dry run, which counts what was paid when it began, agrees.
+# :guard_run is the pass's run (NULL for a dry run, which has paid nothing).
 _PAID = (
     "FROM invoice p INDEXED BY invoice_paid_by_customer "
-    "WHERE p.customer_id = i.customer_id AND p.currency = i.currency AND p.status = 'PAID'"
+    "WHERE p.customer_id = i.customer_id AND p.currency = i.currency AND p.status = 'PAID' "
+    "AND NOT EXISTS (SELECT 1 FROM payment_attempt q WHERE q.invoice_id = p.id "
+    "AND q.settled_by_run_id = :guard_run AND q.outcome = 'charged')"
 )
 ANOMALY = (
     "(SELECT CASE WHEN b.below > 0 THEN (SELECT CASE WHEN count(*) >= :history "
@@ -253,6 +259,7 @@ class Guards(NamedTuple):
     amount: AmountGuard = GUARDS_OFF
     # given-up invoices an earlier claim of the same named word held (DUPLICATE_BUT_HELD)
     given_up_held: tuple[int, ...] = ()
+    run_id: int | None = None  # the pass's run, whose own payments _PAID leaves out
 
     @property
     def unusual(self) -> str:
@@ -272,6 +279,7 @@ class Guards(NamedTuple):
             "factor": self.amount.factor,
             "history": self.amount.history,
             "given_up_held": json.dumps(self.given_up_held),
+            "guard_run": self.run_id,
         }
 
 
@@ -302,7 +310,7 @@ def claim_due(
     statement takes by their latest attempt (bill's first walk, its second, or a
     retry's); the judgement judges the rest.
     """
-    guards = Guards(amount)
+    guards = Guards(amount, run_id=run_id)
     where, local_date = due.condition(days), _local_date(days)
     params = {**days.params, "after": after_id, "limit": limit, **guards.params}
     upto, due_count = conn.execute(

@@ -22,7 +22,6 @@ from antaeus_cli.billing.preview_result import PreviewResult
 from antaeus_cli.billing.results import Command, PassResult, RunStatus, SilentObserver
 from antaeus_cli.billing.service import PassRequest, Runtime, run_pass
 from antaeus_cli.domain.clock import PassClock
-from antaeus_cli.domain.guards import GUARDS_OFF
 from antaeus_cli.domain.judgement import Path as Judged
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
@@ -139,11 +138,8 @@ def test_a_dry_run_says_what_the_pass_then_does(
     charge are the ones the pass charges, and the ones it would hold, the ones the pass
     holds, with the same codes; or both refuse the names. The provider charges every
     key and cannot look one up: replays stay open."""
-    # Without the amount guard: what a customer usually pays counts what this pass has
-    # paid already, settled between claims, which a dry run cannot know (see the note
-    # in docs/judgement.md); the guard's own cases are in test_guard_matrix.
     generated = prefilter.states(Judged.RETRY if path is Judged.NAMED else path)
-    state = data.draw(generated, label="state")._replace(guard=GUARDS_OFF)
+    state = data.draw(generated, label="state")
     names: tuple[int, ...] = ()
     if path is Judged.NAMED:
         every = list(range(1, len(state.invoices) + 1))
@@ -265,3 +261,51 @@ def test_a_given_up_invoice_held_by_name_does_not_become_a_twin_for_a_later_clai
     expected = (charged, [(i, "duplicate_period") for i in held])
     assert did(provider, result, sql) == expected
     assert said(preview) == expected
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+@pytest.mark.parametrize("path", ["bill sample", "bill walk", "retry", "named"])
+def test_what_a_customer_usually_pays_is_what_they_paid_before_the_pass(
+    make: Callable[..., Path],
+    bill: Bill,
+    sql: Sql,
+    edit: Callable[..., None],
+    db_path: Path,
+    batch_size: int,
+    path: str,
+) -> None:
+    """A catch-up: three months paid at 10.00, four small months due, then a month of
+    50.00 (five times the usual 10.00: not unusual). Had the pass counted the four small
+    months it pays first, 50.00 would be more than ten times the median of what was then
+    paid, and held in a pass of one invoice a claim, charged in a pass of many. The
+    customer's usual amount is what they paid before the pass: every month is charged,
+    whatever the batch size and the path, as the dry run says."""
+    months = [date(2026, m, 1) for m in range(1, 13)]
+    paid = [SeedInvoice(i, 1, 1000, "EUR", months[i]) for i in (1, 2, 3)]
+    small = [SeedInvoice(i, 1, 90, "EUR", months[i + 3]) for i in (4, 5, 6, 7)]
+    make(*paid, *small, SeedInvoice(8, 1, 5000, "EUR", DEC), customers={1: "EUR"})
+    edit(
+        "UPDATE invoice SET status = 'PAID', paid_at = '2026-06-01T00:00:00+00:00' "
+        "WHERE id IN (1, 2, 3)"
+    )
+    command, names, limits = Command.BILL, (), RunLimits()
+    if path == "bill walk":  # a sample of one, then the walk
+        limits = RunLimits(breaker_window=1)
+    if path in ("retry", "named"):
+        command = Command.RETRY_FAILED
+        for invoice_id in range(4, 9):
+            edit(_FAILED, invoice_id)
+        names = tuple(range(4, 9)) if path == "named" else ()
+    store = Store.open(db_path)
+    try:
+        preview = preview_pass(
+            store, command, on(DEC), invoice_ids=names, batch_size=batch_size, limits=limits
+        )
+    finally:
+        store.close()
+    provider = FakeProvider()
+    result = bill(
+        provider, command=command, invoice_ids=names, batch_size=batch_size, limits=limits
+    )
+    assert did(provider, result, sql) == ([4, 5, 6, 7, 8], [])
+    assert said(preview) == ([4, 5, 6, 7, 8], [])
