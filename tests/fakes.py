@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
+from antaeus_cli.channels.port import Message
 from antaeus_cli.domain.clock import AsOf, PassClock
 from antaeus_cli.domain.invoice import Invoice
 from antaeus_cli.domain.outcomes import CHARGED as CHARGED_ANSWER
@@ -212,3 +214,31 @@ def on(day: date) -> PassClock:
 def days_on(day: date) -> claims.Days:
     """The claim's zone dates for a pass on `day`, with no customer zones."""
     return claims.days_sql(on(day).days([]))
+
+
+@dataclass
+class FakeChannel:
+    """Delivers into a list; scripted failures per dedupe key, consumed in turn."""
+
+    failures: dict[str, list[Exception]] = field(default_factory=dict)
+    every: Exception | None = None  # raised for every message
+    delivered: list[Message] = field(default_factory=list)
+    tries: list[str] = field(default_factory=list)
+    closed: bool = False
+    after: Callable[[Message], None] | None = None
+    description: str = "fake://"
+    renders: Literal["email", "event"] = "email"
+
+    def deliver(self, message: Message) -> None:
+        self.tries.append(message.key)
+        if self.every is not None:
+            raise self.every
+        queue = self.failures.get(message.key)
+        if queue:
+            raise queue.pop(0)
+        self.delivered.append(message)
+        if self.after is not None:
+            self.after(message)
+
+    def close(self) -> None:
+        self.closed = True

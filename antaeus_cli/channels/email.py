@@ -15,7 +15,7 @@ from email import policy, quoprimime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from antaeus_cli.channels.port import Message, Permanent, Unaddressed
+from antaeus_cli.channels.port import Message, Permanent, Scope, Unaddressed
 from antaeus_cli.domain.notices import NoticeKind
 
 BLANK = " \t\n\r\v\f"  # what `report` trims too, counting customers without an address
@@ -28,10 +28,15 @@ _ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*
 def checked_address(text: str, what: str = "recipient") -> str:
     """`text` if it is one plain address; Permanent otherwise, saying why."""
     if len(text) > MAX_ADDRESS:
-        raise Permanent(f"the {what} address is {len(text)} characters long, over {MAX_ADDRESS}")
+        raise Permanent(
+            f"the {what} address is {len(text)} characters long, over {MAX_ADDRESS}",
+            scope=Scope.NOTICE,
+        )
     if not _ADDRESS.fullmatch(text):
         shown = text.encode("unicode_escape").decode("ascii")[:80]
-        raise Permanent(f"the {what} address {shown!r} is not one plain e-mail address")
+        raise Permanent(
+            f"the {what} address {shown!r} is not one plain e-mail address", scope=Scope.NOTICE
+        )
     return text
 
 

@@ -5,17 +5,23 @@ A channel delivers one message at a time and says how a failure should be taken:
 - `Transient`: try again (within the run, then in a later run, with a backoff):
   a refused or dropped connection, a timeout, a 4xx SMTP reply, a 5xx, 408 or 429
   webhook answer.
-- `Permanent`: this message will never be accepted as it is (a 5xx SMTP reply such
-  as 550, a 4xx webhook answer other than 408 and 429, an address that is not one);
-  it is marked failed with the reason.
+- `Permanent`: this message will not be accepted as it is (a 5xx SMTP reply such
+  as 550, a 4xx webhook answer other than 408 and 429, an address that is not one).
 - `Unaddressed`: the channel has nowhere to send it (a customer without an e-mail
   address); it is marked skipped.
 - `ChannelRefused`: the channel itself refuses us (bad credentials, a sender it
   will not take): no message can go, so the run stops with the reason.
+
+Each failure also says whose it is (`Scope`). `NOTICE`: the answer is about this
+message alone (its address, its size, one recipient's greylisting): its try counts
+and the run goes on. `CHANNEL`: the answer may be about every message (a relay that
+refuses to relay, a wrong webhook path, a dropped connection): `notify` takes it as
+the channel's when the messages in a row all meet it (`notify.service`).
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
@@ -36,8 +42,19 @@ class Message(NamedTuple):
     event: dict[str, object] | None  # for channels that send events, not e-mail
 
 
+class Scope(enum.Enum):
+    NOTICE = "notice"  # about this message alone
+    CHANNEL = "channel"  # may be about every message
+
+
 class DeliveryError(Exception):
-    """A message was not delivered."""
+    """A message was not delivered; `scope`: whose failure it may be."""
+
+    default_scope = Scope.CHANNEL
+
+    def __init__(self, reason: str, *, scope: Scope | None = None) -> None:
+        super().__init__(reason)
+        self.scope = self.default_scope if scope is None else scope
 
 
 class Transient(DeliveryError):

@@ -1,20 +1,29 @@
 """The SMTP channel: one connection for the whole run, opened when the first message
 goes and opened again after the server drops it.
 
-How the server's answers are taken (`channels.port` says what each means):
+How the server's answers are taken (`channels.port` says what each means), and
+whose they are (`Scope`), by the reply code and its enhanced status code (RFC 3463:
+`5.1.1` is about an address, `5.3.4` a message too big, `5.7.1` a policy):
 
-| what happened                                   | taken as        |
-|-------------------------------------------------|-----------------|
-| connection refused, dropped, timed out          | Transient       |
-| 4xx reply to the sender, a recipient or the data | Transient       |
-| 5xx reply to a recipient or the data (550 ...)   | Permanent       |
-| 5xx reply to the sender, credentials refused,    | ChannelRefused  |
-| STARTTLS asked for but not offered              |                 |
+| what happened                                          | taken as       | whose   |
+|--------------------------------------------------------|----------------|---------|
+| connection refused, dropped, timed out; any 421        | Transient      | channel |
+| 4xx to a recipient (greylisting, a full mailbox)        | Transient      | notice  |
+| 4xx to the sender or the data                           | Transient      | channel |
+| 5xx to a recipient: X.1.x (address), X.2.x (mailbox)    | Permanent      | notice  |
+| 5xx to a recipient otherwise (5.7.1 relay denied ...)   | Permanent      | channel |
+| 552 or X.3.4 (too big, a full mailbox); X.6.x to data | Permanent      | notice  |
+| 5xx to the data otherwise (554 ...)                     | Permanent      | channel |
+| 5xx to the sender otherwise, credentials refused,       | ChannelRefused |         |
+| STARTTLS asked for but not offered                      |                |         |
+
+After a 421 (the server is closing) the connection is dropped, never used again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -22,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from antaeus_cli.channels.email import build, recipient_of
-from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Transient
+from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Scope, Transient
 
 Connect = Callable[[str, int, float], smtplib.SMTP]
 
@@ -48,11 +57,28 @@ def _tls(host: str, port: int, timeout: float) -> smtplib.SMTP:
     return smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
 
 
+_ENHANCED = re.compile(r"\s*[245]\.(\d{1,3})\.(\d{1,3})(?!\d)")
+CLOSING = 421  # the server is closing the connection
+_TOO_BIG = 552  # exceeded storage allocation: this message's size
+
+
 def by_code(code: int, text: object, what: str) -> Transient | Permanent:
-    """A reply code as a failure: 4xx may pass, 5xx will not."""
+    """A reply code as a failure, and whose it is (the table above): 4xx may pass, 5xx
+    will not. `what`: "sender", "recipient" or "message"."""
     said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     reason = f"the SMTP server answered {code} to the {what}: {' '.join(said.split())[:200]}"
-    return Permanent(reason) if 500 <= code < 600 else Transient(reason)
+    enhanced = _ENHANCED.match(said)
+    subject = None if enhanced is None else (int(enhanced[1]), int(enhanced[2]))
+    if 400 <= code < 500:
+        mine = what == "recipient" and code != CLOSING
+        return Transient(reason, scope=Scope.NOTICE if mine else Scope.CHANNEL)
+    if code == _TOO_BIG or subject == (3, 4):  # this message's size, or a full mailbox
+        mine = True
+    elif what == "recipient":
+        mine = subject is not None and subject[0] in (1, 2)
+    else:  # the data: a content it will not take is this message's; the sender's is ours
+        mine = what == "message" and subject is not None and subject[0] == 6
+    return Permanent(reason, scope=Scope.NOTICE if mine else Scope.CHANNEL)
 
 
 class SmtpChannel:
@@ -74,20 +100,25 @@ class SmtpChannel:
             conn.send_message(mail, from_addr=s.sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (550, b"refused"))
-            raise by_code(code, text, "recipient") from None
+            raise self._failure(code, text, "recipient") from None
         except smtplib.SMTPSenderRefused as exc:
-            failure = by_code(exc.smtp_code, exc.smtp_error, "sender")
-            if isinstance(failure, Permanent):
+            failure = self._failure(exc.smtp_code, exc.smtp_error, "sender")
+            if isinstance(failure, Permanent) and failure.scope is Scope.CHANNEL:
                 raise ChannelRefused(f"{failure}; check from= in the notify spec") from None
             raise failure from None
         except smtplib.SMTPDataError as exc:
-            raise by_code(exc.smtp_code, exc.smtp_error, "message") from None
+            raise self._failure(exc.smtp_code, exc.smtp_error, "message") from None
         except smtplib.SMTPResponseException as exc:
             self._drop()
             raise by_code(exc.smtp_code, exc.smtp_error, "message") from None
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise Transient(f"SMTP connection failed: {type(exc).__name__}: {exc}") from None
+
+    def _failure(self, code: int, text: object, what: str) -> Transient | Permanent:
+        if code == CLOSING:  # smtplib closed the socket: never send on it again
+            self._drop()
+        return by_code(code, text, what)
 
     def _connection(self) -> smtplib.SMTP:
         if self._conn is not None:

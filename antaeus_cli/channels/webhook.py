@@ -5,11 +5,17 @@ its own webhooks, over one kept-alive connection.
 shared secret. The receiver recomputes it, refuses an old `t` (replays), and drops
 a repeat by the event's `id`, which is the notice's dedupe key on every delivery.
 
-| answer                                        | taken as  |
-|-----------------------------------------------|-----------|
-| 2xx                                           | delivered |
-| 408, 429, 5xx, no answer, a dropped connection | Transient |
-| any other status (4xx, 3xx: not followed)     | Permanent |
+| answer                                          | taken as  | whose   |
+|-------------------------------------------------|-----------|---------|
+| 2xx                                             | delivered |         |
+| 408, 429, 5xx, no answer, a dropped connection   | Transient | channel |
+| 409, 413, 422 (this event: a conflict, its size, | Permanent | notice  |
+| its content)                                    |           |         |
+| any other status (400, 401, 403, 404, 410, 3xx:  | Permanent | channel |
+| not followed)                                   |           |         |
+
+A status the receiver gives every event (a rotated secret's 400 or 401, a wrong
+path's 404) is the channel's, not the events' (`channels.port`).
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from antaeus_cli.channels.port import Message, Permanent, Transient
+from antaeus_cli.channels.port import Message, Permanent, Scope, Transient
 
 SIGNATURE_HEADER = "Antaeus-Signature"
 EVENT_ID_HEADER = "Antaeus-Event-Id"
 _RETRIED = frozenset({408, 429})
+_THIS_EVENT = frozenset({409, 413, 422})
 MAX_ANSWER = 64 * 1024  # of a receiver's answer, read; the rest closes the connection
 
 
@@ -101,7 +108,7 @@ class WebhookChannel:
         reason = f"webhook answered HTTP {status} {' '.join(response.reason.split())[:100]}"
         if status in _RETRIED or status >= 500:
             raise Transient(reason)
-        raise Permanent(reason)
+        raise Permanent(reason, scope=Scope.NOTICE if status in _THIS_EVENT else Scope.CHANNEL)
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:

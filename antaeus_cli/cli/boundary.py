@@ -78,7 +78,10 @@ def exit_code_for_pass(result: PassResult) -> ExitCode:
 
 
 def exit_code_for_notify(result: NotifyResult) -> ExitCode:
-    """Stopped early (a signal, the channel down): 3; some notices failed for good: 1."""
+    """The channel refused every notice (a setting): 2; stopped early (a signal, the
+    channel down): 3; some notices failed for good: 1."""
+    if result.channel_refused:
+        return ExitCode.USAGE
     if result.stop_reason is not None:
         return ExitCode.STOPPED
     if result.failed:

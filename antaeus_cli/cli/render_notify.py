@@ -21,6 +21,7 @@ def render_notify(result: NotifyResult, code: ExitCode, *, json_output: bool) ->
                 "skipped": result.skipped,
                 "deferred": result.deferred,
                 "stop_reason": result.stop_reason,
+                "channel_refused": result.channel_refused,
                 "exit_code": int(code),
                 "failures": [
                     {"key": f.key, "status": f.status, "reason": f.reason} for f in result.failures

@@ -23,6 +23,7 @@ class NotifyResult:
     skipped: int = 0  # nowhere to send them (no address)
     deferred: int = 0  # failed for now; tried again in a later run
     stop_reason: str | None = None
+    channel_refused: bool = False  # every notice it was given was refused: a setting
     failures: list[Failure] = field(default_factory=list)
 
     def note(self, failure: Failure) -> None:

@@ -12,6 +12,16 @@ with jitter), then across runs with a backoff (`domain.notices.backoff`) up to
 MAX_TRIES. A run stops early, handing back what it has not tried, on a signal, on
 `outage_after` notices in a row that failed for now (the channel is down), or when
 the channel refuses us outright (credentials).
+
+A failure every notice meets is the channel's, not the notices'. A refusal that may
+be the channel's (`Scope.CHANNEL`: a relay that will not relay, a webhook path that
+is not there) fails nothing at first: the notice waits while the run goes on. Once
+the channel delivers another notice, the refusals before it were the notices' own,
+and they fail. When `outage_after` notices in a row are refused and none delivered
+between, or a run delivers nothing and its notices were refused, the channel refuses
+us: the run stops (exit 2) and every one of them waits, untried, for the next run.
+A failure that is the notice's alone (`Scope.NOTICE`: its address, its size, one
+recipient greylisted) counts its try and the run goes on; it never stops the run.
 """
 
 from __future__ import annotations
@@ -33,7 +43,14 @@ from tenacity import (
 )
 
 from antaeus_cli import failpoints as fp
-from antaeus_cli.channels.port import Channel, Message, Permanent, Transient, Unaddressed
+from antaeus_cli.channels.port import (
+    Channel,
+    Message,
+    Permanent,
+    Scope,
+    Transient,
+    Unaddressed,
+)
 from antaeus_cli.domain.notices import MAX_TRIES, NoticeStatus, backoff
 from antaeus_cli.domain.words import counted
 from antaeus_cli.notify import render
@@ -134,10 +151,19 @@ class _Delivery:
         self._sent: list[int] = []
         self._ended: list[tuple[int, NoticeStatus, str]] = []
         self._again: list[tuple[int, datetime, str]] = []
+        self._delivered = False  # the channel delivered a notice in this run
+        # refused by what may be the channel's answer, since its last delivery: held
+        self._suspects: list[tuple[Pending, str]] = []
         # The retries once a first try has failed.
         self._retrying = _retrying(settings.policy, runtime.stop)
 
     def drain(self) -> None:
+        self._batches()
+        self._conclude()
+        if self._rt.stop.is_set() and self.result.stop_reason is None:
+            self.result.stop_reason = "stopped by a signal; the rest is delivered next run"
+
+    def _batches(self) -> None:
         budget = self._settings.limit
         while self.result.stop_reason is None and not self._rt.stop.is_set():
             size = (
@@ -164,8 +190,22 @@ class _Delivery:
             if budget is not None:
                 budget -= len(batch) + len(broken)
             self._batch(batch)
-        if self._rt.stop.is_set() and self.result.stop_reason is None:
-            self.result.stop_reason = "stopped by a signal; the rest is delivered next run"
+
+    def _conclude(self) -> None:
+        """The refusals still held at the end: the channel's, when the run delivered
+        nothing (they wait, untried); else tried again later, as a failure for now."""
+        if not self._suspects:
+            return
+        if self._delivered or self._rt.stop.is_set() or self.result.stop_reason is not None:
+            held, self._suspects = self._suspects, []
+            if self._delivered and not self._rt.stop.is_set():
+                for notice, reason in held:
+                    self._later(notice, reason)
+                self._flush()
+            else:
+                self._release([notice for notice, _ in held])
+            return
+        self._channel_refused()
 
     def _batch(self, batch: list[Pending]) -> None:
         claimed_at = time.monotonic()
@@ -176,14 +216,15 @@ class _Delivery:
                     self._release(batch[index:])
                     break
                 if time.monotonic() - claimed_at > self._settings.lease.total_seconds() / 2:
-                    owned = self._extend(batch[index:])
+                    owned = self._extend([*batch[index:], *(n for n, _ in self._suspects)])
                     claimed_at = time.monotonic()
                 if owned is not None and notice.id not in owned:
                     continue  # the lease ran out during a slow delivery; another run has it
                 try:
                     self._one(notice)
                 except BaseException:
-                    self._release(batch[index:])
+                    held, self._suspects = self._suspects, []
+                    self._release([*batch[index:], *(n for n, _ in held)])
                     raise
                 if len(self._sent) >= self._settings.flush_every:
                     self._flush()
@@ -200,11 +241,18 @@ class _Delivery:
             self._end(notice, NoticeStatus.FAILED, f"cannot be rendered: {exc}")
             return
         except Transient as exc:
-            self._failed_for_now(notice, str(exc))
+            if exc.scope is Scope.NOTICE:  # one recipient's (greylisted): not an outage
+                self._later(notice, str(exc))
+                self._streak = 0
+            else:
+                self._failed_for_now(notice, str(exc))
             return
         except Permanent as exc:
-            self._end(notice, NoticeStatus.FAILED, str(exc))
-            self._streak = 0
+            self._streak = 0  # the server answered: it is there
+            if exc.scope is Scope.NOTICE:
+                self._end(notice, NoticeStatus.FAILED, str(exc))
+            else:
+                self._suspect(notice, str(exc))
             return
         except Unaddressed as exc:
             self._end(notice, NoticeStatus.SKIPPED, str(exc))
@@ -214,6 +262,29 @@ class _Delivery:
         self._sent.append(notice.id)
         self.result.sent += 1
         self._streak = 0
+        self._delivered = True
+        for refused, reason in self._suspects:  # the channel delivers: those were theirs
+            self._end(refused, NoticeStatus.FAILED, reason)
+        self._suspects = []
+
+    def _suspect(self, notice: Pending, reason: str) -> None:
+        """Refused by an answer that may be the channel's: held until the channel says."""
+        self._suspects.append((notice, reason))
+        if len(self._suspects) >= self._settings.outage_after:
+            self._channel_refused()
+
+    def _channel_refused(self) -> None:
+        held, self._suspects = self._suspects, []
+        last = held[-1][1]
+        self.result.channel_refused = True
+        self.result.stop_reason = (
+            f"the channel refused {counted(len(held), 'notice')} in a row and delivered none "
+            f"(last: {last}): its settings are wrong, not the notices; they wait, untried, "
+            "for the next run"
+        )
+        for notice, reason in held:
+            self.result.note(Failure(notice.key, NoticeStatus.PENDING.value, reason))
+        self._release([notice for notice, _ in held])
 
     def _deliver(self, message: Message) -> None:
         """Straight to the channel; tenacity only once a try has failed for now."""
@@ -231,7 +302,8 @@ class _Delivery:
 
             self._retrying(again)
 
-    def _failed_for_now(self, notice: Pending, reason: str) -> None:
+    def _later(self, notice: Pending, reason: str) -> None:
+        """Tried again after a backoff; failed for good once its tries are spent."""
         if notice.tries >= self._settings.max_tries:
             self._end(
                 notice,
@@ -243,6 +315,9 @@ class _Delivery:
             self._again.append((notice.id, at, reason))
             self.result.deferred += 1
             self.result.note(Failure(notice.key, NoticeStatus.PENDING.value, reason))
+
+    def _failed_for_now(self, notice: Pending, reason: str) -> None:
+        self._later(notice, reason)
         self._streak += 1
         if self._streak >= self._settings.outage_after:
             self.result.stop_reason = (

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Transient
+from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Scope, Transient
 from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings
 from antaeus_cli.domain.notices import NoticeKind
 from tests.servers.smtp import Mailbox, free_port, smtp_server
@@ -154,3 +154,86 @@ def test_a_hostile_address_never_becomes_a_header(
     with pytest.raises(Permanent, match="address"):
         channel(port).deliver(message(recipient=hostile))
     assert box.messages == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "scope"),
+    [
+        ("550 5.1.1 <gone@example.com>: user unknown", Permanent, Scope.NOTICE),
+        ("552 5.2.2 mailbox full", Permanent, Scope.NOTICE),
+        ("554 5.7.1 <c1@example.com>: Relay access denied", Permanent, Scope.CHANNEL),
+        ("530 5.7.0 Authentication required", Permanent, Scope.CHANNEL),
+        ("550 no such user", Permanent, Scope.CHANNEL),  # no status code: cannot tell
+        ("450 4.7.1 greylisted, come back later", Transient, Scope.NOTICE),
+        ("452 4.2.2 mailbox full", Transient, Scope.NOTICE),
+    ],
+)
+def test_a_refused_recipient_says_whose_failure_it_is(
+    server: tuple[int, Mailbox], reply: str, kind: type[Exception], scope: Scope
+) -> None:
+    """By the enhanced status code (RFC 3463): X.1.x and X.2.x are about the address or
+    the mailbox; anything else may be the channel's (a relay that will not relay)."""
+    port, box = server
+    box.refuse_every_rcpt = reply
+    smtp = channel(port)
+    with pytest.raises(kind) as failed:
+        smtp.deliver(message())
+    assert isinstance(failed.value, Permanent | Transient)
+    assert failed.value.scope is scope
+    assert reply.split(maxsplit=1)[0] in str(failed.value)
+
+
+def test_after_a_421_the_connection_is_dropped_and_the_next_message_opens_another(
+    server: tuple[int, Mailbox],
+) -> None:
+    """A 421 says the server is closing: that connection is never written to again, so
+    the next message does not fail for the one before it."""
+    port, box = server
+    box.refuse_rcpt = {"c1@example.com": "421 4.3.2 shutting down"}
+    smtp = channel(port)
+    with pytest.raises(Transient, match="421") as failed:
+        smtp.deliver(message())
+    assert failed.value.scope is Scope.CHANNEL
+    smtp.deliver(message(key="ns-inv-2-1-receipt", recipient="c2@example.com"))
+    assert smtp.connections == 2
+    assert box.message_ids() == ["<ns-inv-2-1-receipt@example.com>"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "scope"),
+    [
+        ("552 5.3.4 message size exceeds fixed maximum", Scope.NOTICE),
+        ("554 5.6.0 content not accepted", Scope.NOTICE),
+        ("554 5.7.1 rejected by policy", Scope.CHANNEL),
+    ],
+)
+def test_a_refused_message_says_whose_failure_it_is(
+    server: tuple[int, Mailbox], reply: str, scope: Scope
+) -> None:
+    port, box = server
+    box.refuse_data = reply
+    with pytest.raises(Permanent) as failed:
+        channel(port).deliver(message())
+    assert failed.value.scope is scope
+
+
+def test_a_message_too_big_for_the_server_fails_alone_and_the_channel_goes_on(
+    server: tuple[int, Mailbox],
+) -> None:
+    """552 to MAIL FROM is about this message's size, not a sender the server refuses:
+    that message fails; the next one goes, on the same connection."""
+    port, box = server
+    box.refuse_mail = ["552 5.3.4 message too large"]
+    smtp = channel(port)
+    with pytest.raises(Permanent, match="552") as failed:
+        smtp.deliver(message())
+    assert failed.value.scope is Scope.NOTICE
+    smtp.deliver(message(key="ns-inv-2-1-receipt"))
+    assert (smtp.connections, len(box.messages)) == (1, 1)
+
+
+def test_a_sender_the_server_refuses_refuses_the_channel(server: tuple[int, Mailbox]) -> None:
+    port, box = server
+    box.refuse_mail = ["553 5.7.1 sender not permitted"]
+    with pytest.raises(ChannelRefused, match="from="):
+        channel(port).deliver(message())

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from antaeus_cli.channels.port import Message, Permanent, Transient
+from antaeus_cli.channels.port import Message, Permanent, Scope, Transient
 from antaeus_cli.channels.webhook import WebhookChannel, WebhookSettings, sign, verify
 from antaeus_cli.domain.notices import NoticeKind
 from tests.servers.smtp import free_port
@@ -41,29 +41,43 @@ def test_a_signed_event_is_accepted_and_a_repeat_is_dropped_by_its_id() -> None:
 
 
 def test_a_wrong_secret_is_refused_by_the_receiver_and_is_permanent() -> None:
-    with webhook_receiver(SECRET) as (port, receiver), pytest.raises(Permanent, match="HTTP 400"):
+    """A rotated secret: the receiver refuses every event alike, so the refusal may be
+    the channel's (notify stops once every event meets it), not this event's."""
+    with (
+        webhook_receiver(SECRET) as (port, receiver),
+        pytest.raises(Permanent, match="HTTP 400") as failed,
+    ):
         channel(port, secret=b"not the secret").deliver(event_message())
+    assert failed.value.scope is Scope.CHANNEL
     assert receiver.refused == ["bad signature"]
     assert receiver.events == []
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"),
+    ("status", "kind", "scope"),
     [
-        (500, Transient),
-        (503, Transient),
-        (429, Transient),
-        (408, Transient),
-        (404, Permanent),
-        (410, Permanent),
-        (301, Permanent),
+        (500, Transient, Scope.CHANNEL),
+        (503, Transient, Scope.CHANNEL),
+        (429, Transient, Scope.CHANNEL),
+        (408, Transient, Scope.CHANNEL),
+        (401, Permanent, Scope.CHANNEL),
+        (404, Permanent, Scope.CHANNEL),
+        (410, Permanent, Scope.CHANNEL),
+        (301, Permanent, Scope.CHANNEL),
+        (409, Permanent, Scope.NOTICE),
+        (413, Permanent, Scope.NOTICE),
+        (422, Permanent, Scope.NOTICE),
     ],
 )
-def test_answers_are_taken_as_the_table_says(status: int, kind: type[Exception]) -> None:
+def test_answers_are_taken_as_the_table_says(
+    status: int, kind: type[Exception], scope: Scope
+) -> None:
     with webhook_receiver(SECRET) as (port, receiver):
         receiver.answers = [status]
-        with pytest.raises(kind, match=f"HTTP {status}"):
+        with pytest.raises(kind, match=f"HTTP {status}") as failed:
             channel(port).deliver(event_message())
+        assert isinstance(failed.value, Permanent | Transient)
+        assert failed.value.scope is scope
 
 
 def test_a_receiver_that_is_not_there_is_transient() -> None:

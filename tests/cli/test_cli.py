@@ -16,6 +16,7 @@ from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.host import current_process
 from tests.conftest import stored_text
+from tests.servers.smtp import smtp_server
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_OUTCOME = ROOT / "fixtures" / "every-outcome.json"
@@ -376,6 +377,34 @@ def test_the_guard_rails_are_shown_by_a_dry_run_and_set_by_options(
     payload = json.loads(out)
     assert payload["counts"]["paid"] == 2  # invoice 1 too: the guard was off
     assert payload["counts"]["needs_operator"] == 2
+
+
+def test_a_relay_that_refuses_every_recipient_fails_no_notice_and_exits_2(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A relay that wants AUTH answers `554 5.7.1 Relay access denied` to every
+    recipient: the channel's failure, not the notices'. Exit 2 with the server's words,
+    every notice still pending with no try spent; once AUTH is fixed, all of them go."""
+    seeded = tmp_path / "antaeus.db"
+    run(runner, seeded, "seed", "--customers", "8", "--seed", "1", "--as-of", "2026-12-01")
+    run(runner, seeded, "bill", "--as-of", "2026-12-01")
+    with smtp_server() as (port, box):
+        box.refuse_every_rcpt = "554 5.7.1 <c1@example.com>: Relay access denied"
+        spec = f"smtp://127.0.0.1:{port}?from=billing@example.com&operator=ops@example.com"
+        code, out, err = run(runner, seeded, "notify", "--notify", spec, "--json")
+        assert code == ExitCode.USAGE, err
+        payload = json.loads(out)
+        assert payload["channel_refused"] is True
+        assert payload["failed"] == 0
+        assert "Relay access denied" in payload["stop_reason"]
+        with closing(sqlite3.connect(seeded)) as conn:
+            assert conn.execute(
+                "SELECT DISTINCT status, tries FROM notification WHERE recipient IS NOT NULL"
+            ).fetchall() == [("pending", 0)]
+        box.refuse_every_rcpt = None
+        code, out, err = run(runner, seeded, "notify", "--notify", spec)
+        assert code == ExitCode.OK, err
+        assert box.messages
 
 
 def test_notify_delivers_into_a_maildir_and_says_how_many(

@@ -25,6 +25,8 @@ class Mailbox:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     sessions: int = 0
     refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
+    refuse_every_rcpt: str | None = None  # a reply to every RCPT, e.g. a relay's 554 5.7.1
+    refuse_mail: list[str] = field(default_factory=list)  # replies to MAIL FROM, in turn
     refuse_data: str | None = None  # a reply to every DATA, e.g. '451 try later'
     data_delay: float = 0.0  # seconds to take over each DATA: a slow server
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -46,10 +48,21 @@ class _Handler:
             self.box.sessions += 1
         return responses
 
+    async def handle_MAIL(  # noqa: N802
+        self, _server: SMTP, _session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        with self.box.lock:
+            refusal = self.box.refuse_mail.pop(0) if self.box.refuse_mail else None
+        if refusal is not None:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(  # noqa: N802
         self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: Any
     ) -> str:
-        refusal = self.box.refuse_rcpt.get(address)
+        refusal = self.box.refuse_every_rcpt or self.box.refuse_rcpt.get(address)
         if refusal is not None:
             return refusal
         envelope.rcpt_tos.append(address)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
@@ -17,62 +16,15 @@ from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Transi
 from antaeus_cli.domain.notices import MAX_TRIES, backoff
 from antaeus_cli.notify.results import NotifyResult
 from antaeus_cli.notify.service import (
-    DeliveryPolicy,
-    NotifyRuntime,
     NotifySettings,
-    deliver_pending,
     preview,
 )
 from antaeus_cli.store.database import Store
 from tests.conftest import Sleeps
-from tests.fakes import DECLINED, FakeProvider, FixedClock
+from tests.fakes import DECLINED, FakeChannel, FakeProvider, FixedClock
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
-
-
-@dataclass
-class FakeChannel:
-    """Delivers into a list; scripted failures per dedupe key, consumed in turn."""
-
-    failures: dict[str, list[Exception]] = field(default_factory=dict)
-    every: Exception | None = None  # raised for every message
-    delivered: list[Message] = field(default_factory=list)
-    tries: list[str] = field(default_factory=list)
-    closed: bool = False
-    after: Callable[[Message], None] | None = None
-    description: str = "fake://"
-    renders: Literal["email", "event"] = "email"
-
-    def deliver(self, message: Message) -> None:
-        self.tries.append(message.key)
-        if self.every is not None:
-            raise self.every
-        queue = self.failures.get(message.key)
-        if queue:
-            raise queue.pop(0)
-        self.delivered.append(message)
-        if self.after is not None:
-            self.after(message)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-@pytest.fixture
-def notify(db_path: Path, clock: FixedClock, sleeps: Sleeps) -> Callable[..., NotifyResult]:
-    def run(
-        channel: FakeChannel, *, stop: threading.Event | None = None, owner: str = "me", **kw: Any
-    ) -> NotifyResult:
-        settings = NotifySettings(policy=DeliveryPolicy(sleep=sleeps), **kw)
-        store = Store.open(db_path)
-        try:
-            runtime = NotifyRuntime(clock=clock, stop=stop or threading.Event(), owner=owner)
-            return deliver_pending(store, channel, settings, runtime)
-        finally:
-            store.close()
-
-    return run
 
 
 Notify = Callable[..., NotifyResult]

@@ -1,0 +1,37 @@
+"""Fixtures the service tests share."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from antaeus_cli.notify.results import NotifyResult
+from antaeus_cli.notify.service import (
+    DeliveryPolicy,
+    NotifyRuntime,
+    NotifySettings,
+    deliver_pending,
+)
+from antaeus_cli.store.database import Store
+from tests.conftest import Sleeps
+from tests.fakes import FakeChannel, FixedClock
+
+
+@pytest.fixture
+def notify(db_path: Path, clock: FixedClock, sleeps: Sleeps) -> Callable[..., NotifyResult]:
+    def run(
+        channel: FakeChannel, *, stop: threading.Event | None = None, owner: str = "me", **kw: Any
+    ) -> NotifyResult:
+        settings = NotifySettings(policy=DeliveryPolicy(sleep=sleeps), **kw)
+        store = Store.open(db_path)
+        try:
+            runtime = NotifyRuntime(clock=clock, stop=stop or threading.Event(), owner=owner)
+            return deliver_pending(store, channel, settings, runtime)
+        finally:
+            store.close()
+
+    return run
