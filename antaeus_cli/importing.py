@@ -181,6 +181,17 @@ def _invoice(
             "invoice; correct it upstream under a new external_id, and void the old one "
             f"('antaeus void --invoice {stored[0]} --reason ...') unless it was charged"
         )
+    if row.status == "PAID" and stored[5] not in ("PAID", "VOID"):
+        # Paid outside antaeus (a bank transfer, say) while it waits here to be charged:
+        # never silence, since a pass would charge it. Voided as this says, it is
+        # unchanged: no pass charges it. So is a PENDING record of an invoice antaeus
+        # has charged or voided since: the upstream does not know.
+        raise _Conflict(
+            f"invoice {row.external_id!r} is PAID in the file and {str(stored[5])[:20]} here "
+            f"(invoice {stored[0]}): an import never changes an invoice's status; if it was "
+            f"paid outside antaeus, void it ('antaeus void --invoice {stored[0]} --reason "
+            "\"paid by bank transfer\"') so that no pass charges it, then import again"
+        )
     result.unchanged += 1
 
 

@@ -21,7 +21,7 @@ def command(
         typer.Option(
             "--invoice",
             metavar="ID",
-            min=1,
+            min=-(2**63),  # any row id: passes bill and hold those below 1 too
             max=2**63 - 1,
             help="Retry this invoice now, whatever its retry date (repeatable). Also takes "
             "NEEDS_OPERATOR, UNCOLLECTIBLE and AWAITING_CUSTOMER invoices once their cause "

@@ -22,7 +22,7 @@ def command(
         typer.Option(
             "--invoice",
             metavar="ID",
-            min=1,
+            min=-(2**63),  # any row id: passes bill and hold those below 1 too
             max=2**63 - 1,
             help="Void this invoice (repeatable): all of them, or none.",
             show_default=False,

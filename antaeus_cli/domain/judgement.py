@@ -107,10 +107,20 @@ def released(path: Path, row: InvoiceRow) -> frozenset[FailureCode]:
     if row.status is InvoiceStatus.AWAITING_CUSTOMER:
         return _CUSTOMER_HOLDS
     code = row.failure_code
-    if row.status is InvoiceStatus.NEEDS_OPERATOR:
+    if row.status is InvoiceStatus.NEEDS_OPERATOR and shown_for(row):
         guard = frozenset(hold for hold in _GUARD_HOLDS if hold.value == code)
         return guard | _CUSTOMER_HOLDS if guard and row.card_refused else guard
     return frozenset()
+
+
+def shown_for(row: InvoiceRow) -> bool:
+    """Whether the hold the operator was shown is about the invoice's customer as it is
+    now: every guard hold names it. A word on a hold shown for another customer (the
+    invoice was moved by hand since) releases nothing: it is judged, and held, anew."""
+    detail = row.failure_detail
+    if not isinstance(detail, str):
+        return False
+    return re.search(rf"\bcustomer {re.escape(str(row.customer_id))}(?![0-9])", detail) is not None
 
 
 Months = Mapping[tuple[object, str], int]  # (customer, YYYY-MM) -> the invoice charging it

@@ -145,7 +145,7 @@ def _newer_schema(path: Path) -> None:
         (["bill", "--dunning", "7,3"], ExitCode.USAGE, "increasing"),
         (["retry-failed", "--invoice", "1"], ExitCode.USAGE, "already PAID"),
         (["retry-failed", "--invoice", "999"], ExitCode.USAGE, "does not exist"),
-        (["retry-failed", "--invoice", "0"], ExitCode.USAGE, "--invoice"),
+        (["retry-failed", "--invoice", "0"], ExitCode.USAGE, "invoice 0 does not exist"),
         (["report", "--format", "xml"], ExitCode.USAGE, "--format"),
         (["seed"], ExitCode.USAGE, "--force"),
         (["seed", "--force", "--from", "nope.json"], ExitCode.USAGE, "not found"),

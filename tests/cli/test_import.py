@@ -134,6 +134,34 @@ def test_an_invoice_is_never_changed_by_an_import(
     assert rows(db, "SELECT amount FROM invoice WHERE external_id = 'inv-1'") == [(1500,)]
 
 
+def test_an_invoice_the_file_says_was_paid_outside_antaeus_is_never_silently_unchanged(
+    runner: CliRunner,
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    """The upstream marks inv-1 PAID (a bank transfer) while it waits here to be
+    charged: the import refuses, naming the way out, for the next pass would charge it.
+    Once voided as it says, the same file imports as unchanged and nothing is charged."""
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", CUSTOMERS)))
+    imported(runner, db, "invoices", str(write(tmp_path, "i.jsonl", INVOICES)))
+    paid = INVOICES.replace(
+        '"due_date": "2026-12-01"}',
+        '"due_date": "2026-12-01", "status": "PAID", "paid_at": "2026-12-02"}',
+    )
+    again = write(tmp_path, "i2.jsonl", paid)
+    code, _, err = run(runner, db, "import", "invoices", str(again))
+    assert code == ExitCode.USAGE
+    assert "invoice 'inv-1' is PAID in the file and PENDING here (invoice 1)" in err
+    assert "antaeus void --invoice 1" in err
+    code, _, err = run(runner, db, "void", "--invoice", "1", "--reason", "paid by bank transfer")
+    assert code == ExitCode.OK, err
+    result = imported(runner, db, "invoices", str(again))
+    assert (result["added"], result["unchanged"]) == (0, 2)
+    code, out, err = run(runner, db, "bill", "--as-of", "2026-12-01", "--dry-run", "--json")
+    assert code == ExitCode.OK, err
+    assert json.loads(out)["invoices"] == []
+
+
 def test_an_invoice_corrected_upstream_replaces_the_old_one_voided(
     runner: CliRunner,
     db: Path,

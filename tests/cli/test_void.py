@@ -89,7 +89,8 @@ def test_a_refused_void_is_one_line_exit_2_and_voids_nothing(
         (("--invoice", str(held), "--reason", " "), "must say why the invoice is voided"),
         (("--invoice", str(held), "--reason", "a\nb"), "must be one line of text"),
         (("--reason", REASON), "Missing option '--invoice'"),
-        (("--invoice", "0", "--reason", REASON), "'--invoice'"),
+        (("--invoice", "0", "--reason", REASON), "invoice 0 does not exist"),
+        (("--invoice", "99999999999999999999", "--reason", REASON), "'--invoice'"),
     ]:
         code, out, err = run(runner, db, "void", *args)
         assert (code, out) == (ExitCode.USAGE, ""), args
@@ -153,3 +154,35 @@ def test_a_login_sudo_names_in_bytes_that_are_not_utf8_is_recorded_readably(
     with closing(sqlite3.connect(db)) as conn:
         (who,) = conn.execute("SELECT voided_by FROM voiding").fetchone()
     assert who.endswith("(sudo from ev\ufffdil)")
+
+
+def test_an_invoice_with_an_id_below_one_can_be_voided_and_named(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Passes bill any row id, those below 1 included, and hold them with a way out
+    that names them: both ways out take them."""
+    db = tmp_path / "antaeus.db"
+    run(runner, db, "seed", "--customers", "1", "--as-of", "2026-11-01")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        currency = conn.execute("SELECT currency FROM customer").fetchone()[0]
+        conn.executemany(
+            "INSERT INTO invoice (id, customer_id, amount, currency, due_date) "
+            "VALUES (?, 1, 1000, ?, '2026-12-01')",
+            [(-5, currency), (-6, currency)],
+        )
+    provider = ("--provider", "sim://?latency_ms=0")
+    code, _, err = run(runner, db, "bill", "--as-of", "2026-12-01", *provider)
+    assert code == ExitCode.NEEDS_OPERATOR, err
+    code, _, err = run(runner, db, "void", "--invoice", "-6", "--reason", "the twin")
+    assert code == ExitCode.OK, err
+    code, _, err = run(
+        runner, db, "retry-failed", "--as-of", "2026-12-01", "--invoice", "-5", *provider
+    )
+    assert code == ExitCode.OK, err
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute(
+            "SELECT id, status FROM invoice WHERE id < 0 ORDER BY id"
+        ).fetchall() == [
+            (-6, "VOID"),
+            (-5, "PAID"),
+        ]

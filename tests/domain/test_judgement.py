@@ -94,9 +94,14 @@ def row(path: Path = Path.BILL, **fields: Any) -> InvoiceRow:
 
 
 def named(status: InvoiceStatus, code: FailureCode | None, **fields: Any) -> InvoiceRow:
-    """An invoice an operator named, held as `status` for `code`."""
+    """An invoice an operator named, held as `status` for `code`, with what its hold
+    showed: every guard hold names its customer (3)."""
+    shown = f"held for customer {fields.get('customer_id', 3)}, as the hold showed"
     return row(
-        Path.NAMED, status=status, failure_code=None if code is None else code.value, **fields
+        Path.NAMED,
+        status=status,
+        failure_code=None if code is None else code.value,
+        **{"failure_detail": shown, **fields},
     )
 
 
@@ -817,3 +822,23 @@ def test_the_month_of_a_due_date_not_stored_as_text_is_shown_not_guessed() -> No
     assert month_of(row(due_date="2026-12-01")) == "2026-12"
     assert month_of(row(due_date=20261201)) == "20261201"
     assert month_of(row(due_date=b"x" * 40)) == repr(b"x" * 40)[:20]
+
+
+@pytest.mark.parametrize("code", [FailureCode.DUPLICATE_PERIOD, FailureCode.AMOUNT_ANOMALY])
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "invoice 8 bills customer 4 for the same month",  # another customer
+        "invoice 8 bills customer 31 for the same month",  # a customer whose id starts so
+        "EUR 10.00 is 12 times what customer 33 usually pays",
+        None,  # a hold that showed nothing
+    ],
+)
+def test_a_word_on_a_guard_hold_shown_for_another_customer_releases_nothing(
+    code: FailureCode, detail: str | None
+) -> None:
+    """The invoice was moved to customer 3 by hand after its hold named another: the
+    word releases nothing the operator was not shown, and the guards judge it anew."""
+    held = named(InvoiceStatus.NEEDS_OPERATOR, code, failure_detail=detail, duplicate_of=8)
+    rejected(judge(Path.NAMED, held, TODAY), FailureCode.DUPLICATE_PERIOD)
+    assert released(Path.NAMED, held) == frozenset()

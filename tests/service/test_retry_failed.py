@@ -231,3 +231,62 @@ def test_scheduled_retries_are_charged_in_id_order_whatever_the_breakers_window(
     limits = RunLimits(breaker_rate=0.5, breaker_window=2)
     bill(provider, command=RETRY, limits=limits)
     assert [invoice for invoice, _ in provider.calls] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_word_on_a_hold_shown_for_another_customer_releases_nothing(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    """An unusual amount held for customer 1, then moved by hand to customer 2, who
+    usually pays 1.00: naming it releases nothing the operator was not shown. It is
+    judged anew, and held with customer 2's figures; nothing is charged."""
+    from antaeus_cli.seeding.scenario import SeedInvoice
+
+    dec = date(2026, 12, 1)
+    make(
+        *[SeedInvoice(i, 1, 4900, "EUR", date(2026, 7 + i, 1)) for i in (1, 2, 3)],
+        *[SeedInvoice(i, 2, 100, "EUR", date(2026, 4 + i, 1)) for i in (4, 5, 6)],
+        SeedInvoice(10, 1, 60000, "EUR", dec),
+        customers={1: "EUR", 2: "EUR"},
+    )
+    edit("UPDATE invoice SET status = 'PAID', paid_at = '2026-11-01T00:00:00+00:00' WHERE id < 10")
+    bill(FakeProvider(), as_of=dec)
+    assert sql("SELECT status, failure_code FROM invoice WHERE id = 10") == [
+        ("NEEDS_OPERATOR", "amount_anomaly")
+    ]
+    edit("UPDATE invoice SET customer_id = 2 WHERE id = 10")
+    provider = FakeProvider()
+    bill(provider, command=RETRY, as_of=dec, invoice_ids=(10,))
+    assert provider.calls == []
+    (detail,) = sql(
+        "SELECT failure_detail FROM invoice WHERE id = 10 AND status = 'NEEDS_OPERATOR'"
+    )[0]
+    assert "600 times what customer 2 usually pays" in detail
+    bill(provider, command=RETRY, as_of=dec, invoice_ids=(10,))  # the hold now shown
+    assert [invoice for invoice, _ in provider.calls] == [10]
+
+
+def test_a_word_on_a_month_hold_shown_for_another_customer_releases_nothing(
+    make: Callable[..., Path], bill: Bill, sql: Sql, edit: Callable[..., None]
+) -> None:
+    """Twins held for customer 1's month; one is moved by hand to customer 2, whose
+    month invoice 3 already bills. Naming it releases nothing: it is held anew, for
+    customer 2's month."""
+    from antaeus_cli.seeding.scenario import SeedInvoice
+
+    dec = date(2026, 12, 1)
+    make(
+        SeedInvoice(1, 1, 1000, "EUR", dec),
+        SeedInvoice(2, 1, 1000, "EUR", dec),
+        SeedInvoice(3, 2, 1000, "EUR", date(2026, 12, 20)),  # not due yet: not charged
+        customers={1: "EUR", 2: "EUR"},
+    )
+    bill(FakeProvider(), as_of=dec)
+    assert sql("SELECT status, failure_code FROM invoice WHERE id = 2") == [
+        ("NEEDS_OPERATOR", "duplicate_period")
+    ]
+    edit("UPDATE invoice SET customer_id = 2 WHERE id = 2")
+    provider = FakeProvider()
+    bill(provider, command=RETRY, as_of=dec, invoice_ids=(2,))
+    assert provider.calls == []
+    (detail,) = sql("SELECT failure_detail FROM invoice WHERE id = 2")[0]
+    assert "invoice 3 bills customer 2 for the same month" in detail
