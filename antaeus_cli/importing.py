@@ -190,7 +190,7 @@ def _invoice(
             f"invoice {row.external_id!r} is PAID in the file and {str(stored[5])[:20]} here "
             f"(invoice {stored[0]}): an import never changes an invoice's status; if it was "
             f"paid outside antaeus, void it ('antaeus void --invoice {stored[0]} --reason "
-            "\"paid by bank transfer\"') so that no pass charges it, then import again"
+            '"paid by bank transfer"\') so that no pass charges it, then import again'
         )
     result.unchanged += 1
 

@@ -20,6 +20,7 @@ from antaeus_cli.cli import (
     notify,
     reconcile,
     report,
+    requeue,
     retry_failed,
     seed,
     streams,
@@ -210,6 +211,7 @@ app.command("backup", cls=PanelledCommand)(upkeep.backup_command)
 app.command("migrate", cls=PanelledCommand)(upkeep.migrate_command)
 app.command("reconcile", cls=PanelledCommand)(reconcile.command)
 app.command("void", cls=PanelledCommand)(void.command)
+app.command("requeue-notices", cls=PanelledCommand)(requeue.command)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ WHAT_TO_JUDGE = "What to judge"
 WHAT_TO_RECONCILE = "What to reconcile"
 WHAT_TO_IMPORT = "What to import"
 WHAT_TO_VOID = "What to void"
+WHAT_TO_REQUEUE = "What to put back"
 # Shared by the commands that take them.
 LIMITS = "Limits and guards"
 PROVIDER = "Provider"
@@ -42,6 +43,7 @@ ORDER = (
     WHAT_TO_RECONCILE,
     WHAT_TO_IMPORT,
     WHAT_TO_VOID,
+    WHAT_TO_REQUEUE,
     LIMITS,
     PROVIDER,
     CHANNEL,

@@ -96,3 +96,30 @@ def notice_key(attempt_key: str, kind: NoticeKind) -> str:
 def summary_key(namespace: str, run_id: int) -> str:
     """A run summary's dedupe key: one per run."""
     return f"{namespace}-run-{run_id}-{NoticeKind.RUN_SUMMARY.value}"
+
+
+# The invoice statuses after which a decline notice still tells the truth: the invoice
+# is unpaid and waits for a retry, its customer, or an operator.
+_STILL_UNPAID = frozenset(
+    {
+        InvoiceStatus.FAILED.value,
+        InvoiceStatus.AWAITING_CUSTOMER.value,
+        InvoiceStatus.UNCOLLECTIBLE.value,
+        InvoiceStatus.NEEDS_OPERATOR.value,
+    }
+)
+
+
+def no_longer_true(kind: NoticeKind, invoice_status: object, latest: bool) -> str | None:
+    """Why a notice that was not delivered must not be sent again now, or None. A
+    receipt and a run summary stay true; a decline notice only while its attempt is
+    its invoice's latest and the invoice is still unpaid (`invoice_status` as stored,
+    None when the invoice is gone)."""
+    if kind not in DECLINE_KINDS:
+        return None
+    if invoice_status not in _STILL_UNPAID:
+        shown = "gone" if invoice_status is None else str(invoice_status)[:20]
+        return f"its invoice is {shown} now: the decline it tells of no longer stands"
+    if not latest:
+        return "its invoice was tried again since: the decline it tells of is not the last"
+    return None

@@ -55,7 +55,8 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name", ["pass", "preview", "report", "seed", "notify", "notify-preview", "void"]
+    "name",
+    ["pass", "preview", "report", "seed", "notify", "notify-preview", "void", "requeue-notices"],
 )
 def test_the_published_schemas_are_schemas(name: str) -> None:
     Draft202012Validator.check_schema(schema(name))

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from antaeus_cli.domain.attempt import CallResult, Transition
 from antaeus_cli.domain.invoice import AttemptOutcome, InvoiceStatus
 from antaeus_cli.domain.money import CURRENCIES, display_amount
-from antaeus_cli.domain.notices import MAX_TRIES, NoticeKind, backoff, notice_for, notice_key
+from antaeus_cli.domain.notices import (
+    DECLINE_KINDS,
+    MAX_TRIES,
+    NoticeKind,
+    backoff,
+    no_longer_true,
+    notice_for,
+    notice_key,
+)
 from antaeus_cli.notify.render import content, event, flat
 from antaeus_cli.store.deliveries import Pending
 
@@ -241,3 +249,30 @@ def test_an_event_carries_the_notice_key_as_its_id() -> None:
     data = sent["data"]
     assert isinstance(data, dict)
     assert (data["amount"], data["currency"], data["next_retry_on"]) == (12345, "EUR", "2026-12-02")
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind))
+@pytest.mark.parametrize("status", [*InvoiceStatus, None])
+@pytest.mark.parametrize("latest", [True, False])
+def test_a_notice_put_back_must_still_be_true(
+    kind: NoticeKind, status: InvoiceStatus | None, latest: bool
+) -> None:
+    """A receipt and a run summary stay true; a decline notice only while its invoice is
+    unpaid (waiting for a retry, its customer or an operator) and its attempt is the
+    invoice's latest."""
+    why = no_longer_true(kind, None if status is None else status.value, latest)
+    unpaid = status in {
+        InvoiceStatus.FAILED,
+        InvoiceStatus.AWAITING_CUSTOMER,
+        InvoiceStatus.UNCOLLECTIBLE,
+        InvoiceStatus.NEEDS_OPERATOR,
+    }
+    if kind not in DECLINE_KINDS or (unpaid and latest):
+        assert why is None
+    elif not unpaid:
+        assert why == (
+            f"its invoice is {'gone' if status is None else status.value} now: the decline it "
+            "tells of no longer stands"
+        )
+    else:
+        assert why == "its invoice was tried again since: the decline it tells of is not the last"
