@@ -25,7 +25,7 @@ from bench_common import AS_OF, fresh_copy, seed_args  # noqa: E402
 
 from antaeus_cli.channels.email import build  # noqa: E402
 from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings  # noqa: E402
-from antaeus_cli.notify.service import message_for  # noqa: E402
+from antaeus_cli.notify.messages import message_for  # noqa: E402
 from antaeus_cli.store import deliveries  # noqa: E402
 from antaeus_cli.store.database import Store  # noqa: E402
 

@@ -228,6 +228,11 @@ class FakeChannel:
     after: Callable[[Message], None] | None = None
     description: str = "fake://"
     renders: Literal["email", "event"] = "email"
+    deadline: float = 30.0
+    aborted: int = 0
+
+    def abort(self) -> None:
+        self.aborted += 1
 
     def deliver(self, message: Message) -> None:
         self.tries.append(message.key)

@@ -15,6 +15,10 @@ from antaeus_cli.channels.port import Message, Transient
 
 class MaildirChannel:
     renders: Literal["email", "event"] = "email"
+    deadline = 30.0  # a local write: nothing to cut
+
+    def abort(self) -> None:
+        """A file written locally is never cut."""
 
     def __init__(self, path: Path, *, sender: str, operator: str | None, description: str):
         self.path = path

@@ -76,9 +76,15 @@ class ChannelRefused(InputError):
 class Channel(Protocol):
     description: str  # for logs and results, credentials redacted
     renders: Literal["email", "event"]
+    deadline: float  # seconds one delivery may take in all, its connection included
 
     def deliver(self, message: Message) -> None:
         """Deliver one message, or raise a DeliveryError subclass or ChannelRefused."""
+        ...
+
+    def abort(self) -> None:
+        """From another thread: cut the delivery in progress at once (its connection is
+        shut down under it, and it fails for now); one being connected, at its end."""
         ...
 
     def close(self) -> None: ...

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,11 +88,30 @@ class SmtpChannel:
     def __init__(self, settings: SmtpSettings, description: str, connect: Connect | None = None):
         self.settings = settings
         self.description = description
+        self.deadline = settings.timeout
         self._connect = connect or (_tls if settings.implicit_tls else _plain)
         self._conn: smtplib.SMTP | None = None
+        self._opening: smtplib.SMTP | None = None  # a connection in its greeting and AUTH
+        self._cut = False
         self.connections = 0  # how many times a connection was opened: once, normally
 
+    def abort(self) -> None:
+        self._cut = True
+        for conn in (self._opening, self._conn):
+            sock = None if conn is None else conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
     def deliver(self, message: Message) -> None:
+        self._cut = False
+        try:
+            self._send(message)
+        finally:
+            if self._cut:  # its connection was shut down under it: never used again
+                self._drop()
+
+    def _send(self, message: Message) -> None:
         s = self.settings
         recipient = recipient_of(message, s.operator)
         mail = build(message, sender=s.sender, recipient=recipient)
@@ -128,6 +148,7 @@ class SmtpChannel:
             conn = self._connect(s.host, s.port, s.timeout)
         except (smtplib.SMTPException, OSError) as exc:
             raise Transient(f"cannot connect to {s.host}:{s.port}: {exc}") from None
+        self._opening = conn
         try:
             self._start(conn)
         except ChannelRefused:
@@ -136,12 +157,16 @@ class SmtpChannel:
         except (smtplib.SMTPException, OSError) as exc:
             _quietly_close(conn)
             raise Transient(f"SMTP session with {s.host}:{s.port} failed: {exc}") from None
+        finally:
+            self._opening = None
         self._conn = conn
         self.connections += 1
         return conn
 
     def _start(self, conn: smtplib.SMTP) -> None:
         s = self.settings
+        if self._cut:  # cut while it connected: never used
+            raise OSError("cut while connecting")
         conn.ehlo()
         if s.starttls:
             if not conn.has_extn("starttls"):

@@ -20,10 +20,12 @@ path's 404) is the channel's, not the events' (`channels.port`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
 import json
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -79,9 +81,27 @@ class WebhookChannel:
         self.settings = settings
         self.description = description
         self._clock = clock
+        self.deadline = settings.timeout
         self._conn: http.client.HTTPConnection | None = None
+        self._cut = False
+
+    def abort(self) -> None:
+        self._cut = True
+        conn = self._conn
+        sock = None if conn is None else conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def deliver(self, message: Message) -> None:
+        self._cut = False
+        try:
+            self._post(message)
+        finally:
+            if self._cut:  # its connection was shut down under it: never used again
+                self._drop()
+
+    def _post(self, message: Message) -> None:
         s = self.settings
         # allow_nan=False: NaN is no JSON a strict receiver parses (ValueError fails the row)
         event = json.dumps(message.event, separators=(",", ":"), allow_nan=False)
@@ -96,10 +116,14 @@ class WebhookChannel:
         try:
             conn.request("POST", s.path, body=body, headers=headers)
             response = conn.getresponse()
-            response.read(MAX_ANSWER)
+            cut_early = self._cut  # http.client takes a cut for the headers' end: no answer
+            if not cut_early:
+                response.read(MAX_ANSWER)  # cut here, the status and headers stand
         except (OSError, http.client.HTTPException) as exc:
             self._drop()
             raise Transient(f"webhook {s.host}:{s.port}: {type(exc).__name__}: {exc}") from None
+        if cut_early:
+            raise Transient(f"webhook {s.host}:{s.port}: cut before the answer was whole")
         if response.will_close or not response.isclosed():
             self._drop()  # an answer longer than we read: the connection is not reusable
         status = response.status

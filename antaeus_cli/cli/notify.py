@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -86,16 +87,13 @@ def command(
     from antaeus_cli.channels import spec as channel_spec
     from antaeus_cli.cli.boundary import exit_code_for_notify
     from antaeus_cli.cli.exit_codes import ExitCode
-    from antaeus_cli.cli.passes import signals_stop
+    from antaeus_cli.cli.passes import signals_stop_then_hurry
     from antaeus_cli.cli.render_notify import render_notify, render_notify_preview
     from antaeus_cli.failpoints import Failpoints
     from antaeus_cli.host import current_process
-    from antaeus_cli.notify.service import (
-        NotifyRuntime,
-        NotifySettings,
-        deliver_pending,
-        preview,
-    )
+    from antaeus_cli.notify.messages import preview
+    from antaeus_cli.notify.service import deliver_pending
+    from antaeus_cli.notify.settings import NotifyRuntime, NotifySettings
     from antaeus_cli.store.database import Store, read_only
 
     spec = opt.notify_spec(notify, NOTIFY_ENV)
@@ -115,16 +113,17 @@ def command(
         raise typer.Exit(ExitCode.OK)
     store = Store.open(ctx.obj.db_path)
     try:
-        stop = StopRequest()
+        stop, hurry = StopRequest(), threading.Event()
         me = current_process()
         runtime = NotifyRuntime(
             clock=lambda: datetime.now(UTC),
             stop=stop.event,
             owner=f"{me.host}/{me.pid}/{secrets.token_hex(4)}",
             failpoints=failpoints,
+            hurry=hurry,
         )
         started = time.monotonic()
-        with signals_stop(stop):
+        with signals_stop_then_hurry(stop, hurry):
             result = deliver_pending(store, channel, settings, runtime)
         if metrics_file is not None:
             from antaeus_cli.cli.metrics import write_notify

@@ -7,6 +7,7 @@ import gc
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -348,6 +349,22 @@ def signals_stop(stop: StopRequest) -> Iterator[None]:
             f"received {name}; stopped claiming and sending; what was in flight is recorded, "
             "or left open for the next pass to look up"
         )
+
+    with _handling(handle):
+        yield
+
+
+@contextlib.contextmanager
+def signals_stop_then_hurry(stop: StopRequest, hurry: threading.Event) -> Iterator[None]:
+    """For `notify`: the first stop signal stops it between notices, giving the one in
+    flight a moment's grace; a second cuts that one at once. Either way it ends as a
+    stopped run (exit 3), with its line."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if stop.event.is_set():
+            hurry.set()
+            return
+        stop.request(f"received {signal.Signals(signum).name}")
 
     with _handling(handle):
         yield

@@ -26,21 +26,8 @@ recipient greylisted) counts its try and the run goes on; it never stops the run
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
-
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    stop_when_event_set,
-    wait_exponential,
-    wait_random,
-)
+from datetime import datetime
 
 from antaeus_cli import failpoints as fp
 from antaeus_cli.channels.port import (
@@ -51,101 +38,41 @@ from antaeus_cli.channels.port import (
     Transient,
     Unaddressed,
 )
-from antaeus_cli.domain.notices import MAX_TRIES, NoticeStatus, backoff
+from antaeus_cli.domain.notices import NoticeStatus, backoff
 from antaeus_cli.domain.words import counted
-from antaeus_cli.notify import render
-from antaeus_cli.notify.results import Failure, NotifyPreview, NotifyResult, PreviewNotice
+from antaeus_cli.notify.messages import message_for
+from antaeus_cli.notify.results import Failure, NotifyResult
+from antaeus_cli.notify.settings import NotifyRuntime, NotifySettings, retrying
+from antaeus_cli.notify.watchdog import Watchdog
 from antaeus_cli.store import deliveries
 from antaeus_cli.store.database import Store
 from antaeus_cli.store.deliveries import Pending
-
-Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPolicy:
-    """Retries of one notice within a run, on Transient failures only."""
-
-    tries: int = 3
-    max_seconds: float = 30.0
-    first_wait: float = 0.5  # then 1, 2, ... up to max_wait
-    max_wait: float = 4.0
-    jitter: float = 0.5
-    sleep: Callable[[float], None] | None = None  # None: waits on the stop event
-
-
-@dataclass(frozen=True, slots=True)
-class NotifySettings:
-    company: str = "Billing"
-    batch_size: int = 200
-    lease: timedelta = timedelta(minutes=10)
-    policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
-    outage_after: int = 5  # notices in a row that failed for now: the channel is down
-    max_tries: int = MAX_TRIES
-    # Marks committed after this many deliveries. 1: each delivery is marked at once, so a
-    # crash repeats only the notice it interrupted (a commit costs far less than a send).
-    flush_every: int = 1
-    limit: int | None = None  # at most this many notices this run
-    # The zone in which customers without one are told their dates (None: the machine's).
-    company_zone: tzinfo | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyRuntime:
-    clock: Clock
-    stop: threading.Event
-    owner: str  # names this run in lease_owner
-    failpoints: fp.Failpoints = fp.NONE
-
-
-def message_for(
-    notice: Pending, channel: Channel, company: str, zone: tzinfo | None = None
-) -> Message:
-    """A notice rendered for its channel: an e-mail's parts, or an event."""
-    if channel.renders == "event":
-        return Message(
-            notice.key,
-            notice.kind,
-            notice.created_at,
-            notice.recipient,
-            "",
-            "",
-            "",
-            render.event(notice),
-        )
-    parts = render.content(notice, company, zone)
-    return Message(notice.key, notice.kind, notice.created_at, notice.recipient, *parts, None)
-
-
-def preview(
-    store: Store, channel: Channel, settings: NotifySettings, now: datetime
-) -> NotifyPreview:
-    with store.reading() as conn:
-        due, shown = deliveries.peek(conn, now=now, limit=20)
-    listed = []
-    for notice in shown:
-        message = message_for(notice, channel, settings.company, settings.company_zone)
-        subject = message.subject or f"{notice.kind.value} event"
-        listed.append(PreviewNotice(notice.key, notice.kind.value, notice.recipient, subject))
-    return NotifyPreview(channel.description, due, listed)
 
 
 def deliver_pending(
     store: Store, channel: Channel, settings: NotifySettings, runtime: NotifyRuntime
 ) -> NotifyResult:
-    run = _Delivery(store, channel, settings, runtime)
+    watch = Watchdog(channel.abort, runtime.stop, runtime.hurry)
+    run = _Delivery(store, channel, settings, runtime, watch)
     try:
         run.drain()
     finally:
+        watch.close()
         channel.close()
     return run.result
 
 
 class _Delivery:
     def __init__(
-        self, store: Store, channel: Channel, settings: NotifySettings, runtime: NotifyRuntime
+        self,
+        store: Store,
+        channel: Channel,
+        settings: NotifySettings,
+        runtime: NotifyRuntime,
+        watch: Watchdog,
     ) -> None:
         self._store, self._channel, self._settings, self._rt = store, channel, settings, runtime
+        self._watch = watch
         self.result = NotifyResult(channel.description)
         self._streak = 0  # notices in a row that failed for now
         self._sent: list[int] = []
@@ -155,7 +82,7 @@ class _Delivery:
         # refused by what may be the channel's answer, since its last delivery: held
         self._suspects: list[tuple[Pending, str]] = []
         # The retries once a first try has failed.
-        self._retrying = _retrying(settings.policy, runtime.stop)
+        self._retrying = retrying(settings.policy, runtime.stop)
 
     def drain(self) -> None:
         self._batches()
@@ -289,7 +216,7 @@ class _Delivery:
     def _deliver(self, message: Message) -> None:
         """Straight to the channel; tenacity only once a try has failed for now."""
         try:
-            self._channel.deliver(message)
+            self._watched(message)
         except Transient as first:
             if self._settings.policy.tries <= 1:
                 raise
@@ -298,9 +225,21 @@ class _Delivery:
             def again() -> None:
                 if pending:  # tenacity counts the first failure and waits before the next
                     raise pending.pop()
-                self._channel.deliver(message)
+                self._watched(message)
 
             self._retrying(again)
+
+    def _watched(self, message: Message) -> None:
+        """One delivery, within the channel's deadline for the whole exchange; one the
+        watch cut fails for now, saying why (what the cut connection raised is noise)."""
+        try:
+            with self._watch.armed(self._channel.deadline):
+                self._channel.deliver(message)
+        except (Transient, Permanent) as exc:
+            cut = self._watch.cut
+            if cut is None:
+                raise
+            raise Transient(cut) from exc
 
     def _later(self, notice: Pending, reason: str) -> None:
         """Tried again after a backoff; failed for good once its tries are spent."""
@@ -361,23 +300,3 @@ class _Delivery:
             return deliveries.extend(
                 conn, owner=self._rt.owner, until=until, notice_ids=[n.id for n in rest]
             )
-
-
-def _retrying(policy: DeliveryPolicy, stop: threading.Event) -> Retrying:
-    return Retrying(
-        retry=retry_if_exception_type(Transient),
-        stop=(
-            stop_after_attempt(policy.tries)
-            | stop_after_delay(policy.max_seconds)
-            | stop_when_event_set(stop)
-        ),
-        wait=wait_exponential(multiplier=policy.first_wait, max=policy.max_wait)
-        + wait_random(0, policy.jitter),
-        sleep=policy.sleep or (lambda seconds: _wait(stop, seconds)),
-        reraise=True,
-    )
-
-
-def _wait(stop: threading.Event, seconds: float) -> None:
-    """A retry's wait, cut short by a signal."""
-    stop.wait(seconds)

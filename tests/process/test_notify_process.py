@@ -121,3 +121,34 @@ def test_a_signal_stops_notify_between_notices_and_the_next_run_sends_the_rest(
     seen = arrived(box)
     assert set(seen) == set(notices.values())
     assert max(seen.values()) == 1  # each notice once, across both runs
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_a_signal_ends_notify_within_seconds_while_a_server_trickles(
+    tmp_path: Path, signals: int
+) -> None:
+    """The server answers a line a tenth of a second, for ever, and the spec's timeout
+    is ten minutes: SIGTERM still ends the run within a moment's grace, a second one at
+    once, each with exit 3 and its line; nothing is lost."""
+    from antaeus_cli.domain.waits import STOP_GRACE_S
+    from tests.servers.trickle import trickling_smtp
+
+    db = billed(tmp_path, customers=3)
+    with trickling_smtp() as port:
+        slow = f"smtp://127.0.0.1:{port}?from=billing@example.com&timeout=600"
+        proc = start(db, "notify", "--notify", slow)
+        time.sleep(1.0)  # connected, and waiting on the trickle
+        sent = time.monotonic()
+        for _ in range(signals):
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=15)
+        took = time.monotonic() - sent
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    assert "stopped early: stopped by a signal; the rest is delivered next run" in out
+    assert took < (1.0 if signals == 2 else STOP_GRACE_S + 1.5)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(
+            "SELECT DISTINCT status, lease_owner FROM notification WHERE recipient IS NOT NULL"
+        ).fetchall() == [("pending", None)]

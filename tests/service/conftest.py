@@ -9,27 +9,34 @@ from typing import Any
 
 import pytest
 
+from antaeus_cli.channels.port import Channel
 from antaeus_cli.notify.results import NotifyResult
-from antaeus_cli.notify.service import (
-    DeliveryPolicy,
-    NotifyRuntime,
-    NotifySettings,
-    deliver_pending,
-)
+from antaeus_cli.notify.service import deliver_pending
+from antaeus_cli.notify.settings import DeliveryPolicy, NotifyRuntime, NotifySettings
 from antaeus_cli.store.database import Store
 from tests.conftest import Sleeps
-from tests.fakes import FakeChannel, FixedClock
+from tests.fakes import FixedClock
 
 
 @pytest.fixture
 def notify(db_path: Path, clock: FixedClock, sleeps: Sleeps) -> Callable[..., NotifyResult]:
     def run(
-        channel: FakeChannel, *, stop: threading.Event | None = None, owner: str = "me", **kw: Any
+        channel: Channel,
+        *,
+        stop: threading.Event | None = None,
+        hurry: threading.Event | None = None,
+        owner: str = "me",
+        **kw: Any,
     ) -> NotifyResult:
         settings = NotifySettings(policy=DeliveryPolicy(sleep=sleeps), **kw)
         store = Store.open(db_path)
         try:
-            runtime = NotifyRuntime(clock=clock, stop=stop or threading.Event(), owner=owner)
+            runtime = NotifyRuntime(
+                clock=clock,
+                stop=stop or threading.Event(),
+                owner=owner,
+                hurry=hurry or threading.Event(),
+            )
             return deliver_pending(store, channel, settings, runtime)
         finally:
             store.close()

@@ -14,11 +14,9 @@ import pytest
 from antaeus_cli.billing.results import PassResult
 from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Transient, Unaddressed
 from antaeus_cli.domain.notices import MAX_TRIES, backoff
+from antaeus_cli.notify.messages import preview
 from antaeus_cli.notify.results import NotifyResult
-from antaeus_cli.notify.service import (
-    NotifySettings,
-    preview,
-)
+from antaeus_cli.notify.settings import NotifySettings
 from antaeus_cli.store.database import Store
 from tests.conftest import Sleeps
 from tests.fakes import DECLINED, FakeChannel, FakeProvider, FixedClock
