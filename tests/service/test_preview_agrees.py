@@ -288,9 +288,16 @@ def test_what_a_customer_usually_pays_is_what_they_paid_before_the_pass(
         "UPDATE invoice SET status = 'PAID', paid_at = '2026-06-01T00:00:00+00:00' "
         "WHERE id IN (1, 2, 3)"
     )
-    command, names, limits = Command.BILL, (), RunLimits()
+    command, names, limits, charged = Command.BILL, (), RunLimits(), [4, 5, 6, 7, 8]
     if path == "bill walk":  # a sample of one, then the walk
         limits = RunLimits(breaker_window=1)
+    if path == "bill sample":  # more due than the breaker's window: 4 to 8 its sample
+        edit(
+            "INSERT INTO invoice (id, customer_id, amount, currency, due_date) "
+            "VALUES (9, 2, 100, 'EUR', '2026-12-01')"
+        )
+        edit("INSERT INTO customer (id, currency, email) VALUES (2, 'EUR', 'c2@example.com')")
+        limits, charged = RunLimits(breaker_window=5), [*charged, 9]
     if path in ("retry", "named"):
         command = Command.RETRY_FAILED
         for invoice_id in range(4, 9):
@@ -307,5 +314,43 @@ def test_what_a_customer_usually_pays_is_what_they_paid_before_the_pass(
     result = bill(
         provider, command=command, invoice_ids=names, batch_size=batch_size, limits=limits
     )
-    assert did(provider, result, sql) == ([4, 5, 6, 7, 8], [])
-    assert said(preview) == ([4, 5, 6, 7, 8], [])
+    assert did(provider, result, sql) == (charged, [])
+    assert said(preview) == (charged, [])
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+def test_every_given_up_invoice_an_earlier_claim_held_stays_given_up_for_later_ones(
+    make: Callable[..., Path],
+    bill: Bill,
+    sql: Sql,
+    edit: Callable[..., None],
+    db_path: Path,
+    batch_size: int,
+) -> None:
+    """Two given-up invoices, of two customers, held by the first two claims of one
+    word: the third claim still judges customer 1's month as it stood, without the
+    first. Invoices 3 and 4 are charged, whatever the batch size."""
+    make(
+        SeedInvoice(1, 1, 1000, "EUR", DEC),
+        SeedInvoice(2, 2, 1000, "EUR", DEC),
+        SeedInvoice(3, 1, 1000, "EUR", DEC),
+        SeedInvoice(4, 2, 1000, "EUR", DEC),
+        customers={1: "EUR", 2: "EUR"},
+    )
+    for invoice_id in (1, 2):
+        edit(_GIVEN_UP, invoice_id)
+    for invoice_id in (3, 4):
+        edit(_FAILED, invoice_id)
+    names = (1, 2, 3, 4)
+    store = Store.open(db_path)
+    try:
+        preview = preview_pass(
+            store, Command.RETRY_FAILED, on(DEC), invoice_ids=names, batch_size=batch_size
+        )
+    finally:
+        store.close()
+    provider = FakeProvider()
+    result = bill(provider, command=Command.RETRY_FAILED, invoice_ids=names, batch_size=batch_size)
+    expected = ([3, 4], [(1, "duplicate_period"), (2, "duplicate_period")])
+    assert did(provider, result, sql) == expected
+    assert said(preview) == expected
