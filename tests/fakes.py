@@ -202,6 +202,11 @@ def alive(_holder: ProcessIdentity) -> bool:
     return True
 
 
+def unknown(_holder: ProcessIdentity) -> None:
+    """Liveness that cannot be known here (another host): the heartbeat decides."""
+    return
+
+
 def ids(rows: Iterable[tuple[object, ...]]) -> list[object]:
     return [row[0] for row in rows]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from antaeus_cli import host
 from antaeus_cli.channels.port import Channel, Message
 from antaeus_cli.notify import render
 from antaeus_cli.notify.results import NotifyPreview, PreviewNotice
@@ -12,6 +13,7 @@ from antaeus_cli.notify.settings import NotifySettings
 from antaeus_cli.store import deliveries
 from antaeus_cli.store.database import Store
 from antaeus_cli.store.deliveries import Pending
+from antaeus_cli.store.runs import Liveness
 
 
 def message_for(
@@ -34,10 +36,14 @@ def message_for(
 
 
 def preview(
-    store: Store, channel: Channel, settings: NotifySettings, now: datetime
+    store: Store,
+    channel: Channel,
+    settings: NotifySettings,
+    now: datetime,
+    is_alive: Liveness = host.is_alive,
 ) -> NotifyPreview:
     with store.reading() as conn:
-        due, shown = deliveries.peek(conn, now=now, limit=20)
+        due, shown = deliveries.peek(conn, now=now, limit=20, is_alive=is_alive)
     listed = []
     for notice in shown:
         message = message_for(notice, channel, settings.company, settings.company_zone)

@@ -108,6 +108,7 @@ class _Delivery:
                     now=now,
                     until=now + self._settings.lease,
                     limit=size,
+                    is_alive=self._rt.is_alive,
                 )
             for row in broken:
                 self.result.failed += 1

@@ -20,8 +20,10 @@ from tenacity import (
 )
 
 from antaeus_cli import failpoints as fp
+from antaeus_cli import host
 from antaeus_cli.channels.port import Transient
 from antaeus_cli.domain.notices import MAX_TRIES
+from antaeus_cli.store.runs import Liveness
 
 Clock = Callable[[], datetime]
 
@@ -61,6 +63,8 @@ class NotifyRuntime:
     owner: str  # names this run in lease_owner
     failpoints: fp.Failpoints = fp.NONE
     hurry: threading.Event = field(default_factory=threading.Event)  # a second: at once
+    # whether the pass holding the lock lives: its notices wait until it ended or died
+    is_alive: Liveness = host.is_alive
 
 
 def retrying(policy: DeliveryPolicy, stop: threading.Event) -> Retrying:

@@ -8,9 +8,11 @@ sent after its delivery; a crash in between leaves it due again after the lease,
 and it is delivered again under the same identity.
 
 A notice waits for the end of the run that recorded it, so that a run can still
-withdraw what it wrote (the breaker hands declines back). Rows are written in the
-order of their creation, and a running run's rows were all created after it
-started: the claim takes only rows due before the oldest running run started.
+withdraw what it wrote (the breaker hands declines back). The run that holds the pass
+lock counts as running until it ends or is proven dead by the lock's own rule
+(`runs.LockHolder.alive`: on this host, by its process, however long it has been
+frozen; on another, by its heartbeat): the claim then takes no notice of that run,
+and, to keep to an index range, none written after it started.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from antaeus_cli.domain.notices import NoticeKind, NoticeStatus
+from antaeus_cli.store import runs
 from antaeus_cli.store.database import lenient_text
-from antaeus_cli.store.runs import LEASE_TTL
+from antaeus_cli.store.runs import Liveness
 
 # Every row a claim needs in one read: the notice, and the attempt that caused it (the
 # ledger's figures: what was charged, under which reference).
@@ -36,7 +39,7 @@ _CLAIMABLE = (
     "(SELECT c.timezone FROM customer c WHERE c.id = a.customer_id) "
     "FROM notification n LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
     "WHERE n.status = 'pending' AND n.next_attempt_at <= :now AND n.next_attempt_at < :cutoff "
-    "ORDER BY n.next_attempt_at, n.id LIMIT :limit"
+    "AND n.run_id IS NOT :live_run ORDER BY n.next_attempt_at, n.id LIMIT :limit"
 )
 _LEASE = (
     "UPDATE notification SET lease_owner = :owner, next_attempt_at = :until, tries = tries + 1 "
@@ -68,12 +71,6 @@ _TOLD = {
     NoticeKind.ACTION_REQUIRED: frozenset({"declined", "declined_hard", "needs_customer"}),
     NoticeKind.FINAL_NOTICE: frozenset({"declined"}),
 }
-# A run counts as running while its lock has a fresh heartbeat: one whose process died
-# holds nothing back once its lease is over, though only the next pass marks it crashed.
-_OLDEST_RUNNING = (
-    "SELECT min(r.started_at) FROM billing_run r JOIN pass_lock l ON l.run_id = r.id "
-    "WHERE r.status = 'running' AND l.heartbeat_at >= ?"
-)
 # A row no notice can be made of is failed whoever claimed it last: it is due, so any
 # lease on it has run out.
 _UNREADABLE = (
@@ -165,18 +162,36 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _cutoff(conn: sqlite3.Connection, now: datetime) -> str:
-    """Notices due from here on wait: the oldest live pass may still withdraw them."""
-    fresh = (now - LEASE_TTL).isoformat()
-    return str(conn.execute(_OLDEST_RUNNING, (fresh,)).fetchone()[0] or NO_CUTOFF)
+class _Waiting(NamedTuple):
+    """The live pass whose notices wait, if any: its run, and when it started."""
+
+    run_id: int | None
+    cutoff: str
 
 
-def _due(conn: sqlite3.Connection, now: datetime, limit: int) -> list[tuple[object, ...]]:
-    cutoff = _cutoff(conn, now)
+def _waiting(conn: sqlite3.Connection, now: datetime, is_alive: Liveness) -> _Waiting:
+    """The pass holding the lock, unless it is proven dead (a process that died holds
+    nothing back, though only the next pass marks its run crashed)."""
+    holder = runs.lock_holder(conn)
+    if holder is None or not holder.alive(now, is_alive):
+        return _Waiting(None, NO_CUTOFF)
+    return _Waiting(holder.run_id, holder.started_at)
+
+
+def _due(
+    conn: sqlite3.Connection, now: datetime, limit: int, is_alive: Liveness
+) -> list[tuple[object, ...]]:
+    waiting = _waiting(conn, now, is_alive)
     conn.text_factory = lenient_text  # bytes that are not UTF-8 fail their row, not the run
     try:
         return conn.execute(
-            _CLAIMABLE, {"now": now.isoformat(), "cutoff": cutoff, "limit": limit}
+            _CLAIMABLE,
+            {
+                "now": now.isoformat(),
+                "cutoff": waiting.cutoff,
+                "live_run": waiting.run_id,
+                "limit": limit,
+            },
         ).fetchall()
     finally:
         conn.text_factory = str
@@ -191,13 +206,19 @@ class Broken(NamedTuple):
 
 
 def claim(
-    conn: sqlite3.Connection, *, owner: str, now: datetime, until: datetime, limit: int
+    conn: sqlite3.Connection,
+    *,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    is_alive: Liveness,
 ) -> tuple[list[Pending], list[Broken]]:
     """Inside a write transaction: take up to `limit` due notices until `until`. A row
     edited into something unreadable (text that is not UTF-8 included) is failed with
     the reason, and returned apart."""
     claimed, broken = [], []
-    for row in _due(conn, now, limit):
+    for row in _due(conn, now, limit, is_alive):
         try:
             claimed.append(_pending(row))
         except (ValueError, TypeError, OverflowError) as exc:
@@ -209,16 +230,18 @@ def claim(
     return claimed, broken
 
 
-def peek(conn: sqlite3.Connection, *, now: datetime, limit: int) -> tuple[int, list[Pending]]:
+def peek(
+    conn: sqlite3.Connection, *, now: datetime, limit: int, is_alive: Liveness
+) -> tuple[int, list[Pending]]:
     """What a claim would take now, without taking it: how many, and the first ones."""
-    cutoff = _cutoff(conn, now)
+    waiting = _waiting(conn, now, is_alive)
     due = conn.execute(
         "SELECT count(*) FROM notification WHERE status = 'pending' AND next_attempt_at <= ? "
-        "AND next_attempt_at < ?",
-        (now.isoformat(), cutoff),
+        "AND next_attempt_at < ? AND run_id IS NOT ?",
+        (now.isoformat(), waiting.cutoff, waiting.run_id),
     ).fetchone()[0]
     shown = []
-    for row in _due(conn, now, limit):
+    for row in _due(conn, now, limit, is_alive):
         with contextlib.suppress(ValueError, TypeError, OverflowError):
             shown.append(_pending(row))
     return int(due), shown

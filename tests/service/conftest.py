@@ -14,8 +14,9 @@ from antaeus_cli.notify.results import NotifyResult
 from antaeus_cli.notify.service import deliver_pending
 from antaeus_cli.notify.settings import DeliveryPolicy, NotifyRuntime, NotifySettings
 from antaeus_cli.store.database import Store
+from antaeus_cli.store.runs import Liveness
 from tests.conftest import Sleeps
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, unknown
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def notify(db_path: Path, clock: FixedClock, sleeps: Sleeps) -> Callable[..., No
         stop: threading.Event | None = None,
         hurry: threading.Event | None = None,
         owner: str = "me",
+        is_alive: Liveness = unknown,
         **kw: Any,
     ) -> NotifyResult:
         settings = NotifySettings(policy=DeliveryPolicy(sleep=sleeps), **kw)
@@ -36,6 +38,7 @@ def notify(db_path: Path, clock: FixedClock, sleeps: Sleeps) -> Callable[..., No
                 stop=stop or threading.Event(),
                 owner=owner,
                 hurry=hurry or threading.Event(),
+                is_alive=is_alive,
             )
             return deliver_pending(store, channel, settings, runtime)
         finally:

@@ -19,7 +19,7 @@ from antaeus_cli.notify.results import NotifyResult
 from antaeus_cli.notify.settings import NotifySettings
 from antaeus_cli.store.database import Store
 from tests.conftest import Sleeps
-from tests.fakes import DECLINED, FakeChannel, FakeProvider, FixedClock
+from tests.fakes import DECLINED, FakeChannel, FakeProvider, FixedClock, alive, dead, unknown
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -222,7 +222,12 @@ def test_a_lease_that_ran_out_lets_another_run_deliver_again_under_the_same_key(
     try:
         with store.transaction() as conn:  # a run that claimed, then died
             (taken,), _ = deliveries.claim(
-                conn, owner="dead", now=clock(), until=clock() + timedelta(minutes=10), limit=5
+                conn,
+                owner="dead",
+                now=clock(),
+                until=clock() + timedelta(minutes=10),
+                limit=5,
+                is_alive=dead,
             )
     finally:
         store.close()
@@ -426,18 +431,54 @@ def test_an_unreadable_row_a_dead_run_had_claimed_is_failed_once(
     assert sql("SELECT status, lease_owner FROM notification WHERE id = 1") == [("failed", None)]
 
 
-def test_a_pass_that_died_holds_notices_back_only_until_its_lease_is_over(
-    make: Callable[..., Path], bill: Bill, notify: Notify, clock: FixedClock
+@pytest.mark.parametrize(
+    ("is_alive", "at_once", "after_its_lease"),
+    [(dead, 2, 2), (unknown, 0, 2), (alive, 0, 0)],
+    ids=["proven dead", "on another host", "alive, frozen"],
+)
+def test_a_pass_s_notices_wait_until_it_ended_or_is_proven_dead(
+    make: Callable[..., Path],
+    bill: Bill,
+    notify: Notify,
+    clock: FixedClock,
+    is_alive: Callable[..., bool | None],
+    at_once: int,
+    after_its_lease: int,
 ) -> None:
+    """A pass holds the lock and has written two receipts. Dead by the lock's own rule
+    (its process is gone): they go at once. On another host, where only its heartbeat
+    tells: once its lease is over. Alive, however long it has been frozen (SIGSTOP) and
+    however old its heartbeat: never, for it may still withdraw them."""
     from tests.fakes import Crash
 
     make(*[(i, 100, "EUR") for i in range(1, 5)])
     provider = FakeProvider(crash_after_booking={3})
     with pytest.raises(Crash):
-        bill(provider, batch_size=1)  # invoices 1 and 2 are committed, then it dies
-    assert notify(FakeChannel()).sent == 0  # its heartbeat is fresh: it may still withdraw
-    clock.advance(minutes=6)  # past the lock's lease: nobody will withdraw anything
-    assert notify(FakeChannel()).sent == 2
+        bill(provider, batch_size=1)  # invoices 1 and 2 are committed; the lock is held
+    assert notify(FakeChannel(), is_alive=is_alive).sent == at_once
+    clock.advance(hours=6)  # far past the lock's lease
+    assert notify(FakeChannel(), is_alive=is_alive).sent == after_its_lease - at_once
+
+
+def test_a_live_pass_s_notices_wait_whatever_the_clock_says(
+    make: Callable[..., Path],
+    bill: Bill,
+    notify: Notify,
+    edit: Callable[..., None],
+) -> None:
+    """The wall clock was stepped back while the pass ran: its notices carry times from
+    before it started. They still wait: the run that wrote them is alive."""
+    from tests.fakes import Crash
+
+    make(*[(i, 100, "EUR") for i in range(1, 5)])
+    with pytest.raises(Crash):
+        bill(FakeProvider(crash_after_booking={3}), batch_size=1)
+    edit(
+        "UPDATE notification SET created_at = '2026-01-01T00:00:00+00:00', "
+        "next_attempt_at = '2026-01-01T00:00:00+00:00'"
+    )
+    assert notify(FakeChannel(), is_alive=alive).sent == 0
+    assert notify(FakeChannel(), is_alive=dead).sent == 2
 
 
 def test_the_operator_is_told_of_an_overdue_attempt_in_the_run_summary(

@@ -26,6 +26,7 @@ from tests.fakes import (
     Crash,
     FakeProvider,
     FixedClock,
+    alive,
 )
 
 Bill = Callable[..., PassResult]
@@ -223,7 +224,7 @@ def test_notices_wait_for_the_end_of_their_run(
             store = Store.open(db_path)
             try:
                 with store.reading() as conn:
-                    seen.append(peek(conn, now=clock(), limit=10)[0])
+                    seen.append(peek(conn, now=clock(), limit=10, is_alive=alive)[0])
             finally:
                 store.close()
 
@@ -232,7 +233,7 @@ def test_notices_wait_for_the_end_of_their_run(
     store = Store.open(db_path)
     try:
         with store.transaction() as conn:
-            taken, _ = claim(conn, owner="t", now=clock(), until=clock(), limit=10)
+            taken, _ = claim(conn, owner="t", now=clock(), until=clock(), limit=10, is_alive=alive)
     finally:
         store.close()
     assert sorted(n.invoice_id or 0 for n in taken) == [1, 2, 3]
