@@ -20,8 +20,9 @@ _SECRET_NAME = re.compile(r"(key|secret|token|password|passwd|credential|auth)",
 # A password may hold spaces ("correct horse battery staple"); any other credential (an
 # API key, a signing secret, a token) is one word, so a space in one is two of them.
 _PASSWORD_NAME = re.compile(r"pass", re.IGNORECASE)
-# Parameters whose names look secret but hold none: how long a provider keeps a key.
-NOT_SECRET = frozenset({"key_retention_h"})
+# Parameters whose names look secret but hold none: how long a provider keeps a key, and
+# why AUTH may go without TLS (a word: loopback or trusted).
+NOT_SECRET = frozenset({"key_retention_h", "auth_without_tls"})
 # What a parameter's name looks like. Only such a name is quoted in an error: any other
 # may be a piece of a credential that a stray `&` made into a name.
 _NAME_LIKE = re.compile(r"[a-z]+(?:_[a-z]+)*")

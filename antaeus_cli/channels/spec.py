@@ -2,7 +2,9 @@
 
 - `smtp://[USER@]HOST[:PORT]?from=ADDR[&starttls=1][&operator=ADDR][&timeout=S]`,
   or `smtps://` for TLS from the first byte. The password comes from `password_file=`
-  or, in ANTAEUS_NOTIFY only, from `password=`: never from the command line.
+  or, in ANTAEUS_NOTIFY only, from `password=`: never from the command line. AUTH
+  without TLS is refused unless `auth_without_tls=loopback` (a relay on this machine)
+  or `auth_without_tls=trusted` says why it is safe.
 - `maildir://PATH?from=ADDR[&operator=ADDR]`: PATH relative to the working directory,
   or absolute (`maildir:///srv/antaeus/mail`).
 - `webhook://HOST[:PORT]/PATH?secret_file=FILE[&http=1][&timeout=S]`: HTTPS; plain
@@ -35,7 +37,7 @@ from antaeus_cli.provider.spec import (
 SCHEMES = ("smtp", "smtps", "maildir", "webhook")
 DEFAULT_COMPANY = "Billing"
 _KNOWN = {
-    "smtp": {"from", "operator", "starttls", "timeout", "password", "company"},
+    "smtp": {"from", "operator", "starttls", "timeout", "password", "company", "auth_without_tls"},
     "smtps": {"from", "operator", "timeout", "password", "company"},
     "maildir": {"from", "operator", "company"},
     "webhook": {"secret", "http", "timeout", "company"},
@@ -141,9 +143,36 @@ def _smtp(spec: ProviderSpec, sender: str, operator: str | None) -> SmtpSettings
     user = None if parts.username is None else unquote(parts.username)
     if password is not None and user is None:
         raise NotifySpecError("notify spec gives a password but no user: smtp://USER@HOST")
+    if user is not None and not (implicit or starttls):
+        _auth_in_clear(spec, host)
     return SmtpSettings(
         host, port, sender, operator, starttls, implicit, user, password, float(timeout)
     )
+
+
+# What a spec says, in its own word, to let AUTH cross without TLS: the server is on
+# this machine (checked), or on a network the operator trusts (their word).
+_CLEAR_AUTH = ("loopback", "trusted")
+
+
+def _auth_in_clear(spec: ProviderSpec, host: str) -> None:
+    """AUTH over a connection without TLS sends the password as it is: refused, unless
+    the spec says why that is safe."""
+    said = spec.params.get("auth_without_tls")
+    if said is None:
+        raise NotifySpecError(
+            "smtp:// with a user sends AUTH, and without TLS the password would cross the "
+            "network in clear: add starttls=1, or use smtps://; for a relay on this machine "
+            "or a network you trust, say so with auth_without_tls=loopback or "
+            "auth_without_tls=trusted"
+        )
+    if said not in _CLEAR_AUTH:
+        raise NotifySpecError("auth_without_tls must be loopback or trusted")
+    if said == "loopback" and not is_loopback(host):
+        raise NotifySpecError(
+            "auth_without_tls=loopback, but the smtp:// host is not a loopback address: "
+            "use starttls=1 or smtps://, or auth_without_tls=trusted for a network you trust"
+        )
 
 
 def _webhook(spec: ProviderSpec) -> WebhookSettings:

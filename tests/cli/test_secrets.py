@@ -124,10 +124,47 @@ def test_a_password_may_hold_spaces(runner: CliRunner, db: Path, tmp_path: Path)
     notify spec is read, and the run goes as far as the mail server (none listens)."""
     secret = tmp_path / "password"
     secret.write_text("correct horse battery staple\n")
-    spec = f"smtp://billing@127.0.0.1:9?from=b@example.com&password_file={secret}"
+    spec = (
+        f"smtp://billing@127.0.0.1:9?from=b@example.com&password_file={secret}"
+        "&auth_without_tls=loopback"
+    )
     code, output = cli(runner, db, "notify", "--dry-run", "--notify", spec)
     assert code == ExitCode.OK, output
     assert "horse" not in output
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("smtp://u@mail.example.com?from=b@example.com", "would cross the network in clear"),
+        ("smtp://u@127.0.0.1?from=b@example.com", "would cross the network in clear"),
+        (
+            "smtp://u@mail.example.com?from=b@example.com&auth_without_tls=loopback",
+            "the smtp:// host is not a loopback address",
+        ),
+        (
+            "smtp://u@127.0.0.1?from=b@example.com&auth_without_tls=yes",
+            "auth_without_tls must be loopback or trusted",
+        ),
+        ("smtp://u@mail.example.com?from=b@example.com&auth_without_tls=trusted", None),
+        ("smtp://u@127.0.0.1?from=b@example.com&auth_without_tls=loopback", None),
+        ("smtp://u@mail.example.com?from=b@example.com&starttls=1", None),
+        ("smtps://u@mail.example.com?from=b@example.com", None),
+    ],
+)
+def test_auth_never_crosses_without_tls_unless_the_spec_says_why(
+    runner: CliRunner, db: Path, spec: str, fragment: str | None
+) -> None:
+    """A user means AUTH; without TLS (starttls=1, smtps://) the password would go in
+    clear. Refused before anything connects, unless the spec says, in its own word, that
+    the relay is on this machine (and it is) or on a network the operator trusts."""
+    code, output = cli(runner, db, "notify", "--dry-run", ANTAEUS_NOTIFY=spec + "&password=SECRET9")
+    if fragment is None:
+        assert code == ExitCode.OK, output
+    else:
+        assert code == ExitCode.USAGE, output
+        assert fragment in one_line_error(output)
+    assert "SECRET9" not in output
 
 
 @pytest.mark.parametrize(
