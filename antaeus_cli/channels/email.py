@@ -32,12 +32,25 @@ def checked_address(text: str, what: str = "recipient") -> str:
             f"the {what} address is {len(text)} characters long, over {MAX_ADDRESS}",
             scope=Scope.NOTICE,
         )
-    if not _ADDRESS.fullmatch(text):
+    if not _ADDRESS.fullmatch(text) or not _one_mailbox(text):
         shown = text.encode("unicode_escape").decode("ascii")[:80]
         raise Permanent(
             f"the {what} address {shown!r} is not one plain e-mail address", scope=Scope.NOTICE
         )
     return text
+
+
+def _one_mailbox(text: str) -> bool:
+    """Whether the e-mail library, which decodes what it reads (an encoded word such as
+    `=?utf-8?b?...?=` included), reads `text` back as one mailbox, the same, flawless."""
+    header = _POLICY.header_factory("To", text)
+    found = header.addresses
+    return (
+        not header.defects
+        and len(found) == 1
+        and not found[0].display_name
+        and found[0].addr_spec == text
+    )
 
 
 def recipient_of(message: Message, operator: str | None) -> str:

@@ -145,6 +145,10 @@ def test_credentials_the_server_refuses_stop_the_channel() -> None:
         "x" * 250 + "@example.com",
         "c\u00e9@example.com",
         "no-at-sign",
+        # encoded words the e-mail library decodes: a second address, an escape sequence
+        "=?utf-8?b?YUBldmlsLmNvbT4sIDxi?=@y.com",
+        "=?utf-8?b?G1szMW0=?=@y.com",
+        "=?utf-8?q?a=40evil.com=3E=2C_=3Cb?=@y.com",
     ],
 )
 def test_a_hostile_address_never_becomes_a_header(
