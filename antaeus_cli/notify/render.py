@@ -10,7 +10,7 @@ channel from the subject and the address alone, neither of which holds a line br
 from __future__ import annotations
 
 import html
-from datetime import UTC, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import NamedTuple
 
 from antaeus_cli.domain.clock import AsOf, zone_named
@@ -74,20 +74,54 @@ def amount_of(notice: Pending) -> str:
 
 
 def _day(notice: Pending, company_zone: tzinfo | None) -> str:
-    """The day of the charge in the customer's zone, the zone their retry dates are in
-    (the company's for a customer without one); in UTC, saying so, for a zone that is
-    unknown, or a time that no zone can show (a row edited by hand)."""
+    """The day of the charge (when its request went) in the customer's zone, the zone
+    their retry dates are in (the company's for a customer without one); in UTC, saying
+    so, for a zone that is unknown, or a time that no zone can show (a row edited by
+    hand)."""
     moment = notice.charged_at or notice.created_at
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # ours are all UTC
-    when = AsOf.at(moment)
+    local = _local_date(notice, moment, company_zone)
+    if local is not None:
+        return local.isoformat()
+    return f"{_utc(moment).date().isoformat()} (UTC)"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _local_date(notice: Pending, moment: datetime, company_zone: tzinfo | None) -> date | None:
+    """`moment` as a date in the customer's zone; None when no zone can show it."""
     zone = company_zone if notice.customer_zone is None else zone_named(notice.customer_zone)
-    if notice.customer_zone is None or zone is not None:
-        try:
-            return when.local_date(zone).isoformat()
-        except (OverflowError, ValueError, OSError):
-            pass
-    return f"{moment.astimezone(UTC).date().isoformat()} (UTC)"
+    if notice.customer_zone is not None and zone is None:
+        return None
+    try:
+        return AsOf.at(_utc(moment)).local_date(zone)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _next_try(notice: Pending, company_zone: tzinfo | None) -> str:
+    """When the next try comes, as the customer can believe it: a date already gone
+    when the notice was written (a pass run for a past --as-of) is due at the next run."""
+    retry = notice.next_retry_on
+    if retry is None:
+        return "We will try again later"
+    written = _local_date(notice, notice.created_at, company_zone)
+    if written is not None and retry <= written:
+        return "We will try again shortly"
+    return f"We will try again on {retry.isoformat()}"
+
+
+def _tried(notice: Pending, amount: str, day: str) -> str:
+    """How often the invoice was tried, as its attempts count it."""
+    times = notice.attempt_no
+    if times is None or times <= 1:
+        return f"We tried to charge {amount} for invoice {notice.invoice_id} on {day}"
+    said = "twice" if times == 2 else f"{times} times"
+    return (
+        f"We tried to charge {amount} for invoice {notice.invoice_id} {said}, most recently "
+        f"on {day}"
+    )
 
 
 def content(notice: Pending, company: str, company_zone: tzinfo | None = None) -> Content:
@@ -102,12 +136,11 @@ def content(notice: Pending, company: str, company_zone: tzinfo | None = None) -
             f"Payment reference: {flat(notice.reference or 'none given')}.",
         ]
     elif notice.kind is NoticeKind.PAYMENT_FAILED:
-        retry = notice.next_retry_on.isoformat() if notice.next_retry_on else "a later date"
         subject = f"Payment for invoice {invoice} was declined"
         lines = [
             f"We tried to charge {amount} for invoice {invoice} on {day}, but "
             f"{reason_words(notice)}.",
-            f"We will try again on {retry}. If your card has changed, please update your "
+            f"{_next_try(notice, company_zone)}. If your card has changed, please update your "
             "payment details before then.",
         ]
     elif notice.kind is NoticeKind.ACTION_REQUIRED:
@@ -121,8 +154,7 @@ def content(notice: Pending, company: str, company_zone: tzinfo | None = None) -
     else:
         subject = f"Final notice: invoice {invoice} is unpaid"
         lines = [
-            f"We tried to charge {amount} for invoice {invoice} several times, most recently "
-            f"on {day}, and {reason_words(notice)} each time.",
+            f"{_tried(notice, amount, day)}, and the last time {reason_words(notice)}.",
             f"We will not try again. Please contact us to settle invoice {invoice}.",
         ]
     return _compose(subject, lines, flat(company))

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
-from antaeus_cli.domain.notices import NoticeKind, NoticeStatus
+from antaeus_cli.domain.notices import NoticeKind, NoticeStatus, notice_key
 from antaeus_cli.store import runs
 from antaeus_cli.store.database import lenient_text
 from antaeus_cli.store.runs import Liveness
@@ -35,8 +35,9 @@ from antaeus_cli.store.runs import Liveness
 _CLAIMABLE = (
     "SELECT n.id, n.dedupe_key, n.kind, n.run_id, n.recipient, n.next_retry_on, n.body, "
     "n.tries, n.created_at, a.invoice_id, a.customer_id, a.amount, a.currency, "
-    "a.provider_ref, a.decline_code, a.decline_class, a.finished_at, a.outcome, "
-    "(SELECT c.timezone FROM customer c WHERE c.id = a.customer_id) "
+    "a.provider_ref, a.decline_code, a.decline_class, a.started_at, a.outcome, "
+    "(SELECT c.timezone FROM customer c WHERE c.id = a.customer_id), "
+    "a.idempotency_key, a.attempt_no "
     "FROM notification n LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
     "WHERE n.status = 'pending' AND n.next_attempt_at <= :now AND n.next_attempt_at < :cutoff "
     "AND n.run_id IS NOT :live_run ORDER BY n.next_attempt_at, n.id LIMIT :limit"
@@ -103,8 +104,9 @@ class Pending(NamedTuple):
     reference: str | None
     decline_code: str | None
     decline_class: str | None
-    charged_at: datetime | None
+    charged_at: datetime | None  # when its attempt's request went: the charge's moment
     customer_zone: str | None = None  # customer.timezone: the zone its dates are told in
+    attempt_no: int | None = None  # how many times its invoice was tried, this one included
 
     def summary(self) -> dict[str, object]:
         """A run summary's body; empty when it is not one, or cannot be read."""
@@ -122,7 +124,8 @@ def _no_constant(name: str) -> object:
 def _pending(row: tuple[object, ...]) -> Pending:
     """Raises ValueError or TypeError for a row edited into something unreadable."""
     (nid, key, kind, run_id, recipient, next_retry, body, tries, created, *facts) = row
-    invoice_id, customer_id, amount, currency, reference, code, klass, charged_at, told, tz = facts
+    (invoice_id, customer_id, amount, currency, reference, code, klass, charged_at, told, tz,
+     attempt_key, attempt_no) = facts  # fmt: skip
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"its dedupe_key {str(key)[:80]!r} cannot name a message")
     notice_kind = NoticeKind(str(kind))
@@ -130,6 +133,9 @@ def _pending(row: tuple[object, ...]) -> Pending:
     if outcomes is not None and told not in outcomes:
         found = "no such attempt" if told is None else f"an attempt that ended {told!r}"
         raise ValueError(f"a {notice_kind.value} notice for {found}")
+    if outcomes is not None and key != notice_key(str(attempt_key), notice_kind):
+        # its attempt_id was edited to another attempt: whose notice is it? Nobody's.
+        raise ValueError(f"its attempt is not the one its key names ({str(attempt_key)[:80]!r})")
     return Pending(
         _whole(nid),
         str(key),
@@ -149,6 +155,7 @@ def _pending(row: tuple[object, ...]) -> Pending:
         _text(klass),
         None if charged_at is None else datetime.fromisoformat(str(charged_at)),
         _text(tz),
+        None if attempt_no is None else _whole(attempt_no),
     )
 
 
