@@ -1,11 +1,11 @@
 """Notify specs, parsed and checked the way provider specs are:
 
-- `smtp://[USER@]HOST[:PORT]?from=ADDR[&starttls=1][&operator=ADDR][&timeout=S]`,
+- `smtp://[USER@]HOST[:PORT]?from=ADDR&operator=ADDR[&starttls=1][&timeout=S]`,
   or `smtps://` for TLS from the first byte. The password comes from `password_file=`
   or, in ANTAEUS_NOTIFY only, from `password=`: never from the command line. AUTH
   without TLS is refused unless `auth_without_tls=loopback` (a relay on this machine)
   or `auth_without_tls=trusted` says why it is safe.
-- `maildir://PATH?from=ADDR[&operator=ADDR]`: PATH relative to the working directory,
+- `maildir://PATH?from=ADDR&operator=ADDR`: PATH relative to the working directory,
   or absolute (`maildir:///srv/antaeus/mail`).
 - `webhook://HOST[:PORT]/PATH?secret_file=FILE[&http=1][&timeout=S]`: HTTPS; plain
   HTTP (`http=1`) only to a loopback address, for tests.
@@ -81,7 +81,8 @@ def open_channel(notify: NotifySpec) -> Channel:
     if spec.scheme == "webhook":
         return WebhookChannel(_webhook(spec), spec.redacted())
     sender = _address(spec, "from", required=True) or ""
-    operator = _address(spec, "operator", required=False)
+    # where run summaries go, crash alerts among them: without it they would go nowhere
+    operator = _address(spec, "operator", required=True)
     if spec.scheme == "maildir":
         location = _location(spec.raw)
         if not location.strip("/ "):
@@ -101,8 +102,9 @@ def _address(spec: ProviderSpec, name: str, *, required: bool) -> str | None:
     value = spec.params.get(name)
     if value is None:
         if required:
+            why = _NEEDED_FOR.get(name, "")
             raise NotifySpecError(
-                f"{spec.scheme}:// needs {name}=ADDRESS, e.g. {name}=billing@example.com"
+                f"{spec.scheme}:// needs {name}=ADDRESS, e.g. {name}=billing@example.com{why}"
             )
         return None
     try:
@@ -112,6 +114,14 @@ def _address(spec: ProviderSpec, name: str, *, required: bool) -> str | None:
             f"notify spec: {name}= is not one plain e-mail address, "
             f"such as {name}=billing@example.com"
         ) from None
+
+
+_NEEDED_FOR = {
+    "operator": (
+        ": the operator's address, where run summaries go (crash alerts and held "
+        "invoices among them)"
+    ),
+}
 
 
 def _host_port(spec: ProviderSpec, default_port: int) -> tuple[str, int]:

@@ -309,7 +309,7 @@ def test_notify_writes_its_metrics(
 ) -> None:
     db = billed(runner, tmp_path)
     prom = tmp_path / "notify.prom"
-    spec = f"maildir://{tmp_path}/mail?from=billing@example.com"
+    spec = f"maildir://{tmp_path}/mail?from=billing@example.com&operator=ops@example.com"
     code, out, err = run(runner, db, "notify", "--notify", spec, "--json",
                          "--metrics-file", str(prom))  # fmt: skip
     assert code == 0, err

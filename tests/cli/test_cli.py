@@ -428,18 +428,38 @@ def test_notify_delivers_into_a_maildir_and_says_how_many(
     [
         ("", "no notify channel"),
         ("carrier-pigeon://x", "unknown notify channel"),
-        ("smtp://user:hunter2@mail.example.com?from=b@example.com", "carries credentials"),
-        ("smtp://mail.example.com?from=b@example.com&password=hunter2", "carries credentials"),
+        (
+            "smtp://user:hunter2@mail.example.com?from=b@example.com&operator=ops@example.com",
+            "carries credentials",
+        ),
+        (
+            "smtp://mail.example.com?from=b@example.com&operator=ops@example.com&password=hunter2",
+            "carries credentials",
+        ),
         ("smtp://mail.example.com", "needs from=ADDRESS"),
-        ("smtp://mail.example.com?from=b@example.com%0d%0aBcc:x", "not one plain e-mail address"),
-        ("smtp://mail.example.com?from=b@example.com&colour=red", "unknown parameter 'colour'"),
+        (
+            "smtp://mail.example.com?from=b@example.com",
+            "needs operator=ADDRESS, e.g. operator=billing@example.com: the operator's address",
+        ),
+        ("maildir://mail?from=b@example.com", "needs operator=ADDRESS"),
+        (
+            "smtp://mail.example.com?from=b@example.com%0d%0aBcc:x&operator=ops@example.com",
+            "not one plain e-mail address",
+        ),
+        (
+            "smtp://mail.example.com?from=b@example.com&operator=ops@example.com&colour=red",
+            "unknown parameter 'colour'",
+        ),
         ("webhook://hooks.example.com/x", "needs secret_file=FILE"),
         ("webhook://hooks.example.com/x?secret_file=/nonexistent", "cannot read the file"),
-        ("maildir://?from=b@example.com", "needs a path"),
+        ("maildir://?from=b@example.com&operator=ops@example.com", "needs a path"),
         ("webhook://127.0.0.1:9/x?secret_file=%00&http=1", "cannot read the file"),
         ("smtp://[::1", "is not a URL"),
-        ("smtp://127.0.0.1:0?from=b@example.com", "port is not one to connect to"),
-        ("smtp://127.0.0.1:99999?from=b@example.com", "is not a URL"),
+        (
+            "smtp://127.0.0.1:0?from=b@example.com&operator=ops@example.com",
+            "port is not one to connect to",
+        ),
+        ("smtp://127.0.0.1:99999?from=b@example.com&operator=ops@example.com", "is not a URL"),
     ],
 )
 def test_a_bad_notify_spec_is_a_one_line_usage_error(

@@ -83,7 +83,7 @@ def test_every_json_output_follows_its_schema(db: Path) -> None:
 
 def test_notify_json_follows_its_schema(db: Path, tmp_path: Path) -> None:
     output(db, "bill", "--json", *AS_OF, *SIM)
-    spec = f"maildir://{tmp_path}/mail?from=billing@example.com"
+    spec = f"maildir://{tmp_path}/mail?from=billing@example.com&operator=ops@example.com"
     preview = output(db, "notify", "--notify", spec, "--dry-run", "--json")
     valid("notify-preview", preview)
     assert preview["due"] > 0

@@ -24,7 +24,12 @@ READING = [
     ("check", "--metrics-file", "{out}/antaeus.prom"),
     ("bill", "--dry-run", "--as-of", AS_OF),
     ("retry-failed", "--dry-run", "--as-of", "2026-12-20"),
-    ("notify", "--dry-run", "--notify", "maildir://{out}/mail?from=billing@example.com"),
+    (
+        "notify",
+        "--dry-run",
+        "--notify",
+        "maildir://{out}/mail?from=billing@example.com&operator=ops@example.com",
+    ),
 ]
 
 

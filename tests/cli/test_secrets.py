@@ -125,7 +125,7 @@ def test_a_password_may_hold_spaces(runner: CliRunner, db: Path, tmp_path: Path)
     secret = tmp_path / "password"
     secret.write_text("correct horse battery staple\n")
     spec = (
-        f"smtp://billing@127.0.0.1:9?from=b@example.com&password_file={secret}"
+        f"smtp://billing@127.0.0.1:9?from=b@example.com&operator=ops@example.com&password_file={secret}"
         "&auth_without_tls=loopback"
     )
     code, output = cli(runner, db, "notify", "--dry-run", "--notify", spec)
@@ -136,20 +136,32 @@ def test_a_password_may_hold_spaces(runner: CliRunner, db: Path, tmp_path: Path)
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ("smtp://u@mail.example.com?from=b@example.com", "would cross the network in clear"),
-        ("smtp://u@127.0.0.1?from=b@example.com", "would cross the network in clear"),
         (
-            "smtp://u@mail.example.com?from=b@example.com&auth_without_tls=loopback",
+            "smtp://u@mail.example.com?from=b@example.com&operator=ops@example.com",
+            "would cross the network in clear",
+        ),
+        (
+            "smtp://u@127.0.0.1?from=b@example.com&operator=ops@example.com",
+            "would cross the network in clear",
+        ),
+        (
+            "smtp://u@mail.example.com?from=b@example.com&operator=ops@example.com&auth_without_tls=loopback",
             "the smtp:// host is not a loopback address",
         ),
         (
-            "smtp://u@127.0.0.1?from=b@example.com&auth_without_tls=yes",
+            "smtp://u@127.0.0.1?from=b@example.com&operator=ops@example.com&auth_without_tls=yes",
             "auth_without_tls must be loopback or trusted",
         ),
-        ("smtp://u@mail.example.com?from=b@example.com&auth_without_tls=trusted", None),
-        ("smtp://u@127.0.0.1?from=b@example.com&auth_without_tls=loopback", None),
-        ("smtp://u@mail.example.com?from=b@example.com&starttls=1", None),
-        ("smtps://u@mail.example.com?from=b@example.com", None),
+        (
+            "smtp://u@mail.example.com?from=b@example.com&operator=ops@example.com&auth_without_tls=trusted",
+            None,
+        ),
+        (
+            "smtp://u@127.0.0.1?from=b@example.com&operator=ops@example.com&auth_without_tls=loopback",
+            None,
+        ),
+        ("smtp://u@mail.example.com?from=b@example.com&operator=ops@example.com&starttls=1", None),
+        ("smtps://u@mail.example.com?from=b@example.com&operator=ops@example.com", None),
     ],
 )
 def test_auth_never_crosses_without_tls_unless_the_spec_says_why(
@@ -249,16 +261,16 @@ PROVIDER_SPECS = [
     "stripe://?api_base=SECRET1/SECRET2&api_key=sk_test_x",
 ]
 NOTIFY_SPECS = [
-    "smtp://mail.example.com?from=b@example.com&pasword=SECRET1",
-    "smtp://user:SECRET1/SECRET2@mail.example.com?from=b@example.com",
+    "smtp://mail.example.com?from=b@example.com&operator=ops@example.com&pasword=SECRET1",
+    "smtp://user:SECRET1/SECRET2@mail.example.com?from=b@example.com&operator=ops@example.com",
     "smtp://user:SECRET1?SECRET2@mail.example.com",
-    "smtp://user:SECRET1#SECRET2@mail.example.com?from=b@example.com",
-    "smtp://user:25/SECRET1@mail.example.com?from=b@example.com",
-    "smtp://user:SECRET1%0ASECRET2@mail.example.com?from=b@example.com",
-    "smtp://user@mail.example.com?from=b@example.com&password=SECRET1%C3%A9",
-    "smtp://mail.example.com?from=SECRET1/SECRET2",
-    "smtp://mail.example.com?from=b@example.com&starttls=SECRET1",
-    "smtp://mail.example.com?from=b@example.com&password=SECRET1&password=SECRET2",
+    "smtp://user:SECRET1#SECRET2@mail.example.com?from=b@example.com&operator=ops@example.com",
+    "smtp://user:25/SECRET1@mail.example.com?from=b@example.com&operator=ops@example.com",
+    "smtp://user:SECRET1%0ASECRET2@mail.example.com?from=b@example.com&operator=ops@example.com",
+    "smtp://user@mail.example.com?from=b@example.com&operator=ops@example.com&password=SECRET1%C3%A9",
+    "smtp://mail.example.com?from=SECRET1/SECRET2&operator=ops@example.com",
+    "smtp://mail.example.com?from=b@example.com&operator=ops@example.com&starttls=SECRET1",
+    "smtp://mail.example.com?from=b@example.com&operator=ops@example.com&password=SECRET1&password=SECRET2",
     "webhook://127.0.0.1:9/x?http=1&secret=SECRET1&timeout=SECRET2",
     "carrier-pigeon://?password=SECRET1",
 ]

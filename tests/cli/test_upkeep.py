@@ -50,7 +50,12 @@ def version_and_invoices(path: Path) -> tuple[int, int]:
         ["bill", "--dry-run", "--as-of", "2026-12-01"],
         ["bill", "--as-of", "2026-12-01", "--provider", "sim://"],
         ["retry-failed", "--dry-run", "--as-of", "2026-12-01"],
-        ["notify", "--dry-run", "--notify", "maildir://mail?from=billing@example.com"],
+        [
+            "notify",
+            "--dry-run",
+            "--notify",
+            "maildir://mail?from=billing@example.com&operator=ops@example.com",
+        ],
     ],
     ids=lambda args: " ".join(args[:2]),
 )

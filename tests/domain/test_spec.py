@@ -91,9 +91,14 @@ def test_a_secret_is_hidden_by_its_decoded_name(name: str) -> None:
 
 
 def test_a_url_password_is_hidden_and_its_user_kept() -> None:
-    spec = parse_spec("smtp://billing:pa%2Fss@mail.example.com:587?from=a@example.com")
+    spec = parse_spec(
+        "smtp://billing:pa%2Fss@mail.example.com:587?from=a@example.com&operator=ops@example.com"
+    )
     assert spec.has_password
-    assert spec.redacted() == "smtp://billing:***@mail.example.com:587?from=a@example.com"
+    assert (
+        spec.redacted()
+        == "smtp://billing:***@mail.example.com:587?from=a@example.com&operator=ops@example.com"
+    )
 
 
 def test_a_name_the_c_locale_could_not_decode_is_shown_as_utf_8() -> None:

@@ -135,7 +135,9 @@ def test_a_signal_ends_notify_within_seconds_while_a_server_trickles(
 
     db = billed(tmp_path, customers=3)
     with trickling_smtp() as port:
-        slow = f"smtp://127.0.0.1:{port}?from=billing@example.com&timeout=600"
+        slow = (
+            f"smtp://127.0.0.1:{port}?from=billing@example.com&operator=ops@example.com&timeout=600"
+        )
         proc = start(db, "notify", "--notify", slow)
         time.sleep(1.0)  # connected, and waiting on the trickle
         sent = time.monotonic()
