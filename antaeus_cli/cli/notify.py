@@ -24,8 +24,9 @@ def command(
         typer.Option(
             "--notify",
             metavar="SPEC",
-            help="Where notices go: 'smtp://HOST:PORT?from=ADDR&starttls=1', "
-            "'maildir://PATH?from=ADDR', or 'webhook://HOST/PATH?secret_file=FILE'. "
+            help="Where notices go: 'smtp://HOST:PORT?from=ADDR&operator=ADDR&starttls=1', "
+            "'maildir://PATH?from=ADDR&operator=ADDR', or "
+            "'webhook://HOST/PATH?secret_file=FILE'. "
             f"Default: ${NOTIFY_ENV}. Passwords only through ${NOTIFY_ENV} or a *_file.",
             show_default=False,
             rich_help_panel=panels.CHANNEL,

@@ -355,7 +355,7 @@ def notify_spec(given: str | None, env: str) -> NotifySpec:
     if not text.strip():
         raise NotifySpecError(
             f"no notify channel: pass --notify SPEC or set {env}, e.g. "
-            "'maildir://mail?from=billing@example.com'"
+            "'maildir://mail?from=billing@example.com&operator=ops@example.com'"
         )
     if given is not None:
         refuse_inline_credentials(channel_spec.parse(text), "notify", env, NotifySpecError)
