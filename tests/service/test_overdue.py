@@ -179,6 +179,11 @@ def test_an_overdue_attempt_settled_by_hand_as_the_readme_says_needs_nobody_any_
     expected = [(1, "charged")] if charged else [(1, "lapsed"), (2, "charged")]
     assert sql("SELECT attempt_no, outcome FROM payment_attempt ORDER BY id") == expected
     assert sql("SELECT count, amount FROM collected") == [(1, 100)]
+    # the customer who paid is told, once: by hand or by a pass, the charge's receipt
+    assert sql(
+        "SELECT a.attempt_no, n.status FROM notification n JOIN payment_attempt a "
+        "ON a.id = n.attempt_id WHERE n.kind = 'receipt'"
+    ) == [(1 if charged else 2, "pending")]
 
 
 def test_a_count_edited_to_the_64_bit_limit_holds_only_itself(

@@ -136,7 +136,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.close()
     store = Store.open(path, migrate_schema=True)
     try:
-        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 13
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 14
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         result = bounded_pass(
@@ -429,7 +429,7 @@ def _version_12_file(path: Path) -> None:
         )
 
 
-def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version_13(
+def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version_13_and_on(
     tmp_path: Path,
 ) -> None:
     """Version 13 rebuilds `invoice` for the VOID status, as `antaeus migrate` runs it:
@@ -450,7 +450,7 @@ def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version
     store = Store.open(path, migrate_schema=True)
     try:
         conn = store.conn
-        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 13
+        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 14
         assert _rows(conn) == {**rows_before, "voiding": []}
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -469,6 +469,7 @@ def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version
             ("index", "voiding_by_invoice"),
             ("trigger", "voiding_no_delete"),
             ("trigger", "voiding_is_final"),
+            ("trigger", "payment_attempt_settled_by_hand_is_receipted"),  # version 14
         }
         kept = [o for o in objects if o[:3] != table and (o[0], o[1]) not in added]
         assert kept == [o for o in objects_before if o[:3] != table]
