@@ -118,7 +118,7 @@ def no_longer_true(kind: NoticeKind, invoice_status: object, latest: bool) -> st
     if kind not in DECLINE_KINDS:
         return None
     if invoice_status not in _STILL_UNPAID:
-        shown = "gone" if invoice_status is None else str(invoice_status)[:20]
+        shown = "gone" if invoice_status is None else str(invoice_status)  # a CHECK holds it
         return f"its invoice is {shown} now: the decline it tells of no longer stands"
     if not latest:
         return "its invoice was tried again since: the decline it tells of is not the last"
