@@ -300,3 +300,35 @@ def test_a_spec_on_the_command_line_names_its_credentials_not_their_values(
     assert code == ExitCode.USAGE, output
     assert "carries credentials ('api_key')" in one_line_error(output)
     assert "SECRET1" not in output
+
+
+@pytest.mark.parametrize("kind", ["a device without end", "a pipe without a writer", "too big"])
+@pytest.mark.parametrize("spec", ["webhook", "smtp"])
+def test_a_secret_file_that_is_no_small_regular_file_is_refused_at_once(
+    runner: CliRunner, db: Path, tmp_path: Path, kind: str, spec: str
+) -> None:
+    """secret_file=/dev/zero would be read for ever, a FIFO nobody writes to would be
+    waited on for ever, a file of megabytes is no credential: each is refused at once,
+    before anything connects, naming the parameter."""
+    import os
+    import time
+
+    if kind == "a device without end":
+        path = Path("/dev/zero")
+    elif kind == "a pipe without a writer":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+    else:
+        path = tmp_path / "big"
+        path.write_bytes(b"x" * (1 << 20))
+    name = "secret_file" if spec == "webhook" else "password_file"
+    text = (
+        f"webhook://127.0.0.1:9/x?http=1&secret_file={path}"
+        if spec == "webhook"
+        else f"smtps://u@127.0.0.1:9?from=b@example.com&operator=o@example.com&{name}={path}"
+    )
+    started = time.monotonic()
+    code, output = cli(runner, db, "notify", "--dry-run", ANTAEUS_NOTIFY=text)
+    assert time.monotonic() - started < 5
+    assert code == ExitCode.USAGE, output
+    assert f"'{name}'" in one_line_error(output)
