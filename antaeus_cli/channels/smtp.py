@@ -34,7 +34,7 @@ from typing import Literal
 from antaeus_cli.channels.email import build, recipient_of
 from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Scope, Transient
 
-Connect = Callable[[str, int, float], smtplib.SMTP]
+Connect = Callable[[float], smtplib.SMTP]  # an SMTP client not yet connected
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +50,51 @@ class SmtpSettings:
     timeout: float = 30.0
 
 
-def _plain(host: str, port: int, timeout: float) -> smtplib.SMTP:
-    return smtplib.SMTP(host, port, timeout=timeout)
+class _Plain(smtplib.SMTP):
+    """SMTP that keeps a second handle on its socket from the moment it is made
+    (`spare`): `abort()` shuts the connection down through it from another thread at
+    any point, the server's greeting included, which smtplib reads inside connect()."""
+
+    spare: socket.socket | None = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = socket.create_connection((host, port), timeout, self.source_address)
+        self.spare = sock.dup()
+        return sock
+
+    def close(self) -> None:
+        super().close()
+        _close_spare(self)
 
 
-def _tls(host: str, port: int, timeout: float) -> smtplib.SMTP:
-    return smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+class _Tls(smtplib.SMTP_SSL):
+    """smtps://: the same, the spare made before the TLS handshake, so that one the
+    server drags out is cut too."""
+
+    spare: socket.socket | None = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        raw = socket.create_connection((host, port), timeout, self.source_address)
+        self.spare = raw.dup()
+        return self.context.wrap_socket(raw, server_hostname=host)
+
+    def close(self) -> None:
+        super().close()
+        _close_spare(self)
+
+
+def _close_spare(conn: _Plain | _Tls) -> None:
+    spare, conn.spare = conn.spare, None
+    if spare is not None:
+        spare.close()
+
+
+def _plain(timeout: float) -> smtplib.SMTP:
+    return _Plain(timeout=timeout)
+
+
+def _tls(timeout: float) -> smtplib.SMTP:
+    return _Tls(timeout=timeout, context=ssl.create_default_context())
 
 
 _ENHANCED = re.compile(r"\s*[245]\.(\d{1,3})\.(\d{1,3})(?!\d)")
@@ -98,10 +137,10 @@ class SmtpChannel:
     def abort(self) -> None:
         self._cut = True
         for conn in (self._opening, self._conn):
-            sock = None if conn is None else conn.sock
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            for sock in (getattr(conn, "spare", None), getattr(conn, "sock", None)):
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
 
     def deliver(self, message: Message) -> None:
         self._cut = False
@@ -144,11 +183,14 @@ class SmtpChannel:
         if self._conn is not None:
             return self._conn
         s = self.settings
+        conn = self._connect(s.timeout)
+        self._opening = conn  # from here on, abort() can cut it
         try:
-            conn = self._connect(s.host, s.port, s.timeout)
+            conn.connect(s.host, s.port)  # and the greeting, read inside
         except (smtplib.SMTPException, OSError) as exc:
+            self._opening = None
+            _quietly_close(conn)
             raise Transient(f"cannot connect to {s.host}:{s.port}: {exc}") from None
-        self._opening = conn
         try:
             self._start(conn)
         except ChannelRefused:

@@ -55,11 +55,11 @@ class Watchdog:
             if self._stop.is_set() and self._stopped_at is None:
                 self._stopped_at = now
             with self._lock:
-                if self._until is None or self.cut is not None:
+                if self._until is None:
                     continue
-                why = self._why(now, self._until)
-                if why is not None:
-                    self.cut = why
+                if self.cut is None:
+                    self.cut = self._why(now, self._until)
+                if self.cut is not None:  # again each tick: a socket made since is cut too
                     self._abort()
 
     def _why(self, now: float, until: float) -> str | None:

@@ -123,18 +123,20 @@ def test_a_signal_stops_notify_between_notices_and_the_next_run_sends_the_rest(
     assert max(seen.values()) == 1  # each notice once, across both runs
 
 
+@pytest.mark.parametrize("where", ["greeting", "reply"])
 @pytest.mark.parametrize("signals", [1, 2])
 def test_a_signal_ends_notify_within_seconds_while_a_server_trickles(
-    tmp_path: Path, signals: int
+    tmp_path: Path, signals: int, where: str
 ) -> None:
     """The server answers a line a tenth of a second, for ever, and the spec's timeout
     is ten minutes: SIGTERM still ends the run within a moment's grace, a second one at
     once, each with exit 3 and its line; nothing is lost."""
     from antaeus_cli.domain.waits import STOP_GRACE_S
-    from tests.servers.trickle import trickling_smtp
+    from tests.servers.trickle import trickling_greeting, trickling_smtp
 
     db = billed(tmp_path, customers=3)
-    with trickling_smtp() as port:
+    server = trickling_greeting if where == "greeting" else trickling_smtp
+    with server() as port:
         slow = (
             f"smtp://127.0.0.1:{port}?from=billing@example.com&operator=ops@example.com&timeout=600"
         )

@@ -21,6 +21,13 @@ def _smtp(conn: socket.socket, done: threading.Event) -> None:
         conn.sendall(b"250-still thinking\r\n")
 
 
+def _greeting(conn: socket.socket, done: threading.Event) -> None:
+    """A greeting of `220-` continuation lines, one at a time, for ever: smtplib reads
+    it inside connect(), before any command."""
+    while not done.wait(INTERVAL_S):
+        conn.sendall(b"220-still waking up\r\n")
+
+
 def _http_headers(conn: socket.socket, done: threading.Event) -> None:
     """Reads a request, then answers with a status line and a header at a time, for
     ever: the answer never says whether the event was taken."""
@@ -79,6 +86,10 @@ def _serve(handler: Callable[[socket.socket, threading.Event], None]) -> Iterato
 
 def trickling_smtp() -> contextlib.AbstractContextManager[int]:
     return _serve(_smtp)
+
+
+def trickling_greeting() -> contextlib.AbstractContextManager[int]:
+    return _serve(_greeting)
 
 
 def trickling_http() -> contextlib.AbstractContextManager[int]:

@@ -18,7 +18,12 @@ from antaeus_cli.channels.webhook import WebhookChannel, WebhookSettings
 from antaeus_cli.domain.waits import STOP_GRACE_S
 from antaeus_cli.notify.results import NotifyResult
 from tests.fakes import FakeProvider
-from tests.servers.trickle import trickling_http, trickling_http_body, trickling_smtp
+from tests.servers.trickle import (
+    trickling_greeting,
+    trickling_http,
+    trickling_http_body,
+    trickling_smtp,
+)
 
 Bill = Callable[..., PassResult]
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -38,8 +43,12 @@ def webhook_channel(port: int) -> WebhookChannel:
 
 @pytest.mark.parametrize(
     ("server", "channel"),
-    [(trickling_smtp, smtp_channel), (trickling_http, webhook_channel)],
-    ids=["smtp", "webhook"],
+    [
+        (trickling_greeting, smtp_channel),
+        (trickling_smtp, smtp_channel),
+        (trickling_http, webhook_channel),
+    ],
+    ids=["smtp greeting", "smtp reply", "webhook"],
 )
 def test_a_server_that_never_finishes_answering_is_cut_at_the_deadline(
     make: Callable[..., Path],
