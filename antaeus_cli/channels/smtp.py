@@ -10,7 +10,8 @@ whose they are (`Scope`), by the reply code and its enhanced status code (RFC 34
 | connection refused, dropped, timed out; any 421        | Transient      | channel |
 | 4xx to a recipient (greylisting, a full mailbox)        | Transient      | notice  |
 | 4xx to the sender or the data                           | Transient      | channel |
-| 5xx to a recipient: X.1.x (address), X.2.x (mailbox)    | Permanent      | notice  |
+| 5xx to a recipient: X.1.x (address, but X.1.7 and X.1.8, | Permanent      | notice  |
+| the sender's), X.2.x (mailbox)                          |                |         |
 | 5xx to a recipient otherwise (5.7.1 relay denied ...)   | Permanent      | channel |
 | 552 or X.3.4 (too big, a full mailbox); X.6.x to data | Permanent      | notice  |
 | 5xx to the data otherwise (554 ...)                     | Permanent      | channel |
@@ -100,6 +101,7 @@ def _tls(timeout: float) -> smtplib.SMTP:
 _ENHANCED = re.compile(r"\s*[245]\.(\d{1,3})\.(\d{1,3})(?!\d)")
 CLOSING = 421  # the server is closing the connection
 _TOO_BIG = 552  # exceeded storage allocation: this message's size
+_SENDERS = frozenset({(1, 7), (1, 8)})  # bad sender's mailbox, bad sender's system
 
 
 def by_code(code: int, text: object, what: str) -> Transient | Permanent:
@@ -114,8 +116,8 @@ def by_code(code: int, text: object, what: str) -> Transient | Permanent:
         return Transient(reason, scope=Scope.NOTICE if mine else Scope.CHANNEL)
     if code == _TOO_BIG or subject == (3, 4):  # this message's size, or a full mailbox
         mine = True
-    elif what == "recipient":
-        mine = subject is not None and subject[0] in (1, 2)
+    elif what == "recipient":  # X.1.7 and X.1.8 are about the sender: from=, ours
+        mine = subject is not None and subject[0] in (1, 2) and subject not in _SENDERS
     else:  # the data: a content it will not take is this message's; the sender's is ours
         mine = what == "message" and subject is not None and subject[0] == 6
     return Permanent(reason, scope=Scope.NOTICE if mine else Scope.CHANNEL)

@@ -38,7 +38,7 @@ from antaeus_cli.channels.port import (
     Transient,
     Unaddressed,
 )
-from antaeus_cli.domain.notices import NoticeStatus, backoff
+from antaeus_cli.domain.notices import NoticeKind, NoticeStatus, backoff
 from antaeus_cli.domain.words import counted
 from antaeus_cli.notify.messages import message_for
 from antaeus_cli.notify.results import Failure, NotifyResult
@@ -190,6 +190,8 @@ class _Delivery:
         self._sent.append(notice.id)
         self.result.sent += 1
         self._streak = 0
+        if notice.kind is NoticeKind.RUN_SUMMARY:
+            return  # to the operator's address: it proves nothing of the customers' (a relay)
         self._delivered = True
         for refused, reason in self._suspects:  # the channel delivers: those were theirs
             self._end(refused, NoticeStatus.FAILED, reason)

@@ -168,6 +168,8 @@ def test_a_hostile_address_never_becomes_a_header(
         ("554 5.7.1 <c1@example.com>: Relay access denied", Permanent, Scope.CHANNEL),
         ("530 5.7.0 Authentication required", Permanent, Scope.CHANNEL),
         ("550 no such user", Permanent, Scope.CHANNEL),  # no status code: cannot tell
+        ("553 5.1.8 <billing@example.com>: Sender address rejected", Permanent, Scope.CHANNEL),
+        ("553 5.1.7 <billing@example.com>: bad sender address syntax", Permanent, Scope.CHANNEL),
         ("450 4.7.1 greylisted, come back later", Transient, Scope.NOTICE),
         ("452 4.2.2 mailbox full", Transient, Scope.NOTICE),
     ],

@@ -168,3 +168,24 @@ def test_a_stop_with_refusals_held_hands_them_back_untried(
     assert result.stop_reason is not None
     assert "signal" in result.stop_reason
     assert rows(sql) == [("pending", 0, None)] * 4
+
+
+def test_a_summary_delivered_to_the_operator_proves_nothing_of_the_customers(
+    make: Callable[..., Path], bill: Bill, notify: Notify, sql: Sql
+) -> None:
+    """A relay that delivers to the operator's own domain and refuses to relay to any
+    other: the run summary goes, the receipts are refused. That is the channel's
+    refusal, not the receipts': none fails, none spends a try."""
+    from tests.fakes import NOT_FOUND
+
+    make((1, 100, "EUR"), (2, 200, "EUR"), (3, 300, "EUR"))
+    bill(FakeProvider(script={3: [NOT_FOUND]}))  # held: the operator gets a summary
+    receipts = [key for (key,) in sql("SELECT dedupe_key FROM notification WHERE kind = 'receipt'")]
+    result = notify(FakeChannel(failures={key: [relay_denied()] for key in receipts}))
+    assert result.channel_refused
+    assert (result.sent, result.failed) == (1, 0)
+    assert sql("SELECT kind, status, tries FROM notification ORDER BY id") == [
+        ("receipt", "pending", 0),
+        ("receipt", "pending", 0),
+        ("run_summary", "sent", 1),
+    ]
