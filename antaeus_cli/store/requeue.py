@@ -16,24 +16,30 @@ from antaeus_cli.store.deliveries import MAX_ERROR
 # be still true: its invoice's status now, and whether its attempt is the latest.
 # `:kinds` and `:customers` are JSON lists, or NULL for all; `:since` an instant or NULL.
 _UNDELIVERED = (
-    "SELECT n.id, n.dedupe_key, n.kind, n.status, n.created_at, n.recipient, n.last_error, "
+    "SELECT n.id, n.dedupe_key, n.kind, n.status, n.created_at, "
+    "CASE WHEN n.attempt_id IS NULL THEN n.recipient ELSE c.email END, n.last_error, "
     "a.customer_id, a.invoice_id, i.status, "
     "NOT EXISTS (SELECT 1 FROM payment_attempt b WHERE b.invoice_id = a.invoice_id "
     "AND b.attempt_no > a.attempt_no) "
     "FROM notification n "
     "LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
     "LEFT JOIN invoice i ON i.id = a.invoice_id "
+    "LEFT JOIN customer c ON c.id = a.customer_id "
     "WHERE n.status IN (SELECT value FROM json_each(:statuses)) "
     "AND (:kinds IS NULL OR n.kind IN (SELECT value FROM json_each(:kinds))) "
     "AND (:customers IS NULL OR a.customer_id IN (SELECT value FROM json_each(:customers))) "
     "AND (:since IS NULL OR julianday(n.created_at) >= julianday(:since)) "
     "ORDER BY n.id"
 )
-# As new: no try spent, due now, no lease; the reason it was given up on is kept after
-# the word that it was put back. Only a row still undelivered: nothing sent goes twice.
+# As new: no try spent, due now, no lease, to the customer's address as it is now (the
+# fix is often a corrected address); the reason it was given up on is kept after the
+# word that it was put back. Only a row still undelivered: nothing sent goes twice.
 _REQUEUE = (
     "UPDATE notification SET status = 'pending', tries = 0, next_attempt_at = :stamp, "
-    "lease_owner = NULL, last_error = substr('put back in the outbox at ' || :stamp || "
+    "lease_owner = NULL, recipient = CASE WHEN attempt_id IS NULL THEN recipient ELSE "
+    "(SELECT c.email FROM payment_attempt a JOIN customer c ON c.id = a.customer_id "
+    "WHERE a.id = notification.attempt_id) END, "
+    "last_error = substr('put back in the outbox at ' || :stamp || "
     "' after: ' || coalesce(last_error, status), 1, :cap) "
     "WHERE id IN (SELECT value FROM json_each(:ids)) "
     "AND (status = 'failed' OR status = 'skipped')"
@@ -46,7 +52,7 @@ class Undelivered(NamedTuple):
     kind: str
     status: str  # failed or skipped
     created_at: str
-    recipient: str | None
+    recipient: str | None  # where it goes once put back: the customer's address now
     last_error: str | None
     customer_id: object
     invoice_id: object

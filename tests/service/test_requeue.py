@@ -147,3 +147,37 @@ def test_skipped_notices_go_back_only_when_asked(
     assert put_back().requeued == 0
     assert put_back(skipped=True).requeued == 1
     assert sql("SELECT status FROM notification") == [("pending",)]
+
+
+def test_a_notice_put_back_goes_to_the_customer_s_address_as_it_is_now(
+    make: Callable[..., Path],
+    bill: Bill,
+    notify: Notify,
+    sql: Sql,
+    put_back: Any,
+    edit: Callable[..., None],
+) -> None:
+    """The address was wrong (refused for good), or missing (skipped); the operator
+    corrects the customer's address and puts the notices back: they go to it."""
+    make((1, 100, "EUR"), (2, 200, "EUR"))
+    edit("UPDATE customer SET email = 'bad@nowhere.example' WHERE id = 1")
+    edit("UPDATE customer SET email = NULL WHERE id = 2")
+    bill(FakeProvider())
+    (bad,) = sql("SELECT dedupe_key FROM notification WHERE recipient = 'bad@nowhere.example'")[0]
+    (none,) = sql("SELECT dedupe_key FROM notification WHERE recipient IS NULL")[0]
+    nowhere = Unaddressed("the customer has no e-mail address")
+    notify(FakeChannel(failures={bad: [GONE], none: [nowhere]}))
+    assert sql("SELECT status FROM notification ORDER BY id") == [("failed",), ("skipped",)]
+    edit("UPDATE customer SET email = 'fixed@example.com' WHERE id = 1")
+    edit("UPDATE customer SET email = 'new@example.com' WHERE id = 2")
+    result = put_back(skipped=True)
+    assert sorted(one.recipient or "" for one in result.listed) == [
+        "fixed@example.com",
+        "new@example.com",
+    ]
+    channel = FakeChannel()
+    notify(channel)
+    assert sorted(m.recipient or "" for m in channel.delivered) == [
+        "fixed@example.com",
+        "new@example.com",
+    ]
