@@ -132,7 +132,8 @@ def _pending(row: tuple[object, ...]) -> Pending:
     outcomes = _TOLD.get(notice_kind)
     if outcomes is not None and told not in outcomes:
         found = "no such attempt" if told is None else f"an attempt that ended {told!r}"
-        raise ValueError(f"a {notice_kind.value} notice for {found}")
+        article = "an" if notice_kind.value[0] in "aeiou" else "a"
+        raise ValueError(f"{article} {notice_kind.value} notice for {found}")
     if outcomes is not None and key != notice_key(str(attempt_key), notice_kind):
         # its attempt_id was edited to another attempt: whose notice is it? Nobody's.
         raise ValueError(f"its attempt is not the one its key names ({str(attempt_key)[:80]!r})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from antaeus_cli.domain.clock import PassClock
 from antaeus_cli.errors import LockHeld, LockLost
@@ -25,6 +25,7 @@ from antaeus_cli.store.database import Store
 # pool), and waits out an in-process one's retries for at most the bound on waits
 # (domain.waits.MAX_WAIT_S, 60 s) per key: renewals stay well inside the lease.
 LEASE_TTL = timedelta(minutes=5)
+LONG_AGO = datetime.min.replace(tzinfo=UTC)
 HEARTBEAT_EVERY = timedelta(seconds=15)
 
 COUNT_COLUMNS = (
@@ -146,13 +147,26 @@ def lock_holder(conn: sqlite3.Connection) -> LockHolder | None:
     ).fetchone()
     if row is None:
         return None
+    host, pid = str(row[3]), row[4]
+    if type(pid) is not int or pid <= 0:  # edited by hand: no process to ask, here or there
+        host, pid = f"{host} (pid {str(pid)[:20]!r} unreadable)", 0
     return LockHolder(
         int(row[0]),
         str(row[1]),
         str(row[2]),
-        ProcessIdentity(str(row[3]), int(row[4]), str(row[5])),
-        datetime.fromisoformat(row[6]),
+        ProcessIdentity(host, pid, str(row[5])),
+        _heartbeat_at(row[6]),
     )
+
+
+def _heartbeat_at(value: object) -> datetime:
+    """A heartbeat as written (UTC); one edited into something else is long ago: a
+    living pass writes it again within HEARTBEAT_EVERY."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return LONG_AGO
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def heartbeat(

@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import prometheus_client
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
+from antaeus_cli.cli.app import app
 from antaeus_cli.cli.exit_codes import ExitCode
 from tests.cli.test_cli import run
 from tests.cli.test_upkeep import old_database
@@ -337,3 +339,37 @@ def test_a_check_that_cannot_be_made_as_asked_is_unknown_not_critical(
     code, out, err = run(runner, db, "check", *args)
     assert code == UNKNOWN, out + err
     assert out.startswith("ANTAEUS UNKNOWN - ")
+
+
+@pytest.mark.parametrize(
+    ("pid", "heartbeat"),
+    [
+        (1, "2026-12-07 18:00:00"),  # no offset: read as UTC
+        (1, "yesterday"),
+        ("one", "2026-12-07T18:00:00+00:00"),
+        (-1, "2026-12-07T18:00:00+00:00"),
+    ],
+)
+def test_a_pass_lock_row_edited_by_hand_is_judged_not_a_crash(
+    runner: CliRunner, tmp_path: Path, pid: object, heartbeat: str
+) -> None:
+    """The lock's pid or heartbeat written by hand into something no pass writes:
+    `check`, `notify`, `report` and the next pass read it as a holder they cannot ask
+    (and a heartbeat long ago), never an internal error."""
+    db = billed(runner, tmp_path)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "INSERT INTO pass_lock VALUES (1, 1, 'otherhost', ?, 'x/y/z', "
+            "'2026-12-07T18:00:00+00:00', ?)",
+            (pid, heartbeat),
+        )
+    spec = f"maildir://{tmp_path}/mail?from=b@example.com&operator=o@example.com"
+    for args in (
+        ["check"],
+        ["report"],
+        ["notify", "--notify", spec],
+        ["bill", "--as-of", "2026-12-01", "--provider", "sim://?latency_ms=0"],
+    ):
+        result = runner.invoke(app, ["--db", str(db), *args])
+        assert result.exit_code < 4, (args, result.stdout, result.stderr)
+        assert "internal error" not in result.stderr, args
