@@ -8,7 +8,9 @@ whose they are (`Scope`), by the reply code and its enhanced status code (RFC 34
 | what happened                                          | taken as       | whose   |
 |--------------------------------------------------------|----------------|---------|
 | connection refused, dropped, timed out; any 421        | Transient      | channel |
-| 4xx to a recipient (greylisting, a full mailbox)        | Transient      | notice  |
+| 4xx to a recipient (greylisting, a full mailbox: X.1.x, | Transient      | notice  |
+| X.2.x, or no status code)                               |                |         |
+| 4xx to a recipient otherwise (4.7.1 client rejected...) | Transient      | channel |
 | 4xx to the sender or the data                           | Transient      | channel |
 | 5xx to a recipient: X.1.x (address, but X.1.7 and X.1.8, | Permanent      | notice  |
 | the sender's), X.2.x (mailbox)                          |                |         |
@@ -104,6 +106,13 @@ _TOO_BIG = 552  # exceeded storage allocation: this message's size
 _SENDERS = frozenset({(1, 7), (1, 8)})  # bad sender's mailbox, bad sender's system
 
 
+def _about_them(subject: tuple[int, int] | None) -> bool:
+    """A 4xx to a recipient is theirs (greylisting, a full or busy mailbox) unless its
+    status code says the system, the network, the protocol, a policy or our sender
+    (`451 4.7.1 Client host rejected` meets every recipient alike)."""
+    return subject is None or (subject[0] in (1, 2) and subject not in _SENDERS)
+
+
 def by_code(code: int, text: object, what: str) -> Transient | Permanent:
     """A reply code as a failure, and whose it is (the table above): 4xx may pass, 5xx
     will not. `what`: "sender", "recipient" or "message"."""
@@ -111,8 +120,8 @@ def by_code(code: int, text: object, what: str) -> Transient | Permanent:
     reason = f"the SMTP server answered {code} to the {what}: {' '.join(said.split())[:200]}"
     enhanced = _ENHANCED.match(said)
     subject = None if enhanced is None else (int(enhanced[1]), int(enhanced[2]))
-    if 400 <= code < 500:
-        mine = what == "recipient" and code != CLOSING
+    if 400 <= code < 500:  # to a recipient: greylisted, a full mailbox; not a policy's
+        mine = what == "recipient" and code != CLOSING and _about_them(subject)
         return Transient(reason, scope=Scope.NOTICE if mine else Scope.CHANNEL)
     if code == _TOO_BIG or subject == (3, 4):  # this message's size, or a full mailbox
         mine = True

@@ -221,8 +221,8 @@ class _Delivery:
         try:
             self._watched(message)
         except Transient as first:
-            if self._settings.policy.tries <= 1:
-                raise
+            if self._settings.policy.tries <= 1 or first.scope is Scope.NOTICE:
+                raise  # one recipient greylisted: seconds later it still is
             pending = [first]
 
             def again() -> None:

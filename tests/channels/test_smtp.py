@@ -170,8 +170,16 @@ def test_a_hostile_address_never_becomes_a_header(
         ("550 no such user", Permanent, Scope.CHANNEL),  # no status code: cannot tell
         ("553 5.1.8 <billing@example.com>: Sender address rejected", Permanent, Scope.CHANNEL),
         ("553 5.1.7 <billing@example.com>: bad sender address syntax", Permanent, Scope.CHANNEL),
-        ("450 4.7.1 greylisted, come back later", Transient, Scope.NOTICE),
+        ("450 4.2.0 Recipient address rejected: Greylisted", Transient, Scope.NOTICE),
+        ("450 greylisted, come back later", Transient, Scope.NOTICE),
         ("452 4.2.2 mailbox full", Transient, Scope.NOTICE),
+        (
+            "451 4.7.1 Client host rejected: cannot find your reverse hostname",
+            Transient,
+            Scope.CHANNEL,
+        ),
+        ("451 4.3.0 mail system busy", Transient, Scope.CHANNEL),
+        ("450 4.1.8 <billing@example.com>: Sender address rejected", Transient, Scope.CHANNEL),
     ],
 )
 def test_a_refused_recipient_says_whose_failure_it_is(
