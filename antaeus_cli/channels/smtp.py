@@ -20,7 +20,10 @@ whose they are (`Scope`), by the reply code and its enhanced status code (RFC 34
 | 5xx to the sender otherwise, credentials refused,       | ChannelRefused |         |
 | STARTTLS asked for but not offered                      |                |         |
 
-After a 421 (the server is closing) the connection is dropped, never used again.
+An answer to a recipient that names our sender (`550 5.1.0 <billing@...>: Sender
+address rejected`, Postfix checking the sender at RCPT) is about `from=`: the channel's,
+whatever its code. After a 421 (the server is closing) the connection is dropped, never
+used again. TLS that cannot be set up as the spec asks refuses the channel.
 """
 
 from __future__ import annotations
@@ -59,8 +62,10 @@ class _Plain(smtplib.SMTP):
     any point, the server's greeting included, which smtplib reads inside connect()."""
 
     spare: socket.socket | None = None
+    _host: str  # smtplib's: the name STARTTLS checks the certificate against
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        self._host = host  # connect() called apart from __init__ does not set it
         sock = socket.create_connection((host, port), timeout, self.source_address)
         self.spare = sock.dup()
         return sock
@@ -188,7 +193,13 @@ class SmtpChannel:
     def _failure(self, code: int, text: object, what: str) -> Transient | Permanent:
         if code == CLOSING:  # smtplib closed the socket: never send on it again
             self._drop()
-        return by_code(code, text, what)
+        failure = by_code(code, text, what)
+        said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        if what == "recipient" and self.settings.sender.lower() in said.lower():
+            # an answer to a recipient that names our sender is about from=: ours
+            # ("550 5.1.0 <billing@...>: Sender address rejected", Postfix at RCPT)
+            failure.scope = Scope.CHANNEL
+        return failure
 
     def _connection(self) -> smtplib.SMTP:
         if self._conn is not None:
@@ -210,6 +221,9 @@ class SmtpChannel:
         except (smtplib.SMTPException, OSError) as exc:
             _quietly_close(conn)
             raise Transient(f"SMTP session with {s.host}:{s.port} failed: {exc}") from None
+        except ValueError as exc:  # TLS that cannot be set up as the spec asks: a setting
+            _quietly_close(conn)
+            raise ChannelRefused(f"SMTP session with {s.host}:{s.port}: {exc}") from None
         finally:
             self._opening = None
         self._conn = conn

@@ -160,13 +160,19 @@ class _Delivery:
             self._flush()
 
     def _one(self, notice: Pending) -> None:
+        settings = self._settings
         try:
-            settings = self._settings
             message = message_for(notice, self._channel, settings.company, settings.company_zone)
-            self._deliver(message)
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             # a value no message can carry (this row's), found as it was rendered
             self._end(notice, NoticeStatus.FAILED, f"cannot be rendered: {exc}")
+            return
+        try:
+            self._deliver(message)
+        except (ValueError, TypeError, OverflowError) as exc:
+            # the e-mail or event its parts make cannot be written (the channel's own
+            # setup refuses the channel instead: ChannelRefused)
+            self._end(notice, NoticeStatus.FAILED, f"cannot be sent as it is: {exc}")
             return
         except Transient as exc:
             if exc.scope is Scope.NOTICE:  # one recipient's (greylisted): not an outage

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -251,3 +255,47 @@ def test_a_sender_the_server_refuses_refuses_the_channel(server: tuple[int, Mail
     box.refuse_mail = ["553 5.7.1 sender not permitted"]
     with pytest.raises(ChannelRefused, match="from="):
         channel(port).deliver(message())
+
+
+@pytest.fixture
+def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that this process trusts (SSL_CERT_FILE), made with
+    the openssl tool: the mail server's, for STARTTLS checked as in production."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    tool = shutil.which("openssl")
+    assert tool is not None, "the openssl tool makes the test certificate (.ci/run installs it)"
+    subprocess.run(
+        [tool, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    return cert, key
+
+
+def test_starttls_upgrades_the_connection_and_checks_the_certificate(
+    certificate: tuple[Path, Path],
+) -> None:
+    """STARTTLS against a real TLS server: the message arrives over the encrypted
+    connection, the server's certificate checked against the host's name."""
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with smtp_server(tls_context=context) as (port, box):
+        smtp = channel(port, starttls=True)
+        smtp.deliver(message())
+        smtp.close()
+    assert box.message_ids() == ["<ns-inv-1-1-receipt@example.com>"]
+
+
+def test_a_sender_refused_at_rcpt_is_the_channel_s_whatever_its_code(
+    server: tuple[int, Mailbox],
+) -> None:
+    """Postfix checks the sender at RCPT by default: an answer that names our sender is
+    about from=, the channel's, whatever status code it carries."""
+    port, box = server
+    box.refuse_every_rcpt = f"550 5.1.0 <{SENDER}>: Sender address rejected: User unknown"
+    with pytest.raises(Permanent) as failed:
+        channel(port).deliver(message())
+    assert failed.value.scope is Scope.CHANNEL

@@ -334,7 +334,7 @@ def test_text_no_message_can_carry_fails_that_notice_only(
     channel = FakeChannel(failures={key: [ValueError("surrogates not allowed")]})
     result = notify(channel)
     assert (result.sent, result.failed) == (1, 1)
-    assert "cannot be rendered" in result.failures[0].reason
+    assert "cannot be sent as it is: surrogates not allowed" in result.failures[0].reason
 
 
 def test_text_that_is_not_utf8_fails_its_notice_not_the_run(
