@@ -20,10 +20,11 @@ whose they are (`Scope`), by the reply code and its enhanced status code (RFC 34
 | 5xx to the sender otherwise, credentials refused,       | ChannelRefused |         |
 | STARTTLS asked for but not offered                      |                |         |
 
-An answer to a recipient that names our sender (`550 5.1.0 <billing@...>: Sender
-address rejected`, Postfix checking the sender at RCPT) is about `from=`: the channel's,
-whatever its code. After a 421 (the server is closing) the connection is dropped, never
-used again. TLS that cannot be set up as the spec asks refuses the channel.
+An answer to a recipient that names our sender, or speaks of the sender (`550 5.1.0
+<billing@...>: Sender address rejected`, Postfix checking the sender at RCPT), is about
+`from=`: the channel's, whatever its code. After a 421 (the server is closing) the
+connection is dropped, never used again. TLS that cannot be set up as the spec asks
+refuses the channel.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ _ENHANCED = re.compile(r"\s*[245]\.(\d{1,3})\.(\d{1,3})(?!\d)")
 CLOSING = 421  # the server is closing the connection
 _TOO_BIG = 552  # exceeded storage allocation: this message's size
 _SENDERS = frozenset({(1, 7), (1, 8)})  # bad sender's mailbox, bad sender's system
+_SENDER_WORD = re.compile(r"\bsender\b", re.IGNORECASE)  # "Sender address rejected"
 
 
 def _about_them(subject: tuple[int, int] | None) -> bool:
@@ -195,7 +197,9 @@ class SmtpChannel:
             self._drop()
         failure = by_code(code, text, what)
         said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        if what == "recipient" and self.settings.sender.lower() in said.lower():
+        if what == "recipient" and (
+            self.settings.sender.lower() in said.lower() or _SENDER_WORD.search(said)
+        ):
             # an answer to a recipient that names our sender is about from=: ours
             # ("550 5.1.0 <billing@...>: Sender address rejected", Postfix at RCPT)
             failure.scope = Scope.CHANNEL

@@ -289,13 +289,21 @@ def test_starttls_upgrades_the_connection_and_checks_the_certificate(
     assert box.message_ids() == ["<ns-inv-1-1-receipt@example.com>"]
 
 
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (f"550 5.1.0 <{SENDER}>: Sender address rejected: User unknown", Permanent),
+        ("451 4.1.0 Sender address rejected: unverified", Transient),
+    ],
+)
 def test_a_sender_refused_at_rcpt_is_the_channel_s_whatever_its_code(
-    server: tuple[int, Mailbox],
+    server: tuple[int, Mailbox], reply: str, kind: type[Exception]
 ) -> None:
-    """Postfix checks the sender at RCPT by default: an answer that names our sender is
-    about from=, the channel's, whatever status code it carries."""
+    """Postfix checks the sender at RCPT by default: an answer that names our sender,
+    or speaks of the sender, is about from=, the channel's, whatever its status code."""
     port, box = server
-    box.refuse_every_rcpt = f"550 5.1.0 <{SENDER}>: Sender address rejected: User unknown"
-    with pytest.raises(Permanent) as failed:
+    box.refuse_every_rcpt = reply
+    with pytest.raises(kind) as failed:
         channel(port).deliver(message())
+    assert isinstance(failed.value, Permanent | Transient)
     assert failed.value.scope is Scope.CHANNEL
