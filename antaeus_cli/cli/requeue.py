@@ -76,7 +76,7 @@ def command(
 
     from antaeus_cli.domain.notices import NoticeKind
     from antaeus_cli.notify.requeue import RequeueFilter, requeue_notices
-    from antaeus_cli.store.database import Store, read_only
+    from antaeus_cli.store.database import read_only, read_write
 
     unknown = [name for name in kind or () if name not in KINDS]
     if unknown:
@@ -91,16 +91,9 @@ def command(
         skipped=skipped,
     )
     now = datetime.now(UTC)
-    if dry_run:
-        result = read_only(
-            ctx.obj.db_path, lambda store: requeue_notices(store, chosen, now=now, dry_run=True)
-        )
-    else:
-        store = Store.open(ctx.obj.db_path)
-        try:
-            result = requeue_notices(store, chosen, now=now)
-        finally:
-            store.close()
+    result = (read_only if dry_run else read_write)(
+        ctx.obj.db_path, lambda store: requeue_notices(store, chosen, now=now, dry_run=dry_run)
+    )
     if json_output:
         _json(result)
     else:

@@ -58,7 +58,7 @@ def command(
     from antaeus_cli.billing.void import Operator, void_invoices
     from antaeus_cli.domain.voiding import reason_refusal
     from antaeus_cli.host import current_process, current_user
-    from antaeus_cli.store.database import Store, read_only
+    from antaeus_cli.store.database import read_only, read_write
 
     wrong = reason_refusal(reason)
     if wrong is not None:
@@ -66,19 +66,10 @@ def command(
     me = current_process()
     by = Operator(current_user(), me.host, me.pid)
     now = datetime.now(UTC)
-    if dry_run:
-        result = read_only(
-            ctx.obj.db_path,
-            lambda store: void_invoices(
-                store, invoice, reason=reason, now=now, by=by, dry_run=True
-            ),
-        )
-    else:
-        store = Store.open(ctx.obj.db_path)
-        try:
-            result = void_invoices(store, invoice, reason=reason, now=now, by=by)
-        finally:
-            store.close()
+    result = (read_only if dry_run else read_write)(
+        ctx.obj.db_path,
+        lambda store: void_invoices(store, invoice, reason=reason, now=now, by=by, dry_run=dry_run),
+    )
     if json_output:
         _json(result)
     else:

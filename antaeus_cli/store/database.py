@@ -253,6 +253,15 @@ T = TypeVar("T")
 READ_TRIES = 3
 
 
+def read_write(path: Path, work: Callable[[Store], T]) -> T:
+    """`work(store)` against the database opened for writing, closed afterwards."""
+    store = Store.open(path)
+    try:
+        return work(store)
+    finally:
+        store.close()
+
+
 def read_only(path: Path, read: Callable[[Store], T]) -> T:
     """`read(store)` against the database opened for reading only (`report`, `check`,
     a dry run): nothing is written and no file is made, so the user running it needs

@@ -72,3 +72,13 @@ def test_a_bad_choice_is_one_line_and_changes_nothing(runner: CliRunner, tmp_pat
         code, out, err = run(runner, db, "requeue-notices", *args)
         assert (code, out) == (ExitCode.USAGE, ""), args
         assert_one_line_error(err, fragment)
+
+
+def test_every_kind_of_notice_can_be_chosen(runner: CliRunner, tmp_path: Path) -> None:
+    from antaeus_cli.domain.notices import NoticeKind
+
+    db = tmp_path / "antaeus.db"
+    run(runner, db, "seed", "--customers", "2", "--seed", "1", "--as-of", "2026-12-01")
+    for kind in NoticeKind:
+        code, _, err = run(runner, db, "requeue-notices", "--dry-run", "--kind", kind.value)
+        assert code == ExitCode.OK, (kind, err)

@@ -27,7 +27,7 @@ from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.money import Currency
 from antaeus_cli.errors import NotRetryable
 from antaeus_cli.seeding.scenario import SeedInvoice
-from antaeus_cli.store.database import Store
+from antaeus_cli.store.database import Store, read_only
 from tests.conftest import ME
 from tests.fakes import FakeProvider, FixedClock, dead, on
 from tests.service import test_judgement_prefilter as prefilter
@@ -37,12 +37,14 @@ Sql = Callable[..., list[tuple[Any, ...]]]
 DEC = date(2026, 12, 1)
 
 
-def dry_run(db_path: Path, command: Command, invoice_ids: tuple[int, ...] = ()) -> PreviewResult:
-    store = Store.open(db_path)
-    try:
-        return preview_pass(store, command, on(DEC), invoice_ids=invoice_ids)
-    finally:
-        store.close()
+def dry_run(
+    db_path: Path, command: Command, invoice_ids: tuple[int, ...] = (), **options: Any
+) -> PreviewResult:
+    """The dry run of `command` on 1 December, with the pass's options."""
+    return read_only(
+        db_path,
+        lambda store: preview_pass(store, command, on(DEC), invoice_ids=invoice_ids, **options),
+    )
 
 
 def said(preview: PreviewResult) -> tuple[list[int], list[tuple[int, str]]]:
@@ -102,11 +104,7 @@ def test_a_dry_run_holds_what_the_claim_the_pass_stops_in_holds(
         customers={1: "EUR", 2: "EUR", 3: "EUR"},
     )
     limits = RunLimits(max_total={Currency("EUR"): 1500})
-    store = Store.open(db_path)
-    try:
-        preview = preview_pass(store, Command.BILL, on(DEC), limits=limits, batch_size=batch_size)
-    finally:
-        store.close()
+    preview = dry_run(db_path, Command.BILL, limits=limits, batch_size=batch_size)
     provider = FakeProvider()
     result = bill(provider, limits=limits, batch_size=batch_size)
     assert result.status is RunStatus.STOPPED_CAP
@@ -249,13 +247,7 @@ def test_a_given_up_invoice_held_by_name_does_not_become_a_twin_for_a_later_clai
     )
     edit(first, 1)
     edit(_FAILED, 2)
-    store = Store.open(db_path)
-    try:
-        preview = preview_pass(
-            store, Command.RETRY_FAILED, on(DEC), invoice_ids=(1, 2), batch_size=batch_size
-        )
-    finally:
-        store.close()
+    preview = dry_run(db_path, Command.RETRY_FAILED, (1, 2), batch_size=batch_size)
     provider = FakeProvider()
     result = bill(provider, command=Command.RETRY_FAILED, invoice_ids=(1, 2), batch_size=batch_size)
     expected = (charged, [(i, "duplicate_period") for i in held])
@@ -303,13 +295,7 @@ def test_what_a_customer_usually_pays_is_what_they_paid_before_the_pass(
         for invoice_id in range(4, 9):
             edit(_FAILED, invoice_id)
         names = tuple(range(4, 9)) if path == "named" else ()
-    store = Store.open(db_path)
-    try:
-        preview = preview_pass(
-            store, command, on(DEC), invoice_ids=names, batch_size=batch_size, limits=limits
-        )
-    finally:
-        store.close()
+    preview = dry_run(db_path, command, names, batch_size=batch_size, limits=limits)
     provider = FakeProvider()
     result = bill(
         provider, command=command, invoice_ids=names, batch_size=batch_size, limits=limits
@@ -342,13 +328,7 @@ def test_every_given_up_invoice_an_earlier_claim_held_stays_given_up_for_later_o
     for invoice_id in (3, 4):
         edit(_FAILED, invoice_id)
     names = (1, 2, 3, 4)
-    store = Store.open(db_path)
-    try:
-        preview = preview_pass(
-            store, Command.RETRY_FAILED, on(DEC), invoice_ids=names, batch_size=batch_size
-        )
-    finally:
-        store.close()
+    preview = dry_run(db_path, Command.RETRY_FAILED, names, batch_size=batch_size)
     provider = FakeProvider()
     result = bill(provider, command=Command.RETRY_FAILED, invoice_ids=names, batch_size=batch_size)
     expected = ([3, 4], [(1, "duplicate_period"), (2, "duplicate_period")])
