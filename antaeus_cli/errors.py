@@ -53,6 +53,10 @@ class NotifySpecError(InputError):
     """A --notify / ANTAEUS_NOTIFY spec that cannot be used."""
 
 
+class TemplatesError(InputError):
+    """A --templates directory (its branding, or a template in it) that cannot be used."""
+
+
 class NotRetryable(InputError):
     """An invoice named with --invoice cannot be charged now."""
 

@@ -134,7 +134,12 @@ def _customer(
         result.added += 1
         return
     customer_id, currency, *contact = stored
-    same = currency == row.currency and contact == [row.provider_ref, row.email, row.timezone]
+    same = currency == row.currency and contact == [
+        row.provider_ref,
+        row.email,
+        row.timezone,
+        row.locale,
+    ]
     if not same and file.wrote(customer_id):
         raise _twice(row.external_id)
     if currency != row.currency:
@@ -142,7 +147,7 @@ def _customer(
             f"customer {row.external_id!r} is stored in {currency}, not {row.currency}: an "
             "import never changes a customer's currency"
         )
-    if contact == [row.provider_ref, row.email, row.timezone]:
+    if contact == [row.provider_ref, row.email, row.timezone, row.locale]:
         result.unchanged += 1
         return
     rows.update_customer(conn, customer_id, row)

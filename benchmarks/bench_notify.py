@@ -25,6 +25,8 @@ from bench_common import AS_OF, fresh_copy, seed_args  # noqa: E402
 
 from antaeus_cli.channels.email import build  # noqa: E402
 from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings  # noqa: E402
+from antaeus_cli.notify.branding import Branding  # noqa: E402
+from antaeus_cli.notify.letters import Letters  # noqa: E402
 from antaeus_cli.notify.messages import message_for  # noqa: E402
 from antaeus_cli.store import deliveries  # noqa: E402
 from antaeus_cli.store.database import Store  # noqa: E402
@@ -98,8 +100,9 @@ def rendered(db: Path) -> list[tuple[str, bytes]]:
     finally:
         store.close()
     mails = []
+    letters = Letters(Branding())
     for notice in rows:
-        message = message_for(notice, channel, "Billing")
+        message = message_for(notice, channel.renders, letters)
         recipient = notice.recipient or "ops@example.com"
         mails.append((recipient, build(message, sender=SENDER, recipient=recipient).as_bytes()))
     return mails

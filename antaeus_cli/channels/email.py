@@ -12,6 +12,7 @@ import copy
 import hashlib
 import re
 from email import policy, quoprimime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -53,6 +54,19 @@ def _one_mailbox(text: str) -> bool:
     )
 
 
+def display_name_problem(name: str) -> str | None:
+    """Why `name` cannot be the display name of our From header, or None: it must come
+    back from the e-mail library as the name of one mailbox, unchanged."""
+    try:
+        header = _POLICY.header_factory("From", str(Address(name, addr_spec="a@example.com")))
+    except (ValueError, IndexError, TypeError) as exc:
+        return f"cannot be written in a header: {exc}"
+    found = header.addresses
+    if header.defects or len(found) != 1 or found[0].display_name != name:
+        return "does not read back as itself in a From header"
+    return None
+
+
 def recipient_of(message: Message, operator: str | None) -> str:
     """Where the message goes: the customer's address, or the operator's for a run
     summary; Unaddressed when there is none."""
@@ -74,7 +88,7 @@ _POLICY = policy.SMTP
 _AUTO = _POLICY.header_factory("Auto-Submitted", "auto-generated")
 _MIME = _POLICY.header_factory("MIME-Version", "1.0")
 _LINE = _POLICY.max_line_length or 78
-_SENDERS: dict[str, object] = {}
+_SENDERS: dict[tuple[str, str | None], object] = {}
 
 
 def _prototype(subtype: str) -> EmailMessage:
@@ -100,11 +114,16 @@ def build(message: Message, *, sender: str, recipient: str) -> EmailMessage:
     and its MIME boundary is derived from its key (quoted-printable bodies cannot hold
     the boundary's '==')."""
     mail = EmailMessage(policy=_POLICY)
-    from_header = _SENDERS.get(sender)
+    from_header = _SENDERS.get((sender, message.sender_name))
     if from_header is None:
-        from_header = _SENDERS.setdefault(sender, _POLICY.header_factory("From", sender))
+        shown = str(Address(message.sender_name or "", addr_spec=sender))
+        from_header = _SENDERS.setdefault(
+            (sender, message.sender_name), _POLICY.header_factory("From", shown)
+        )
     mail["From"] = from_header
     mail["To"] = recipient
+    if message.reply_to is not None:
+        mail["Reply-To"] = message.reply_to
     mail["Subject"] = message.subject
     mail["Date"] = format_datetime(message.created)
     mail["Message-ID"] = message_id(message.key, sender)

@@ -28,6 +28,8 @@ from typing import Literal, NamedTuple, Protocol
 from antaeus_cli.domain.notices import NoticeKind
 from antaeus_cli.errors import InputError
 
+Renders = Literal["email", "event"]  # what a channel sends: an e-mail, or an event
+
 
 class Message(NamedTuple):
     """One notice, rendered for its channel."""
@@ -40,6 +42,8 @@ class Message(NamedTuple):
     text: str
     html: str
     event: dict[str, object] | None  # for channels that send events, not e-mail
+    sender_name: str | None = None  # the From header's display name (branding)
+    reply_to: str | None = None  # where a customer's answer goes (branding)
 
 
 class Scope(enum.Enum):
@@ -75,7 +79,7 @@ class ChannelRefused(InputError):
 
 class Channel(Protocol):
     description: str  # for logs and results, credentials redacted
-    renders: Literal["email", "event"]
+    renders: Renders
     deadline: float  # seconds one delivery may take in all, its connection included
 
     def deliver(self, message: Message) -> None:

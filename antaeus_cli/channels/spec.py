@@ -35,7 +35,6 @@ from antaeus_cli.provider.spec import (
 )
 
 SCHEMES = ("smtp", "smtps", "maildir", "webhook")
-DEFAULT_COMPANY = "Billing"
 _KNOWN = {
     "smtp": {"from", "operator", "starttls", "timeout", "password", "company", "auth_without_tls"},
     "smtps": {"from", "operator", "timeout", "password", "company"},
@@ -47,10 +46,15 @@ _KNOWN = {
 @dataclass(frozen=True, slots=True)
 class NotifySpec:
     spec: ProviderSpec
-    company: str
+    named_company: str | None  # company=, when the spec names it
 
     def redacted(self) -> str:
         return self.spec.redacted()
+
+    @property
+    def sender(self) -> str | None:
+        """The e-mail sender (from=); None for a channel that sends events."""
+        return None if self.spec.scheme == "webhook" else self.spec.params.get("from")
 
 
 def parse(text: str) -> ProviderSpec:
@@ -69,8 +73,8 @@ def resolve(text: str) -> NotifySpec:
     if unknown:
         takes = sorted(_KNOWN[spec.scheme])
         raise NotifySpecError(f"notify spec: {unknown_parameter(unknown[0], spec.scheme, takes)}")
-    company = " ".join(spec.params.get("company", DEFAULT_COMPANY).split())[:80]
-    resolved = NotifySpec(spec, company or DEFAULT_COMPANY)
+    company = " ".join(spec.params.get("company", "").split())[:80]
+    resolved = NotifySpec(spec, company or None)
     open_channel(resolved)  # checks every setting; nothing connects until a message goes
     return resolved
 

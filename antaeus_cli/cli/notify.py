@@ -6,15 +6,22 @@ import os
 import secrets
 import threading
 import time
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from antaeus_cli.cli import options as opt
 from antaeus_cli.cli import panels
+from antaeus_cli.errors import InputError
+
+if TYPE_CHECKING:
+    from antaeus_cli.channels.spec import NotifySpec
+    from antaeus_cli.notify.letters import Letters
 
 NOTIFY_ENV = "ANTAEUS_NOTIFY"
+TEMPLATES_ENV = "ANTAEUS_TEMPLATES"
 
 
 def command(
@@ -50,6 +57,59 @@ def command(
             rich_help_panel=panels.WHAT_TO_DELIVER,
         ),
     ] = 0,
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates",
+            metavar="DIR",
+            help="The company's notice templates and branding.toml, over the built-in "
+            f"ones (docs/notices.md). Default: ${TEMPLATES_ENV}, else the built-in ones.",
+            show_default=False,
+            rich_help_panel=panels.TEMPLATES,
+        ),
+    ] = None,
+    check_templates: Annotated[
+        bool,
+        typer.Option(
+            "--check-templates",
+            help="Render every notice in every language with specimens of every case; "
+            "exit 2 naming each template that fails. Needs no channel or database.",
+            rich_help_panel=panels.TEMPLATES,
+        ),
+    ] = False,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Print the e-mail --customer would receive for a notice of --kind: "
+            "their latest one, else a specimen on their latest invoice. Sends and "
+            "changes nothing.",
+            rich_help_panel=panels.WHAT_TO_DELIVER,
+        ),
+    ] = False,
+    customer: Annotated[
+        int | None,
+        typer.Option(
+            "--customer",
+            metavar="ID",
+            min=-(2**63),
+            max=2**63 - 1,
+            help="The customer whose e-mail --preview prints.",
+            show_default=False,
+            rich_help_panel=panels.WHAT_TO_DELIVER,
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            metavar="KIND",
+            help="The notice --preview prints: receipt, payment_failed, action_required "
+            "or final_notice.",
+            show_default=False,
+            rich_help_panel=panels.WHAT_TO_DELIVER,
+        ),
+    ] = None,
     tz: opt.NotifyTz = None,
     json_output: opt.Json = False,
     metrics_file: opt.MetricsFile = None,
@@ -92,24 +152,31 @@ def command(
     from antaeus_cli.cli.render_notify import render_notify, render_notify_preview
     from antaeus_cli.failpoints import Failpoints
     from antaeus_cli.host import current_process
-    from antaeus_cli.notify.messages import preview
+    from antaeus_cli.notify.messages import preview as dry_run_of
     from antaeus_cli.notify.service import deliver_pending
     from antaeus_cli.notify.settings import NotifyRuntime, NotifySettings
+    from antaeus_cli.notify.specimens import open_letters as letters_of
     from antaeus_cli.store.database import Store, read_only
 
+    directory = templates if templates is not None else _templates_from_env()
+    if check_templates:
+        _check(directory, json_output=json_output)
     spec = opt.notify_spec(notify, NOTIFY_ENV)
+    zone, letters = opt.company_zone(tz), letters_of(directory, company=spec.named_company)
+    if preview or customer is not None or kind is not None:
+        _preview(ctx, letters, spec, (preview, kind, customer), zone, json_output=json_output)
     settings = NotifySettings(
-        company=spec.company,
+        letters=letters,
         batch_size=batch_size,
         limit=limit or None,
         lease=timedelta(seconds=lease),
-        company_zone=opt.company_zone(tz),
+        company_zone=zone,
     )
     failpoints = Failpoints.from_env(os.environ)
     channel = channel_spec.open_channel(spec)
     if dry_run:
         now = datetime.now(UTC)
-        shown = read_only(ctx.obj.db_path, lambda store: preview(store, channel, settings, now))
+        shown = read_only(ctx.obj.db_path, lambda store: dry_run_of(store, channel, settings, now))
         render_notify_preview(shown, json_output=json_output)
         raise typer.Exit(ExitCode.OK)
     store = Store.open(ctx.obj.db_path)
@@ -139,3 +206,74 @@ def command(
     code = exit_code_for_notify(result)
     render_notify(result, code, json_output=json_output)
     raise typer.Exit(code)
+
+
+def _templates_from_env() -> Path | None:
+    text = os.environ.get(TEMPLATES_ENV)
+    if text is None:
+        return None
+    if not text.strip():
+        raise InputError(f"{TEMPLATES_ENV} is set but empty: unset it, or name a directory")
+    return Path(text)
+
+
+def _check(directory: Path | None, *, json_output: bool) -> None:
+    """Render every template with every specimen; exit 2 naming those that fail."""
+    from antaeus_cli.cli.exit_codes import ExitCode
+    from antaeus_cli.cli.render_notify import render_template_check
+    from antaeus_cli.notify.specimens import check_templates
+
+    checked = check_templates(directory)
+    render_template_check(checked, json_output=json_output)
+    raise typer.Exit(ExitCode.USAGE if checked.problems else ExitCode.OK)
+
+
+def _preview(
+    ctx: typer.Context,
+    letters: Letters,
+    spec: NotifySpec,
+    asked: tuple[bool, str | None, int | None],
+    zone: tzinfo | None,
+    *,
+    json_output: bool,
+) -> None:
+    """Print one customer's e-mail, as it would go; exit."""
+    import sys
+
+    from antaeus_cli.cli.exit_codes import ExitCode
+    from antaeus_cli.cli.text import safe
+    from antaeus_cli.domain.notices import NoticeKind
+    from antaeus_cli.notify.letters import CUSTOMER_KINDS
+    from antaeus_cli.notify.specimens import preview_mail
+    from antaeus_cli.store.database import read_only
+
+    preview, kind_name, customer = asked
+    if not preview:
+        raise InputError("--customer and --kind name the e-mail --preview prints: add --preview")
+    kinds = {kind.value: kind for kind in CUSTOMER_KINDS}
+    if kind_name not in kinds:
+        raise InputError(f"--preview needs --kind, one of {', '.join(kinds)}")
+    if customer is None:
+        raise InputError("--preview needs --customer ID: whose e-mail to print")
+    if json_output:
+        raise InputError("--preview prints an e-mail; --json is for the other forms")
+    if spec.sender is None:
+        raise InputError(
+            "--preview shows an e-mail: the notify spec must be smtp://, "
+            "smtps:// or maildir://, with from="
+        )
+    notice_kind: NoticeKind = kinds[kind_name]
+    mail = read_only(
+        ctx.obj.db_path,
+        lambda store: preview_mail(
+            store,
+            letters,
+            customer_id=customer,
+            kind=notice_kind,
+            sender=spec.sender or "",
+            zone=zone,
+        ),
+    )
+    sys.stderr.write(f"antaeus: preview of {safe(mail.source)}; nothing was sent\n")
+    sys.stdout.write(mail.text)
+    raise typer.Exit(ExitCode.OK)

@@ -27,6 +27,7 @@ WHAT_TO_RECONCILE = "What to reconcile"
 WHAT_TO_IMPORT = "What to import"
 WHAT_TO_VOID = "What to void"
 WHAT_TO_REQUEUE = "What to put back"
+TEMPLATES = "Templates"
 # Shared by the commands that take them.
 LIMITS = "Limits and guards"
 PROVIDER = "Provider"
@@ -47,6 +48,7 @@ ORDER = (
     LIMITS,
     PROVIDER,
     CHANNEL,
+    TEMPLATES,
     OUTPUT,
     DATABASE,
 )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from antaeus_cli.cli.exit_codes import ExitCode
 from antaeus_cli.cli.json_out import write_json
 from antaeus_cli.cli.text import capped, safe
 from antaeus_cli.domain.words import counted
 from antaeus_cli.notify.results import NotifyPreview, NotifyResult
+
+if TYPE_CHECKING:
+    from antaeus_cli.notify.specimens import TemplateCheck
 
 
 def render_notify(result: NotifyResult, code: ExitCode, *, json_output: bool) -> None:
@@ -69,3 +73,27 @@ def render_notify_preview(preview: NotifyPreview, *, json_output: bool) -> None:
         sys.stdout.write(f"  {n.kind}: to {safe(str(to))}: {capped(safe(n.subject))}\n")
     if preview.due > len(preview.listed):
         sys.stdout.write(f"  ... and {preview.due - len(preview.listed)} more\n")
+
+
+def render_template_check(checked: TemplateCheck, *, json_output: bool) -> None:
+    if json_output:
+        write_json(
+            {
+                "ok": not checked.problems,
+                "templates": checked.directory,
+                "languages": checked.languages,
+                "kinds": checked.kinds,
+                "problems": checked.problems,
+            }
+        )
+        return
+    where = "built-in templates" if checked.directory is None else safe(checked.directory)
+    if checked.problems:
+        sys.stdout.write(f"templates: {where}: {counted(len(checked.problems), 'problem')}\n")
+        for problem in checked.problems:
+            sys.stdout.write(f"  {capped(safe(problem))}\n")
+        return
+    sys.stdout.write(
+        f"templates: {where}: every kind ({', '.join(checked.kinds)}) renders in "
+        f"{', '.join(checked.languages)}\n"
+    )

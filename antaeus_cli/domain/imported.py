@@ -15,6 +15,7 @@ from datetime import date
 
 from antaeus_cli.domain.clock import zone_named
 from antaeus_cli.domain.dates import parse_iso_date
+from antaeus_cli.domain.locales import MAX_TAG, parse_locale
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency
 
 MAX_ID = 200
@@ -26,7 +27,7 @@ _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")  # no control 
 _WHOLE = re.compile(r"[0-9]+")
 _MAX_DIGITS = 20  # more is no amount, and too long to read as a number at all
 
-CUSTOMER_COLUMNS = ("external_id", "currency", "provider_ref", "email", "timezone")
+CUSTOMER_COLUMNS = ("external_id", "currency", "provider_ref", "email", "timezone", "locale")
 INVOICE_COLUMNS = (
     "external_id",
     "customer_external_id",
@@ -46,6 +47,7 @@ class CustomerRow:
     provider_ref: str | None
     email: str | None
     timezone: str | None
+    locale: str | None = None  # canonical BCP 47; None: the company's
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +78,13 @@ def customer(record: Mapping[str, object]) -> CustomerRow:
     zone = _optional(record, "timezone", _ONE_WORD, MAX_ID, faults)
     if zone is not None and zone_named(zone) is None:
         faults.append(f"timezone: {_shown(zone)} is not a known IANA zone (e.g. Europe/Berlin)")
+    locale = _optional(record, "locale", _ONE_WORD, MAX_TAG, faults)
+    canonical = None if locale is None else parse_locale(locale)
+    if locale is not None and canonical is None:
+        faults.append(f"locale: {_shown(locale)} is not a locale CLDR knows (e.g. da-DK, de)")
     if faults:
         raise Refused(faults)
-    return CustomerRow(str(external_id), str(currency), provider_ref, email, zone)
+    return CustomerRow(str(external_id), str(currency), provider_ref, email, zone, canonical)
 
 
 def invoice(record: Mapping[str, object], *, today: date | None = None) -> InvoiceRow:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from antaeus_cli import host
-from antaeus_cli.channels.port import Channel, Message
+from antaeus_cli.channels.port import Channel, Message, Renders
+from antaeus_cli.domain.notices import NoticeKind
 from antaeus_cli.notify import render
+from antaeus_cli.notify.letters import Letters
 from antaeus_cli.notify.results import NotifyPreview, PreviewNotice
 from antaeus_cli.notify.settings import NotifySettings
 from antaeus_cli.store import deliveries
@@ -17,10 +19,14 @@ from antaeus_cli.store.runs import Liveness
 
 
 def message_for(
-    notice: Pending, channel: Channel, company: str, zone: tzinfo | None = None
+    notice: Pending, renders: Renders, letters: Letters, zone: tzinfo | None = None
 ) -> Message:
-    """A notice rendered for its channel: an e-mail's parts, or an event."""
-    if channel.renders == "event":
+    """A notice rendered for its channel: an e-mail's parts, or an event. ValueError:
+    this notice cannot be written (its row); TemplateFailure: no notice can (a template)."""
+    summary = notice.kind is NoticeKind.RUN_SUMMARY
+    branding = letters.branding
+    if renders == "event":
+        reason = None if summary else letters.reason(notice)
         return Message(
             notice.key,
             notice.kind,
@@ -29,10 +35,19 @@ def message_for(
             "",
             "",
             "",
-            render.event(notice),
+            render.event(notice, reason),
         )
-    parts = render.content(notice, company, zone)
-    return Message(notice.key, notice.kind, notice.created_at, notice.recipient, *parts, None)
+    parts = render.summary(notice) if summary else letters.render(notice, zone)
+    return Message(
+        notice.key,
+        notice.kind,
+        notice.created_at,
+        notice.recipient,
+        *parts,
+        None,
+        branding.sender_name,
+        None if summary else branding.reply_to,
+    )
 
 
 def preview(
@@ -46,7 +61,7 @@ def preview(
         due, shown = deliveries.peek(conn, now=now, limit=20, is_alive=is_alive)
     listed = []
     for notice in shown:
-        message = message_for(notice, channel, settings.company, settings.company_zone)
+        message = message_for(notice, channel.renders, settings.letters, settings.company_zone)
         subject = message.subject or f"{notice.kind.value} event"
         listed.append(PreviewNotice(notice.key, notice.kind.value, notice.recipient, subject))
     return NotifyPreview(channel.description, due, listed)

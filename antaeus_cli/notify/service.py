@@ -40,6 +40,7 @@ from antaeus_cli.channels.port import (
 )
 from antaeus_cli.domain.notices import NoticeKind, NoticeStatus, backoff
 from antaeus_cli.domain.words import counted
+from antaeus_cli.notify.letters import TemplateFailure
 from antaeus_cli.notify.messages import message_for
 from antaeus_cli.notify.results import Failure, NotifyResult
 from antaeus_cli.notify.settings import NotifyRuntime, NotifySettings, retrying
@@ -159,13 +160,23 @@ class _Delivery:
         finally:
             self._flush()
 
-    def _one(self, notice: Pending) -> None:
+    def _message(self, notice: Pending) -> Message | None:
+        """The notice rendered; None when it cannot be (its row, or a template)."""
         settings = self._settings
         try:
-            message = message_for(notice, self._channel, settings.company, settings.company_zone)
+            return message_for(
+                notice, self._channel.renders, settings.letters, settings.company_zone
+            )
+        except TemplateFailure as exc:
+            self._templates_failed(notice, str(exc))
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             # a value no message can carry (this row's), found as it was rendered
             self._end(notice, NoticeStatus.FAILED, f"cannot be rendered: {exc}")
+        return None
+
+    def _one(self, notice: Pending) -> None:
+        message = self._message(notice)
+        if message is None:
             return
         try:
             self._deliver(message)
@@ -202,6 +213,17 @@ class _Delivery:
         for refused, reason in self._suspects:  # the channel delivers: those were theirs
             self._end(refused, NoticeStatus.FAILED, reason)
         self._suspects = []
+
+    def _templates_failed(self, notice: Pending, reason: str) -> None:
+        """A template that cannot render is the operator's setting: every notice would
+        meet it. The run stops; the notice waits, untried, with the rest."""
+        self.result.channel_refused = True
+        self.result.stop_reason = (
+            f"a template failed: {reason}; fix it (antaeus notify --check-templates); the "
+            "notices wait, untried, for the next run"
+        )
+        self.result.note(Failure(notice.key, NoticeStatus.PENDING.value, reason))
+        self._release([notice])
 
     def _suspect(self, notice: Pending, reason: str) -> None:
         """Refused by an answer that may be the channel's: held until the channel says."""

@@ -23,6 +23,8 @@ from antaeus_cli import failpoints as fp
 from antaeus_cli import host
 from antaeus_cli.channels.port import Transient
 from antaeus_cli.domain.notices import MAX_TRIES
+from antaeus_cli.notify.branding import Branding
+from antaeus_cli.notify.letters import Letters
 from antaeus_cli.store.runs import Liveness
 
 Clock = Callable[[], datetime]
@@ -40,9 +42,13 @@ class DeliveryPolicy:
     sleep: Callable[[float], None] | None = None  # None: waits on the stop event
 
 
+def _built_in() -> Letters:
+    return Letters(Branding())
+
+
 @dataclass(frozen=True, slots=True)
 class NotifySettings:
-    company: str = "Billing"
+    letters: Letters = field(default_factory=_built_in)  # templates and branding
     batch_size: int = 200
     lease: timedelta = timedelta(minutes=10)
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)

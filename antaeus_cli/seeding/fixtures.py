@@ -18,6 +18,7 @@ from antaeus_cli.channels.port import Permanent
 from antaeus_cli.domain.clock import zone_named
 from antaeus_cli.domain.dates import parse_iso_date
 from antaeus_cli.domain.invoice import MAX_REF_LENGTH, is_customer_ref
+from antaeus_cli.domain.locales import parse_locale
 from antaeus_cli.errors import FixtureError
 from antaeus_cli.provider.sim_ledger import Account
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
@@ -25,7 +26,7 @@ from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 INT64_MAX = 2**63 - 1
 MAX_FIXTURE_BYTES = 50_000_000
 _TOP = {"description", "customers", "invoices"}
-_CUSTOMER = {"id", "currency", "account", "provider_ref", "email", "timezone"}
+_CUSTOMER = {"id", "currency", "account", "provider_ref", "email", "timezone", "locale"}
 _ACCOUNT = {"currency", "balance"}
 _INVOICE = {
     "id",
@@ -101,7 +102,7 @@ def _customer(data: object, where: str) -> SeedCustomer:
         account = _object(obj["account"], f"{where}.account", required=_ACCOUNT, allowed=_ACCOUNT)
         balance = _int(account, "balance", f"{where}.account", low=0)
         funds = Account(cid, _str(account, "currency", where), balance)
-    return SeedCustomer(cid, currency, funds, ref, email, zone)
+    return SeedCustomer(cid, currency, funds, ref, email, zone, _locale(obj, where))
 
 
 def _zone(obj: dict[str, object], where: str) -> str | None:
@@ -114,6 +115,19 @@ def _zone(obj: dict[str, object], where: str) -> str | None:
             "Europe/Copenhagen or America/Los_Angeles"
         )
     return text
+
+
+def _locale(obj: dict[str, object], where: str) -> str | None:
+    if obj.get("locale") is None:
+        return None
+    text = _str(obj, "locale", where)
+    canonical = parse_locale(text)
+    if canonical is None:
+        raise FixtureError(
+            f"{where}.locale: {text!r} is not a locale CLDR knows: expected a BCP 47 tag "
+            "such as da-DK or de"
+        )
+    return canonical
 
 
 def _email(obj: dict[str, object], where: str) -> str | None:

@@ -30,6 +30,14 @@ ZONES: dict[str, tuple[str, ...]] = {
     "GBP": ("Europe/London",),
 }
 
+# The language of customers in some zones (the others: the company's, NULL).
+LOCALES = {
+    "Europe/Copenhagen": "da-DK",
+    "Europe/Stockholm": "sv-SE",
+    "Europe/Berlin": "de-DE",
+    "Europe/London": "en-GB",
+}
+
 UNKNOWN_CUSTOMER = "customer unknown to the provider"
 LOW_BALANCE = "balance too low (declined)"
 LOCAL_MISMATCH = "invoice currency differs from the customer's"
@@ -89,7 +97,7 @@ class _Generated:
             zones = ZONES[currency]
             zone = zones[int(draw() * len(zones))]
             email = f"customer-{cid}@example.com"
-            yield SeedCustomer(cid, currency, account, None, email, zone)
+            yield SeedCustomer(cid, currency, account, None, email, zone, LOCALES.get(zone))
 
     def _account(self, rng: random.Random, cid: int, currency: str, pending: int) -> Account | None:
         label = self.label.get(cid)

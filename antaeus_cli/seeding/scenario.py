@@ -22,6 +22,7 @@ class SeedCustomer(NamedTuple):
     provider_ref: str | None = None  # the provider's id for the customer (Stripe: cus_...)
     email: str | None = None  # where their notices go; None: they get no e-mail
     timezone: str | None = None  # an IANA zone name; None: the company's zone
+    locale: str | None = None  # a BCP 47 tag; None: the company's
 
 
 class SeedInvoice(NamedTuple):

@@ -15,7 +15,7 @@ from antaeus_cli.store.database import Store
 from antaeus_cli.store.migrations.v4 import TOTAL_TRIGGER_NAMES, TOTAL_TRIGGERS
 from antaeus_cli.store.schema import statements
 
-CUSTOMER_COLUMNS = ("id", "currency", "provider_ref", "email", "timezone")
+CUSTOMER_COLUMNS = ("id", "currency", "provider_ref", "email", "timezone", "locale")
 INVOICE_COLUMNS = (
     "id",
     "customer_id",

@@ -32,14 +32,18 @@ from antaeus_cli.store.runs import Liveness
 
 # Every row a claim needs in one read: the notice, and the attempt that caused it (the
 # ledger's figures: what was charged, under which reference).
-_CLAIMABLE = (
+SELECT_NOTICES = (
     "SELECT n.id, n.dedupe_key, n.kind, n.run_id, n.recipient, n.next_retry_on, n.body, "
     "n.tries, n.created_at, a.invoice_id, a.customer_id, a.amount, a.currency, "
     "a.provider_ref, a.decline_code, a.decline_class, a.started_at, a.outcome, "
     "(SELECT c.timezone FROM customer c WHERE c.id = a.customer_id), "
-    "a.idempotency_key, a.attempt_no "
+    "a.idempotency_key, a.attempt_no, a.customer_ref, "
+    "(SELECT c.locale FROM customer c WHERE c.id = a.customer_id) "
     "FROM notification n LEFT JOIN payment_attempt a ON a.id = n.attempt_id "
-    "WHERE n.status = 'pending' AND n.next_attempt_at <= :now AND n.next_attempt_at < :cutoff "
+)
+_CLAIMABLE = (
+    f"{SELECT_NOTICES}WHERE n.status = 'pending' AND n.next_attempt_at <= :now "
+    "AND n.next_attempt_at < :cutoff "
     "AND n.run_id IS NOT :live_run ORDER BY n.next_attempt_at, n.id LIMIT :limit"
 )
 _LEASE = (
@@ -107,6 +111,8 @@ class Pending(NamedTuple):
     charged_at: datetime | None  # when its attempt's request went: the charge's moment
     customer_zone: str | None = None  # customer.timezone: the zone its dates are told in
     attempt_no: int | None = None  # how many times its invoice was tried, this one included
+    customer_ref: str | None = None  # the provider's customer, as the attempt charged it
+    customer_locale: str | None = None  # customer.locale: the language it is written in
 
     def summary(self) -> dict[str, object]:
         """A run summary's body; empty when it is not one, or cannot be read."""
@@ -121,11 +127,11 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number JSON receivers accept")
 
 
-def _pending(row: tuple[object, ...]) -> Pending:
+def read_pending(row: tuple[object, ...]) -> Pending:
     """Raises ValueError or TypeError for a row edited into something unreadable."""
     (nid, key, kind, run_id, recipient, next_retry, body, tries, created, *facts) = row
     (invoice_id, customer_id, amount, currency, reference, code, klass, charged_at, told, tz,
-     attempt_key, attempt_no) = facts  # fmt: skip
+     attempt_key, attempt_no, customer_ref, locale) = facts  # fmt: skip
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"its dedupe_key {str(key)[:80]!r} cannot name a message")
     notice_kind = NoticeKind(str(kind))
@@ -157,6 +163,8 @@ def _pending(row: tuple[object, ...]) -> Pending:
         None if charged_at is None else datetime.fromisoformat(str(charged_at)),
         _text(tz),
         None if attempt_no is None else _whole(attempt_no),
+        _text(customer_ref),
+        _text(locale),
     )
 
 
@@ -228,7 +236,7 @@ def claim(
     claimed, broken = [], []
     for row in _due(conn, now, limit, is_alive):
         try:
-            claimed.append(_pending(row))
+            claimed.append(read_pending(row))
         except (ValueError, TypeError, OverflowError) as exc:
             reason = f"its row cannot be read ({type(exc).__name__}: {exc})"[:MAX_ERROR]
             conn.execute(_UNREADABLE, (reason, row[0]))
@@ -251,7 +259,7 @@ def peek(
     shown = []
     for row in _due(conn, now, limit, is_alive):
         with contextlib.suppress(ValueError, TypeError, OverflowError):
-            shown.append(_pending(row))
+            shown.append(read_pending(row))
     return int(due), shown
 
 

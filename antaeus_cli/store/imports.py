@@ -7,7 +7,7 @@ import sqlite3
 
 from antaeus_cli.domain.imported import CustomerRow, InvoiceRow
 
-StoredCustomer = tuple[int, str, str | None, str | None, str | None]
+StoredCustomer = tuple[int, str, str | None, str | None, str | None, str | None]
 StoredInvoice = tuple[int, int, int, str, str, str, str | None]
 
 
@@ -25,28 +25,29 @@ def next_id(conn: sqlite3.Connection, table: str) -> int:
 
 
 def customer(conn: sqlite3.Connection, external_id: str) -> StoredCustomer | None:
-    """id, currency, provider_ref, email, timezone."""
+    """id, currency, provider_ref, email, timezone, locale."""
     row = conn.execute(
-        "SELECT id, currency, provider_ref, email, timezone FROM customer "
+        "SELECT id, currency, provider_ref, email, timezone, locale FROM customer "
         "INDEXED BY customer_by_external_id WHERE external_id = ?",
         (external_id,),
     ).fetchone()
-    return None if row is None else (int(row[0]), row[1], row[2], row[3], row[4])
+    return None if row is None else (int(row[0]), row[1], row[2], row[3], row[4], row[5])
 
 
 def add_customer(conn: sqlite3.Connection, row: CustomerRow) -> None:
     conn.execute(
-        "INSERT INTO customer (currency, provider_ref, email, timezone, external_id) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (row.currency, row.provider_ref, row.email, row.timezone, row.external_id),
+        "INSERT INTO customer (currency, provider_ref, email, timezone, locale, external_id) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (row.currency, row.provider_ref, row.email, row.timezone, row.locale, row.external_id),
     )
 
 
 def update_customer(conn: sqlite3.Connection, customer_id: int, row: CustomerRow) -> None:
-    """What an upstream system may change of a customer: where to reach and charge them."""
+    """What an upstream system may change of a customer: where to reach and charge them,
+    and in which language."""
     conn.execute(
-        "UPDATE customer SET provider_ref = ?, email = ?, timezone = ? WHERE id = ?",
-        (row.provider_ref, row.email, row.timezone, customer_id),
+        "UPDATE customer SET provider_ref = ?, email = ?, timezone = ?, locale = ? WHERE id = ?",
+        (row.provider_ref, row.email, row.timezone, row.locale, customer_id),
     )
 
 

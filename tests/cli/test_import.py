@@ -385,3 +385,30 @@ def test_a_demo_database_takes_no_import(
     assert code == ExitCode.USAGE
     assert_one_line_error(err, "is a demo database (made by antaeus seed)")
     assert rows(demo, "SELECT count(*) FROM customer") == [(0,)]
+
+
+def test_a_customer_s_locale_is_stored_canonical_and_an_unknown_one_refused(
+    runner: CliRunner,
+    db: Path,
+    tmp_path: Path,
+) -> None:
+    with_locale = (
+        "external_id,currency,email,locale\n"
+        "crm-1,SEK,a@example.com,sv_se\n"
+        "crm-2,EUR,b@example.com,\n"
+    )
+    imported(runner, db, "customers", str(write(tmp_path, "c.csv", with_locale)))
+    assert rows(db, "SELECT external_id, locale FROM customer ORDER BY id") == [
+        ("crm-1", "sv-SE"),
+        ("crm-2", None),
+    ]
+    again = write(tmp_path, "c2.csv", with_locale.replace("sv_se", "da-DK"))
+    moved = imported(runner, db, "customers", str(again))
+    assert moved["updated"] == 1
+    assert rows(db, "SELECT locale FROM customer WHERE external_id = 'crm-1'") == [("da-DK",)]
+    for bad in ("klingon", "und", "C", "en-US-x-private"):
+        path = write(tmp_path, "bad.csv", with_locale.replace("sv_se", bad))
+        code, _, err = run(runner, db, "import", "customers", str(path))
+        assert code == ExitCode.USAGE, bad
+        assert "bad.csv:2: locale:" in err, err
+        assert "not a locale CLDR knows" in err, err

@@ -21,7 +21,7 @@ from antaeus_cli.domain.dunning import DunningSchedule
 from antaeus_cli.domain.limits import RunLimits
 from antaeus_cli.domain.notices import NoticeKind
 from antaeus_cli.domain.words import counted
-from antaeus_cli.notify.render import content
+from antaeus_cli.notify.render import summary
 from tests.domain.test_notices import pending
 from tests.fakes import CHARGED, DECLINED, HARD, NEEDS_CUSTOMER, NOT_FOUND, FakeProvider
 
@@ -158,7 +158,7 @@ def test_one_of_a_thing_is_said_in_the_singular(
     assert "charge: 1 invoice due" in done.stderr
     assert "reconcile: 0 open attempts to replay" in done.stderr
     body = '{"command": "bill", "as_of": "2026-12-01", "status": "completed", "needs_operator": 1}'
-    mail = content(pending(NoticeKind.RUN_SUMMARY, body=body, recipient=None), "Acme")
+    mail = summary(pending(NoticeKind.RUN_SUMMARY, body=body, recipient=None))
     assert mail.subject == "antaeus: run 3 (bill) completed: 1 invoice needs an operator"
 
 

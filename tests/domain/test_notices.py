@@ -21,7 +21,9 @@ from antaeus_cli.domain.notices import (
     notice_for,
     notice_key,
 )
-from antaeus_cli.notify.render import content, event, flat
+from antaeus_cli.notify.branding import Branding
+from antaeus_cli.notify.letters import Letters
+from antaeus_cli.notify.render import Content, event, flat, summary
 from antaeus_cli.store.deliveries import Pending
 
 CHARGED = CallResult(AttemptOutcome.CHARGED, None, 1)
@@ -147,12 +149,19 @@ def pending(kind: NoticeKind, **kw: object) -> Pending:
     return Pending(**fields)  # type: ignore[arg-type]
 
 
+def content(notice: Pending, company: str) -> Content:
+    """A notice as the built-in templates write it, for `company`."""
+    if notice.kind is NoticeKind.RUN_SUMMARY:
+        return summary(notice)
+    return Letters(Branding(company=company)).render(notice)
+
+
 def test_a_receipt_names_the_invoice_the_amount_the_date_and_the_reference() -> None:
     mail = content(pending(NoticeKind.RECEIPT), "Acme")
     assert mail.subject == "Receipt for invoice 1: \u20ac123.45"
-    assert "payment of \u20ac123.45 for invoice 1 on 2026-12-01" in mail.text
+    assert "payment of \u20ac123.45 for invoice 1 on December 1, 2026" in mail.text
     assert "Payment reference: pi_1." in mail.text
-    assert mail.text.rstrip().endswith("-- Acme")
+    assert mail.text.rstrip().endswith("-- \nAcme")
 
 
 def test_a_decline_says_why_in_plain_words_and_when_the_next_try_is() -> None:
@@ -166,7 +175,7 @@ def test_a_decline_says_why_in_plain_words_and_when_the_next_try_is() -> None:
         "Acme",
     )
     assert "the card has expired" in mail.text
-    assert "We will try again on 2026-12-04" in mail.text
+    assert "We will try again on December 4, 2026" in mail.text
 
 
 def test_a_hard_decline_never_tells_the_customer_why() -> None:

@@ -60,7 +60,7 @@ def test_what_the_messages_say_comes_from_the_ledger(
     assert receipt.subject == "Receipt for invoice 1: \u20ac1.00"
     assert receipt.recipient == "c1@example.com"
     assert "the card did not have enough funds" in declined.text
-    assert "We will try again on 2026-12-02" in declined.text
+    assert "We will try again on December 2, 2026" in declined.text
 
 
 def test_a_notice_tells_the_day_in_the_customers_zone(
@@ -83,9 +83,9 @@ def test_a_notice_tells_the_day_in_the_customers_zone(
     channel = FakeChannel()
     notify(channel, company_zone=ZoneInfo("Etc/GMT+12"))
     texts = {m.recipient: m.text for m in channel.delivered}
-    assert "for invoice 1 on 2026-12-01." in texts["c1@example.com"]
-    assert "for invoice 2 on 2026-11-29." in texts["c2@example.com"]  # 22:30 at UTC-12
-    assert "for invoice 3 on 2026-11-30 (UTC)." in texts["c3@example.com"]
+    assert "for invoice 1 on December 1, 2026." in texts["c1@example.com"]
+    assert "for invoice 2 on November 29, 2026." in texts["c2@example.com"]  # 22:30 at UTC-12
+    assert "for invoice 3 on November 30, 2026 (UTC)." in texts["c3@example.com"]
 
 
 def test_a_failure_for_now_is_retried_within_the_run(

@@ -38,18 +38,27 @@ def test_a_receipt_after_a_crash_gives_the_day_of_the_charge(
     bill(provider, as_of=date(2026, 12, 3))  # the look-up finds the charge
     channel = FakeChannel()
     notify(channel)
-    assert "for invoice 1 on 2026-12-01." in texts(channel)["receipt"]
+    assert "for invoice 1 on December 1, 2026." in texts(channel)["receipt"]
 
 
 @pytest.mark.parametrize(
     ("schedule", "tries", "said"),
     [
-        ((), 1, "We tried to charge \u20ac1.00 for invoice 1 on 2026-12-01, and the last time"),
-        ((1,), 2, "We tried to charge \u20ac1.00 for invoice 1 twice, most recently on 2026-12-02"),
+        (
+            (),
+            1,
+            "We tried to charge \u20ac1.00 for invoice 1 on December 1, 2026, and the last time",
+        ),
+        (
+            (1,),
+            2,
+            "We tried to charge \u20ac1.00 for invoice 1 twice, most recently on December 2, 2026",
+        ),
         (
             (1, 2),
             3,
-            "We tried to charge \u20ac1.00 for invoice 1 3 times, most recently on 2026-12-03",
+            "We tried to charge \u20ac1.00 for invoice 1 3 times, most recently on "
+            "December 3, 2026",
         ),
     ],
 )
@@ -94,7 +103,7 @@ def test_a_retry_date_already_gone_when_the_notice_was_written_is_not_promised(
     notify(channel)
     text = texts(channel)["payment_failed"]
     assert "We will try again shortly." in text
-    assert "2026-11-02" not in text
+    assert "November 2, 2026" not in text
 
 
 def test_a_notice_moved_to_another_customer_s_attempt_goes_to_nobody(

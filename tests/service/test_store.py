@@ -136,7 +136,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.close()
     store = Store.open(path, migrate_schema=True)
     try:
-        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 14
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 15
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         result = bounded_pass(
@@ -450,8 +450,9 @@ def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version
     store = Store.open(path, migrate_schema=True)
     try:
         conn = store.conn
-        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 14
-        assert _rows(conn) == {**rows_before, "voiding": []}
+        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 15
+        customers = [(*row, None) for row in rows_before["customer"]]  # v15: no locale yet
+        assert _rows(conn) == {**rows_before, "customer": customers, "voiding": []}
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
@@ -471,8 +472,14 @@ def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version
             ("trigger", "voiding_is_final"),
             ("trigger", "payment_attempt_settled_by_hand_is_receipted"),  # version 14
         }
-        kept = [o for o in objects if o[:3] != table and (o[0], o[1]) not in added]
-        assert kept == [o for o in objects_before if o[:3] != table]
+        customer = ("table", "customer", "customer")  # version 15 adds its locale
+        changed = (table, customer)
+        kept = [o for o in objects if o[:3] not in changed and (o[0], o[1]) not in added]
+        assert kept == [o for o in objects_before if o[:3] not in changed]
+        (card,) = [o[3] for o in objects if o[:3] == customer]
+        (card_before,) = [o[3] for o in objects_before if o[:3] == customer]
+        assert card.startswith(card_before[:-1])  # every column and CHECK as it was
+        assert card[len(card_before) - 1 :].lstrip(", ").startswith("locale TEXT")
         (create,) = [o[3] for o in objects if o[:3] == table]
         (create_before,) = [o[3] for o in objects_before if o[:3] == table]
         assert "OR status = 'VOID'" in create  # every CHECK as it was, and one status more
