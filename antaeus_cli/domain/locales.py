@@ -23,4 +23,6 @@ def parse_locale(text: str) -> str | None:
         locale = Locale.parse(tag, sep="-")
     except (UnknownLocaleError, ValueError, TypeError):
         return None
+    if locale.language == "root" or "POSIX" in (locale.variant or "").upper():
+        return None  # CLDR's root and POSIX forms: no language, and no grouping
     return str(locale).replace("_", "-")

@@ -15,6 +15,8 @@ would otherwise be ignored for good.
 
 from __future__ import annotations
 
+import os
+import re
 import string
 import tomllib
 from dataclasses import dataclass
@@ -22,13 +24,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from jinja2.exceptions import SecurityError
+
 from antaeus_cli.channels.email import checked_address, display_name_problem
 from antaeus_cli.channels.port import Permanent
 from antaeus_cli.errors import TemplatesError
 from antaeus_cli.notify.formats import FALLBACK, known_locale
+from antaeus_cli.notify.sandbox import read_inside
 
 FILE = "branding.toml"
-MAX_FILE = 64 * 1024
 MAX_COMPANY = 80
 MAX_ADDRESS_LINES = 6
 MAX_LINE = 120
@@ -63,9 +67,12 @@ class Branding:
 def load(directory: Path | None, *, company: str | None = None) -> Branding:
     """The branding a templates directory gives (the defaults without one); `company`:
     the notify spec's `company=`, which the file may not contradict."""
-    path = None if directory is None else directory / FILE
-    found = _read(path) if path is not None and path.exists() else {}
-    where = f"{path}" if path is not None else FILE
+    found: dict[str, Any] = {}
+    where = FILE
+    if directory is not None:
+        where = str(directory / FILE)
+        if os.path.lexists(directory / FILE):  # a dangling link too: it cannot be read
+            found = _read(directory / FILE, directory)
     unknown = sorted(set(found) - set(_KEYS))
     if unknown:
         raise TemplatesError(f"{where}: unknown key {unknown[0]!r}: it takes {', '.join(_KEYS)}")
@@ -85,19 +92,13 @@ def load(directory: Path | None, *, company: str | None = None) -> Branding:
     )
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, directory: Path) -> dict[str, Any]:
     try:
-        if not path.is_file():
-            raise TemplatesError(f"{path}: not a regular file")
-        raw = path.read_bytes()[: MAX_FILE + 1]
-    except OSError as exc:
-        raise TemplatesError(f"{path}: cannot be read: {exc.strerror}") from None
-    if len(raw) > MAX_FILE:
-        raise TemplatesError(f"{path}: larger than {MAX_FILE // 1024} KiB")
+        text = read_inside(path, directory.resolve(strict=True))
+    except (SecurityError, OSError) as exc:
+        raise TemplatesError(str(exc)) from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise TemplatesError(f"{path}: not UTF-8") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TemplatesError(f"{path}: not TOML: {exc}") from None
 
@@ -167,9 +168,25 @@ def _payment_url(found: dict[str, Any], where: str) -> str | None:
                 f"{where}: payment_url names {{{name}}}: it may name "
                 + ", ".join(f"{{{field}}}" for field in URL_FIELDS)
             )
+    authority = re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]
+    if any(ch in authority for ch in "{}@") or "\\" in url:
+        raise TemplatesError(
+            f"{where}: payment_url must name its host itself, with no user and no field in it "
+            "(a field goes in the path or the query) and no backslash"
+        )
     sample = url.format_map(dict.fromkeys(URL_FIELDS, "1"))
-    parts = urlsplit(sample)
-    if parts.scheme != "https" or not parts.hostname or " " in sample:
+    try:
+        parts = urlsplit(sample)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme != "https"
+        or not parts.hostname
+        or " " in sample
+    ):
         raise TemplatesError(
             f"{where}: payment_url must be an https:// link to a host (customers open it "
             "from their mail)"

@@ -25,11 +25,11 @@ import functools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
-    FileSystemLoader,
     PackageLoader,
     StrictUndefined,
     Template,
@@ -38,14 +38,13 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 
 from antaeus_cli.domain.clock import AsOf, zone_named
 from antaeus_cli.domain.notices import NoticeKind
 from antaeus_cli.notify.branding import Branding
 from antaeus_cli.notify.formats import FALLBACK, Formats, known_locale
 from antaeus_cli.notify.render import Content, flat
+from antaeus_cli.notify.sandbox import Deadline, OperatorLoader, RenderTimeout, Sandbox
 from antaeus_cli.store.deliveries import Pending
 
 CUSTOMER_KINDS = (
@@ -57,8 +56,6 @@ CUSTOMER_KINDS = (
 PARTS = ("subject", "txt", "html")
 REASON = "reason.txt"
 MAX_SUBJECT = 200
-MAX_BUILT = 100_000  # characters a template's `*` may build
-MAX_POWER = 64
 
 
 class TemplateFailure(Exception):
@@ -72,33 +69,19 @@ class _Voice(NamedTuple):
     formats: Formats
 
 
-class _Sandbox(SandboxedEnvironment):
-    """Jinja2's sandbox, with `*` and `**` bounded too: a template that multiplies a
-    string by a billion fails, instead of taking the machine's memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        sizes = [len(x) for x in (left, right) if isinstance(x, str | list | tuple)]
-        counts = [abs(x) for x in (left, right) if isinstance(x, int)]
-        if operator == "*" and sizes and counts and sizes[0] * max(counts) > MAX_BUILT:
-            raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
-        if operator == "**" and isinstance(right, int) and abs(right) > MAX_POWER:
-            raise SecurityError(f"a template may not raise to a power over {MAX_POWER}")
-        return super().call_binop(context, operator, left, right)
-
-
 class Letters:
     """The templates of a run: the operator's directory over the built-in ones."""
 
     def __init__(self, branding: Branding, directory: Path | None = None) -> None:
         self.branding, self.directory = branding, directory
-        loaders: list[FileSystemLoader | PackageLoader] = [
-            PackageLoader("antaeus_cli.notify", "templates")
-        ]
-        if directory is not None:
-            loaders.insert(0, FileSystemLoader(directory, followlinks=False))
-        self._env = _Sandbox(
+        loaders: list[BaseLoader] = [PackageLoader("antaeus_cli.notify", "templates")]
+        try:
+            if directory is not None:
+                loaders.insert(0, OperatorLoader(directory))
+        except SecurityError as exc:
+            raise TemplateFailure(str(exc)) from None
+        self._deadline = Deadline()
+        self._env = Sandbox(
             loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
             autoescape=select_autoescape(
@@ -112,7 +95,7 @@ class Letters:
         )
         try:
             self._names = frozenset(self._env.list_templates())
-        except OSError as exc:
+        except (OSError, SecurityError) as exc:
             raise TemplateFailure(f"the templates directory cannot be read: {exc}") from None
         self._company = flat(branding.company, 80)
         self._address = [flat(line) for line in branding.address]
@@ -159,6 +142,8 @@ class Letters:
             ) from None
         except TemplateError as exc:
             raise TemplateFailure(_where(exc)) from None
+        except (MemoryError, RecursionError, ValueError, OverflowError) as exc:
+            raise TemplateFailure(f"{name}: {type(exc).__name__}: {flat(exc, 200)}") from None
 
     def render(self, notice: Pending, company_zone: tzinfo | None = None) -> Content:
         """The e-mail a customer's notice becomes. ValueError for a row no notice can be
@@ -184,7 +169,13 @@ class Letters:
     def _render(self, voice: _Voice, name: str, fields: dict[str, object]) -> str:
         template = self._template(voice.chain, name)
         try:
-            return template.render(fields)
+            with self._deadline.armed():
+                return template.render(fields)
+        except RenderTimeout:
+            at = template.name or name
+            raise TemplateFailure(
+                f"{at}: took longer than {self._deadline.seconds:g} s to render"
+            ) from None
         except TemplateError as exc:
             at = self._line(exc) or template.name or name
             raise TemplateFailure(f"{at}: {flat(exc.message or type(exc).__name__, 300)}") from None
@@ -247,18 +238,26 @@ class Letters:
         )
         return fields
 
-    def check(self, specimens: Iterable[Pending]) -> list[str]:
+    def check(self, specimens: Iterable[Pending], *, first: bool = False) -> list[str]:
         """Render every specimen in every language there is; the problems found, each
-        naming its template (empty: every template renders)."""
+        naming its template (empty: every template renders). A kind that failed in a
+        language is not rendered there again (a template that runs to its deadline
+        costs it once); `first`: stop at the first problem."""
         problems: list[str] = []
         for language in self.languages:
+            failed: set[NoticeKind] = set()
             for notice in specimens:
+                if notice.kind in failed:
+                    continue
                 try:
                     self.render(notice._replace(customer_locale=language))
                 except TemplateFailure as exc:
+                    failed.add(notice.kind)
                     problem = f"{language}: {exc}"
                     if problem not in problems:
                         problems.append(problem)
+                    if first:
+                        return problems
         return problems
 
 

@@ -205,10 +205,9 @@ def open_letters(directory: Path | None, *, company: str | None = None) -> Lette
         letters = Letters(branding.load(directory, company=company), directory)
     except TemplateFailure as exc:
         raise TemplatesError(str(exc)) from None
-    problems = letters.check(specimens())
+    problems = letters.check(specimens(), first=True)
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise TemplatesError(
-            f"a template fails: {problems[0]}{more}; see antaeus notify --check-templates"
+            f"a template fails: {problems[0]}; see antaeus notify --check-templates"
         )
     return letters

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -176,6 +177,18 @@ def test_an_operator_template_overrides_one_file_and_a_typo_is_found_with_its_li
         ("{% for i in range(10**9) %}{% endfor %}", "Range too big"),
         ("{{ invoice_id / 0 }}", "TypeError"),
         ("{% if %}", "line 1"),
+        ("{{ (9**64**64**64) is number }}", "power"),
+        ('{{ "%0500000000d"|format(1) }}', "may not pad"),
+        ('{{ "%0999999999d" % 1 }}', "may not pad"),
+        ('{{ "{:>999999999}".format(1) }}', "may not pad"),
+        ('{{ "x"|center(999999999) }}', "more than 100000"),
+        ('{{ range(100000)|join("y" * 100000) }}', "more than 100000"),
+        ('{{ ("a\n" * 50000)|indent(width=99999)|length }}', "more than 100000"),
+        ('{{ ("x" * 1000)|replace("x", "y" * 1000) }}', "more than 100000"),
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "took longer than 2 s",
+        ),
     ],
 )
 def test_the_sandbox_refuses_what_a_template_must_not_do(
@@ -200,6 +213,12 @@ def test_the_sandbox_refuses_what_a_template_must_not_do(
         ('sender_name = "line\\nbreak"', "control character"),
         ('locale = "klingon"', "not a locale CLDR knows"),
         ("address = 7", "list of at most 6 lines"),
+        ('payment_url = "https://[::1/"', "https:// link to a host"),
+        ('payment_url = "https://pay.example.com:99999/"', "https:// link to a host"),
+        ('payment_url = "https://{customer_ref}/pay"', "no field in it"),
+        ('payment_url = "https://pay.example.com{customer_ref}/"', "no field in it"),
+        ('payment_url = "https://billing.example.com@evil.com/x"', "no user"),
+        ('payment_url = "https://evil.com\\\\@good.com/"', "no backslash"),
         ("company = [", "not TOML"),
     ],
 )
@@ -267,3 +286,48 @@ def test_a_notice_goes_in_its_customer_s_language_with_the_company_s_letterhead(
 def test_a_specimen_and_a_template_failure_are_not_the_same_error() -> None:
     assert issubclass(TemplateFailure, Exception)
     assert not issubclass(TemplateFailure, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("plant", "why"),
+    [
+        (lambda d: (d / "en" / "receipt.subject").symlink_to("/etc/hostname"), "outside"),
+        (lambda d: (d / "en" / "x").symlink_to("/etc/passwd"), "outside"),
+        (lambda d: (d / "en" / "receipt.subject").write_bytes(b"\xff\xfe\x00"), "not UTF-8"),
+        (lambda d: (d / "en" / "receipt.subject").write_text("x" * 70_000), "larger than 64 KiB"),
+        (lambda d: (d / "en" / "receipt.subject").mkdir(), "not a regular file"),
+        (lambda d: os.mkfifo(d / "en" / "receipt.subject"), "not a regular file"),
+    ],
+)
+def test_an_operator_file_is_read_from_inside_the_directory_or_refused(
+    tmp_path: Path, plant: Callable[[Path], object], why: str
+) -> None:
+    """Never skipped in favour of the built-in one, never read from outside: a link to
+    /etc/passwd included in a subject would mail it to every customer."""
+    (tmp_path / "en").mkdir()
+    write(tmp_path, "en/receipt.txt", '{% extends "layout.txt" %}{% block body %}'
+          '{% include "en/x" ignore missing %}{% endblock %}')  # fmt: skip
+    plant(tmp_path)
+    problems = check_templates(tmp_path).problems
+    assert problems, why
+    assert why in problems[0], problems
+
+
+def test_a_folder_linked_from_outside_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside, "receipt.subject", "leaked {{ invoice_id }}")
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "en").symlink_to(outside)
+    problems = check_templates(folder).problems
+    assert problems
+    assert "outside" in problems[0], problems
+
+
+@pytest.mark.parametrize("target", ["nowhere", "/etc/hostname"])
+def test_a_branding_file_that_is_a_link_out_or_to_nothing_is_refused(
+    tmp_path: Path, target: str
+) -> None:
+    (tmp_path / "branding.toml").symlink_to(target)
+    with pytest.raises(TemplatesError, match=r"outside|cannot be read"):
+        branding.load(tmp_path)

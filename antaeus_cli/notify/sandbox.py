@@ -1,0 +1,239 @@
+"""Where the company's templates run: Jinja2's sandbox, with bounds of our own.
+
+Jinja2's sandbox keeps a template away from Python's internals. A template is still a
+program, and one that loops for ever or builds a gigabyte would stop every `notify`
+run, so this module adds:
+
+- an operator's files read from inside the templates directory only: a symbolic link
+  whose target is outside it, a file that is not a regular file, larger than 64 KiB or
+  not UTF-8 is refused, never skipped in favour of the built-in one;
+- bounds on what builds text or numbers: `*` and the padding, joining and replacing
+  filters may build at most MAX_BUILT characters, `**` neither a base nor an exponent
+  past 64 bits;
+- a deadline for each render (RENDER_SECONDS), enforced by one watch thread that raises
+  in the rendering thread (a pure-Python loop of a template stops there).
+
+Concatenation with `~` is bounded by the deadline alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jinja2 import BaseLoader, Environment, TemplateNotFound
+from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+
+MAX_BUILT = 100_000  # characters a template may build in one step
+MAX_POWER = 64  # bits of a base or exponent of `**`
+MAX_FILE = 64 * 1024
+RENDER_SECONDS = 2.0
+_WIDTH = re.compile(r"%[-#0 +]*(\d+)|\{[^{}]*?(\d{4,})[^{}]*\}|%[-#0 +]*\*")
+
+
+class RenderTimeout(Exception):
+    """A render that ran past its deadline."""
+
+
+class Sandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, with `*` and `**` bounded, and the filters that pad, join or
+    replace refusing to build more than MAX_BUILT characters."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        for name in ("center", "indent", "format", "replace", "join", "wordwrap", "truncate"):
+            self.filters[name] = _bounded(self.filters[name])
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja2's own signature
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str | list | tuple):  # "{:>999999999}".format(1), and the like
+            check_call(owner, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """`"...".format` and `format_map`, which the sandbox wraps where they are read:
+        their format bounded too, a width from an argument (`{:>{w}}`) refused."""
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and getattr(value, "__name__", "") in ("format", "format_map"):
+            if re.search(r"\{[^{}]*\{", owner):
+                raise SecurityError("a template may not take a format's width from a value")
+            _check_widths(owner)
+        return super().wrap_str_format(value)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            _check_repeat(left, right)
+        elif operator == "**":
+            for side in (left, right):
+                if isinstance(side, int) and abs(side).bit_length() > MAX_POWER:
+                    raise SecurityError(
+                        f"a template may not raise to a power past {MAX_POWER} bits"
+                    )
+            if isinstance(left, int) and isinstance(right, int) and right > MAX_POWER:
+                raise SecurityError(f"a template may not raise to a power over {MAX_POWER}")
+        elif operator == "%" and isinstance(left, str):
+            _check_widths(left)
+        return super().call_binop(context, operator, left, right)
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    sizes = [len(x) for x in (left, right) if isinstance(x, str | list | tuple)]
+    counts = [abs(x) for x in (left, right) if isinstance(x, int)]
+    if sizes and counts and sizes[0] * max(counts) > MAX_BUILT:
+        raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
+
+
+def _check_widths(pattern: str) -> None:
+    for found in _WIDTH.finditer(pattern):
+        digits = found.group(1) or found.group(2)
+        if digits is None or int(digits) > MAX_BUILT:
+            raise SecurityError(f"a template may not pad past {MAX_BUILT} characters")
+
+
+def check_call(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse a call on `value` that would build more than MAX_BUILT characters: a
+    number past it (a width, a count), a padding width in a format, or a join or a
+    replace whose pieces multiply past it."""
+    given = (*args, *kwargs.values())
+    for arg in given:
+        if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_BUILT:
+            raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
+        if isinstance(arg, str):
+            _check_widths(arg)
+    if isinstance(value, str):
+        _check_widths(value)
+    # what each piece of `value` may grow by: a string put in (a separator, a
+    # replacement), or a count of characters (a width, an indent)
+    grows = sum(len(arg) for arg in given if isinstance(arg, str)) + sum(
+        abs(arg) for arg in given if isinstance(arg, int) and not isinstance(arg, bool)
+    )
+    items = len(value) if isinstance(value, str | list | tuple | dict | range) else 1
+    if grows * items > MAX_BUILT:
+        raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
+
+
+def _bounded(real: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that refuses arguments that would build too much, before it builds."""
+    passes = hasattr(real, "jinja_pass_arg")  # its first argument is Jinja's, not ours
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        ours = args[1:] if passes else args
+        if ours:
+            check_call(ours[0], ours[1:], kwargs)
+        return real(*args, **kwargs)
+
+    if passes:
+        bounded.jinja_pass_arg = real.jinja_pass_arg  # type: ignore[attr-defined]
+    return bounded
+
+
+class OperatorLoader(BaseLoader):
+    """The operator's templates directory, read from inside it only (see above)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            self._real = root.resolve(strict=True)
+        except OSError as exc:
+            raise SecurityError(f"{root}: cannot be read: {exc.strerror or exc}") from None
+
+    def get_source(
+        self,
+        environment: Environment,  # noqa: ARG002 - the loader protocol's
+        template: str,
+    ) -> tuple[str, str, Callable[[], bool]]:
+        path = self.root.joinpath(*split_template_path(template))
+        if not os.path.lexists(path):
+            raise TemplateNotFound(template)
+        return read_inside(path, self._real), str(path), lambda: True
+
+    def list_templates(self) -> list[str]:
+        found = []
+
+        def refuse(exc: OSError) -> None:
+            raise SecurityError(f"{exc.filename}: cannot be read: {exc.strerror or exc}")
+
+        for folder, _dirs, files in os.walk(self.root, onerror=refuse):
+            for name in files:
+                relative = Path(folder, name).relative_to(self.root)
+                found.append("/".join(relative.parts))
+        return sorted(found)
+
+
+def read_inside(path: Path, root: Path) -> str:
+    """A file's text, if it is a regular file of at most MAX_FILE bytes of UTF-8 whose
+    real path is inside `root`; SecurityError saying why not."""
+    try:
+        real = path.resolve(strict=True)
+        if not real.is_relative_to(root):
+            raise SecurityError(f"{path}: a link to {real}, outside {root}")
+        found = real.stat()
+        if not stat.S_ISREG(found.st_mode):
+            raise SecurityError(f"{path}: not a regular file")
+        if found.st_size > MAX_FILE:
+            raise SecurityError(f"{path}: larger than {MAX_FILE // 1024} KiB")
+        with real.open("rb") as file:
+            raw = file.read(MAX_FILE + 1)
+    except OSError as exc:
+        raise SecurityError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE:
+        raise SecurityError(f"{path}: larger than {MAX_FILE // 1024} KiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecurityError(f"{path}: not UTF-8") from None
+
+
+class Deadline:
+    """A deadline for each render, watched by one thread for all of them: past it, the
+    rendering thread gets RenderTimeout (at its next Python step)."""
+
+    def __init__(self, seconds: float = RENDER_SECONDS) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._armed: tuple[int, float] | None = None  # (thread id, monotonic deadline)
+        self._watch: threading.Thread | None = None
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        with self._lock:
+            self._armed = (threading.get_ident(), time.monotonic() + self.seconds)
+            if self._watch is None:
+                self._watch = threading.Thread(target=self._run, name="render-deadline")
+                self._watch.daemon = True
+                self._watch.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._armed = None
+
+    def _run(self) -> None:
+        idle = 0
+        while True:
+            time.sleep(min(0.05, self.seconds / 4))
+            with self._lock:
+                armed = self._armed
+                idle = idle + 1 if armed is None else 0
+                if idle > 40:  # two seconds with nothing to watch: the next render restarts it
+                    self._watch = None
+                    return
+                if armed is None or time.monotonic() < armed[1]:
+                    continue
+                self._armed = None
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(armed[0]), ctypes.py_object(RenderTimeout)
+                )
