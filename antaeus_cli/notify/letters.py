@@ -150,13 +150,23 @@ class Letters:
         written from (its own); TemplateFailure for a template that fails (the
         operator's: every notice would meet it)."""
         voice = self._voice(notice.customer_locale, notice.kind)
-        fields = self.fields(notice, voice, company_zone)
-        subject = flat(self._render(voice, f"{notice.kind.value}.subject", fields), MAX_SUBJECT)
+        kind = notice.kind.value
+        try:
+            self._deadline.arm()
+            try:
+                fields = self.fields(notice, voice, company_zone)
+                subject = flat(self._render(voice, f"{kind}.subject", fields), MAX_SUBJECT)
+                fields["subject"] = subject
+                text = self._render(voice, f"{kind}.txt", fields)
+                page = self._render(voice, f"{kind}.html", fields)
+            finally:
+                self._deadline.disarm()
+        except RenderTimeout:
+            raise TemplateFailure(
+                f"{voice.chain[0]}/{kind}: took longer than {self._deadline.seconds:g} s to render"
+            ) from None
         if not subject:
-            raise TemplateFailure(f"the subject of {notice.kind.value} came out empty")
-        fields["subject"] = subject
-        text = self._render(voice, f"{notice.kind.value}.txt", fields)
-        page = self._render(voice, f"{notice.kind.value}.html", fields)
+            raise TemplateFailure(f"the subject of {kind} came out empty")
         return Content(subject, text if text.endswith("\n") else text + "\n", page)
 
     def reason(self, notice: Pending, company_zone: tzinfo | None = None) -> str | None:
@@ -164,18 +174,23 @@ class Letters:
         if notice.kind is NoticeKind.RECEIPT:
             return None
         voice = self._voice(notice.customer_locale, notice.kind)
-        return str(self.fields(notice, voice, company_zone)["reason"])
+        try:
+            self._deadline.arm()
+            try:
+                return str(self.fields(notice, voice, company_zone)["reason"])
+            finally:
+                self._deadline.disarm()
+        except RenderTimeout:
+            raise TemplateFailure(
+                f"{voice.chain[0]}/{REASON}: took longer than {self._deadline.seconds:g} s"
+            ) from None
 
     def _render(self, voice: _Voice, name: str, fields: dict[str, object]) -> str:
         template = self._template(voice.chain, name)
         try:
-            with self._deadline.armed():
-                return template.render(fields)
+            return template.render(fields)
         except RenderTimeout:
-            at = template.name or name
-            raise TemplateFailure(
-                f"{at}: took longer than {self._deadline.seconds:g} s to render"
-            ) from None
+            raise
         except TemplateError as exc:
             at = self._line(exc) or template.name or name
             raise TemplateFailure(f"{at}: {flat(exc.message or type(exc).__name__, 300)}") from None

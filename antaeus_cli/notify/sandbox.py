@@ -10,7 +10,7 @@ run, so this module adds:
 - bounds on what builds text or numbers: `*` and the padding, joining and replacing
   filters may build at most MAX_BUILT characters, `**` neither a base nor an exponent
   past 64 bits;
-- a deadline for each render (RENDER_SECONDS), enforced by one watch thread that raises
+- a deadline for each notice's render (RENDER_SECONDS), enforced by one watch thread that raises
   in the rendering thread (a pure-Python loop of a template stops there).
 
 Concatenation with `~` is bounded by the deadline alone.
@@ -24,8 +24,7 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,8 @@ MAX_BUILT = 100_000  # characters a template may build in one step
 MAX_POWER = 64  # bits of a base or exponent of `**`
 MAX_FILE = 64 * 1024
 RENDER_SECONDS = 2.0
+TICK = 0.5  # how often the deadline is looked at
+IDLE_TICKS = 6
 _WIDTH = re.compile(r"%[-#0 +]*(\d+)|\{[^{}]*?(\d{4,})[^{}]*\}|%[-#0 +]*\*")
 
 
@@ -207,28 +208,29 @@ class Deadline:
         self._armed: tuple[int, float] | None = None  # (thread id, monotonic deadline)
         self._watch: threading.Thread | None = None
 
-    @contextmanager
-    def armed(self) -> Iterator[None]:
+    def arm(self) -> None:
+        """From now, this thread has `seconds` to disarm."""
         with self._lock:
             self._armed = (threading.get_ident(), time.monotonic() + self.seconds)
             if self._watch is None:
                 self._watch = threading.Thread(target=self._run, name="render-deadline")
                 self._watch.daemon = True
                 self._watch.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._armed = None
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = None
 
     def _run(self) -> None:
+        """Look twice a second (a deadline is met within half a second of its time);
+        end after a few seconds with nothing armed (the next arm starts it again)."""
         idle = 0
         while True:
-            time.sleep(min(0.05, self.seconds / 4))
+            time.sleep(TICK)
             with self._lock:
                 armed = self._armed
                 idle = idle + 1 if armed is None else 0
-                if idle > 40:  # two seconds with nothing to watch: the next render restarts it
+                if idle > IDLE_TICKS:
                     self._watch = None
                     return
                 if armed is None or time.monotonic() < armed[1]:
