@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_common import AS_OF, fresh_copy, seed_args  # noqa: E402
 
-from antaeus_cli.channels.email import build  # noqa: E402
+from antaeus_cli.channels.email import message_bytes  # noqa: E402
 from antaeus_cli.channels.smtp import SmtpChannel, SmtpSettings  # noqa: E402
 from antaeus_cli.notify.branding import Branding  # noqa: E402
 from antaeus_cli.notify.letters import Letters  # noqa: E402
@@ -104,7 +104,7 @@ def rendered(db: Path) -> list[tuple[str, bytes]]:
     for notice in rows:
         message = message_for(notice, channel.renders, letters)
         recipient = notice.recipient or "ops@example.com"
-        mails.append((recipient, build(message, sender=SENDER, recipient=recipient).as_bytes()))
+        mails.append((recipient, message_bytes(message, sender=SENDER, recipient=recipient)))
     return mails
 
 

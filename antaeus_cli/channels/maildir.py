@@ -9,7 +9,7 @@ import mailbox
 from pathlib import Path
 from typing import Literal
 
-from antaeus_cli.channels.email import build, recipient_of
+from antaeus_cli.channels.email import message_bytes, recipient_of
 from antaeus_cli.channels.port import Message, Transient
 
 
@@ -28,7 +28,9 @@ class MaildirChannel:
 
     def deliver(self, message: Message) -> None:
         recipient = recipient_of(message, self._operator)
-        mail = build(message, sender=self._sender, recipient=recipient)
+        # a file in a Maildir has the machine's line ends, not the wire's
+        mail = message_bytes(message, sender=self._sender, recipient=recipient)
+        mail = mail.replace(b"\r\n", b"\n")
         try:
             if self._box is None:
                 self._box = mailbox.Maildir(self.path, create=True)

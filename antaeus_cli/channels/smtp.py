@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from antaeus_cli.channels.email import build, recipient_of
+from antaeus_cli.channels.email import message_bytes, recipient_of
 from antaeus_cli.channels.port import ChannelRefused, Message, Permanent, Scope, Transient
 
 Connect = Callable[[float], smtplib.SMTP]  # an SMTP client not yet connected
@@ -171,10 +171,10 @@ class SmtpChannel:
     def _send(self, message: Message) -> None:
         s = self.settings
         recipient = recipient_of(message, s.operator)
-        mail = build(message, sender=s.sender, recipient=recipient)
+        mail = message_bytes(message, sender=s.sender, recipient=recipient)
         conn = self._connection()
         try:
-            conn.send_message(mail, from_addr=s.sender, to_addrs=[recipient])
+            conn.sendmail(s.sender, [recipient], mail)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (550, b"refused"))
             raise self._failure(code, text, "recipient") from None
