@@ -3,8 +3,8 @@
 CSV (a header row names the columns) or JSON Lines (one object per line). Every
 record is checked (`domain.imported`) and matched by its `external_id`: a new one is
 added, one stored with the same values is left alone, and a customer's contact
-details (`provider_ref`, `email`, `timezone`) are updated. An invoice is never
-changed by an import, nor a customer's currency: those differences are errors.
+details (`provider_ref`, `email`, `timezone`, `locale`) are updated. An invoice is
+never changed by an import, nor a customer's currency: those differences are errors.
 All or nothing: the file is applied in one transaction, and any error, on any line,
 leaves the database as it was. A dry run does the same and always rolls back.
 """
@@ -134,12 +134,8 @@ def _customer(
         result.added += 1
         return
     customer_id, currency, *contact = stored
-    same = currency == row.currency and contact == [
-        row.provider_ref,
-        row.email,
-        row.timezone,
-        row.locale,
-    ]
+    given = [row.provider_ref, row.email, row.timezone, row.locale]
+    same = currency == row.currency and contact == given
     if not same and file.wrote(customer_id):
         raise _twice(row.external_id)
     if currency != row.currency:
@@ -147,7 +143,7 @@ def _customer(
             f"customer {row.external_id!r} is stored in {currency}, not {row.currency}: an "
             "import never changes a customer's currency"
         )
-    if contact == [row.provider_ref, row.email, row.timezone, row.locale]:
+    if contact == given:
         result.unchanged += 1
         return
     rows.update_customer(conn, customer_id, row)

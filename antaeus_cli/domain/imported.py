@@ -15,7 +15,7 @@ from datetime import date
 
 from antaeus_cli.domain.clock import zone_named
 from antaeus_cli.domain.dates import parse_iso_date
-from antaeus_cli.domain.locales import MAX_TAG, parse_locale
+from antaeus_cli.domain.locales import parse_locale
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR, Currency
 
 MAX_ID = 200
@@ -47,7 +47,7 @@ class CustomerRow:
     provider_ref: str | None
     email: str | None
     timezone: str | None
-    locale: str | None = None  # canonical BCP 47; None: the company's
+    locale: str | None = None  # a canonical BCP 47 tag; None: the company's locale
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +78,13 @@ def customer(record: Mapping[str, object]) -> CustomerRow:
     zone = _optional(record, "timezone", _ONE_WORD, MAX_ID, faults)
     if zone is not None and zone_named(zone) is None:
         faults.append(f"timezone: {_shown(zone)} is not a known IANA zone (e.g. Europe/Berlin)")
-    locale = _optional(record, "locale", _ONE_WORD, MAX_TAG, faults)
-    canonical = None if locale is None else parse_locale(locale)
-    if locale is not None and canonical is None:
-        faults.append(f"locale: {_shown(locale)} is not a locale CLDR knows (e.g. da-DK, de)")
+    tag = _optional(record, "locale", _ONE_WORD, MAX_ID, faults)
+    locale = None if tag is None else parse_locale(tag)
+    if tag is not None and locale is None:
+        faults.append(f"locale: {_shown(tag)} is not a BCP 47 locale CLDR knows (e.g. da-DK, de)")
     if faults:
         raise Refused(faults)
-    return CustomerRow(str(external_id), str(currency), provider_ref, email, zone, canonical)
+    return CustomerRow(str(external_id), str(currency), provider_ref, email, zone, locale)
 
 
 def invoice(record: Mapping[str, object], *, today: date | None = None) -> InvoiceRow:

@@ -118,14 +118,15 @@ def _zone(obj: dict[str, object], where: str) -> str | None:
 
 
 def _locale(obj: dict[str, object], where: str) -> str | None:
+    """A tag CLDR knows, in its canonical spelling (`da_dk` is stored as `da-DK`)."""
     if obj.get("locale") is None:
         return None
     text = _str(obj, "locale", where)
     canonical = parse_locale(text)
     if canonical is None:
         raise FixtureError(
-            f"{where}.locale: {text!r} is not a locale CLDR knows: expected a BCP 47 tag "
-            "such as da-DK or de"
+            f"{where}.locale: unknown locale {text[:40]!r}: expected a BCP 47 tag CLDR knows, "
+            "such as da-DK, de or sv-SE"
         )
     return canonical
 

@@ -29,14 +29,15 @@ ZONES: dict[str, tuple[str, ...]] = {
     "SEK": ("Europe/Stockholm",),
     "GBP": ("Europe/London",),
 }
-
-# The language of customers in some zones (the others: the company's, NULL).
-LOCALES = {
+# The locale a customer living in a zone may have; a share of them have it, the others
+# (and everyone in another zone) NULL: the company's locale.
+LOCALES: dict[str, str] = {
     "Europe/Copenhagen": "da-DK",
     "Europe/Stockholm": "sv-SE",
     "Europe/Berlin": "de-DE",
     "Europe/London": "en-GB",
 }
+LOCALE_SHARE = 0.3
 
 UNKNOWN_CUSTOMER = "customer unknown to the provider"
 LOW_BALANCE = "balance too low (declined)"
@@ -57,7 +58,9 @@ class GenerateOptions:
 def generate(options: GenerateOptions) -> Scenario:
     """`customers` customers in random currencies, each with `invoices_per_customer`
     invoices: the first PENDING and due on the first of the as-of month, the rest
-    PAID in the months before. Amounts are 10.00 to 500.00."""
+    PAID in the months before. Amounts are 10.00 to 500.00. Each customer lives in a
+    zone of their market; 3 in 10 of those in a zone of `LOCALES` have its locale, the
+    rest the company's."""
     data = _Generated(options)
     return Scenario(
         data.customers,
@@ -92,12 +95,14 @@ class _Generated:
     def customers(self) -> Iterator[SeedCustomer]:
         balances = random.Random(f"{self.options.seed}:balance")
         draw = random.Random(f"{self.options.seed}:zone").random  # a stream of its own
+        speaks = random.Random(f"{self.options.seed}:locale").random  # and so is this
         for cid, currency, pending in self._base():
             account = self._account(balances, cid, currency, pending)
             zones = ZONES[currency]
             zone = zones[int(draw() * len(zones))]
+            locale = LOCALES.get(zone) if speaks() < LOCALE_SHARE else None
             email = f"customer-{cid}@example.com"
-            yield SeedCustomer(cid, currency, account, None, email, zone, LOCALES.get(zone))
+            yield SeedCustomer(cid, currency, account, None, email, zone, locale)
 
     def _account(self, rng: random.Random, cid: int, currency: str, pending: int) -> Account | None:
         label = self.label.get(cid)

@@ -22,7 +22,7 @@ class SeedCustomer(NamedTuple):
     provider_ref: str | None = None  # the provider's id for the customer (Stripe: cus_...)
     email: str | None = None  # where their notices go; None: they get no e-mail
     timezone: str | None = None  # an IANA zone name; None: the company's zone
-    locale: str | None = None  # a BCP 47 tag; None: the company's
+    locale: str | None = None  # a canonical BCP 47 tag (da-DK); None: the company's locale
 
 
 class SeedInvoice(NamedTuple):

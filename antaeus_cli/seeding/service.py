@@ -74,7 +74,7 @@ def seed(
             load_rows(
                 store,
                 (
-                    (c.id, c.currency, c.provider_ref, c.email, c.timezone, c.locale)
+                    (c.id, c.currency, c.provider_ref, c.email, c.timezone, c.locale or "")
                     for c in _counted(scenario.customers(), tally, "customers")
                 ),
                 _invoice_rows(scenario.invoices(), now.isoformat(), by_status),

@@ -16,6 +16,13 @@ from antaeus_cli.store.migrations.v4 import TOTAL_TRIGGER_NAMES, TOTAL_TRIGGERS
 from antaeus_cli.store.schema import statements
 
 CUSTOMER_COLUMNS = ("id", "currency", "provider_ref", "email", "timezone", "locale")
+# A customer without a locale may be given '' for it, stored as NULL (no locale is
+# empty): the sqlite3 module binds text directly, but looks an adapter up for every None
+# it binds, which costs a seed of 200,000 customers, most without a locale, 40 ms.
+_CUSTOMER_INSERT = (
+    "INSERT INTO customer (id, currency, provider_ref, email, timezone, locale) "
+    "VALUES (?, ?, ?, ?, ?, nullif(?, ''))"
+)
 INVOICE_COLUMNS = (
     "id",
     "customer_id",
@@ -61,7 +68,7 @@ def _load(
     with store.transaction() as conn:
         for trigger in TOTAL_TRIGGER_NAMES:
             conn.execute(f"DROP TRIGGER {trigger}")
-        conn.executemany(_insert("customer", CUSTOMER_COLUMNS), customers)
+        conn.executemany(_CUSTOMER_INSERT, customers)
         conn.executemany(_insert("invoice", INVOICE_COLUMNS), _tallied(invoices, totals))
         conn.executemany(
             "INSERT INTO invoice_total (currency, count, amount, exact) VALUES (?, ?, ?, ?)",

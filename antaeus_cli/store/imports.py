@@ -31,7 +31,7 @@ def customer(conn: sqlite3.Connection, external_id: str) -> StoredCustomer | Non
         "INDEXED BY customer_by_external_id WHERE external_id = ?",
         (external_id,),
     ).fetchone()
-    return None if row is None else (int(row[0]), row[1], row[2], row[3], row[4], row[5])
+    return None if row is None else (int(row[0]), *row[1:])
 
 
 def add_customer(conn: sqlite3.Connection, row: CustomerRow) -> None:
@@ -44,7 +44,7 @@ def add_customer(conn: sqlite3.Connection, row: CustomerRow) -> None:
 
 def update_customer(conn: sqlite3.Connection, customer_id: int, row: CustomerRow) -> None:
     """What an upstream system may change of a customer: where to reach and charge them,
-    and in which language."""
+    and the locale to write to them in."""
     conn.execute(
         "UPDATE customer SET provider_ref = ?, email = ?, timezone = ?, locale = ? WHERE id = ?",
         (row.provider_ref, row.email, row.timezone, row.locale, customer_id),

@@ -20,7 +20,7 @@ def test_a_good_customer_and_invoice_read_as_rows() -> None:
         "crm-1", "EUR", "cus_1", "a@example.com", "Europe/Berlin"
     )
     assert customer({"external_id": 7, "currency": "USD", "email": ""}) == CustomerRow(
-        "7", "USD", None, None, None
+        "7", "USD", None, None, None, None
     )
     assert invoice(GOOD_INVOICE) == InvoiceRow(
         "inv-1", "crm-1", 1250, "EUR", date(2026, 12, 1), "PENDING", None
@@ -47,6 +47,16 @@ def test_a_good_customer_and_invoice_read_as_rows() -> None:
         ({"email": 5}, "email: '5' is not a valid email"),
         ({"email": "\x1b[31mred@example.com"}, "email: '\\x1b[31mred@example.com' is not"),
         ({"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not a known IANA zone"),
+        ({"locale": "xx-YY"}, "locale: 'xx-YY' is not a BCP 47 locale CLDR knows (e.g. da-DK"),
+        ({"locale": "../x"}, "locale: '../x' is not a BCP 47 locale CLDR knows"),
+        ({"locale": "und"}, "locale: 'und' is not a BCP 47 locale CLDR knows"),
+        ({"locale": "POSIX"}, "locale: 'POSIX' is not a BCP 47 locale CLDR knows"),
+        ({"locale": "en-US-x-private"}, "locale: 'en-US-x-private' is not a BCP 47 locale"),
+        ({"locale": "da DK"}, "locale: 'da DK' is not a valid locale"),
+        ({"locale": "da\x00DK"}, "locale: 'da\\x00DK' is not a valid locale"),
+        ({"locale": "d\u00e9"}, "locale: 'd\u00e9' is not a valid locale"),
+        ({"locale": "da-DK" * 50}, "locale: 'da-DKda-DK"),
+        ({"locale": 45}, "locale: '45' is not a valid locale"),
         ({"colour": "red"}, "unknown column 'colour': the columns are external_id, currency"),
     ],
 )
@@ -83,6 +93,18 @@ def test_a_bad_invoice_column_is_named(change: dict[str, object], fault: str) ->
     assert any(f.startswith(fault) for f in refused.value.faults), refused.value.faults
 
 
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("da-DK", "da-DK"), ("da_dk", "da-DK"), (" SV-se ", "sv-SE"), ("de", "de"),
+     ("zh-TW", "zh-Hant-TW"), ("", None), ("  ", None), (None, None)],
+)  # fmt: skip
+def test_a_customer_s_locale_is_stored_canonical_and_empty_is_the_company_s(
+    given: str | None, stored: str | None
+) -> None:
+    assert customer({**GOOD_CUSTOMER, "locale": given}).locale == stored
+    assert customer(GOOD_CUSTOMER).locale is None  # no locale column at all
+
+
 def test_every_fault_of_a_record_is_named_at_once() -> None:
     with pytest.raises(Refused) as refused:
         invoice({"external_id": "", "amount_minor": "x", "currency": "XXX", "due_date": ""})
@@ -116,7 +138,10 @@ def _rule_accepts(check: object, record: dict[str, object]) -> bool:
     [{}, {"external_id": 7}, {"email": None}, {"provider_ref": ""}, {"currency": "DEM"},
      {"currency": "NOK"}, {"external_id": ""}, {"colour": "red"}, {"provider_ref": "cus 1"},
      {"email": "x"}, {"currency": None}, {"external_id": "x" * 201},
-     {"email": "a\x07@example.com"}],
+     {"email": "a\x07@example.com"}, {"locale": "da_DK"}, {"locale": "zh-hant-TW"},
+     {"locale": ""}, {"locale": None}, {"locale": "../x"}, {"locale": "da-DK\x00"},
+     {"locale": "C.UTF-8"}, {"locale": "de@euro"}, {"locale": "en-" + "US-" * 11 + "US"},
+     {"locale": 45}],
 )  # fmt: skip
 def test_the_published_customer_schema_agrees_with_the_rule(change: dict[str, object]) -> None:
     record = {k: v for k, v in {**GOOD_CUSTOMER, **change}.items() if v is not None}

@@ -239,6 +239,48 @@ def test_notices_wait_for_the_end_of_their_run(
     assert sorted(n.invoice_id or 0 for n in taken) == [1, 2, 3]
 
 
+def test_a_notice_reads_its_customer_s_locale_as_it_is_whatever_a_hand_wrote(
+    make: Callable[..., Path],
+    bill: Bill,
+    edit: Callable[..., None],
+    db_path: Path,
+    clock: FixedClock,
+) -> None:
+    """A notice carries its customer's locale as it is when the notice is read, not as
+    it was at the charge; a value written by hand past the CHECK (text that is not
+    UTF-8, text that is no tag, a blob) is read as it is and fails no notice; a run
+    summary, which has no customer, has none."""
+    make(*[(i, 100, "EUR") for i in range(1, 7)])
+    edit("UPDATE customer SET locale = 'de' WHERE id = 2")
+    bill(FakeProvider(script={6: [NOT_FOUND]}))  # invoice 6 goes to an operator: a summary
+    edit("UPDATE customer SET locale = 'da-DK' WHERE id = 1")
+    edit("UPDATE customer SET locale = 'sv-SE' WHERE id = 2")
+    edit("PRAGMA ignore_check_constraints = ON")
+    edit("UPDATE customer SET locale = CAST(X'FF2D4445' AS TEXT) WHERE id = 3")
+    edit("UPDATE customer SET locale = 'no tag; DROP TABLE customer' WHERE id = 4")
+    edit("UPDATE customer SET locale = X'00FF' WHERE id = 5")
+    store = Store.open(db_path)
+    try:
+        with store.reading() as conn:
+            due, shown = peek(conn, now=clock(), limit=10, is_alive=alive)
+        with store.transaction() as conn:
+            taken, broken = claim(conn, owner="t", now=clock(), until=clock(), limit=10,
+                                  is_alive=alive)  # fmt: skip
+    finally:
+        store.close()
+    assert (due, broken) == (6, [])
+    locales = {(n.kind.value, n.invoice_id): n.customer_locale for n in taken}
+    locales.pop(("receipt", 5))  # a blob: read, as whatever it reads as
+    assert locales == {
+        ("receipt", 1): "da-DK",
+        ("receipt", 2): "sv-SE",
+        ("receipt", 3): "\ufffd-DE",
+        ("receipt", 4): "no tag; DROP TABLE customer",
+        ("run_summary", None): None,
+    }
+    assert [n.customer_locale for n in shown] == [n.customer_locale for n in taken]
+
+
 def test_a_charged_replay_is_receipted_once_whatever_the_sweeps(
     make: Callable[..., Path], bill: Bill, sql: Sql
 ) -> None:

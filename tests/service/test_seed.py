@@ -73,6 +73,31 @@ def test_customers_live_in_a_few_real_zones_of_their_market() -> None:
     assert all(zone_named(name) is not None for zones in ZONES.values() for name in zones)
 
 
+def test_a_share_of_customers_have_the_locale_of_where_they_live_and_most_the_company_s(
+    tmp_path: Path,
+) -> None:
+    from antaeus_cli.domain.locales import parse_locale
+    from antaeus_cli.seeding.generate import LOCALES
+
+    options = GenerateOptions(as_of=date(2026, 12, 1), customers=2000, seed=5)
+    customers = list(generate(options).customers())
+    spoken = [c for c in customers if c.locale is not None]
+    assert all(c.locale == LOCALES[str(c.timezone)] for c in spoken)
+    assert {c.locale for c in spoken} == set(LOCALES.values()) == {
+        "da-DK", "sv-SE", "de-DE", "en-GB",
+    }  # fmt: skip
+    assert all(parse_locale(tag) == tag for tag in LOCALES.values())  # stored as import would
+    assert 0.1 < len(spoken) / len(customers) < 0.35
+    local = [c for c in customers if c.timezone in LOCALES]
+    assert [c.locale for c in local].count(None) > len(local) / 2  # most: the company's
+
+    db = tmp_path / "antaeus.db"
+    seed(db, generate(options), force=False, ledger_path=None, clock=FixedClock(), is_alive=dead)
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT id, locale FROM customer ORDER BY id").fetchall()
+    assert stored == [(c.id, c.locale) for c in customers]
+
+
 def test_seed_refuses_an_existing_database_without_force(tmp_path: Path) -> None:
     db = tmp_path / "antaeus.db"
     db.write_bytes(b"precious")
@@ -179,6 +204,41 @@ def _with(path: str, value: object) -> object:
 def test_fixtures_with_wrong_shapes_are_refused_at_the_spot(data: object, fragment: str) -> None:
     with pytest.raises(FixtureError, match=fragment):
         parse_fixture(data, "f.json")
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("da-DK", "da-DK"), ("da_dk", "da-DK"), ("SV-SE", "sv-SE"), ("zh-TW", "zh-Hant-TW"),
+     (None, None)],
+)  # fmt: skip
+def test_a_fixture_customer_s_locale_is_kept_in_its_canonical_spelling(
+    given: str | None, stored: str | None
+) -> None:
+    data = parse_fixture(_with("customers.0.locale", given), "f.json")
+    assert next(iter(data.customers())).locale == stored
+    assert next(iter(parse_fixture(BASE, "f.json").customers())).locale is None
+
+
+@pytest.mark.parametrize(
+    ("locale", "fragment"),
+    [
+        ("xx-YY", r"customers\[0\]\.locale: unknown locale 'xx-YY': expected a BCP 47 tag"),
+        ("", "unknown locale ''"),
+        (" da-DK", "unknown locale ' da-DK'"),
+        ("und", "unknown locale 'und'"),
+        ("POSIX", "unknown locale 'POSIX'"),
+        ("../x", "unknown locale '../x'"),
+        ("da-DK\x00", "unknown locale 'da-DK\\\\x00'"),
+        ("da-DK" * 1000, "unknown locale 'da-DKda-DK"),
+        (45, "locale must be a string"),
+        (["da-DK"], "locale must be a string"),
+    ],
+)
+def test_a_fixture_customer_s_locale_cldr_does_not_know_is_refused_at_the_spot(
+    locale: object, fragment: str
+) -> None:
+    with pytest.raises(FixtureError, match=fragment):
+        parse_fixture(_with("customers.0.locale", locale), "f.json")
 
 
 def test_values_the_schema_can_hold_are_kept_for_the_pass_to_judge() -> None:

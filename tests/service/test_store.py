@@ -429,13 +429,14 @@ def _version_12_file(path: Path) -> None:
         )
 
 
-def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version_13_and_on(
+def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_versions_13_and_14(
     tmp_path: Path,
 ) -> None:
     """Version 13 rebuilds `invoice` for the VOID status, as `antaeus migrate` runs it:
     every row of every table is kept, every other object of the schema is as it was,
-    the table differs by one more status only, the objects it adds are the index of
-    VOID invoices and the append-only record of voidings, and every rule still holds."""
+    the table differs by one more status only, the objects it adds (with version 14's
+    trigger) are the index of VOID invoices and the append-only record of voidings, and
+    every rule still holds."""
     path = tmp_path / "v12.db"
     _version_12_file(path)
     with closing(sqlite3.connect(path)) as conn:
@@ -447,12 +448,11 @@ def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version
         s.value for s in InvoiceStatus if s is not InvoiceStatus.VOID
     }
 
-    store = Store.open(path, migrate_schema=True)
+    store = _migrated_to(path, 14)
     try:
         conn = store.conn
-        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 15
-        customers = [(*row, None) for row in rows_before["customer"]]  # v15: no locale yet
-        assert _rows(conn) == {**rows_before, "customer": customers, "voiding": []}
+        assert schema.user_version(conn) == 14
+        assert _rows(conn) == {**rows_before, "voiding": []}
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
@@ -472,14 +472,8 @@ def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version
             ("trigger", "voiding_is_final"),
             ("trigger", "payment_attempt_settled_by_hand_is_receipted"),  # version 14
         }
-        customer = ("table", "customer", "customer")  # version 15 adds its locale
-        changed = (table, customer)
-        kept = [o for o in objects if o[:3] not in changed and (o[0], o[1]) not in added]
-        assert kept == [o for o in objects_before if o[:3] not in changed]
-        (card,) = [o[3] for o in objects if o[:3] == customer]
-        (card_before,) = [o[3] for o in objects_before if o[:3] == customer]
-        assert card.startswith(card_before[:-1])  # every column and CHECK as it was
-        assert card[len(card_before) - 1 :].lstrip(", ").startswith("locale TEXT")
+        kept = [o for o in objects if o[:3] != table and (o[0], o[1]) not in added]
+        assert kept == [o for o in objects_before if o[:3] != table]
         (create,) = [o[3] for o in objects if o[:3] == table]
         (create_before,) = [o[3] for o in objects_before if o[:3] == table]
         assert "OR status = 'VOID'" in create  # every CHECK as it was, and one status more
@@ -546,6 +540,55 @@ def test_a_version_12_database_keeps_every_row_constraint_and_trigger_at_version
         fast = queries.totals_by_status_and_currency(conn)
         assert fast == queries._exact_totals(conn)
         assert ("VOID", "USD", 1, 500) in [tuple(row[:4]) for row in fast]
+    finally:
+        store.close()
+
+
+def test_a_version_14_database_gives_every_customer_the_company_s_locale_at_version_15(
+    tmp_path: Path,
+) -> None:
+    """Version 15 adds `customer.locale`, as `antaeus migrate` runs it: every customer
+    is kept with NULL for it (the company's locale), every other row and object of the
+    schema is as it was, and the column holds NULL or what can be a BCP 47 tag only."""
+    path = tmp_path / "v14.db"
+    _version_12_file(path)
+    _migrated_to(path, 14).close()
+    with closing(sqlite3.connect(path)) as conn:
+        rows_before = _rows(conn)
+        objects_before = conn.execute(_SCHEMA_OBJECTS).fetchall()
+        columns_before = conn.execute("PRAGMA table_xinfo(customer)").fetchall()
+    assert len(rows_before["customer"]) == 2
+
+    store = Store.open(path, migrate_schema=True)
+    try:
+        conn = store.conn
+        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 15
+        assert _rows(conn) == {
+            **rows_before,
+            "customer": [(*row, None) for row in rows_before["customer"]],
+        }
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        table = ("table", "customer", "customer")
+        objects = conn.execute(_SCHEMA_OBJECTS).fetchall()
+        assert [o for o in objects if o[:3] != table] == [
+            o for o in objects_before if o[:3] != table
+        ]  # every index and trigger, of customer and of every other table, as it was
+        columns = conn.execute("PRAGMA table_xinfo(customer)").fetchall()
+        assert columns[:-1] == columns_before
+        assert columns[-1][1:] == ("locale", "TEXT", 0, None, 0, 0)
+
+        for tag in ("da-DK", "de", "zh-Hant-TW", "es-419", "a" * 35, None):
+            with store.transaction() as c:
+                c.execute("UPDATE customer SET locale = ? WHERE id = 1", (tag,))
+            assert conn.execute("SELECT locale FROM customer WHERE id = 1").fetchone() == (tag,)
+        for hostile in (
+            "", "d", "a" * 36, "da_DK", "da DK", " da-DK", "da-DK\n", "../x", "d\u00e9",
+            "\uff24\uff2b", "da\x00DK", "da\x00../../etc/passwd", b"da-DK", 1.5,
+        ):  # fmt: skip
+            with pytest.raises(sqlite3.IntegrityError, match="CHECK"), store.transaction() as c:
+                c.execute("UPDATE customer SET locale = ? WHERE id = 2", (hostile,))
+        assert conn.execute("SELECT locale FROM customer WHERE id = 2").fetchone() == (None,)
     finally:
         store.close()
 

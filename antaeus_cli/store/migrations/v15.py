@@ -1,15 +1,19 @@
-"""Version 15: the language a customer is written to.
+"""Version 15: the locale a customer's notices are written for.
 
-`customer.locale`: a BCP 47 tag (`da-DK`, `de`, `sv-SE`), the locale whose templates
-and formats the customer's notices use; NULL, the company's (the templates' branding
-`locale`, else English). A tag CLDR does not know, or one no template is written in,
-falls back the same way when a notice is written: a notice never fails for its
-customer's locale. The CHECK keeps out what no tag is (`antaeus import` stores each
-tag in its canonical form).
+- `customer.locale`: a BCP 47 tag (`da-DK`, `de`, `sv-SE`), or NULL for the company's
+  locale. `antaeus import` and the fixtures store a tag CLDR knows, in its canonical
+  spelling (`domain.locales`). The CHECK holds any other writer to what can be a tag:
+  text of 2 to 35 characters, each an ASCII letter, a digit or '-'. SQLite's
+  `length()` and GLOB stop at a NUL, so the length is also counted in bytes: a NUL,
+  or any character outside ASCII, makes the two counts differ.
+
+Existing customers get NULL: the company's locale, as before. No table is rebuilt.
 """
 
 SCRIPT = """
 ALTER TABLE customer ADD COLUMN locale TEXT
-    CHECK (locale IS NULL OR (typeof(locale) = 'text' AND length(locale) BETWEEN 2 AND 35
+    CHECK (locale IS NULL OR (typeof(locale) = 'text'
+                              AND length(CAST(locale AS BLOB)) BETWEEN 2 AND 35
+                              AND length(locale) = length(CAST(locale AS BLOB))
                               AND locale NOT GLOB '*[^A-Za-z0-9-]*'));
 """
