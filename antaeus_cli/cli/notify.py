@@ -17,8 +17,12 @@ from antaeus_cli.cli import panels
 from antaeus_cli.errors import InputError
 
 if TYPE_CHECKING:
+    from antaeus_cli.billing.engine import StopRequest
+    from antaeus_cli.channels.port import Channel
     from antaeus_cli.channels.spec import NotifySpec
     from antaeus_cli.notify.letters import Letters
+    from antaeus_cli.notify.results import NotifyResult
+    from antaeus_cli.notify.settings import NotifySettings
 
 NOTIFY_ENV = "ANTAEUS_NOTIFY"
 TEMPLATES_ENV = "ANTAEUS_TEMPLATES"
@@ -150,49 +154,70 @@ def command(
     from antaeus_cli.cli.exit_codes import ExitCode
     from antaeus_cli.cli.passes import signals_stop_then_hurry
     from antaeus_cli.cli.render_notify import render_notify, render_notify_preview
-    from antaeus_cli.failpoints import Failpoints
-    from antaeus_cli.host import current_process
     from antaeus_cli.notify.messages import preview as dry_run_of
-    from antaeus_cli.notify.service import deliver_pending
-    from antaeus_cli.notify.settings import NotifyRuntime, NotifySettings
+    from antaeus_cli.notify.settings import NotifySettings
     from antaeus_cli.notify.specimens import open_letters as letters_of
-    from antaeus_cli.store.database import Store, read_only
+    from antaeus_cli.store.database import read_only
 
     directory = templates if templates is not None else _templates_from_env()
     if check_templates:
         _check(directory, json_output=json_output)
     spec = opt.notify_spec(notify, NOTIFY_ENV)
-    zone, letters = opt.company_zone(tz), letters_of(directory, company=spec.named_company)
-    if preview or customer is not None or kind is not None:
-        _preview(ctx, letters, spec, (preview, kind, customer), zone, json_output=json_output)
-    settings = NotifySettings(
-        letters=letters,
-        batch_size=batch_size,
-        limit=limit or None,
-        lease=timedelta(seconds=lease),
-        company_zone=zone,
-    )
-    failpoints = Failpoints.from_env(os.environ)
-    channel = channel_spec.open_channel(spec)
-    if dry_run:
-        now = datetime.now(UTC)
-        shown = read_only(ctx.obj.db_path, lambda store: dry_run_of(store, channel, settings, now))
-        render_notify_preview(shown, json_output=json_output)
-        raise typer.Exit(ExitCode.OK)
-    store = Store.open(ctx.obj.db_path)
+    stop, hurry = StopRequest(), threading.Event()
+    # From here a signal ends the run within seconds, exit 3: the templates' check too.
+    with signals_stop_then_hurry(stop, hurry):
+        zone = opt.company_zone(tz)
+        letters = letters_of(directory, company=spec.named_company, stop=stop.event)
+        if preview or customer is not None or kind is not None:
+            _preview(ctx, letters, spec, (preview, kind, customer), zone, json_output=json_output)
+        settings = NotifySettings(
+            letters=letters,
+            batch_size=batch_size,
+            limit=limit or None,
+            lease=timedelta(seconds=lease),
+            company_zone=zone,
+        )
+        channel = channel_spec.open_channel(spec)
+        if dry_run:
+            now = datetime.now(UTC)
+            shown = read_only(
+                ctx.obj.db_path, lambda store: dry_run_of(store, channel, settings, now)
+            )
+            render_notify_preview(shown, json_output=json_output)
+            raise typer.Exit(ExitCode.OK)
+        result = _deliver(ctx.obj.db_path, channel, settings, (stop, hurry), metrics_file)
+    code = exit_code_for_notify(result)
+    render_notify(result, code, json_output=json_output)
+    raise typer.Exit(code)
+
+
+def _deliver(
+    db_path: Path,
+    channel: Channel,
+    settings: NotifySettings,
+    signals: tuple[StopRequest, threading.Event],
+    metrics_file: Path | None,
+) -> NotifyResult:
+    """The run itself: deliver what is due; the metrics."""
+    from antaeus_cli.failpoints import Failpoints
+    from antaeus_cli.host import current_process
+    from antaeus_cli.notify.service import deliver_pending
+    from antaeus_cli.notify.settings import NotifyRuntime
+    from antaeus_cli.store.database import Store
+
+    stop, hurry = signals
+    store = Store.open(db_path)
     try:
-        stop, hurry = StopRequest(), threading.Event()
         me = current_process()
         runtime = NotifyRuntime(
             clock=lambda: datetime.now(UTC),
             stop=stop.event,
             owner=f"{me.host}/{me.pid}/{secrets.token_hex(4)}",
-            failpoints=failpoints,
+            failpoints=Failpoints.from_env(os.environ),
             hurry=hurry,
         )
         started = time.monotonic()
-        with signals_stop_then_hurry(stop, hurry):
-            result = deliver_pending(store, channel, settings, runtime)
+        result = deliver_pending(store, channel, settings, runtime)
         if metrics_file is not None:
             from antaeus_cli.cli.metrics import write_notify
             from antaeus_cli.domain.health import Thresholds
@@ -203,9 +228,7 @@ def command(
             write_notify(metrics_file, result, time.monotonic() - started, health)
     finally:
         store.close()
-    code = exit_code_for_notify(result)
-    render_notify(result, code, json_output=json_output)
-    raise typer.Exit(code)
+    return result
 
 
 def _templates_from_env() -> Path | None:

@@ -22,6 +22,7 @@ access that could reach Python's internals.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
@@ -253,15 +254,23 @@ class Letters:
         )
         return fields
 
-    def check(self, specimens: Iterable[Pending], *, first: bool = False) -> list[str]:
+    def check(
+        self,
+        specimens: Iterable[Pending],
+        *,
+        first: bool = False,
+        stop: threading.Event | None = None,
+    ) -> list[str]:
         """Render every specimen in every language there is; the problems found, each
         naming its template (empty: every template renders). A kind that failed in a
         language is not rendered there again (a template that runs to its deadline
-        costs it once); `first`: stop at the first problem."""
+        costs it once); `first`: stop at the first problem; `stop`: when it is set."""
         problems: list[str] = []
         for language in self.languages:
             failed: set[NoticeKind] = set()
             for notice in specimens:
+                if stop is not None and stop.is_set():
+                    return problems
                 if notice.kind in failed:
                     continue
                 try:

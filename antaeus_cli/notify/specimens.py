@@ -3,6 +3,7 @@ every case, and one customer's e-mail shown as it would go."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from email.message import EmailMessage
@@ -195,17 +196,23 @@ def readable(mail: EmailMessage) -> str:
     return "\n".join(lines) + "\n"
 
 
-def open_letters(directory: Path | None, *, company: str | None = None) -> Letters:
-    """The templates of `directory` (None: the built-in ones) with its branding, every
-    kind rendered in every language before a notice is claimed: TemplatesError names
-    the first template that fails, so that no run meets it a notice at a time."""
+def open_letters(
+    directory: Path | None,
+    *,
+    company: str | None = None,
+    stop: threading.Event | None = None,
+) -> Letters:
+    """The templates of `directory` (None: the built-in ones, which the tests render)
+    with its branding, every kind rendered in every language before a notice is
+    claimed: TemplatesError names the first template that fails, so that no run meets
+    it a notice at a time. `stop`: a signal, which ends the check early."""
     if directory is not None and not directory.is_dir():
         raise TemplatesError(f"--templates {directory}: not a directory")
     try:
         letters = Letters(branding.load(directory, company=company), directory)
     except TemplateFailure as exc:
         raise TemplatesError(str(exc)) from None
-    problems = letters.check(specimens(), first=True)
+    problems = [] if directory is None else letters.check(specimens(), first=True, stop=stop)
     if problems:
         raise TemplatesError(
             f"a template fails: {problems[0]}; see antaeus notify --check-templates"

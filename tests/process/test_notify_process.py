@@ -156,3 +156,46 @@ def test_a_signal_ends_notify_within_seconds_while_a_server_trickles(
         assert conn.execute(
             "SELECT DISTINCT status, lease_owner FROM notification WHERE recipient IS NOT NULL"
         ).fetchall() == [("pending", None)]
+
+
+def slow_subject(folder: Path, seconds: float) -> None:
+    """A receipt subject that takes about `seconds` to render here, and renders."""
+    from antaeus_cli.domain.notices import NoticeKind
+    from antaeus_cli.notify.branding import Branding
+    from antaeus_cli.notify.letters import Letters
+    from antaeus_cli.notify.specimens import specimen
+
+    (folder / "en").mkdir(parents=True, exist_ok=True)
+    notice = specimen(NoticeKind.RECEIPT, amount=100, currency="EUR")
+    n, took = 300, 0.0
+    while took < seconds / 4:
+        n *= 2
+        (folder / "en" / "receipt.subject").write_text(
+            f"{{% for i in range({n}) %}}{{% for j in range({n}) %}}{{% endfor %}}{{% endfor %}}R"
+        )
+        began = time.perf_counter()
+        Letters(Branding(), folder).render(notice)
+        took = time.perf_counter() - began
+    n = int(n * (seconds / took) ** 0.5)
+    (folder / "en" / "receipt.subject").write_text(
+        f"{{% for i in range({n}) %}}{{% for j in range({n}) %}}{{% endfor %}}{{% endfor %}}R"
+    )
+
+
+def test_a_signal_during_the_templates_check_ends_notify_with_exit_3(tmp_path: Path) -> None:
+    """Templates that are slow but render (each receipt about a second, a dozen
+    specimens) make the check at the start of a run long: SIGTERM still ends it within
+    seconds, exit 3, nothing tried."""
+    db = billed(tmp_path, customers=3)
+    slow_subject(tmp_path / "templates", 0.8)
+    proc = start(db, "notify", "--notify", "maildir://mail?from=b@example.com&operator=o@example.com",
+                 "--templates", str(tmp_path / "templates"))  # fmt: skip
+    time.sleep(1.5)  # in the check
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert "stopped by a signal" in out, out
+    assert time.monotonic() - sent < 3.0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT max(tries) FROM notification").fetchone() == (0,)
