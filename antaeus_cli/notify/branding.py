@@ -168,6 +168,8 @@ def _payment_url(found: dict[str, Any], where: str) -> str | None:
                 f"{where}: payment_url names {{{name}}}: it may name "
                 + ", ".join(f"{{{field}}}" for field in URL_FIELDS)
             )
+    if re.search(r"%(?![0-9A-Fa-f]{2})", url):
+        raise TemplatesError(f"{where}: payment_url has a '%' that starts no escape (%2F)")
     authority = re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]
     if any(ch in authority for ch in "{}@") or "\\" in url:
         raise TemplatesError(

@@ -57,6 +57,7 @@ CUSTOMER_KINDS = (
 PARTS = ("subject", "txt", "html")
 REASON = "reason.txt"
 MAX_SUBJECT = 200
+MAX_PART = 200_000  # characters of a text or HTML body: no notice is near it
 
 
 class TemplateFailure(Exception):
@@ -168,6 +169,10 @@ class Letters:
             ) from None
         if not subject:
             raise TemplateFailure(f"the subject of {kind} came out empty")
+        if max(len(text), len(page)) > MAX_PART:
+            raise TemplateFailure(
+                f"{voice.chain[0]}/{kind}: renders more than {MAX_PART} characters"
+            )
         return Content(subject, text if text.endswith("\n") else text + "\n", page)
 
     def reason(self, notice: Pending, company_zone: tzinfo | None = None) -> str | None:

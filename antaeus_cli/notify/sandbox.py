@@ -7,9 +7,10 @@ run, so this module adds:
 - an operator's files read from inside the templates directory only: a symbolic link
   whose target is outside it, a file that is not a regular file, larger than 64 KiB or
   not UTF-8 is refused, never skipped in favour of the built-in one;
-- bounds on what builds text or numbers: `*` and the padding, joining and replacing
-  filters may build at most MAX_BUILT characters, `**` neither a base nor an exponent
-  past 64 bits;
+- bounds on what builds text or numbers: `*`, `%`, every filter and every method of a
+  string or a list refuse arguments that would build more than MAX_BUILT characters
+  (a width, a precision, a count, a join's pieces), and any result past it; `sum` adds
+  numbers only; `**` takes neither a base nor an exponent past 64 bits;
 - a deadline for each notice's render (RENDER_SECONDS), enforced by one watch thread that raises
   in the rendering thread (a pure-Python loop of a template stops there).
 
@@ -40,7 +41,9 @@ MAX_FILE = 64 * 1024
 RENDER_SECONDS = 2.0
 TICK = 0.5  # how often the deadline is looked at
 IDLE_TICKS = 6
-_WIDTH = re.compile(r"%[-#0 +]*(\d+)|\{[^{}]*?(\d{4,})[^{}]*\}|%[-#0 +]*\*")
+# A printf-style conversion's width and precision (after any `(key)`), and a number of
+# four digits or more in a `{...}` field (a width or a precision).
+_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?|\{[^{}]*?(\d{4,})[^{}]*\}")
 
 
 class RenderTimeout(Exception):
@@ -55,14 +58,15 @@ class Sandbox(SandboxedEnvironment):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        for name in ("center", "indent", "format", "replace", "join", "wordwrap", "truncate"):
-            self.filters[name] = _bounded(self.filters[name])
+        self.filters["sum"] = _sum_of_numbers(self.filters["sum"])
+        for name, real in list(self.filters.items()):
+            self.filters[name] = _bounded(real)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja2's own signature
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str | list | tuple):  # "{:>999999999}".format(1), and the like
             check_call(owner, args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+        return checked_size(super().call(__context, __obj, *args, **kwargs))
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """`"...".format` and `format_map`, which the sandbox wraps where they are read:
@@ -87,7 +91,7 @@ class Sandbox(SandboxedEnvironment):
                 raise SecurityError(f"a template may not raise to a power over {MAX_POWER}")
         elif operator == "%" and isinstance(left, str):
             _check_widths(left)
-        return super().call_binop(context, operator, left, right)
+        return checked_size(super().call_binop(context, operator, left, right))
 
 
 def _check_repeat(left: Any, right: Any) -> None:
@@ -99,9 +103,16 @@ def _check_repeat(left: Any, right: Any) -> None:
 
 def _check_widths(pattern: str) -> None:
     for found in _WIDTH.finditer(pattern):
-        digits = found.group(1) or found.group(2)
-        if digits is None or int(digits) > MAX_BUILT:
-            raise SecurityError(f"a template may not pad past {MAX_BUILT} characters")
+        for given in found.groups():
+            if given is not None and (given == "*" or int(given) > MAX_BUILT):
+                raise SecurityError(f"a template may not pad past {MAX_BUILT} characters")
+
+
+def checked_size(result: Any) -> Any:
+    """`result`, unless it is text or a collection past MAX_BUILT."""
+    if isinstance(result, str | list | tuple | dict) and len(result) > MAX_BUILT:
+        raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
+    return result
 
 
 def check_call(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -122,7 +133,11 @@ def check_call(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Non
         abs(arg) for arg in given if isinstance(arg, int) and not isinstance(arg, bool)
     )
     items = len(value) if isinstance(value, str | list | tuple | dict | range) else 1
-    if grows * items > MAX_BUILT:
+    # and what `value` holds already: the pieces a join puts together
+    held = (
+        sum(len(x) for x in value if isinstance(x, str)) if isinstance(value, list | tuple) else 0
+    )
+    if held + grows * items > MAX_BUILT:
         raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
 
 
@@ -134,11 +149,31 @@ def _bounded(real: Callable[..., Any]) -> Callable[..., Any]:
         ours = args[1:] if passes else args
         if ours:
             check_call(ours[0], ours[1:], kwargs)
-        return real(*args, **kwargs)
+        return checked_size(real(*args, **kwargs))
 
     if passes:
         bounded.jinja_pass_arg = real.jinja_pass_arg  # type: ignore[attr-defined]
     return bounded
+
+
+def _sum_of_numbers(real: Callable[..., Any]) -> Callable[..., Any]:
+    """`sum` of numbers only: a sum of lists is a quadratic copy in one C call, which
+    no deadline can cut."""
+    passes = hasattr(real, "jinja_pass_arg")
+
+    def numbers(*args: Any, **kwargs: Any) -> Any:
+        ours = args[1:] if passes else args
+        start = kwargs.get("start", ours[2] if len(ours) > 2 else 0)
+        if not isinstance(start, int | float):
+            raise SecurityError("a template may sum numbers only")
+        total = real(*args, **kwargs)
+        if not isinstance(total, int | float):
+            raise SecurityError("a template may sum numbers only")
+        return total
+
+    if passes:
+        numbers.jinja_pass_arg = real.jinja_pass_arg  # type: ignore[attr-defined]
+    return numbers
 
 
 class OperatorLoader(BaseLoader):
