@@ -14,7 +14,9 @@ run, so this module adds:
 - a deadline for each notice's render (RENDER_SECONDS), enforced by one watch thread that raises
   in the rendering thread (a pure-Python loop of a template stops there).
 
-Concatenation with `~` is bounded by the deadline alone.
+Every value a template builds (by `*`, `+`, `~`, `%`, a filter, a call) is weighed
+as the characters it would print as, nested collections included, and refused past
+MAX_BUILT: so no single step (a comparison, a sort, a print) works on more.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, TemplateNotFound
+from jinja2 import BaseLoader, Environment, TemplateNotFound, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
@@ -50,11 +53,22 @@ class RenderTimeout(Exception):
     """A render that ran past its deadline."""
 
 
+class _Generator(CodeGenerator):
+    """Jinja2's code generator, with every `~` concatenation handed to the environment
+    to be bounded: it is compiled to a join the sandbox cannot otherwise see."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 - Jinja2 names it
+        self.write("environment.joined(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
 class Sandbox(SandboxedEnvironment):
     """Jinja2's sandbox, with `*` and `**` bounded, and the filters that pad, join or
     replace refusing to build more than MAX_BUILT characters."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _Generator
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -67,6 +81,10 @@ class Sandbox(SandboxedEnvironment):
         if isinstance(owner, str | list | tuple):  # "{:>999999999}".format(1), and the like
             check_call(owner, args, kwargs)
         return checked_size(super().call(__context, __obj, *args, **kwargs))
+
+    def joined(self, text: Any) -> Any:
+        """What `~` built: bounded like the rest (see _Generator)."""
+        return checked_size(text)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """`"...".format` and `format_map`, which the sandbox wraps where they are read:
@@ -95,7 +113,7 @@ class Sandbox(SandboxedEnvironment):
 
 
 def _check_repeat(left: Any, right: Any) -> None:
-    sizes = [len(x) for x in (left, right) if isinstance(x, str | list | tuple)]
+    sizes = [weight(x) for x in (left, right) if isinstance(x, str | list | tuple)]
     counts = [abs(x) for x in (left, right) if isinstance(x, int)]
     if sizes and counts and sizes[0] * max(counts) > MAX_BUILT:
         raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
@@ -108,9 +126,28 @@ def _check_widths(pattern: str) -> None:
                 raise SecurityError(f"a template may not pad past {MAX_BUILT} characters")
 
 
+def weight(value: Any, budget: int = MAX_BUILT) -> int:
+    """About how many characters `value` prints as: a string its length, a collection
+    its items' weights (a list of one string a hundred thousand times weighs a hundred
+    thousand strings), anything else 1. Counted until past `budget`, so at most about
+    `budget` steps, and a list that holds itself ends too."""
+    total, stack = 0, [value]
+    while stack and total <= budget:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, list | tuple | set | frozenset | dict):
+            total += len(item) + 1
+            if total <= budget:
+                stack.extend(item.items() if isinstance(item, dict) else item)
+        else:
+            total += 1
+    return total
+
+
 def checked_size(result: Any) -> Any:
-    """`result`, unless it is text or a collection past MAX_BUILT."""
-    if isinstance(result, str | list | tuple | dict) and len(result) > MAX_BUILT:
+    """`result`, unless it weighs more than MAX_BUILT characters."""
+    if not isinstance(result, int | float | bool) and weight(result) > MAX_BUILT:
         raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
     return result
 
@@ -134,9 +171,7 @@ def check_call(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Non
     )
     items = len(value) if isinstance(value, str | list | tuple | dict | range) else 1
     # and what `value` holds already: the pieces a join puts together
-    held = (
-        sum(len(x) for x in value if isinstance(x, str)) if isinstance(value, list | tuple) else 0
-    )
+    held = weight(value) if isinstance(value, list | tuple | dict) else 0
     if held + grows * items > MAX_BUILT:
         raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
 

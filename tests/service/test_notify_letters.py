@@ -185,7 +185,8 @@ def test_an_operator_template_overrides_one_file_and_a_typo_is_found_with_its_li
         ('{{ range(100000)|join("y" * 100000) }}', "more than 100000"),
         ('{{ ("a\n" * 50000)|indent(width=99999)|length }}', "more than 100000"),
         ('{{ ("x" * 1000)|replace("x", "y" * 1000) }}', "more than 100000"),
-        ("{% set l = [range(1000)|list] %}{{ (l * 4000)|sum(start=[])|length }}", "numbers only"),
+        ("{% set l = [range(1000)|list] %}{{ (l * 4000)|sum(start=[])|length }}", "more than"),
+        ("{{ [[1], [2]]|sum(start=[]) }}", "numbers only"),
         ('{{ [1]|slice(10000000, "x")|list|length }}', "more than 100000"),
         ('{{ "%(a)999999999d" % {"a": 1} }}', "may not pad"),
         ('{{ "%(a).999999999d" % {"a": 1} }}', "may not pad"),
@@ -193,6 +194,23 @@ def test_an_operator_template_overrides_one_file_and_a_typo_is_found_with_its_li
         ('{{ "%.999999999f"|format(1.0) }}', "may not pad"),
         ('{{ (["x" * 100000] * 1000)|join|length }}', "more than 100000"),
         ('{{ ",".join(["x" * 100000] * 1000)|length }}', "more than 100000"),
+        (
+            '{{ (["x" * 100000] * 100000) in ([["x" * 100000] * 99999 + ["y"]] * 100000) }}',
+            "more than 100000",
+        ),
+        ('{{ ([["x" * 1000] * 100, ["x" * 1000] * 100] * 50)|sort|length }}', "more than 100000"),
+        ('{{ ["x" * 100000] * 100000 }}', "more than 100000"),
+        ('{{ [["x" * 1000] * 1000]|string }}', "more than 100000"),
+        (
+            '{% set ns = namespace(a=["x"]) %}{% for i in range(40) %}{% set ns.a = ns.a + ns.a %}'
+            "{% endfor %}",
+            "more than 100000",
+        ),
+        (
+            '{% set ns = namespace(a="x") %}{% for i in range(40) %}{% set ns.a = ns.a ~ ns.a %}'
+            "{% endfor %}",
+            "more than 100000",
+        ),
         (
             "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
             "took longer than 2 s",
