@@ -45,7 +45,13 @@ from antaeus_cli.domain.notices import NoticeKind
 from antaeus_cli.notify.branding import Branding
 from antaeus_cli.notify.formats import FALLBACK, Formats, known_locale
 from antaeus_cli.notify.render import Content, flat
-from antaeus_cli.notify.sandbox import Deadline, OperatorLoader, RenderTimeout, Sandbox
+from antaeus_cli.notify.sandbox import (
+    Deadline,
+    OperatorLoader,
+    RenderTimeout,
+    Sandbox,
+    budget,
+)
 from antaeus_cli.store.deliveries import Pending
 
 CUSTOMER_KINDS = (
@@ -155,6 +161,7 @@ class Letters:
         kind = notice.kind.value
         try:
             self._deadline.arm()
+            budget()
             try:
                 fields = self.fields(notice, voice, company_zone)
                 subject = flat(self._render(voice, f"{kind}.subject", fields), MAX_SUBJECT)
@@ -182,6 +189,7 @@ class Letters:
         voice = self._voice(notice.customer_locale, notice.kind)
         try:
             self._deadline.arm()
+            budget()
             try:
                 return str(self.fields(notice, voice, company_zone)["reason"])
             finally:

@@ -27,20 +27,23 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import BaseLoader, Environment, TemplateNotFound, nodes
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import CodeGenerator, Frame, operators
 from jinja2.exceptions import SecurityError
 from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import Namespace
 
 MAX_BUILT = 100_000  # characters a template may build in one step
 MAX_POWER = 64  # bits of a base or exponent of `**`
 MAX_FILE = 64 * 1024
+MAX_OUTPUT = 200_000  # characters one render (or one macro) may write
+MAX_SPENT = 5_000_000  # characters all the values of one notice's render may weigh
 RENDER_SECONDS = 2.0
 TICK = 0.5  # how often the deadline is looked at
 IDLE_TICKS = 6
@@ -62,6 +65,40 @@ class _Generator(CodeGenerator):
         super().visit_Concat(node, frame)
         self.write(")")
 
+    # A literal list, tuple or dict is weighed as it is made (one that holds the same
+    # big value twice, nested, would print as gigabytes); a comparison's sides before
+    # they are compared, which is one C call.
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:  # noqa: N802
+        self.write("environment.checked(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:  # noqa: N802
+        self.write("environment.checked(")
+        super().visit_Dict(node, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:  # noqa: N802
+        if node.ctx != "load":  # the names a {% set a, b = ... %} assigns to
+            super().visit_Tuple(node, frame)
+            return
+        self.write("environment.checked(")
+        super().visit_Tuple(node, frame)
+        self.write(")")
+
+    def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:  # noqa: N802
+        self.write("(environment.checked(")
+        self.visit(node.expr, frame)
+        self.write(")")
+        for op in node.ops:
+            self.visit(op, frame)
+        self.write(")")
+
+    def visit_Operand(self, node: nodes.Operand, frame: Frame) -> None:  # noqa: N802
+        self.write(f" {operators[node.op]} environment.checked(")
+        self.visit(node.expr, frame)
+        self.write(")")
+
 
 class Sandbox(SandboxedEnvironment):
     """Jinja2's sandbox, with `*` and `**` bounded, and the filters that pad, join or
@@ -71,12 +108,31 @@ class Sandbox(SandboxedEnvironment):
     code_generator_class = _Generator
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+        super().__init__(finalize=checked_size, **options)  # what {{ }} prints is weighed
         self.filters["sum"] = _sum_of_numbers(self.filters["sum"])
         for name, real in list(self.filters.items()):
             self.filters[name] = _bounded(real)
+        for name, test in list(self.tests.items()):
+            self.tests[name] = _bounded(cast(Callable[..., Any], test))
+
+    def concat(self, pieces: Iterable[str]) -> str:
+        """A render's output, or a macro's, joined: counted as it comes, and refused
+        past MAX_OUTPUT characters before it is all held."""
+        held, total = [], 0
+        for piece in pieces:
+            total += len(piece)
+            if total > MAX_OUTPUT:
+                raise SecurityError(f"a template may not write more than {MAX_OUTPUT} characters")
+            held.append(piece)
+        return "".join(held)
+
+    def checked(self, value: Any) -> Any:
+        """A value made by a literal, or compared: weighed (see _Generator)."""
+        return checked_size(value)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja2's own signature
+        for arg in (*args, *kwargs.values()):
+            checked_size(arg)
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str | list | tuple):  # "{:>999999999}".format(1), and the like
             check_call(owner, args, kwargs)
@@ -109,6 +165,7 @@ class Sandbox(SandboxedEnvironment):
                 raise SecurityError(f"a template may not raise to a power over {MAX_POWER}")
         elif operator == "%" and isinstance(left, str):
             _check_widths(left)
+            checked_size(right)
         return checked_size(super().call_binop(context, operator, left, right))
 
 
@@ -140,15 +197,49 @@ def weight(value: Any, budget: int = MAX_BUILT) -> int:
             total += len(item) + 1
             if total <= budget:
                 stack.extend(item.items() if isinstance(item, dict) else item)
+        elif isinstance(item, Namespace):
+            stack.append(_attributes(item))
         else:
             total += 1
     return total
 
 
+def _attributes(space: Namespace) -> dict[str, Any]:
+    """What a template's `namespace` holds (Jinja2 keeps it in a private dict)."""
+    try:
+        held = object.__getattribute__(space, "_Namespace__attrs")
+    except AttributeError:
+        return {}
+    return held if isinstance(held, dict) else {}
+
+
+class _Spent(threading.local):
+    left: int | None = None  # characters this thread's render may still build; None: no count
+
+
+_SPENT = _Spent()
+
+
+def budget(characters: int | None = MAX_SPENT) -> None:
+    """Start counting what this thread's render builds, from `characters` (None: stop)."""
+    _SPENT.left = characters
+
+
 def checked_size(result: Any) -> Any:
-    """`result`, unless it weighs more than MAX_BUILT characters."""
-    if not isinstance(result, int | float | bool) and weight(result) > MAX_BUILT:
+    """`result`, unless it weighs more than MAX_BUILT characters, or more than the
+    render has left to build (a loop that builds a new big value every time)."""
+    if isinstance(result, int | float | bool | None):
+        return result
+    weighs = weight(result)
+    if weighs > MAX_BUILT:
         raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
+    left = _SPENT.left
+    if left is not None:
+        if weighs > left:
+            raise SecurityError(
+                f"a template may not build more than {MAX_SPENT} characters in one notice"
+            )
+        _SPENT.left = left - weighs
     return result
 
 
@@ -158,6 +249,7 @@ def check_call(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Non
     replace whose pieces multiply past it."""
     given = (*args, *kwargs.values())
     for arg in given:
+        checked_size(arg)
         if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_BUILT:
             raise SecurityError(f"a template may not build more than {MAX_BUILT} characters")
         if isinstance(arg, str):

@@ -212,6 +212,29 @@ def test_an_operator_template_overrides_one_file_and_a_typo_is_found_with_its_li
             "more than 100000",
         ),
         (
+            '{% set ns = namespace(l="x" * 50000) %}{% for i in range(20) %}'
+            "{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l }}",
+            "more than 100000",
+        ),
+        (
+            '{% set a = "x" * 50000 %}{% set b = (a, a) %}{% set c = (b, b) %}{% if c == c %}y'
+            "{% endif %}",
+            "more than 100000",
+        ),
+        (
+            '{% set a = "x" * 100000 %}{% for i in range(100000) %}{{ a }}{% endfor %}',
+            "more than 200000",
+        ),
+        (
+            '{% macro m() %}{% for i in range(100000) %}{{ "x" * 100000 }}{% endfor %}'
+            "{% endmacro %}{{ m()|length }}",
+            "in one notice",
+        ),
+        (
+            '{% set ns = namespace(l="x" * 60000) %}{% set ns.m = [ns.l, ns.l] %}{{ ns }}',
+            "more than 100000",
+        ),
+        (
             "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
             "took longer than 2 s",
         ),
