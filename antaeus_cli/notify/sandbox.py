@@ -27,7 +27,7 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, ItemsView, Iterable, KeysView, ValuesView
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,6 +41,7 @@ from jinja2.utils import Namespace
 
 MAX_BUILT = 100_000  # characters a template may build in one step
 MAX_POWER = 64  # bits of a base or exponent of `**`
+MAX_INT_BITS = 256  # a number a template makes: far past any amount or count
 MAX_FILE = 64 * 1024
 MAX_OUTPUT = 200_000  # characters one render (or one macro) may write
 MAX_SPENT = 5_000_000  # characters all the values of one notice's render may weigh
@@ -104,7 +105,7 @@ class Sandbox(SandboxedEnvironment):
     """Jinja2's sandbox, with `*` and `**` bounded, and the filters that pad, join or
     replace refusing to build more than MAX_BUILT characters."""
 
-    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    intercepted_binops = frozenset({"*", "**", "%", "+", "//", "/", "-"})
     code_generator_class = _Generator
 
     def __init__(self, **options: Any) -> None:
@@ -133,6 +134,8 @@ class Sandbox(SandboxedEnvironment):
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja2's own signature
         for arg in (*args, *kwargs.values()):
             checked_size(arg)
+            if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_BUILT:
+                raise SecurityError(f"a template may not pass a count over {MAX_BUILT}")
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str | list | tuple):  # "{:>999999999}".format(1), and the like
             check_call(owner, args, kwargs)
@@ -166,6 +169,8 @@ class Sandbox(SandboxedEnvironment):
         elif operator == "%" and isinstance(left, str):
             _check_widths(left)
             checked_size(right)
+        for side in (left, right):
+            checked_size(side)  # a number past MAX_INT_BITS, from anywhere
         return checked_size(super().call_binop(context, operator, left, right))
 
 
@@ -199,6 +204,12 @@ def weight(value: Any, budget: int = MAX_BUILT) -> int:
                 stack.extend(item.items() if isinstance(item, dict) else item)
         elif isinstance(item, Namespace):
             stack.append(_attributes(item))
+        elif isinstance(item, KeysView | ValuesView | ItemsView):  # a dict's views print all
+            total += len(item) + 1
+            if total <= budget:
+                stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += item.bit_length() // 3 + 1  # about its decimal digits
         else:
             total += 1
     return total
@@ -227,8 +238,13 @@ def budget(characters: int | None = MAX_SPENT) -> None:
 
 def checked_size(result: Any) -> Any:
     """`result`, unless it weighs more than MAX_BUILT characters, or more than the
-    render has left to build (a loop that builds a new big value every time)."""
-    if isinstance(result, int | float | bool | None):
+    render has left to build (a loop that builds a new big value every time); an
+    integer, unless it is past MAX_INT_BITS (dividing one is a single slow C call)."""
+    if isinstance(result, float | bool | None):
+        return result
+    if isinstance(result, int):
+        if result.bit_length() > MAX_INT_BITS:
+            raise SecurityError(f"a template may not make a number past {MAX_INT_BITS} bits")
         return result
     weighs = weight(result)
     if weighs > MAX_BUILT:
