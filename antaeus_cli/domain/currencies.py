@@ -233,7 +233,6 @@ def home(code: str) -> tuple[Locale, NumberPattern]:
     in the decimal point's place) writes the code instead, so that no notice shows a
     bare number."""
     from babel import Locale, UnknownLocaleError  # noqa: PLC0415 - kept off the start-up path
-    from babel.numbers import parse_pattern  # noqa: PLC0415 - kept off the start-up path
 
     territory = code[:2]
     locale = Locale.parse("en")
@@ -241,9 +240,18 @@ def home(code: str) -> tuple[Locale, NumberPattern]:
         # a union's code (EU) names no language of its own: English
         with suppress(UnknownLocaleError):
             locale = Locale.parse(f"und_{territory}")
+    return locale, currency_pattern(locale, code)
+
+
+@cache
+def currency_pattern(locale: Locale, code: str) -> NumberPattern:
+    """How `locale` writes an amount of `code`: its currency pattern, set to the
+    currency's minor digits; the code for a symbol nobody would see (see `home`)."""
+    from babel.numbers import parse_pattern  # noqa: PLC0415 - kept off the start-up path
+
     text = locale.currency_formats["standard"].pattern
     if not any(ch.isprintable() for ch in locale.currency_symbols.get(code, code)):
         text = text.replace("\u00a4", "\u00a4\u00a4")  # a symbol nobody sees: the code
     pattern = parse_pattern(text)
     pattern.frac_prec = (MINOR_DIGITS[code], MINOR_DIGITS[code])
-    return locale, pattern
+    return pattern

@@ -18,9 +18,8 @@ from decimal import Decimal
 
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import NumberPattern, parse_pattern
 
-from antaeus_cli.domain.currencies import MINOR_DIGITS
+from antaeus_cli.domain.currencies import currency_pattern
 from antaeus_cli.domain.locales import parse_locale
 from antaeus_cli.domain.money import Currency, format_minor
 
@@ -51,24 +50,12 @@ class Formats:
         parsed = Currency.parse(currency)
         if parsed is None:
             return format_minor(minor, currency)
-        pattern = _pattern(self.locale, str(parsed))
+        pattern = currency_pattern(self.locale, str(parsed))
         major = Decimal(minor).scaleb(-parsed.minor_digits)
         return str(pattern.apply(major, self.locale, currency=str(parsed), currency_digits=False))
 
     def day(self, day: date) -> str:
         return _day(self.locale, day)
-
-
-@functools.lru_cache(maxsize=1024)
-def _pattern(locale: Locale, code: str) -> NumberPattern:
-    """The locale's currency pattern, set to the currency's minor digits; the code for
-    a symbol nobody would see (see `domain.currencies.home`)."""
-    text = locale.currency_formats["standard"].pattern
-    if not any(ch.isprintable() for ch in locale.currency_symbols.get(code, code)):
-        text = text.replace("\u00a4", "\u00a4\u00a4")
-    pattern = parse_pattern(text)
-    pattern.frac_prec = (MINOR_DIGITS[code], MINOR_DIGITS[code])
-    return pattern
 
 
 @functools.lru_cache(maxsize=4096)

@@ -43,7 +43,7 @@ from jinja2.exceptions import SecurityError
 from antaeus_cli.domain.clock import AsOf, zone_named
 from antaeus_cli.domain.notices import NoticeKind
 from antaeus_cli.notify.branding import Branding
-from antaeus_cli.notify.formats import FALLBACK, Formats, known_locale
+from antaeus_cli.notify.formats import FALLBACK, Formats, known_locale, tag_of
 from antaeus_cli.notify.render import Content, flat
 from antaeus_cli.notify.sandbox import (
     Deadline,
@@ -124,17 +124,14 @@ class Letters:
         )
 
     def _find_voice(self, customer_locale: str | None, kind: NoticeKind) -> _Voice:
-        tried: list[tuple[str, str]] = []  # (folder, the locale whose formats it uses)
+        chain: dict[str, str] = {}  # folder -> the locale whose formats it uses, in order
         for tag in (customer_locale, self.branding.locale, FALLBACK):
             locale = None if tag is None else known_locale(tag)
-            if locale is None:
-                continue
-            full = str(locale).replace("_", "-")
-            tried += [(full, full), (locale.language, full)]
-        seen: list[tuple[str, str]] = []
-        for folder, formats in tried:
-            if folder not in (f for f, _ in seen):
-                seen.append((folder, formats))
+            if locale is not None:
+                full = tag_of(locale)
+                chain.setdefault(full, full)
+                chain.setdefault(locale.language, full)
+        seen = list(chain.items())
         for index, (folder, formats) in enumerate(seen):
             locale = known_locale(formats)
             if locale is not None and f"{folder}/{kind.value}.txt" in self._names:

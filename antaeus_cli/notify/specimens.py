@@ -117,8 +117,7 @@ class TemplateCheck:
 def check_templates(directory: Path | None) -> TemplateCheck:
     """Every kind in every language there is, rendered for every specimen; a branding
     file that cannot be used is the first problem."""
-    if directory is not None and not directory.is_dir():
-        raise TemplatesError(f"--templates {directory}: not a directory")
+    _a_directory(directory)
     try:
         letters = Letters(branding.load(directory), directory)
     except (TemplatesError, TemplateFailure) as exc:
@@ -206,8 +205,7 @@ def open_letters(
     with its branding, every kind rendered in every language before a notice is
     claimed: TemplatesError names the first template that fails, so that no run meets
     it a notice at a time. `stop`: a signal, which ends the check early."""
-    if directory is not None and not directory.is_dir():
-        raise TemplatesError(f"--templates {directory}: not a directory")
+    _a_directory(directory)
     try:
         letters = Letters(branding.load(directory, company=company), directory)
     except TemplateFailure as exc:
@@ -218,3 +216,8 @@ def open_letters(
             f"a template fails: {problems[0]}; see antaeus notify --check-templates"
         )
     return letters
+
+
+def _a_directory(directory: Path | None) -> None:
+    if directory is not None and not directory.is_dir():
+        raise TemplatesError(f"--templates {directory}: not a directory")
