@@ -230,6 +230,11 @@ class Due(enum.Enum):
     def invoices(self) -> str:
         return f"invoice i INDEXED BY {self.value[0]}"
 
+    @property
+    def status(self) -> InvoiceStatus:
+        """The status every invoice it selects is in."""
+        return STATUS_BY_VALUE[self.value[1]]
+
     def condition(self, days: Days) -> str:
         """Due where the date has begun: by `earliest` it has begun everywhere, after
         `latest` nowhere; in between (a day or so around midnights) the customer's
@@ -322,6 +327,10 @@ def claim_due(
         return None
     params["upto"] = upto
     in_range = f"{where} AND i.id > :after AND i.id <= :upto"
+    # A fact read once per batch: whether any invoice of the range was ever tried. The
+    # first pass over a month's invoices finds none, and then each row's latest attempt
+    # is known to be none (0) without a probe per row.
+    latest_sql = _LATEST if conn.execute(_TRIED, params).fetchone() else "0"
     # MATERIALIZED: the latest-attempt probe runs once per invoice, not once per use.
     # No ORDER BY: it cost a temporary B-tree per batch. The engine charges in invoice
     # order because _attempts sorts the returned rows; attempt ids carry no order (the
@@ -331,7 +340,7 @@ def claim_due(
     # key's form and the bound parameters are pinned by test_claims and every claim)
     claimed = conn.execute(
         "WITH i AS MATERIALIZED (SELECT i.id, i.customer_id, i.amount, i.currency, i.status, "
-        f"i.due_date, {_LATEST} AS latest, {DUPLICATE} AS duplicate, "
+        f"i.due_date, {latest_sql} AS latest, {DUPLICATE} AS duplicate, "
         f"{guards.unusual} AS unusual, {MONTH_CHARGED} AS month "
         f"FROM {due.invoices} "
         f"WHERE {in_range}) "
@@ -346,7 +355,7 @@ def claim_due(
         "AND i.month IS NULL "
         f"AND {CHARGEABLE_SQL} AND {KNOWN_ZONE} "
         "RETURNING id, invoice_id, customer_id, attempt_no, idempotency_key, amount, currency, "
-        f"from_status, customer_ref, {local_date}",
+        f"customer_ref{local_date}",
         {
             **params,
             "ns": namespace,
@@ -372,26 +381,39 @@ def claim_due(
             params,
         ).fetchall()
         # pragma: no mutate end
-    return ClaimedBatch(_attempts(conn, claimed), [_invoice_row(row) for row in others], int(upto))
+    day = _day(str(days.params["earliest"])) if days.uniform else None
+    attempts = _attempts(conn, claimed, due.status, day)
+    return ClaimedBatch(attempts, [_invoice_row(row) for row in others], int(upto))
+
+
+# Whether any attempt was made for an invoice of the range (one probe of the index on
+# payment_attempt(invoice_id, attempt_no)). An attempt of an invoice in the range always
+# falls in it: invoice ids are integers, and an attempt names its invoice's id.
+_TRIED = "SELECT 1 FROM payment_attempt WHERE invoice_id > :after AND invoice_id <= :upto LIMIT 1"
 
 
 def _local_date(days: Days) -> str:
-    """The claimed customer's local date, for the attempt's dunning dates: one date for
-    all when every zone is on it, else looked up by the customer's zone."""
+    """The claimed customer's local date, for the attempt's dunning dates: nothing to
+    return when every zone is on the same date (the caller has it), else looked up by
+    the customer's zone."""
     if days.uniform:
-        return ":earliest"  # pragma: no mutate - :latest is the same date here
-    return f"(SELECT {days.local} FROM customer z WHERE z.id = payment_attempt.customer_id)"
+        return ""
+    return f", (SELECT {days.local} FROM customer z WHERE z.id = payment_attempt.customer_id)"
 
 
-def _attempts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Attempt]:
-    """Attempts from RETURNING rows, in invoice order, with each invoice's dunning state."""
+def _attempts(
+    conn: sqlite3.Connection, rows: list[tuple[Any, ...]], status: InvoiceStatus, day: date | None
+) -> list[Attempt]:
+    """Attempts from RETURNING rows, in invoice order, with each invoice's dunning state:
+    every row was claimed in `status`; `day` is every customer's local date, or None when
+    each row carries its own."""
     # pragma: no mutate start - equivalent: one INSERT ... SELECT writes its rows, and
     # so numbers them, in invoice order already (the sort keeps that promise should the
     # plan change); and reading the dunning state of more invoices, or of none when
     # none was declined, gives the same states (an invoice never declined is PENDING)
     rows.sort(key=lambda row: row[1])
-    unpaid_before = [row[1] for row in rows if row[7] != "PENDING"]
-    dunning = _dunning(conn, unpaid_before) if unpaid_before else {}
+    unpaid_before = status is not InvoiceStatus.PENDING
+    dunning = _dunning(conn, [row[1] for row in rows]) if unpaid_before else {}
     # pragma: no mutate end
     # _new(Cls, fields) is what Cls(*fields) does, minus the NamedTuple's Python-level
     # __new__: a third of the cost of building these, a million times a pass.
@@ -399,17 +421,17 @@ def _attempts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Att
         _new(
             Attempt,
             (
-                _new(Invoice, (row[1], row[2], _new(Money, (row[5], _CURRENCY[row[6]])), row[8])),
+                _new(Invoice, (row[1], row[2], _new(Money, (row[5], _CURRENCY[row[6]])), row[7])),
                 row[3],
                 row[4],
                 dunning.get(row[1], NEVER_DECLINED),
-                STATUS_BY_VALUE[row[7]],
+                status,
                 False,
                 row[0],
                 None,
                 None,
                 None,
-                _day(row[9]),
+                day or _day(row[8]),
             ),
         )
         for row in rows

@@ -179,6 +179,84 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
         store.close()
 
 
+def test_a_range_with_an_invoice_tried_before_reads_every_latest_attempt(
+    make: Callable[..., Path], db_path: Path
+) -> None:
+    """A range none of whose invoices was ever tried is claimed without a probe per
+    invoice; one that holds a tried invoice is probed invoice by invoice. An invoice set
+    back to PENDING by hand after it was charged is left to the Python check, even when
+    its attempt number was written by hand as text, which no unique constraint would
+    catch if it were taken for a fresh invoice."""
+    due = date(2026, 12, 1)
+    make(
+        *[SeedInvoice(i, i, 1000, "EUR", due) for i in range(1, 7)],
+        customers=dict.fromkeys(range(1, 7), "EUR"),
+    )
+    store = Store.open(db_path)
+    try:
+        run = runs.start_run(
+            store,
+            command="bill",
+            clock=on(due),
+            provider="x",
+            me=ME,
+            now=datetime.now(UTC),
+            is_alive=dead,
+        )
+        stamp = datetime.now(UTC).isoformat()
+        with store.transaction() as conn:
+            for invoice_id, attempt_no in ((2, "one"), (3, 1)):
+                conn.execute(
+                    "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, "
+                    "idempotency_key, run_id, command, amount, currency, from_status, "
+                    "outcome, provider_calls, started_at, finished_at, settled_by_run_id, "
+                    "period) VALUES (?, ?, ?, ?, ?, 'bill', 1000, 'EUR', 'PENDING', "
+                    "'charged', 1, ?, ?, ?, '2026-12')",
+                    (
+                        invoice_id,
+                        invoice_id,
+                        attempt_no,
+                        f"ns-inv-{invoice_id}-{attempt_no}",
+                        run.run_id,
+                        stamp,
+                        stamp,
+                        run.run_id,
+                    ),
+                )
+
+            def claim(after: float) -> claims.ClaimedBatch | None:
+                return claims.claim_due(
+                    conn,
+                    claims.Due.BILL,
+                    days_on(due),
+                    after,
+                    3,
+                    namespace="ns",
+                    run_id=run.run_id,
+                    command="bill",
+                    now=datetime.now(UTC),
+                    amount=GUARDS_OFF,
+                    latest=claims.FRESH,
+                )
+
+            tried = claim(claims.BEFORE_FIRST)
+            assert tried is not None
+            assert [(a.invoice.id, a.attempt_no, a.key) for a in tried.attempts] == [
+                (1, 1, "ns-inv-1-1")
+            ]
+            assert [(r.id, r.charged_before) for r in tried.others] == [(2, True), (3, True)]
+            fresh = claim(tried.upto)
+            assert fresh is not None
+            assert [(a.invoice.id, a.key) for a in fresh.attempts] == [
+                (4, "ns-inv-4-1"),
+                (5, "ns-inv-5-1"),
+                (6, "ns-inv-6-1"),
+            ]
+            assert fresh.others == []
+    finally:
+        store.close()
+
+
 @given(
     namespace=st.text(alphabet="abcdef0123456789", min_size=1, max_size=16),
     invoice_id=st.integers(1, 2**63 - 1),

@@ -18,6 +18,7 @@ ALLOWED_IN_SQL = {
     "_ROW_COLUMNS",
     "_FROM",
     "_LATEST",
+    "latest_sql",  # _LATEST, or 0 when no invoice of the range was ever tried
     "CHARGEABLE_SQL",
     "in_range",
     "due.invoices",
