@@ -122,7 +122,7 @@ class Engine:
         self._unknown_results = 0  # answers lost to the network, this pass
         self._answered = False  # pragma: no mutate - only tested for truth: None is as false
         self._done: list[Settled] = []
-        self._held: set[int] = set()  # attempts whose invoice this pass held
+        self._held: set[tuple[int, int]] = set()  # (attempt, invoice) this pass held
         # pragma: no mutate start - equivalent: the first claim sets all three before any
         # is read (_settled, _heartbeat, and run_phase, which numbers each phase's batches)
         self._last_flush = time.monotonic()
@@ -407,10 +407,12 @@ class Engine:
                 self._observer.held(found.invoice_id, found.rejection)
 
     def _first_time(self, held: Held) -> bool:
-        """An attempt that stays open is held again by every later phase: count it once."""
-        if held.attempt_id in self._held:
+        """An attempt that stays open is held again by every later phase: count it once.
+        A hold that wrote no attempt row is its invoice's: each is counted."""
+        key = (held.attempt_id, held.invoice_id)
+        if key in self._held:
             return False
-        self._held.add(held.attempt_id)
+        self._held.add(key)
         return True
 
     def _settled(self, any_settled: bool) -> None:
