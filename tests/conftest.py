@@ -268,21 +268,26 @@ def key_past_the_limit(edit: Callable[..., None], invoice_id: int, customer_id: 
     )
 
 
-def key_taken_by_hand(edit: Callable[..., None], invoice_id: int, customer_id: int) -> None:
-    """The key the invoice's first claim will take, already taken by an attempt written
-    by hand for an invoice that does not exist: claiming it breaks a batch claim."""
+def key_taken_by_hand(
+    edit: Callable[..., None], invoice_id: int, customer_id: int, *more: tuple[int, int]
+) -> None:
+    """The key each invoice's first claim will take (`invoice_id` for `customer_id`, and
+    each of `more` as such a pair), already taken by an attempt written by hand for an
+    invoice that does not exist: claiming it breaks a batch claim."""
     stamp = "2026-11-01T00:00:00+00:00"
     ended_run(edit, stamp)
-    edit(
-        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
-        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
-        "SELECT 999999, ?, 1, value || '-inv-' || ? || '-1', 1, 'bill', 100, 'EUR', "
-        "'PENDING', 'declined', ?, ? FROM meta WHERE key = 'namespace'",
-        customer_id,
-        invoice_id,
-        stamp,
-        stamp,
-    )
+    for n, (invoice, customer) in enumerate(((invoice_id, customer_id), *more)):
+        edit(
+            "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+            "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
+            "SELECT ?, ?, 1, value || '-inv-' || ? || '-1', 1, 'bill', 100, 'EUR', "
+            "'PENDING', 'declined', ?, ? FROM meta WHERE key = 'namespace'",
+            999999 - n,
+            customer,
+            invoice,
+            stamp,
+            stamp,
+        )
 
 
 def stored_text(*paths: Path) -> str:

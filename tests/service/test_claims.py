@@ -43,6 +43,38 @@ VALUES = st.one_of(
 )
 
 
+def _started(store: Store, due: date) -> int:
+    """A bill run's id, for the attempts a test claims."""
+    return runs.start_run(
+        store,
+        command="bill",
+        clock=on(due),
+        provider="x",
+        me=ME,
+        now=datetime.now(UTC),
+        is_alive=dead,
+    ).run_id
+
+
+def _claim(
+    conn: sqlite3.Connection, due: date, run_id: int, after: float, limit: int
+) -> claims.ClaimedBatch | None:
+    """bill's first walk, guards off, on `due`: the next batch after `after`."""
+    return claims.claim_due(
+        conn,
+        claims.Due.BILL,
+        days_on(due),
+        after,
+        limit,
+        namespace="ns",
+        run_id=run_id,
+        command="bill",
+        now=datetime.now(UTC),
+        amount=GUARDS_OFF,
+        latest=claims.FRESH,
+    )
+
+
 @settings(max_examples=300)
 @given(
     amount=VALUES,
@@ -106,66 +138,19 @@ def test_a_batch_splits_into_claims_and_rows_for_the_python_check(
     )
     store = Store.open(db_path)
     try:
-        run = runs.start_run(
-            store,
-            command="bill",
-            clock=on(due),
-            provider="x",
-            me=ME,
-            now=datetime.now(UTC),
-            is_alive=dead,
-        )
+        run_id = _started(store, due)
         with store.transaction() as conn:
-            first = claims.claim_due(
-                conn,
-                claims.Due.BILL,
-                days_on(due),
-                0,
-                4,
-                namespace="ns",
-                run_id=run.run_id,
-                command="bill",
-                now=datetime.now(UTC),
-                amount=GUARDS_OFF,
-                latest=claims.FRESH,
-            )
+            first = _claim(conn, due, run_id, 0, 4)
             assert first is not None
             assert [a.invoice.id for a in first.attempts] == [1]
             assert [r.id for r in first.others] == [2, 3, 4]
             assert first.upto == 4
             assert first.attempts[0].key == "ns-inv-1-1"
-            second = claims.claim_due(
-                conn,
-                claims.Due.BILL,
-                days_on(due),
-                first.upto,
-                4,
-                namespace="ns",
-                run_id=run.run_id,
-                command="bill",
-                now=datetime.now(UTC),
-                amount=GUARDS_OFF,
-                latest=claims.FRESH,
-            )
+            second = _claim(conn, due, run_id, first.upto, 4)
             assert second is not None
             assert [a.invoice.id for a in second.attempts] == [5, 7]
             assert second.others == []
-            assert (
-                claims.claim_due(
-                    conn,
-                    claims.Due.BILL,
-                    days_on(due),
-                    second.upto,
-                    4,
-                    namespace="ns",
-                    run_id=run.run_id,
-                    command="bill",
-                    now=datetime.now(UTC),
-                    amount=GUARDS_OFF,
-                    latest=claims.FRESH,
-                )
-                is None
-            )
+            assert _claim(conn, due, run_id, second.upto, 4) is None
             rows = conn.execute(
                 "SELECT invoice_id, customer_id, attempt_no, amount, currency, from_status "
                 "FROM payment_attempt ORDER BY invoice_id"
@@ -194,15 +179,7 @@ def test_a_range_with_an_invoice_tried_before_reads_every_latest_attempt(
     )
     store = Store.open(db_path)
     try:
-        run = runs.start_run(
-            store,
-            command="bill",
-            clock=on(due),
-            provider="x",
-            me=ME,
-            now=datetime.now(UTC),
-            is_alive=dead,
-        )
+        run_id = _started(store, due)
         stamp = datetime.now(UTC).isoformat()
         with store.transaction() as conn:
             for invoice_id, attempt_no in ((2, "one"), (3, 1)):
@@ -217,35 +194,20 @@ def test_a_range_with_an_invoice_tried_before_reads_every_latest_attempt(
                         invoice_id,
                         attempt_no,
                         f"ns-inv-{invoice_id}-{attempt_no}",
-                        run.run_id,
+                        run_id,
                         stamp,
                         stamp,
-                        run.run_id,
+                        run_id,
                     ),
                 )
 
-            def claim(after: float) -> claims.ClaimedBatch | None:
-                return claims.claim_due(
-                    conn,
-                    claims.Due.BILL,
-                    days_on(due),
-                    after,
-                    3,
-                    namespace="ns",
-                    run_id=run.run_id,
-                    command="bill",
-                    now=datetime.now(UTC),
-                    amount=GUARDS_OFF,
-                    latest=claims.FRESH,
-                )
-
-            tried = claim(claims.BEFORE_FIRST)
+            tried = _claim(conn, due, run_id, claims.BEFORE_FIRST, 3)
             assert tried is not None
             assert [(a.invoice.id, a.attempt_no, a.key) for a in tried.attempts] == [
                 (1, 1, "ns-inv-1-1")
             ]
             assert [(r.id, r.charged_before) for r in tried.others] == [(2, True), (3, True)]
-            fresh = claim(tried.upto)
+            fresh = _claim(conn, due, run_id, tried.upto, 3)
             assert fresh is not None
             assert [(a.invoice.id, a.key) for a in fresh.attempts] == [
                 (4, "ns-inv-4-1"),

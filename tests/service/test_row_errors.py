@@ -156,14 +156,7 @@ def test_every_invoice_a_claim_one_at_a_time_holds_is_counted(
     """Holds that wrote no attempt row are each their own invoice's: the pass counts
     every one, not the first alone."""
     make(*[(i, 100, "EUR") for i in range(1, 8)])
-    key_taken_by_hand(edit, 2, 2)
-    edit(
-        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
-        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
-        "SELECT 999998, 5, 1, value || '-inv-5-1', 1, 'bill', 100, 'EUR', 'PENDING', "
-        "'declined', '2026-11-01T00:00:00+00:00', '2026-11-01T00:00:00+00:00' FROM meta "
-        "WHERE key = 'namespace'"
-    )
+    key_taken_by_hand(edit, 2, 2, (5, 5))
     result = bill(FakeProvider(), batch_size=10, sweeps=0)
     assert [(held.invoice_id, held.code) for held in result.counts.operator_items] == [
         (2, "malformed"),
