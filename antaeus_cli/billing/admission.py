@@ -14,7 +14,6 @@ from antaeus_cli.domain.purpose import (
 )
 from antaeus_cli.errors import ProviderSpecError, RestoredDatabase
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.store import restores
 from antaeus_cli.store.database import Store
 
 
@@ -39,14 +38,14 @@ def admit(store: Store, provider: PaymentProvider, *, restored_ok: bool = False)
 def _refuse_if_restored(store: Store, provider: PaymentProvider) -> None:
     """The provider's charges under this database's keys since its newest attempt
     (less a slack for clocks) are all in its ledger: one or a few list requests."""
-    with store.reading() as conn:
-        newest = restores.newest_attempt(conn)
+    with store.view() as view:
+        newest = view.newest_attempt()
     since = None if newest is None else newest - timedelta(seconds=RESTORE_SLACK_S)
     found = provider.recent_keys(f"{store.namespace}-", since)
     if not found:
         return
-    with store.reading() as conn:
-        refused = restore_refusal(restores.unknown(conn, [key for key, _ in found]))
+    with store.view() as view:
+        refused = restore_refusal(view.unknown_keys([key for key, _ in found]))
     if refused is not None:
         raise RestoredDatabase(
             f"{refused}: run 'antaeus --db {store.path} reconcile', which records them in the "

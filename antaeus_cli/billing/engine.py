@@ -10,7 +10,6 @@ that is lost with the process is recovered by replaying its key next time.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -35,9 +34,10 @@ from antaeus_cli.domain.judgement import held_status
 from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.outcomes import settle
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.store import ledger, runs
+from antaeus_cli.store import runs
 from antaeus_cli.store.careful import Held
 from antaeus_cli.store.database import Store
+from antaeus_cli.store.work import Work
 
 Clock = Callable[[], datetime]
 
@@ -165,8 +165,8 @@ class Engine:
         """Run one source to its end. `breaker=False`: its first charges are not counted
         by the decline-rate breaker (those an earlier trip handed back)."""
         self._limits.watching = breaker
-        with self._store.reading() as conn:
-            total = source.total(conn)
+        with self._store.view() as view:
+            total = source.total(view)
         self._observer.phase(phase, total)
         self._flushed = 0
         if total == 0:
@@ -293,7 +293,7 @@ class Engine:
         self._capped = refused  # the first refusal, as both loops stop at it
         return None
 
-    def _hand_back(self, conn: sqlite3.Connection, now: datetime) -> None:
+    def _hand_back(self, work: Work, now: datetime) -> None:
         """Hand back the first-charge declines of this pass not handed back yet: no
         dunning step, no notice. Run in the transaction that records the answer that
         tripped the breaker (and each later one), so no commit leaves a decline the
@@ -305,8 +305,8 @@ class Engine:
         # handing back again what was handed back moves and counts nothing (those are
         # PENDING now): how far the list was handed back is speed only
         self._handed = len(self._limits.declined_first)  # pragma: no mutate
-        for status, currency, minor in ledger.hand_back_declines(
-            conn, run_id=self._run_id, now=now, invoice_ids=invoice_ids
+        for status, currency, minor in work.hand_back_declines(
+            run_id=self._run_id, now=now, invoice_ids=invoice_ids
         ):
             self.counts.hand_back(status, currency, minor)
 
@@ -318,10 +318,10 @@ class Engine:
     def _claim(self, source: Source) -> list[Attempt] | None:
         """Record the answers so far and claim the next batch, in one transaction."""
         now = self._clock()
-        with self._store.transaction() as conn:
-            self._heartbeat(conn, now)
-            settled = self._settle(conn, now)
-            batch = source.next_batch(conn, now, self._settings.batch_size)
+        with self._store.work() as work:
+            self._heartbeat(work, now)
+            settled = self._settle(work, now)
+            batch = source.next_batch(work, now, self._settings.batch_size)
         self._settled(settled)
         if batch is None:
             return None
@@ -375,21 +375,21 @@ class Engine:
         if not self._done:
             return  # the clock was reset by the claim before any answer
         now = self._clock()
-        with self._store.transaction() as conn:
-            self._heartbeat(conn, now)
-            settled = self._settle(conn, now)
+        with self._store.work() as work:
+            self._heartbeat(work, now)
+            settled = self._settle(work, now)
         self._settled(settled)
 
-    def _settle(self, conn: sqlite3.Connection, now: datetime) -> bool:
+    def _settle(self, work: Work, now: datetime) -> bool:
         if not self._done:
             return False
-        held = ledger.settle(conn, run_id=self._run_id, now=now, settled=self._done)
+        held = work.settle(run_id=self._run_id, now=now, settled=self._done)
         self._count(held)
         if self._tripped is not None:
-            self._hand_back(conn, now)
+            self._hand_back(work, now)
         replayed = [done.attempt.id for done in self._done if done.attempt.replay]
         if replayed:
-            late = ledger.hand_back_late_declines(conn, now=now, attempt_ids=replayed)
+            late = work.hand_back_late_declines(now=now, attempt_ids=replayed)
             for status, currency, minor in late:
                 self.counts.hand_back(status, currency, minor)
         return True
@@ -431,16 +431,16 @@ class Engine:
         with contextlib.suppress(Exception):
             self._flush()
 
-    def _heartbeat(self, conn: sqlite3.Connection, now: datetime) -> None:
+    def _heartbeat(self, work: Work, now: datetime) -> None:
         """Fencing: every write transaction first proves the lock is still this run's."""
-        runs.heartbeat(conn, self._run_id, now, self.counts.as_columns())
+        work.heartbeat(self._run_id, now, self.counts.as_columns())
         self._last_heartbeat = time.monotonic()
 
     def _keep_lease(self) -> None:
         """Renew the lease while a long pass has nothing to write."""
         if self._lease_due():
-            with self._store.transaction() as conn:
-                self._heartbeat(conn, self._clock())
+            with self._store.work() as work:
+                self._heartbeat(work, self._clock())
 
     def _lease_due(self) -> bool:
         # pragma: no mutate start - how often the lease is renewed, within its margin: a
@@ -455,9 +455,9 @@ class Engine:
         if not fresh:
             return
         now = self._clock()
-        with self._store.transaction() as conn:
-            self._heartbeat(conn, now)
-            ledger.release(conn, run_id=self._run_id, now=now, attempts=fresh)
+        with self._store.work() as work:
+            self._heartbeat(work, now)
+            work.release(run_id=self._run_id, now=now, attempts=fresh)
         self.counts.released += len(fresh)  # pragma: no mutate - once a pass: it then stops
 
 

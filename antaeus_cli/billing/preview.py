@@ -17,7 +17,6 @@ the provider's answers.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -46,9 +45,9 @@ from antaeus_cli.domain.limits import LimitsState, RunLimits
 from antaeus_cli.domain.money import Totals, format_minor
 from antaeus_cli.domain.outcomes import result_of
 from antaeus_cli.provider.registry import RefusedUnsent
-from antaeus_cli.store import claims, ledger, replays
+from antaeus_cli.store import claims
 from antaeus_cli.store.database import Store
-from antaeus_cli.store.spread import spread_ids
+from antaeus_cli.store.work import View
 
 
 def preview_pass(
@@ -65,28 +64,24 @@ def preview_pass(
     """`refused_unsent`: the amounts the provider the pass would charge through refuses
     before any request (provider.registry), held as the pass holds them."""
     tally = _Tally(store.namespace, limits, refused_unsent)
-    with store.reading() as conn:
-        conn.execute("BEGIN")  # one read snapshot for the whole preview
-        try:
-            to_replay = ledger.count_open_attempts(conn)
-            names = claims.zones(conn)
-            days = claims.days_sql(clock.days(names))
-            if limits.max_total:
-                tally.replays(_open_attempts(conn, clock, batch_size))
-            order = _in_pass_order(
-                conn,
-                _path(command, invoice_ids),
-                days,
-                invoice_ids,
-                batch_size,
-                amount=amount_guard,
-                clock=clock,
-                sample=limits.sample,
-            )
-            for path, row, claim in order:
-                tally.judge(path, row, clock, claim)
-        finally:
-            conn.execute("ROLLBACK")
+    with store.snapshot() as view:  # one read snapshot for the whole preview
+        to_replay = view.count_open_attempts()
+        names = view.zones()
+        days = claims.days_sql(clock.days(names))
+        if limits.max_total:
+            tally.replays(_open_attempts(view, clock, batch_size))
+        order = _in_pass_order(
+            view,
+            _path(command, invoice_ids),
+            days,
+            invoice_ids,
+            batch_size,
+            amount=amount_guard,
+            clock=clock,
+            sample=limits.sample,
+        )
+        for path, row, claim in order:
+            tally.judge(path, row, clock, claim)
     return PreviewResult(
         command=command,
         as_of=clock.company_date,
@@ -209,13 +204,11 @@ class _Tally:
         )
 
 
-def _open_attempts(
-    conn: sqlite3.Connection, clock: PassClock, batch_size: int
-) -> Iterator[Attempt]:
+def _open_attempts(view: View, clock: PassClock, batch_size: int) -> Iterator[Attempt]:
     """The open attempts the pass would replay, in the order it replays them."""
     after: float = claims.BEFORE_FIRST
     while True:
-        found = replays.open_attempts(conn, after, batch_size, clock)
+        found = view.open_attempts(after, batch_size, clock)
         if found.last_id is None:
             return
         after = found.last_id
@@ -246,7 +239,7 @@ def _path(command: Command, invoice_ids: Sequence[int]) -> Path:
 
 
 def _in_pass_order(
-    conn: sqlite3.Connection,
+    view: View,
     path: Path,
     days: claims.Days,
     invoice_ids: Sequence[int],
@@ -263,15 +256,15 @@ def _in_pass_order(
     batch at a time (keyset pagination), never all in memory."""
     guards = claims.Guards(amount)
     if path is Path.NAMED:
-        found = claims.invoices_by_id(conn, invoice_ids, guards)
+        found = view.invoices_by_id(invoice_ids, guards)
         check_named(found, invoice_ids, clock)
         yield from _by_id(path, found, invoice_ids, batch_size)
         return
     due = claims.Due.BILL if path is Path.BILL else claims.Due.RETRY
-    sampled = spread_ids(conn, due, days, sample) if path is Path.BILL else []
+    sampled = view.spread_ids(due, days, sample) if path is Path.BILL else []
     claim = 0
     if sampled:
-        rows = claims.invoices_by_id(conn, sampled, guards)
+        rows = view.invoices_by_id(sampled, guards)
         yield from _by_id(path, rows, sampled, batch_size)
         claim = (len(sampled) - 1) // batch_size + 1
     # Each claim of a walk takes the next `batch_size` invoices still due when it is
@@ -280,7 +273,7 @@ def _in_pass_order(
     # What a tripped breaker handed back is in the first walk's claims too: an earlier
     # rule (its zone, say) holds it there; the rest waits for the second walk.
     taken, left, n = set(sampled), set(), 0
-    for batch in _walk(conn, due, days, batch_size, amount):
+    for batch in _walk(view, due, days, batch_size, amount):
         for row in batch:
             if row.id in taken:
                 continue
@@ -291,7 +284,7 @@ def _in_pass_order(
                 yield path, row, at
     if left:  # the second walk: only what was handed back is still due then
         claim, n = claim + -(-n // batch_size), 0
-        for batch in _walk(conn, due, days, batch_size, amount):
+        for batch in _walk(view, due, days, batch_size, amount):
             for row in batch:
                 if row.id in left:
                     yield Path.BILL_HANDED_BACK, row, claim + n // batch_size
@@ -313,7 +306,7 @@ def _by_id(
 
 
 def _walk(
-    conn: sqlite3.Connection,
+    view: View,
     due: claims.Due,
     days: claims.Days,
     batch_size: int,
@@ -321,6 +314,6 @@ def _walk(
 ) -> Iterator[list[InvoiceRow]]:
     """The due invoices a claim at a time: each claim reads the next `batch_size`."""
     after: float = claims.BEFORE_FIRST
-    while rows := claims.due_batch(conn, due, days, after, batch_size, amount=amount):
+    while rows := view.due_batch(due, days, after, batch_size, amount=amount):
         yield rows
         after = rows[-1].id

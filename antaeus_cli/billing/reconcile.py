@@ -15,7 +15,7 @@ from antaeus_cli.domain.purpose import RESTORE_SLACK_S, key_parts
 from antaeus_cli.domain.words import counted
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.store import restores, runs
+from antaeus_cli.store import runs
 from antaeus_cli.store.database import Store
 
 
@@ -38,12 +38,12 @@ def reconcile(
     is_alive: runs.Liveness,
 ) -> Reconciled:
     if since is None:
-        with store.reading() as conn:
-            newest = restores.newest_attempt(conn)
+        with store.view() as view:
+            newest = view.newest_attempt()
         since = None if newest is None else newest - timedelta(seconds=RESTORE_SLACK_S)
     found = provider.recent_keys(f"{store.namespace}-", since) or []
-    with store.reading() as conn:
-        unknown = set(restores.unknown(conn, [key for key, _ in found]))
+    with store.view() as view:
+        unknown = set(view.unknown_keys([key for key, _ in found]))
     forgotten = []
     refused = []
     for key, created in found:
@@ -60,8 +60,8 @@ def reconcile(
         store, command="bill", clock=PassClock(AsOf.at(now)), provider=provider.description,
         me=me, now=now, is_alive=is_alive,
     )  # fmt: skip
-    with store.transaction() as conn:
-        refused += restores.adopt(conn, started.run_id, forgotten)
+    with store.work() as work:
+        refused += work.adopt(started.run_id, forgotten)
     adopted = [key for _, _, key, _ in forgotten if key not in refused]
     runs.finish_run(
         store,

@@ -38,7 +38,7 @@ from antaeus_cli.domain.judgement import Path
 from antaeus_cli.errors import AntaeusError, LockLost
 from antaeus_cli.host import ProcessIdentity
 from antaeus_cli.provider.port import PaymentProvider
-from antaeus_cli.store import claims, holds, ledger, replays, runs
+from antaeus_cli.store import claims, runs
 from antaeus_cli.store.database import Store
 
 
@@ -66,9 +66,9 @@ def run_pass(
 ) -> PassResult:
     settings = _within_the_bound(request.settings, provider, runtime.observer)
     if request.invoice_ids:
-        with store.reading() as conn:
+        with store.view() as view:
             guards = claims.Guards(settings.amount_guard)
-            found = claims.invoices_by_id(conn, request.invoice_ids, guards)
+            found = view.invoices_by_id(request.invoice_ids, guards)
             check_named(found, request.invoice_ids, settings.clock)
     clock = settings.clock
     started = runs.start_run(
@@ -123,8 +123,8 @@ def run_pass(
     # Anything else (the process being torn down) leaves the run 'running': the next
     # pass finds its holder gone, marks it crashed and replays its open attempts.
     status, reason = engine.ending()
-    with store.reading() as conn:
-        engine.counts.unknown = ledger.count_open_attempts(conn)
+    with store.view() as view:
+        engine.counts.unknown = view.count_open_attempts()
     now = runtime.clock()
     late = overdue_attempts(store, now)
     if late.total:
@@ -167,17 +167,17 @@ def _reword_month_holds(
     """What this pass charged, and what operators voided meanwhile, may have made a
     hold for the month untrue ("invoice 8 bills the same month", 8 now paid or void):
     such holds say what became of their twin (store.holds), under the pass's lock."""
-    with store.transaction() as conn:
-        runs.heartbeat(conn, run_id, now, engine.counts.as_columns())
-        reworded = holds.refresh_month_holds(conn, now=now)
+    with store.work() as work:
+        work.heartbeat(run_id, now, engine.counts.as_columns())
+        reworded = work.refresh_month_holds(now=now)
     for invoice_id, text in reworded:
         observer.note(f"invoice {invoice_id} is still held for its month: {text}")
 
 
 def overdue_attempts(store: Store, now: datetime) -> Overdue:
     """The open attempts a person must settle now (domain.overdue), read for display."""
-    with store.reading_any_text() as conn:
-        return Overdue.of(overdue.overdue(replays.looked_up_often(conn), now))
+    with store.view(any_text=True) as view:
+        return Overdue.of(overdue.overdue(view.looked_up_often(), now))
 
 
 def _within_the_bound(
@@ -208,14 +208,14 @@ def _phases(engine: Engine, store: Store, work: Source, sweeps: int, clock: Pass
         # been judged: they are not counted again, so a few customers whose cards
         # decline can trip a pass once, never every pass.
         again = work.handed_back()
-        with store.reading() as conn:
-            waiting = again.total(conn)
+        with store.view() as view:
+            waiting = again.total(view)
         if waiting:
             engine.run_phase(Phase.CHARGE, again, breaker=False)
     previous = None
     for _ in range(sweeps):
-        with store.reading() as conn:
-            still_open = ledger.count_open_attempts(conn)
+        with store.view() as view:
+            still_open = view.count_open_attempts()
         if engine.stopping or still_open in (0, previous):
             return
         previous = still_open
@@ -242,8 +242,8 @@ def path_for(command: Command) -> Path:
 
 def zone_days(store: Store, clock: PassClock) -> claims.Days:
     """Each zone customers have, at the pass's moment: read once, converted once."""
-    with store.reading() as conn:
-        return claims.days_sql(clock.days(claims.zones(conn)))
+    with store.view() as view:
+        return claims.days_sql(clock.days(view.zones()))
 
 
 def _finish_quietly(

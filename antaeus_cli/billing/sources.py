@@ -3,7 +3,6 @@ or invoices an operator named. Each batch is read and claimed in one transaction
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,9 +21,9 @@ from antaeus_cli.domain.invoice import (
 )
 from antaeus_cli.domain.judgement import NOT_DUE, Path, Wait, judge, month_of
 from antaeus_cli.errors import NotRetryable
-from antaeus_cli.store import careful, claims, ledger, replays
+from antaeus_cli.store import careful, claims
 from antaeus_cli.store.careful import Held
-from antaeus_cli.store.spread import spread_ids
+from antaeus_cli.store.work import View, Work
 
 
 @dataclass(slots=True)
@@ -35,11 +34,11 @@ class Batch:
 
 
 class Source(Protocol):
-    def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
-        """Claim the next batch inside the caller's transaction; None when there is no more."""
+    def next_batch(self, work: Work, now: datetime, limit: int) -> Batch | None:
+        """Claim the next batch inside the caller's unit of work; None when there is no more."""
         ...
 
-    def total(self, conn: sqlite3.Connection) -> int:
+    def total(self, view: View) -> int:
         """About how much work there is, for progress only."""
         ...
 
@@ -53,7 +52,7 @@ class ClaimContext:
 
 
 def claim_rows(
-    conn: sqlite3.Connection,
+    work: Work,
     context: ClaimContext,
     now: datetime,
     rows: Sequence[InvoiceRow],
@@ -84,10 +83,10 @@ def claim_rows(
             Attempt(checked, attempt_no, key, row.dunning, row.status, local_date=local_date)
         )
     if batch.rejected:
-        claims.reject(conn, now=now, rejected=batch.rejected)
+        work.reject(now=now, rejected=batch.rejected)
     if approved:
-        batch.attempts = claims.claim(
-            conn, run_id=context.run_id, command=context.command, now=now, attempts=approved
+        batch.attempts = work.claim(
+            run_id=context.run_id, command=context.command, now=now, attempts=approved
         )
     return batch
 
@@ -133,27 +132,26 @@ class DueSource:
         the pass has judged its fresh first charges (the breaker does not count them)."""
         return DueSource(Path.BILL_HANDED_BACK, self._days, self._context, self._amount)
 
-    def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
+    def next_batch(self, work: Work, now: datetime, limit: int) -> Batch | None:
         if self._sample:
-            self._sampled = spread_ids(conn, self._due, self._days, self._sample)
+            self._sampled = work.spread_ids(self._due, self._days, self._sample)
             self._sample = 0  # pragma: no mutate - only tested for truth: None reads the same
         if self._sampled:
             ids, self._sampled = self._sampled[:limit], self._sampled[limit:]
-            rows = claims.invoices_by_id(conn, ids, self._guards)
+            rows = work.invoices_by_id(ids, self._guards)
             return claim_rows(
-                conn, self._context, now, [rows[i] for i in ids if i in rows], self._path
+                work, self._context, now, [rows[i] for i in ids if i in rows], self._path
             )
-        return self._walk(conn, now, limit)
+        return self._walk(work, now, limit)
 
-    def _walk(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
+    def _walk(self, work: Work, now: datetime, limit: int) -> Batch | None:
         """Claim what passes the checks in one statement; the Python check judges the rest
         (it rejects the bad ones, and would claim any the SQL prefilter missed). Should
         a row's values break the batch, it is claimed again one invoice at a time."""
         context = self._context
         try:
-            with careful.savepoint(conn):
-                found = claims.claim_due(
-                    conn,
+            with work.savepoint():
+                found = work.claim_due(
                     self._due,
                     self._days,
                     self._after,
@@ -170,27 +168,27 @@ class DueSource:
                 # pragma: no mutate start - equivalent while test_judgement_prefilter pins the SQL
                 # prefilter to the judgement: no row it leaves is approved, so the
                 # context (which names new keys) and the order below are never used
-                batch = claim_rows(conn, context, now, found.others, self._path)
+                batch = claim_rows(work, context, now, found.others, self._path)
                 # pragma: no mutate end
         except Exception as exc:
             if not careful.is_row_error(exc):
                 raise
-            return self._one_by_one(conn, now, limit)
+            return self._one_by_one(work, now, limit)
         self._after = found.upto
         batch.attempts[:0] = found.attempts  # pragma: no mutate - see above
         return batch
 
-    def _one_by_one(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
-        ids = claims.due_ids(conn, self._due, self._days, self._after, limit)
+    def _one_by_one(self, work: Work, now: datetime, limit: int) -> Batch | None:
+        ids = work.due_ids(self._due, self._days, self._after, limit)
         if not ids:
             return None
         self._after = max(ids)
         batch = Batch()
         for invoice_id in ids:
             try:
-                with careful.savepoint(conn):
-                    rows = claims.invoices_by_id(conn, [invoice_id], self._guards)
-                    one = claim_rows(conn, self._context, now, list(rows.values()), self._path)
+                with work.savepoint():
+                    rows = work.invoices_by_id([invoice_id], self._guards)
+                    one = claim_rows(work, self._context, now, list(rows.values()), self._path)
             except Exception as exc:
                 if not careful.is_row_error(exc):
                     raise
@@ -198,16 +196,16 @@ class DueSource:
                 held = Held(
                     invoice_id, careful.NO_ATTEMPT, why
                 )  # pragma: no mutate - None too matches no attempt row
-                careful.hold(conn, now.isoformat(), held)
+                work.hold(now, held)
                 batch.held.append(held)
                 continue
             batch.attempts += one.attempts
             batch.rejected += one.rejected
         return batch
 
-    def total(self, conn: sqlite3.Connection) -> int:
+    def total(self, view: View) -> int:
         only = claims.ANY_HANDED_BACK if self._path is Path.BILL_HANDED_BACK else None
-        return claims.count_due(conn, self._due, self._days, only)
+        return view.count_due(self._due, self._days, only)
 
 
 class NamedSource:
@@ -225,22 +223,22 @@ class NamedSource:
         self._given_up_held: list[int] = []
         self._count = len(self._remaining)  # pragma: no mutate - for the progress bar only
 
-    def next_batch(self, conn: sqlite3.Connection, now: datetime, limit: int) -> Batch | None:
+    def next_batch(self, work: Work, now: datetime, limit: int) -> Batch | None:
         if not self._remaining:
             return None
         chunk, self._remaining = self._remaining[:limit], self._remaining[limit:]
         guards = claims.Guards(self._amount, tuple(self._given_up_held), self._context.run_id)
-        found = claims.invoices_by_id(conn, chunk, guards)
+        found = work.invoices_by_id(chunk, guards)
         # again, under the lock: another pass may have run since
         check_named(found, chunk, self._context.clock)
         rows = [found[i] for i in chunk]
-        batch = claim_rows(conn, self._context, now, rows, Path.NAMED, claimed=self._claimed)
+        batch = claim_rows(work, self._context, now, rows, Path.NAMED, claimed=self._claimed)
         self._given_up_held += [
             row.id for row, _ in batch.rejected if row.status is InvoiceStatus.UNCOLLECTIBLE
         ]
         return batch
 
-    def total(self, conn: sqlite3.Connection) -> int:  # noqa: ARG002 - known up front
+    def total(self, view: View) -> int:  # noqa: ARG002 - known up front
         return self._count
 
 
@@ -251,22 +249,17 @@ class OpenAttemptSource:
         self._after: float = claims.BEFORE_FIRST
         self._clock = clock
 
-    def next_batch(
-        self,
-        conn: sqlite3.Connection,
-        now: datetime,
-        limit: int,
-    ) -> Batch | None:
-        found = replays.open_attempts(conn, self._after, limit, self._clock)
+    def next_batch(self, work: Work, now: datetime, limit: int) -> Batch | None:
+        found = work.open_attempts(self._after, limit, self._clock)
         if found.last_id is None:
             return None
         self._after = found.last_id
         if found.unreadable:
-            replays.hold(conn, now=now, held=found.unreadable)
+            work.hold_replays(now=now, held=found.unreadable)
         return Batch(attempts=found.attempts, held=found.unreadable)
 
-    def total(self, conn: sqlite3.Connection) -> int:
-        return ledger.count_open_attempts(conn)
+    def total(self, view: View) -> int:
+        return view.count_open_attempts()
 
 
 # What --invoice may charge: FAILED, NEEDS_OPERATOR, UNCOLLECTIBLE and AWAITING_CUSTOMER,

@@ -24,7 +24,6 @@ from datetime import datetime
 from antaeus_cli.domain.invoice import InvoiceStatus
 from antaeus_cli.domain.voiding import VoidFacts, reason_refusal, refusal
 from antaeus_cli.errors import InputError, NotVoidable
-from antaeus_cli.store import holds, voids
 from antaeus_cli.store.database import Store
 
 
@@ -67,22 +66,16 @@ def void_invoices(
     ids = list(dict.fromkeys(invoice_ids))
     words = reason.strip()
     if dry_run:
-        with store.reading() as conn:
-            found = voids.facts(conn, ids)
+        with store.view() as view:
+            found = view.void_facts(ids)
         voided, already = _judged(ids, found)
         return VoidResult(True, words, now, by, voided, already)
-    with store.transaction() as conn:
-        voided, already = _judged(ids, voids.facts(conn, ids))
-        withdrawn = voids.void(
-            conn,
-            voided,
-            reason=words,
-            stamp=now.isoformat(),
-            voided_by=by.user,
-            host=by.host,
-            pid=by.pid,
+    with store.work() as work:
+        voided, already = _judged(ids, work.void_facts(ids))
+        withdrawn = work.void(
+            voided, reason=words, now=now, voided_by=by.user, host=by.host, pid=by.pid
         )
-        reworded = holds.refresh_month_holds(conn, now=now) if voided else []
+        reworded = work.refresh_month_holds(now=now) if voided else []
     return VoidResult(False, words, now, by, voided, already, withdrawn, reworded)
 
 

@@ -42,6 +42,8 @@ from antaeus_cli.store.schema import (
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from antaeus_cli.store.work import View, Work
+
 
 class Store:
     """An open, migrated antaeus database. Only `antaeus_cli.store` speaks SQL."""
@@ -199,6 +201,37 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def work(self) -> Iterator[Work]:
+        """One unit of work: billing's reads and writes in one write transaction,
+        committed whole when the block ends, rolled back if it raises."""
+        from antaeus_cli.store.work import Work  # noqa: PLC0415 - it imports this module
+
+        with self.transaction() as conn:
+            yield Work(conn)
+
+    @contextlib.contextmanager
+    def view(self, *, any_text: bool = False) -> Iterator[View]:
+        """Reads outside a write transaction (`any_text`: as `reading_any_text`)."""
+        from antaeus_cli.store.work import View  # noqa: PLC0415 - it imports this module
+
+        reads = self.reading_any_text() if any_text else self.reading()
+        with reads as conn:
+            yield View(conn)
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[View]:
+        """Reads that all see the database as it stood at their first read: one read
+        transaction, rolled back at the end (it wrote nothing)."""
+        from antaeus_cli.store.work import View  # noqa: PLC0415 - it imports this module
+
+        with self.reading() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield View(conn)
+            finally:
+                conn.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def rolled_back_unless(self, keep: Callable[[], bool]) -> Iterator[None]:

@@ -30,6 +30,7 @@ from antaeus_cli.domain.money import MAX_CHARGE_MINOR
 from antaeus_cli.seeding.scenario import Scenario
 from antaeus_cli.store import claims, runs
 from antaeus_cli.store.database import Store
+from antaeus_cli.store.work import Work
 from tests.conftest import ME, make_db
 from tests.fakes import dead
 
@@ -457,7 +458,7 @@ def check(run: Pass, path: Judged, state: State) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         charged: list[int] = []
-        while (batch := source.next_batch(conn, NOW, len(state.invoices))) is not None:
+        while (batch := source.next_batch(Work(conn), NOW, len(state.invoices))) is not None:
             charged += [a.invoice.id for a in batch.attempts]
     finally:
         conn.execute("ROLLBACK")

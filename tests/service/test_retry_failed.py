@@ -154,18 +154,18 @@ def test_no_second_key_is_issued_while_one_is_open(
             is_alive=dead,
         )
         context = ClaimContext(run.run_id, "bill", "ns", on(date(2026, 12, 1)))
-        with store.transaction() as conn:
-            rows = claims.due_batch(
-                conn, claims.Due.BILL, days_on(date(2026, 12, 1)), 0, 1, amount=GUARDS_OFF
+        with store.work() as work:
+            rows = work.due_batch(
+                claims.Due.BILL, days_on(date(2026, 12, 1)), 0, 1, amount=GUARDS_OFF
             )
-            first = claim_rows(conn, context, datetime.now(UTC), rows, Judged.BILL)
+            first = claim_rows(work, context, datetime.now(UTC), rows, Judged.BILL)
         assert [a.invoice.id for a in first.attempts] == [1]
-        with store.transaction() as conn:  # invoice 1 is still PENDING, its attempt open
-            rows = claims.due_batch(
-                conn, claims.Due.BILL, days_on(date(2026, 12, 1)), 0, 10, amount=GUARDS_OFF
+        with store.work() as work:  # invoice 1 is still PENDING, its attempt open
+            rows = work.due_batch(
+                claims.Due.BILL, days_on(date(2026, 12, 1)), 0, 10, amount=GUARDS_OFF
             )
             assert [r.id for r in rows if r.in_flight] == [1]
-            again = claim_rows(conn, context, datetime.now(UTC), rows, Judged.BILL)
+            again = claim_rows(work, context, datetime.now(UTC), rows, Judged.BILL)
         assert [a.invoice.id for a in again.attempts] == [2]
     finally:
         store.close()
@@ -186,10 +186,10 @@ def test_named_invoices_are_checked_again_under_the_lock(
     conn.close()
     store = Store.open(db_path)
     try:
-        with pytest.raises(NotRetryable, match="already PAID"), store.transaction() as tx:
+        with pytest.raises(NotRetryable, match="already PAID"), store.work() as work:
             NamedSource(
                 (1,), ClaimContext(1, "retry-failed", "ns", on(date(2026, 12, 1))), GUARDS_OFF
-            ).next_batch(tx, datetime.now(UTC), 10)
+            ).next_batch(work, datetime.now(UTC), 10)
     finally:
         store.close()
 

@@ -297,11 +297,11 @@ def test_a_zone_that_changes_during_the_pass_is_judged_where_the_customer_is_now
         edit("UPDATE customer SET timezone = NULL WHERE id = 4")
         context = ClaimContext(run_id, "bill", "ns", pass_clock)
         source = DueSource(Judged.BILL, days, context, GUARDS_OFF)
-        with store.transaction() as conn:
+        with store.work() as work:
             if path == "batch":
-                batch = source.next_batch(conn, clock(), 10)
+                batch = source.next_batch(work, clock(), 10)
             else:  # the path a row that breaks the batch claim sends its batch down
-                batch = source._one_by_one(conn, clock(), 10)
+                batch = source._one_by_one(work, clock(), 10)
     finally:
         store.close()
     assert batch is not None
@@ -372,8 +372,8 @@ def test_a_retry_whose_customer_moved_during_the_pass_waits_for_its_date_there(
         edit("UPDATE customer SET timezone = 'Etc/GMT+12' WHERE id = 2")  # 04:00 on the 1st
         context = ClaimContext(run_id, "retry-failed", "ns", pass_clock)
         source = DueSource(Judged.RETRY, days, context, GUARDS_OFF)
-        with store.transaction() as conn:
-            batch = source.next_batch(conn, clock(), 10)
+        with store.work() as work:
+            batch = source.next_batch(work, clock(), 10)
     finally:
         store.close()
     assert batch is not None

@@ -1,0 +1,45 @@
+"""The arrows point one way: billing speaks to the store's port, never to a database
+driver, and the domain does no I/O at all."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import antaeus_cli
+
+PACKAGE = Path(antaeus_cli.__file__).parent
+DRIVERS = {"sqlite3", "sqlite_utils", "psycopg"}
+
+
+def _imported(path: Path) -> set[str]:
+    """The top-level names of every module `path` imports, at any depth of its code."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def _drivers_in(folder: str) -> dict[str, set[str]]:
+    return {
+        str(path.relative_to(PACKAGE)): used
+        for path in sorted((PACKAGE / folder).rglob("*.py"))
+        if (used := _imported(path) & DRIVERS)
+    }
+
+
+def test_billing_never_holds_a_connection() -> None:
+    assert _drivers_in("billing") == {}
+
+
+def test_the_domain_imports_no_driver() -> None:
+    assert _drivers_in("domain") == {}
+
+
+def test_the_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    import sqlite3.dbapi2\n    from psycopg import sql\n")
+    assert _imported(module) & DRIVERS == {"sqlite3", "psycopg"}
