@@ -8,7 +8,7 @@ from datetime import datetime
 
 from antaeus_cli.domain import overdue
 from antaeus_cli.domain.health import Facts, Finding, Level, Thresholds, judge, level_of
-from antaeus_cli.store import ledger, queries, replays, runs
+from antaeus_cli.store import runs
 from antaeus_cli.store.database import Store
 
 
@@ -20,32 +20,25 @@ class Health:
 
 
 def check(store: Store, *, now: datetime, limits: Thresholds, is_alive: runs.Liveness) -> Health:
-    with store.reading() as conn:
-        conn.execute("BEGIN")  # one consistent snapshot
-        try:
-            last = queries.last_completed_bill(conn)
-            late = overdue.overdue(replays.looked_up_often(conn), now)
-            held = sum(
-                n for status, _, n, _ in queries.totals_by_status_and_currency(conn)
-                if status == "NEEDS_OPERATOR"
-            )  # fmt: skip
-            failed, pending, oldest = queries.notices_waiting(conn)
-            holder = runs.lock_holder(conn)
-            facts = Facts(
-                now=now,
-                last_bill_completed=None if last is None else datetime.fromisoformat(last),
-                overdue_attempts=len(late),
-                open_attempts=ledger.count_open_attempts(conn),
-                needs_operator=held,
-                notices_failed=failed,
-                notices_pending=pending,
-                oldest_pending_notice=None if oldest is None else datetime.fromisoformat(oldest),
-                last_bill_ended=queries.last_bill_ending(conn),
-                dead_lock_holder=(
-                    str(holder) if holder is not None and not holder.alive(now, is_alive) else None
-                ),
-            )
-        finally:
-            conn.execute("ROLLBACK")
+    with store.report_view() as view:  # one consistent snapshot
+        last = view.last_completed_bill()
+        late = overdue.overdue(view.looked_up_often(), now)
+        held = sum(n for status, _, n, _ in view.totals() if status == "NEEDS_OPERATOR")
+        failed, pending, oldest = view.notices_waiting()
+        holder = view.lock_holder()
+        facts = Facts(
+            now=now,
+            last_bill_completed=None if last is None else datetime.fromisoformat(last),
+            overdue_attempts=len(late),
+            open_attempts=view.count_open_attempts(),
+            needs_operator=held,
+            notices_failed=failed,
+            notices_pending=pending,
+            oldest_pending_notice=None if oldest is None else datetime.fromisoformat(oldest),
+            last_bill_ended=view.last_bill_ending(),
+            dead_lock_holder=(
+                str(holder) if holder is not None and not holder.alive(now, is_alive) else None
+            ),
+        )
     findings = judge(facts, limits)
     return Health(level_of(findings), findings, facts)

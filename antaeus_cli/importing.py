@@ -15,7 +15,6 @@ import codecs
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +25,8 @@ from antaeus_cli.domain import imported
 from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.domain.words import counted
 from antaeus_cli.errors import InputError
-from antaeus_cli.store import imports as rows
 from antaeus_cli.store.database import Store
+from antaeus_cli.store.imports import ImportWork
 
 Kind = Literal["customers", "invoices"]
 Format = Literal["csv", "jsonl"]
@@ -81,13 +80,13 @@ def import_file(
     result = ImportResult(kind, path, dry_run)
     apply = _customer if kind == "customers" else _invoice
     stamp = now.isoformat()
-    with store.transaction() as conn, store.rolled_back_unless(lambda: _keep(result)):
+    with store.imports(lambda: _keep(result)) as rows:
         columns = imported.CUSTOMER_COLUMNS if kind == "customers" else imported.INVOICE_COLUMNS
-        file = _ThisFile(rows.next_id(conn, "customer" if kind == "customers" else "invoice"))
+        file = _ThisFile(rows.next_id("customer" if kind == "customers" else "invoice"))
         for line, record in _records(path, fmt, result, columns):
             result.records += 1
             try:
-                apply(conn, record, result, stamp, file)
+                apply(rows, record, result, stamp, file)
             except imported.Refused as refused:
                 result.refuse(line, str(refused))
             except _Conflict as conflict:
@@ -124,13 +123,13 @@ def _twice(external_id: str) -> _Conflict:
 
 
 def _customer(
-    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, _: str,
+    rows: ImportWork, record: dict[str, Any], result: ImportResult, _: str,
     file: _ThisFile,
 ) -> None:  # fmt: skip
     row = imported.customer(record)
-    stored = rows.customer(conn, row.external_id)
+    stored = rows.customer(row.external_id)
     if stored is None:
-        rows.add_customer(conn, row)
+        rows.add_customer(row)
         result.added += 1
         return
     customer_id, currency, *contact = stored
@@ -146,25 +145,25 @@ def _customer(
     if contact == given:
         result.unchanged += 1
         return
-    rows.update_customer(conn, customer_id, row)
+    rows.update_customer(customer_id, row)
     file.updated.add(customer_id)
     result.updated += 1
 
 
 def _invoice(
-    conn: sqlite3.Connection, record: dict[str, Any], result: ImportResult, now: str,
+    rows: ImportWork, record: dict[str, Any], result: ImportResult, now: str,
     file: _ThisFile,
 ) -> None:  # fmt: skip
     row = imported.invoice(record, today=datetime.fromisoformat(now).date())
-    owner = rows.customer(conn, row.customer_external_id)
+    owner = rows.customer(row.customer_external_id)
     if owner is None:
         raise _Conflict(
             f"customer_external_id: no customer {row.customer_external_id!r}: import the "
             "customers first"
         )
-    stored = rows.invoice(conn, row.external_id)
+    stored = rows.invoice(row.external_id)
     if stored is None:
-        rows.add_invoice(conn, owner[0], row, now)
+        rows.add_invoice(owner[0], row, now)
         result.added += 1
         return
     same = (

@@ -9,7 +9,6 @@ from typing import Any
 
 from antaeus_cli.domain import overdue
 from antaeus_cli.domain.money import CurrencyTotal, format_minor
-from antaeus_cli.store import ledger, queries, replays, runs, voids
 from antaeus_cli.store.database import Store
 
 RECENT_RUNS = 10
@@ -62,49 +61,41 @@ def build_report(
     """The report; `limit` caps the lists of invoices and of overdue attempts (None:
     all of them); `now` (the clock by default) is what an open attempt's age counts to."""
     now = now or datetime.now(UTC)
-    with store.reading_any_text() as conn:
-        conn.execute("BEGIN")  # one consistent snapshot for every section
-        try:
-            late = overdue.overdue(replays.looked_up_often(conn), now)
-            totals = [StatusTotal(*row) for row in queries.totals_by_status_and_currency(conn)]
-            operator = _formatted(queries.needs_operator(store.db, limit))
-            holder = runs.lock_holder(conn)
-            report = Report(
-                totals=totals,
-                collected=[
-                    CurrencyTotal(currency, count, minor)
-                    for currency, count, minor in queries.collected_by_currency(conn)
-                ],
-                needs_operator=operator,
-                needs_operator_total=sum(t.count for t in totals if t.status == "NEEDS_OPERATOR"),
-                awaiting_customer=_formatted(queries.awaiting_customer(store.db, limit)),
-                voided=_formatted(voids.voided(store.db, limit)),
-                voided_total=sum(t.count for t in totals if t.status == "VOID"),
-                retries=_formatted(queries.retries_scheduled(store.db, limit)),
-                retries_due=queries.retries_due(conn),
-                open_attempts=ledger.count_open_attempts(conn),
-                open_listed=queries.open_attempts(store.db, LISTED if limit is None else limit),
-                overdue=[overdue.described(attempt) for attempt in late[:limit]],
-                overdue_total=len(late),
-                declines=[
-                    {"code": code, "class": klass, "count": count}
-                    for code, klass, count in queries.declines_by_code(conn)
-                ],
-                orphans=queries.charges_without_invoice(
-                    store.db, LISTED if limit is None else limit
-                ),
-                running=None if holder is None else str(holder),
-                runs=queries.recent_runs(store.db, recent_runs),
-                notifications=[
-                    {"status": status, "count": count}
-                    for status, count in queries.notifications_by_status(conn)
-                ],
-                notifications_failed=queries.failed_notifications(store.db, limit),
-                customers_without_email=queries.customers_without_email(conn),
-            )
-        finally:
-            conn.execute("ROLLBACK")
-    return report
+    listed = LISTED if limit is None else limit
+    with store.report_view(any_text=True) as view:  # one snapshot for every section
+        late = overdue.overdue(view.looked_up_often(), now)
+        totals = [StatusTotal(*row) for row in view.totals()]
+        holder = view.lock_holder()
+        return Report(
+            totals=totals,
+            collected=[
+                CurrencyTotal(currency, count, minor) for currency, count, minor in view.collected()
+            ],
+            needs_operator=_formatted(view.needs_operator(limit)),
+            needs_operator_total=sum(t.count for t in totals if t.status == "NEEDS_OPERATOR"),
+            awaiting_customer=_formatted(view.awaiting_customer(limit)),
+            voided=_formatted(view.voided(limit)),
+            voided_total=sum(t.count for t in totals if t.status == "VOID"),
+            retries=_formatted(view.retries_scheduled(limit)),
+            retries_due=view.retries_due(),
+            open_attempts=view.count_open_attempts(),
+            open_listed=view.open_attempts(listed),
+            overdue=[overdue.described(attempt) for attempt in late[:limit]],
+            overdue_total=len(late),
+            declines=[
+                {"code": code, "class": klass, "count": count}
+                for code, klass, count in view.declines_by_code()
+            ],
+            orphans=view.charges_without_invoice(listed),
+            running=None if holder is None else str(holder),
+            runs=view.recent_runs(recent_runs),
+            notifications=[
+                {"status": status, "count": count}
+                for status, count in view.notifications_by_status()
+            ],
+            notifications_failed=view.failed_notifications(limit),
+            customers_without_email=view.customers_without_email(),
+        )
 
 
 def _formatted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import (
     AntaeusError,
     DatabaseBusy,
@@ -223,3 +224,20 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, type[AntaeusError], str], ...] = (
         "(ulimit -f) and the permissions of the file and its directory",
     ),
 )
+
+
+def stored_purpose(path: Path) -> Purpose | None:
+    """What the database file at `path` says it is for, read without writing anything;
+    None if it is not a database, not ours, or records no purpose."""
+    uri = f"file:{quote(os.fsencode(path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'purpose'").fetchone()
+    except sqlite3.Error:  # not a database, or not ours
+        return None
+    finally:
+        conn.close()
+    return None if row is None else Purpose.stored(row[0])

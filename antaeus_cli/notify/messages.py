@@ -12,7 +12,6 @@ from antaeus_cli.notify import render
 from antaeus_cli.notify.letters import Letters
 from antaeus_cli.notify.results import NotifyPreview, PreviewNotice
 from antaeus_cli.notify.settings import NotifySettings
-from antaeus_cli.store import deliveries
 from antaeus_cli.store.database import Store
 from antaeus_cli.store.deliveries import Pending
 from antaeus_cli.store.runs import Liveness
@@ -57,8 +56,8 @@ def preview(
     now: datetime,
     is_alive: Liveness = host.is_alive,
 ) -> NotifyPreview:
-    with store.reading() as conn:
-        due, shown = deliveries.peek(conn, now=now, limit=20, is_alive=is_alive)
+    with store.notice_view() as outbox:
+        due, shown = outbox.peek(now=now, limit=20, is_alive=is_alive)
     listed = []
     for notice in shown:
         message = message_for(notice, channel.renders, settings.letters, settings.company_zone)

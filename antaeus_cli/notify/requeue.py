@@ -13,15 +13,14 @@ same from a read-only snapshot and writes nothing.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from antaeus_cli.domain.notices import NoticeKind, NoticeStatus, no_longer_true
 from antaeus_cli.notify.results import LISTED_LIMIT
-from antaeus_cli.store import requeue
 from antaeus_cli.store.database import Store
+from antaeus_cli.store.outbox_work import NoticeView
 from antaeus_cli.store.requeue import Undelivered
 
 
@@ -48,21 +47,20 @@ def requeue_notices(
     """Put the chosen notices back in the outbox, or (`dry_run`) say which would go."""
     result = RequeueResult(dry_run)
     if dry_run:
-        with store.reading() as conn:
-            _sort(result, _read(conn, chosen))
+        with store.notice_view() as outbox:
+            _sort(result, _read(outbox, chosen))
         return result
-    with store.transaction() as conn:
-        ids = _sort(result, _read(conn, chosen))
-        result.requeued = requeue.requeue(conn, ids, now=now)
+    with store.notices() as work:
+        ids = _sort(result, _read(work, chosen))
+        result.requeued = work.requeue(ids, now=now)
     return result
 
 
-def _read(conn: sqlite3.Connection, chosen: RequeueFilter) -> list[Undelivered]:
+def _read(outbox: NoticeView, chosen: RequeueFilter) -> list[Undelivered]:
     statuses = [NoticeStatus.FAILED.value]
     if chosen.skipped:
         statuses.append(NoticeStatus.SKIPPED.value)
-    return requeue.undelivered(
-        conn,
+    return outbox.undelivered(
         statuses=statuses,
         kinds=[kind.value for kind in chosen.kinds] or None,
         customers=list(chosen.customers) or None,

@@ -45,7 +45,6 @@ from antaeus_cli.notify.messages import message_for
 from antaeus_cli.notify.results import Failure, NotifyResult
 from antaeus_cli.notify.settings import NotifyRuntime, NotifySettings, retrying
 from antaeus_cli.notify.watchdog import Watchdog
-from antaeus_cli.store import deliveries
 from antaeus_cli.store.database import Store
 from antaeus_cli.store.deliveries import Pending
 
@@ -102,9 +101,8 @@ class _Delivery:
             if size <= 0:
                 return
             now = self._rt.clock()
-            with self._store.transaction() as conn:
-                batch, broken = deliveries.claim(
-                    conn,
+            with self._store.notices() as outbox:
+                batch, broken = outbox.lease(
                     owner=self._rt.owner,
                     now=now,
                     until=now + self._settings.lease,
@@ -307,27 +305,25 @@ class _Delivery:
         if not (self._sent or self._ended or self._again):
             return
         now = self._rt.clock()
-        with self._store.transaction() as conn:
+        with self._store.notices() as outbox:
             owner = self._rt.owner
             if self._sent:
-                deliveries.mark_sent(conn, owner=owner, now=now, notice_ids=self._sent)
+                outbox.mark_sent(owner=owner, now=now, notice_ids=self._sent)
             for notice_id, status, reason in self._ended:
-                deliveries.end(conn, owner=owner, notice_id=notice_id, status=status, error=reason)
+                outbox.end(owner=owner, notice_id=notice_id, status=status, error=reason)
             for notice_id, at, reason in self._again:
-                deliveries.again_at(conn, owner=owner, notice_id=notice_id, at=at, error=reason)
+                outbox.again_at(owner=owner, notice_id=notice_id, at=at, error=reason)
         self._sent, self._ended, self._again = [], [], []
 
     def _release(self, rest: list[Pending]) -> None:
         self._flush()
-        with self._store.transaction() as conn:
-            deliveries.release(
-                conn, owner=self._rt.owner, now=self._rt.clock(), notice_ids=[n.id for n in rest]
+        with self._store.notices() as outbox:
+            outbox.release(
+                owner=self._rt.owner, now=self._rt.clock(), notice_ids=[n.id for n in rest]
             )
 
     def _extend(self, rest: list[Pending]) -> set[int]:
         self._flush()
         until = self._rt.clock() + self._settings.lease
-        with self._store.transaction() as conn:
-            return deliveries.extend(
-                conn, owner=self._rt.owner, until=until, notice_ids=[n.id for n in rest]
-            )
+        with self._store.notices() as outbox:
+            return outbox.extend(owner=self._rt.owner, until=until, notice_ids=[n.id for n in rest])

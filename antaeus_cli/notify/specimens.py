@@ -16,7 +16,6 @@ from antaeus_cli.errors import InputError, TemplatesError
 from antaeus_cli.notify import branding
 from antaeus_cli.notify.letters import CUSTOMER_KINDS, Letters, TemplateFailure
 from antaeus_cli.notify.messages import message_for
-from antaeus_cli.store import letters as stored
 from antaeus_cli.store.database import Store
 from antaeus_cli.store.deliveries import Pending
 
@@ -147,9 +146,9 @@ def preview_mail(
 ) -> PreviewMail:
     """The e-mail `customer_id` would receive for a notice of `kind`: their latest such
     notice in the outbox, else a specimen on their latest invoice, told today."""
-    with store.reading() as conn:
-        latest = stored.latest_notice(conn, customer_id=customer_id, kind=kind)
-        card = None if latest is not None else stored.customer_card(conn, customer_id)
+    with store.notice_view() as outbox:
+        latest = outbox.latest_notice(customer_id=customer_id, kind=kind)
+        card = None if latest is not None else outbox.customer_card(customer_id)
     if latest is not None:
         notice, source = latest, f"notice {latest.key} of the outbox ({latest.created_at:%Y-%m-%d})"
     elif card is None:

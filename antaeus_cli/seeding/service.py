@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -14,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
 from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import DatabaseExists, InputError, LockHeld
 from antaeus_cli.provider.sim_ledger import SimLedger
 from antaeus_cli.seeding.scenario import Scenario, SeedInvoice
+from antaeus_cli.sqlite_files import stored_purpose
 from antaeus_cli.store import runs
 from antaeus_cli.store.bulk import load_rows
 from antaeus_cli.store.database import Store
@@ -137,18 +136,7 @@ def _refuse_a_production_database(db_path: Path) -> None:
     a demo in its place would charge nobody, or charge through the simulator, while
     every pass looked healthy. A file that is not ours, or records no purpose, is
     replaced as before (kept beside it, renamed)."""
-    uri = f"file:{quote(os.fsencode(db_path.absolute()))}?mode=ro"
-    try:
-        conn = sqlite3.connect(uri, uri=True)
-    except sqlite3.Error:
-        return
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'purpose'").fetchone()
-    except sqlite3.Error:  # not a database, or not ours
-        return
-    finally:
-        conn.close()
-    if row is not None and Purpose.stored(row[0]) is Purpose.PRODUCTION:
+    if stored_purpose(db_path) is Purpose.PRODUCTION:
         raise DatabaseExists(
             f"'{db_path}' is a production database (antaeus init): seed never replaces "
             "one, not even with --force; pass --db with another path for a demo"
@@ -161,8 +149,8 @@ def _refuse_if_a_pass_runs(db_path: Path, now: datetime, is_alive: runs.Liveness
     except Exception:  # noqa: BLE001 - not a usable antaeus database: nothing can hold its lock
         return
     try:
-        with store.reading() as conn:
-            holder = runs.lock_holder(conn)
+        with store.view() as view:
+            holder = view.lock_holder()
     finally:
         store.close()
     if holder is not None and holder.alive(now, is_alive):

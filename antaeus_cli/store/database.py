@@ -42,6 +42,9 @@ from antaeus_cli.store.schema import (
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from antaeus_cli.store.imports import ImportWork
+    from antaeus_cli.store.outbox_work import NoticeView, NoticeWork
+    from antaeus_cli.store.report_view import ReportView
     from antaeus_cli.store.work import View, Work
 
 
@@ -219,6 +222,45 @@ class Store:
         reads = self.reading_any_text() if any_text else self.reading()
         with reads as conn:
             yield View(conn)
+
+    @contextlib.contextmanager
+    def notices(self) -> Iterator[NoticeWork]:
+        """One unit of work of the outbox (`notify`), committed whole."""
+        from antaeus_cli.store.outbox_work import NoticeWork  # noqa: PLC0415 - see work()
+
+        with self.transaction() as conn:
+            yield NoticeWork(conn)
+
+    @contextlib.contextmanager
+    def notice_view(self) -> Iterator[NoticeView]:
+        """The outbox's reads, outside a write transaction."""
+        from antaeus_cli.store.outbox_work import NoticeView  # noqa: PLC0415 - see work()
+
+        with self.reading() as conn:
+            yield NoticeView(conn)
+
+    @contextlib.contextmanager
+    def report_view(self, *, any_text: bool = False) -> Iterator[ReportView]:
+        """The facts `report` and `check` show, all read in one snapshot (`any_text`:
+        as `reading_any_text`, for display)."""
+        from antaeus_cli.store.report_view import ReportView  # noqa: PLC0415 - see work()
+
+        reads = self.reading_any_text() if any_text else self.reading()
+        with reads as conn:
+            conn.execute("BEGIN")
+            try:
+                yield ReportView(conn, lambda: self.db)
+            finally:
+                conn.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def imports(self, keep: Callable[[], bool]) -> Iterator[ImportWork]:
+        """One import's unit of work, committed only if `keep()` says so at its end
+        (see `rolled_back_unless`)."""
+        from antaeus_cli.store.imports import ImportWork  # noqa: PLC0415 - see work()
+
+        with self.transaction() as conn, self.rolled_back_unless(keep):
+            yield ImportWork(conn)
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[View]:

@@ -63,6 +63,10 @@ class View:
     def open_attempts(self, after_id: float, limit: int, clock: PassClock) -> replays.OpenAttempts:
         return replays.open_attempts(self._conn, after_id, limit, clock)
 
+    def lock_holder(self) -> runs.LockHolder | None:
+        """The pass that holds the lock, if any (alive or not)."""
+        return runs.lock_holder(self._conn)
+
     def looked_up_often(self) -> list[OpenAttempt]:
         return replays.looked_up_often(self._conn)
 
