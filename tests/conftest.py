@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import sqlite3
 import threading
@@ -27,6 +28,7 @@ from antaeus_cli.provider.sim_ledger import Account
 from antaeus_cli.seeding.scenario import Scenario, SeedCustomer, SeedInvoice
 from antaeus_cli.seeding.service import seed
 from antaeus_cli.store.database import Store
+from tests import pg_cluster as pg
 from tests.fakes import FixedClock, dead
 
 # `make mutants` runs each mutant's tests once, to a first failure: a property that
@@ -306,3 +308,37 @@ def stored_text(*paths: Path) -> str:
         finally:
             conn.close()
     return "\n".join(found)
+
+
+# PostgreSQL: one throwaway cluster per test process (each xdist worker starts its own),
+# a fresh database per test. Without server binaries the tests that need one are
+# skipped and named in the summary; ANTAEUS_TEST_PG=require (CI) fails them instead.
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg.Cluster]:
+    try:
+        cluster = pg.start()
+    except pg.NoServer as exc:
+        if os.environ.get(pg.REQUIRE) == "require":
+            pytest.fail(f"{exc} ({pg.REQUIRE}=require)")
+        pytest.skip(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster: pg.Cluster) -> Iterator[str]:
+    """A new, empty database of its own: its conninfo."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"test_{os.getpid()}_{next(_DATABASES)}"
+    with psycopg.connect(pg_cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_cluster.conninfo(name)
+    finally:
+        with psycopg.connect(pg_cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_DATABASES = itertools.count()
