@@ -65,6 +65,10 @@ class NotVoidable(InputError):
     """An invoice named to `antaeus void` must not be voided: money moved or may have."""
 
 
+class MigrationRefused(InputError):
+    """The database holds rows the next schema version forbids: an operator fixes them first."""
+
+
 class Contention(AntaeusError):
     """Another process holds what this one needs; trying again later is the fix."""
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from antaeus_cli.errors import DatabaseExists, InputError, LockHeld, StorageError
+from antaeus_cli.errors import (
+    DatabaseExists,
+    InputError,
+    LockHeld,
+    MigrationRefused,
+    StorageError,
+)
 from antaeus_cli.sqlite_files import connect, side_file, translate_errors
 from antaeus_cli.store import runs
 from antaeus_cli.store.database import Store, check_identity
@@ -90,6 +96,7 @@ def migrate(
         version = user_version(conn)
         if version < SCHEMA_VERSION:
             _refuse_if_a_pass_runs(conn, db_path, now, is_alive)
+            _refuse_if_open_twice(conn, db_path, version)
     finally:
         conn.close()
     if version == SCHEMA_VERSION:
@@ -124,6 +131,35 @@ def _refuse_if_a_pass_runs(
         return
     if holder is not None and holder.alive(now, is_alive):
         raise LockHeld(f"a billing pass is using '{db_path}' ({holder}): migrate when it ends")
+
+
+# Version 16 allows one open attempt an invoice (payment_attempt_one_open).
+ONE_OPEN_FROM = 16
+_OPEN_TWICE = (  # an open attempt has no finished_at, in every version
+    "SELECT invoice_id, count(*), group_concat(id, ', ') FROM payment_attempt "
+    "WHERE finished_at IS NULL GROUP BY invoice_id HAVING count(*) > 1 "
+    "ORDER BY invoice_id LIMIT 5"
+)
+
+
+def _refuse_if_open_twice(conn: sqlite3.Connection, db_path: Path, version: int) -> None:
+    """Before the backup: a database in which some invoice has two open attempts (written
+    by hand) cannot take version 16's constraint; the operator settles all but one."""
+    if version >= ONE_OPEN_FROM:
+        return
+    with translate_errors(db_path):
+        found = conn.execute(_OPEN_TWICE).fetchall()
+    if not found:
+        return
+    invoices = "; ".join(
+        f"invoice {invoice_id!r} has {count} open attempts (ids {ids})"
+        for invoice_id, count, ids in found
+    )
+    raise MigrationRefused(
+        f"{invoices}: schema version {ONE_OPEN_FROM} allows one open attempt an invoice. "
+        "Look each key up at the provider and settle all but one by hand (docs/design.md, "
+        "Overdue attempts), then run migrate again; nothing was changed"
+    )
 
 
 def _verify(path: Path, version: int) -> None:

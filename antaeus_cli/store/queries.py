@@ -126,8 +126,8 @@ def open_attempts(db: Database, limit: int) -> list[dict[str, Any]]:
     return list(
         db.query(
             "SELECT id AS attempt_id, invoice_id, idempotency_key, outcome, provider_ref, "
-            "started_at, lookup_passes, error FROM payment_attempt INDEXED BY payment_attempt_open "
-            "WHERE finished_at IS NULL ORDER BY id LIMIT ?",
+            "started_at, lookup_passes, error FROM payment_attempt "
+            "INDEXED BY payment_attempt_one_open WHERE finished_at IS NULL ORDER BY id LIMIT ?",
             (limit,),
         )
     )

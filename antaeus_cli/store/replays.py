@@ -59,7 +59,7 @@ _LOOKED_UP = (
 # The open attempts enough passes have looked up to be judged by domain.overdue.
 _LOOKED_UP_OFTEN = (
     "SELECT id, invoice_id, idempotency_key, amount, currency, started_at, outcome, "
-    "lookup_passes, provider_ref, error FROM payment_attempt INDEXED BY payment_attempt_open "
+    "lookup_passes, provider_ref, error FROM payment_attempt INDEXED BY payment_attempt_one_open "
     "WHERE finished_at IS NULL AND lookup_passes >= ? ORDER BY id"
 )
 

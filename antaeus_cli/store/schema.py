@@ -28,6 +28,7 @@ from antaeus_cli.store.migrations import (
     v13,
     v14,
     v15,
+    v16,
 )
 
 # "ANTA": tells our files apart from any other SQLite file with a user_version.
@@ -35,7 +36,8 @@ APPLICATION_ID = 0x414E5441
 
 # Forward migrations; index i takes the schema from version i to version i + 1.
 MIGRATIONS: Sequence[str] = tuple(
-    version.SCRIPT for version in (v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15)
+    version.SCRIPT
+    for version in (v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

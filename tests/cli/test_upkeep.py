@@ -113,6 +113,49 @@ def test_migrate_never_writes_its_backup_over_a_file(
     assert version_and_invoices(db) == (1, 2)  # no backup, no migration
 
 
+def test_migrate_refuses_an_invoice_with_two_open_attempts_before_its_backup(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Version 16 allows one open attempt an invoice: a database where an invoice has
+    two (written by hand) is refused, naming them, before any backup; once all but one
+    are settled by hand, it migrates, the open one kept open."""
+    db, version = old_database(tmp_path / "old.db"), 15
+    conn = sqlite3.connect(db, isolation_level=None)
+    schema.migrate(conn, schema.MIGRATIONS[:version])
+    conn.execute(
+        "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at) "
+        "VALUES (1, 'bill', '2026-12-01', 'sim://', 'h', 1, 't')"
+    )
+    for attempt_no in (1, 2):
+        conn.execute(
+            "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+            "run_id, amount, currency, command, from_status, started_at, period) "
+            "VALUES (2, 2, ?, ?, 1, 900, 'EUR', 'bill', 'PENDING', 't', '2026-12')",
+            (attempt_no, f"feedf00d-inv-2-{attempt_no}"),
+        )
+    conn.close()
+
+    code, _, err = run(runner, db, "migrate")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "invoice 2 has 2 open attempts (ids 1, 2)")
+    assert "settle all but one by hand" in err
+    assert "nothing was changed" in err
+    assert version_and_invoices(db) == (version, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]  # no backup made
+
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE payment_attempt SET outcome = 'lapsed', finished_at = 't', "
+            "error = 'settled by hand: no charge under the key' WHERE id = 1"
+        )
+    code, _, err = run(runner, db, "migrate")
+    assert code == ExitCode.OK, err
+    assert version_and_invoices(db) == (schema.SCHEMA_VERSION, 2)
+    with sqlite3.connect(db) as conn:
+        still_open = "SELECT id FROM payment_attempt WHERE finished_at IS NULL"
+        assert conn.execute(still_open).fetchall() == [(2,)]
+
+
 def test_backup_makes_a_private_verified_copy_and_refuses_what_it_cannot_do(
     runner: CliRunner,
     tmp_path: Path,

@@ -150,6 +150,41 @@ def test_a_row_that_breaks_a_batch_claim_holds_itself_and_the_pass_goes_on(
     assert sql("SELECT count(*) FROM payment_attempt WHERE finished_at IS NULL") == [(0,)]
 
 
+def test_an_older_charge_still_in_doubt_keeps_its_invoice_from_a_second_open_attempt(
+    make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
+) -> None:
+    """A hand edit left invoice 2 with an open attempt (its charge in doubt) under a
+    newer, settled one, which the claim reads as the latest. The replay cannot settle the
+    open one; the claim would take a third key, and the database's one-open-attempt rule
+    (schema version 16) refuses it: the invoice is held, never charged again, and the
+    rest of the batch is charged."""
+    make(*[(i, 100, "EUR") for i in range(1, 5)])
+    stamp = "2026-11-01T00:00:00+00:00"
+    ended_run(edit, stamp)
+    for attempt_no, outcome, finished in ((1, "unknown", None), (2, "abandoned", stamp)):
+        edit(
+            "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+            "run_id, command, amount, currency, from_status, outcome, started_at, finished_at) "
+            "SELECT 2, 2, ?, value || '-inv-2-' || ?, 1, 'bill', 100, 'EUR', 'PENDING', ?, ?, ? "
+            "FROM meta WHERE key = 'namespace'",
+            attempt_no,
+            attempt_no,
+            outcome,
+            stamp,
+            finished,
+        )
+    provider = FakeProvider(can_lookup=False)
+    result = bill(provider, batch_size=10, sweeps=0)
+    assert sorted(invoice for invoice, _ in provider.calls) == [1, 3, 4]
+    assert [(held.invoice_id, held.code) for held in result.counts.operator_items] == [
+        (2, "malformed")
+    ]
+    assert "UNIQUE constraint failed" in result.counts.operator_items[0].detail
+    assert sql("SELECT invoice_id, attempt_no FROM payment_attempt WHERE finished_at IS NULL") == [
+        (2, 1)
+    ]
+
+
 def test_every_invoice_a_claim_one_at_a_time_holds_is_counted(
     make: Callable[..., Path], bill: Callable[..., PassResult], sql: Sql, edit: Edit
 ) -> None:

@@ -136,7 +136,7 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     conn.close()
     store = Store.open(path, migrate_schema=True)
     try:
-        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 15
+        assert schema.user_version(store.conn) == schema.SCHEMA_VERSION == 16
         assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         result = bounded_pass(
@@ -150,11 +150,12 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert {
             "invoice_pending",
             "invoice_failed",
-            "payment_attempt_open",
+            "payment_attempt_one_open",
             "payment_attempt_settled_is_final",
             "payment_attempt_no_delete",
         } <= names
         assert "invoice_by_status" not in names
+        assert "payment_attempt_open" not in names
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             store.conn.execute("DELETE FROM payment_attempt")
     finally:
@@ -559,10 +560,10 @@ def test_a_version_14_database_gives_every_customer_the_company_s_locale_at_vers
         columns_before = conn.execute("PRAGMA table_xinfo(customer)").fetchall()
     assert len(rows_before["customer"]) == 2
 
-    store = Store.open(path, migrate_schema=True)
+    store = _migrated_to(path, 15)
     try:
         conn = store.conn
-        assert schema.user_version(conn) == schema.SCHEMA_VERSION == 15
+        assert schema.user_version(conn) == 15
         assert _rows(conn) == {
             **rows_before,
             "customer": [(*row, None) for row in rows_before["customer"]],
@@ -611,3 +612,43 @@ def test_an_invoice_written_without_timestamps_is_stamped_now_in_utc_as_the_code
     assert created == stamped.isoformat(timespec="microseconds")
     assert before <= stamped <= after
     assert updated == created
+
+
+def test_a_version_15_database_keeps_its_one_open_attempt_and_refuses_a_second_at_16(
+    tmp_path: Path,
+) -> None:
+    """Version 16 holds one open attempt an invoice by a partial UNIQUE index, in place
+    of the index of open attempts by id: every row is kept, the open attempt stays
+    open, and a second open attempt for the same invoice is refused, whoever writes it;
+    a second one settled, or an open one for another invoice, is not."""
+    path = tmp_path / "v15.db"
+    _version_12_file(path)
+    _migrated_to(path, 15).close()
+    attempt = (
+        "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+        "run_id, command, amount, currency, from_status, outcome, started_at, finished_at, "
+        "period) VALUES (?, 1, ?, ?, 1, 'bill', 100, 'EUR', 'PENDING', ?, 't', ?, '2026-12')"
+    )
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute(attempt, (7, 1, "k-7-1", "unknown", None))  # invoice 2's is open too
+        rows_before = _rows(conn)
+        objects_before = conn.execute(_SCHEMA_OBJECTS).fetchall()
+    store = _migrated_to(path, 16)
+    try:
+        conn = store.conn
+        assert schema.user_version(conn) == 16
+        assert _rows(conn) == rows_before
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        objects = conn.execute(_SCHEMA_OBJECTS).fetchall()
+        added = [o[1] for o in objects if o not in objects_before]
+        gone = [o[1] for o in objects_before if o not in objects]
+        assert (added, gone) == (["payment_attempt_one_open"], ["payment_attempt_open"])
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            conn.execute(attempt, (2, 2, "k-2-2", "started", None))
+        conn.execute(attempt, (2, 2, "k-2-2", "abandoned", "t"))  # settled: not open
+        conn.execute(attempt, (3, 1, "k-3-1", "started", None))  # another invoice
+        assert conn.execute(
+            "SELECT invoice_id FROM payment_attempt WHERE finished_at IS NULL ORDER BY 1"
+        ).fetchall() == [(2,), (3,), (7,)]
+    finally:
+        store.close()
