@@ -188,9 +188,10 @@ def test_a_signal_during_the_templates_check_ends_notify_with_exit_3(tmp_path: P
     seconds, exit 3, nothing tried."""
     db = billed(tmp_path, customers=3)
     slow_subject(tmp_path / "templates", 0.8)
-    proc = start(db, "notify", "--notify", "maildir://mail?from=b@example.com&operator=o@example.com",
+    mail = f"maildir://{tmp_path / 'mail'}?from=b@example.com&operator=o@example.com"
+    proc = start(db, "notify", "--notify", mail,
                  "--templates", str(tmp_path / "templates"))  # fmt: skip
-    time.sleep(1.5)  # in the check
+    time.sleep(3.0)  # in the check (about ten seconds), well past start-up on a busy machine
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
