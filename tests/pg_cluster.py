@@ -4,7 +4,10 @@ directory and a unix socket in a temporary directory, no TCP at all, fsync off.
 `initdb` and `pg_ctl` refuse to run as root, which CI is: as root, the directory is
 given to the `postgres` user and both run through `runuser -u postgres --`. The
 cluster is stopped by its own pid (the first line of `postmaster.pid`), with a bounded
-wait, and its directory removed. Nothing here touches the network.
+wait, and its directory removed. A test process killed before it could stop its cluster
+(SIGTERM, SIGKILL, a second Ctrl-C) leaves it running: the next start stops every
+cluster whose owning process is gone, and removes its directory. Nothing here touches
+the network.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ SUPERUSER = "antaeus"  # the bootstrap role, whatever the OS user
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
 REQUIRE = "ANTAEUS_TEST_PG"  # "require": no server binaries is a failure, not a skip
+PREFIX = "antaeus-pg-"
+OWNER = "owner.pid"  # the test process that started the cluster
 
 
 class NoServer(Exception):
@@ -76,13 +81,9 @@ class Cluster:
         return f"postgresql://{SUPERUSER}@/{dbname}?host={self.root}"
 
     def running(self) -> bool:
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # alive, owned by another user
-            return True
-        return True
+        """Whether the postmaster runs: its pid names a live `postgres` process (not
+        another process that was given the pid since)."""
+        return _alive(self.pid) and _command(self.pid) == "postgres"
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL, each waited
@@ -100,6 +101,39 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def reap_orphans(parent: str = "/tmp") -> list[Path]:
+    """Stop the clusters whose test process is gone, and remove their directories: what
+    a killed run left behind. Those of live processes are left alone."""
+    reaped = []
+    for root in Path(parent).glob(f"{PREFIX}*"):
+        try:
+            owner = int((root / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # not started by this module, or still being made
+        if _alive(owner):
+            continue
+        _stop_whatever_started(root)
+        reaped.append(root)
+    return reaped
+
+
 def _as_server_user(argv: list[str]) -> list[str]:
     """`argv` as the user the server may run as: `postgres` when we are root."""
     if os.geteuid() != 0:
@@ -114,7 +148,9 @@ def start(parent: str = "/tmp") -> Cluster:
     """A new cluster in a fresh directory under `parent` (a short path: a unix socket's
     path must stay under 108 bytes)."""
     binaries = server_binaries()
-    root = Path(tempfile.mkdtemp(prefix="antaeus-pg-", dir=parent))
+    reap_orphans(parent)
+    root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+    (root / OWNER).write_text(str(os.getpid()))
     try:
         if os.geteuid() == 0:
             try:

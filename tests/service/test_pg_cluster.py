@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 
 import pytest
 
@@ -47,3 +48,25 @@ def test_a_cluster_is_stopped_by_its_pid_and_leaves_nothing_behind() -> None:
     cluster.stop()
     assert not cluster.running()
     assert not cluster.root.exists()
+
+
+def test_a_cluster_whose_test_process_died_is_stopped_by_the_next_start() -> None:
+    """A run killed before its teardown (SIGTERM, SIGKILL) leaves its cluster running:
+    the next start stops it and removes its directory, and leaves a live run's alone."""
+    try:
+        orphan, live = pg.start(), pg.start()
+    except pg.NoServer as exc:
+        pytest.skip(str(exc))
+    try:
+        dead = subprocess.Popen(["true"])  # noqa: S607 - a pid whose process has ended
+        dead.wait()
+        (orphan.root / pg.OWNER).write_text(str(dead.pid))
+        reaped = pg.reap_orphans()
+        assert orphan.root in reaped
+        assert live.root not in reaped
+        assert not orphan.running()
+        assert not orphan.root.exists()
+        assert live.running()
+    finally:
+        orphan.stop()
+        live.stop()
