@@ -65,6 +65,10 @@ class NotVoidable(InputError):
     """An invoice named to `antaeus void` must not be voided: money moved or may have."""
 
 
+class UnknownStatus(InputError):
+    """An invoice named to a command has a status antaeus does not know (a hand edit)."""
+
+
 class MigrationRefused(InputError):
     """The database holds rows the next schema version forbids: an operator fixes them first."""
 

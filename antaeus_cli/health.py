@@ -20,7 +20,7 @@ class Health:
 
 
 def check(store: Store, *, now: datetime, limits: Thresholds, is_alive: runs.Liveness) -> Health:
-    with store.report_view() as view:  # one consistent snapshot
+    with store.report_view(any_text=True) as view:  # one snapshot; odd bytes read, not fatal
         last = view.last_completed_bill()
         late = overdue.overdue(view.looked_up_often(), now)
         held = sum(n for status, _, n, _ in view.totals() if status == "NEEDS_OPERATOR")

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from antaeus_cli.domain.attempt import Attempt
 from antaeus_cli.domain.clock import ZoneDays
+from antaeus_cli.domain.edits import shown
 from antaeus_cli.domain.guards import GUARDS_OFF, AmountGuard
 from antaeus_cli.domain.invoice import (
     MAX_ATTEMPT_NO,
@@ -30,6 +31,7 @@ from antaeus_cli.domain.invoice import (
 )
 from antaeus_cli.domain.judgement import held_status
 from antaeus_cli.domain.money import CURRENCIES, MAX_CHARGE_MINOR, Money
+from antaeus_cli.errors import UnknownStatus
 from antaeus_cli.store import outbox
 from antaeus_cli.store.database import lenient_text
 
@@ -502,7 +504,20 @@ def invoices_by_id(
         "WHERE i.id IN (SELECT value FROM json_each(:ids))",  # pragma: no mutate
         {"ids": json.dumps(list(ids)), **guards.params},
     )
-    return {int(row[0]): _invoice_row(row) for row in rows}
+    found = rows.fetchall()
+    unknown = [(row[0], row[5]) for row in found if row[5] not in STATUS_BY_VALUE]
+    if unknown:
+        raise UnknownStatus(unknown_status(unknown) + "; nothing was charged")
+    return {int(row[0]): _invoice_row(row) for row in found}
+
+
+def unknown_status(rows: Sequence[tuple[object, object]]) -> str:
+    """Invoices whose status no rule knows (set by hand), and what to do."""
+    named = "; ".join(
+        f"invoice {invoice_id} has the status {shown(repr(status))}" for invoice_id, status in rows
+    )
+    known = ", ".join(status.value for status in InvoiceStatus)
+    return f"{named}, which antaeus does not know (set by hand?): set it by hand to one of {known}"
 
 
 def _invoice_row(row: tuple[Any, ...]) -> InvoiceRow:

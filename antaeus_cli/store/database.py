@@ -232,11 +232,13 @@ class Store:
             yield NoticeWork(conn)
 
     @contextlib.contextmanager
-    def notice_view(self) -> Iterator[NoticeView]:
-        """The outbox's reads, outside a write transaction."""
+    def notice_view(self, *, any_text: bool = False) -> Iterator[NoticeView]:
+        """The outbox's reads, outside a write transaction (`any_text`: as
+        `reading_any_text`, for display)."""
         from antaeus_cli.store.outbox_work import NoticeView  # noqa: PLC0415 - see work()
 
-        with self.reading() as conn:
+        reads = self.reading_any_text() if any_text else self.reading()
+        with reads as conn:
             yield NoticeView(conn)
 
     @contextlib.contextmanager

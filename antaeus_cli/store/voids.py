@@ -18,6 +18,8 @@ from sqlite_utils import Database
 from antaeus_cli.domain.invoice import STATUS_BY_VALUE
 from antaeus_cli.domain.notices import DECLINE_KINDS
 from antaeus_cli.domain.voiding import VoidFacts
+from antaeus_cli.errors import NotVoidable
+from antaeus_cli.store.claims import unknown_status
 from antaeus_cli.store.database import lenient_text
 
 # Each invoice with its own attempts' money facts (one probe each of the attempts'
@@ -70,6 +72,9 @@ def facts(conn: sqlite3.Connection, invoice_ids: Sequence[int]) -> dict[int, Voi
         found = conn.execute(_FACTS, (json.dumps(list(invoice_ids)),)).fetchall()
     finally:
         conn.text_factory = factory
+    unknown = [(row[0], row[5]) for row in found if row[5] not in STATUS_BY_VALUE]
+    if unknown:
+        raise NotVoidable(unknown_status(unknown) + "; nothing was voided")
     return {
         int(row[0]): VoidFacts(
             int(row[0]),

@@ -176,7 +176,61 @@ def not_utf8_text(tmp: Path, db: Path) -> list[str]:
     return ["report"]
 
 
+def edited(sql: str, *args: str) -> Callable[[Path, Path], list[str]]:
+    """Two invoices, one billed; then a hand edit (checks off, as the sqlite3 shell may)."""
+
+    def prepare(tmp: Path, db: Path) -> list[str]:
+        with_db()(tmp, db)
+        with closing(sqlite3.connect(db)) as conn:
+            conn.execute("PRAGMA ignore_check_constraints = 1")
+            conn.execute(sql)
+            conn.commit()
+        return [*args]
+
+    return prepare
+
+
+BOGUS = "UPDATE invoice SET status = 'BOGUS' WHERE id = 2"
+MAIL = "maildir://TMP/mail?from=b@example.com&operator=o@example.com"
+
+
+def preview_to_odd_bytes(tmp: Path, db: Path) -> list[str]:
+    edited("UPDATE customer SET email = CAST(X'66FF406578616D706C652E636F6D' AS TEXT)")(tmp, db)
+    mail = MAIL.replace("TMP", str(tmp))
+    return ["notify", "--preview", "--customer", "1", "--kind", "receipt", "--notify", mail]
+
+
 CASES = [
+    Case(
+        "--invoice whose status no rule knows",
+        edited(BOGUS, "retry-failed", "--invoice", "2", "--as-of", DUE),
+        ExitCode.USAGE,
+        "invoice 2 has the status 'BOGUS', which antaeus does not know",
+    ),
+    Case(
+        "--dry-run --invoice whose status no rule knows",
+        edited(BOGUS, "retry-failed", "--invoice", "2", "--as-of", DUE, "--dry-run"),
+        ExitCode.USAGE,
+        "which antaeus does not know",
+    ),
+    Case(
+        "void of an invoice whose status no rule knows",
+        edited(BOGUS, "void", "--invoice", "2", "--reason", "sent twice by the old system"),
+        ExitCode.USAGE,
+        "which antaeus does not know (set by hand?): set it by hand to one of PENDING",
+    ),
+    Case(
+        "check over a currency that is not UTF-8",
+        edited("UPDATE invoice SET currency = CAST(X'4555FF' AS TEXT) WHERE id = 2", "check"),
+        ExitCode.OK,
+        "",
+    ),
+    Case(
+        "a preview to an address that is not UTF-8",
+        preview_to_odd_bytes,
+        ExitCode.USAGE,
+        "has no usable e-mail address",
+    ),
     Case("fixture nested too deeply", raw_fixture("[" * 100_000), ExitCode.USAGE, "too deeply"),
     Case(
         "fixture number of 5000 digits",
