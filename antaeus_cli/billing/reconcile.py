@@ -26,6 +26,7 @@ class Reconciled:
     adopted: list[str] = field(default_factory=list)  # recorded as open attempts
     refused: list[str] = field(default_factory=list)  # forgotten, but not recordable
     run_id: int | None = None
+    why: dict[str, str] = field(default_factory=dict)  # each refused key's reason
 
 
 def reconcile(
@@ -45,24 +46,24 @@ def reconcile(
     with store.view() as view:
         unknown = set(view.unknown_keys([key for key, _ in found]))
     forgotten = []
-    refused = []
+    why: dict[str, str] = {}
     for key, created in found:
         parts = key_parts(store.namespace, key)
         if key not in unknown:
             continue
         if parts is None:
-            refused.append(key)
+            why[key] = "its key names no invoice of this database"
         else:
             forgotten.append((*parts, key, created))
     if not forgotten:
-        return Reconciled(since, len(found), [], refused)
+        return Reconciled(since, len(found), [], list(why), why=why)
     started = runs.start_run(
         store, command="bill", clock=PassClock(AsOf.at(now)), provider=provider.description,
         me=me, now=now, is_alive=is_alive,
     )  # fmt: skip
     with store.work() as work:
-        refused += work.adopt(started.run_id, forgotten)
-    adopted = [key for _, _, key, _ in forgotten if key not in refused]
+        why.update(work.adopt(started.run_id, forgotten))
+    adopted = [key for _, _, key, _ in forgotten if key not in why]
     runs.finish_run(
         store,
         started.run_id,
@@ -72,4 +73,4 @@ def reconcile(
         counts={"unknown": len(adopted)},
         now=now,
     )
-    return Reconciled(since, len(found), adopted, refused, started.run_id)
+    return Reconciled(since, len(found), adopted, list(why), started.run_id, why)

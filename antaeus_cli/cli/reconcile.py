@@ -84,7 +84,7 @@ def command(
             "as open attempts, which the next pass settles by their keys\n"
         )
         for key in result.refused:
-            sys.stdout.write(f"  not recorded (its invoice is not in this database): {safe(key)}\n")
+            sys.stdout.write(f"  not recorded ({result.why[key]}): {safe(key)}\n")
     from antaeus_cli.cli.exit_codes import ExitCode
 
     raise typer.Exit(ExitCode.USAGE if result.refused else ExitCode.OK)

@@ -30,13 +30,12 @@ def adopt(
     conn: sqlite3.Connection,
     run_id: int,
     forgotten: Iterable[tuple[int, int, str, datetime]],
-) -> list[str]:
+) -> dict[str, str]:
     """Record each forgotten charge (invoice id, attempt number, key, when the provider
     created it) as an open attempt of run `run_id`, as a claim would have recorded it
     before sending: the next pass looks it up under its key and settles it with the
-    provider's answer. Return the keys that could not be recorded (their invoice is
-    not in this database, or cannot carry an attempt)."""
-    refused = []
+    provider's answer. Return the keys that could not be recorded, each with why."""
+    refused: dict[str, str] = {}
     for invoice_id, attempt_no, key, created in forgotten:
         try:
             written = conn.execute(
@@ -51,8 +50,25 @@ def adopt(
                 "LEFT JOIN customer c ON c.id = i.customer_id WHERE i.id = ?",
                 (attempt_no, key, run_id, created.isoformat(), invoice_id),
             ).rowcount
-        except sqlite3.IntegrityError:
-            written = 0
+        except sqlite3.IntegrityError as exc:
+            refused[key] = _why_not(exc)
+            continue
         if written != 1:
-            refused.append(key)
+            refused[key] = NOT_HERE
     return refused
+
+
+NOT_HERE = "its invoice is not in this database"
+
+
+def _why_not(exc: sqlite3.IntegrityError) -> str:
+    """Why the ledger refused a forgotten charge, in words for the operator."""
+    text = str(exc)
+    if "payment_attempt.invoice_id, payment_attempt.attempt_no" in text:
+        return "its attempt number is another key's in the ledger"
+    if "payment_attempt.invoice_id" in text:  # payment_attempt_one_open
+        return (
+            "its invoice has another charge open: settle that one first ('antaeus report "
+            "--section open-attempts'), then reconcile again"
+        )
+    return f"the ledger cannot carry it ({text[:200]})"

@@ -161,8 +161,11 @@ class Work(View):
     def refresh_month_holds(self, *, now: datetime) -> list[tuple[int, str]]:
         return holds.refresh_month_holds(self._conn, now=now)
 
-    def adopt(self, run_id: int, forgotten: Iterable[tuple[int, int, str, datetime]]) -> list[str]:
-        """Record charges the provider has and a restored ledger forgot (store.restores)."""
+    def adopt(
+        self, run_id: int, forgotten: Iterable[tuple[int, int, str, datetime]]
+    ) -> dict[str, str]:
+        """Record charges the provider has and a restored ledger forgot (store.restores);
+        the keys it could not record, each with why."""
         return restores.adopt(self._conn, run_id, forgotten)
 
     def void(

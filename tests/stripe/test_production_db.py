@@ -194,6 +194,25 @@ def test_a_restored_database_charges_nobody_twice_after_the_key_is_forgotten(
     with sqlite3.connect(production) as conn:
         assert conn.execute("SELECT status FROM invoice WHERE id = 2").fetchone() == ("PENDING",)
         assert conn.execute("SELECT count(*) FROM payment_attempt").fetchone() == (1,)
+    # an attempt of invoice 2 left open by hand: the forgotten charge cannot be recorded
+    # beside it (one open attempt an invoice), and reconcile says why
+    with closing(sqlite3.connect(production)) as conn, conn:
+        conn.execute(
+            "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, "
+            "idempotency_key, run_id, command, amount, currency, from_status, started_at, "
+            "period) VALUES (2, 1, 7, 'by-hand-2-7', 1, 'bill', 1500, 'EUR', 'PENDING', "
+            "'2026-12-01T00:00:00+00:00', '2026-12')"
+        )
+    result = runner.invoke(app, ["--db", str(production), "reconcile"])
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "not recorded (its invoice has another charge open: settle that one first" in (
+        result.stdout
+    )
+    with closing(sqlite3.connect(production)) as conn, conn:
+        conn.execute(
+            "UPDATE payment_attempt SET outcome = 'lapsed', finished_at = '2026-12-01T00:00:01"
+            "+00:00', error = 'settled by hand: no charge under the key' WHERE id = 2"
+        )
     # reconcile reads the forgotten charge back; the next pass settles it by its key
     result = runner.invoke(app, ["--db", str(production), "reconcile", "--json"])
     assert result.exit_code == ExitCode.OK, result.stderr
