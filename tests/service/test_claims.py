@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from antaeus_cli.domain.invoice import (
     idempotency_key,
 )
 from antaeus_cli.domain.money import MAX_CHARGE_MINOR
+from antaeus_cli.errors import UnknownStatus
 from antaeus_cli.seeding.scenario import SeedInvoice
 from antaeus_cli.store import claims, runs
 from antaeus_cli.store.database import Store
@@ -253,3 +255,28 @@ def test_every_key_a_pass_claims_is_the_domains_key(
     expected = [(i, idempotency_key(namespace, i, n)) for n in (1, 2, 3) for i in ids]
     assert provider.calls == expected
     assert sql("SELECT invoice_id, idempotency_key FROM payment_attempt ORDER BY id") == expected
+
+
+def test_invoices_named_with_a_status_no_rule_knows_are_refused_by_id_and_stored_value(
+    make: Callable[..., Path], db_path: Path
+) -> None:
+    """An invoice named by id (--invoice, a dry run's named word) whose status was set by
+    hand to one no rule knows is refused, naming its id and the value as stored; the
+    known ones are read as ever."""
+    make(*[(i, 100, "EUR") for i in range(1, 4)])
+    store = Store.open(db_path)
+    try:
+        store.conn.execute("PRAGMA ignore_check_constraints = 1")
+        store.conn.execute("UPDATE invoice SET status = 'BOGUS', customer_id = 3 WHERE id = 2")
+        store.conn.execute("UPDATE invoice SET status = 7 WHERE id = 3")
+        with store.view() as view:
+            assert list(view.invoices_by_id([1], claims.Guards())) == [1]
+            with pytest.raises(UnknownStatus) as refused:
+                view.invoices_by_id([1, 2, 3], claims.Guards())
+    finally:
+        store.close()
+    assert str(refused.value).startswith(
+        "invoice 2 has the status 'BOGUS'; invoice 3 has the status '7', which antaeus does "
+        "not know (set by hand?): set it by hand to one of PENDING, PROCESSING, PAID, "
+        "FAILED, NEEDS_OPERATOR, UNCOLLECTIBLE, AWAITING_CUSTOMER, VOID; nothing was charged"
+    )
