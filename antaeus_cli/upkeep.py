@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from antaeus_cli.domain.edits import shown
 from antaeus_cli.errors import (
     DatabaseExists,
     InputError,
@@ -25,7 +26,7 @@ from antaeus_cli.errors import (
 )
 from antaeus_cli.sqlite_files import connect, side_file, translate_errors
 from antaeus_cli.store import runs
-from antaeus_cli.store.database import Store, check_identity
+from antaeus_cli.store.database import Store, check_identity, lenient_text
 from antaeus_cli.store.schema import SCHEMA_VERSION, user_version
 
 
@@ -104,8 +105,31 @@ def migrate(
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     target = backup_to or db_path.with_name(f"{db_path.name}.v{version}-{stamp}.backup")
     saved = backup(db_path, target)
-    Store.open(db_path, migrate_schema=True).close()
+
+    def still_allowed(conn: sqlite3.Connection, current: int) -> None:
+        # again under the write lock: a pass may have begun, or an attempt been opened,
+        # while the backup was made
+        _refuse_if_a_pass_runs(conn, db_path, now, is_alive)
+        _refuse_if_open_twice(conn, db_path, current)
+
+    try:
+        Store.open(db_path, migrate_schema=True, check=still_allowed).close()
+    except BaseException:
+        if _version_of(db_path) == version:  # nothing moved: the backup is this run's alone
+            saved.backup.unlink(missing_ok=True)
+        raise
     return MigrateResult(db_path, version, SCHEMA_VERSION, saved)
+
+
+def _version_of(db_path: Path) -> int | None:
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            return user_version(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
 
 
 def _open_source(db_path: Path) -> sqlite3.Connection:
@@ -137,29 +161,42 @@ def _refuse_if_a_pass_runs(
 ONE_OPEN_FROM = 16
 _OPEN_TWICE = (  # an open attempt has no finished_at, in every version
     "SELECT invoice_id, count(*), group_concat(id, ', ') FROM payment_attempt "
-    "WHERE finished_at IS NULL GROUP BY invoice_id HAVING count(*) > 1 "
-    "ORDER BY invoice_id LIMIT 5"
+    "WHERE finished_at IS NULL GROUP BY invoice_id HAVING count(*) > 1 ORDER BY invoice_id"
 )
+LISTED = 5  # invoices, and attempts of each, a refusal names
 
 
 def _refuse_if_open_twice(conn: sqlite3.Connection, db_path: Path, version: int) -> None:
-    """Before the backup: a database in which some invoice has two open attempts (written
-    by hand) cannot take version 16's constraint; the operator settles all but one."""
+    """Before the backup, and again under the migration's write lock: a database in
+    which some invoice has two open attempts (written by hand) cannot take version 16's
+    constraint; the operator settles all but one."""
     if version >= ONE_OPEN_FROM:
         return
-    with translate_errors(db_path):
-        found = conn.execute(_OPEN_TWICE).fetchall()
+    factory, conn.text_factory = conn.text_factory, lenient_text  # hand-written ids
+    try:
+        with translate_errors(db_path):
+            found = conn.execute(_OPEN_TWICE).fetchall()
+    finally:
+        conn.text_factory = factory
     if not found:
         return
     invoices = "; ".join(
-        f"invoice {invoice_id!r} has {count} open attempts (ids {ids})"
-        for invoice_id, count, ids in found
+        f"invoice {shown(repr(invoice_id))} has {count} open attempts (ids {_first(ids)})"
+        for invoice_id, count, ids in found[:LISTED]
     )
+    if len(found) > LISTED:
+        invoices += f"; and {len(found) - LISTED} more invoices"
     raise MigrationRefused(
         f"{invoices}: schema version {ONE_OPEN_FROM} allows one open attempt an invoice. "
         "Look each key up at the provider and settle all but one by hand (docs/design.md, "
         "Overdue attempts), then run migrate again; nothing was changed"
     )
+
+
+def _first(ids: str) -> str:
+    """The first LISTED of a comma-separated list, and how many in all past them."""
+    each = ids.split(", ")
+    return ids if len(each) <= LISTED else f"{', '.join(each[:LISTED])}, ... {len(each)} in all"
 
 
 def _verify(path: Path, version: int) -> None:

@@ -71,6 +71,7 @@ def command(
                 "looked_at": result.looked_at,
                 "adopted": result.adopted,
                 "refused": result.refused,
+                "why": result.why,  # each refused key's reason
                 "run_id": result.run_id,
             }
         )

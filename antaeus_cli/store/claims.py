@@ -497,14 +497,20 @@ def invoices_by_id(
     conn: sqlite3.Connection, ids: Sequence[int], guards: Guards
 ) -> dict[int, InvoiceRow]:
     """Invoices by id, read with `guards` (what an operator's word releases is the
-    judgement's to say)."""
-    rows = conn.execute(
-        f"SELECT {_ROW_COLUMNS}, {guards.columns} {_FROM} "
-        # SQLite reads keywords in any case: the line's only survivors changed theirs
-        "WHERE i.id IN (SELECT value FROM json_each(:ids))",  # pragma: no mutate
-        {"ids": json.dumps(list(ids)), **guards.params},
-    )
-    found = rows.fetchall()
+    judgement's to say). Text a hand edit stored as bytes that are not UTF-8 is read
+    with U+FFFD in their place: the judgement holds what it cannot charge, and a
+    status no rule knows is refused."""
+    factory = conn.text_factory
+    conn.text_factory = lenient_text
+    try:
+        found = conn.execute(
+            f"SELECT {_ROW_COLUMNS}, {guards.columns} {_FROM} "
+            # SQLite reads keywords in any case: the line's only survivors changed theirs
+            "WHERE i.id IN (SELECT value FROM json_each(:ids))",  # pragma: no mutate
+            {"ids": json.dumps(list(ids)), **guards.params},
+        ).fetchall()
+    finally:
+        conn.text_factory = factory
     unknown = [(row[0], row[5]) for row in found if row[5] not in STATUS_BY_VALUE]
     if unknown:
         raise UnknownStatus(unknown_status(unknown) + "; nothing was charged")

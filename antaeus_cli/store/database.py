@@ -34,6 +34,7 @@ from antaeus_cli.sqlite_files import (
 from antaeus_cli.store.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
+    Check,
     application_id,
     migrate,
     user_version,
@@ -70,7 +71,7 @@ class Store:
         return self._db
 
     @classmethod
-    def open(cls, path: Path, *, migrate_schema: bool = False) -> Store:
+    def open(cls, path: Path, *, migrate_schema: bool = False, check: Check | None = None) -> Store:
         """Open an existing database, refusing anything that is not ours, or at another
         schema version than this code's (`migrate_schema`: move an older one forward,
         which only `antaeus migrate` does, after its backup).
@@ -92,7 +93,7 @@ class Store:
                     _check_current(conn, path)
             set_wal(conn, path)
             with translate_errors(path):
-                migrate(conn)
+                migrate(conn, check=check)
                 conn.execute("PRAGMA foreign_keys = ON")
         except BaseException:
             conn.close()

@@ -74,7 +74,9 @@ def record_summary(
     conn: sqlite3.Connection, *, namespace: str, run_id: int, stamp: str, body: Mapping[str, object]
 ) -> None:
     """The operator's summary of a run."""
-    text = json.dumps(body, ensure_ascii=False)
+    # repr: a value a hand edit left in the ledger (an invoice id stored as bytes) is
+    # shown as it is rather than ending the pass
+    text = json.dumps(body, ensure_ascii=False, default=repr)
     conn.execute(_SUMMARY, (summary_key(namespace, run_id), run_id, text, stamp, stamp))
 
 

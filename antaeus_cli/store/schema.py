@@ -10,7 +10,7 @@ in step.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from antaeus_cli.store.migrations import (
     v1,
@@ -50,11 +50,18 @@ def application_id(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA application_id").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> list[int]:
+Check = Callable[[sqlite3.Connection, int], None]
+
+
+def migrate(
+    conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS, check: Check | None = None
+) -> list[int]:
     """Bring the schema up to date; return the versions applied.
 
     Each step takes the write lock first and reads the version again inside it,
     so two processes opening an old database at once migrate it only once.
+    `check(conn, version)` runs there too, before each step: it raises to refuse the
+    step (rolled back), with nothing able to change the database between the two.
     """
     applied: list[int] = []
     if user_version(conn) >= len(migrations):
@@ -64,18 +71,22 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) ->
     enforcing = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
-        _apply(conn, migrations, applied)
+        _apply(conn, migrations, applied, check)
     finally:
         if enforcing:
             conn.execute("PRAGMA foreign_keys = ON")
     return applied
 
 
-def _apply(conn: sqlite3.Connection, migrations: Sequence[str], applied: list[int]) -> None:
+def _apply(
+    conn: sqlite3.Connection, migrations: Sequence[str], applied: list[int], check: Check | None
+) -> None:
     while user_version(conn) < len(migrations):
         conn.execute("BEGIN IMMEDIATE")
         try:
             current = user_version(conn)
+            if check is not None and current < len(migrations):
+                check(conn, current)
             if current < len(migrations):
                 for statement in statements(migrations[current]):
                     conn.execute(statement)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from antaeus_cli.domain.invoice import STATUS_BY_VALUE
 from antaeus_cli.domain.notices import DECLINE_KINDS
@@ -21,6 +19,9 @@ from antaeus_cli.domain.voiding import VoidFacts
 from antaeus_cli.errors import NotVoidable
 from antaeus_cli.store.claims import unknown_status
 from antaeus_cli.store.database import lenient_text
+
+if TYPE_CHECKING:  # sqlite-utils costs an hourly pass about 50 ms to import
+    from sqlite_utils import Database
 
 # Each invoice with its own attempts' money facts (one probe each of the attempts'
 # unique index on (invoice_id, attempt_no)), another invoice's charge for its month

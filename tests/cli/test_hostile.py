@@ -214,6 +214,26 @@ CASES = [
         "which antaeus does not know",
     ),
     Case(
+        "--invoice whose status is not UTF-8",
+        edited(
+            "UPDATE invoice SET status = CAST(X'FF41' AS TEXT) WHERE id = 2",
+            *("retry-failed", "--invoice", "2", "--as-of", DUE),
+        ),
+        ExitCode.USAGE,
+        "invoice 2 has the status '\ufffdA', which antaeus does not know",
+    ),
+    Case(
+        "an open attempt whose invoice id is bytes",
+        edited(
+            "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+            "run_id, command, amount, currency, from_status, started_at, period) VALUES "
+            "(X'31', 1, 9, 'k-1-9', 1, 'bill', 1000, 'EUR', 'PENDING', 't', '2026-12')",
+            *("retry-failed", "--as-of", DUE, "--json"),
+        ),
+        ExitCode.NEEDS_OPERATOR,
+        "operator:b'1':malformed",
+    ),
+    Case(
         "void of an invoice whose status no rule knows",
         edited(BOGUS, "void", "--invoice", "2", "--reason", "sent twice by the old system"),
         ExitCode.USAGE,
@@ -410,7 +430,8 @@ def test_hostile_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     if case.expect.startswith("operator:"):
         _, invoice_id, code = case.expect.split(":")
         items = json.loads(result.stdout)["needs_operator"]
-        assert {"invoice_id": int(invoice_id), "code": code} in [
+        shown = int(invoice_id) if invoice_id.isdigit() else invoice_id  # as written by hand
+        assert {"invoice_id": shown, "code": code} in [
             {"invoice_id": i["invoice_id"], "code": i["code"]} for i in items
         ]
     elif case.code == ExitCode.OK:

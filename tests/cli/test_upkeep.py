@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,99 @@ def test_migrate_refuses_an_invoice_with_two_open_attempts_before_its_backup(
     with sqlite3.connect(db) as conn:
         still_open = "SELECT id FROM payment_attempt WHERE finished_at IS NULL"
         assert conn.execute(still_open).fetchall() == [(2,)]
+
+
+@pytest.mark.parametrize("meanwhile", ["a second open attempt", "a pass"])
+def test_what_begins_while_migrate_backs_up_is_judged_again_under_its_lock(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    """A pass that starts, or an attempt opened, while the backup is made is seen by the
+    migration itself, under its write lock: refused as before it, nothing moved, and the
+    backup this run made is removed (a busy database leaves none either)."""
+    from datetime import UTC, datetime
+
+    from antaeus_cli import upkeep
+
+    db, version = old_database(tmp_path / "old.db"), 15
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        schema.migrate(conn, schema.MIGRATIONS[:version])
+        conn.execute(
+            "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at) "
+            "VALUES (1, 'bill', '2026-12-01', 'sim://', 'h', 1, 't')"
+        )
+        conn.execute(OPEN_ATTEMPT, (1, "feedf00d-inv-2-1"))
+    real_backup = upkeep.backup
+
+    def backup_while_it_begins(source: Path, target: Path) -> upkeep.BackupResult:
+        saved = real_backup(source, target)
+        with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+            if meanwhile == "a pass":
+                now = datetime.now(UTC).isoformat()
+                conn.execute(
+                    "INSERT INTO billing_run (id, command, as_of, provider, host, pid, "
+                    "started_at) VALUES (2, 'bill', '2026-12-01', 'sim://', 'elsewhere', 7, ?)",
+                    (now,),
+                )
+                conn.execute(
+                    "INSERT INTO pass_lock (id, run_id, host, pid, process_tag, acquired_at, "
+                    "heartbeat_at) VALUES (1, 2, 'elsewhere', 7, 'x', ?, ?)",
+                    (now, now),
+                )
+            else:
+                conn.execute(OPEN_ATTEMPT, (2, "feedf00d-inv-2-2"))
+        return saved
+
+    monkeypatch.setattr(upkeep, "backup", backup_while_it_begins)
+    code, _, err = run(runner, db, "migrate")
+    if meanwhile == "a pass":
+        assert code == ExitCode.LOCKED
+        assert_one_line_error(err, "a billing pass is using")
+    else:
+        assert code == ExitCode.USAGE
+        assert_one_line_error(err, "invoice 2 has 2 open attempts (ids 1, 2)")
+    assert version_and_invoices(db) == (version, 2)
+    assert sorted(tmp_path.glob("old.db.v*")) == []  # the backup removed
+
+
+def test_migrate_s_refusal_names_a_few_and_counts_the_rest_whatever_the_ids_hold(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Many invoices with open attempts twice over: the first five are named, each with
+    its first five attempt ids and how many it has, and the rest counted; an invoice id
+    written by hand as bytes that are not UTF-8 is named too, not a crash."""
+    db = old_database(tmp_path / "old.db")
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        schema.migrate(conn, schema.MIGRATIONS[:15])
+        conn.execute(
+            "INSERT INTO billing_run (id, command, as_of, provider, host, pid, started_at) "
+            "VALUES (1, 'bill', '2026-12-01', 'sim://', 'h', 1, 't')"
+        )
+        opened = (
+            "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, "
+            "idempotency_key, run_id, amount, currency, command, from_status, started_at, "
+            "period) VALUES (?, 2, ?, ?, 1, 900, 'EUR', 'bill', 'PENDING', 't', '2026-12')"
+        )
+        for invoice, times in [(9, 7), *((i, 2) for i in range(10, 17))]:
+            for n in range(1, times + 1):
+                conn.execute(opened, (invoice, n, f"k-{invoice}-{n}"))
+        for n in (1, 2):
+            conn.execute(
+                opened.replace("VALUES (?,", "VALUES (CAST(X'FF33' AS TEXT),"), (n, f"k-x-{n}")
+            )
+    code, _, err = run(runner, db, "migrate")
+    assert code == ExitCode.USAGE
+    assert_one_line_error(err, "invoice 9 has 7 open attempts (ids 1, 2, 3, 4, 5, ... 7 in all)")
+    assert "invoice 13 has 2 open attempts" in err
+    assert "invoice 14" not in err
+    assert "; and 4 more invoices: schema version 16 allows one open attempt" in err
+    assert version_and_invoices(db) == (15, 2)
+
+
+OPEN_ATTEMPT = (
+    "INSERT INTO payment_attempt (invoice_id, customer_id, attempt_no, idempotency_key, "
+    "run_id, amount, currency, command, from_status, started_at, period) "
+    "VALUES (2, 2, ?, ?, 1, 900, 'EUR', 'bill', 'PENDING', 't', '2026-12')"
+)
 
 
 def test_backup_makes_a_private_verified_copy_and_refuses_what_it_cannot_do(

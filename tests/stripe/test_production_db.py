@@ -208,6 +208,10 @@ def test_a_restored_database_charges_nobody_twice_after_the_key_is_forgotten(
     assert "not recorded (its invoice has another charge open: settle that one first" in (
         result.stdout
     )
+    result = runner.invoke(app, ["--db", str(production), "reconcile", "--json"])
+    refused = json.loads(result.stdout)
+    assert refused["refused"] == [stripe_key(shaped, 2)]
+    assert refused["why"][stripe_key(shaped, 2)].startswith("its invoice has another charge open")
     with closing(sqlite3.connect(production)) as conn, conn:
         conn.execute(
             "UPDATE payment_attempt SET outcome = 'lapsed', finished_at = '2026-12-01T00:00:01"
