@@ -248,13 +248,8 @@ class Store:
         as `reading_any_text`, for display)."""
         from antaeus_cli.store.report_view import ReportView  # noqa: PLC0415 - see work()
 
-        reads = self.reading_any_text() if any_text else self.reading()
-        with reads as conn:
-            conn.execute("BEGIN")
-            try:
-                yield ReportView(conn, lambda: self.db)
-            finally:
-                conn.execute("ROLLBACK")
+        with self._one_read(any_text=any_text) as conn:
+            yield ReportView(conn, lambda: self.db)
 
     @contextlib.contextmanager
     def imports(self, keep: Callable[[], bool]) -> Iterator[ImportWork]:
@@ -271,10 +266,17 @@ class Store:
         transaction, rolled back at the end (it wrote nothing)."""
         from antaeus_cli.store.work import View  # noqa: PLC0415 - it imports this module
 
-        with self.reading() as conn:
+        with self._one_read(any_text=False) as conn:
+            yield View(conn)
+
+    @contextlib.contextmanager
+    def _one_read(self, *, any_text: bool) -> Iterator[sqlite3.Connection]:
+        """One read transaction, rolled back at its end: every read sees one moment."""
+        reads = self.reading_any_text() if any_text else self.reading()
+        with reads as conn:
             conn.execute("BEGIN")
             try:
-                yield View(conn)
+                yield conn
             finally:
                 conn.execute("ROLLBACK")
 
