@@ -45,6 +45,7 @@ class Facts:
     oldest_pending_notice: datetime | None
     dead_lock_holder: str | None  # the pass that holds the lock but no longer runs
     last_bill_ended: str | None = None  # how the latest finished bill pass ended, if not well
+    unknown_status: int = 0  # invoices whose status no rule knows (set by hand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ def judge(facts: Facts, limits: Thresholds) -> list[Finding]:
         *_last_ending(facts),
         *_attempts(facts),
         *_operator(facts),
+        *_unknown(facts),
         *_notices(facts, limits),
         *_lock(facts),
     ]
@@ -128,6 +130,20 @@ def _operator(facts: Facts) -> list[Finding]:
             "needs_operator",
             f"{counted(facts.needs_operator, 'invoice')} held for an operator: see "
             "'antaeus report --section needs-operator'",
+        )
+    ]
+
+
+def _unknown(facts: Facts) -> list[Finding]:
+    if not facts.unknown_status:
+        return []
+    return [
+        Finding(
+            Level.WARNING,
+            "unknown_status",
+            f"{counted(facts.unknown_status, 'invoice')} with a status antaeus does not know "
+            "or an amount that is no whole number (set by hand?): no pass can judge them; "
+            "'antaeus report' shows each; correct them by hand",
         )
     ]
 

@@ -3,7 +3,9 @@
 Totals per status and currency come from the partial index each status but PAID
 has, which holds currency and amount, so no table row is read. PAID, which most
 invoices end in, is the total of all invoices per currency (kept exact by triggers,
-see migrations/v3.py) minus the other statuses.
+see migrations/v3.py) minus the other statuses, checked against a count of PAID's own
+index: an invoice set by hand to a status no rule knows is in no partial index, and
+the totals are then counted row by row, where it shows under its own status.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ _STATUS_TOTALS = tuple(
         f"WHERE status = '{status}' GROUP BY currency",
     )
     for status, index in _BY_INDEX
+)
+_PAID_COUNT = (
+    "SELECT count(*) FROM invoice INDEXED BY invoice_paid_by_customer WHERE status = 'PAID'"
 )
 _EXACT = (
     "SELECT status, currency, count(*), sum(amount) FROM invoice "
@@ -70,16 +75,25 @@ def _fast_totals(conn: sqlite3.Connection) -> list[Total] | None:
             rows.append(("PAID", currency, count - other_count, amount - other_amount))
     if others:  # a currency the running totals do not know: trust the slow way
         return None
+    (paid,) = conn.execute(_PAID_COUNT).fetchone()
+    if paid != sum(row[2] for row in rows if row[0] == "PAID"):  # a status no rule knows
+        return None
     return sorted(rows, key=lambda row: (row[0], str(row[1])))
 
 
+ODD_AMOUNT = " (amount not a whole number)"  # after the status of such rows
+
+
 def _exact_totals(conn: sqlite3.Connection) -> list[Total]:
-    """Every row read; sums kept in Python integers, so corrupt amounts cannot overflow."""
+    """Every row read; sums kept in Python integers, so corrupt amounts cannot overflow.
+    A row whose amount a hand edit left as no whole number (text, a fraction, bytes) is
+    counted apart, under its status with ODD_AMOUNT after it, and adds nothing to a sum."""
     sums: dict[tuple[str, Any], list[int]] = {}
     for status, currency, amount in conn.execute("SELECT status, currency, amount FROM invoice"):
-        entry = sums.setdefault((str(status), currency), [0, 0])
+        whole = type(amount) is int
+        entry = sums.setdefault((str(status) + ("" if whole else ODD_AMOUNT), currency), [0, 0])
         entry[0] += 1
-        entry[1] += int(amount)
+        entry[1] += amount if whole else 0
     return sorted(
         ((s, c, n, total) for (s, c), (n, total) in sums.items()),
         key=lambda row: (row[0], str(row[1])),

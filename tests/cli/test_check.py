@@ -373,3 +373,22 @@ def test_a_pass_lock_row_edited_by_hand_is_judged_not_a_crash(
         result = runner.invoke(app, ["--db", str(db), *args])
         assert result.exit_code < 4, (args, result.stdout, result.stderr)
         assert "internal error" not in result.stderr, args
+
+
+def test_invoices_in_a_status_no_rule_knows_are_a_warning(
+    runner: CliRunner,
+    tmp_path: Path,
+) -> None:
+    """A hand edit left invoices in no status a pass selects: no pass charges or holds
+    them, so check says so, where it used to say the billing was healthy."""
+    db = billed(runner, tmp_path)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE notification SET status = 'sent', sent_at = created_at")
+        conn.execute("PRAGMA ignore_check_constraints = 1")
+        conn.execute("UPDATE invoice SET status = 'paid' WHERE id IN (1, 2)")
+        (finished,) = conn.execute("SELECT finished_at FROM billing_run").fetchone()
+    code, out, err = run(runner, db, "check", "--as-of", finished[:19] + "Z")
+    assert code == 1, out + err
+    assert out.startswith(
+        "ANTAEUS WARNING - 2 invoices with a status antaeus does not know or an amount"
+    )

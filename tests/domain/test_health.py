@@ -64,6 +64,7 @@ def test_each_finding_and_its_level() -> None:
         HEALTHY,
         overdue_attempts=1,
         needs_operator=2,
+        unknown_status=3,
         notices_failed=1,
         notices_pending=7,
         oldest_pending_notice=NOW - timedelta(hours=1),
@@ -73,6 +74,7 @@ def test_each_finding_and_its_level() -> None:
     assert [(f.check, f.level) for f in findings] == [
         ("overdue_attempts", Level.CRITICAL),
         ("needs_operator", Level.WARNING),
+        ("unknown_status", Level.WARNING),
         ("notices_failed", Level.WARNING),
         ("notices_waiting", Level.WARNING),
         ("dead_lock", Level.WARNING),
@@ -81,9 +83,14 @@ def test_each_finding_and_its_level() -> None:
     texts = [f.text for f in findings]
     assert texts[0].startswith("1 charge open too long, which may have moved money")
     assert texts[1].startswith("2 invoices held for an operator")
-    assert texts[2].startswith("1 notice failed for good")
-    assert texts[3].startswith("7 notices waiting to go, the oldest for 60 minutes")
-    assert texts[4].startswith("the pass lock is held by 'bill' run 9, which no longer runs")
+    assert texts[2] == (
+        "3 invoices with a status antaeus does not know or an amount that is no whole number "
+        "(set by hand?): no pass can judge them; 'antaeus report' shows each; correct them "
+        "by hand"
+    )
+    assert texts[3].startswith("1 notice failed for good")
+    assert texts[4].startswith("7 notices waiting to go, the oldest for 60 minutes")
+    assert texts[5].startswith("the pass lock is held by 'bill' run 9, which no longer runs")
 
 
 def test_a_notice_waits_up_to_its_threshold_unremarked() -> None:
