@@ -241,3 +241,39 @@ def stored_purpose(path: Path) -> Purpose | None:
     finally:
         conn.close()
     return None if row is None else Purpose.stored(row[0])
+
+
+@contextlib.contextmanager
+def writers_held_off(path: Path) -> Iterator[bool]:
+    """While the block runs, no other process writes to the SQLite database at `path`:
+    this one holds its write lock (BEGIN IMMEDIATE, rolled back at the end). A file that
+    another process is writing to is refused with DatabaseBusy; one that is no database
+    needs no lock (yields False)."""
+    try:
+        conn = sqlite3.connect(
+            f"file:{_uri_path(path)}?mode=rw", uri=True, isolation_level=None,
+            timeout=BUSY_TIMEOUT_S,
+        )  # fmt: skip
+    except sqlite3.Error:
+        conn = None
+    held = False
+    try:
+        if conn is not None:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                held = True
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise DatabaseBusy(
+                        f"another process is writing to '{path}': wait for it to finish, "
+                        "then run this again"
+                    ) from None
+            except sqlite3.DatabaseError:  # not a database: nothing of ours writes to it
+                pass
+        yield held
+    finally:
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                if held:
+                    conn.execute("ROLLBACK")
+            conn.close()

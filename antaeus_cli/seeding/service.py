@@ -18,7 +18,7 @@ from antaeus_cli.domain.purpose import Purpose
 from antaeus_cli.errors import DatabaseExists, InputError, LockHeld
 from antaeus_cli.provider.sim_ledger import SimLedger
 from antaeus_cli.seeding.scenario import Scenario, SeedInvoice
-from antaeus_cli.sqlite_files import stored_purpose
+from antaeus_cli.sqlite_files import stored_purpose, writers_held_off
 from antaeus_cli.store import runs
 from antaeus_cli.store.bulk import load_rows
 from antaeus_cli.store.database import Store
@@ -58,9 +58,29 @@ def seed(
             f"'{existing[0]}' already exists: pass --force to replace it "
             "(the old file is kept beside it, renamed)"
         )
-    if db_path.exists():
-        _refuse_a_production_database(db_path)
-        _refuse_if_a_pass_runs(db_path, now, is_alive)
+    with contextlib.ExitStack() as held:
+        if db_path.exists():
+            # from here until the new file is ready, nothing else writes to the old one
+            held.enter_context(writers_held_off(db_path))
+            _refuse_a_production_database(db_path)
+            _refuse_if_a_pass_runs(db_path, now, is_alive)
+        return _replace(db_path, ledger_path, scenario, now, existing=existing, release=held.close)
+
+
+def _replace(
+    db_path: Path,
+    ledger_path: Path | None,
+    scenario: Scenario,
+    now: datetime,
+    *,
+    existing: list[Path],
+    release: Callable[[], None],
+) -> SeedResult:
+    """The new files, staged beside the targets and then moved in; what was there is
+    kept beside them, renamed. The old file's write lock is let go (`release`) just
+    before: a connection held open across the rename would, closing, remove the -wal
+    file by its name, which is then the new file's."""
+    targets = [p for p in (db_path, ledger_path) if p is not None]
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     staged = {p: p.with_name(f".{p.name}.seeding-{os.getpid()}") for p in targets}
     for temp in staged.values():
@@ -87,6 +107,7 @@ def seed(
         for temp in staged.values():
             _remove_with_side_files(temp)
         raise
+    release()
     moved = [_move_aside(p, stamp) for p in existing]
     for target, temp in staged.items():
         os.replace(temp, target)

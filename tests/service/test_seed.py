@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from antaeus_cli.errors import DatabaseExists, FixtureError, InputError
+from antaeus_cli.errors import DatabaseBusy, DatabaseExists, FixtureError, InputError
 from antaeus_cli.seeding import generate as gen
 from antaeus_cli.seeding.fixtures import load_fixture, parse_fixture
 from antaeus_cli.seeding.generate import GenerateOptions, generate
@@ -300,3 +301,57 @@ def test_a_device_is_never_replaced() -> None:
     device aside, so it is never run through seed here."""
     with pytest.raises(InputError, match="character device"):
         refuse_if_not_a_regular_file(Path(os.devnull))
+
+
+def test_force_waits_for_no_one_and_keeps_writers_off_the_old_file_until_it_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process writing to the old database (a transaction open) makes `seed --force`
+    refuse, busy, and replace nothing; while seed builds the new file, nothing can
+    write to the old one; the new file is then in place and takes writes at once."""
+    from antaeus_cli import sqlite_files
+
+    monkeypatch.setattr(sqlite_files, "BUSY_TIMEOUT_S", 0.1)
+    db = tmp_path / "antaeus.db"
+    options = GenerateOptions(as_of=date(2026, 11, 25), customers=3)
+    seed(db, generate(options), force=False, ledger_path=None, clock=FixedClock(), is_alive=dead)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    with pytest.raises(DatabaseBusy, match="another process is writing to"):
+        seed(db, generate(options), force=True, ledger_path=None, clock=FixedClock(), is_alive=dead)
+    writer.execute("ROLLBACK")
+    writer.close()
+    assert list(tmp_path.glob("antaeus.db.replaced-*")) == []
+
+    tried: list[str] = []
+
+    class Watched:
+        """The scenario, with a write to the old file tried while seed reads it."""
+
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+            self.description, self.planted = inner.description, inner.planted
+
+        def customers(self) -> Any:
+            other = sqlite3.connect(db, isolation_level=None, timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                tried.append("written")
+            except sqlite3.OperationalError as exc:
+                tried.append(str(exc))
+            finally:
+                other.close()
+            return self._inner.customers()
+
+        def invoices(self) -> Any:
+            return self._inner.invoices()
+
+    result = seed(
+        db, Watched(generate(options)), force=True, ledger_path=None, clock=FixedClock(),
+        is_alive=dead,
+    )  # fmt: skip
+    assert tried[0] == "database is locked"
+    assert len(result.moved_aside) == 1
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
