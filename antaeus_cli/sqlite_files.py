@@ -243,12 +243,35 @@ def stored_purpose(path: Path) -> Purpose | None:
     return None if row is None else Purpose.stored(row[0])
 
 
+LOCK_TRIES = 3
+
+
 @contextlib.contextmanager
 def writers_held_off(path: Path) -> Iterator[bool]:
     """While the block runs, no other process writes to the SQLite database at `path`:
     this one holds its write lock (BEGIN IMMEDIATE, rolled back at the end). A file that
     another process is writing to is refused with DatabaseBusy; one that is no database
-    needs no lock (yields False)."""
+    needs no lock (yields False). The lock is on the file at `path` once it is held: a
+    file put in its place meanwhile (another seed's) is locked in turn."""
+    for _ in range(LOCK_TRIES):
+        before = _identity(path)
+        with _write_locked(path) as held:
+            if _identity(path) == before:
+                yield held
+                return
+    raise DatabaseBusy(f"'{path}' was replaced {LOCK_TRIES} times while it was locked: run again")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+@contextlib.contextmanager
+def _write_locked(path: Path) -> Iterator[bool]:
     try:
         conn = sqlite3.connect(
             f"file:{_uri_path(path)}?mode=rw", uri=True, isolation_level=None,

@@ -59,6 +59,8 @@ def _fast_totals(conn: sqlite3.Connection) -> list[Total] | None:
     others: dict[Any, list[int]] = {}
     for status, sql in _STATUS_TOTALS:
         for currency, count, amount in conn.execute(sql):
+            if type(amount) is not int:  # a hand-written amount that is no whole number
+                return None
             rows.append((status, currency, count, amount))
             entry = others.setdefault(currency, [0, 0])
             entry[0] += count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from contextlib import closing
 from datetime import date
 from pathlib import Path
@@ -355,3 +356,44 @@ def test_force_waits_for_no_one_and_keeps_writers_off_the_old_file_until_it_is_r
     with closing(sqlite3.connect(db, isolation_level=None)) as conn:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
+
+
+def test_the_write_lock_follows_a_file_put_in_the_old_one_s_place_while_it_waited(
+    tmp_path: Path,
+) -> None:
+    """Two `seed --force` at once: the second waits for the first's lock on the old
+    file, which the first then moves aside and replaces. The second must hold the lock
+    of the file now at the path, not of the one moved aside."""
+    import threading
+
+    from antaeus_cli.sqlite_files import writers_held_off
+
+    db = tmp_path / "antaeus.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    first = sqlite3.connect(db, isolation_level=None)
+    first.execute("BEGIN IMMEDIATE")  # the first seed, checking
+    seen: list[object] = []
+
+    def second() -> None:
+        with writers_held_off(db) as held:
+            other = sqlite3.connect(db, isolation_level=None, timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                seen.append("the file at the path takes writes")
+            except sqlite3.OperationalError as exc:
+                seen.append((held, str(exc)))
+            finally:
+                other.close()
+
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    time.sleep(0.3)  # the second is waiting for the old file's lock
+    os.replace(db, tmp_path / "antaeus.db.replaced")  # the first moves it aside...
+    with closing(sqlite3.connect(db)) as conn:  # ...and puts its new file in place
+        conn.execute("CREATE TABLE t (x)")
+    first.execute("ROLLBACK")
+    first.close()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+    assert seen == [(True, "database is locked")]
