@@ -220,8 +220,7 @@ class Store:
         """Reads outside a write transaction (`any_text`: as `reading_any_text`)."""
         from antaeus_cli.store.work import View  # noqa: PLC0415 - it imports this module
 
-        reads = self.reading_any_text() if any_text else self.reading()
-        with reads as conn:
+        with self._reads(any_text=any_text) as conn:
             yield View(conn)
 
     @contextlib.contextmanager
@@ -238,8 +237,7 @@ class Store:
         `reading_any_text`, for display)."""
         from antaeus_cli.store.outbox_work import NoticeView  # noqa: PLC0415 - see work()
 
-        reads = self.reading_any_text() if any_text else self.reading()
-        with reads as conn:
+        with self._reads(any_text=any_text) as conn:
             yield NoticeView(conn)
 
     @contextlib.contextmanager
@@ -269,11 +267,14 @@ class Store:
         with self._one_read(any_text=False) as conn:
             yield View(conn)
 
+    def _reads(self, *, any_text: bool) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """Reads outside a write transaction, text as `reading_any_text` reads it if asked."""
+        return self.reading_any_text() if any_text else self.reading()
+
     @contextlib.contextmanager
     def _one_read(self, *, any_text: bool) -> Iterator[sqlite3.Connection]:
         """One read transaction, rolled back at its end: every read sees one moment."""
-        reads = self.reading_any_text() if any_text else self.reading()
-        with reads as conn:
+        with self._reads(any_text=any_text) as conn:
             conn.execute("BEGIN")
             try:
                 yield conn
